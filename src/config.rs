@@ -1,0 +1,556 @@
+//! The configuration file: TOML in, a validated [`Config`] out.
+//!
+//! This module owns the file format (key names, defaults, types) and every check that can be made
+//! before a single thread starts: zero counts, bad templates, selectors that do not parse. It does
+//! not touch the network or the output file; the pipeline reports those errors when it opens them.
+
+use std::fmt::{self, Write as _};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::parse::Extractor;
+
+/// A validated configuration, ready for [`crate::pipeline::run`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Which pages to crawl.
+    pub site: SiteConfig,
+    /// How many threads each stage gets.
+    pub threads: ThreadsConfig,
+    /// Capacities of the bounded channels between the stages.
+    pub queues: QueuesConfig,
+    /// HTTP client settings.
+    pub http: HttpConfig,
+    /// The compiled item and field selectors.
+    pub extract: Extractor,
+    /// Where items go.
+    pub output: OutputConfig,
+    /// Logging settings.
+    pub log: LogConfig,
+}
+
+/// The `[site]` table: the listing and its page range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteConfig {
+    /// The page URL with `{page}` and/or `{offset}` placeholders.
+    pub url: UrlTemplate,
+    /// The first page number to crawl.
+    pub first_page: u64,
+    /// The last page number to crawl, inclusive; `None` crawls until a page yields no items.
+    pub last_page: Option<u64>,
+    /// Items per page, used to compute `{offset}`.
+    pub page_size: u64,
+}
+
+/// The `[threads]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadsConfig {
+    /// Threads that fetch pages.
+    pub crawlers: NonZeroUsize,
+    /// Threads that parse HTML into items.
+    pub parsers: NonZeroUsize,
+}
+
+/// The `[queues]` table: bounded channel capacities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuesConfig {
+    /// Page numbers waiting for a crawler.
+    pub pages: NonZeroUsize,
+    /// Fetched pages waiting for a parser.
+    pub html: NonZeroUsize,
+    /// Parsed pages (each with all of its items) waiting for the writer.
+    pub items: NonZeroUsize,
+}
+
+/// The `[http]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// The User-Agent header sent with every request.
+    pub user_agent: String,
+    /// Budget for a whole request, from connect to the last body byte.
+    pub timeout: Duration,
+    /// Budget for establishing the connection.
+    pub connect_timeout: Duration,
+    /// Extra attempts after a connect error, a timeout, a 5xx or a 429.
+    pub retries: u32,
+    /// Base of the exponential backoff between attempts.
+    pub backoff: Duration,
+    /// Minimum gap between two request starts, across all crawler threads.
+    pub delay: Duration,
+    /// A response body larger than this fails the page.
+    pub max_body_bytes: u64,
+}
+
+/// The `[output]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputConfig {
+    /// The JSON Lines file items are appended to.
+    pub path: PathBuf,
+}
+
+/// The `[log]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Gap between progress lines; `None` turns them off.
+    pub stats_interval: Option<Duration>,
+}
+
+/// A page URL with `{page}` and `{offset}` placeholders, checked to be http(s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlTemplate(String);
+
+impl UrlTemplate {
+    /// Checks that `template` has a placeholder and gives an http(s) URL once filled in.
+    pub fn parse(template: &str) -> Result<UrlTemplate> {
+        if !template.contains("{page}") && !template.contains("{offset}") {
+            bail!("`site.url` must contain `{{page}}` or `{{offset}}`: {template:?}");
+        }
+        let template = UrlTemplate(template.to_string());
+        let sample = template.render(0, 1);
+        let uri: ureq::http::Uri = sample
+            .parse()
+            .with_context(|| format!("`site.url` is not a valid URL: {sample:?}"))?;
+        match uri.scheme_str() {
+            Some("http" | "https") => {}
+            _ => bail!("`site.url` must start with http:// or https://: {sample:?}"),
+        }
+        if uri.host().is_none_or(str::is_empty) {
+            bail!("`site.url` has no host: {sample:?}");
+        }
+        Ok(template)
+    }
+
+    /// The URL of `page`, with `{offset}` = `page * page_size`.
+    pub fn render(&self, page: u64, page_size: u64) -> String {
+        self.0
+            .replace("{page}", &page.to_string())
+            .replace("{offset}", &page.saturating_mul(page_size).to_string())
+    }
+
+    /// The template as written in the config.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl SiteConfig {
+    /// The URL of `page`.
+    pub fn url_of(&self, page: u64) -> String {
+        self.url.render(page, self.page_size)
+    }
+
+    /// How many pages the range holds, or `None` in "until empty" mode.
+    pub fn page_count(&self) -> Option<u64> {
+        self.last_page.map(|last| last - self.first_page + 1)
+    }
+}
+
+/// Built-in default thread count for parsers: one per core, since parsing is CPU-bound.
+pub fn default_parsers() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        Config::from_toml(&text).with_context(|| format!("in config file {}", path.display()))
+    }
+
+    /// Parses and validates config text.
+    pub fn from_toml(text: &str) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text).map_err(|err| anyhow::anyhow!("{err}"))?;
+        raw.validate()
+    }
+
+    /// The effective settings, one `key = value` per line, as `pagecrawl check` prints them.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_description(&mut out);
+        out
+    }
+
+    fn write_description(&self, out: &mut String) -> fmt::Result {
+        let s = &self.site;
+        writeln!(out, "[site]")?;
+        writeln!(out, "url = {:?}", s.url.as_str())?;
+        writeln!(out, "first_page = {}", s.first_page)?;
+        match s.last_page {
+            Some(last) => writeln!(out, "last_page = {last}")?,
+            None => writeln!(out, "# last_page unset: crawl until a page yields no items")?,
+        }
+        writeln!(out, "page_size = {}", s.page_size)?;
+        writeln!(out, "# first url: {}", s.url_of(s.first_page))?;
+        writeln!(out, "\n[threads]")?;
+        writeln!(out, "crawlers = {}", self.threads.crawlers)?;
+        writeln!(out, "parsers = {}", self.threads.parsers)?;
+        writeln!(out, "\n[queues]")?;
+        writeln!(out, "pages = {}", self.queues.pages)?;
+        writeln!(out, "html = {}", self.queues.html)?;
+        writeln!(out, "items = {}", self.queues.items)?;
+        let h = &self.http;
+        writeln!(out, "\n[http]")?;
+        writeln!(out, "user_agent = {:?}", h.user_agent)?;
+        writeln!(out, "timeout_secs = {}", h.timeout.as_secs_f64())?;
+        writeln!(
+            out,
+            "connect_timeout_secs = {}",
+            h.connect_timeout.as_secs_f64()
+        )?;
+        writeln!(out, "retries = {}", h.retries)?;
+        writeln!(out, "backoff_ms = {}", h.backoff.as_millis())?;
+        writeln!(out, "delay_ms = {}", h.delay.as_millis())?;
+        writeln!(out, "max_body_bytes = {}", h.max_body_bytes)?;
+        writeln!(out, "\n[extract]")?;
+        writeln!(out, "item = {:?}", self.extract.item_selector())?;
+        writeln!(out, "[extract.fields]")?;
+        for (name, spec) in self.extract.field_specs() {
+            writeln!(out, "{name} = {spec:?}")?;
+        }
+        writeln!(out, "\n[output]")?;
+        writeln!(out, "path = {:?}", self.output.path.display().to_string())?;
+        writeln!(out, "\n[log]")?;
+        let secs = self.log.stats_interval.map_or(0.0, |d| d.as_secs_f64());
+        writeln!(out, "stats_interval_secs = {secs}")
+    }
+}
+
+/// The file as written; every table and key is optional unless validation says otherwise.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    site: Option<RawSite>,
+    #[serde(default)]
+    threads: RawThreads,
+    #[serde(default)]
+    queues: RawQueues,
+    #[serde(default)]
+    http: RawHttp,
+    extract: Option<RawExtract>,
+    output: Option<RawOutput>,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    url: String,
+    #[serde(default)]
+    first_page: u64,
+    last_page: Option<u64>,
+    #[serde(default = "default_page_size")]
+    page_size: u64,
+}
+
+fn default_page_size() -> u64 {
+    25
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThreads {
+    crawlers: Option<usize>,
+    parsers: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueues {
+    pages: Option<usize>,
+    html: Option<usize>,
+    items: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    user_agent: Option<String>,
+    timeout_secs: Option<f64>,
+    connect_timeout_secs: Option<f64>,
+    retries: Option<u32>,
+    backoff_ms: Option<u64>,
+    delay_ms: Option<u64>,
+    max_body_bytes: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExtract {
+    item: String,
+    fields: toml::Table,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    path: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    stats_interval_secs: Option<u64>,
+}
+
+/// Checks a count or capacity is at least 1, naming the key otherwise.
+fn non_zero(key: &str, value: Option<usize>, default: usize) -> Result<NonZeroUsize> {
+    let value = value.unwrap_or(default);
+    NonZeroUsize::new(value).with_context(|| format!("`{key}` must be at least 1, got {value}"))
+}
+
+/// Turns seconds into a positive duration, naming the key otherwise.
+fn positive_secs(key: &str, value: Option<f64>, default: f64) -> Result<Duration> {
+    let value = value.unwrap_or(default);
+    if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
+        bail!("`{key}` must be a number of seconds above 0 and at most 86400, got {value}");
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config> {
+        let site = self
+            .site
+            .context("missing table `[site]` (with at least `url`)")?;
+        let url = UrlTemplate::parse(&site.url)?;
+        if site.page_size == 0 {
+            bail!("`site.page_size` must be at least 1, got 0");
+        }
+        if let Some(last) = site.last_page
+            && last < site.first_page
+        {
+            bail!(
+                "`site.last_page` ({last}) is before `site.first_page` ({})",
+                site.first_page
+            );
+        }
+        let site = SiteConfig {
+            url,
+            first_page: site.first_page,
+            last_page: site.last_page,
+            page_size: site.page_size,
+        };
+
+        let threads = ThreadsConfig {
+            crawlers: non_zero("threads.crawlers", self.threads.crawlers, 3)?,
+            parsers: non_zero(
+                "threads.parsers",
+                self.threads.parsers,
+                default_parsers().get(),
+            )?,
+        };
+        let queues = QueuesConfig {
+            pages: non_zero("queues.pages", self.queues.pages, 20)?,
+            html: non_zero("queues.html", self.queues.html, 16)?,
+            items: non_zero("queues.items", self.queues.items, 1024)?,
+        };
+
+        let h = self.http;
+        let user_agent = h
+            .user_agent
+            .unwrap_or_else(|| concat!("pagecrawl/", env!("CARGO_PKG_VERSION")).to_string());
+        if user_agent.trim().is_empty() || user_agent.chars().any(char::is_control) {
+            bail!("`http.user_agent` must be non-empty printable text, got {user_agent:?}");
+        }
+        let max_body_bytes = h.max_body_bytes.unwrap_or(10 * 1024 * 1024);
+        if max_body_bytes == 0 {
+            bail!("`http.max_body_bytes` must be at least 1, got 0");
+        }
+        let http = HttpConfig {
+            user_agent,
+            timeout: positive_secs("http.timeout_secs", h.timeout_secs, 30.0)?,
+            connect_timeout: positive_secs(
+                "http.connect_timeout_secs",
+                h.connect_timeout_secs,
+                10.0,
+            )?,
+            retries: h.retries.unwrap_or(3),
+            backoff: Duration::from_millis(h.backoff_ms.unwrap_or(500)),
+            delay: Duration::from_millis(h.delay_ms.unwrap_or(0)),
+            max_body_bytes,
+        };
+
+        let extract = self
+            .extract
+            .context("missing table `[extract]` (with `item` and `[extract.fields]`)")?;
+        let mut fields = Vec::with_capacity(extract.fields.len());
+        for (name, value) in extract.fields {
+            let spec = value.as_str().with_context(|| {
+                format!(
+                    "`extract.fields.{name}` must be a string like \"a\" or \"a@href\", got {value}"
+                )
+            })?;
+            fields.push((name, spec.to_string()));
+        }
+        let extract = Extractor::new(&extract.item, &fields)?;
+
+        let output = self
+            .output
+            .context("missing table `[output]` (with `path`)")?;
+        if output.path.as_os_str().is_empty() {
+            bail!("`output.path` must not be empty");
+        }
+        let output = OutputConfig { path: output.path };
+
+        let log = LogConfig {
+            stats_interval: match self.log.stats_interval_secs.unwrap_or(60) {
+                0 => None,
+                secs => Some(Duration::from_secs(secs)),
+            },
+        };
+
+        Ok(Config {
+            site,
+            threads,
+            queues,
+            http,
+            extract,
+            output,
+            log,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[site]
+url = "http://127.0.0.1:8080/top250?start={offset}"
+first_page = 0
+last_page = 9
+page_size = 25
+
+[threads]
+crawlers = 3
+parsers = 2
+
+[extract]
+item = "div.pl2"
+[extract.fields]
+title = "a"
+link = "a@href"
+
+[output]
+path = "out/items.jsonl"
+"#;
+
+    fn err_of(text: &str) -> String {
+        format!("{:#}", Config::from_toml(text).unwrap_err())
+    }
+
+    #[test]
+    fn good_config_gets_defaults() {
+        let c = Config::from_toml(GOOD).unwrap();
+        assert_eq!(c.site.page_count(), Some(10));
+        assert_eq!(c.site.url_of(2), "http://127.0.0.1:8080/top250?start=50");
+        assert_eq!(c.threads.crawlers.get(), 3);
+        assert_eq!(c.threads.parsers.get(), 2);
+        assert_eq!(c.queues.items.get(), 1024);
+        assert_eq!(c.http.timeout, Duration::from_secs(30));
+        assert_eq!(c.http.retries, 3);
+        assert_eq!(c.log.stats_interval, Some(Duration::from_secs(60)));
+        let names: Vec<_> = c
+            .extract
+            .field_specs()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        assert_eq!(names, ["title", "link"], "config order is kept");
+    }
+
+    #[test]
+    fn page_placeholder_and_until_empty() {
+        let text = GOOD
+            .replace("?start={offset}", "/p/{page}")
+            .replace("last_page = 9\n", "");
+        let c = Config::from_toml(&text).unwrap();
+        assert_eq!(c.site.last_page, None);
+        assert_eq!(c.site.url_of(7), "http://127.0.0.1:8080/top250/p/7");
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let text = GOOD.replace("parsers = 2", "parsers = 2\nparsrs = 4");
+        let err = err_of(&text);
+        assert!(err.contains("parsrs"), "{err}");
+        assert!(err.contains("line 11"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_rejected() {
+        let err = err_of(&GOOD.replace("crawlers = 3", "crawlers = \"three\""));
+        assert!(err.contains("crawlers") || err.contains("line 9"), "{err}");
+        assert!(err.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn zero_counts_and_capacities_are_rejected() {
+        let err = err_of(&GOOD.replace("crawlers = 3", "crawlers = 0"));
+        assert!(
+            err.contains("`threads.crawlers` must be at least 1"),
+            "{err}"
+        );
+        let err = err_of(&GOOD.replace("parsers = 2", "parsers = 0"));
+        assert!(
+            err.contains("`threads.parsers` must be at least 1"),
+            "{err}"
+        );
+        for key in ["pages", "html", "items"] {
+            let err = err_of(&format!("{GOOD}\n[queues]\n{key} = 0\n"));
+            assert!(
+                err.contains(&format!("`queues.{key}` must be at least 1")),
+                "{err}"
+            );
+        }
+        let err = err_of(&GOOD.replace("page_size = 25", "page_size = 0"));
+        assert!(err.contains("`site.page_size`"), "{err}");
+    }
+
+    #[test]
+    fn url_needs_a_placeholder_and_http() {
+        let err = err_of(&GOOD.replace("?start={offset}", ""));
+        assert!(err.contains("must contain `{page}` or `{offset}`"), "{err}");
+        let err = err_of(&GOOD.replace("http://127.0.0.1:8080", "ftp://x"));
+        assert!(err.contains("http:// or https://"), "{err}");
+    }
+
+    #[test]
+    fn bad_selector_names_the_field() {
+        let err = err_of(&GOOD.replace("link = \"a@href\"", "link = \"a[@@\""));
+        assert!(err.contains("extract.fields.link"), "{err}");
+        let err = err_of(&GOOD.replace("item = \"div.pl2\"", "item = \"div..pl2\""));
+        assert!(err.contains("extract.item"), "{err}");
+    }
+
+    #[test]
+    fn range_and_durations_are_checked() {
+        let err = err_of(&GOOD.replace("first_page = 0", "first_page = 20"));
+        assert!(err.contains("before `site.first_page`"), "{err}");
+        let err = err_of(&format!("{GOOD}\n[http]\ntimeout_secs = 0\n"));
+        assert!(err.contains("`http.timeout_secs`"), "{err}");
+        let err = err_of(&format!("{GOOD}\n[http]\nmax_body_bytes = 0\n"));
+        assert!(err.contains("`http.max_body_bytes`"), "{err}");
+    }
+
+    #[test]
+    fn missing_tables_are_named() {
+        let err = err_of("[output]\npath = \"x\"\n");
+        assert!(err.contains("missing table `[site]`"), "{err}");
+    }
+
+    #[test]
+    fn describe_lists_effective_settings() {
+        let text = Config::from_toml(GOOD).unwrap().describe();
+        assert!(text.contains("crawlers = 3"), "{text}");
+        assert!(text.contains("link = \"a@href\""), "{text}");
+        assert!(text.contains("# first url: http://127.0.0.1:8080/top250?start=0"));
+    }
+}

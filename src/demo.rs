@@ -1,0 +1,228 @@
+//! The `demo` subcommand: crawl the built-in sample site, or serve it alone.
+//!
+//! `pagecrawl demo` starts [`crate::demo_site`] in-process on an ephemeral loopback port, crawls it
+//! with the ordinary pipeline and a config built from the ordinary TOML format, then reads the
+//! output back and checks it against what the site served. `--serve` runs the site alone for
+//! other crawlers and benchmarks. Nothing here reaches beyond 127.0.0.1.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use log::info;
+
+use crate::ExitCode;
+use crate::config::Config;
+use crate::demo_site::{DemoSite, SiteOptions, expected_items};
+use crate::pipeline;
+use crate::shutdown::{OutputLock, Shutdown};
+
+/// What `pagecrawl demo` was asked to do.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Pages that carry items; the crawl covers exactly these.
+    pub pages: u64,
+    /// The output file, replaced at the start of the demo.
+    pub out: PathBuf,
+    /// Crawler threads, overriding the default.
+    pub crawlers: Option<NonZeroUsize>,
+    /// Parser threads, overriding the default.
+    pub parsers: Option<NonZeroUsize>,
+    /// Latency the site adds to every response.
+    pub latency: Duration,
+}
+
+/// The config the demo crawls with, in the ordinary file format.
+pub fn demo_config_toml(url_template: &str, last_page: u64, out: &Path) -> String {
+    let url = toml::Value::String(url_template.to_string());
+    let out = toml::Value::String(out.display().to_string());
+    format!(
+        r#"[site]
+url = {url}
+first_page = 0
+last_page = {last_page}
+page_size = 25
+
+[threads]
+crawlers = 8
+
+[queues]
+pages = 64
+html = 32
+items = 1024
+
+[http]
+timeout_secs = 10
+retries = 2
+backoff_ms = 100
+
+[extract]
+item = "div.pl2"
+[extract.fields]
+title = "a"
+link = "a@href"
+
+[output]
+path = {out}
+
+[log]
+stats_interval_secs = 5
+"#
+    )
+}
+
+/// Crawls the built-in site and verifies the output against it.
+pub fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Result<ExitCode> {
+    if opts.pages == 0 {
+        bail!("--pages must be at least 1");
+    }
+    let site = DemoSite::start(SiteOptions {
+        pages: opts.pages,
+        latency: opts.latency,
+        ..SiteOptions::default()
+    })
+    .context("starting the demo site on 127.0.0.1")?;
+    info!(
+        "demo site serving {} pages at http://{}/top250",
+        opts.pages,
+        site.addr()
+    );
+
+    let text = demo_config_toml(&site.url_template(), opts.pages - 1, &opts.out);
+    let mut config = Config::from_toml(&text).context("the built-in demo config")?;
+    if let Some(n) = opts.crawlers {
+        config.threads.crawlers = n;
+    }
+    if let Some(n) = opts.parsers {
+        config.threads.parsers = n;
+    }
+    // A demo starts from an empty file, so that its check below is meaningful.
+    match std::fs::remove_file(&opts.out) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => {
+            return Err(err).with_context(|| format!("removing old {}", opts.out.display()));
+        }
+    }
+
+    let outcome = pipeline::run(&config, shutdown, output_lock)?;
+    let s = outcome.summary;
+    println!(
+        "demo: {} pages fetched, {} failed, {} items written to {} in {:.2}s ({:.0} pages/s)",
+        s.fetched,
+        s.failed,
+        s.items,
+        opts.out.display(),
+        s.elapsed.as_secs_f64(),
+        s.pages_per_sec()
+    );
+    let code = outcome.exit_code();
+    if code == ExitCode::Success {
+        let check = verify(&opts.out, site.options())?;
+        println!("{check}");
+        if !check.is_complete() {
+            return Ok(ExitCode::Error);
+        }
+    }
+    Ok(code)
+}
+
+/// Serves the built-in site on `listen` until shutdown is requested.
+pub fn serve(
+    listen: SocketAddr,
+    pages: u64,
+    latency: Duration,
+    shutdown: &Shutdown,
+) -> Result<ExitCode> {
+    let site = DemoSite::bind(
+        listen,
+        SiteOptions {
+            pages,
+            latency,
+            ..SiteOptions::default()
+        },
+    )
+    .with_context(|| format!("binding the demo site to {listen}"))?;
+    println!(
+        "serving {pages} pages at {} (latency {} ms); Ctrl-C to stop",
+        site.url_template(),
+        latency.as_millis()
+    );
+    shutdown.wait();
+    drop(site);
+    Ok(ExitCode::Success)
+}
+
+/// The result of comparing an output file with what the demo site served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    /// Items expected.
+    pub expected: u64,
+    /// Expected items not found in the file.
+    pub missing: u64,
+    /// Extra copies of expected items.
+    pub duplicated: u64,
+    /// Lines that are not an expected item (or do not parse).
+    pub unexpected: u64,
+}
+
+impl Verification {
+    /// No item missing, duplicated or unexpected.
+    pub fn is_complete(&self) -> bool {
+        self.missing == 0 && self.duplicated == 0 && self.unexpected == 0
+    }
+}
+
+impl std::fmt::Display for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "verified against the site: {} items expected, {} missing, {} duplicated, {} unexpected",
+            self.expected, self.missing, self.duplicated, self.unexpected
+        )
+    }
+}
+
+/// Compares the JSON Lines at `path` with every item the site serves.
+pub fn verify(path: &Path, site: &SiteOptions) -> Result<Verification> {
+    let mut wanted: HashMap<(u64, String, String), u32> = HashMap::new();
+    for page in 0..site.pages {
+        for item in expected_items(site, page) {
+            wanted.insert((page, item.title, item.link), 0);
+        }
+    }
+    let expected = wanted.len() as u64;
+    let mut unexpected = 0;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        let key = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| {
+                Some((
+                    v["page"].as_u64()?,
+                    v["title"].as_str()?.to_string(),
+                    v["link"].as_str()?.to_string(),
+                ))
+            });
+        match key.and_then(|k| wanted.get_mut(&k)) {
+            Some(seen) => *seen += 1,
+            None => unexpected += 1,
+        }
+    }
+    let missing = wanted.values().filter(|&&n| n == 0).count() as u64;
+    let duplicated = wanted
+        .values()
+        .map(|&n| u64::from(n.saturating_sub(1)))
+        .sum();
+    Ok(Verification {
+        expected,
+        missing,
+        duplicated,
+        unexpected,
+    })
+}

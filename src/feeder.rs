@@ -1,0 +1,166 @@
+//! The feeder stage: page numbers into the bounded `pages` channel.
+//!
+//! The feeder is the only sender of `pages`. It ends (and so disconnects the channel) when the
+//! range is done, when "until empty" mode has seen the end of the listing, or on shutdown — and
+//! only then do crawlers see the channel end. It never fetches or counts fetched pages.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_channel::{Sender, select};
+use log::info;
+
+use crate::shutdown::{PanicGuard, Shutdown};
+use crate::stats::Stats;
+
+/// The end of the listing in "until empty" mode: the first page seen with no items (or a 404).
+///
+/// Parsers and crawlers record it; the feeder and crawlers read it to stop at it.
+#[derive(Debug)]
+pub struct ListingEnd {
+    /// The lowest page known to be past the end, or `u64::MAX` while unknown.
+    first_empty: AtomicU64,
+}
+
+impl Default for ListingEnd {
+    fn default() -> Self {
+        ListingEnd {
+            first_empty: AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
+impl ListingEnd {
+    /// Records that `page` has no items; the lowest such page wins.
+    pub fn observe_empty(&self, page: u64) {
+        self.first_empty.fetch_min(page, Ordering::SeqCst);
+    }
+
+    /// The first empty page, if one has been seen.
+    pub fn first_empty(&self) -> Option<u64> {
+        match self.first_empty.load(Ordering::SeqCst) {
+            u64::MAX => None,
+            page => Some(page),
+        }
+    }
+
+    /// Whether `page` lies beyond the first empty page.
+    pub fn is_past(&self, page: u64) -> bool {
+        page > self.first_empty.load(Ordering::SeqCst)
+    }
+}
+
+/// The feeder's settings and shared state.
+pub struct Feeder {
+    /// First page to send.
+    pub first_page: u64,
+    /// Last page to send, inclusive; `None` means until the end of the listing.
+    pub last_page: Option<u64>,
+    /// Stops feeding when raised.
+    pub shutdown: Shutdown,
+    /// The end of the listing, in "until empty" mode.
+    pub end: Arc<ListingEnd>,
+    /// Counters: pages never sent count as not crawled.
+    pub stats: Arc<Stats>,
+    /// Raises the shutdown flag if this thread panics.
+    pub guard: PanicGuard,
+}
+
+impl Feeder {
+    /// Sends page numbers until the range ends, the listing ends, shutdown, or no crawler is left.
+    pub fn run(self, pages: Sender<u64>) {
+        let last = self.last_page.unwrap_or(u64::MAX);
+        let mut page = self.first_page;
+        let mut sent_all = false;
+        loop {
+            if self.shutdown.is_requested() {
+                info!("shutdown: no new pages are taken (next would have been page {page})");
+                break;
+            }
+            if self.end.is_past(page) {
+                break;
+            }
+            // Wait for room in the channel, or for shutdown, whichever comes first.
+            select! {
+                send(pages, page) -> sent => if sent.is_err() {
+                    // Every crawler is gone; the pipeline reports why.
+                    break;
+                },
+                recv(self.shutdown.waker()) -> _ => continue,
+            }
+            if page == last {
+                sent_all = true;
+                break;
+            }
+            page += 1;
+        }
+        if !sent_all && let Some(last) = self.last_page {
+            // Pages of a known range that were never queued.
+            self.stats.pages_not_crawled(last.saturating_sub(page) + 1);
+        }
+        drop(self.guard);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feeder(first: u64, last: Option<u64>, shutdown: &Shutdown) -> (Feeder, Arc<ListingEnd>) {
+        let end = Arc::new(ListingEnd::default());
+        let feeder = Feeder {
+            first_page: first,
+            last_page: last,
+            shutdown: shutdown.clone(),
+            end: end.clone(),
+            stats: Stats::new(last.map(|l| l - first + 1)),
+            guard: shutdown.panic_guard("feeder"),
+        };
+        (feeder, end)
+    }
+
+    #[test]
+    fn sends_the_whole_range_then_disconnects() {
+        let shutdown = Shutdown::new();
+        let (feeder, _) = feeder(3, Some(7), &shutdown);
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let handle = std::thread::spawn(move || feeder.run(tx));
+        let pages: Vec<u64> = rx.iter().collect();
+        handle.join().unwrap();
+        assert_eq!(pages, [3, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn stops_at_the_end_of_the_listing() {
+        let shutdown = Shutdown::new();
+        let (feeder, end) = feeder(0, None, &shutdown);
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let handle = std::thread::spawn(move || feeder.run(tx));
+        let mut got = Vec::new();
+        for page in rx.iter() {
+            got.push(page);
+            if page == 4 {
+                end.observe_empty(4);
+            }
+            assert!(page < 10, "fed far past the end: {page}");
+        }
+        handle.join().unwrap();
+        assert_eq!(got[..5], [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn shutdown_unblocks_a_full_channel_and_counts_unsent_pages() {
+        let shutdown = Shutdown::new();
+        let (feeder, _) = feeder(0, Some(99), &shutdown);
+        let stats = feeder.stats.clone();
+        let (tx, rx) = crossbeam_channel::bounded(2);
+        let handle = std::thread::spawn(move || feeder.run(tx));
+        assert_eq!(rx.recv().unwrap(), 0);
+        shutdown.request();
+        handle.join().unwrap();
+        let queued: Vec<u64> = rx.iter().collect();
+        assert!(queued.len() <= 3, "{queued:?}");
+        let sent = 1 + queued.len() as u64;
+        assert_eq!(stats.snapshot().not_crawled, 100 - sent);
+    }
+}

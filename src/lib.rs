@@ -1,0 +1,42 @@
+//! pagecrawl: a crawler daemon for page-numbered listings.
+//!
+//! The crawl is a fixed pipeline of threads joined by bounded channels:
+//!
+//! ```text
+//! feeder ─pages─▶ N crawlers ─html─▶ M parsers ─items─▶ 1 writer ─▶ out.jsonl
+//! ```
+//!
+//! Each stage lives in the module named after it; [`pipeline`] wires them together and joins them.
+//! Every stage ends when its input channel is disconnected and drained, so shutdown never loses a
+//! fetched page: the [`shutdown`] flag only stops new pages from being taken.
+
+pub mod config;
+pub mod demo;
+pub mod demo_site;
+pub mod feeder;
+pub mod fetch;
+pub mod parse;
+pub mod pipeline;
+pub mod shutdown;
+pub mod stats;
+pub mod writer;
+
+/// The process exit codes pagecrawl uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// The crawl finished (failed pages are logged and counted, not fatal).
+    Success = 0,
+    /// A config, setup or runtime error, or a stage that panicked.
+    Error = 1,
+    /// The command line was wrong.
+    Usage = 2,
+    /// Stopped by SIGINT or SIGTERM; everything fetched was written.
+    Interrupted = 130,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}

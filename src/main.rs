@@ -1,0 +1,155 @@
+//! The `pagecrawl` command line: parses arguments and calls into the library.
+//!
+//! Nothing here crawls; it picks a subcommand, maps its result to an exit code, and prints errors
+//! with their whole context chain.
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+use pagecrawl::ExitCode;
+use pagecrawl::config::Config;
+use pagecrawl::demo::{self, DemoOptions};
+use pagecrawl::pipeline;
+use pagecrawl::shutdown::{self, OutputLock, Shutdown};
+
+/// Crawl page-numbered listings into JSON Lines, and stop without losing an item.
+#[derive(Debug, Parser)]
+#[command(name = "pagecrawl", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// `pagecrawl --config PATH` is short for `pagecrawl run --config PATH`.
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Crawl as the config file says.
+    Run(RunArgs),
+    /// Crawl the built-in demo site (no internet needed), or serve it alone with --serve.
+    Demo(DemoArgs),
+    /// Validate a config file and print the effective settings.
+    Check {
+        /// The config file.
+        #[arg(long, short, value_name = "PATH")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The config file (TOML).
+    #[arg(long, short, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Crawler threads, overriding `threads.crawlers`.
+    #[arg(long, value_name = "N")]
+    crawlers: Option<NonZeroUsize>,
+    /// Parser threads, overriding `threads.parsers`.
+    #[arg(long, value_name = "N")]
+    parsers: Option<NonZeroUsize>,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Pages with items on the demo site (25 items each).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pages: u64,
+    /// Where the demo crawl writes its items (replaced at each demo run).
+    #[arg(long, default_value = "out/demo.jsonl", value_name = "PATH")]
+    out: PathBuf,
+    /// Crawler threads.
+    #[arg(long, value_name = "N")]
+    crawlers: Option<NonZeroUsize>,
+    /// Parser threads.
+    #[arg(long, value_name = "N")]
+    parsers: Option<NonZeroUsize>,
+    /// Latency the site adds to every response, in milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "L")]
+    latency_ms: u64,
+    /// Only serve the site, on --listen, until Ctrl-C.
+    #[arg(long)]
+    serve: bool,
+    /// The address to serve on with --serve.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8000",
+        value_name = "ADDR",
+        requires = "serve"
+    )]
+    listen: SocketAddr,
+}
+
+fn main() -> std::process::ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("pagecrawl: error: {err:#}");
+            ExitCode::Error.into()
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Some(Command::Run(args)) => crawl(args),
+        None if cli.run.config.is_some() => crawl(cli.run),
+        None => {
+            Cli::command().print_help()?;
+            Ok(ExitCode::Usage)
+        }
+        Some(Command::Check { config }) => {
+            let config = Config::load(&config)?;
+            print!("{}", config.describe());
+            println!("\n# config OK");
+            Ok(ExitCode::Success)
+        }
+        Some(Command::Demo(args)) => {
+            let shutdown = Shutdown::new();
+            let output_lock = OutputLock::default();
+            shutdown::install_signal_handler(shutdown.clone(), output_lock.clone())?;
+            let latency = Duration::from_millis(args.latency_ms);
+            if args.serve {
+                return demo::serve(args.listen, args.pages, latency, &shutdown);
+            }
+            let opts = DemoOptions {
+                pages: args.pages,
+                out: args.out,
+                crawlers: args.crawlers,
+                parsers: args.parsers,
+                latency,
+            };
+            demo::run(&opts, &shutdown, &output_lock)
+        }
+    }
+}
+
+fn crawl(args: RunArgs) -> Result<ExitCode> {
+    let Some(path) = args.config else {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "`pagecrawl run` needs --config PATH",
+            )
+            .exit();
+    };
+    let mut config = Config::load(&path)?;
+    if let Some(n) = args.crawlers {
+        config.threads.crawlers = n;
+    }
+    if let Some(n) = args.parsers {
+        config.threads.parsers = n;
+    }
+    let shutdown = Shutdown::new();
+    let output_lock = OutputLock::default();
+    shutdown::install_signal_handler(shutdown.clone(), output_lock.clone())?;
+    let outcome = pipeline::run(&config, &shutdown, &output_lock)?;
+    Ok(outcome.exit_code())
+}

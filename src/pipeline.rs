@@ -1,0 +1,291 @@
+//! Wires feeder → crawlers → parsers → writer with bounded channels, runs them, joins them.
+//!
+//! Every worker is built before any thread is spawned, each with its own clone of the channel
+//! ends it uses; this function drops its own originals right after spawning, so that each channel
+//! disconnects exactly when the last thread of the stage before it ends. It joins every thread, in
+//! pipeline order, and turns a panic or an error into a failure in the [`Outcome`] instead of a
+//! hang. It does not install signal handlers: the caller owns the [`Shutdown`] flag.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::Result;
+use log::{error, info, warn};
+
+use crate::ExitCode;
+use crate::config::Config;
+use crate::feeder::{Feeder, ListingEnd};
+use crate::fetch::{Crawler, Pacer, build_agent};
+use crate::parse::Parser;
+use crate::shutdown::{OutputLock, Shutdown};
+use crate::stats::{self, Stats, Summary};
+use crate::writer::{LineEncoder, Writer, open_output};
+
+/// How a crawl ended.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The final counters.
+    pub summary: Summary,
+    /// Whether shutdown was requested before the crawl finished.
+    pub interrupted: bool,
+    /// Stage failures: panics, and the writer's error. Empty when every stage ended cleanly.
+    pub failures: Vec<String>,
+    /// The first page found empty, in "until empty" mode.
+    pub end_of_listing: Option<u64>,
+}
+
+impl Outcome {
+    /// The process exit code this outcome calls for.
+    pub fn exit_code(&self) -> ExitCode {
+        if !self.failures.is_empty() {
+            ExitCode::Error
+        } else if self.interrupted {
+            ExitCode::Interrupted
+        } else {
+            ExitCode::Success
+        }
+    }
+}
+
+/// A spawned thread and the name used to report it.
+struct Worker<T> {
+    /// Thread name, e.g. `crawler-2`.
+    name: String,
+    /// Its handle.
+    handle: JoinHandle<T>,
+}
+
+/// Spawned threads, kept so that every one is joined whatever happens.
+#[derive(Default)]
+struct Threads {
+    /// Feeder, crawlers and parsers, in pipeline order.
+    stages: Vec<Worker<()>>,
+    /// The writer, joined last.
+    writer: Option<Worker<Result<()>>>,
+    /// The first spawn error, if any.
+    spawn_error: Option<std::io::Error>,
+}
+
+impl Threads {
+    fn spawn(&mut self, name: String, f: impl FnOnce() + Send + 'static) {
+        if self.spawn_error.is_some() {
+            return; // Dropping `f` drops its channel ends, which winds the others down.
+        }
+        match std::thread::Builder::new().name(name.clone()).spawn(f) {
+            Ok(handle) => self.stages.push(Worker { name, handle }),
+            Err(err) => self.spawn_error = Some(err),
+        }
+    }
+}
+
+/// Runs one crawl as `config` says, until it is done or `shutdown` is requested.
+///
+/// Setup errors (the output file cannot be opened, a thread cannot be spawned) are returned as
+/// `Err`; everything that happens once the threads run ends up in the [`Outcome`].
+pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Result<Outcome> {
+    let file = open_output(&config.output.path)?;
+    let stats = Stats::new(config.site.page_count());
+    let end = Arc::new(ListingEnd::default());
+    let crawlers = config.threads.crawlers.get();
+    let parsers = config.threads.parsers.get();
+
+    let (pages_tx, pages_rx) = crossbeam_channel::bounded(config.queues.pages.get());
+    let (html_tx, html_rx) = crossbeam_channel::bounded(config.queues.html.get());
+    let (items_tx, items_rx) = crossbeam_channel::bounded(config.queues.items.get());
+
+    // Build every worker before spawning any, so a failure here leaves nothing running.
+    let writer = Writer {
+        file,
+        path: config.output.path.clone(),
+        encoder: LineEncoder::new(config.extract.field_names()),
+        lock: output_lock.clone(),
+        stats: stats.clone(),
+        end: end.clone(),
+        shutdown: shutdown.clone(),
+        guard: shutdown.panic_guard("writer"),
+    };
+    let extractor = Arc::new(config.extract.clone());
+    let parser_workers: Vec<Parser> = (0..parsers)
+        .map(|i| Parser {
+            extractor: extractor.clone(),
+            stats: stats.clone(),
+            end: end.clone(),
+            guard: shutdown.panic_guard(format!("parser-{i}")),
+        })
+        .collect();
+    let agent = build_agent(&config.http, crawlers);
+    let pacer = Arc::new(Pacer::new(config.http.delay));
+    let crawler_workers: Vec<Crawler> = (0..crawlers)
+        .map(|i| Crawler {
+            agent: agent.clone(),
+            http: config.http.clone(),
+            site: config.site.clone(),
+            pacer: pacer.clone(),
+            shutdown: shutdown.clone(),
+            end: end.clone(),
+            stats: stats.clone(),
+            guard: shutdown.panic_guard(format!("crawler-{i}")),
+        })
+        .collect();
+    let feeder = Feeder {
+        first_page: config.site.first_page,
+        last_page: config.site.last_page,
+        shutdown: shutdown.clone(),
+        end: end.clone(),
+        stats: stats.clone(),
+        guard: shutdown.panic_guard("feeder"),
+    };
+
+    info!(
+        "crawling {} (pages {}..{}) with {crawlers} crawlers and {parsers} parsers into {}",
+        config.site.url.as_str(),
+        config.site.first_page,
+        config
+            .site
+            .last_page
+            .map_or("the end of the listing".to_string(), |l| l.to_string()),
+        config.output.path.display()
+    );
+
+    let mut threads = Threads::default();
+    match std::thread::Builder::new()
+        .name("writer".into())
+        .spawn(move || writer.run(items_rx))
+    {
+        Ok(handle) => {
+            threads.writer = Some(Worker {
+                name: "writer".into(),
+                handle,
+            })
+        }
+        Err(err) => threads.spawn_error = Some(err),
+    }
+    for (i, parser) in parser_workers.into_iter().enumerate() {
+        let (html_rx, items_tx) = (html_rx.clone(), items_tx.clone());
+        threads.spawn(format!("parser-{i}"), move || parser.run(html_rx, items_tx));
+    }
+    for (i, crawler) in crawler_workers.into_iter().enumerate() {
+        let (pages_rx, html_tx) = (pages_rx.clone(), html_tx.clone());
+        threads.spawn(format!("crawler-{i}"), move || {
+            crawler.run(pages_rx, html_tx)
+        });
+    }
+    threads.spawn("feeder".into(), move || feeder.run(pages_tx));
+    // Our copies must go now, or the channels would never disconnect.
+    drop((pages_rx, html_tx, html_rx, items_tx));
+
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+    let reporter = match config.log.stats_interval {
+        // A missing progress line is not worth failing the crawl for.
+        Some(interval) => stats::spawn_reporter(stats.clone(), interval, done_rx)
+            .inspect_err(|err| warn!("no progress lines: spawning the reporter failed: {err}"))
+            .ok(),
+        None => None,
+    };
+
+    let mut failures = Vec::new();
+    if let Some(err) = threads.spawn_error.take() {
+        shutdown.request();
+        failures.push(format!("spawning a thread: {err}"));
+    }
+    // Feeder first, then crawlers, then parsers: the order in which they end.
+    for worker in threads.stages {
+        if let Err(panic) = worker.handle.join() {
+            failures.push(format!(
+                "{} panicked: {}",
+                worker.name,
+                panic_message(&*panic)
+            ));
+        }
+    }
+    if let Some(worker) = threads.writer {
+        match worker.handle.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => failures.push(format!("{err:#}")),
+            Err(panic) => failures.push(format!(
+                "{} panicked: {}",
+                worker.name,
+                panic_message(&*panic)
+            )),
+        }
+    }
+    drop(done_tx);
+    if let Some(reporter) = reporter {
+        if reporter.join().is_err() {
+            failures.push("the stats reporter panicked".to_string());
+        }
+    }
+
+    let summary = stats.snapshot();
+    for failure in &failures {
+        error!("{failure}");
+    }
+    let outcome = Outcome {
+        summary,
+        interrupted: shutdown.is_requested(),
+        failures,
+        end_of_listing: end.first_empty(),
+    };
+    info!(target: stats::TARGET, "summary: {summary}");
+    Ok(outcome)
+}
+
+/// The text of a panic payload, which is a `&str` or a `String` for `panic!` with a message.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::demo_site::{DemoSite, SiteOptions};
+
+    /// A crawl of the demo site whose URLs tell `stage` to panic (see `parse::inject_panic`).
+    fn crawl_with_panic_in(stage: &str) -> Outcome {
+        let site = DemoSite::start(SiteOptions {
+            pages: 30,
+            ..SiteOptions::default()
+        })
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let text = crate::demo::demo_config_toml(
+            &format!("{}&pagecrawl-test-panic={stage}", site.url_template()),
+            29,
+            &dir.path().join("out.jsonl"),
+        )
+        .replace("stats_interval_secs = 5", "stats_interval_secs = 0");
+        let config = Config::from_toml(&text).unwrap();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            let outcome = run(&config, &Shutdown::new(), &OutputLock::default());
+            let _ = tx.send(outcome.unwrap());
+        });
+        rx.recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("a {stage} panic hung the pipeline"))
+    }
+
+    #[test]
+    fn a_panic_in_any_stage_stops_the_crawl_and_is_reported() {
+        for stage in ["crawler", "parser", "writer"] {
+            let outcome = crawl_with_panic_in(stage);
+            assert_eq!(outcome.exit_code(), ExitCode::Error, "{stage}");
+            assert!(
+                outcome
+                    .failures
+                    .iter()
+                    .any(|f| f.contains(stage) && f.contains("injected")),
+                "{stage}: {:?}",
+                outcome.failures
+            );
+            assert!(outcome.summary.fetched < 30 || stage != "crawler");
+        }
+    }
+}

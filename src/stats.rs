@@ -1,0 +1,223 @@
+//! Crawl counters, the periodic progress line and the final summary.
+//!
+//! Counters are relaxed atomics bumped by the stages; nothing here synchronises the stages. The
+//! reporter thread only reads them, and ends when the pipeline drops its `done` sender.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use log::info;
+
+/// Log target of progress and summary lines.
+pub const TARGET: &str = "pagecrawl::stats";
+
+/// Live counters shared by all stages.
+#[derive(Debug)]
+pub struct Stats {
+    /// When the crawl started.
+    started: Instant,
+    /// Pages in the configured range, if it is known.
+    planned: Option<u64>,
+    /// Pages fetched with a 2xx status and a whole body.
+    fetched: AtomicU64,
+    /// Pages that failed after their retries.
+    failed: AtomicU64,
+    /// Pages skipped because of shutdown or the end of the listing.
+    not_crawled: AtomicU64,
+    /// Pages parsed.
+    parsed: AtomicU64,
+    /// Pages whose items reached the output file.
+    written_pages: AtomicU64,
+    /// Items written.
+    items: AtomicU64,
+    /// Response body bytes received for fetched pages.
+    bytes: AtomicU64,
+    /// Extra attempts made after a retryable error.
+    retries: AtomicU64,
+}
+
+impl Stats {
+    /// Fresh counters; `planned` is the size of the page range when it is known.
+    pub fn new(planned: Option<u64>) -> Arc<Stats> {
+        Arc::new(Stats {
+            started: Instant::now(),
+            planned,
+            fetched: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            not_crawled: AtomicU64::new(0),
+            parsed: AtomicU64::new(0),
+            written_pages: AtomicU64::new(0),
+            items: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+        })
+    }
+
+    /// A page was fetched, with a body of `bytes`.
+    pub fn page_fetched(&self, bytes: u64) {
+        self.fetched.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A page failed after its retries.
+    pub fn page_failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` pages were not crawled (shutdown, or past the end of the listing).
+    pub fn pages_not_crawled(&self, n: u64) {
+        self.not_crawled.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A page was parsed.
+    pub fn page_parsed(&self) {
+        self.parsed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A page and its `items` items reached the output file.
+    pub fn page_written(&self, items: u64) {
+        self.written_pages.fetch_add(1, Ordering::Relaxed);
+        self.items.fetch_add(items, Ordering::Relaxed);
+    }
+
+    /// A retry was made.
+    pub fn retried(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A consistent-enough copy of the counters.
+    pub fn snapshot(&self) -> Summary {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Summary {
+            planned: self.planned,
+            fetched: load(&self.fetched),
+            failed: load(&self.failed),
+            not_crawled: load(&self.not_crawled),
+            parsed: load(&self.parsed),
+            written_pages: load(&self.written_pages),
+            items: load(&self.items),
+            bytes: load(&self.bytes),
+            retries: load(&self.retries),
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+/// Counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Pages in the configured range, if known.
+    pub planned: Option<u64>,
+    /// Pages fetched.
+    pub fetched: u64,
+    /// Pages failed after retries.
+    pub failed: u64,
+    /// Pages not crawled.
+    pub not_crawled: u64,
+    /// Pages parsed.
+    pub parsed: u64,
+    /// Pages whose items were written.
+    pub written_pages: u64,
+    /// Items written.
+    pub items: u64,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// Time since the crawl started.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Fetched pages per second of wall time.
+    pub fn pages_per_sec(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.fetched as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    /// `key=value` pairs, stable so that scripts and tests can read them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pages_fetched={} pages_failed={} pages_not_crawled={} pages_written={} items={} \
+             bytes={} retries={} elapsed={:.3}s pages_per_sec={:.1}",
+            self.fetched,
+            self.failed,
+            self.not_crawled,
+            self.written_pages,
+            self.items,
+            self.bytes,
+            self.retries,
+            self.elapsed.as_secs_f64(),
+            self.pages_per_sec()
+        )
+    }
+}
+
+/// Starts the thread that logs a progress line every `interval` until `done` is disconnected.
+pub fn spawn_reporter(
+    stats: Arc<Stats>,
+    interval: Duration,
+    done: Receiver<()>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("stats".to_string())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = done.recv_timeout(interval) {
+                let s = stats.snapshot();
+                let of = s.planned.map_or(String::new(), |p| format!("/{p}"));
+                info!(
+                    target: TARGET,
+                    "progress: {}{of} pages fetched, {} failed, {} items written, {:.1} pages/s",
+                    s.fetched,
+                    s.failed,
+                    s.items,
+                    s.pages_per_sec()
+                );
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_line_is_stable_key_value() {
+        let stats = Stats::new(Some(10));
+        stats.page_fetched(100);
+        stats.page_fetched(50);
+        stats.page_failed();
+        stats.pages_not_crawled(7);
+        stats.page_written(25);
+        stats.retried();
+        let s = stats.snapshot();
+        assert_eq!(
+            (s.fetched, s.bytes, s.failed, s.not_crawled),
+            (2, 150, 1, 7)
+        );
+        let line = s.to_string();
+        assert!(line.starts_with(
+            "pages_fetched=2 pages_failed=1 pages_not_crawled=7 pages_written=1 items=25 \
+             bytes=150 retries=1 elapsed="
+        ));
+    }
+
+    #[test]
+    fn reporter_ends_when_done_is_dropped() {
+        let (tx, rx) = crossbeam_channel::bounded(0);
+        let handle = spawn_reporter(Stats::new(None), Duration::from_millis(5), rx).unwrap();
+        drop(tx);
+        handle.join().unwrap();
+    }
+}

@@ -1,0 +1,183 @@
+//! The command line: subcommands, exit codes, and a clear message for every bad config.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Knobs, TestEnv, check_pages, num, run_bin, summary_of};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_crawls_and_exits_zero() {
+    let env = TestEnv::with_pages(5);
+    let config = env.write_config(&Knobs {
+        last_page: Some(4),
+        ..Knobs::default()
+    });
+    let out = run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let summary = summary_of(&stderr);
+    assert_eq!(num(&summary, "pages_fetched"), 5);
+    assert_eq!(num(&summary, "items"), 125);
+    assert_eq!(check_pages(&env.items(), env.site.options()).len(), 5);
+
+    // `pagecrawl --config` is the same as `run`; the file is appended to, and the CLI
+    // thread counts override the config's.
+    let out = run_bin(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--crawlers",
+            "1",
+            "--parsers",
+            "1",
+        ],
+        LIMIT,
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("with 1 crawlers and 1 parsers"), "{stderr}");
+    assert_eq!(env.items().len(), 250, "appended, not replaced");
+}
+
+#[test]
+fn check_prints_effective_settings() {
+    let env = TestEnv::with_pages(1);
+    let config = env.write_config(&Knobs::default());
+    let out = run_bin(&["check", "--config", config.to_str().unwrap()], LIMIT);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("crawlers = 4"), "{stdout}");
+    assert!(stdout.contains("retries = 2"), "{stdout}");
+    assert!(stdout.contains("# config OK"), "{stdout}");
+    assert!(!env.out_path().exists(), "check has no side effects");
+}
+
+#[test]
+fn demo_crawls_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("demo.jsonl");
+    let out = run_bin(
+        &["demo", "--pages", "30", "--out", out_path.to_str().unwrap()],
+        LIMIT,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "verified against the site: 750 items expected, 0 missing, 0 duplicated, 0 unexpected"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(common::read_items(&out_path).len(), 750);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["run", "--config", "x.toml", "--crawlers", "0"][..],
+        &["run", "--bogus"],
+        &["run"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let out = run_bin(args, LIMIT);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// Writes `config` and expects `run` and `check` to fail with exit 1 and `message`.
+fn rejects(config: &str, message: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, config).unwrap();
+    for cmd in ["run", "check"] {
+        let out = run_bin(&[cmd, "--config", path.to_str().unwrap()], LIMIT);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {stderr}");
+        assert!(
+            stderr.contains(message),
+            "{cmd}: expected {message:?} in:\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn bad_configs_exit_1_with_a_clear_message() {
+    let env = TestEnv::with_pages(1);
+    let good = env.config_toml(&Knobs::default());
+    rejects(
+        &good.replace("parsers = 2", "parsers = 2\nparsrs = 3"),
+        "unknown field `parsrs`",
+    );
+    rejects(
+        &good.replace("crawlers = 4", "crawlers = \"four\""),
+        "invalid type",
+    );
+    rejects(
+        &good.replace("crawlers = 4", "crawlers = 0"),
+        "`threads.crawlers` must be at least 1",
+    );
+    rejects(
+        &good.replace("parsers = 2", "parsers = 0"),
+        "`threads.parsers` must be at least 1",
+    );
+    rejects(
+        &good.replace("html = 8", "html = 0"),
+        "`queues.html` must be at least 1",
+    );
+    rejects(
+        &good.replace("?start={offset}", "?start=0"),
+        "must contain `{page}` or `{offset}`",
+    );
+    rejects(
+        &good.replace("title = \"a\"", "title = \"a:nth-child(\""),
+        "`extract.fields.title`: invalid CSS selector",
+    );
+    rejects(
+        &good.replace("item = \"div.pl2\"", "item = \"div >> p\""),
+        "`extract.item`: invalid CSS selector",
+    );
+    rejects("this is not toml", "TOML parse error");
+
+    // The path of the config itself, when it is missing.
+    let out = run_bin(&["run", "--config", "/nonexistent/pagecrawl.toml"], LIMIT);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("reading config file /nonexistent/pagecrawl.toml"));
+}
+
+#[test]
+fn output_that_cannot_be_created_exits_1() {
+    let env = TestEnv::with_pages(1);
+    let blocker = env.dir.path().join("file");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let config = env.config_toml(&Knobs::default()).replace(
+        &format!("{:?}", env.out_path().display().to_string()),
+        &format!("{:?}", blocker.join("items.jsonl").display().to_string()),
+    );
+    let path = env.dir.path().join("c.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = run_bin(&["run", "--config", path.to_str().unwrap()], LIMIT);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // The parent "folder" is a regular file: the error names it.
+    assert!(stderr.contains("creating output folder"), "{stderr}");
+    assert!(stderr.contains(blocker.to_str().unwrap()), "{stderr}");
+    assert_eq!(
+        env.site.total_requests(),
+        0,
+        "nothing fetched before setup succeeds"
+    );
+}
