@@ -83,6 +83,8 @@ pub struct HttpConfig {
     pub delay: Duration,
     /// A response body larger than this fails the page.
     pub max_body_bytes: u64,
+    /// After a stop is requested, how long requests in flight may take before they are abandoned.
+    pub shutdown_grace: Duration,
 }
 
 /// The `[output]` table.
@@ -90,6 +92,32 @@ pub struct HttpConfig {
 pub struct OutputConfig {
     /// The JSON Lines file items are appended to.
     pub path: PathBuf,
+    /// The journal of committed pages, used to resume.
+    pub state: PathBuf,
+    /// When the output and the journal are synced to disk.
+    pub sync: SyncMode,
+}
+
+/// `output.sync`: how often committed pages are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// fsync the output, then the journal, after every page.
+    Page,
+    /// Group commits: fsync at most every 250 ms or 64 pages.
+    Batch,
+    /// Never fsync: a `kill -9` loses nothing committed, a power cut may lose anything unsynced.
+    Never,
+}
+
+impl fmt::Display for SyncMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SyncMode::Page => "page",
+            SyncMode::Batch => "batch",
+            SyncMode::Never => "never",
+        })
+    }
 }
 
 /// The `[log]` table.
@@ -168,6 +196,22 @@ impl Config {
         raw.validate()
     }
 
+    /// What identifies this crawl in the state file.
+    pub fn fingerprint(&self) -> crate::state::Fingerprint {
+        crate::state::Fingerprint {
+            url: self.site.url.as_str().to_string(),
+            first_page: self.site.first_page,
+            last_page: self.site.last_page,
+            page_size: self.site.page_size,
+            item: self.extract.item_selector().to_string(),
+            fields: self
+                .extract
+                .field_specs()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect(),
+        }
+    }
+
     /// The effective settings, one `key = value` per line, as `pagecrawl check` prints them.
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -207,6 +251,11 @@ impl Config {
         writeln!(out, "backoff_ms = {}", h.backoff.as_millis())?;
         writeln!(out, "delay_ms = {}", h.delay.as_millis())?;
         writeln!(out, "max_body_bytes = {}", h.max_body_bytes)?;
+        writeln!(
+            out,
+            "shutdown_grace_secs = {}",
+            h.shutdown_grace.as_secs_f64()
+        )?;
         writeln!(out, "\n[extract]")?;
         writeln!(out, "item = {:?}", self.extract.item_selector())?;
         writeln!(out, "[extract.fields]")?;
@@ -215,6 +264,8 @@ impl Config {
         }
         writeln!(out, "\n[output]")?;
         writeln!(out, "path = {:?}", self.output.path.display().to_string())?;
+        writeln!(out, "state = {:?}", self.output.state.display().to_string())?;
+        writeln!(out, "sync = \"{}\"", self.output.sync)?;
         writeln!(out, "\n[log]")?;
         let secs = self.log.stats_interval.map_or(0.0, |d| d.as_secs_f64());
         writeln!(out, "stats_interval_secs = {secs}")
@@ -278,6 +329,7 @@ struct RawHttp {
     backoff_ms: Option<u64>,
     delay_ms: Option<u64>,
     max_body_bytes: Option<u64>,
+    shutdown_grace_secs: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,6 +343,8 @@ struct RawExtract {
 #[serde(deny_unknown_fields)]
 struct RawOutput {
     path: PathBuf,
+    state: Option<PathBuf>,
+    sync: Option<SyncMode>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -375,6 +429,7 @@ impl RawConfig {
             backoff: Duration::from_millis(h.backoff_ms.unwrap_or(500)),
             delay: Duration::from_millis(h.delay_ms.unwrap_or(0)),
             max_body_bytes,
+            shutdown_grace: positive_secs("http.shutdown_grace_secs", h.shutdown_grace_secs, 30.0)?,
         };
 
         let extract = self
@@ -397,7 +452,19 @@ impl RawConfig {
         if output.path.as_os_str().is_empty() {
             bail!("`output.path` must not be empty");
         }
-        let output = OutputConfig { path: output.path };
+        let state = output.state.unwrap_or_else(|| {
+            let mut name = output.path.as_os_str().to_owned();
+            name.push(".state");
+            PathBuf::from(name)
+        });
+        if state == output.path {
+            bail!("`output.state` must differ from `output.path`");
+        }
+        let output = OutputConfig {
+            path: output.path,
+            state,
+            sync: output.sync.unwrap_or(SyncMode::Batch),
+        };
 
         let log = LogConfig {
             stats_interval: match self.log.stats_interval_secs.unwrap_or(60) {
@@ -458,6 +525,9 @@ path = "out/items.jsonl"
         assert_eq!(c.http.timeout, Duration::from_secs(30));
         assert_eq!(c.http.retries, 3);
         assert_eq!(c.log.stats_interval, Some(Duration::from_secs(60)));
+        assert_eq!(c.output.state, PathBuf::from("out/items.jsonl.state"));
+        assert_eq!(c.output.sync, SyncMode::Batch);
+        assert_eq!(c.http.shutdown_grace, Duration::from_secs(30));
         let names: Vec<_> = c
             .extract
             .field_specs()
@@ -538,6 +608,27 @@ path = "out/items.jsonl"
         assert!(err.contains("`http.timeout_secs`"), "{err}");
         let err = err_of(&format!("{GOOD}\n[http]\nmax_body_bytes = 0\n"));
         assert!(err.contains("`http.max_body_bytes`"), "{err}");
+    }
+
+    #[test]
+    fn sync_mode_and_state_are_checked() {
+        let c = Config::from_toml(&GOOD.replace(
+            "path = \"out/items.jsonl\"",
+            "path = \"o.jsonl\"\nsync = \"page\"\nstate = \"s\"",
+        ))
+        .unwrap();
+        assert_eq!(
+            (c.output.sync, c.output.state),
+            (SyncMode::Page, "s".into())
+        );
+        let err = err_of(&GOOD.replace(
+            "path = \"out/items.jsonl\"",
+            "path = \"o\"\nsync = \"often\"",
+        ));
+        assert!(err.contains("unknown variant `often`"), "{err}");
+        let err =
+            err_of(&GOOD.replace("path = \"out/items.jsonl\"", "path = \"o\"\nstate = \"o\""));
+        assert!(err.contains("`output.state` must differ"), "{err}");
     }
 
     #[test]

@@ -100,12 +100,14 @@ pub fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) ->
     if let Some(n) = opts.parsers {
         config.threads.parsers = n;
     }
-    // A demo starts from an empty file, so that its check below is meaningful.
-    match std::fs::remove_file(&opts.out) {
-        Ok(()) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => {
-            return Err(err).with_context(|| format!("removing old {}", opts.out.display()));
+    // A demo starts from an empty file and no state, so that its check below is meaningful.
+    for path in [&config.output.path, &config.output.state] {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                return Err(err).with_context(|| format!("removing old {}", path.display()));
+            }
         }
     }
 

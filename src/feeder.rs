@@ -4,6 +4,7 @@
 //! range is done, when "until empty" mode has seen the end of the listing, or on shutdown — and
 //! only then do crawlers see the channel end. It never fetches or counts fetched pages.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -52,6 +53,8 @@ impl ListingEnd {
 
 /// The feeder's settings and shared state.
 pub struct Feeder {
+    /// Pages committed by an earlier run: not sent again.
+    pub skip: BTreeSet<u64>,
     /// First page to send.
     pub first_page: u64,
     /// Last page to send, inclusive; `None` means until the end of the listing.
@@ -80,6 +83,14 @@ impl Feeder {
             if self.end.is_past(page) {
                 break;
             }
+            if self.skip.contains(&page) {
+                if page == last {
+                    sent_all = true;
+                    break;
+                }
+                page += 1;
+                continue;
+            }
             // Wait for room in the channel, or for shutdown, whichever comes first.
             select! {
                 send(pages, page) -> sent => if sent.is_err() {
@@ -95,8 +106,10 @@ impl Feeder {
             page += 1;
         }
         if !sent_all && let Some(last) = self.last_page {
-            // Pages of a known range that were never queued.
-            self.stats.pages_not_crawled(last.saturating_sub(page) + 1);
+            // Pages of a known range that were never queued (committed ones do not count).
+            let unsent = last.saturating_sub(page) + 1;
+            let committed = self.skip.range(page..=last).count() as u64;
+            self.stats.pages_not_crawled(unsent - committed);
         }
         drop(self.guard);
     }
@@ -109,6 +122,7 @@ mod tests {
     fn feeder(first: u64, last: Option<u64>, shutdown: &Shutdown) -> (Feeder, Arc<ListingEnd>) {
         let end = Arc::new(ListingEnd::default());
         let feeder = Feeder {
+            skip: BTreeSet::new(),
             first_page: first,
             last_page: last,
             shutdown: shutdown.clone(),

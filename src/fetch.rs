@@ -30,6 +30,21 @@ pub struct Fetched {
     pub body: String,
 }
 
+/// What a crawler hands on for each page it tried: parsers pass failures through to the writer,
+/// which records them in the state so the next run retries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Crawled {
+    /// The page was fetched.
+    Fetched(Fetched),
+    /// The page failed after its retries.
+    Failed {
+        /// The page number.
+        page: u64,
+        /// Why, in one line.
+        reason: String,
+    },
+}
+
 /// Longest `Retry-After` we honour; a server asking for more gets this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
@@ -166,7 +181,7 @@ pub struct Crawler {
 
 impl Crawler {
     /// Fetches pages until the `pages` channel is disconnected and drained, or no parser is left.
-    pub fn run(self, pages: Receiver<u64>, html: Sender<Fetched>) {
+    pub fn run(self, pages: Receiver<u64>, html: Sender<Crawled>) {
         for page in pages {
             if self.shutdown.is_requested() || self.end.is_past(page) {
                 // Draining without fetching keeps the "ends when disconnected" rule and
@@ -180,7 +195,10 @@ impl Crawler {
             match self.fetch(&url) {
                 Ok(body) => {
                     self.stats.page_fetched(body.len() as u64);
-                    if html.send(Fetched { page, url, body }).is_err() {
+                    if html
+                        .send(Crawled::Fetched(Fetched { page, url, body }))
+                        .is_err()
+                    {
                         // Every parser is gone; the pipeline reports why.
                         break;
                     }
@@ -193,9 +211,15 @@ impl Crawler {
                     self.end.observe_empty(page);
                     self.stats.pages_not_crawled(1);
                 }
+                // Abandoned at the grace deadline: not a failure of the page, and not committed.
+                Err(_) if self.shutdown.is_requested() => self.stats.pages_not_crawled(1),
                 Err(err) => {
                     warn!("page {page} ({url}): {err}");
                     self.stats.page_failed();
+                    let reason = err.to_string();
+                    if html.send(Crawled::Failed { page, reason }).is_err() {
+                        break;
+                    }
                 }
             }
         }

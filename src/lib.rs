@@ -18,6 +18,7 @@ pub mod fetch;
 pub mod parse;
 pub mod pipeline;
 pub mod shutdown;
+pub mod state;
 pub mod stats;
 pub mod writer;
 
@@ -25,12 +26,15 @@ pub mod writer;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum ExitCode {
-    /// The crawl finished (failed pages are logged and counted, not fatal).
+    /// The crawl finished and every page in it is committed.
     Success = 0,
     /// A config, setup or runtime error, or a stage that panicked.
     Error = 1,
     /// The command line was wrong.
     Usage = 2,
+    /// The crawl finished, but some pages failed after their retries; they are recorded in the
+    /// state and the next run tries them again.
+    PagesFailed = 3,
     /// Stopped by SIGINT or SIGTERM; everything fetched was written.
     Interrupted = 130,
 }

@@ -6,16 +6,18 @@
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+use log::info;
 use pagecrawl::ExitCode;
 use pagecrawl::config::Config;
 use pagecrawl::demo::{self, DemoOptions};
 use pagecrawl::pipeline;
 use pagecrawl::shutdown::{self, OutputLock, Shutdown};
+use pagecrawl::state;
 
 /// Crawl page-numbered listings into JSON Lines, and stop without losing an item.
 #[derive(Debug, Parser)]
@@ -53,6 +55,10 @@ struct RunArgs {
     /// Parser threads, overriding `threads.parsers`.
     #[arg(long, value_name = "N")]
     parsers: Option<NonZeroUsize>,
+    /// Start over: move the old output and state aside (renamed, never deleted) instead of
+    /// resuming from them.
+    #[arg(long)]
+    fresh: bool,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +152,20 @@ fn crawl(args: RunArgs) -> Result<ExitCode> {
     }
     if let Some(n) = args.parsers {
         config.threads.parsers = n;
+    }
+    if args.fresh {
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for path in [&config.output.path, &config.output.state] {
+            if let Some(to) = state::move_aside(path, stamp)? {
+                info!(
+                    "--fresh: moved {} aside to {}",
+                    path.display(),
+                    to.display()
+                );
+            }
+        }
     }
     let shutdown = Shutdown::new();
     let output_lock = OutputLock::default();

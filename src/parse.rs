@@ -13,7 +13,7 @@ use log::debug;
 use scraper::{ElementRef, Html, Selector};
 
 use crate::feeder::ListingEnd;
-use crate::fetch::Fetched;
+use crate::fetch::Crawled;
 use crate::shutdown::PanicGuard;
 use crate::stats::Stats;
 
@@ -29,6 +29,20 @@ pub struct PageItems {
     pub url: String,
     /// The page's items, in document order.
     pub items: Vec<Item>,
+}
+
+/// What a parser hands to the writer for each page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// A page and its items.
+    Page(PageItems),
+    /// A page that failed to fetch, passed through so the writer can record it.
+    Failed {
+        /// The page number.
+        page: u64,
+        /// Why, in one line.
+        reason: String,
+    },
 }
 
 /// Compiled selectors: one for the item, one per field.
@@ -181,8 +195,17 @@ pub struct Parser {
 
 impl Parser {
     /// Parses pages until the `html` channel is disconnected and drained, or the writer is gone.
-    pub fn run(self, html: Receiver<Fetched>, items: Sender<PageItems>) {
-        for fetched in html {
+    pub fn run(self, html: Receiver<Crawled>, items: Sender<Parsed>) {
+        for crawled in html {
+            let fetched = match crawled {
+                Crawled::Fetched(fetched) => fetched,
+                Crawled::Failed { page, reason } => {
+                    if items.send(Parsed::Failed { page, reason }).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            };
             #[cfg(test)]
             inject_panic(&fetched.url, "parser");
             let page_items = self.extractor.extract(&fetched.body);
@@ -196,7 +219,7 @@ impl Parser {
                 url: fetched.url,
                 items: page_items,
             };
-            if items.send(message).is_err() {
+            if items.send(Parsed::Page(message)).is_err() {
                 // The writer is gone (it failed or panicked); the pipeline reports why.
                 break;
             }

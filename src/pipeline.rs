@@ -6,10 +6,13 @@
 //! pipeline order, and turns a panic or an error into a failure in the [`Outcome`] instead of a
 //! hang. It does not install signal handlers: the caller owns the [`Shutdown`] flag.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use anyhow::Result;
+use crossbeam_channel::{RecvTimeoutError, select};
+
+use anyhow::{Context, Result};
 use log::{error, info, warn};
 
 use crate::ExitCode;
@@ -18,8 +21,9 @@ use crate::feeder::{Feeder, ListingEnd};
 use crate::fetch::{Crawler, Pacer, build_agent};
 use crate::parse::Parser;
 use crate::shutdown::{OutputLock, Shutdown};
+use crate::state::Journal;
 use crate::stats::{self, Stats, Summary};
-use crate::writer::{LineEncoder, Writer, open_output};
+use crate::writer::{LineEncoder, Writer, WriterReport, open_output};
 
 /// How a crawl ended.
 #[derive(Debug, Clone)]
@@ -32,6 +36,11 @@ pub struct Outcome {
     pub failures: Vec<String>,
     /// The first page found empty, in "until empty" mode.
     pub end_of_listing: Option<u64>,
+    /// Pages that failed in this run after their retries, with the reason. The state keeps them,
+    /// and the next run tries them again.
+    pub failed_pages: BTreeMap<u64, String>,
+    /// Pages committed by earlier runs and skipped by this one.
+    pub resumed_pages: u64,
 }
 
 impl Outcome {
@@ -41,6 +50,8 @@ impl Outcome {
             ExitCode::Error
         } else if self.interrupted {
             ExitCode::Interrupted
+        } else if !self.failed_pages.is_empty() {
+            ExitCode::PagesFailed
         } else {
             ExitCode::Success
         }
@@ -61,7 +72,7 @@ struct Threads {
     /// Feeder, crawlers and parsers, in pipeline order.
     stages: Vec<Worker<()>>,
     /// The writer, joined last.
-    writer: Option<Worker<Result<()>>>,
+    writer: Option<Worker<Result<WriterReport>>>,
     /// The first spawn error, if any.
     spawn_error: Option<std::io::Error>,
 }
@@ -83,9 +94,54 @@ impl Threads {
 /// Setup errors (the output file cannot be opened, a thread cannot be spawned) are returned as
 /// `Err`; everything that happens once the threads run ends up in the [`Outcome`].
 pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Result<Outcome> {
+    if let Some(parent) = config
+        .output
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating output folder {}", parent.display()))?;
+    }
+    // Recovery first: it may cut the output back before we append to it.
+    let opened = Journal::open(
+        &config.output.state,
+        &config.output.path,
+        &config.fingerprint(),
+    )?;
+    let recovery = opened.recovery;
     let file = open_output(&config.output.path)?;
-    let stats = Stats::new(config.site.page_count());
+    let out_len = file
+        .metadata()
+        .with_context(|| format!("reading {}", config.output.path.display()))?
+        .len();
+    let in_range =
+        |p: &u64| *p >= config.site.first_page && config.site.last_page.is_none_or(|l| *p <= l);
+    let committed: BTreeSet<u64> = recovery
+        .committed
+        .iter()
+        .copied()
+        .filter(in_range)
+        .collect();
+    if !committed.is_empty() || !recovery.failed.is_empty() {
+        info!(
+            "resuming from {}: {} pages already committed; {} failed earlier and are tried again",
+            config.output.state.display(),
+            committed.len(),
+            recovery.failed.len()
+        );
+    }
+    let stats = Stats::new(
+        config
+            .site
+            .page_count()
+            .map(|n| n.saturating_sub(committed.len() as u64)),
+    );
     let end = Arc::new(ListingEnd::default());
+    if let Some(page) = recovery.end {
+        end.observe_empty(page);
+    }
+    let resumed_pages = committed.len() as u64;
     let crawlers = config.threads.crawlers.get();
     let parsers = config.threads.parsers.get();
 
@@ -97,6 +153,9 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
     let writer = Writer {
         file,
         path: config.output.path.clone(),
+        len: out_len,
+        journal: opened.journal,
+        sync: config.output.sync,
         encoder: LineEncoder::new(config.extract.field_names()),
         lock: output_lock.clone(),
         stats: stats.clone(),
@@ -128,6 +187,7 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
         })
         .collect();
     let feeder = Feeder {
+        skip: committed,
         first_page: config.site.first_page,
         last_page: config.site.last_page,
         shutdown: shutdown.clone(),
@@ -174,6 +234,31 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
     // Our copies must go now, or the channels would never disconnect.
     drop((pages_rx, html_tx, html_rx, items_tx));
 
+    // The grace deadline: once a stop is requested, requests in flight get this long, then the
+    // agent's connections are shut down under them. Dropping `crawlers_done` ends the watch.
+    let (crawlers_done, crawlers_done_rx) = crossbeam_channel::bounded::<()>(0);
+    let watchdog = {
+        let (shutdown, grace) = (shutdown.clone(), config.http.shutdown_grace);
+        std::thread::Builder::new()
+            .name("grace".into())
+            .spawn(move || {
+                select! {
+                    recv(crawlers_done_rx) -> _ => return,
+                    recv(shutdown.waker()) -> _ => {}
+                }
+                if let Err(RecvTimeoutError::Timeout) = crawlers_done_rx.recv_timeout(grace) {
+                    warn!(
+                        "the grace period ({:.1}s) is over: abandoning requests in flight; \
+                         their pages are not committed and will be fetched next time",
+                        grace.as_secs_f64()
+                    );
+                    agent.shutdown();
+                }
+            })
+            .inspect_err(|err| warn!("no grace deadline: spawning its thread failed: {err}"))
+            .ok()
+    };
+
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
     let reporter = match config.log.stats_interval {
         // A missing progress line is not worth failing the crawl for.
@@ -188,8 +273,14 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
         shutdown.request();
         failures.push(format!("spawning a thread: {err}"));
     }
-    // Feeder first, then crawlers, then parsers: the order in which they end.
-    for worker in threads.stages {
+    // Feeder first, then crawlers, then parsers: the order in which they end (they were spawned
+    // the other way round, so that each stage's consumer existed before its producer).
+    let mut crawlers_done = Some(crawlers_done);
+    for worker in threads.stages.into_iter().rev() {
+        if worker.name.starts_with("parser") {
+            // Every request is done: the grace watch has nothing left to guard.
+            crawlers_done.take();
+        }
         if let Err(panic) = worker.handle.join() {
             failures.push(format!(
                 "{} panicked: {}",
@@ -198,9 +289,10 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
             ));
         }
     }
+    let mut report = WriterReport::default();
     if let Some(worker) = threads.writer {
         match worker.handle.join() {
-            Ok(Ok(())) => {}
+            Ok(Ok(r)) => report = r,
             Ok(Err(err)) => failures.push(format!("{err:#}")),
             Err(panic) => failures.push(format!(
                 "{} panicked: {}",
@@ -210,6 +302,10 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
         }
     }
     drop(done_tx);
+    drop(crawlers_done);
+    if let Some(watchdog) = watchdog {
+        let _ = watchdog.join();
+    }
     if let Some(reporter) = reporter {
         if reporter.join().is_err() {
             failures.push("the stats reporter panicked".to_string());
@@ -225,8 +321,23 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
         interrupted: shutdown.is_requested(),
         failures,
         end_of_listing: end.first_empty(),
+        failed_pages: report.failed,
+        resumed_pages,
     };
-    info!(target: stats::TARGET, "summary: {summary}");
+    info!(target: stats::TARGET, "summary: {summary} pages_resumed={resumed_pages}");
+    if !outcome.failed_pages.is_empty() {
+        let list: Vec<String> = outcome
+            .failed_pages
+            .iter()
+            .map(|(page, reason)| format!("{page} ({reason})"))
+            .collect();
+        warn!(
+            target: stats::TARGET,
+            "failed pages, recorded in {} and retried by the next run: {}",
+            config.output.state.display(),
+            list.join(", ")
+        );
+    }
     Ok(outcome)
 }
 

@@ -1,24 +1,35 @@
-//! The writer stage: the only owner of the output file.
+//! The writer stage: the only owner of the output file and of the state journal.
 //!
 //! One thread receives whole pages of items, encodes them as JSON Lines and appends them through a
-//! `BufWriter`, flushing after each page so the file never holds half a page for long. It ends when
-//! the `items` channel is disconnected and drained, then flushes and syncs. Each write happens under
-//! the [`OutputLock`], so a forced exit (second Ctrl-C) never cuts a line. No other thread opens,
-//! writes or truncates the file.
+//! `BufWriter`. A page is *committed* once its bytes are in the file (synced, per `output.sync`)
+//! and a commit record naming it and the file's new length is in the journal; recovery trusts
+//! nothing else. Failed pages are recorded too, so the next run retries them. The thread ends when
+//! the `items` channel is disconnected and drained, after committing what it holds. Every write
+//! happens under the [`OutputLock`], so a forced exit (second Ctrl-C) never cuts a line or a
+//! record. No other thread opens, writes or truncates these files.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::debug;
 
+use crate::config::SyncMode;
 use crate::feeder::ListingEnd;
-use crate::parse::{Item, PageItems};
+use crate::parse::{Item, PageItems, Parsed};
 use crate::shutdown::{OutputLock, PanicGuard, Shutdown};
+use crate::state::{Journal, Record};
 use crate::stats::Stats;
+
+/// In `sync = "batch"` mode, the longest a written page waits for its commit.
+const BATCH_WINDOW: Duration = Duration::from_millis(250);
+/// In `sync = "batch"` mode, the most pages one commit covers.
+const BATCH_PAGES: usize = 64;
 
 /// Opens `path` for appending, creating it and its parent folders.
 pub fn open_output(path: &Path) -> Result<File> {
@@ -82,10 +93,16 @@ fn write_json_str(out: &mut Vec<u8>, value: &str) {
 
 /// The writer thread's state.
 pub struct Writer {
-    /// The output file, opened by the pipeline before any thread starts.
+    /// The output file, opened (and recovered) by the pipeline before any thread starts.
     pub file: File,
     /// Its path, for error messages.
     pub path: PathBuf,
+    /// Its length now, which the first commit record builds on.
+    pub len: u64,
+    /// The state journal.
+    pub journal: Journal,
+    /// When to sync.
+    pub sync: SyncMode,
     /// Encodes items.
     pub encoder: LineEncoder,
     /// Held around each write, see [`OutputLock`].
@@ -100,50 +117,149 @@ pub struct Writer {
     pub guard: PanicGuard,
 }
 
+/// What the writer reports when it is done.
+#[derive(Debug, Default)]
+pub struct WriterReport {
+    /// Pages that failed in this run (after their retries), with the reason.
+    pub failed: BTreeMap<u64, String>,
+}
+
+/// Pages written but not yet committed.
+struct Pending {
+    /// `(page, items)` in write order.
+    pages: Vec<(u64, u64)>,
+    /// When the oldest of them was written.
+    since: Option<Instant>,
+}
+
 impl Writer {
-    /// Writes pages until the `items` channel is disconnected and drained.
-    pub fn run(self, items: Receiver<PageItems>) -> Result<()> {
-        let path = self.path.clone();
+    /// Writes and commits pages until the `items` channel is disconnected and drained.
+    pub fn run(self, items: Receiver<Parsed>) -> Result<WriterReport> {
         let shutdown = self.shutdown.clone();
-        let result = self
-            .write_all(items)
-            .with_context(|| format!("writing output file {}", path.display()));
+        let result = self.write_all(items);
         if result.is_err() {
-            // Nothing more can be written: stop fetching pages that would be lost.
+            // Nothing more can be committed: stop fetching pages that would be lost.
             shutdown.request();
         }
         result
     }
 
-    fn write_all(self, items: Receiver<PageItems>) -> io::Result<()> {
-        let mut out = BufWriter::with_capacity(64 * 1024, self.file);
+    fn write_all(mut self, items: Receiver<Parsed>) -> Result<WriterReport> {
+        let out_path = self.path.clone();
+        let state_path = self.journal.path().to_path_buf();
+        let syncable = self.file.metadata().map(|m| m.is_file()).unwrap_or(false);
+        let mut out = BufWriter::with_capacity(256 * 1024, self.file.try_clone()?);
         let mut buf = Vec::with_capacity(16 * 1024);
-        for page in items {
-            if self.end.is_past(page.page) {
-                debug!(
-                    "page {}: past the end of the listing, not written",
-                    page.page
-                );
-                continue;
+        let mut pending = Pending {
+            pages: Vec::new(),
+            since: None,
+        };
+        let mut report = WriterReport::default();
+        loop {
+            let message = match pending.since {
+                // A batch is open: wait for more pages only until its window closes.
+                Some(since) => {
+                    match items.recv_timeout(BATCH_WINDOW.saturating_sub(since.elapsed())) {
+                        Ok(message) => Some(message),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
+                }
+                None => match items.recv() {
+                    Ok(message) => Some(message),
+                    Err(_) => break,
+                },
+            };
+            match message {
+                None => self.commit(&mut out, &mut pending, syncable)?,
+                Some(Parsed::Failed { page, reason }) => {
+                    let record = Record::Failed {
+                        page,
+                        reason: reason.clone(),
+                    };
+                    let _whole = self.lock.lock();
+                    self.journal
+                        .append(&record, false)
+                        .with_context(|| format!("writing state file {}", state_path.display()))?;
+                    report.failed.insert(page, reason);
+                }
+                Some(Parsed::Page(page)) => {
+                    if self.end.is_past(page.page) {
+                        debug!(
+                            "page {}: past the end of the listing, not written",
+                            page.page
+                        );
+                        continue;
+                    }
+                    #[cfg(test)]
+                    crate::parse::inject_panic(&page.url, "writer");
+                    buf.clear();
+                    self.encoder.encode_page(&page, &mut buf);
+                    {
+                        let _whole = self.lock.lock();
+                        out.write_all(&buf).with_context(|| {
+                            format!("writing output file {}", out_path.display())
+                        })?;
+                    }
+                    self.len += buf.len() as u64;
+                    report.failed.remove(&page.page);
+                    pending.pages.push((page.page, page.items.len() as u64));
+                    pending.since.get_or_insert_with(Instant::now);
+                    if self.sync != SyncMode::Batch || pending.pages.len() >= BATCH_PAGES {
+                        self.commit(&mut out, &mut pending, syncable)?;
+                    }
+                }
             }
-            #[cfg(test)]
-            crate::parse::inject_panic(&page.url, "writer");
-            buf.clear();
-            self.encoder.encode_page(&page, &mut buf);
-            {
-                let _whole_lines = self.lock.lock();
-                out.write_all(&buf)?;
-                out.flush()?;
-            }
-            self.stats.page_written(page.items.len() as u64);
         }
-        let _whole_lines = self.lock.lock();
-        let file = out.into_inner().map_err(|err| err.into_error())?;
-        // Only a regular file can be synced; a pipe or a terminal has nothing to sync.
-        if file.metadata()?.is_file() {
-            file.sync_all()?;
+        self.commit(&mut out, &mut pending, syncable)?;
+        if let Some(page) = self.end.first_empty() {
+            let _whole = self.lock.lock();
+            self.journal
+                .append(&Record::End { page }, self.sync != SyncMode::Never)
+                .with_context(|| format!("writing state file {}", state_path.display()))?;
+        }
+        if syncable {
+            self.file
+                .sync_all()
+                .with_context(|| format!("syncing output file {}", out_path.display()))?;
         }
         drop(self.guard);
+        Ok(report)
+    }
+
+    /// Makes the pending pages durable: output flushed (and synced), then the commit record.
+    fn commit(
+        &mut self,
+        out: &mut BufWriter<File>,
+        pending: &mut Pending,
+        syncable: bool,
+    ) -> Result<()> {
+        if pending.pages.is_empty() {
+            return Ok(());
+        }
+        let sync = self.sync != SyncMode::Never;
+        let _whole = self.lock.lock();
+        out.flush()
+            .and_then(|()| {
+                if sync && syncable {
+                    out.get_ref().sync_data()
+                } else {
+                    Ok(())
+                }
+            })
+            .with_context(|| format!("writing output file {}", self.path.display()))?;
+        let record = Record::Commit {
+            pages: pending.pages.iter().map(|&(page, _)| page).collect(),
+            len: self.len,
+        };
+        self.journal
+            .append(&record, sync)
+            .with_context(|| format!("writing state file {}", self.journal.path().display()))?;
+        for &(_, items) in &pending.pages {
+            self.stats.page_written(items);
+        }
+        pending.pages.clear();
+        pending.since = None;
         Ok(())
     }
 }

@@ -27,8 +27,8 @@ fn run_crawls_and_exits_zero() {
     assert_eq!(num(&summary, "items"), 125);
     assert_eq!(check_pages(&env.items(), env.site.options()).len(), 5);
 
-    // `pagecrawl --config` is the same as `run`; the file is appended to, and the CLI
-    // thread counts override the config's.
+    // `pagecrawl --config` is the same as `run`, and the CLI thread counts override the config's.
+    // Everything is committed already, so this run resumes and fetches nothing.
     let out = run_bin(
         &[
             "--config",
@@ -43,7 +43,11 @@ fn run_crawls_and_exits_zero() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("with 1 crawlers and 1 parsers"), "{stderr}");
-    assert_eq!(env.items().len(), 250, "appended, not replaced");
+    let summary = summary_of(&stderr);
+    assert_eq!(num(&summary, "pages_fetched"), 0);
+    assert_eq!(num(&summary, "pages_resumed"), 5);
+    assert_eq!(env.items().len(), 125, "nothing fetched twice");
+    assert_eq!(env.site.requests_for(2), 1);
 }
 
 #[test]

@@ -96,7 +96,7 @@ fn race_hammer() {
             queues: (1 + round % 4, 1 + (round / 4) % 4, 1 + (round / 16) % 4),
             ..Knobs::default()
         };
-        let _ = std::fs::remove_file(env.out_path());
+        env.reset();
         let shutdown = Shutdown::new();
         // Every fourth crawl is interrupted part-way: from another thread, at a varying moment.
         let stopper = (round % 4 == 3).then(|| {
@@ -278,8 +278,22 @@ fn http_faults_are_retried_or_failed_without_stopping_the_crawl() {
     let outcome = env.crawl(&knobs, LIMIT);
     let took = started.elapsed();
     let s = outcome.summary;
-    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    assert_eq!(outcome.exit_code(), ExitCode::PagesFailed, "{outcome:?}");
     assert_eq!((s.fetched, s.failed), (7, 3), "{s:?}");
+    let failed: Vec<(u64, &str)> = outcome
+        .failed_pages
+        .iter()
+        .map(|(p, r)| (*p, r.as_str()))
+        .collect();
+    assert_eq!(failed[0], (2, "http status 404"));
+    assert!(
+        failed[1].0 == 3 && failed[1].1.starts_with("timed out"),
+        "{failed:?}"
+    );
+    assert!(
+        failed[2].0 == 4 && failed[2].1.contains("max_body_bytes"),
+        "{failed:?}"
+    );
     let site = &env.site;
     assert_eq!(
         site.requests_for(1),
@@ -322,7 +336,12 @@ fn truncated_body_is_retried_and_never_parsed() {
     };
     let outcome = env.crawl(&knobs, LIMIT);
     let s = outcome.summary;
+    assert_eq!(outcome.exit_code(), ExitCode::PagesFailed);
     assert_eq!((s.fetched, s.failed), (5, 1), "{s:?}");
+    assert!(
+        outcome.failed_pages[&2].starts_with("network error"),
+        "{outcome:?}"
+    );
     assert_eq!(env.site.requests_for(2), 3);
     let pages: BTreeSet<u64> = check_pages(&env.items(), env.site.options())
         .into_keys()

@@ -32,6 +32,10 @@ pub struct Knobs {
     /// Use the site's raw-socket (hostile) server instead of the main (hyper) one.
     pub raw_server: bool,
     pub stats_interval_secs: u64,
+    /// `output.sync`.
+    pub sync: &'static str,
+    /// `http.shutdown_grace_secs`.
+    pub grace_secs: f64,
 }
 
 impl Default for Knobs {
@@ -50,6 +54,8 @@ impl Default for Knobs {
             url_suffix: String::new(),
             raw_server: false,
             stats_interval_secs: 0,
+            sync: "batch",
+            grace_secs: 30.0,
         }
     }
 }
@@ -111,6 +117,7 @@ retries = {retries}
 backoff_ms = {backoff}
 delay_ms = {delay}
 max_body_bytes = {max_body}
+shutdown_grace_secs = {grace}
 
 [extract]
 item = "div.pl2"
@@ -120,6 +127,7 @@ link = "a@href"
 
 [output]
 path = {out:?}
+sync = "{sync}"
 
 [log]
 stats_interval_secs = {stats}
@@ -139,6 +147,8 @@ stats_interval_secs = {stats}
             max_body = k.max_body_bytes,
             out = self.out_path().display().to_string(),
             stats = k.stats_interval_secs,
+            grace = k.grace_secs,
+            sync = k.sync,
         )
     }
 
@@ -156,6 +166,21 @@ stats_interval_secs = {stats}
     /// Runs the pipeline in-process, failing the test if it takes longer than `limit`.
     pub fn crawl(&self, k: &Knobs, limit: Duration) -> Outcome {
         run_bounded(self.config(k), Shutdown::new(), limit)
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join("out/items.jsonl.state")
+    }
+
+    /// Removes the output and the state, for a crawl that starts from nothing.
+    pub fn reset(&self) {
+        for path in [self.out_path(), self.state_path()] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => panic!("removing {}: {err}", path.display()),
+            }
+        }
     }
 
     pub fn items(&self) -> Vec<OutItem> {
@@ -251,17 +276,30 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_pagecrawl")
 }
 
-/// Runs the binary to completion with `args`, failing the test after `limit`.
-pub fn run_bin(args: &[&str], limit: Duration) -> Output {
-    let child = Command::new(bin())
+/// Starts the binary with `args`, its output piped.
+pub fn spawn_bin(args: &[&str]) -> Child {
+    Command::new(bin())
         .args(args)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawning pagecrawl");
-    wait_bounded(child, limit)
+        .expect("spawning pagecrawl")
+}
+
+/// Runs the binary to completion with `args`, failing the test after `limit`.
+pub fn run_bin(args: &[&str], limit: Duration) -> Output {
+    wait_bounded(spawn_bin(args), limit)
+}
+
+/// Waits (bounded) until `cond` holds, checking every 5 ms; fails the test after `limit`.
+pub fn wait_for(what: &str, limit: Duration, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Waits for `child`, killing it and failing the test if it takes longer than `limit`.
