@@ -85,6 +85,12 @@ pub struct HttpConfig {
     pub max_body_bytes: u64,
     /// After a stop is requested, how long requests in flight may take before they are abandoned.
     pub shutdown_grace: Duration,
+    /// Redirects followed per request before the page fails.
+    pub max_redirects: u32,
+    /// Follow redirects to another host than `site.url`'s.
+    pub follow_offsite_redirects: bool,
+    /// The proxy to use (`http://`, `socks5://` …); `None` uses none, whatever the environment says.
+    pub proxy: Option<String>,
 }
 
 /// The `[output]` table.
@@ -330,6 +336,9 @@ struct RawHttp {
     delay_ms: Option<u64>,
     max_body_bytes: Option<u64>,
     shutdown_grace_secs: Option<f64>,
+    max_redirects: Option<u32>,
+    follow_offsite_redirects: Option<bool>,
+    proxy: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -430,6 +439,16 @@ impl RawConfig {
             delay: Duration::from_millis(h.delay_ms.unwrap_or(0)),
             max_body_bytes,
             shutdown_grace: positive_secs("http.shutdown_grace_secs", h.shutdown_grace_secs, 30.0)?,
+            max_redirects: h.max_redirects.unwrap_or(5),
+            follow_offsite_redirects: h.follow_offsite_redirects.unwrap_or(false),
+            proxy: match h.proxy {
+                Some(proxy) => {
+                    ureq::Proxy::new(&proxy)
+                        .map_err(|err| anyhow::anyhow!("`http.proxy` {proxy:?}: {err}"))?;
+                    Some(proxy)
+                }
+                None => None,
+            },
         };
 
         let extract = self

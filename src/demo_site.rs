@@ -102,6 +102,36 @@ pub enum Fault {
     /// Raw server: announce the full `Content-Length`, send about half the page, then close.
     /// The main server serves the page whole, as a well-behaved server would.
     Truncated,
+    /// Raw server: send the head, then the body one byte every 50 ms. The main server serves the
+    /// page whole.
+    Trickle,
+    /// Raw server: send this many bytes of extra response headers before the page. The main
+    /// server serves the page normally.
+    HugeHeaders {
+        /// Bytes of extra headers.
+        bytes: usize,
+    },
+    /// Answer with a redirect (`status`, e.g. 302) to `location`, sent verbatim.
+    Redirect {
+        /// The redirect status code.
+        status: u16,
+        /// The `Location` header value.
+        location: String,
+    },
+    /// Serve the page encoded in another charset (an `encoding_rs` label such as `"gbk"`),
+    /// declared in the `Content-Type` header or, with `in_meta`, only in the page's `<meta>`.
+    Charset {
+        /// The encoding label.
+        label: String,
+        /// Declare it in `<meta>` only, with a bare `text/html` Content-Type.
+        in_meta: bool,
+    },
+    /// Serve a gzip body (`Content-Encoding: gzip`) that decodes to `decoded_bytes` of filler:
+    /// a few kilobytes on the wire, far more in memory for a client without a limit.
+    GzipBomb {
+        /// The decoded size.
+        decoded_bytes: usize,
+    },
 }
 
 /// One item as a crawler should extract it: the text and `href` of the first `a` in `div.pl2`.
@@ -160,17 +190,30 @@ enum Reply {
         /// The HTTP status code.
         status: u16,
         /// The body.
-        body: String,
-        /// The `Retry-After` value to send, if any.
-        retry_after: Option<String>,
+        body: Vec<u8>,
+        /// Extra headers (`Retry-After`, `Location`, …); `Content-Type` here replaces the default.
+        headers: Vec<(&'static str, String)>,
     },
     /// Answer nothing until the site is dropped.
     Stall,
-    /// A 200 whose body the raw server cuts in half.
-    Truncated {
-        /// The full body, whose length is announced.
-        body: String,
+    /// A 200 that only the raw server damages, in the given way; the main server sends it whole.
+    Damaged {
+        /// The full page.
+        body: Vec<u8>,
+        /// How the raw server damages it.
+        damage: Damage,
     },
+}
+
+/// What the raw server does to a [`Reply::Damaged`] page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Damage {
+    /// Sends half the announced body, then closes.
+    Truncate,
+    /// Sends the body a byte at a time.
+    Trickle,
+    /// Sends this many bytes of junk headers first.
+    HugeHeaders(usize),
 }
 
 /// The parts of a request head the site looks at.
@@ -357,23 +400,48 @@ impl Shared {
             *count += 1;
             *count
         };
-        match self.opts.faults.get(&page) {
+        // `direct=1` bypasses the fault table: the target a redirect fault can point at.
+        let direct = target.split(['?', '&']).any(|pair| pair == "direct=1");
+        let fault = if direct {
+            None
+        } else {
+            self.opts.faults.get(&page)
+        };
+        match fault {
             Some(Fault::Status {
                 code,
                 times,
                 retry_after,
             }) if *times == u32::MAX || nth <= u64::from(*times) => Reply::Full {
                 status: *code,
-                body: render_error(*code),
-                retry_after: retry_after.clone(),
+                body: render_error(*code).into_bytes(),
+                headers: retry_after
+                    .iter()
+                    .map(|value| ("Retry-After", value.clone()))
+                    .collect(),
             },
             Some(Fault::Stall) => Reply::Stall,
-            Some(Fault::Truncated) => Reply::Truncated {
-                body: render_page(&self.opts, page),
-            },
+            Some(Fault::Truncated) => damaged(&self.opts, page, Damage::Truncate),
+            Some(Fault::Trickle) => damaged(&self.opts, page, Damage::Trickle),
+            Some(Fault::HugeHeaders { bytes }) => {
+                damaged(&self.opts, page, Damage::HugeHeaders(*bytes))
+            }
             Some(Fault::Huge { bytes }) => {
                 full(200, pad_page(render_page(&self.opts, page), *bytes))
             }
+            Some(Fault::Redirect { status, location }) => Reply::Full {
+                status: *status,
+                body: render_error(*status).into_bytes(),
+                headers: vec![("Location", location.clone())],
+            },
+            Some(Fault::Charset { label, in_meta }) => {
+                encoded_page(&self.opts, page, label, *in_meta)
+            }
+            Some(Fault::GzipBomb { decoded_bytes }) => Reply::Full {
+                status: 200,
+                body: gzip_filler(*decoded_bytes),
+                headers: vec![("Content-Encoding", "gzip".to_string())],
+            },
             // Empty is part of the content, so render_page handles it.
             _ => full(200, render_page(&self.opts, page)),
         }
@@ -412,9 +480,52 @@ impl Drop for Slot<'_> {
 fn full(status: u16, body: String) -> Reply {
     Reply::Full {
         status,
-        body,
-        retry_after: None,
+        body: body.into_bytes(),
+        headers: Vec::new(),
     }
+}
+
+/// A normal page that the raw server damages.
+fn damaged(opts: &SiteOptions, page: u64, damage: Damage) -> Reply {
+    Reply::Damaged {
+        body: render_page(opts, page).into_bytes(),
+        damage,
+    }
+}
+
+/// The page encoded in `label`'s charset, declared in the header or only in `<meta>`.
+fn encoded_page(opts: &SiteOptions, page: u64, label: &str, in_meta: bool) -> Reply {
+    let encoding = encoding_rs::Encoding::for_label(label.as_bytes())
+        .unwrap_or_else(|| panic!("demo site: unknown charset label {label:?}"));
+    let html = render_page(opts, page).replace("charset=utf-8", &format!("charset={label}"));
+    let html = html.replace("charset=\"utf-8\"", &format!("charset=\"{label}\""));
+    let (bytes, _, _) = encoding.encode(&html);
+    let content_type = if in_meta {
+        "text/html".to_string()
+    } else {
+        format!("text/html; charset={label}")
+    };
+    Reply::Full {
+        status: 200,
+        body: bytes.into_owned(),
+        headers: vec![("Content-Type", content_type)],
+    }
+}
+
+/// A gzip stream that inflates to `decoded_bytes` of HTML comment filler.
+fn gzip_filler(decoded_bytes: usize) -> Vec<u8> {
+    use flate2::{Compression, write::GzEncoder};
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    let chunk = [b'z'; 64 * 1024];
+    let mut left = decoded_bytes;
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(b"<!-- ");
+    while left > 0 {
+        let n = left.min(chunk.len());
+        let _ = encoder.write_all(&chunk[..n]);
+        left -= n;
+    }
+    encoder.finish().unwrap_or_default()
 }
 
 /// Maps a request target to what it asks for. A missing or garbled query means page 0.
@@ -521,18 +632,18 @@ async fn answer(
     mut stop: watch::Receiver<bool>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    let (status, body, retry_after) = match shared.reply(target) {
+    let (status, body, headers) = match shared.reply(target) {
         Reply::Full {
             status,
             body,
-            retry_after,
-        } => (status, body, retry_after),
-        // Only the raw server can cut a body short; this one serves the page whole.
-        Reply::Truncated { body } => (200, body, None),
+            headers,
+        } => (status, body, headers),
+        // Only the raw server damages pages; this one serves them whole.
+        Reply::Damaged { body, .. } => (200, body, Vec::new()),
         Reply::Stall => {
             // Held until the site is dropped, when the runtime closes the connection unanswered.
             let _ = stop.wait_for(|stopped| *stopped).await;
-            (503, render_error(503), None)
+            (503, render_error(503).into_bytes(), Vec::new())
         }
     };
     if !shared.opts.latency.is_zero() {
@@ -541,11 +652,12 @@ async fn answer(
             _ = stop.wait_for(|stopped| *stopped) => {}
         }
     }
-    let mut response = hyper::Response::builder()
-        .status(status)
-        .header("Content-Type", "text/html; charset=utf-8");
-    if let Some(value) = retry_after {
-        response = response.header("Retry-After", value);
+    let mut response = hyper::Response::builder().status(status);
+    if !headers.iter().any(|(name, _)| *name == "Content-Type") {
+        response = response.header("Content-Type", "text/html; charset=utf-8");
+    }
+    for (name, value) in headers {
+        response = response.header(name, value);
     }
     // Status codes and header values come from tests and this module; a bad one is a bug.
     Ok(response
@@ -607,28 +719,33 @@ fn answer_raw(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
     }
     let Some(request) = parse_head(&head) else {
         let body = render_error(400);
-        return Response::full(400, None, &body).write(stream, false);
+        return Response::full(400, &[], body.as_bytes()).write(stream, false);
     };
     let head_only = request.method == "HEAD";
     if slot.is_none() {
         shared.total.fetch_add(1, Ordering::SeqCst);
         let body = render_error(503);
-        return Response::full(503, Some("1"), &body).write(stream, head_only);
+        let headers = [("Retry-After", "1".to_string())];
+        return Response::full(503, &headers, body.as_bytes()).write(stream, head_only);
     }
     match shared.reply(request.target) {
         Reply::Full {
             status,
             body,
-            retry_after,
+            headers,
         } => {
             shared.wait_latency();
-            Response::full(status, retry_after.as_deref(), &body).write(stream, head_only)
+            Response::full(status, &headers, &body).write(stream, head_only)
         }
-        Reply::Truncated { body } => {
+        Reply::Damaged { body, damage } => {
             shared.wait_latency();
-            let mut response = Response::full(200, None, &body);
-            // Cut at a byte, not a char: a broken UTF-8 sequence is part of the damage.
-            response.body = &body.as_bytes()[..body.len() / 2];
+            let mut response = Response::full(200, &[], &body);
+            match damage {
+                // Cut at a byte, not a char: a broken UTF-8 sequence is part of the damage.
+                Damage::Truncate => response.body = &body[..body.len() / 2],
+                Damage::Trickle => response.trickle = true,
+                Damage::HugeHeaders(bytes) => response.junk_headers = bytes,
+            }
             response.write(stream, head_only)
         }
         Reply::Stall => {
@@ -638,50 +755,70 @@ fn answer_raw(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
     }
 }
 
-/// A response about to be written.
+/// A response about to be written by the raw server.
 struct Response<'a> {
     /// The HTTP status code.
     status: u16,
-    /// The `Retry-After` value, if any.
-    retry_after: Option<&'a str>,
+    /// Extra headers; a `Content-Type` among them replaces the default.
+    headers: &'a [(&'static str, String)],
     /// The body bytes actually sent.
     body: &'a [u8],
     /// The announced length; larger than `body` only for a truncation.
     content_length: usize,
+    /// Send the body one byte every 50 ms.
+    trickle: bool,
+    /// Bytes of junk headers to send before the real ones.
+    junk_headers: usize,
 }
 
 impl<'a> Response<'a> {
     /// A response that sends all of `body`.
-    fn full(status: u16, retry_after: Option<&'a str>, body: &'a str) -> Response<'a> {
+    fn full(status: u16, headers: &'a [(&'static str, String)], body: &'a [u8]) -> Response<'a> {
         Response {
             status,
-            retry_after,
-            body: body.as_bytes(),
+            headers,
+            body,
             content_length: body.len(),
+            trickle: false,
+            junk_headers: 0,
         }
     }
 
     /// Writes the response, always with `Connection: close`; the body is left out for `HEAD`.
     fn write(&self, stream: &mut impl Write, head_only: bool) -> io::Result<()> {
-        let mut head = String::with_capacity(256);
+        let mut head = String::with_capacity(256 + self.junk_headers);
         let _ = write!(
             head,
-            "HTTP/1.1 {} {}\r\n\
-             Content-Type: text/html; charset=utf-8\r\n\
-             Content-Length: {}\r\n\
-             Connection: close\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
             self.status,
             reason_phrase(self.status),
             self.content_length,
         );
-        if let Some(value) = self.retry_after {
-            let _ = write!(head, "Retry-After: {value}\r\n");
+        if !self.headers.iter().any(|(name, _)| *name == "Content-Type") {
+            head.push_str("Content-Type: text/html; charset=utf-8\r\n");
+        }
+        for (name, value) in self.headers {
+            let _ = write!(head, "{name}: {value}\r\n");
+        }
+        let mut n = 0;
+        while head.len() < self.junk_headers {
+            let _ = write!(head, "X-Junk-{n}: {}\r\n", "j".repeat(1000));
+            n += 1;
         }
         head.push_str("\r\n");
         stream.write_all(head.as_bytes())?;
-        if !head_only {
-            stream.write_all(self.body)?;
+        if head_only {
+            return stream.flush();
         }
+        if self.trickle {
+            for byte in self.body {
+                stream.write_all(std::slice::from_ref(byte))?;
+                stream.flush()?;
+                thread::sleep(Duration::from_millis(50));
+            }
+            return Ok(());
+        }
+        stream.write_all(self.body)?;
         stream.flush()
     }
 }

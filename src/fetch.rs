@@ -1,21 +1,28 @@
 //! The crawler stage: page numbers in, fetched HTML out.
 //!
-//! All crawler threads share one ureq [`Agent`] (one connection pool) and one [`Pacer`] (the
-//! `delay_ms` gap between request starts). A crawler checks the shutdown flag before taking each
+//! All crawler threads share one ureq [`Agent`] (one connection pool, and a DNS resolver that
+//! enforces the crawl's address [`Policy`]) and one [`Pacer`] (the `delay_ms` gap between request
+//! starts, which widens while the server answers 429). Redirects are followed here, one hop at a
+//! time, so that each is checked against the policy; bodies are decoded from their declared
+//! charset. A crawler checks the shutdown flag before taking each
 //! page and skips, without fetching, every page it receives once the flag is up; a request already
 //! in flight is finished (bounded by the timeouts) and its page is passed on. Waits for the pacer
 //! or a retry backoff wake at once on shutdown. This stage never parses and never writes.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
+use encoding_rs::Encoding;
 use log::{debug, info, warn};
 use ureq::Agent;
+use ureq::http::Uri;
+use ureq::unversioned::transport::DefaultConnector;
 
 use crate::config::{HttpConfig, SiteConfig};
 use crate::feeder::ListingEnd;
+use crate::policy::{GuardedResolver, Policy, resolve_location};
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::Stats;
 
@@ -47,53 +54,112 @@ pub enum Crawled {
 
 /// Longest `Retry-After` we honour; a server asking for more gets this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+/// The smallest gap between requests once a server has answered 429.
+const MIN_429_GAP: Duration = Duration::from_millis(100);
+/// The widest gap 429s can push the pacer to.
+const MAX_GAP: Duration = Duration::from_secs(60);
 
 /// Builds the agent all crawler threads share: timeouts always set (ureq sets none by default),
-/// an idle pool large enough to keep one connection per crawler, and no proxy from the
-/// environment (a crawler should not silently route through whatever `HTTP_PROXY` says).
-pub fn build_agent(http: &HttpConfig, crawlers: usize) -> Agent {
-    Agent::config_builder()
+/// an idle pool large enough to keep one connection per crawler, redirects left to the crawler
+/// (so each hop is checked), DNS answers filtered by `policy`, and no proxy unless `http.proxy`
+/// names one (a crawler should not silently route through whatever `HTTP_PROXY` says). With a
+/// proxy, the proxy resolves names, so the address guard then covers redirects only.
+pub fn build_agent(http: &HttpConfig, crawlers: usize, policy: Arc<Policy>) -> Agent {
+    let proxy = http.proxy.as_deref().and_then(|p| ureq::Proxy::new(p).ok());
+    let config = Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(http.user_agent.as_str())
         .timeout_global(Some(http.timeout))
         .timeout_connect(Some(http.connect_timeout))
         .max_idle_connections(crawlers.max(10))
         .max_idle_connections_per_host(crawlers.max(3))
-        .proxy(None)
-        .build()
-        .new_agent()
+        .max_redirects(0)
+        .proxy(proxy)
+        .build();
+    Agent::with_parts(
+        config,
+        DefaultConnector::new(),
+        GuardedResolver::new(policy),
+    )
 }
 
-/// Spaces request starts at least `gap` apart across all threads.
+/// Spaces request starts at least `gap` apart across all threads. The gap starts at `delay_ms`,
+/// doubles on every 429 and relaxes back by 1/16 per successful request, so a server that asks
+/// for less never gets more.
 #[derive(Debug)]
 pub struct Pacer {
-    /// Minimum gap between two request starts.
+    /// The configured minimum gap (`http.delay_ms`).
+    base: Duration,
+    /// The gap now and the next start time not yet handed out.
+    state: Mutex<PacerState>,
+}
+
+/// The pacer's mutable part.
+#[derive(Debug)]
+struct PacerState {
+    /// The current gap: `base`, or wider after 429s.
     gap: Duration,
     /// The earliest start time not yet handed out.
-    next: Mutex<Instant>,
+    next: Instant,
 }
 
 impl Pacer {
-    /// A pacer with the given gap; a zero gap never waits.
+    /// A pacer with the given minimum gap; a zero gap never waits until a 429 widens it.
     pub fn new(gap: Duration) -> Pacer {
         Pacer {
-            gap,
-            next: Mutex::new(Instant::now()),
+            base: gap,
+            state: Mutex::new(PacerState {
+                gap,
+                next: Instant::now(),
+            }),
         }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, PacerState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits for this thread's turn. Returns `false` if shutdown came first.
     pub fn wait_turn(&self, shutdown: &Shutdown) -> bool {
-        if self.gap.is_zero() {
-            return !shutdown.is_requested();
-        }
         let start = {
-            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            let start = (*next).max(Instant::now());
-            *next = start + self.gap;
+            let mut state = self.state();
+            if state.gap.is_zero() && state.next <= Instant::now() {
+                return !shutdown.is_requested();
+            }
+            let start = state.next.max(Instant::now());
+            state.next = start + state.gap;
             start
         };
         !shutdown.wait_until(start)
+    }
+
+    /// The server said 429: double the gap, and start nothing before its `Retry-After`.
+    pub fn slow_down(&self, retry_after: Option<Duration>) {
+        let mut state = self.state();
+        let wider = (state.gap * 2).max(MIN_429_GAP).min(MAX_GAP);
+        if wider > state.gap {
+            warn!(
+                "the server answers 429 Too Many Requests: {} ms between requests now",
+                wider.as_millis()
+            );
+        }
+        state.gap = wider;
+        if let Some(wait) = retry_after {
+            state.next = state.next.max(Instant::now() + wait);
+        }
+    }
+
+    /// A request succeeded: narrow a widened gap by 1/16, never below `delay_ms`.
+    pub fn relax(&self) {
+        let mut state = self.state();
+        if state.gap > self.base {
+            state.gap = (state.gap - state.gap / 16).max(self.base);
+        }
+    }
+
+    /// The gap now.
+    pub fn gap(&self) -> Duration {
+        self.state().gap
     }
 }
 
@@ -113,7 +179,11 @@ pub enum FetchError {
     Timeout(ureq::Error),
     /// The connection could not be made or broke off (including a body cut short).
     Network(ureq::Error),
-    /// Anything else the client reported (a bad URL, too many redirects, TLS).
+    /// A redirect that was not followed: to another scheme or host, or one too many.
+    Redirect(String),
+    /// The address guard refused a connection (see [`crate::policy`]).
+    Refused(String),
+    /// Anything else the client reported (a bad URL, TLS).
     Other(ureq::Error),
     /// Shutdown was requested while waiting to (re)try; the page was not fetched.
     Interrupted,
@@ -125,13 +195,20 @@ impl FetchError {
         match self {
             FetchError::Status { code, .. } => *code == 429 || (500..=599).contains(code),
             FetchError::Timeout(_) | FetchError::Network(_) => true,
-            FetchError::TooLarge(_) | FetchError::Other(_) | FetchError::Interrupted => false,
+            FetchError::TooLarge(_)
+            | FetchError::Redirect(_)
+            | FetchError::Refused(_)
+            | FetchError::Other(_)
+            | FetchError::Interrupted => false,
         }
     }
 
     fn from_ureq(err: ureq::Error, limit: u64) -> FetchError {
         match err {
             ureq::Error::BodyExceedsLimit(_) => FetchError::TooLarge(limit),
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
+                FetchError::Refused(io.to_string())
+            }
             ureq::Error::Timeout(_) => FetchError::Timeout(err),
             ureq::Error::Io(_)
             | ureq::Error::ConnectionFailed
@@ -151,6 +228,8 @@ impl fmt::Display for FetchError {
             }
             FetchError::Timeout(err) => write!(f, "timed out: {err}"),
             FetchError::Network(err) => write!(f, "network error: {err}"),
+            FetchError::Redirect(why) => write!(f, "{why}"),
+            FetchError::Refused(why) => write!(f, "{why}"),
             FetchError::Other(err) => write!(f, "{err}"),
             FetchError::Interrupted => write!(f, "interrupted by shutdown"),
         }
@@ -169,6 +248,8 @@ pub struct Crawler {
     pub site: SiteConfig,
     /// The shared request pacer.
     pub pacer: Arc<Pacer>,
+    /// Where redirects may lead.
+    pub policy: Arc<Policy>,
     /// The shutdown flag.
     pub shutdown: Shutdown,
     /// The end of the listing, in "until empty" mode.
@@ -234,7 +315,10 @@ impl Crawler {
                 return Err(FetchError::Interrupted);
             }
             let err = match self.get(url) {
-                Ok(body) => return Ok(body),
+                Ok(body) => {
+                    self.pacer.relax();
+                    return Ok(body);
+                }
                 Err(err) => err,
             };
             if !err.is_retryable() || attempt >= self.http.retries {
@@ -243,6 +327,14 @@ impl Crawler {
             attempt += 1;
             self.stats.retried();
             let wait = match &err {
+                FetchError::Status {
+                    code: 429,
+                    retry_after,
+                } => {
+                    self.pacer.slow_down(*retry_after);
+                    // The pacer now holds every crawler back; this page also waits its turn.
+                    retry_after.unwrap_or_default().max(self.pacer.gap())
+                }
                 FetchError::Status {
                     retry_after: Some(wait),
                     ..
@@ -256,41 +348,125 @@ impl Crawler {
         }
     }
 
-    /// One attempt: a GET whose body must be 2xx and fit `max_body_bytes`.
+    /// One attempt: a GET, following redirects the policy allows, whose final answer must be
+    /// 2xx with a body that fits `max_body_bytes` once decompressed.
     fn get(&self, url: &str) -> Result<String, FetchError> {
         let limit = self.http.max_body_bytes;
-        let mut response = self
-            .agent
-            .get(url)
-            .call()
-            .map_err(|err| FetchError::from_ureq(err, limit))?;
+        let mut target: Uri = url
+            .parse()
+            .map_err(|err| FetchError::Redirect(format!("bad URL {url:?}: {err}")))?;
+        let mut hops = 0;
+        let mut response = loop {
+            let response = self
+                .agent
+                .get(target.clone())
+                .call()
+                .map_err(|err| FetchError::from_ureq(err, limit))?;
+            let status = response.status().as_u16();
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+                break response;
+            }
+            let location = header(&response, "location").ok_or_else(|| {
+                FetchError::Redirect(format!("http status {status} without a Location header"))
+            })?;
+            let next = resolve_location(&target, location).map_err(FetchError::Redirect)?;
+            if hops == self.http.max_redirects {
+                return Err(FetchError::Redirect(format!(
+                    "more than http.max_redirects ({}) redirects; the last one was to {next}",
+                    self.http.max_redirects
+                )));
+            }
+            self.policy
+                .check_redirect(&next)
+                .map_err(FetchError::Redirect)?;
+            debug!("{target}: {status} to {next}");
+            hops += 1;
+            target = next;
+        };
         let status = response.status().as_u16();
         if !(200..=299).contains(&status) {
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
+            let retry_after = header(&response, "retry-after").and_then(parse_retry_after);
             return Err(FetchError::Status {
                 code: status,
                 retry_after,
             });
         }
+        let content_type = header(&response, "content-type").map(str::to_string);
         let bytes = response
             .body_mut()
             .with_config()
             .limit(limit)
             .read_to_vec()
             .map_err(|err| FetchError::from_ureq(err, limit))?;
-        Ok(String::from_utf8(bytes)
-            .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()))
+        Ok(decode_body(bytes, content_type.as_deref()))
     }
 }
 
-/// `Retry-After` in its delay-seconds form, capped at [`MAX_RETRY_AFTER`].
+/// A response header as text, if present and readable.
+fn header<'a>(response: &'a ureq::http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Decodes a body to text: the charset of the Content-Type header, else a byte-order mark, else a
+/// `<meta>` declaration in the first 1024 bytes, else UTF-8. Bytes invalid in that charset become
+/// U+FFFD; this never fails.
+pub fn decode_body(bytes: Vec<u8>, content_type: Option<&str>) -> String {
+    let declared = content_type
+        .and_then(charset_param)
+        .and_then(|label| Encoding::for_label(label.as_bytes()));
+    let encoding = declared
+        .or_else(|| Encoding::for_bom(&bytes).map(|(encoding, _)| encoding))
+        .or_else(|| meta_charset(&bytes[..bytes.len().min(1024)]))
+        .unwrap_or(encoding_rs::UTF_8);
+    if encoding == encoding_rs::UTF_8 {
+        // The common case: no copy when the bytes are valid.
+        return String::from_utf8(bytes)
+            .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned());
+    }
+    encoding.decode(&bytes).0.into_owned()
+}
+
+/// The `charset=` parameter of a Content-Type value.
+fn charset_param(content_type: &str) -> Option<&str> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// The charset named by `<meta charset=…>` or `<meta http-equiv … content="…; charset=…">`.
+fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
+    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("<meta") {
+        rest = &rest[at + 5..];
+        let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
+        if let Some(pos) = tag.find("charset=") {
+            let value = tag[pos + 8..].trim_start_matches(['"', '\'']);
+            let end = value
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                .unwrap_or(value.len());
+            if let Some(encoding) = Encoding::for_label(&value.as_bytes()[..end]) {
+                return Some(encoding);
+            }
+        }
+    }
+    None
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date, capped at [`MAX_RETRY_AFTER`].
 fn parse_retry_after(value: &str) -> Option<Duration> {
-    let secs: u64 = value.trim().parse().ok()?;
-    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// `base * 2^(attempt-1)`, capped at a minute, with up to 50 % jitter so that crawlers that failed
@@ -322,10 +498,80 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_seconds() {
+    fn retry_after_seconds_and_dates() {
         assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after("99999"), Some(MAX_RETRY_AFTER));
         assert_eq!(parse_retry_after("soon"), None);
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        let wait = parse_retry_after(&later).unwrap();
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(120));
+        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn bodies_are_decoded_from_their_charset() {
+        let text = "<p>红楼梦 第1卷</p>";
+        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        let gbk = gbk.into_owned();
+        assert_eq!(
+            decode_body(gbk.clone(), Some("text/html; charset=GBK")),
+            text
+        );
+        assert_eq!(
+            decode_body(gbk.clone(), Some("text/html; charset=\"gbk\"")),
+            text
+        );
+        let mut with_meta = b"<html><head><meta charset='gb18030'></head>".to_vec();
+        with_meta.extend_from_slice(&gbk);
+        assert!(decode_body(with_meta, Some("text/html")).ends_with(text));
+        let mut http_equiv =
+            b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=gbk\">".to_vec();
+        http_equiv.extend_from_slice(&gbk);
+        assert!(decode_body(http_equiv, None).ends_with(text));
+        let mut bom = vec![0xef, 0xbb, 0xbf];
+        bom.extend_from_slice(text.as_bytes());
+        assert_eq!(
+            decode_body(bom, Some("text/html; charset=iso-8859-1")),
+            text
+        );
+        // Invalid UTF-8 never fails: the bad bytes become replacement characters.
+        assert_eq!(decode_body(vec![b'a', 0xff, b'b'], None), "a\u{fffd}b");
+        assert_eq!(
+            decode_body(b"plain".to_vec(), Some("text/html; charset=nonsense")),
+            "plain"
+        );
+    }
+
+    #[test]
+    fn a_429_widens_the_gap_and_success_relaxes_it_slowly() {
+        let pacer = Pacer::new(Duration::ZERO);
+        pacer.slow_down(None);
+        assert_eq!(pacer.gap(), MIN_429_GAP);
+        pacer.slow_down(Some(Duration::from_secs(1)));
+        assert_eq!(pacer.gap(), MIN_429_GAP * 2);
+        for _ in 0..16 {
+            pacer.relax();
+        }
+        let relaxed = pacer.gap();
+        assert!(
+            relaxed < MIN_429_GAP * 2 && relaxed > MIN_429_GAP / 2,
+            "{relaxed:?}"
+        );
+        let floor = Pacer::new(Duration::from_millis(300));
+        floor.slow_down(None);
+        assert_eq!(floor.gap(), Duration::from_millis(600));
+        for _ in 0..1000 {
+            floor.relax();
+        }
+        assert_eq!(
+            floor.gap(),
+            Duration::from_millis(300),
+            "never below delay_ms"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod feeder;
 pub mod fetch;
 pub mod parse;
 pub mod pipeline;
+pub mod policy;
 pub mod shutdown;
 pub mod state;
 pub mod stats;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use crossbeam_channel::{Receiver, Sender};
-use log::debug;
+use log::{debug, warn};
 use scraper::{ElementRef, Html, Selector};
 
 use crate::feeder::ListingEnd;
@@ -169,6 +169,17 @@ pub(crate) fn inject_panic(url: &str, stage: &str) {
     }
 }
 
+/// The text of a panic payload (`panic!` with a message gives a `&str` or a `String`).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
 /// Joins text pieces, collapsing every run of whitespace into one space and trimming the ends.
 fn collapse_whitespace<'a>(pieces: impl Iterator<Item = &'a str>) -> String {
     let mut out = String::new();
@@ -206,9 +217,28 @@ impl Parser {
                     continue;
                 }
             };
-            #[cfg(test)]
-            inject_panic(&fetched.url, "parser");
-            let page_items = self.extractor.extract(&fetched.body);
+            // A parser bug on one hostile page must cost that page, not the crawl.
+            let extracted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                #[cfg(test)]
+                inject_panic(&fetched.url, "parser");
+                self.extractor.extract(&fetched.body)
+            }));
+            let page_items = match extracted {
+                Ok(page_items) => page_items,
+                Err(panic) => {
+                    let reason = format!("the HTML parser panicked: {}", panic_text(&*panic));
+                    warn!("page {} ({}): {reason}", fetched.page, fetched.url);
+                    self.stats.page_failed();
+                    let failed = Parsed::Failed {
+                        page: fetched.page,
+                        reason,
+                    };
+                    if items.send(failed).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            };
             if page_items.is_empty() {
                 debug!("page {} ({}): no items", fetched.page, fetched.url);
                 self.end.observe_empty(fetched.page);
@@ -280,6 +310,28 @@ mod tests {
         assert!(ex.extract("").is_empty());
         assert!(ex.extract("<div class=pl2><a>x").len() == 1);
         assert!(ex.extract(&"<div>".repeat(5000)).is_empty());
+    }
+
+    #[test]
+    fn hostile_html_is_parsed_without_trouble() {
+        let ex = extractor(&[("title", "a")]);
+        // Thousands of nested elements around one item.
+        let deep = format!(
+            "{}<div class=\"pl2\"><a>deep</a></div>{}",
+            "<div><span>".repeat(20_000),
+            "</span></div>".repeat(20_000)
+        );
+        assert_eq!(ex.extract(&deep), vec![vec![Some("deep".to_string())]]);
+        // A 5 MB page with no matching items.
+        let big = format!(
+            "<html><body>{}</body></html>",
+            "<p>filler text</p>".repeat(300_000)
+        );
+        assert!(big.len() > 5_000_000);
+        assert!(ex.extract(&big).is_empty());
+        // Unclosed and misnested tags, stray bytes.
+        let broken = "<div class=pl2><a href=x>one<div class='pl2'><a>two</b></i></div>\u{0}<<>>";
+        assert_eq!(ex.extract(broken).len(), 2);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::feeder::{Feeder, ListingEnd};
 use crate::fetch::{Crawler, Pacer, build_agent};
 use crate::parse::Parser;
+use crate::policy::Policy;
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::state::Journal;
 use crate::stats::{self, Stats, Summary};
@@ -172,7 +173,11 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
             guard: shutdown.panic_guard(format!("parser-{i}")),
         })
         .collect();
-    let agent = build_agent(&config.http, crawlers);
+    let policy = Arc::new(Policy::for_site(
+        &config.site.url_of(config.site.first_page),
+        config.http.follow_offsite_redirects,
+    ));
+    let agent = build_agent(&config.http, crawlers, policy.clone());
     let pacer = Arc::new(Pacer::new(config.http.delay));
     let crawler_workers: Vec<Crawler> = (0..crawlers)
         .map(|i| Crawler {
@@ -180,6 +185,7 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
             http: config.http.clone(),
             site: config.site.clone(),
             pacer: pacer.clone(),
+            policy: policy.clone(),
             shutdown: shutdown.clone(),
             end: end.clone(),
             stats: stats.clone(),
@@ -341,16 +347,7 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
     Ok(outcome)
 }
 
-/// The text of a panic payload, which is a `&str` or a `String` for `panic!` with a message.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
-    }
-}
+use crate::parse::panic_text as panic_message;
 
 #[cfg(test)]
 mod tests {
@@ -384,8 +381,21 @@ mod tests {
     }
 
     #[test]
+    fn a_parser_panic_costs_the_page_not_the_crawl() {
+        let outcome = crawl_with_panic_in("parser");
+        assert_eq!(outcome.exit_code(), ExitCode::PagesFailed, "{outcome:?}");
+        assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+        assert_eq!(outcome.failed_pages.len(), 30);
+        assert!(
+            outcome.failed_pages[&0].contains("parser panicked: injected parser panic"),
+            "{:?}",
+            outcome.failed_pages
+        );
+    }
+
+    #[test]
     fn a_panic_in_any_stage_stops_the_crawl_and_is_reported() {
-        for stage in ["crawler", "parser", "writer"] {
+        for stage in ["crawler", "writer"] {
             let outcome = crawl_with_panic_in(stage);
             assert_eq!(outcome.exit_code(), ExitCode::Error, "{stage}");
             assert!(

@@ -1,0 +1,310 @@
+//! Hostile and broken servers: each may slow a crawl down or fail its own page with a one-line
+//! reason, but never crash it, hang it, fill its memory or steer it somewhere it should not go.
+//! Every other page's items are written exactly once.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::{Knobs, TestEnv, check_pages, num, summary_of};
+use pagecrawl::ExitCode;
+use pagecrawl::demo_site::{Fault, SiteOptions};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn site(pages: u64, faults: impl IntoIterator<Item = (u64, Fault)>) -> TestEnv {
+    TestEnv::new(SiteOptions {
+        pages,
+        faults: faults.into_iter().collect(),
+        ..SiteOptions::default()
+    })
+}
+
+fn redirect(location: impl Into<String>) -> Fault {
+    Fault::Redirect {
+        status: 302,
+        location: location.into(),
+    }
+}
+
+/// Pages in the output, each checked to be exactly what the site served.
+fn pages_written(env: &TestEnv) -> BTreeSet<u64> {
+    check_pages(&env.items(), env.site.options())
+        .into_keys()
+        .collect()
+}
+
+#[test]
+fn a_trickling_body_is_stopped_by_the_whole_request_budget() {
+    let env = site(4, [(1, Fault::Trickle)]);
+    let knobs = Knobs {
+        last_page: Some(3),
+        raw_server: true,
+        timeout_secs: 1.0,
+        retries: 1,
+        ..Knobs::default()
+    };
+    let started = Instant::now();
+    let outcome = env.crawl(&knobs, LIMIT);
+    // Two attempts of at most a second each: a per-read timeout alone would never fire, since
+    // a byte arrives every 50 ms.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        outcome.failed_pages[&1].starts_with("timed out"),
+        "{outcome:?}"
+    );
+    assert_eq!(env.site.requests_for(1), 2);
+    assert_eq!(pages_written(&env), BTreeSet::from([0, 2, 3]));
+}
+
+#[test]
+fn a_gzip_bomb_is_limited_after_decoding() {
+    let env = site(
+        3,
+        [(
+            1,
+            Fault::GzipBomb {
+                decoded_bytes: 64 * 1024 * 1024,
+            },
+        )],
+    );
+    let knobs = Knobs {
+        last_page: Some(2),
+        max_body_bytes: 1024 * 1024,
+        ..Knobs::default()
+    };
+    let outcome = env.crawl(&knobs, LIMIT);
+    assert!(
+        outcome.failed_pages[&1].contains("larger than http.max_body_bytes"),
+        "{outcome:?}"
+    );
+    assert_eq!(env.site.requests_for(1), 1, "not retried");
+    // The limit stops the read at 1 MiB + 1 byte of decoded data: far below the 64 MiB.
+    assert!(outcome.summary.bytes < 1024 * 1024, "{:?}", outcome.summary);
+    assert_eq!(pages_written(&env), BTreeSet::from([0, 2]));
+}
+
+#[test]
+fn retry_after_is_honoured_in_seconds_and_as_a_date() {
+    let in_one_second = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
+    let env = site(
+        4,
+        [
+            (
+                1,
+                Fault::Status {
+                    code: 429,
+                    times: 1,
+                    retry_after: Some("1".into()),
+                },
+            ),
+            (
+                2,
+                Fault::Status {
+                    code: 503,
+                    times: 1,
+                    retry_after: Some(in_one_second),
+                },
+            ),
+        ],
+    );
+    let knobs = Knobs {
+        last_page: Some(3),
+        backoff_ms: 1,
+        ..Knobs::default()
+    };
+    let started = Instant::now();
+    let outcome = env.crawl(&knobs, LIMIT);
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    // The date is rounded to whole seconds, so "in 2 s" may mean a little over 1 s.
+    assert!(started.elapsed() >= Duration::from_millis(1000));
+    assert_eq!((env.site.requests_for(1), env.site.requests_for(2)), (2, 2));
+    assert_eq!(pages_written(&env).len(), 4);
+}
+
+#[test]
+fn a_429_never_speeds_the_crawl_up() {
+    // delay_ms spaces 7 request starts (6 pages and one retry) by at least 200 ms; a 429 with
+    // Retry-After: 0 must not shorten that, and it widens the gap for the rest of the crawl.
+    let env = site(
+        6,
+        [(
+            0,
+            Fault::Status {
+                code: 429,
+                times: 1,
+                retry_after: Some("0".into()),
+            },
+        )],
+    );
+    let knobs = Knobs {
+        last_page: Some(5),
+        crawlers: 4,
+        delay_ms: 200,
+        ..Knobs::default()
+    };
+    let started = Instant::now();
+    let outcome = env.crawl(&knobs, LIMIT);
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(6 * 200 + 200),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(pages_written(&env).len(), 6);
+}
+
+#[test]
+fn redirects_are_followed_only_where_the_policy_allows() {
+    // Offsite targets use "localhost": refused before any connection, so no port is needed.
+    let env = site(
+        10,
+        [
+            (1, redirect("/top250?page=1")), // a loop
+            (2, redirect("/top250?page=2&direct=1")),
+            (3, redirect("http://localhost/top250?page=3&direct=1")),
+            (4, redirect("file:///etc/passwd")),
+            (5, redirect("ftp://127.0.0.1/top250")),
+            (6, redirect("//127.0.0.1:1/elsewhere")),
+        ],
+    );
+    let knobs = Knobs {
+        last_page: Some(9),
+        ..Knobs::default()
+    };
+    let outcome = env.crawl(&knobs, LIMIT);
+    let failed = &outcome.failed_pages;
+    assert!(
+        failed[&1].contains("more than http.max_redirects (5)"),
+        "{failed:?}"
+    );
+    assert_eq!(
+        env.site.requests_for(1),
+        6,
+        "the first request and five redirects"
+    );
+    assert!(!failed.contains_key(&2), "a same-site redirect is followed");
+    assert_eq!(env.site.requests_for(2), 2);
+    assert!(
+        failed[&3].contains("another host (localhost) refused"),
+        "{failed:?}"
+    );
+    assert!(failed[&4].contains("scheme file"), "{failed:?}");
+    assert!(failed[&5].contains("scheme ftp"), "{failed:?}");
+    // Same host, other port: allowed by the policy, then nothing listens there.
+    assert!(failed[&6].starts_with("network error"), "{failed:?}");
+    assert_eq!(
+        env.site.requests_for(3),
+        1,
+        "refused redirects are not retried"
+    );
+    let written = pages_written(&env);
+    assert_eq!(written, BTreeSet::from([0, 2, 7, 8, 9]));
+}
+
+#[test]
+fn offsite_redirects_follow_only_when_allowed_and_never_to_internal_addresses() {
+    let env = site(
+        6,
+        [
+            (1, redirect("http://localhost:1/top250?page=1&direct=1")),
+            (2, redirect("http://169.254.169.254/latest/meta-data/")),
+            (3, redirect("http://127.0.0.2/top250")),
+            (4, redirect("http://10.0.0.1/top250")),
+        ],
+    );
+    let knobs = Knobs {
+        last_page: Some(5),
+        retries: 0,
+        ..Knobs::default()
+    };
+    let config = env.config_toml(&knobs).replace(
+        "retries = 0",
+        "retries = 0\nfollow_offsite_redirects = true",
+    );
+    let outcome = common::run_bounded(
+        pagecrawl::config::Config::from_toml(&config).unwrap(),
+        pagecrawl::shutdown::Shutdown::new(),
+        LIMIT,
+    );
+    let failed = &outcome.failed_pages;
+    // Followed (localhost is the site's own 127.0.0.1), then nothing listens on port 1.
+    assert!(failed[&1].starts_with("network error"), "{failed:?}");
+    for page in [2, 3, 4] {
+        assert!(
+            failed[&page].contains("not a public address"),
+            "page {page}: {failed:?}"
+        );
+    }
+    assert_eq!(pages_written(&env), BTreeSet::from([0, 5]));
+}
+
+#[test]
+fn huge_response_headers_fail_the_page_only() {
+    let env = site(3, [(1, Fault::HugeHeaders { bytes: 1024 * 1024 })]);
+    let knobs = Knobs {
+        last_page: Some(2),
+        raw_server: true,
+        retries: 1,
+        ..Knobs::default()
+    };
+    let outcome = env.crawl(&knobs, LIMIT);
+    assert!(outcome.failed_pages.contains_key(&1), "{outcome:?}");
+    assert_eq!(pages_written(&env), BTreeSet::from([0, 2]));
+}
+
+#[test]
+fn pages_in_other_charsets_are_decoded() {
+    let charset = |label: &str, in_meta| Fault::Charset {
+        label: label.into(),
+        in_meta,
+    };
+    let env = site(
+        5,
+        [
+            (0, charset("gbk", false)),
+            (1, charset("gb18030", true)),
+            (2, charset("big5", false)),
+            (3, charset("shift_jis", true)),
+        ],
+    );
+    let outcome = env.crawl(
+        &Knobs {
+            last_page: Some(4),
+            ..Knobs::default()
+        },
+        LIMIT,
+    );
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    // check_pages compares every title, Chinese text included, with what the site meant.
+    assert_eq!(pages_written(&env).len(), 5);
+}
+
+#[test]
+fn no_proxy_is_taken_from_the_environment() {
+    let env = site(3, []);
+    let config = env.write_config(&Knobs {
+        last_page: Some(2),
+        ..Knobs::default()
+    });
+    let child = std::process::Command::new(common::bin())
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        // Nothing listens there: a crawler that used it would fail every page.
+        .env("HTTP_PROXY", "http://127.0.0.1:1")
+        .env("http_proxy", "http://127.0.0.1:1")
+        .env("ALL_PROXY", "http://127.0.0.1:1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = common::wait_bounded(child, LIMIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(num(&summary_of(&stderr), "pages_fetched"), 3);
+}
