@@ -262,6 +262,19 @@ impl Config {
             "shutdown_grace_secs = {}",
             h.shutdown_grace.as_secs_f64()
         )?;
+        writeln!(out, "max_redirects = {}", h.max_redirects)?;
+        writeln!(
+            out,
+            "follow_offsite_redirects = {}",
+            h.follow_offsite_redirects
+        )?;
+        match &h.proxy {
+            Some(proxy) => writeln!(out, "proxy = {proxy:?}")?,
+            None => writeln!(
+                out,
+                "# proxy unset: none is used, whatever the environment says"
+            )?,
+        }
         writeln!(out, "\n[extract]")?;
         writeln!(out, "item = {:?}", self.extract.item_selector())?;
         writeln!(out, "[extract.fields]")?;

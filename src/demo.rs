@@ -16,7 +16,7 @@ use anyhow::{Context, Result, bail};
 use log::info;
 
 use crate::ExitCode;
-use crate::config::Config;
+use crate::config::{Config, SyncMode};
 use crate::demo_site::{DemoSite, SiteOptions, expected_items};
 use crate::pipeline;
 use crate::shutdown::{OutputLock, Shutdown};
@@ -34,6 +34,8 @@ pub struct DemoOptions {
     pub parsers: Option<NonZeroUsize>,
     /// Latency the site adds to every response.
     pub latency: Duration,
+    /// When the crawl syncs its output and state.
+    pub sync: SyncMode,
 }
 
 /// The config the demo crawls with, in the ordinary file format.
@@ -100,6 +102,7 @@ pub fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) ->
     if let Some(n) = opts.parsers {
         config.threads.parsers = n;
     }
+    config.output.sync = opts.sync;
     // A demo starts from an empty file and no state, so that its check below is meaningful.
     for path in [&config.output.path, &config.output.state] {
         match std::fs::remove_file(path) {

@@ -13,7 +13,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use log::info;
 use pagecrawl::ExitCode;
-use pagecrawl::config::Config;
+use pagecrawl::config::{Config, SyncMode};
 use pagecrawl::demo::{self, DemoOptions};
 use pagecrawl::pipeline;
 use pagecrawl::shutdown::{self, OutputLock, Shutdown};
@@ -78,6 +78,9 @@ struct DemoArgs {
     /// Latency the site adds to every response, in milliseconds.
     #[arg(long, default_value_t = 0, value_name = "L")]
     latency_ms: u64,
+    /// When the demo crawl syncs its output and state: page, batch or never.
+    #[arg(long, default_value = "batch", value_name = "MODE", value_parser = ["page", "batch", "never"])]
+    sync: String,
     /// Only serve the site, on --listen, until Ctrl-C.
     #[arg(long)]
     serve: bool,
@@ -131,6 +134,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 crawlers: args.crawlers,
                 parsers: args.parsers,
                 latency,
+                sync: match args.sync.as_str() {
+                    "page" => SyncMode::Page,
+                    "never" => SyncMode::Never,
+                    _ => SyncMode::Batch,
+                },
             };
             demo::run(&opts, &shutdown, &output_lock)
         }
