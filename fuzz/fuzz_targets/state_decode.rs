@@ -1,0 +1,19 @@
+//! Fuzzes the state reader: any bytes must decode to a valid prefix without a panic, re-encode
+//! to exactly that prefix, and give a recovery (or a clean error) for any output length.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use pagecrawl::state::{decode, encode, recover};
+
+fuzz_target!(|data: &[u8]| {
+    let (records, valid) = decode(data);
+    assert!(valid <= data.len());
+    let again: Vec<u8> = records.iter().flat_map(encode).collect();
+    assert_eq!(&again[..], &data[..valid]);
+    if !records.is_empty() {
+        let output_len = data.len() as u64 * 7;
+        if let Ok((_, recovery)) = recover(&records, output_len) {
+            assert!(recovery.output_len <= output_len.max(recovery.base));
+        }
+    }
+});
