@@ -162,8 +162,25 @@ pub fn serve(
     Ok(ExitCode::Success)
 }
 
+/// Checks any JSON Lines file against the items the site serves with `pages` pages, and prints
+/// the counts as one JSON object on stdout. Exit status 0 only when nothing is missing,
+/// duplicated or unexpected. The benchmark checks every crawler's output with this.
+pub fn verify_file(path: &Path, pages: u64) -> Result<ExitCode> {
+    let site = SiteOptions {
+        pages,
+        ..SiteOptions::default()
+    };
+    let check = verify(path, &site)?;
+    println!("{}", serde_json::to_string(&check)?);
+    Ok(if check.is_complete() {
+        ExitCode::Success
+    } else {
+        ExitCode::Error
+    })
+}
+
 /// The result of comparing an output file with what the demo site served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Verification {
     /// Items expected.
     pub expected: u64,
@@ -193,11 +210,15 @@ impl std::fmt::Display for Verification {
 }
 
 /// Compares the JSON Lines at `path` with every item the site serves.
+///
+/// An item is known by its `link` (unique across the site) and must carry the expected `title`;
+/// a `page` field, when present, must name the page the item is on. Other crawlers' output (the
+/// benchmark's peers) can be checked too, as long as it has `title` and `link`.
 pub fn verify(path: &Path, site: &SiteOptions) -> Result<Verification> {
-    let mut wanted: HashMap<(u64, String, String), u32> = HashMap::new();
+    let mut wanted: HashMap<String, (u64, String, u32)> = HashMap::new();
     for page in 0..site.pages {
         for item in expected_items(site, page) {
-            wanted.insert((page, item.title, item.link), 0);
+            wanted.insert(item.link, (page, item.title, 0));
         }
     }
     let expected = wanted.len() as u64;
@@ -205,24 +226,22 @@ pub fn verify(path: &Path, site: &SiteOptions) -> Result<Verification> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     for line in std::io::BufReader::new(file).lines() {
         let line = line.with_context(|| format!("reading {}", path.display()))?;
-        let key = serde_json::from_str::<serde_json::Value>(&line)
-            .ok()
-            .and_then(|v| {
-                Some((
-                    v["page"].as_u64()?,
-                    v["title"].as_str()?.to_string(),
-                    v["link"].as_str()?.to_string(),
-                ))
-            });
-        match key.and_then(|k| wanted.get_mut(&k)) {
-            Some(seen) => *seen += 1,
-            None => unexpected += 1,
+        let value = serde_json::from_str::<serde_json::Value>(&line).unwrap_or_default();
+        let found = value["link"].as_str().and_then(|link| wanted.get_mut(link));
+        match found {
+            Some((page, title, seen))
+                if value["title"].as_str() == Some(title.as_str())
+                    && value["page"].as_u64().is_none_or(|p| p == *page) =>
+            {
+                *seen += 1;
+            }
+            _ => unexpected += 1,
         }
     }
-    let missing = wanted.values().filter(|&&n| n == 0).count() as u64;
+    let missing = wanted.values().filter(|(_, _, n)| *n == 0).count() as u64;
     let duplicated = wanted
         .values()
-        .map(|&n| u64::from(n.saturating_sub(1)))
+        .map(|(_, _, n)| u64::from(n.saturating_sub(1)))
         .sum();
     Ok(Verification {
         expected,

@@ -82,8 +82,12 @@ struct DemoArgs {
     #[arg(long, default_value = "batch", value_name = "MODE", value_parser = ["page", "batch", "never"])]
     sync: String,
     /// Only serve the site, on --listen, until Ctrl-C.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "verify")]
     serve: bool,
+    /// Do not crawl: check the JSON Lines file PATH (any crawler's, with `title` and `link`
+    /// fields) against the site of --pages pages, and print the counts as JSON.
+    #[arg(long, value_name = "PATH")]
+    verify: Option<PathBuf>,
     /// The address to serve on with --serve.
     #[arg(
         long,
@@ -121,6 +125,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::Success)
         }
         Some(Command::Demo(args)) => {
+            if let Some(path) = &args.verify {
+                return demo::verify_file(path, args.pages);
+            }
             let shutdown = Shutdown::new();
             let output_lock = OutputLock::default();
             shutdown::install_signal_handler(shutdown.clone(), output_lock.clone())?;
