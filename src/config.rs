@@ -5,6 +5,7 @@
 //! not touch the network or the output file; the pipeline reports those errors when it opens them.
 
 use std::fmt::{self, Write as _};
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,6 +32,24 @@ pub struct Config {
     pub output: OutputConfig,
     /// Logging settings.
     pub log: LogConfig,
+    /// Re-crawl every so often; `None` crawls once and exits.
+    pub schedule: Option<ScheduleConfig>,
+    /// The metrics and health endpoint.
+    pub service: ServiceConfig,
+}
+
+/// The `[schedule]` table: a long-lived service re-crawls the range in rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleConfig {
+    /// From the start of one round to the start of the next (rounds never overlap).
+    pub every: Duration,
+}
+
+/// The `[service]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// Where `/metrics` and `/healthz` are served; `None` serves nothing.
+    pub listen: Option<SocketAddr>,
 }
 
 /// The `[site]` table: the listing and its page range.
@@ -102,6 +121,19 @@ pub struct OutputConfig {
     pub state: PathBuf,
     /// When the output and the journal are synced to disk.
     pub sync: SyncMode,
+    /// Write only items whose key was never written before, with a `first_seen` time.
+    pub dedup: Option<Dedup>,
+    /// The seen-set file of `dedup`.
+    pub seen: PathBuf,
+}
+
+/// `output.dedup`: which field identifies an item across rounds and runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dedup {
+    /// The field's name, as in `[extract.fields]`.
+    pub field: String,
+    /// Its position among the fields.
+    pub index: usize,
 }
 
 /// `output.sync`: how often committed pages are forced to disk.
@@ -285,10 +317,64 @@ impl Config {
         writeln!(out, "path = {:?}", self.output.path.display().to_string())?;
         writeln!(out, "state = {:?}", self.output.state.display().to_string())?;
         writeln!(out, "sync = \"{}\"", self.output.sync)?;
+        match &self.output.dedup {
+            Some(dedup) => {
+                writeln!(out, "dedup = {:?}", dedup.field)?;
+                writeln!(out, "seen = {:?}", self.output.seen.display().to_string())?;
+            }
+            None => writeln!(out, "# dedup unset: every item is written, every round")?,
+        }
         writeln!(out, "\n[log]")?;
         let secs = self.log.stats_interval.map_or(0.0, |d| d.as_secs_f64());
-        writeln!(out, "stats_interval_secs = {secs}")
+        writeln!(out, "stats_interval_secs = {secs}")?;
+        writeln!(out, "\n[schedule]")?;
+        match self.schedule {
+            Some(schedule) => writeln!(out, "every_secs = {}", schedule.every.as_secs())?,
+            None => writeln!(out, "# every_secs unset: crawl once, then exit")?,
+        }
+        writeln!(out, "\n[service]")?;
+        match self.service.listen {
+            Some(addr) => writeln!(out, "listen = \"{addr}\"")?,
+            None => writeln!(out, "# listen unset: no /metrics or /healthz")?,
+        }
+        Ok(())
     }
+
+    /// What changed from `self` to `new`, one `table.key: old -> new` line per setting, in the
+    /// order `pagecrawl check` prints them. Empty when nothing did.
+    pub fn changes(&self, new: &Config) -> Vec<String> {
+        let (old, new) = (settings(&self.describe()), settings(&new.describe()));
+        let mut out = Vec::new();
+        for (key, value) in &old {
+            match new.iter().find(|(k, _)| k == key) {
+                Some((_, v)) if v == value => {}
+                Some((_, v)) => out.push(format!("{key}: {value} -> {v}")),
+                None => out.push(format!("{key}: {value} -> unset")),
+            }
+        }
+        for (key, value) in &new {
+            if !old.iter().any(|(k, _)| k == key) {
+                out.push(format!("{key}: unset -> {value}"));
+            }
+        }
+        out
+    }
+}
+
+/// The `(table.key, value)` pairs of a [`Config::describe`] text; comments are skipped.
+fn settings(description: &str) -> Vec<(String, String)> {
+    let mut table = String::new();
+    let mut out = Vec::new();
+    for line in description.lines() {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            table = name.to_string();
+        } else if let Some((key, value)) = line.split_once(" = ")
+            && !line.starts_with('#')
+        {
+            out.push((format!("{table}.{key}"), value.to_string()));
+        }
+    }
+    out
 }
 
 /// The file as written; every table and key is optional unless validation says otherwise.
@@ -306,6 +392,21 @@ struct RawConfig {
     output: Option<RawOutput>,
     #[serde(default)]
     log: RawLog,
+    schedule: Option<RawSchedule>,
+    #[serde(default)]
+    service: RawService,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    every_secs: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,6 +468,8 @@ struct RawOutput {
     path: PathBuf,
     state: Option<PathBuf>,
     sync: Option<SyncMode>,
+    dedup: Option<String>,
+    seen: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -484,24 +587,66 @@ impl RawConfig {
         if output.path.as_os_str().is_empty() {
             bail!("`output.path` must not be empty");
         }
-        let state = output.state.unwrap_or_else(|| {
+        let beside = |suffix: &str| {
             let mut name = output.path.as_os_str().to_owned();
-            name.push(".state");
+            name.push(suffix);
             PathBuf::from(name)
-        });
+        };
+        let state = output.state.unwrap_or_else(|| beside(".state"));
+        let seen = output.seen.unwrap_or_else(|| beside(".seen"));
         if state == output.path {
             bail!("`output.state` must differ from `output.path`");
         }
+        if seen == output.path || seen == state {
+            bail!("`output.seen` must differ from `output.path` and `output.state`");
+        }
+        let dedup = match output.dedup {
+            Some(field) => {
+                let index = extract.field_names().position(|name| name == field);
+                let Some(index) = index else {
+                    let names: Vec<&str> = extract.field_names().collect();
+                    bail!(
+                        "`output.dedup` must name one of the `[extract.fields]` ({}), got {field:?}",
+                        names.join(", ")
+                    );
+                };
+                Some(Dedup { field, index })
+            }
+            None => None,
+        };
         let output = OutputConfig {
             path: output.path,
             state,
             sync: output.sync.unwrap_or(SyncMode::Batch),
+            dedup,
+            seen,
         };
 
         let log = LogConfig {
             stats_interval: match self.log.stats_interval_secs.unwrap_or(60) {
                 0 => None,
                 secs => Some(Duration::from_secs(secs)),
+            },
+        };
+
+        let schedule = match self.schedule {
+            Some(RawSchedule { every_secs }) if every_secs > 366 * 86_400 => {
+                bail!("`schedule.every_secs` must be at most a year (31622400), got {every_secs}")
+            }
+            Some(RawSchedule { every_secs }) => Some(ScheduleConfig {
+                every: Duration::from_secs(every_secs),
+            }),
+            None => None,
+        };
+        let service = ServiceConfig {
+            listen: match self.service.listen {
+                Some(text) => Some(text.parse().map_err(|_| {
+                    anyhow::anyhow!(
+                        "`service.listen` must be an address and port such as \
+                         \"127.0.0.1:9187\", got {text:?}"
+                    )
+                })?),
+                None => None,
             },
         };
 
@@ -513,6 +658,8 @@ impl RawConfig {
             extract,
             output,
             log,
+            schedule,
+            service,
         })
     }
 }
@@ -675,5 +822,50 @@ path = "out/items.jsonl"
         assert!(text.contains("crawlers = 3"), "{text}");
         assert!(text.contains("link = \"a@href\""), "{text}");
         assert!(text.contains("# first url: http://127.0.0.1:8080/top250?start=0"));
+    }
+
+    #[test]
+    fn changes_name_each_changed_key() {
+        let old = Config::from_toml(
+            "[site]\nurl = \"http://x/?p={page}\"\n[threads]\ncrawlers = 4\n\
+             [extract]\nitem = \"div\"\n[extract.fields]\nt = \"a\"\n[output]\npath = \"o\"\n",
+        )
+        .unwrap();
+        let new = Config::from_toml(
+            "[site]\nurl = \"http://x/?p={page}\"\n[threads]\ncrawlers = 2\n\
+             [extract]\nitem = \"div\"\n[extract.fields]\nt = \"a\"\nu = \"a@href\"\n\
+             [output]\npath = \"o\"\ndedup = \"u\"\n[schedule]\nevery_secs = 60\n",
+        )
+        .unwrap();
+        assert!(old.changes(&old).is_empty());
+        assert_eq!(
+            old.changes(&new),
+            [
+                "threads.crawlers: 4 -> 2",
+                "extract.fields.u: unset -> \"a@href\"",
+                "output.dedup: unset -> \"u\"",
+                "output.seen: unset -> \"o.seen\"",
+                "schedule.every_secs: unset -> 60",
+            ]
+        );
+    }
+
+    #[test]
+    fn dedup_must_name_a_field_and_listen_must_be_an_address() {
+        let base = "[site]\nurl = \"http://x/?p={page}\"\n[extract]\nitem = \"div\"\n\
+                    [extract.fields]\nt = \"a\"\n[output]\npath = \"o\"\n";
+        let err = format!(
+            "{:#}",
+            Config::from_toml(&format!("{base}dedup = \"link\"\n")).unwrap_err()
+        );
+        assert!(
+            err.contains("`output.dedup` must name one of the `[extract.fields]` (t)"),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            Config::from_toml(&format!("{base}[service]\nlisten = \"localhost\"\n")).unwrap_err()
+        );
+        assert!(err.contains("`service.listen`"), "{err}");
     }
 }

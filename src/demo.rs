@@ -127,7 +127,7 @@ pub fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) ->
     );
     let code = outcome.exit_code();
     if code == ExitCode::Success {
-        let check = verify(&opts.out, site.options())?;
+        let check = verify(&opts.out, &site.options())?;
         println!("{check}");
         if !check.is_complete() {
             return Ok(ExitCode::Error);

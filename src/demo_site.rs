@@ -19,7 +19,7 @@ use std::fmt::{self, Write as _};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -167,8 +167,9 @@ pub struct DemoSite {
 
 /// What every server thread needs.
 struct Shared {
-    /// The site's behaviour; never changes while it runs.
-    opts: SiteOptions,
+    /// The site's behaviour. Only [`DemoSite::set_pages`] changes it while the site runs (a
+    /// listing that grows between two rounds of a scheduled crawl); each request reads it once.
+    opts: RwLock<Arc<SiteOptions>>,
     /// Requests per page so far. It also decides when a `Fault::Status` stops, so both servers
     /// must go through it.
     per_page: Mutex<HashMap<u64, u64>>,
@@ -257,7 +258,7 @@ impl DemoSite {
 
         let (stop_tx, stop) = crossbeam_channel::bounded(0);
         let shared = Arc::new(Shared {
-            opts,
+            opts: RwLock::new(Arc::new(opts)),
             per_page: Mutex::new(HashMap::new()),
             total: AtomicU64::new(0),
             live: AtomicUsize::new(0),
@@ -325,9 +326,22 @@ impl DemoSite {
         self.shared.total.load(Ordering::SeqCst)
     }
 
-    /// The options the site was started with.
-    pub fn options(&self) -> &SiteOptions {
-        &self.shared.opts
+    /// The options the site serves with now.
+    pub fn options(&self) -> Arc<SiteOptions> {
+        self.shared.opts()
+    }
+
+    /// From now on, pages `0..pages` carry items: the listing grows (or shrinks) while the site
+    /// runs, as a real one does between two rounds of a scheduled crawl.
+    pub fn set_pages(&self, pages: u64) {
+        let mut opts = self
+            .shared
+            .opts
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut new = SiteOptions::clone(&opts);
+        new.pages = pages;
+        *opts = Arc::new(new);
     }
 
     /// Block the calling thread until `stop` has a message or is disconnected.
@@ -342,7 +356,7 @@ impl fmt::Debug for DemoSite {
         f.debug_struct("DemoSite")
             .field("addr", &self.addr)
             .field("raw_addr", &self.raw_addr)
-            .field("opts", &self.shared.opts)
+            .field("opts", &self.shared.opts())
             .finish_non_exhaustive()
     }
 }
@@ -386,10 +400,16 @@ fn connectable(addr: SocketAddr) -> SocketAddr {
 }
 
 impl Shared {
+    /// The options as they are now.
+    fn opts(&self) -> Arc<SiteOptions> {
+        Arc::clone(&self.opts.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// Counts a request for `target` and decides how to answer it.
     fn reply(&self, target: &str) -> Reply {
         self.total.fetch_add(1, Ordering::SeqCst);
-        let page = match route(target, self.opts.page_size) {
+        let opts = self.opts();
+        let page = match route(target, opts.page_size) {
             Route::Page(page) => page,
             Route::Index => return full(200, render_index()),
             Route::NotFound => return full(404, render_error(404)),
@@ -402,11 +422,7 @@ impl Shared {
         };
         // `direct=1` bypasses the fault table: the target a redirect fault can point at.
         let direct = target.split(['?', '&']).any(|pair| pair == "direct=1");
-        let fault = if direct {
-            None
-        } else {
-            self.opts.faults.get(&page)
-        };
+        let fault = if direct { None } else { opts.faults.get(&page) };
         match fault {
             Some(Fault::Status {
                 code,
@@ -421,37 +437,32 @@ impl Shared {
                     .collect(),
             },
             Some(Fault::Stall) => Reply::Stall,
-            Some(Fault::Truncated) => damaged(&self.opts, page, Damage::Truncate),
-            Some(Fault::Trickle) => damaged(&self.opts, page, Damage::Trickle),
-            Some(Fault::HugeHeaders { bytes }) => {
-                damaged(&self.opts, page, Damage::HugeHeaders(*bytes))
-            }
-            Some(Fault::Huge { bytes }) => {
-                full(200, pad_page(render_page(&self.opts, page), *bytes))
-            }
+            Some(Fault::Truncated) => damaged(&opts, page, Damage::Truncate),
+            Some(Fault::Trickle) => damaged(&opts, page, Damage::Trickle),
+            Some(Fault::HugeHeaders { bytes }) => damaged(&opts, page, Damage::HugeHeaders(*bytes)),
+            Some(Fault::Huge { bytes }) => full(200, pad_page(render_page(&opts, page), *bytes)),
             Some(Fault::Redirect { status, location }) => Reply::Full {
                 status: *status,
                 body: render_error(*status).into_bytes(),
                 headers: vec![("Location", location.clone())],
             },
-            Some(Fault::Charset { label, in_meta }) => {
-                encoded_page(&self.opts, page, label, *in_meta)
-            }
+            Some(Fault::Charset { label, in_meta }) => encoded_page(&opts, page, label, *in_meta),
             Some(Fault::GzipBomb { decoded_bytes }) => Reply::Full {
                 status: 200,
                 body: gzip_filler(*decoded_bytes),
                 headers: vec![("Content-Encoding", "gzip".to_string())],
             },
             // Empty is part of the content, so render_page handles it.
-            _ => full(200, render_page(&self.opts, page)),
+            _ => full(200, render_page(&opts, page)),
         }
     }
 
     /// Waits out the configured latency, or less if the site is being dropped.
     fn wait_latency(&self) {
-        if !self.opts.latency.is_zero() {
+        let latency = self.opts().latency;
+        if !latency.is_zero() {
             // Nobody sends on `stop`: this returns on timeout or when the site is dropped.
-            let _ = self.stop.recv_timeout(self.opts.latency);
+            let _ = self.stop.recv_timeout(latency);
         }
     }
 
@@ -466,7 +477,7 @@ impl Shared {
         // Built either way, so that its `Drop` undoes the increment: here if over the cap, or
         // when the connection ends.
         let slot = Slot { live: &self.live };
-        (before < self.opts.workers.max(1)).then_some(slot)
+        (before < self.opts().workers.max(1)).then_some(slot)
     }
 }
 
@@ -646,9 +657,10 @@ async fn answer(
             (503, render_error(503).into_bytes(), Vec::new())
         }
     };
-    if !shared.opts.latency.is_zero() {
+    let latency = shared.opts().latency;
+    if !latency.is_zero() {
         tokio::select! {
-            () = tokio::time::sleep(shared.opts.latency) => {}
+            () = tokio::time::sleep(latency) => {}
             _ = stop.wait_for(|stopped| *stopped) => {}
         }
     }
@@ -1816,7 +1828,7 @@ mod tests {
             "{} bytes",
             html.len()
         );
-        assert_eq!(real_items(html), expected_items(site.options(), 1));
+        assert_eq!(real_items(html), expected_items(&site.options(), 1));
         assert_eq!(html.matches("<div class=\"pl2\">").count(), 25 + 2);
         assert!(html.contains("&amp;"), "some title has an entity");
 
@@ -1839,8 +1851,8 @@ mod tests {
         send(&mut stream, "/top250?page=2", false);
         let second = read_resp(&mut stream);
         assert_eq!((first.status, second.status), (200, 200));
-        assert_eq!(first.text(), render_page(site.options(), 0));
-        assert_eq!(second.text(), render_page(site.options(), 2));
+        assert_eq!(first.text(), render_page(&site.options(), 0));
+        assert_eq!(second.text(), render_page(&site.options(), 2));
 
         let raw = get(site.raw_addr(), "/top250?start=50");
         assert_eq!(raw.status, 200);
@@ -1857,9 +1869,9 @@ mod tests {
             assert!(real_items(resp.text()).is_empty(), "{target}");
             assert!(resp.text().contains("没有更多了"), "{target}");
         }
-        assert!(expected_items(site.options(), 3).is_empty());
-        assert!(expected_items(site.options(), 1).is_empty());
-        assert_eq!(expected_items(site.options(), 2).len(), 25);
+        assert!(expected_items(&site.options(), 3).is_empty());
+        assert!(expected_items(&site.options(), 1).is_empty());
+        assert_eq!(expected_items(&site.options(), 2).len(), 25);
     }
 
     #[test]
@@ -1930,9 +1942,9 @@ mod tests {
         let resp = get(site.addr(), "/top250?start=0");
         assert_eq!(resp.status, 200);
         assert_eq!(resp.body.len(), 300_000);
-        assert_eq!(real_items(resp.text()), expected_items(site.options(), 0));
+        assert_eq!(real_items(resp.text()), expected_items(&site.options(), 0));
 
-        let page = render_page(site.options(), 0);
+        let page = render_page(&site.options(), 0);
         let len = page.len();
         for bytes in [0, len, len + 1, len + 8, len + 9, len + 10, len + 5000] {
             assert_eq!(
@@ -1959,7 +1971,7 @@ mod tests {
         // read_to_end only returns once read gives 0: the server closed the socket.
         stream.read_to_end(&mut body).expect("read to the end");
         assert!(body.len() < announced, "{} of {announced}", body.len());
-        assert_eq!(announced, render_page(site.options(), 1).len());
+        assert_eq!(announced, render_page(&site.options(), 1).len());
 
         // The main server cannot truncate, so it serves the page whole.
         assert_eq!(get(site.addr(), "/top250?start=25").body.len(), announced);

@@ -12,7 +12,7 @@ use crossbeam_channel::{Sender, select};
 use log::info;
 
 use crate::shutdown::{PanicGuard, Shutdown};
-use crate::stats::Stats;
+use crate::stats::{Queue, Stats};
 
 /// The end of the listing in "until empty" mode: the first page seen with no items (or a 404).
 ///
@@ -96,6 +96,8 @@ impl Feeder {
                 send(pages, page) -> sent => if sent.is_err() {
                     // Every crawler is gone; the pipeline reports why.
                     break;
+                } else {
+                    self.stats.queue_depth(Queue::Pages, pages.len());
                 },
                 recv(self.shutdown.waker()) -> _ => continue,
             }
@@ -118,6 +120,7 @@ impl Feeder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::fetch_latency_histogram;
 
     fn feeder(first: u64, last: Option<u64>, shutdown: &Shutdown) -> (Feeder, Arc<ListingEnd>) {
         let end = Arc::new(ListingEnd::default());
@@ -127,7 +130,7 @@ mod tests {
             last_page: last,
             shutdown: shutdown.clone(),
             end: end.clone(),
-            stats: Stats::new(last.map(|l| l - first + 1)),
+            stats: Stats::new(last.map(|l| l - first + 1), fetch_latency_histogram()),
             guard: shutdown.panic_guard("feeder"),
         };
         (feeder, end)

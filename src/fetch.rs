@@ -24,7 +24,7 @@ use crate::config::{HttpConfig, SiteConfig};
 use crate::feeder::ListingEnd;
 use crate::policy::{GuardedResolver, Policy, resolve_location};
 use crate::shutdown::{PanicGuard, Shutdown};
-use crate::stats::Stats;
+use crate::stats::{Queue, Stats};
 
 /// A fetched page on its way to a parser.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,7 +263,8 @@ pub struct Crawler {
 impl Crawler {
     /// Fetches pages until the `pages` channel is disconnected and drained, or no parser is left.
     pub fn run(self, pages: Receiver<u64>, html: Sender<Crawled>) {
-        for page in pages {
+        for page in pages.iter() {
+            self.stats.queue_depth(Queue::Pages, pages.len());
             if self.shutdown.is_requested() || self.end.is_past(page) {
                 // Draining without fetching keeps the "ends when disconnected" rule and
                 // lets every skipped page be counted.
@@ -283,6 +284,7 @@ impl Crawler {
                         // Every parser is gone; the pipeline reports why.
                         break;
                     }
+                    self.stats.queue_depth(Queue::Html, html.len());
                 }
                 Err(FetchError::Interrupted) => self.stats.pages_not_crawled(1),
                 Err(FetchError::Status {
@@ -314,7 +316,10 @@ impl Crawler {
             if !self.pacer.wait_turn(&self.shutdown) {
                 return Err(FetchError::Interrupted);
             }
-            let err = match self.get(url) {
+            let started = Instant::now();
+            let result = self.get(url);
+            self.stats.fetch_took(started.elapsed());
+            let err = match result {
                 Ok(body) => {
                     self.pacer.relax();
                     return Ok(body);

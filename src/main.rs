@@ -15,7 +15,8 @@ use log::info;
 use pagecrawl::ExitCode;
 use pagecrawl::config::{Config, SyncMode};
 use pagecrawl::demo::{self, DemoOptions};
-use pagecrawl::pipeline;
+use pagecrawl::progress::{self, Progress};
+use pagecrawl::service::{self, Overrides};
 use pagecrawl::shutdown::{self, OutputLock, Shutdown};
 use pagecrawl::state;
 
@@ -99,9 +100,9 @@ struct DemoArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let progress = progress::init_logging();
     let cli = Cli::parse();
-    match run(cli) {
+    match run(cli, progress) {
         Ok(code) => code.into(),
         Err(err) => {
             eprintln!("pagecrawl: error: {err:#}");
@@ -110,10 +111,10 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli, progress: Option<Progress>) -> Result<ExitCode> {
     match cli.command {
-        Some(Command::Run(args)) => crawl(args),
-        None if cli.run.config.is_some() => crawl(cli.run),
+        Some(Command::Run(args)) => crawl(args, progress),
+        None if cli.run.config.is_some() => crawl(cli.run, progress),
         None => {
             Cli::command().print_help()?;
             Ok(ExitCode::Usage)
@@ -152,7 +153,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn crawl(args: RunArgs) -> Result<ExitCode> {
+fn crawl(args: RunArgs, progress: Option<Progress>) -> Result<ExitCode> {
     let Some(path) = args.config else {
         Cli::command()
             .error(
@@ -162,17 +163,20 @@ fn crawl(args: RunArgs) -> Result<ExitCode> {
             .exit();
     };
     let mut config = Config::load(&path)?;
-    if let Some(n) = args.crawlers {
-        config.threads.crawlers = n;
-    }
-    if let Some(n) = args.parsers {
-        config.threads.parsers = n;
-    }
+    let overrides = Overrides {
+        crawlers: args.crawlers,
+        parsers: args.parsers,
+    };
+    overrides.apply(&mut config);
     if args.fresh {
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        for path in [&config.output.path, &config.output.state] {
+        for path in [
+            &config.output.path,
+            &config.output.state,
+            &config.output.seen,
+        ] {
             if let Some(to) = state::move_aside(path, stamp)? {
                 info!(
                     "--fresh: moved {} aside to {}",
@@ -185,6 +189,5 @@ fn crawl(args: RunArgs) -> Result<ExitCode> {
     let shutdown = Shutdown::new();
     let output_lock = OutputLock::default();
     shutdown::install_signal_handler(shutdown.clone(), output_lock.clone())?;
-    let outcome = pipeline::run(&config, &shutdown, &output_lock)?;
-    Ok(outcome.exit_code())
+    service::run(&path, overrides, config, &shutdown, &output_lock, progress)
 }

@@ -15,7 +15,7 @@ use scraper::{ElementRef, Html, Selector};
 use crate::feeder::ListingEnd;
 use crate::fetch::Crawled;
 use crate::shutdown::PanicGuard;
-use crate::stats::Stats;
+use crate::stats::{Queue, Stats};
 
 /// One extracted item: the field values in config order; `None` when a field matched nothing.
 pub type Item = Vec<Option<String>>;
@@ -207,7 +207,8 @@ pub struct Parser {
 impl Parser {
     /// Parses pages until the `html` channel is disconnected and drained, or the writer is gone.
     pub fn run(self, html: Receiver<Crawled>, items: Sender<Parsed>) {
-        for crawled in html {
+        for crawled in html.iter() {
+            self.stats.queue_depth(Queue::Html, html.len());
             let fetched = match crawled {
                 Crawled::Fetched(fetched) => fetched,
                 Crawled::Failed { page, reason } => {
@@ -253,6 +254,7 @@ impl Parser {
                 // The writer is gone (it failed or panicked); the pipeline reports why.
                 break;
             }
+            self.stats.queue_depth(Queue::Items, items.len());
         }
         drop(self.guard);
     }

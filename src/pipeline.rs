@@ -5,6 +5,10 @@
 //! disconnects exactly when the last thread of the stage before it ends. It joins every thread, in
 //! pipeline order, and turns a panic or an error into a failure in the [`Outcome`] instead of a
 //! hang. It does not install signal handlers: the caller owns the [`Shutdown`] flag.
+//!
+//! One call is one crawl of the page range: a *round*. A scheduled service (see
+//! [`crate::service`]) calls it once per round; the journal says whether a call resumes an
+//! unfinished round or starts the next one, and this function records the round's end.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,11 +22,14 @@ use crate::ExitCode;
 use crate::config::Config;
 use crate::feeder::{Feeder, ListingEnd};
 use crate::fetch::{Crawler, Pacer, build_agent};
+use crate::metrics::Status;
 use crate::parse::{Parser, panic_text as panic_message};
 use crate::policy::Policy;
+use crate::progress::Progress;
+use crate::seen::SeenSet;
 use crate::shutdown::{OutputLock, Shutdown};
-use crate::state::Journal;
-use crate::stats::{self, Stats, Summary};
+use crate::state::{self, Files, Journal, Mode, Record};
+use crate::stats::{self, Report, Stats, Summary};
 use crate::writer::{LineEncoder, Writer, WriterReport, open_output};
 
 /// How a crawl ended.
@@ -41,6 +48,27 @@ pub struct Outcome {
     pub failed_pages: BTreeMap<u64, String>,
     /// Pages committed by earlier runs and skipped by this one.
     pub resumed_pages: u64,
+    /// The round this crawl was (1 for a first crawl).
+    pub round: u64,
+    /// When the round started (an earlier run's time, if this one resumed it), in milliseconds
+    /// since the Unix epoch.
+    pub round_started_ms: u64,
+    /// Whether the round finished and its end is recorded, so that the next scheduled round
+    /// starts afresh.
+    pub round_ended: bool,
+}
+
+/// How a crawl fits into the process around it.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Part of a scheduled service: a finished round in the state starts the next one, a
+    /// changed config starts a new round instead of being refused, and a round with failed pages
+    /// still ends (the next round fetches them again). See [`Mode::Rounds`].
+    pub scheduled: bool,
+    /// Where the round's counters are published for the metrics endpoint.
+    pub status: Option<Arc<Status>>,
+    /// The terminal's progress bar, when stderr is one.
+    pub progress: Option<Progress>,
 }
 
 impl Outcome {
@@ -94,19 +122,46 @@ impl Threads {
 /// Setup errors (the output file cannot be opened, a thread cannot be spawned) are returned as
 /// `Err`; everything that happens once the threads run ends up in the [`Outcome`].
 pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Result<Outcome> {
-    for path in [&config.output.path, &config.output.state] {
+    run_with(config, shutdown, output_lock, &RunOptions::default())
+}
+
+/// [`run`], as one round of a service: see [`RunOptions`].
+pub fn run_with(
+    config: &Config,
+    shutdown: &Shutdown,
+    output_lock: &OutputLock,
+    options: &RunOptions,
+) -> Result<Outcome> {
+    let dedup = config.output.dedup.as_ref();
+    let seen_path = dedup.map(|_| config.output.seen.as_path());
+    for path in [&config.output.path, &config.output.state]
+        .into_iter()
+        .chain(seen_path.map(|_| &config.output.seen))
+    {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating output folder {}", parent.display()))?;
         }
     }
     // Recovery first: it may cut the output back before we append to it.
-    let opened = Journal::open(
-        &config.output.state,
-        &config.output.path,
-        &config.fingerprint(),
-    )?;
+    let files = Files {
+        output: &config.output.path,
+        state: &config.output.state,
+        seen: seen_path,
+    };
+    let mode = if options.scheduled {
+        Mode::Rounds
+    } else {
+        Mode::Resume
+    };
+    let opened = Journal::open_round(&files, &config.fingerprint(), mode)?;
     let recovery = opened.recovery;
+    let round = recovery.round;
+    let recovery_started_ms = recovery.started_ms;
+    let dedup = match (dedup, seen_path) {
+        (Some(dedup), Some(path)) => Some((SeenSet::open(path)?, dedup.index)),
+        _ => None,
+    };
     let file = open_output(&config.output.path)?;
     let out_len = file
         .metadata()
@@ -133,7 +188,14 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
             .site
             .page_count()
             .map(|n| n.saturating_sub(committed.len() as u64)),
+        options
+            .status
+            .as_ref()
+            .map_or_else(stats::fetch_latency_histogram, |s| s.fetch_latency()),
     );
+    if let Some(status) = &options.status {
+        status.round_started(round, stats.clone());
+    }
     let end = Arc::new(ListingEnd::default());
     if let Some(page) = recovery.end {
         end.observe_empty(page);
@@ -158,6 +220,7 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
         stats: stats.clone(),
         end: end.clone(),
         shutdown: shutdown.clone(),
+        dedup,
         guard: shutdown.panic_guard("writer"),
     };
     let extractor = Arc::new(config.extract.clone());
@@ -262,10 +325,19 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
     };
 
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
-    let reporter = match config.log.stats_interval {
+    let bar = options
+        .progress
+        .as_ref()
+        .and_then(|progress| Some(progress.bar(stats.snapshot().planned?, round)));
+    let report = match (bar, config.log.stats_interval) {
+        (Some(bar), _) => Some(Report::Bar(bar)),
+        (None, Some(interval)) => Some(Report::Lines(interval)),
+        (None, None) => None,
+    };
+    let reporter = match report {
         // A missing progress line is not worth failing the crawl for.
-        Some(interval) => stats::spawn_reporter(stats.clone(), interval, done_rx)
-            .inspect_err(|err| warn!("no progress lines: spawning the reporter failed: {err}"))
+        Some(report) => stats::spawn_reporter(stats.clone(), report, done_rx)
+            .inspect_err(|err| warn!("no progress report: spawning its thread failed: {err}"))
             .ok(),
         None => None,
     };
@@ -314,28 +386,63 @@ pub fn run(config: &Config, shutdown: &Shutdown, output_lock: &OutputLock) -> Re
         }
     }
 
+    // The round is over only if every page got its chance. In a single crawl, failed pages
+    // keep it open for the next run to retry; a service fetches them again next round anyway.
+    let interrupted = shutdown.is_requested();
+    let mut round_ended = false;
+    if failures.is_empty() && !interrupted && (options.scheduled || report.failed.is_empty()) {
+        if let Some(mut journal) = report.journal.take() {
+            let _whole = output_lock.lock();
+            let record = Record::RoundEnd {
+                round,
+                at_ms: state::now_ms(),
+            };
+            match journal.append(&record, true) {
+                Ok(()) => round_ended = true,
+                Err(err) => failures.push(format!(
+                    "writing state file {}: {err}",
+                    journal.path().display()
+                )),
+            }
+        }
+    }
+
     let summary = stats.snapshot();
+    if let Some(status) = &options.status {
+        status.round_finished(summary.elapsed);
+    }
     for failure in &failures {
         error!("{failure}");
     }
     let outcome = Outcome {
         summary,
-        interrupted: shutdown.is_requested(),
+        interrupted,
         failures,
         end_of_listing: end.first_empty(),
         failed_pages: report.failed,
         resumed_pages,
+        round,
+        round_started_ms: recovery_started_ms,
+        round_ended,
     };
-    info!(target: stats::TARGET, "summary: {summary} pages_resumed={resumed_pages}");
+    info!(
+        target: stats::TARGET,
+        "summary: {summary} pages_resumed={resumed_pages} round={round}"
+    );
     if !outcome.failed_pages.is_empty() {
         let list: Vec<String> = outcome
             .failed_pages
             .iter()
             .map(|(page, reason)| format!("{page} ({reason})"))
             .collect();
+        let when = if options.scheduled {
+            "fetched again next round"
+        } else {
+            "retried by the next run"
+        };
         warn!(
             target: stats::TARGET,
-            "failed pages, recorded in {} and retried by the next run: {}",
+            "failed pages, recorded in {} and {when}: {}",
             config.output.state.display(),
             list.join(", ")
         );

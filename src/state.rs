@@ -7,11 +7,19 @@
 //! are fetched again. Every record carries a checksum, so a torn or garbled journal tail is
 //! ignored rather than believed. The writer thread is this module's only user during a crawl;
 //! this module never decides what to crawl.
+//!
+//! A scheduled service crawls the same range again and again: each crawl is a *round*. The header
+//! names the round and when it started; a `roundend` record says it finished. A new round rewrites
+//! the journal with a fresh header (so the journal never grows past one round), while the output
+//! stays append-only. With `output.dedup`, commits also record the length of the seen-set file
+//! (see [`crate::seen`]), which recovery cuts back exactly like the output, so that an item is in
+//! the seen-set only if it is in the committed output.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use log::{info, warn};
@@ -85,10 +93,19 @@ pub enum Record {
     Header {
         /// Format version.
         v: u32,
-        /// Output bytes that predate this crawl and are never cut.
+        /// Output bytes that predate this round and are never cut.
         base: u64,
         /// The crawl's identity.
         fp: Fingerprint,
+        /// The round number, from 1.
+        #[serde(default = "first_round")]
+        round: u64,
+        /// When the round started, in milliseconds since the Unix epoch.
+        #[serde(default)]
+        started_ms: u64,
+        /// Seen-set bytes that predate this round and are never cut.
+        #[serde(default)]
+        seen_base: u64,
     },
     /// These pages' items are in the output, which is `len` bytes long after them.
     Commit {
@@ -96,6 +113,9 @@ pub enum Record {
         pages: Vec<u64>,
         /// The output's length once they were written.
         len: u64,
+        /// The seen-set file's length once their keys were added (with `output.dedup`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seen: Option<u64>,
     },
     /// A page failed after its retries; the next run tries it again.
     Failed {
@@ -109,6 +129,25 @@ pub enum Record {
         /// The first page with no items.
         page: u64,
     },
+    /// The round finished: every page was crawled (or failed, in a scheduled service).
+    #[serde(rename = "roundend")]
+    RoundEnd {
+        /// The round that finished.
+        round: u64,
+        /// When, in milliseconds since the Unix epoch.
+        at_ms: u64,
+    },
+}
+
+fn first_round() -> u64 {
+    1
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// FNV-1a, 64 bits: enough to tell a torn or garbled line from a record.
@@ -172,14 +211,37 @@ pub struct Recovery {
     pub base: u64,
     /// Pages that a commit record names but whose bytes are no longer (all) in the output.
     pub lost_pages: Vec<u64>,
+    /// The length the seen-set file must be cut back to.
+    pub seen_len: u64,
+    /// Seen-set bytes that predate this round.
+    pub seen_base: u64,
+    /// The round these commits belong to.
+    pub round: u64,
+    /// When that round started, in milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// When it finished, if it did.
+    pub ended_ms: Option<u64>,
 }
 
-/// Works out which commits still hold, given the records and the output's actual length.
+/// Works out which commits still hold, given the records and the actual lengths of the output
+/// and of the seen-set file (0 without `output.dedup`).
 ///
-/// Commits are in output order: the first one that ends past the file's end, and every one after
-/// it, is void, and the output is cut back to the last commit that fits.
-pub fn recover(records: &[Record], actual_len: u64) -> Result<(Fingerprint, Recovery)> {
-    let Some(Record::Header { v, base, fp }) = records.first() else {
+/// Commits are in output order: the first one that ends past the end of either file, and every
+/// one after it, is void, and both files are cut back to the last commit that fits.
+pub fn recover(
+    records: &[Record],
+    actual_len: u64,
+    actual_seen_len: u64,
+) -> Result<(Fingerprint, Recovery)> {
+    let Some(Record::Header {
+        v,
+        base,
+        fp,
+        round,
+        started_ms,
+        seen_base,
+    }) = records.first()
+    else {
         bail!("the state file does not start with a valid header");
     };
     if *v != VERSION {
@@ -188,18 +250,27 @@ pub fn recover(records: &[Record], actual_len: u64) -> Result<(Fingerprint, Reco
     let mut rec = Recovery {
         output_len: (*base).min(actual_len),
         base: *base,
+        seen_len: (*seen_base).min(actual_seen_len),
+        seen_base: *seen_base,
+        round: *round,
+        started_ms: *started_ms,
         ..Recovery::default()
     };
     let mut void = false;
     for record in &records[1..] {
         match record {
             Record::Header { .. } => bail!("the state file has a second header"),
-            Record::Commit { pages, len } => {
-                if void || *len > actual_len || *len < rec.output_len {
+            Record::Commit { pages, len, seen } => {
+                let seen_fits =
+                    seen.is_none_or(|seen| seen <= actual_seen_len && seen >= rec.seen_len);
+                if void || *len > actual_len || *len < rec.output_len || !seen_fits {
                     void = true;
                     rec.lost_pages.extend(pages);
                 } else {
                     rec.output_len = *len;
+                    if let Some(seen) = seen {
+                        rec.seen_len = *seen;
+                    }
                     for page in pages {
                         rec.committed.insert(*page);
                         rec.failed.remove(page);
@@ -210,10 +281,68 @@ pub fn recover(records: &[Record], actual_len: u64) -> Result<(Fingerprint, Reco
                 rec.failed.insert(*page, reason.clone());
             }
             Record::End { page } => rec.end = Some(rec.end.map_or(*page, |e: u64| e.min(*page))),
+            Record::RoundEnd { round, at_ms } => {
+                if *round == rec.round {
+                    rec.ended_ms = Some(*at_ms);
+                }
+            }
         }
     }
     rec.lost_pages.retain(|p| !rec.committed.contains(p));
     Ok((fp.clone(), rec))
+}
+
+/// What a state file says about its round, read without changing anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoundMark {
+    /// The round number.
+    pub round: u64,
+    /// When it started, in milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// When it finished, if it did.
+    pub ended_ms: Option<u64>,
+}
+
+/// Reads the round recorded in the state file at `path`, if there is a readable one.
+pub fn last_round(path: &Path) -> Result<Option<RoundMark>> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(err).with_context(|| format!("reading state file {}", path.display()));
+        }
+    };
+    let (records, _) = decode(&bytes);
+    // Lengths do not matter here: only the header and the round's end are read.
+    Ok(recover(&records, u64::MAX, u64::MAX)
+        .ok()
+        .map(|(_, rec)| RoundMark {
+            round: rec.round,
+            started_ms: rec.started_ms,
+            ended_ms: rec.ended_ms,
+        }))
+}
+
+/// What to do with a state file that holds a crawl already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One crawl: resume the recorded round, whether or not it finished (a finished one leaves
+    /// nothing to fetch), and refuse a changed config.
+    Resume,
+    /// A scheduled service: resume an unfinished round; after a finished one, start the next
+    /// round. A changed config ends an unfinished round early and starts the next one with it.
+    Rounds,
+}
+
+/// The files a crawl keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Files<'a> {
+    /// The JSON Lines output.
+    pub output: &'a Path,
+    /// The journal.
+    pub state: &'a Path,
+    /// The seen-set file, with `output.dedup`.
+    pub seen: Option<&'a Path>,
 }
 
 /// The open journal, owned by the writer thread.
@@ -230,22 +359,41 @@ pub struct Journal {
 pub struct Opened {
     /// The journal, ready for new records.
     pub journal: Journal,
-    /// What was committed before.
+    /// What this round committed before (empty for a new round), and its number.
     pub recovery: Recovery,
 }
 
+/// The length of the file at `path`; 0 if it does not exist or is not a regular file.
+fn file_len(path: &Path) -> Result<u64> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(meta.len()),
+        Ok(_) => Ok(0), // a pipe or device: nothing to recover
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 impl Journal {
-    /// Opens the state at `state_path` for the crawl `fp`, recovering `output_path` to match it,
-    /// or starts a new state if there is none.
+    /// Opens the state at `state_path` for the one crawl `fp` ([`Mode::Resume`], no seen-set).
     pub fn open(state_path: &Path, output_path: &Path, fp: &Fingerprint) -> Result<Opened> {
-        let output_len = match std::fs::metadata(output_path) {
-            Ok(meta) if meta.is_file() => meta.len(),
-            Ok(_) => 0, // a pipe or device: nothing to recover
-            Err(err) if err.kind() == io::ErrorKind::NotFound => 0,
-            Err(err) => {
-                return Err(err).with_context(|| format!("reading {}", output_path.display()));
-            }
+        let files = Files {
+            output: output_path,
+            state: state_path,
+            seen: None,
         };
+        Journal::open_round(&files, fp, Mode::Resume)
+    }
+
+    /// Opens the state for the crawl `fp`, recovering the output (and the seen-set) to match it,
+    /// and decides, as `mode` says, whether this resumes the recorded round or starts a new one.
+    /// The journal is rewritten compactly either way.
+    pub fn open_round(files: &Files<'_>, fp: &Fingerprint, mode: Mode) -> Result<Opened> {
+        let output_len = file_len(files.output)?;
+        let seen_len = match files.seen {
+            Some(path) => file_len(path)?,
+            None => 0,
+        };
+        let state_path = files.state;
         let bytes = match std::fs::read(state_path) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == io::ErrorKind::NotFound => Vec::new(),
@@ -255,6 +403,16 @@ impl Journal {
             }
         };
         let (records, valid) = decode(&bytes);
+        // A round that starts on the files as they are now.
+        let new_round = |round: u64, output_len: u64, seen_len: u64| Recovery {
+            output_len,
+            base: output_len,
+            seen_len,
+            seen_base: seen_len,
+            round,
+            started_ms: now_ms(),
+            ..Recovery::default()
+        };
         let recovery = if records.is_empty() {
             if !bytes.is_empty() {
                 bail!(
@@ -263,11 +421,7 @@ impl Journal {
                     state_path.display()
                 );
             }
-            Recovery {
-                output_len,
-                base: output_len,
-                ..Recovery::default()
-            }
+            new_round(1, output_len, seen_len)
         } else {
             if valid < bytes.len() {
                 warn!(
@@ -276,33 +430,53 @@ impl Journal {
                     bytes.len() - valid
                 );
             }
-            let (old, recovery) = recover(&records, output_len)
+            let (old, recovery) = recover(&records, output_len, seen_len)
                 .with_context(|| format!("state file {}", state_path.display()))?;
             let changes = old.differences(fp);
-            if !changes.is_empty() {
-                bail!(
+            match mode {
+                // A finished round's files are left as they are: the output may have been
+                // rotated since, and nothing after its last commit is ours to cut.
+                Mode::Rounds if recovery.ended_ms.is_some() => {
+                    new_round(recovery.round + 1, output_len, seen_len)
+                }
+                Mode::Rounds if !changes.is_empty() => {
+                    cut_files(files, output_len, seen_len, &recovery)?;
+                    warn!(
+                        "the config changed during round {} ({}): its remaining pages are \
+                         dropped, and round {} starts with the new settings",
+                        recovery.round,
+                        changes.join("; "),
+                        recovery.round + 1
+                    );
+                    new_round(recovery.round + 1, recovery.output_len, recovery.seen_len)
+                }
+                Mode::Resume if !changes.is_empty() => bail!(
                     "the config no longer matches the crawl recorded in {} ({}). Mixing two \
                      crawls in one output is refused: restore the old settings to resume, or run \
                      with --fresh to move the old output and state aside and start over",
                     state_path.display(),
                     changes.join("; ")
-                );
+                ),
+                Mode::Resume | Mode::Rounds => {
+                    cut_files(files, output_len, seen_len, &recovery)?;
+                    recovery
+                }
             }
-            recovery
         };
-        if recovery.output_len < output_len {
-            cut_output(output_path, output_len, &recovery)?;
-        }
         // Rewrite the journal compactly: it drops the torn tail and void commits for good.
         let mut compact = encode(&Record::Header {
             v: VERSION,
             base: recovery.base,
             fp: fp.clone(),
+            round: recovery.round,
+            started_ms: recovery.started_ms,
+            seen_base: recovery.seen_base,
         });
         if !recovery.committed.is_empty() {
             compact.extend(encode(&Record::Commit {
                 pages: recovery.committed.iter().copied().collect(),
                 len: recovery.output_len,
+                seen: files.seen.map(|_| recovery.seen_len),
             }));
         }
         for (page, reason) in &recovery.failed {
@@ -313,6 +487,12 @@ impl Journal {
         }
         if let Some(page) = recovery.end {
             compact.extend(encode(&Record::End { page }));
+        }
+        if let Some(at_ms) = recovery.ended_ms {
+            compact.extend(encode(&Record::RoundEnd {
+                round: recovery.round,
+                at_ms,
+            }));
         }
         write_atomically(state_path, &compact)?;
         let file = OpenOptions::new()
@@ -341,6 +521,32 @@ impl Journal {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Cuts the output and the seen-set back to what `recovery` proves committed.
+fn cut_files(files: &Files<'_>, output_len: u64, seen_len: u64, recovery: &Recovery) -> Result<()> {
+    if recovery.output_len < output_len {
+        cut_output(files.output, output_len, recovery)?;
+    }
+    if let Some(path) = files.seen
+        && recovery.seen_len < seen_len
+    {
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|file| {
+                file.set_len(recovery.seen_len)?;
+                file.sync_all()
+            })
+            .with_context(|| format!("truncating seen-set file {}", path.display()));
+        file?;
+        info!(
+            "recovery: cut {} bytes of uncommitted keys from the end of {}",
+            seen_len - recovery.seen_len,
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Cuts the output back to `recovery.output_len`, saying what goes.
@@ -436,6 +642,9 @@ mod tests {
             v: VERSION,
             base,
             fp: fp(),
+            round: 1,
+            started_ms: 1,
+            seen_base: 0,
         }
     }
 
@@ -443,6 +652,7 @@ mod tests {
         Record::Commit {
             pages: pages.to_vec(),
             len,
+            seen: None,
         }
     }
 
@@ -473,11 +683,11 @@ mod tests {
             commit(&[1], 200),
             commit(&[2], 300),
         ];
-        let (_, rec) = recover(&records, 250).unwrap();
+        let (_, rec) = recover(&records, 250, 0).unwrap();
         assert_eq!(rec.output_len, 200);
         assert_eq!(rec.committed, BTreeSet::from([0, 1]));
         assert_eq!(rec.lost_pages, [2]);
-        let (_, rec) = recover(&records, 5).unwrap();
+        let (_, rec) = recover(&records, 5, 0).unwrap();
         assert_eq!((rec.output_len, rec.committed.len()), (5, 0));
     }
 
@@ -496,7 +706,7 @@ mod tests {
             commit(&[5], 10),
             Record::End { page: 8 },
         ];
-        let (_, rec) = recover(&records, 10).unwrap();
+        let (_, rec) = recover(&records, 10, 0).unwrap();
         assert_eq!(rec.failed.keys().copied().collect::<Vec<_>>(), [4]);
         assert_eq!(rec.end, Some(8));
     }
@@ -547,5 +757,66 @@ mod tests {
         let err = format!("{:#}", Journal::open(&state, &out, &new).unwrap_err());
         assert!(err.contains("extract.item: \"div\" -> \"li\""), "{err}");
         assert!(err.contains("--fresh"), "{err}");
+    }
+
+    #[test]
+    fn rounds_follow_the_recorded_end_and_cut_the_seen_set_with_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, state, seen) = (
+            dir.path().join("o.jsonl"),
+            dir.path().join("o.state"),
+            dir.path().join("o.seen"),
+        );
+        let files = Files {
+            output: &out,
+            state: &state,
+            seen: Some(&seen),
+        };
+        // Round 1: one page committed with two keys; then a page written, a key flushed, and a
+        // crash before its commit record.
+        let opened = Journal::open_round(&files, &fp(), Mode::Rounds).unwrap();
+        assert_eq!((opened.recovery.round, opened.recovery.ended_ms), (1, None));
+        let mut journal = opened.journal;
+        std::fs::write(&out, b"{\"page\":0}\n{\"page\":1}\n").unwrap();
+        std::fs::write(&seen, [0u8; 48]).unwrap();
+        let commit = Record::Commit {
+            pages: vec![0],
+            len: 11,
+            seen: Some(32),
+        };
+        journal.append(&commit, true).unwrap();
+        drop(journal);
+
+        // Resumed: both files are cut back to the commit.
+        let opened = Journal::open_round(&files, &fp(), Mode::Rounds).unwrap();
+        assert_eq!(opened.recovery.round, 1);
+        assert_eq!(opened.recovery.committed, BTreeSet::from([0]));
+        assert_eq!(std::fs::metadata(&out).unwrap().len(), 11);
+        assert_eq!(std::fs::metadata(&seen).unwrap().len(), 32);
+        let mut journal = opened.journal;
+        let end = Record::RoundEnd { round: 1, at_ms: 5 };
+        journal.append(&end, true).unwrap();
+        drop(journal);
+        let mark = last_round(&state).unwrap().unwrap();
+        assert_eq!((mark.round, mark.ended_ms), (1, Some(5)));
+
+        // A single crawl resumes the finished round: nothing left to fetch.
+        let opened = Journal::open_round(&files, &fp(), Mode::Resume).unwrap();
+        assert_eq!(opened.recovery.committed, BTreeSet::from([0]));
+        drop(opened);
+        // A service starts round 2 on the files as they are, even a rotated (emptied) output.
+        std::fs::write(&out, b"").unwrap();
+        let opened = Journal::open_round(&files, &fp(), Mode::Rounds).unwrap();
+        let rec = &opened.recovery;
+        assert_eq!((rec.round, rec.base, rec.seen_base), (2, 0, 32));
+        assert!(rec.committed.is_empty() && rec.ended_ms.is_none());
+        drop(opened);
+
+        // A changed config mid-round starts round 3 instead of being refused.
+        let mut new = fp();
+        new.item = "li".into();
+        let opened = Journal::open_round(&files, &new, Mode::Rounds).unwrap();
+        assert_eq!(opened.recovery.round, 3);
+        assert!(Journal::open_round(&files, &fp(), Mode::Resume).is_err());
     }
 }

@@ -10,12 +10,46 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use indicatif::ProgressBar;
 use log::info;
+use prometheus_client::metrics::histogram::Histogram;
 
 /// Log target of progress and summary lines.
 pub const TARGET: &str = "pagecrawl::stats";
 
-/// Live counters shared by all stages.
+/// The bounded channels between the stages, for their depth gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// Page numbers waiting for a crawler.
+    Pages = 0,
+    /// Fetched pages waiting for a parser.
+    Html = 1,
+    /// Parsed pages waiting for the writer.
+    Items = 2,
+}
+
+impl Queue {
+    /// Every queue, in pipeline order.
+    pub const ALL: [Queue; 3] = [Queue::Pages, Queue::Html, Queue::Items];
+
+    /// The name used in metrics: the `[queues]` key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Queue::Pages => "pages",
+            Queue::Html => "html",
+            Queue::Items => "items",
+        }
+    }
+}
+
+/// The buckets of the fetch latency histogram, in seconds: 5 ms to about 41 s.
+pub fn fetch_latency_histogram() -> Histogram {
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.005, 2.0, 14,
+    ))
+}
+
+/// Live counters of one crawl (one round), shared by all stages.
 #[derive(Debug)]
 pub struct Stats {
     /// When the crawl started.
@@ -38,11 +72,18 @@ pub struct Stats {
     bytes: AtomicU64,
     /// Extra attempts made after a retryable error.
     retries: AtomicU64,
+    /// Items not written because `output.dedup` had seen their key before.
+    already_seen: AtomicU64,
+    /// Messages in each queue when last looked at, by [`Queue`].
+    depth: [AtomicU64; 3],
+    /// How long each request attempt took; shared with the metrics endpoint across rounds.
+    fetch_latency: Histogram,
 }
 
 impl Stats {
-    /// Fresh counters; `planned` is the size of the page range when it is known.
-    pub fn new(planned: Option<u64>) -> Arc<Stats> {
+    /// Fresh counters; `planned` is the size of the page range when it is known. Request times
+    /// go to `fetch_latency`.
+    pub fn new(planned: Option<u64>, fetch_latency: Histogram) -> Arc<Stats> {
         Arc::new(Stats {
             started: Instant::now(),
             planned,
@@ -54,6 +95,9 @@ impl Stats {
             items: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            already_seen: AtomicU64::new(0),
+            depth: Default::default(),
+            fetch_latency,
         })
     }
 
@@ -89,6 +133,27 @@ impl Stats {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// `n` items were not written: their keys were seen before.
+    pub fn items_already_seen(&self, n: u64) {
+        self.already_seen.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A request attempt took `elapsed`.
+    pub fn fetch_took(&self, elapsed: Duration) {
+        self.fetch_latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// `queue` holds `len` messages now. Stages call this as they send and receive; it is a
+    /// gauge for the metrics endpoint and synchronises nothing.
+    pub fn queue_depth(&self, queue: Queue, len: usize) {
+        self.depth[queue as usize].store(len as u64, Ordering::Relaxed);
+    }
+
+    /// The last depth recorded for `queue`.
+    pub fn depth_of(&self, queue: Queue) -> u64 {
+        self.depth[queue as usize].load(Ordering::Relaxed)
+    }
+
     /// A consistent-enough copy of the counters.
     pub fn snapshot(&self) -> Summary {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -102,6 +167,7 @@ impl Stats {
             items: load(&self.items),
             bytes: load(&self.bytes),
             retries: load(&self.retries),
+            already_seen: load(&self.already_seen),
             elapsed: self.started.elapsed(),
         }
     }
@@ -128,6 +194,8 @@ pub struct Summary {
     pub bytes: u64,
     /// Retries made.
     pub retries: u64,
+    /// Items skipped by `output.dedup`.
+    pub already_seen: u64,
     /// Time since the crawl started.
     pub elapsed: Duration,
 }
@@ -150,12 +218,13 @@ impl fmt::Display for Summary {
         write!(
             f,
             "pages_fetched={} pages_failed={} pages_not_crawled={} pages_written={} items={} \
-             bytes={} retries={} elapsed={:.3}s pages_per_sec={:.1}",
+             items_already_seen={} bytes={} retries={} elapsed={:.3}s pages_per_sec={:.1}",
             self.fetched,
             self.failed,
             self.not_crawled,
             self.written_pages,
             self.items,
+            self.already_seen,
             self.bytes,
             self.retries,
             self.elapsed.as_secs_f64(),
@@ -164,12 +233,38 @@ impl fmt::Display for Summary {
     }
 }
 
-/// Starts the thread that logs a progress line every `interval` until `done` is disconnected.
+/// How the reporter shows progress.
+#[derive(Debug)]
+pub enum Report {
+    /// A `progress:` log line this often.
+    Lines(Duration),
+    /// A terminal progress bar, moved a few times a second, instead of log lines.
+    Bar(ProgressBar),
+}
+
+/// Starts the thread that reports progress as `report` says until `done` is disconnected.
 pub fn spawn_reporter(
     stats: Arc<Stats>,
-    interval: Duration,
+    report: Report,
     done: Receiver<()>,
 ) -> std::io::Result<JoinHandle<()>> {
+    let interval = match report {
+        Report::Lines(interval) => interval,
+        Report::Bar(bar) => {
+            return std::thread::Builder::new()
+                .name("stats".to_string())
+                .spawn(move || {
+                    while let Err(RecvTimeoutError::Timeout) =
+                        done.recv_timeout(Duration::from_millis(200))
+                    {
+                        let s = stats.snapshot();
+                        bar.set_position(s.fetched + s.failed);
+                        bar.set_message(format!("{} items", s.items));
+                    }
+                    bar.finish_and_clear();
+                });
+        }
+    };
     std::thread::Builder::new()
         .name("stats".to_string())
         .spawn(move || {
@@ -194,7 +289,7 @@ mod tests {
 
     #[test]
     fn summary_line_is_stable_key_value() {
-        let stats = Stats::new(Some(10));
+        let stats = Stats::new(Some(10), fetch_latency_histogram());
         stats.page_fetched(100);
         stats.page_fetched(50);
         stats.page_failed();
@@ -209,14 +304,19 @@ mod tests {
         let line = s.to_string();
         assert!(line.starts_with(
             "pages_fetched=2 pages_failed=1 pages_not_crawled=7 pages_written=1 items=25 \
-             bytes=150 retries=1 elapsed="
+             items_already_seen=0 bytes=150 retries=1 elapsed="
         ));
     }
 
     #[test]
     fn reporter_ends_when_done_is_dropped() {
         let (tx, rx) = crossbeam_channel::bounded(0);
-        let handle = spawn_reporter(Stats::new(None), Duration::from_millis(5), rx).unwrap();
+        let handle = spawn_reporter(
+            Stats::new(None, fetch_latency_histogram()),
+            Report::Lines(Duration::from_millis(5)),
+            rx,
+        )
+        .unwrap();
         drop(tx);
         handle.join().unwrap();
     }

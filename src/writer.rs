@@ -7,13 +7,17 @@
 //! the `items` channel is disconnected and drained, after committing what it holds. Every write
 //! happens under the [`OutputLock`], so a forced exit (second Ctrl-C) never cuts a line or a
 //! record. No other thread opens, writes or truncates these files.
+//!
+//! With `output.dedup`, the writer also owns the [`SeenSet`]: an item whose key is in it is not
+//! written, a new one is written with a `first_seen` time and its key added, and the new keys are
+//! flushed before the commit record, which names the seen-set's length too.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -22,9 +26,10 @@ use log::debug;
 use crate::config::SyncMode;
 use crate::feeder::ListingEnd;
 use crate::parse::{Item, PageItems, Parsed};
+use crate::seen::{self, SeenSet};
 use crate::shutdown::{OutputLock, PanicGuard, Shutdown};
 use crate::state::{Journal, Record};
-use crate::stats::Stats;
+use crate::stats::{Queue, Stats};
 
 /// In `sync = "batch"` mode, the longest a written page waits for its commit.
 const BATCH_WINDOW: Duration = Duration::from_millis(250);
@@ -44,7 +49,8 @@ pub fn open_output(path: &Path) -> Result<File> {
         .with_context(|| format!("opening output file {}", path.display()))
 }
 
-/// Encodes items as JSON lines: `{"page":N,"url":"…","<field>":"…",…}`.
+/// Encodes items as JSON lines: `{"page":N,"url":"…","<field>":"…",…}`, and `"first_seen":"…"`
+/// last when the writer dedups.
 #[derive(Debug, Clone)]
 pub struct LineEncoder {
     /// `,"name":` for each field, encoded once.
@@ -61,13 +67,34 @@ impl LineEncoder {
         LineEncoder { keys }
     }
 
-    /// Appends one line per item of `page` to `out`.
-    pub fn encode_page(&self, page: &PageItems, out: &mut Vec<u8>) {
+    /// Appends one line per item of `page` to `out`; returns how many lines it wrote.
+    pub fn encode_page(&self, page: &PageItems, out: &mut Vec<u8>) -> u64 {
+        self.encode_new(page, None, |_| true, out)
+    }
+
+    /// Appends one line for each item of `page` that `keep` accepts, each with a `first_seen`
+    /// field when one is given. Returns how many lines it wrote.
+    pub fn encode_new(
+        &self,
+        page: &PageItems,
+        first_seen: Option<&str>,
+        mut keep: impl FnMut(&Item) -> bool,
+        out: &mut Vec<u8>,
+    ) -> u64 {
         let mut url = Vec::with_capacity(page.url.len() + 2);
         write_json_str(&mut url, &page.url);
-        for item in &page.items {
+        let mut written = 0;
+        for item in page.items.iter().filter(|item| keep(item)) {
             self.encode_item(page.page, &url, item, out);
+            if let Some(first_seen) = first_seen {
+                out.truncate(out.len() - 2); // the line's `}\n`
+                out.extend_from_slice(b",\"first_seen\":");
+                write_json_str(out, first_seen);
+                out.extend_from_slice(b"}\n");
+            }
+            written += 1;
         }
+        written
     }
 
     fn encode_item(&self, page: u64, url_json: &[u8], item: &Item, out: &mut Vec<u8>) {
@@ -83,6 +110,14 @@ impl LineEncoder {
             }
         }
         out.extend_from_slice(b"}\n");
+    }
+}
+
+/// The dedup key of `item`: its field at `index`, or the whole item when that field is missing.
+fn dedup_key(item: &Item, index: usize) -> seen::Key {
+    match item.get(index) {
+        Some(Some(value)) => seen::key_of([Some(value.as_str())]),
+        _ => seen::key_of(item.iter().map(Option::as_deref)),
     }
 }
 
@@ -113,6 +148,8 @@ pub struct Writer {
     pub end: Arc<ListingEnd>,
     /// Raised when writing fails, so that the crawl stops taking pages.
     pub shutdown: Shutdown,
+    /// With `output.dedup`: the seen-set, and the position of the key field among the fields.
+    pub dedup: Option<(SeenSet, usize)>,
     /// Raises the shutdown flag if this thread panics.
     pub guard: PanicGuard,
 }
@@ -122,6 +159,8 @@ pub struct Writer {
 pub struct WriterReport {
     /// Pages that failed in this run (after their retries), with the reason.
     pub failed: BTreeMap<u64, String>,
+    /// The journal, handed back so that the end of the round can be recorded.
+    pub journal: Option<Journal>,
 }
 
 /// Pages written but not yet committed.
@@ -170,6 +209,7 @@ impl Writer {
                     Err(_) => break,
                 },
             };
+            self.stats.queue_depth(Queue::Items, items.len());
             match message {
                 None => self.commit(&mut out, &mut pending, syncable)?,
                 Some(Parsed::Failed { page, reason }) => {
@@ -194,7 +234,21 @@ impl Writer {
                     #[cfg(test)]
                     crate::parse::inject_panic(&page.url, "writer");
                     buf.clear();
-                    self.encoder.encode_page(&page, &mut buf);
+                    let written = match &mut self.dedup {
+                        None => self.encoder.encode_page(&page, &mut buf),
+                        Some((set, index)) => {
+                            let now = humantime::format_rfc3339_seconds(SystemTime::now());
+                            let written = self.encoder.encode_new(
+                                &page,
+                                Some(&now.to_string()),
+                                |item| set.insert(dedup_key(item, *index)),
+                                &mut buf,
+                            );
+                            self.stats
+                                .items_already_seen(page.items.len() as u64 - written);
+                            written
+                        }
+                    };
                     {
                         let _whole = self.lock.lock();
                         out.write_all(&buf).with_context(|| {
@@ -203,7 +257,7 @@ impl Writer {
                     }
                     self.len += buf.len() as u64;
                     report.failed.remove(&page.page);
-                    pending.pages.push((page.page, page.items.len() as u64));
+                    pending.pages.push((page.page, written));
                     pending.since.get_or_insert_with(Instant::now);
                     if self.sync != SyncMode::Batch || pending.pages.len() >= BATCH_PAGES {
                         self.commit(&mut out, &mut pending, syncable)?;
@@ -224,6 +278,7 @@ impl Writer {
                 .with_context(|| format!("syncing output file {}", out_path.display()))?;
         }
         drop(self.guard);
+        report.journal = Some(self.journal);
         Ok(report)
     }
 
@@ -248,9 +303,18 @@ impl Writer {
                 }
             })
             .with_context(|| format!("writing output file {}", self.path.display()))?;
+        // The keys after the items they stand for, and before the record that commits both.
+        let seen = match &mut self.dedup {
+            Some((set, _)) => Some(
+                set.flush(sync && syncable)
+                    .with_context(|| format!("writing seen-set file {}", set.path().display()))?,
+            ),
+            None => None,
+        };
         let record = Record::Commit {
             pages: pending.pages.iter().map(|&(page, _)| page).collect(),
             len: self.len,
+            seen,
         };
         self.journal
             .append(&record, sync)

@@ -25,7 +25,7 @@ fn run_crawls_and_exits_zero() {
     let summary = summary_of(&stderr);
     assert_eq!(num(&summary, "pages_fetched"), 5);
     assert_eq!(num(&summary, "items"), 125);
-    assert_eq!(check_pages(&env.items(), env.site.options()).len(), 5);
+    assert_eq!(check_pages(&env.items(), &env.site.options()).len(), 5);
 
     // `pagecrawl --config` is the same as `run`, and the CLI thread counts override the config's.
     // Everything is committed already, so this run resumes and fetches nothing.

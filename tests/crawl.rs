@@ -25,7 +25,7 @@ fn full_crawl(crawlers: usize, parsers: usize) {
     assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
     let items = env.items();
     assert_eq!(items.len(), 12 * 25);
-    let counts = check_pages(&items, env.site.options());
+    let counts = check_pages(&items, &env.site.options());
     assert_eq!(counts.len(), 12);
     assert!(counts.values().all(|&n| n == 25));
     assert!(
@@ -72,7 +72,7 @@ fn crawl_starting_mid_range() {
     };
     let outcome = env.crawl(&knobs, LIMIT);
     assert_eq!(outcome.summary.fetched, 3);
-    let counts = check_pages(&env.items(), env.site.options());
+    let counts = check_pages(&env.items(), &env.site.options());
     assert_eq!(counts.keys().copied().collect::<Vec<_>>(), [4, 5, 6]);
 }
 
@@ -112,7 +112,7 @@ fn race_hammer() {
             stopper.join().unwrap();
         }
         let items = env.items();
-        let counts = check_pages(&items, env.site.options());
+        let counts = check_pages(&items, &env.site.options());
         let s = outcome.summary;
         assert!(outcome.failures.is_empty(), "{outcome:?}");
         assert_eq!(s.failed, 0, "round {round}: {s:?}");
@@ -164,7 +164,7 @@ fn backpressure_fast_crawlers_slow_parsing() {
     };
     let outcome = env.crawl(&knobs, LIMIT);
     assert_eq!(outcome.exit_code(), ExitCode::Success);
-    assert_eq!(check_pages(&env.items(), env.site.options()).len(), 40);
+    assert_eq!(check_pages(&env.items(), &env.site.options()).len(), 40);
 }
 
 #[test]
@@ -183,7 +183,7 @@ fn backpressure_slow_site_many_parsers() {
     };
     let outcome = env.crawl(&knobs, LIMIT);
     assert_eq!(outcome.exit_code(), ExitCode::Success);
-    assert_eq!(check_pages(&env.items(), env.site.options()).len(), 20);
+    assert_eq!(check_pages(&env.items(), &env.site.options()).len(), 20);
 }
 
 /// The output is a pipe drained slowly: the writer blocks on every page, the queue before it
@@ -228,7 +228,7 @@ fn backpressure_slow_writer() {
     std::fs::write(&copy, bytes).unwrap();
     let items = common::read_items(&copy);
     assert_eq!(items.len(), 30 * 25);
-    assert_eq!(check_pages(&items, env.site.options()).len(), 30);
+    assert_eq!(check_pages(&items, &env.site.options()).len(), 30);
 }
 
 #[test]
@@ -315,7 +315,7 @@ fn http_faults_are_retried_or_failed_without_stopping_the_crawl() {
     assert_eq!(s.retries, 1 + 2 + 1);
     // Three attempts at 0.5 s each, plus short backoffs: far below the 10 s a hang would take.
     assert!(took < Duration::from_secs(8), "took {took:?}");
-    let pages: BTreeSet<u64> = check_pages(&env.items(), site.options())
+    let pages: BTreeSet<u64> = check_pages(&env.items(), &site.options())
         .into_keys()
         .collect();
     assert_eq!(pages, BTreeSet::from([0, 1, 5, 6, 7, 8, 9]));
@@ -343,7 +343,7 @@ fn truncated_body_is_retried_and_never_parsed() {
         "{outcome:?}"
     );
     assert_eq!(env.site.requests_for(2), 3);
-    let pages: BTreeSet<u64> = check_pages(&env.items(), env.site.options())
+    let pages: BTreeSet<u64> = check_pages(&env.items(), &env.site.options())
         .into_keys()
         .collect();
     assert!(!pages.contains(&2), "no items from a partial body");
@@ -363,7 +363,7 @@ fn until_empty_stops_at_the_first_empty_page() {
     let outcome = env.crawl(&knobs, LIMIT);
     assert_eq!(outcome.exit_code(), ExitCode::Success);
     assert_eq!(outcome.end_of_listing, Some(7));
-    let counts = check_pages(&env.items(), env.site.options());
+    let counts = check_pages(&env.items(), &env.site.options());
     assert_eq!(
         counts.keys().copied().collect::<Vec<_>>(),
         (0..7).collect::<Vec<_>>()
@@ -397,7 +397,7 @@ fn until_empty_takes_a_404_as_the_end() {
     assert_eq!(outcome.exit_code(), ExitCode::Success);
     assert_eq!(outcome.end_of_listing, Some(5));
     assert_eq!(outcome.summary.failed, 0);
-    assert_eq!(check_pages(&env.items(), env.site.options()).len(), 5);
+    assert_eq!(check_pages(&env.items(), &env.site.options()).len(), 5);
 }
 
 #[test]

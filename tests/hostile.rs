@@ -30,7 +30,7 @@ fn redirect(location: impl Into<String>) -> Fault {
 
 /// Pages in the output, each checked to be exactly what the site served.
 fn pages_written(env: &TestEnv) -> BTreeSet<u64> {
-    check_pages(&env.items(), env.site.options())
+    check_pages(&env.items(), &env.site.options())
         .into_keys()
         .collect()
 }

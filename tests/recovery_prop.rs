@@ -34,6 +34,9 @@ fn write(batches: &[Vec<u8>], noise: &[bool]) -> Written {
         v: 1,
         base: 0,
         fp: fingerprint(),
+        round: 1,
+        started_ms: 0,
+        seen_base: 0,
     });
     let mut commits = Vec::new();
     let mut page = 0u64;
@@ -57,6 +60,7 @@ fn write(batches: &[Vec<u8>], noise: &[bool]) -> Written {
         journal.extend(encode(&Record::Commit {
             pages: pages.clone(),
             len: output.len() as u64,
+            seen: None,
         }));
         commits.push((pages, output.len() as u64));
     }

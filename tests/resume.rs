@@ -79,7 +79,7 @@ fn kill_9_at_random_moments_never_loses_or_duplicates() {
             };
             assert_eq!(code, Some(0), "sync={sync} crawlers={crawlers}: {stderr}");
             let items = env.items();
-            let counts = check_pages(&items, env.site.options());
+            let counts = check_pages(&items, &env.site.options());
             assert_eq!(counts.len(), 400, "sync={sync} crawlers={crawlers}");
             assert_eq!(items.len(), 400 * 25);
             assert!(
@@ -115,7 +115,7 @@ fn a_truncated_output_is_repaired_and_completed() {
         assert_eq!(code, Some(0), "round {round}: {stderr}");
         let items = env.items();
         assert_eq!(
-            check_pages(&items, env.site.options()).len(),
+            check_pages(&items, &env.site.options()).len(),
             20,
             "round {round}"
         );
@@ -159,7 +159,7 @@ fn the_grace_deadline_abandons_slow_requests_and_resume_completes() {
 
     let (code, stderr) = run_to_end(&config);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(check_pages(&env.items(), env.site.options()).len(), 8);
+    assert_eq!(check_pages(&env.items(), &env.site.options()).len(), 8);
 }
 
 #[test]
@@ -184,12 +184,12 @@ fn two_sigints_leave_a_state_that_resumes_to_completion() {
     }
     let out = wait_bounded(child, LIMIT);
     assert_eq!(out.status.code(), Some(130));
-    check_pages(&env.items(), env.site.options());
+    check_pages(&env.items(), &env.site.options());
 
     let (code, stderr) = run_to_end(&config);
     assert_eq!(code, Some(0), "{stderr}");
     let items = env.items();
-    assert_eq!(check_pages(&items, env.site.options()).len(), 200);
+    assert_eq!(check_pages(&items, &env.site.options()).len(), 200);
     assert_eq!(items.len(), 200 * 25);
 }
 
@@ -218,14 +218,14 @@ fn failed_pages_exit_3_and_are_retried_by_the_next_run() {
         stderr.contains("failed pages, recorded in") && stderr.contains("3 (http status 503)"),
         "{stderr}"
     );
-    assert_eq!(check_pages(&env.items(), env.site.options()).len(), 5);
+    assert_eq!(check_pages(&env.items(), &env.site.options()).len(), 5);
 
     let (code, stderr) = run_to_end(&config);
     assert_eq!(code, Some(0), "{stderr}");
     let summary = summary_of(&stderr);
     assert_eq!(num(&summary, "pages_fetched"), 1, "only the failed page");
     assert_eq!(num(&summary, "pages_resumed"), 5);
-    assert_eq!(check_pages(&env.items(), env.site.options()).len(), 6);
+    assert_eq!(check_pages(&env.items(), &env.site.options()).len(), 6);
     for page in 0..6 {
         let want = if page == 3 { 2 } else { 1 };
         assert_eq!(env.site.requests_for(page), want, "page {page}");

@@ -73,7 +73,7 @@ fn graceful(signal: libc::c_int) {
     assert!(took < Duration::from_secs(5), "took {took:?} to stop");
     let summary = summary.expect("a graceful stop prints the summary");
     let items = env.items();
-    let counts = check_pages(&items, env.site.options());
+    let counts = check_pages(&items, &env.site.options());
     let fetched = num(&summary, "pages_fetched");
     assert!(fetched > 0 && fetched < 400, "stopped mid-crawl: {fetched}");
     assert_eq!(num(&summary, "pages_written"), fetched);
@@ -108,6 +108,6 @@ fn second_sigint_exits_at_once_with_whole_lines() {
     // read_items asserts that the file ends on a line boundary and every line parses;
     // check_pages that whatever pages made it are whole and not repeated.
     let items = env.items();
-    let counts = check_pages(&items, env.site.options());
+    let counts = check_pages(&items, &env.site.options());
     assert!(counts.values().all(|&n| n == 25));
 }

@@ -12,8 +12,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(&again[..], &data[..valid]);
     if !records.is_empty() {
         let output_len = data.len() as u64 * 7;
-        if let Ok((_, recovery)) = recover(&records, output_len) {
+        let seen_len = data.len() as u64 * 3;
+        if let Ok((_, recovery)) = recover(&records, output_len, seen_len) {
             assert!(recovery.output_len <= output_len.max(recovery.base));
+            assert!(recovery.seen_len <= seen_len.max(recovery.seen_base));
         }
     }
 });

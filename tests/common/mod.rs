@@ -36,6 +36,12 @@ pub struct Knobs {
     pub sync: &'static str,
     /// `http.shutdown_grace_secs`.
     pub grace_secs: f64,
+    /// `output.dedup`.
+    pub dedup: Option<&'static str>,
+    /// Extra `[extract.fields]` lines, such as `subtitle = "span"`.
+    pub extra_fields: &'static str,
+    /// Appended to the file: more tables, such as `[schedule]` and `[service]`.
+    pub extra: String,
 }
 
 impl Default for Knobs {
@@ -56,6 +62,9 @@ impl Default for Knobs {
             stats_interval_secs: 0,
             sync: "batch",
             grace_secs: 30.0,
+            dedup: None,
+            extra_fields: "",
+            extra: String::new(),
         }
     }
 }
@@ -124,14 +133,19 @@ item = "div.pl2"
 [extract.fields]
 title = "a"
 link = "a@href"
-
+{extra_fields}
 [output]
 path = {out:?}
 sync = "{sync}"
-
+{dedup}
 [log]
 stats_interval_secs = {stats}
+
+{extra}
 "#,
+            extra_fields = k.extra_fields,
+            dedup = k.dedup.map_or(String::new(), |d| format!("dedup = {d:?}")),
+            extra = k.extra,
             suffix = k.url_suffix,
             first = k.first_page,
             page_size = self.site.options().page_size,
@@ -173,8 +187,12 @@ stats_interval_secs = {stats}
     }
 
     /// Removes the output and the state, for a crawl that starts from nothing.
+    pub fn seen_path(&self) -> PathBuf {
+        self.dir.path().join("out/items.jsonl.seen")
+    }
+
     pub fn reset(&self) {
-        for path in [self.out_path(), self.state_path()] {
+        for path in [self.out_path(), self.state_path(), self.seen_path()] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
