@@ -5,6 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Knobs, TestEnv, check_pages, num, run_bin, summary_of};
+use pagecrawl::demo_site::SiteOptions;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -184,4 +185,65 @@ fn output_that_cannot_be_created_exits_1() {
         0,
         "nothing fetched before setup succeeds"
     );
+}
+
+#[test]
+fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_log_lines() {
+    let env = TestEnv::new(SiteOptions {
+        pages: 30,
+        latency: Duration::from_millis(100),
+        ..SiteOptions::default()
+    });
+    // About 1.5 s: long enough for a bar to be drawn, or a progress line to be logged.
+    let config = env.write_config(&Knobs {
+        last_page: Some(29),
+        crawlers: 2,
+        stats_interval_secs: 1,
+        ..Knobs::default()
+    });
+    // `script` runs the binary on a pseudo-terminal and copies what it draws to stdout.
+    let command = format!("{} run --config {}", common::bin(), config.display());
+    let child = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running `script` (util-linux)");
+    let out = common::wait_bounded(child, LIMIT);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let screen = text(&out.stdout);
+    assert!(screen.contains("round 1 ["), "no bar drawn:\n{screen}");
+    assert!(
+        screen.contains("/30 pages") && screen.contains("ETA"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("progress: "),
+        "progress lines beside the bar"
+    );
+    // Log lines are printed whole, after the bar's line is cleared (`\r`, erase line), never
+    // through it.
+    let summary = screen
+        .split(['\r', '\n'])
+        .find(|l| l.contains("summary: pages_fetched="))
+        .unwrap_or_else(|| panic!("no summary line:\n{screen}"));
+    assert!(
+        summary.contains("pages_fetched=30") && summary.contains("round=1"),
+        "{summary:?}"
+    );
+    assert!(!summary.contains("ETA"), "{summary:?}");
+    assert_eq!(check_pages(&env.items(), &env.site.options()).len(), 30);
+
+    // Piped: no bar, no escape sequences, the periodic line instead.
+    env.reset();
+    let out = run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains("ETA"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("progress: "), "{stderr}");
 }
