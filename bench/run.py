@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-PAGECRAWL = ROOT / "target" / "release" / "pagecrawl"
+PAGECRAWL = ROOT / "target" / "dist" / "pagecrawl"
 VENV = BENCH / "peers" / "venv" / "bin"
 RUN_LIMIT = 900  # seconds; a run past it is killed and reported as a timeout
 

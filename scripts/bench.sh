@@ -5,14 +5,14 @@
 #   scripts/bench.sh --quick          # a smoke run of every section (about a minute)
 #   scripts/bench.sh --only matrix    # one section: matrix, shutdown, memory or soak
 #
-# It builds pagecrawl (release), installs the peers from bench/requirements.txt into
+# It builds pagecrawl (the `dist` profile: release with fat LTO), installs the peers from bench/requirements.txt into
 # bench/peers/venv (git-ignored; reused while the requirements stay the same), then runs
 # bench/run.py, which prints every run and the targets, and writes bench/results.md,
 # bench/results.json and bench/pages_per_sec.png. Everything talks to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet
+cargo build --profile dist --quiet
 
 venv=bench/peers/venv
 stamp="$venv/.requirements.sha256"

@@ -56,7 +56,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--pages", type=int, default=200)
-    parser.add_argument("--binary", default="target/release/pagecrawl")
+    parser.add_argument("--binary", default="target/dist/pagecrawl")
     parser.add_argument("--json", help="also write the measurements to this file")
     args = parser.parse_args()
     if args.rounds < 5:
