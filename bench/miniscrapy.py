@@ -1,15 +1,23 @@
 """miniScrapy: a faithful port of the classic Python teaching crawler, the benchmark's baseline.
 
-threading + requests + queue.Queue + lxml, crawl threads and parse threads, exactly the shape of
-the original, including what makes it lose data and burn CPU (kept on purpose, do not fix):
-- the main thread busy-waits on `queue.empty()` to decide when a stage is done;
-- workers spin on `get(False)` with a bare `except: pass`, so a failed request silently drops
-  its page and an exception in parsing drops the page's items;
-- parse threads are told to quit as soon as the data queue *looks* empty, while a page may still
-  be between `get` and `parse`, or a crawl thread still about to `put`;
-- every parse thread writes the one output file (behind a lock, as the original did);
-- requests without a timeout.
+threading + requests + queue.Queue + lxml: crawl threads fetch pages into a queue, parse threads
+take them out, and every parse thread appends to the one shared output file behind a lock. It is
+kept exactly in the shape of the original, including what makes it slow and fragile (on purpose,
+do not fix any of it):
+
+- the main thread busy-waits on `queue.empty()` to decide when a stage is done, holding the GIL
+  against the workers;
+- workers spin on `get(False)` inside a bare `except: pass`, so an idle worker burns CPU, a failed
+  request silently drops its page, and an exception while parsing drops the rest of the page;
+- requests are made without a timeout (a stalled server hangs a crawl thread, and then the whole
+  program, forever) and without retries;
+- the fetched pages wait in an unbounded queue, so memory grows with the crawl when the parse
+  threads fall behind.
+
+The original puts only the HTML in the data queue, so the items carry no page number.
+
 Usage: miniscrapy.py --url TEMPLATE --pages N --out PATH [--crawlers 3] [--parsers 3]
+TEMPLATE holds `{offset}` (page * 25) and/or `{page}`.
 """
 
 import argparse
@@ -23,8 +31,14 @@ from lxml import etree
 CRAWL_EXIT = False
 PARSE_EXIT = False
 
+# CSS `div.pl2` as XPath, and the first `a` inside it.
+ITEM_XPATH = '//div[contains(concat(" ", normalize-space(@class), " "), " pl2 ")]'
+ANCHOR_XPATH = ".//a"
+
 
 class ThreadCrawl(threading.Thread):
+    """Takes page numbers from the page queue, fetches them, puts the HTML in the data queue."""
+
     def __init__(self, thread_name, page_queue, data_queue, url):
         super().__init__()
         self.thread_name = thread_name
@@ -34,17 +48,20 @@ class ThreadCrawl(threading.Thread):
         self.headers = {"User-Agent": "Mozilla/5.0 (miniScrapy)"}
 
     def run(self):
+        """Spins until the main thread sets CRAWL_EXIT."""
         while not CRAWL_EXIT:
             try:
                 page = self.page_queue.get(False)
                 url = self.url.replace("{offset}", str(page * 25)).replace("{page}", str(page))
-                content = requests.get(url, headers=self.headers).text
-                self.data_queue.put((page, content))
-            except Exception:
+                html = requests.get(url, headers=self.headers).text
+                self.data_queue.put(html)
+            except:  # noqa: E722 -- the original's bare except, kept on purpose
                 pass
 
 
 class ThreadParse(threading.Thread):
+    """Takes HTML from the data queue, extracts the items and appends them to the shared file."""
+
     def __init__(self, thread_name, data_queue, out, lock):
         super().__init__()
         self.thread_name = thread_name
@@ -53,30 +70,36 @@ class ThreadParse(threading.Thread):
         self.lock = lock
 
     def run(self):
+        """Spins until the main thread sets PARSE_EXIT."""
         while not PARSE_EXIT:
             try:
-                page, html = self.data_queue.get(False)
-                self.parse(page, html)
-            except Exception:
+                html = self.data_queue.get(False)
+                self.parse(html)
+            except:  # noqa: E722 -- the original's bare except, kept on purpose
                 pass
 
-    def parse(self, page, html):
+    def parse(self, html):
+        """Writes one JSON line per `div.pl2`: the first link's text (whitespace collapsed)."""
         root = etree.HTML(html)
-        for node in root.xpath('//div[contains(concat(" ", normalize-space(@class), " "), " pl2 ")]'):
-            anchor = node.xpath(".//a")[:1]
-            title = " ".join("".join(anchor[0].itertext()).split()) if anchor else None
-            item = {"page": page, "title": title, "link": anchor[0].get("href") if anchor else None}
+        for node in root.xpath(ITEM_XPATH):
+            anchor = node.xpath(ANCHOR_XPATH)[0]
+            item = {
+                "title": " ".join("".join(anchor.itertext()).split()),
+                "link": anchor.get("href"),
+            }
             with self.lock:
                 self.out.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--pages", type=int, required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--crawlers", type=int, default=3)
-    parser.add_argument("--parsers", type=int, default=3)
+    """Starts the threads, busy-waits for each stage to look finished, and stops them."""
+    global CRAWL_EXIT, PARSE_EXIT
+    parser = argparse.ArgumentParser(description="miniScrapy, the teaching crawler")
+    parser.add_argument("--url", required=True, help="page URL with {offset} and/or {page}")
+    parser.add_argument("--pages", type=int, required=True, help="crawls pages 0..N-1")
+    parser.add_argument("--out", required=True, help="JSON Lines output, appended to")
+    parser.add_argument("--crawlers", type=int, default=3, help="crawl threads")
+    parser.add_argument("--parsers", type=int, default=3, help="parse threads")
     args = parser.parse_args()
 
     page_queue = Queue(args.pages)
@@ -86,27 +109,29 @@ def main():
     out = open(args.out, "a", encoding="utf-8")
     lock = threading.Lock()
 
-    crawlers = [ThreadCrawl(f"crawl-{i}", page_queue, data_queue, args.url)
-                for i in range(args.crawlers)]
-    for t in crawlers:
-        t.start()
-    parsers = [ThreadParse(f"parse-{i}", data_queue, out, lock) for i in range(args.parsers)]
-    for t in parsers:
-        t.start()
+    crawl_threads = []
+    for i in range(args.crawlers):
+        thread = ThreadCrawl(f"crawl-{i + 1}", page_queue, data_queue, args.url)
+        thread.start()
+        crawl_threads.append(thread)
+    parse_threads = []
+    for i in range(args.parsers):
+        thread = ThreadParse(f"parse-{i + 1}", data_queue, out, lock)
+        thread.start()
+        parse_threads.append(thread)
 
     while not page_queue.empty():
         pass
-    global CRAWL_EXIT
     CRAWL_EXIT = True
-    for t in crawlers:
-        t.join()
+    for thread in crawl_threads:
+        thread.join()
 
     while not data_queue.empty():
         pass
-    global PARSE_EXIT
     PARSE_EXIT = True
-    for t in parsers:
-        t.join()
+    for thread in parse_threads:
+        thread.join()
+
     with lock:
         out.close()
 

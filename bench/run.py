@@ -1,14 +1,34 @@
 #!/usr/bin/env python3
 """pagecrawl's benchmark: pagecrawl, Scrapy and miniScrapy on the same local site, in one run.
 
-Started by scripts/bench.sh (which builds pagecrawl and installs the peers). Every crawler fetches
-the same pages from `pagecrawl demo --serve` (about 70 KB of Douban-like markup per page, 25
-items), and every output is checked against what the site served with `pagecrawl demo --verify`.
-CPU time and peak RSS are the crawler process's own, from wait4(2): the site runs in another
-process. Results: a Markdown table in bench/results.md, raw figures in bench/results.json, and a
-chart of pages/s against threads at 50 ms latency in bench/pages_per_sec.png.
+Started by scripts/bench.sh, which builds pagecrawl and installs the peers into bench/peers/venv.
 
-Sections (--only): matrix, shutdown, memory, soak. --quick runs a small smoke version of each.
+What it measures
+----------------
+Every crawler fetches the same pages from `pagecrawl demo --serve` (a separate process on
+127.0.0.1, about 70 KB of Douban-like markup per page, 25 items, decoy items in an HTML comment
+and a <script> string), and every output is checked against what the site served with
+`pagecrawl demo --verify` (missing, duplicated and unexpected items; a decoy would count as
+unexpected). Each crawler is one process, started here: its CPU time (user + sys) comes from
+wait4(2) and is exact, its peak RSS is the kernel's high-water mark of its own memory (VmHWM,
+see PeakRss for why not wait4's ru_maxrss); the site's are not included.
+
+Sections (run all of them, or pick with --only; --quick runs a small smoke version of each):
+- matrix:   every crawler over latency 0 / 50 ms x 1, 8, 32 threads x 400, 4,000 pages;
+- shutdown: SIGINT to a pagecrawl with 32 requests in flight at 200 ms latency, time to exit;
+- memory:   pagecrawl's peak RSS on a 100,000-page crawl against a 1,000-page one;
+- soak:     50 back-to-back scheduled rounds (scripts/soak.py).
+
+How to read the results
+-----------------------
+Each run prints one line as it finishes; at the end the full report (the same Markdown as
+bench/results.md) is printed: the matrix (one row per run), the ratios pagecrawl / Scrapy per
+cell (pages/s: higher is better for pagecrawl; CPU per page: lower is better), the extra
+measurements and each target as MET or MISSED with its figures. bench/results.json holds the raw
+figures, bench/pages_per_sec.png the chart of pages/s against threads at 50 ms latency. A run
+that exceeds its time limit is killed and shown as "timeout"; a non-zero exit is shown in the
+status column. The machine's load average is recorded before and after: figures taken on a busy
+machine are noise.
 """
 
 import argparse
@@ -21,14 +41,25 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-PAGECRAWL = ROOT / "target" / "dist" / "pagecrawl"
-VENV = BENCH / "peers" / "venv" / "bin"
-RUN_LIMIT = 900  # seconds; a run past it is killed and reported as a timeout
+PAGECRAWL = ROOT / "target" / "dist" / "pagecrawl"  # built by scripts/bench.sh (`--profile dist`)
+VENV_BIN = BENCH / "peers" / "venv" / "bin"
+CRAWLERS = ("pagecrawl", "scrapy", "miniscrapy")
+ITEMS_PER_PAGE = 25
+RUN_LIMIT_S = 900  # a run past this is killed and reported as a timeout
+SHUTDOWN_LATENCY_MS = 200
+SHUTDOWN_PAGES = 100_000
+
+
+# --------------------------------------------------------------------------------------------
+# Running things
+# --------------------------------------------------------------------------------------------
 
 
 def free_port():
@@ -42,181 +73,353 @@ class Site:
     """`pagecrawl demo --serve` in its own process, for the duration of a `with` block."""
 
     def __init__(self, pages, latency_ms):
-        self.pages, self.latency_ms = pages, latency_ms
+        self.pages = pages
+        self.latency_ms = latency_ms
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/top250?start={{offset}}"
+        self.proc = None
 
     def __enter__(self):
         self.proc = subprocess.Popen(
             [str(PAGECRAWL), "demo", "--serve", "--listen", f"127.0.0.1:{self.port}",
              "--pages", str(self.pages), "--latency-ms", str(self.latency_ms)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("the demo site did not start")
+        try:
+            self.wait_until_it_answers()
+        except BaseException:
+            self.stop()
+            raise
+        return self
 
     def __exit__(self, *exc):
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=30)
+        self.stop()
+
+    def wait_until_it_answers(self, limit_s=15):
+        """Waits until page 0 is served (not just until the port accepts connections)."""
+        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + limit_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the demo site exited with code {self.proc.returncode}")
+            try:
+                with no_proxy.open(self.url.format(offset=0), timeout=5) as response:
+                    response.read()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"the demo site on port {self.port} did not answer")
+
+    def stop(self):
+        """Stops the site with SIGINT (SIGKILL if it does not go)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def spawn(argv, stderr_path):
+    """Starts a crawler, its stdout discarded and its stderr in a file.
+
+    RUST_LOG=warn for pagecrawl; no __pycache__ left in bench/ by the Python peers.
+    """
+    env = {**os.environ, "RUST_LOG": "warn", "PYTHONDONTWRITEBYTECODE": "1"}
+    with open(stderr_path, "wb") as stderr:
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+
+
+class PeakRss(threading.Thread):
+    """Follows a running process's VmHWM, the kernel's high-water mark of its resident set.
+
+    Why not wait4's ru_maxrss: Linux carries a process's maxrss across exec, and a child forked
+    (or vforked, as subprocess does) from this Python driver starts with the driver's memory, so
+    ru_maxrss can never be lower than the driver's own peak (about 20 MiB here) and hides a
+    smaller crawler. VmHWM belongs to the address space the crawler got at exec, so it is the
+    crawler's own. The kernel keeps the high-water mark between two reads; only growth in the
+    last interval before exit (POLL_S) could be missed.
+    """
+
+    POLL_S = 0.005
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_kib = 0
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.peak_kib = max(self.peak_kib, vm_hwm_kib(self.pid))
+            self.done.wait(self.POLL_S)
+
+    def stop(self):
+        """Stops following (call it once the process has exited); returns the peak in MiB."""
+        self.done.set()
+        self.join()
+        return self.peak_kib / 1024 if self.peak_kib else None
+
+
+def vm_hwm_kib(pid):
+    """VmHWM of a live process in KiB; 0 once it has exited (a zombie has no memory)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def reap(proc, limit_s):
+    """Waits for `proc`, killing it after `limit_s` seconds, and measures it.
+
+    Returns (exit code, timed out?, user+sys CPU seconds, peak RSS in MiB or None). The wait is
+    wait4(2), which blocks in the kernel (so the moment of exit is exact) and gives the
+    process's CPU time; the peak RSS comes from PeakRss.
+    """
+    peak = PeakRss(proc.pid)
+    peak.start()
+    timed_out = threading.Event()
+
+    def kill():
+        timed_out.set()
+        try:
+            os.kill(proc.pid, signal.SIGKILL)  # not proc.kill(): that may reap it under our feet
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(limit_s, kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code  # reaped here: tell Popen, so that it never waits for it again
+    return code, timed_out.is_set(), usage.ru_utime + usage.ru_stime, peak.stop()
+
+
+def stderr_tail(path, chars=400):
+    """The end of a crawler's stderr, for the report of a failed run."""
+    try:
+        return path.read_text(errors="replace")[-chars:].strip()
+    except OSError:
+        return ""
+
+
+def count_lines(path):
+    """Lines in a file (items written, for JSON Lines); 0 when it does not exist."""
+    if not path.exists():
+        return 0
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def verify(out, pages):
+    """Checks a crawler's output against the site: {expected, missing, duplicated, unexpected}.
+
+    `demo --verify` exits 1 when something is missing; that is a result, not an error.
+    """
+    expected = pages * ITEMS_PER_PAGE
+    if not out.exists():
+        return {"expected": expected, "missing": expected, "duplicated": 0, "unexpected": 0}
+    done = subprocess.run([str(PAGECRAWL), "demo", "--verify", str(out), "--pages", str(pages)],
+                          capture_output=True, text=True, check=False)
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        sys.stderr.write(f"  demo --verify failed (exit {done.returncode}): {done.stderr[-400:]}\n")
+        return {"expected": expected, "missing": None, "duplicated": None, "unexpected": None}
+
+
+# --------------------------------------------------------------------------------------------
+# The crawlers
+# --------------------------------------------------------------------------------------------
 
 
 def pagecrawl_config(work, url, pages, threads, out):
-    """Writes the pagecrawl config of one run; returns its path."""
+    """Writes the pagecrawl config of one run (parsers at their default); returns its path."""
     config = work / "pagecrawl.toml"
-    config.write_text(f"""
+    config.write_text(f"""\
 [site]
 url = "{url}"
+first_page = 0
 last_page = {pages - 1}
+page_size = {ITEMS_PER_PAGE}
+
 [threads]
 crawlers = {threads}
+
 [queues]
 pages = 64
 html = 32
+
 [http]
 timeout_secs = 30
 retries = 2
 backoff_ms = 100
+
 [extract]
 item = "div.pl2"
+
 [extract.fields]
 title = "a"
 link = "a@href"
+
 [output]
 path = "{out}"
+
 [log]
 stats_interval_secs = 0
 """)
     return config
 
 
-def command(crawler, site, pages, threads, out, work):
-    """The command line of one run of `crawler`."""
+def command(crawler, url, pages, threads, out, work):
+    """The command line of one run of `crawler` writing JSON Lines to `out`."""
     if crawler == "pagecrawl":
-        config = pagecrawl_config(work, site.url, pages, threads, out)
+        config = pagecrawl_config(work, url, pages, threads, out)
         return [str(PAGECRAWL), "run", "--config", str(config), "--fresh"]
     if crawler == "scrapy":
-        return [str(VENV / "scrapy"), "runspider", str(BENCH / "scrapy_spider.py"),
-                "-s", "LOG_LEVEL=WARNING", "-a", f"url={site.url}", "-a", f"pages={pages}",
-                "-a", f"threads={threads}", "-a", f"out={out}"]
+        return [str(VENV_BIN / "scrapy"), "runspider", str(BENCH / "scrapy_spider.py"),
+                "-a", f"url={url}", "-a", f"pages={pages}", "-a", f"threads={threads}",
+                "-a", f"out={out}"]
     if crawler == "miniscrapy":
-        return [str(VENV / "python"), str(BENCH / "miniscrapy.py"), "--url", site.url,
+        return [str(VENV_BIN / "python"), str(BENCH / "miniscrapy.py"), "--url", url,
                 "--pages", str(pages), "--out", str(out), "--crawlers", str(threads),
                 "--parsers", "3"]
-    raise ValueError(crawler)
+    raise ValueError(f"unknown crawler {crawler!r}")
 
 
-def measure(argv, limit=RUN_LIMIT, env=None):
-    """Runs argv; returns (exit code or None on timeout, wall s, user+sys CPU s, peak RSS MiB)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "RUST_LOG": "warn", **(env or {})})
-    stderr_tail = []
-
-    def drain():
-        for line in proc.stderr:
-            stderr_tail.append(line)
-            del stderr_tail[:-20]
-
-    import threading
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    code = None
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            code = os.waitstatus_to_exitcode(status)
-            break
-        if time.monotonic() - start > limit:
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
-            break
-        time.sleep(0.005)
-    wall = time.monotonic() - start
-    proc.returncode = code if code is not None else -9
-    reader.join(timeout=5)
-    if code not in (0, None):
-        sys.stderr.write(f"  (exit {code}: {b''.join(stderr_tail)[-400:].decode(errors='replace')})\n")
-    return code, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+def fresh_output(work):
+    """The output path of a run, with no output, state or moved-aside files left from before."""
+    out = work / "out.jsonl"
+    for old in work.glob("out.jsonl*"):
+        old.unlink()
+    return out
 
 
-def verify(out, pages):
-    """Checks a crawler's output against the site: {expected, missing, duplicated, unexpected}."""
-    if not out.exists():
-        return {"expected": pages * 25, "missing": pages * 25, "duplicated": 0, "unexpected": 0}
-    done = subprocess.run([str(PAGECRAWL), "demo", "--verify", str(out), "--pages", str(pages)],
-                          capture_output=True, text=True, check=False)
-    return json.loads(done.stdout)
-
-
-def one_run(crawler, latency, threads, pages):
-    """One cell of the matrix: runs the crawler against a fresh site and measures it."""
-    with Site(pages, latency) as site, tempfile.TemporaryDirectory() as tmp:
+def one_run(crawler, latency_ms, threads, pages):
+    """One run: the crawler against a fresh site, measured and verified; returns its row."""
+    with Site(pages, latency_ms) as site, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
-        out = work / "out.jsonl"
-        code, wall, cpu, rss = measure(command(crawler, site, pages, threads, out, work))
+        out = fresh_output(work)
+        stderr_path = work / "stderr.log"
+        start = time.monotonic()
+        proc = spawn(command(crawler, site.url, pages, threads, out, work), stderr_path)
+        code, timed_out, cpu_s, rss_mib = reap(proc, RUN_LIMIT_S)
+        wall_s = time.monotonic() - start
         check = verify(out, pages)
-    items = check["expected"] - check["missing"] + check["duplicated"]
+        items = count_lines(out)
+        failure = "" if code == 0 or timed_out else stderr_tail(stderr_path)
+    status = "timeout" if timed_out else ("ok" if code == 0 else f"exit {code}")
     row = {
-        "crawler": crawler, "latency_ms": latency, "threads": threads, "pages": pages,
-        "exit": code, "wall_s": round(wall, 3), "pages_per_s": round(pages / wall, 1),
-        "cpu_ms_per_page": round(cpu / pages * 1000, 3), "peak_rss_mib": round(rss, 1),
-        "items": items, "missing": check["missing"], "duplicated": check["duplicated"],
-        "unexpected": check["unexpected"],
+        "crawler": crawler, "latency_ms": latency_ms, "threads": threads, "pages": pages,
+        "status": status, "exit": code, "wall_s": round(wall_s, 3),
+        "pages_per_s": None if timed_out else round(pages / wall_s, 1),
+        "cpu_s": round(cpu_s, 3), "cpu_ms_per_page": round(cpu_s / pages * 1000, 3),
+        "peak_rss_mib": None if rss_mib is None else round(rss_mib, 1), "items": items,
+        **check,
     }
-    print(f"  {crawler:10} latency {latency:3} ms  threads {threads:2}  pages {pages:5}: "
-          f"{row['pages_per_s']:8.1f} pages/s  {row['cpu_ms_per_page']:7.3f} CPU ms/page  "
-          f"{row['peak_rss_mib']:6.1f} MiB  missing {row['missing']}  dup {row['duplicated']}"
-          + ("  TIMEOUT" if code is None else ""), flush=True)
+    print_run(row)
+    if failure:
+        print(f"    stderr: {failure}", flush=True)
     return row
 
 
+def print_run(row):
+    """One line per finished run, as the benchmark goes."""
+    speed = "     -" if row["pages_per_s"] is None else f"{row['pages_per_s']:8.1f}"
+    print(f"  {row['crawler']:10} {row['latency_ms']:3} ms {row['threads']:2} threads "
+          f"{row['pages']:6} pages: {row['wall_s']:7.2f} s {speed} pages/s "
+          f"{row['cpu_ms_per_page']:7.2f} CPU ms/page {fmt(row['peak_rss_mib'], '6.1f')} MiB  "
+          f"items {row['items']} missing {row['missing']} dup {row['duplicated']} "
+          f"unexpected {row['unexpected']}  {row['status']}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Sections: each takes (results, quick) and stores its figures in `results` under its name.
+# To add one, write a function and add it to SECTIONS.
+# --------------------------------------------------------------------------------------------
+
+
 def section_matrix(results, quick):
-    """Every crawler over latency × threads × pages."""
-    latencies, threads, pages = ([0, 50], [8], [100]) if quick else ([0, 50], [1, 8, 32], [400, 4000])
+    """Every crawler over latency x threads x pages; the crawlers take turns in each cell."""
+    if quick:
+        latencies, thread_counts, page_counts = [0, 50], [8], [100]
+    else:
+        latencies, thread_counts, page_counts = [0, 50], [1, 8, 32], [400, 4000]
     rows = []
-    for latency in latencies:
-        for page_count in pages:
-            for n in threads:
-                for crawler in ("pagecrawl", "scrapy", "miniscrapy"):
-                    rows.append(one_run(crawler, latency, n, page_count))
+    for latency_ms in latencies:
+        for pages in page_counts:
+            for threads in thread_counts:
+                for crawler in CRAWLERS:
+                    rows.append(one_run(crawler, latency_ms, threads, pages))
     results["matrix"] = rows
 
 
 def section_shutdown(results, quick):
-    """Time from SIGINT to exit with 32 requests in flight at 200 ms latency."""
+    """Time from SIGINT to exit of pagecrawl with 32 requests in flight at 200 ms latency."""
     samples = []
-    with Site(100_000, 200) as site:
+    with Site(SHUTDOWN_PAGES, SHUTDOWN_LATENCY_MS) as site:
         for _ in range(1 if quick else 3):
-            with tempfile.TemporaryDirectory() as tmp:
-                work = Path(tmp)
-                out = work / "out.jsonl"
-                argv = command("pagecrawl", site, 100_000, 32, out, work)
-                proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-                deadline = time.monotonic() + 30
-                while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                time.sleep(1.0)  # steady state: every crawler has a request in flight
-                sent = time.monotonic()
-                proc.send_signal(signal.SIGINT)
-                code = proc.wait(timeout=60)
-                latency = time.monotonic() - sent
-                check = verify(out, 100_000)
-                samples.append({"seconds": round(latency, 3), "exit": code,
-                                "duplicated": check["duplicated"],
-                                "unexpected": check["unexpected"]})
-                print(f"  shutdown: {latency:.3f} s, exit {code}, "
-                      f"duplicated {check['duplicated']}", flush=True)
+            sample = one_shutdown(site)
+            samples.append(sample)
+            print(f"  shutdown: {fmt(sample['seconds'], '.3f')} s from SIGINT to exit, "
+                  f"exit code {sample['exit']}, {sample['items']} items, "
+                  f"duplicated {sample['duplicated']}, unexpected {sample['unexpected']}"
+                  + ("" if sample["crawling_before_signal"] else "  (it never wrote an item!)"),
+                  flush=True)
     results["shutdown"] = samples
 
 
+def one_shutdown(site):
+    """One shutdown sample: SIGINT to a 32-crawler pagecrawl in full flight, timed to its exit.
+
+    It waits until the crawler writes items, lets it run one more second (every crawler then has
+    a request in flight), sends SIGINT and times the exit.
+
+    The output must then have no duplicated or unexpected items (missing ones are expected: the
+    crawl was interrupted), and the exit code must be 130. `seconds` is None when the process
+    exited before the signal.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        out = fresh_output(work)
+        argv = command("pagecrawl", site.url, SHUTDOWN_PAGES, 32, out, work)
+        proc = spawn(argv, work / "stderr.log")
+        crawling = wait_for_output(proc, out, limit_s=30)
+        if crawling:
+            time.sleep(1.0)  # steady state: every crawler has a request in flight
+        if proc.poll() is None:
+            sent = time.monotonic()
+            os.kill(proc.pid, signal.SIGINT)
+            code, timed_out, _, _ = reap(proc, limit_s=60)
+            seconds = None if timed_out else round(time.monotonic() - sent, 3)
+        else:
+            code, timed_out, seconds = proc.returncode, False, None
+            print(f"    stderr: {stderr_tail(work / 'stderr.log')}", flush=True)
+        check = verify(out, SHUTDOWN_PAGES)
+        return {"seconds": seconds, "exit": code, "timed_out": timed_out,
+                "crawling_before_signal": crawling, "items": count_lines(out),
+                "duplicated": check["duplicated"], "unexpected": check["unexpected"]}
+
+
+def wait_for_output(proc, out, limit_s):
+    """Waits until `out` is non-empty; False if the limit passed or the process exited first."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.stat().st_size > 0:
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def section_memory(results, quick):
-    """Peak RSS of a long crawl against a short one: bounded queues mean flat memory."""
+    """pagecrawl's peak RSS on a long crawl against a short one (latency 0, 8 crawlers)."""
     rows = []
     for pages in ([1000, 5000] if quick else [1000, 100_000]):
         rows.append(one_run("pagecrawl", 0, 8, pages))
@@ -224,13 +427,21 @@ def section_memory(results, quick):
 
 
 def section_soak(results, quick):
-    """50 back-to-back rounds of a scheduled crawl (see scripts/soak.py)."""
-    report = Path(tempfile.mkstemp(suffix=".json")[1])
-    rounds = "10" if quick else "50"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "soak.py"), "--rounds", rounds,
-                    "--binary", str(PAGECRAWL), "--json", str(report)], check=True)
-    results["soak"] = json.loads(report.read_text())
-    report.unlink()
+    """Back-to-back rounds of a scheduled crawl with dedup (scripts/soak.py), 50 or 10 (quick)."""
+    fd, report_name = tempfile.mkstemp(prefix="bench-soak-", suffix=".json")
+    os.close(fd)
+    report = Path(report_name)
+    try:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "soak.py"), "--rounds", "10" if quick else "50",
+             "--binary", str(PAGECRAWL), "--json", str(report)], check=False)
+        if done.returncode == 0:
+            results["soak"] = json.loads(report.read_text())
+        else:
+            results["soak"] = {"error": f"scripts/soak.py exited with code {done.returncode}"}
+            print(f"  soak: {results['soak']['error']}", flush=True)
+    finally:
+        report.unlink(missing_ok=True)
 
 
 SECTIONS = {
@@ -241,193 +452,397 @@ SECTIONS = {
 }
 
 
+# --------------------------------------------------------------------------------------------
+# Targets
+# --------------------------------------------------------------------------------------------
+
+
 def find(rows, **want):
     """The first row matching every key of `want`, or None."""
-    return next((r for r in rows if all(r.get(k) == v for k, v in want.items())), None)
+    for row in rows:
+        if all(row.get(key) == value for key, value in want.items()):
+            return row
+    return None
+
+
+def ratio(a, b):
+    """a / b, or None when either is missing or b is zero."""
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def target(name, met, figures):
+    """One target as stored in results.json; `met` is None when this run lacks its figures."""
+    return {"name": name, "met": None if met is None else bool(met), "figures": figures}
+
+
+def not_run(name, needs):
+    """A target this run has no figures for (a --quick run or an --only selection)."""
+    return target(name, None, f"not measured in this run (needs {needs})")
 
 
 def targets(results):
-    """Each target of issue 5 as (name, met, figures)."""
-    out = []
+    """Every target, MET, MISSED or not measured, as a list of target() dicts."""
     matrix = results.get("matrix", [])
+    memory = results.get("memory", [])
+    shutdown = results.get("shutdown", [])
+    ours_rows = [r for r in matrix + memory if r["crawler"] == "pagecrawl"]
+    return (target_speed_and_cpu(matrix) + target_latency_bound(matrix)
+            + target_memory(ours_rows, memory) + target_shutdown(shutdown)
+            + [target_complete(ours_rows), target_soak(results.get("soak"))])
+
+
+def target_speed_and_cpu(matrix):
+    """Targets 1a and 1b: against Scrapy at latency 0, 8 threads, 4,000 pages."""
+    speed_name = "1a. latency 0, 8 threads, 4,000 pages: pagecrawl pages/s >= 10 x Scrapy's"
+    cpu_name = "1b. latency 0, 8 threads, 4,000 pages: pagecrawl CPU/page <= 1/5 of Scrapy's"
     ours = find(matrix, crawler="pagecrawl", latency_ms=0, threads=8, pages=4000)
     theirs = find(matrix, crawler="scrapy", latency_ms=0, threads=8, pages=4000)
-    if ours and theirs:
-        speed = ours["pages_per_s"] / theirs["pages_per_s"]
-        cpu = ours["cpu_ms_per_page"] / theirs["cpu_ms_per_page"]
-        out.append(("latency 0, 8 threads, 4,000 pages: pages/s >= 10 x Scrapy's",
-                    speed >= 10, f"{speed:.1f} x ({ours['pages_per_s']} vs {theirs['pages_per_s']})"))
-        out.append(("... and CPU s/page <= 1/5 of Scrapy's", cpu <= 0.2,
-                    f"{cpu:.3f} ({ours['cpu_ms_per_page']} vs {theirs['cpu_ms_per_page']} ms)"))
+    if not (ours and theirs):
+        return [not_run(speed_name, "the full matrix"), not_run(cpu_name, "the full matrix")]
+    speed = ratio(ours["pages_per_s"], theirs["pages_per_s"])
+    cpu = ratio(ours["cpu_ms_per_page"], theirs["cpu_ms_per_page"])
+    return [
+        target(speed_name, speed is not None and speed >= 10,
+               f"{fmt(speed, '.1f')} x ({ours['pages_per_s']} vs {theirs['pages_per_s']} "
+               "pages/s)"),
+        target(cpu_name, cpu is not None and cpu <= 0.2,
+               f"{fmt(cpu, '.3f')} ({ours['cpu_ms_per_page']} vs {theirs['cpu_ms_per_page']} "
+               "CPU ms/page)"),
+    ]
+
+
+def target_latency_bound(matrix):
+    """Target 2: at 50 ms latency, 32 crawlers reach 95 % of 32 / 50 ms = 640 pages/s."""
+    found = []
     for pages in (400, 4000):
+        name = f"2. latency 50 ms, 32 threads, {pages:,} pages: >= 95 % of 640 pages/s"
         row = find(matrix, crawler="pagecrawl", latency_ms=50, threads=32, pages=pages)
-        if row:
-            share = row["pages_per_s"] / 640
-            out.append((f"latency 50 ms, 32 threads, {pages} pages: >= 95 % of 640 pages/s",
-                        share >= 0.95, f"{row['pages_per_s']} pages/s = {share:.1%}"))
-    rss_rows = [r for r in matrix + results.get("memory", []) if r["crawler"] == "pagecrawl"]
-    if rss_rows:
-        worst = max(r["peak_rss_mib"] for r in rss_rows)
-        out.append(("pagecrawl peak RSS <= 30 MB in every run", worst * 1.048576 <= 30,
-                    f"max {worst} MiB"))
-    memory = results.get("memory", [])
+        if row is None:
+            found.append(not_run(name, "the full matrix"))
+            continue
+        share = ratio(row["pages_per_s"], 640)
+        found.append(target(name, share is not None and share >= 0.95,
+                            f"{fmt(row['pages_per_s'], '')} pages/s = {fmt(share, '.1%')} "
+                            "of 640"))
+    return found
+
+
+def target_memory(ours_rows, memory):
+    """Targets 3a (peak RSS <= 30 MB in every pagecrawl run) and 3b (flat with crawl length)."""
+    every_name = "3a. pagecrawl peak RSS <= 30 MB in every run"
+    flat_name = "3b. peak RSS of the long crawl within 10 % of the 1,000-page one"
+    found = []
+    measured = [r for r in ours_rows if r["peak_rss_mib"] is not None]
+    if measured:
+        worst = max(measured, key=lambda r: r["peak_rss_mib"])
+        over = sum(1 for r in measured if mib_to_mb(r["peak_rss_mib"]) > 30)
+        unmeasured = len(ours_rows) - len(measured)
+        found.append(target(
+            every_name, over == 0 and unmeasured == 0,
+            f"max {worst['peak_rss_mib']} MiB = {mib_to_mb(worst['peak_rss_mib']):.1f} MB "
+            f"({worst['pages']} pages, {worst['threads']} threads, {worst['latency_ms']} ms); "
+            f"{over} of {len(ours_rows)} runs over 30 MB"
+            + (f", {unmeasured} not measured" if unmeasured else "")))
+    else:
+        found.append(not_run(every_name, "the matrix or the memory section"))
     if len(memory) == 2:
-        ratio = memory[1]["peak_rss_mib"] / memory[0]["peak_rss_mib"]
-        out.append((f"{memory[1]['pages']}-page crawl's peak RSS within 10 % of the "
-                    f"{memory[0]['pages']}-page one", ratio <= 1.10,
-                    f"{memory[1]['peak_rss_mib']} vs {memory[0]['peak_rss_mib']} MiB = {ratio:.3f}"))
-    shutdown = results.get("shutdown", [])
-    if shutdown:
-        worst = max(s["seconds"] for s in shutdown)
-        out.append(("shutdown latency <= 0.2 s request latency + 0.2 s", worst <= 0.4,
-                    f"max {worst} s over {len(shutdown)} runs, exit codes "
-                    f"{sorted({s['exit'] for s in shutdown})}"))
-    if rss_rows:
-        bad = [r for r in rss_rows if r["missing"] or r["duplicated"] or r["unexpected"]]
-        out.append(("zero items lost or duplicated in every pagecrawl run", not bad,
-                    f"{len(rss_rows)} runs, {len(bad)} incomplete"))
-    soak = results.get("soak")
-    if soak:
-        out.append(("soak: peak RSS after the last round within 10 % of round 5",
-                    soak["hwm_ratio"] <= 1.10, f"{soak['hwm_ratio']:.3f}"))
-    return out
+        short, long = memory
+        growth = ratio(long["peak_rss_mib"], short["peak_rss_mib"])
+        found.append(target(
+            flat_name, growth is not None and growth <= 1.10,
+            f"{long['pages']:,} pages: {long['peak_rss_mib']} MiB, {short['pages']:,} pages: "
+            f"{short['peak_rss_mib']} MiB, ratio {fmt(growth, '.3f')}"))
+    else:
+        found.append(not_run(flat_name, "the memory section"))
+    return found
+
+
+def mib_to_mb(mib):
+    """MiB (2^20 bytes) to MB (10^6 bytes), the unit of the 30 MB target."""
+    return mib * 1.048576
+
+
+def target_shutdown(shutdown):
+    """Targets 4 (SIGINT to exit <= 0.4 s) and 4b (exit code 130, a clean partial output)."""
+    latency_name = "4. shutdown latency <= 0.2 s (request latency) + 0.2 s = 0.4 s"
+    clean_name = "4b. interrupted runs exit with 130, with 0 duplicated and 0 unexpected items"
+    if not shutdown:
+        return [not_run(latency_name, "the shutdown section"),
+                not_run(clean_name, "the shutdown section")]
+    timed = [s["seconds"] for s in shutdown if s["seconds"] is not None]
+    worst = max(timed) if len(timed) == len(shutdown) else None
+    clean = all(s["exit"] == 130 and s["duplicated"] == 0 and s["unexpected"] == 0
+                and s["crawling_before_signal"] for s in shutdown)
+    return [
+        target(latency_name, worst is not None and worst <= 0.4,
+               f"max {fmt(worst, '')} s over {len(shutdown)} runs: "
+               + ", ".join(f"{fmt(s['seconds'], '')} s" for s in shutdown)),
+        target(clean_name, clean,
+               "exit codes " + ", ".join(str(s["exit"]) for s in shutdown)
+               + f"; duplicated {sum(s['duplicated'] or 0 for s in shutdown)}, "
+               f"unexpected {sum(s['unexpected'] or 0 for s in shutdown)}"),
+    ]
+
+
+def target_complete(ours_rows):
+    """Target 5: every pagecrawl run finished with every item exactly once."""
+    name = "5. zero items missing or duplicated (or unexpected) in every pagecrawl run"
+    if not ours_rows:
+        return not_run(name, "the matrix or the memory section")
+    bad = [r for r in ours_rows
+           if r["status"] != "ok" or r["missing"] != 0 or r["duplicated"] != 0
+           or r["unexpected"] != 0]
+    return target(name, not bad,
+                  f"{len(ours_rows)} runs, {len(bad)} incomplete"
+                  + "".join(f"; {r['pages']} pages/{r['threads']} threads/{r['latency_ms']} ms: "
+                            f"{r['status']}, missing {r['missing']}, duplicated "
+                            f"{r['duplicated']}, unexpected {r['unexpected']}" for r in bad))
+
+
+def target_soak(soak):
+    """The soak's target: no growth of the peak RSS across scheduled rounds."""
+    name = "soak. peak RSS after the last round within 10 % of the one after round 5"
+    if not soak:
+        return not_run(name, "the soak section")
+    if "hwm_ratio" not in soak:
+        return target(name, False, soak.get("error", "no figures"))
+    return target(name, soak["hwm_ratio"] <= 1.10, f"{soak['hwm_ratio']:.3f}")
+
+
+def fmt(value, spec):
+    """`value` formatted with `spec`, or "n/a" when it is None."""
+    return "n/a" if value is None else format(value, spec)
+
+
+# --------------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------------
 
 
 def machine():
-    """One line describing the machine."""
+    """The machine, as a dict: cores, CPU model, memory, kernel, load average."""
     model = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
             model = line.split(":", 1)[1].strip()
             break
-    mem = Path("/proc/meminfo").read_text().split()[1]
-    return (f"{os.cpu_count()} cores ({model}), {int(mem) // 1024 // 1024} GiB, "
-            f"Linux {platform.release()}")
+    mem_kib = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    return {"nproc": len(os.sched_getaffinity(0)), "cpu": model,
+            "memory_gib": round(mem_kib / 1024 / 1024, 1), "kernel": platform.release(),
+            "loadavg_before": load_average()}
+
+
+def load_average():
+    """The 1-minute load average."""
+    return round(os.getloadavg()[0], 2)
+
+
+def output_of(argv):
+    """The stripped stdout of a command, or "unknown" if it cannot run."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() or "unknown"
 
 
 def versions():
-    """Versions of everything measured."""
-    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                         capture_output=True, text=True, check=False).stdout.strip()
-    scrapy = subprocess.run([str(VENV / "python"), "-c", "import scrapy; print(scrapy.__version__)"],
-                            capture_output=True, text=True, check=False).stdout.strip()
-    py = subprocess.run([str(VENV / "python"), "--version"], capture_output=True, text=True,
-                        check=False).stdout.strip()
-    return f"pagecrawl {rev}, Scrapy {scrapy}, {py}"
+    """Versions of everything measured; `peers` is the venv's full `pip freeze`."""
+    peers_python = str(VENV_BIN / "python")
+    return {
+        "pagecrawl": output_of(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
+        "rustc": output_of(["rustc", "--version"]),
+        "scrapy": output_of([peers_python, "-c", "import scrapy; print(scrapy.__version__)"]),
+        "python": output_of([peers_python, "-c", "import platform; "
+                             "print(platform.python_version())"]),
+        "peers": output_of([peers_python, "-m", "pip", "freeze"]).splitlines(),
+    }
 
 
-def write_report(results, quick):
-    """bench/results.md, bench/results.json and the chart."""
-    lines = [f"# Benchmark results{' (quick smoke run)' if quick else ''}", "",
-             f"Run {results['date']} on {results['machine']}; {results['versions']}.", "",
-             "Regenerated by `scripts/bench.sh`. CPU is user+sys seconds of the crawler process "
-             "per page; peak RSS is its maximum resident set; items are checked against what the "
-             "site served.", ""]
+def report_markdown(results):
+    """The whole report as Markdown (bench/results.md, also printed at the end of a run)."""
+    m, v = results["machine"], results["versions"]
+    lines = [
+        f"# Benchmark results{' (quick smoke run)' if results['quick'] else ''}", "",
+        f"- date: {results['date']}",
+        f"- machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gib']} GiB, "
+        f"Linux {m['kernel']}; 1-minute load average {m['loadavg_before']} before the run, "
+        f"{m.get('loadavg_after', '?')} after",
+        f"- versions: pagecrawl {v['pagecrawl']} ({v['rustc']}, `dist` profile), "
+        f"Scrapy {v['scrapy']}, Python {v['python']} (peers: bench/requirements.txt; the full "
+        f"`pip freeze` is in results.json)",
+        f"- sections: {', '.join(results['sections'])}", "",
+        "Regenerated by `scripts/bench.sh`. Every crawler crawls the same local "
+        "`pagecrawl demo --serve` site; its output is checked with `pagecrawl demo --verify`. "
+        "CPU is the user+sys time of the crawler process (wait4) divided by the pages; peak RSS "
+        "is the high-water mark of its own resident set (VmHWM), in MiB (30 MB = 28.6 MiB). "
+        "pages/s is pages / wall time of the whole process, start-up included. The site runs in "
+        "another process and is not counted.", ""]
+    if results["quick"]:
+        lines += ["A quick smoke run: its crawls are short (100 pages), so start-up weighs heavily "
+                  "(Scrapy's most of all); only the full run's figures are comparable.", ""]
     matrix = results.get("matrix", [])
     if matrix:
-        lines += ["## Matrix", "",
-                  "| crawler | latency | threads | pages | wall (s) | pages/s | CPU ms/page | "
-                  "peak RSS (MiB) | items | missing | duplicated |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for r in matrix:
-            wall = "timeout" if r["exit"] is None else r["wall_s"]
-            lines.append(f"| {r['crawler']} | {r['latency_ms']} ms | {r['threads']} | "
-                         f"{r['pages']} | {wall} | {r['pages_per_s']} | {r['cpu_ms_per_page']} | "
-                         f"{r['peak_rss_mib']} | {r['items']} | {r['missing']} | "
-                         f"{r['duplicated']} |")
-        lines += ["", "## pagecrawl / Scrapy", "",
+        lines += ["## Matrix", ""] + run_table(matrix) + [""]
+        lines += ["## pagecrawl / Scrapy", "",
+                  "pages/s ratio: how many times faster pagecrawl was; CPU/page ratio: the share "
+                  "of Scrapy's CPU time per page that pagecrawl used.", "",
                   "| latency | threads | pages | pages/s ratio | CPU/page ratio |",
                   "| ---: | ---: | ---: | ---: | ---: |"]
-        for r in matrix:
-            if r["crawler"] != "pagecrawl":
+        for ours in matrix:
+            if ours["crawler"] != "pagecrawl":
                 continue
-            s = find(matrix, crawler="scrapy", latency_ms=r["latency_ms"], threads=r["threads"],
-                     pages=r["pages"])
-            if s:
-                lines.append(f"| {r['latency_ms']} ms | {r['threads']} | {r['pages']} | "
-                             f"{r['pages_per_s'] / s['pages_per_s']:.1f} x | "
-                             f"{r['cpu_ms_per_page'] / s['cpu_ms_per_page']:.3f} |")
+            theirs = find(matrix, crawler="scrapy", latency_ms=ours["latency_ms"],
+                          threads=ours["threads"], pages=ours["pages"])
+            if theirs:
+                speed = ratio(ours["pages_per_s"], theirs["pages_per_s"])
+                cpu = ratio(ours["cpu_ms_per_page"], theirs["cpu_ms_per_page"])
+                lines.append(f"| {ours['latency_ms']} ms | {ours['threads']} | {ours['pages']} | "
+                             f"{fmt(speed, '.1f')}{'' if speed is None else ' x'} | "
+                             f"{fmt(cpu, '.3f')} |")
         lines.append("")
-    if results.get("shutdown"):
+    shutdown = results.get("shutdown", [])
+    if shutdown:
         lines += ["## Shutdown latency", "",
-                  "SIGINT to exit, 32 crawlers, 200 ms per request: " +
-                  ", ".join(f"{s['seconds']} s (exit {s['exit']})" for s in results["shutdown"]),
-                  ""]
-    if results.get("memory"):
-        lines += ["## Memory against crawl length", "", "| pages | peak RSS (MiB) | pages/s |",
-                  "| ---: | ---: | ---: |"]
-        for r in results["memory"]:
-            lines.append(f"| {r['pages']} | {r['peak_rss_mib']} | {r['pages_per_s']} |")
+                  f"pagecrawl, 32 crawlers, {SHUTDOWN_LATENCY_MS} ms per request, "
+                  f"{SHUTDOWN_PAGES:,} pages; SIGINT about a second after the first items.", "",
+                  "| run | SIGINT to exit (s) | exit code | items | duplicated | unexpected |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for n, s in enumerate(shutdown, 1):
+            seconds = "timeout" if s["timed_out"] else fmt(s["seconds"], "")
+            lines.append(f"| {n} | {seconds} | {s['exit']} | "
+                         f"{s['items']} | {s['duplicated']} | {s['unexpected']} |")
         lines.append("")
-    if results.get("soak"):
-        soak = results["soak"]
-        rows = {r["round"]: r for r in soak["rows"]}
-        last = max(rows)
-        lines += ["## Soak (scheduled rounds, every_secs = 0, dedup)", "",
-                  f"Peak RSS {rows[5]['hwm_kib'] / 1024:.1f} MiB after round 5, "
-                  f"{rows[last]['hwm_kib'] / 1024:.1f} MiB after round {last} "
-                  f"(ratio {soak['hwm_ratio']:.3f}); seen-set {rows[last]['seen_bytes']} bytes "
-                  f"for {rows[last]['output_lines']} unique items "
-                  f"({soak['seen_bytes_per_item']:.1f} bytes each).", ""]
+    memory = results.get("memory", [])
+    if memory:
+        lines += ["## Memory against crawl length", "",
+                  "pagecrawl, latency 0, 8 crawlers.", ""] + run_table(memory) + [""]
+    soak = results.get("soak")
+    if soak:
+        lines += ["## Soak (scheduled rounds back to back, dedup on link)", ""]
+        if "error" in soak:
+            lines.append(soak["error"])
+        else:
+            by_round = {r["round"]: r for r in soak["rows"]}
+            last = max(by_round)
+            lines.append(
+                f"Peak RSS {by_round[5]['hwm_kib'] / 1024:.1f} MiB after round 5, "
+                f"{by_round[last]['hwm_kib'] / 1024:.1f} MiB after round {last} "
+                f"(ratio {soak['hwm_ratio']:.3f}); seen-set {by_round[last]['seen_bytes']} bytes "
+                f"for {by_round[last]['output_lines']} unique items "
+                f"({soak['seen_bytes_per_item']:.1f} bytes each).")
+        lines.append("")
     lines += ["## Targets", ""]
-    for name, met, figures in results["targets"]:
-        lines.append(f"- **{'MET' if met else 'MISSED'}**: {name}: {figures}")
+    for t in results["targets"]:
+        lines.append(f"- **{verdict(t)}** {t['name']}: {t['figures']}")
     if matrix:
         lines += ["", "![pages/s against crawler threads at 50 ms latency](pages_per_sec.png)"]
-    (BENCH / "results.md").write_text("\n".join(lines) + "\n")
-    (BENCH / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    if matrix:
-        chart(matrix)
+    return "\n".join(lines) + "\n"
 
 
-def chart(matrix):
-    """bench/pages_per_sec.png: pages/s against threads at 50 ms latency, one line per crawler."""
-    import matplotlib
+def verdict(t):
+    """MET, MISSED or NOT RUN."""
+    if t["met"] is None:
+        return "NOT RUN"
+    return "MET" if t["met"] else "MISSED"
+
+
+def run_table(rows):
+    """A Markdown table with one line per run."""
+    lines = ["| crawler | latency | threads | pages | status | wall (s) | pages/s | CPU ms/page "
+             "| peak RSS (MiB) | items | missing | duplicated | unexpected |",
+             "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+             "| ---: |"]
+    for r in rows:
+        lines.append(f"| {r['crawler']} | {r['latency_ms']} ms | {r['threads']} | {r['pages']} | "
+                     f"{r['status']} | {r['wall_s']} | {fmt(r['pages_per_s'], '')} | "
+                     f"{r['cpu_ms_per_page']} | {r['peak_rss_mib']} | {r['items']} | "
+                     f"{r['missing']} | {r['duplicated']} | {r['unexpected']} |")
+    return lines
+
+
+def chart(matrix, path):
+    """Draws pages/s against crawler threads at 50 ms latency into `path`.
+
+    One panel per page count, one line per crawler, the ideal (threads / 50 ms) dotted. Returns
+    False when there is nothing to draw.
+    """
+    import matplotlib  # noqa: PLC0415 -- only here: slow to import, and only for the chart
+
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    page_counts = sorted({r["pages"] for r in matrix if r["latency_ms"] == 50})
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    at_50 = [r for r in matrix if r["latency_ms"] == 50 and r["pages_per_s"] is not None]
+    page_counts = sorted({r["pages"] for r in at_50})
+    if not page_counts:
+        return False
+    thread_counts = sorted({r["threads"] for r in at_50})
     fig, axes = plt.subplots(1, len(page_counts), figsize=(6 * len(page_counts), 4.5),
                              squeeze=False)
-    for ax, pages in zip(axes[0], page_counts):
-        for crawler in ("pagecrawl", "scrapy", "miniscrapy"):
-            rows = sorted((r for r in matrix if r["crawler"] == crawler and r["latency_ms"] == 50
-                           and r["pages"] == pages), key=lambda r: r["threads"])
+    for ax, pages in zip(axes[0], page_counts, strict=True):
+        for crawler in CRAWLERS:
+            rows = sorted((r for r in at_50 if r["crawler"] == crawler and r["pages"] == pages),
+                          key=lambda r: r["threads"])
             if rows:
                 ax.plot([r["threads"] for r in rows], [r["pages_per_s"] for r in rows],
                         marker="o", label=crawler)
-        threads = sorted({r["threads"] for r in matrix})
-        ax.plot(threads, [t / 0.05 for t in threads], linestyle=":", color="grey",
-                label="ideal (threads / 50 ms)")
+        ax.plot(thread_counts, [t / 0.05 for t in thread_counts], linestyle=":", marker="_",
+                color="grey", label="ideal: threads / 50 ms")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_xticks(threads, [str(t) for t in threads])
+        ax.set_xticks(thread_counts, [str(t) for t in thread_counts])
         ax.set_xlabel("crawler threads (Scrapy: CONCURRENT_REQUESTS)")
-        ax.set_ylabel("pages/s")
-        ax.set_title(f"{pages} pages, 50 ms latency")
+        ax.set_ylabel("pages/s (log scale)")
+        ax.set_title(f"{pages:,} pages, 50 ms latency per request")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
+    fig.suptitle("Throughput against crawler threads")
     fig.tight_layout()
-    fig.savefig(BENCH / "pages_per_sec.png", dpi=110)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write_results(results):
+    """Writes bench/results.md, bench/results.json and the chart, and prints the report."""
+    markdown = report_markdown(results)
+    (BENCH / "results.md").write_text(markdown)
+    (BENCH / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    written = [BENCH / "results.md", BENCH / "results.json"]
+    if results.get("matrix") and chart(results["matrix"], BENCH / "pages_per_sec.png"):
+        written.append(BENCH / "pages_per_sec.png")
+    print()
+    print(markdown)
+    print("wrote " + ", ".join(str(p.relative_to(ROOT)) for p in written))
 
 
 def main():
+    """Runs the chosen sections, then checks the targets and writes the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a small smoke run of each section")
-    parser.add_argument("--only", choices=sorted(SECTIONS), action="append",
-                        help="run only this section (repeatable)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small smoke version of each section (a couple of minutes)")
+    parser.add_argument("--only", choices=list(SECTIONS), action="append",
+                        help="run only this section (repeatable); default: all of them")
     args = parser.parse_args()
-    results = {"date": datetime.date.today().isoformat(), "machine": machine(),
+    if not PAGECRAWL.exists():
+        sys.exit(f"bench: {PAGECRAWL} does not exist; run scripts/bench.sh, which builds it")
+    sections = args.only or list(SECTIONS)
+    results = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+               "quick": args.quick, "sections": sections, "machine": machine(),
                "versions": versions()}
-    for name in args.only or list(SECTIONS):
-        print(f"== {name}", flush=True)
+    for name in sections:
+        print(f"== {name}{' (quick)' if args.quick else ''}", flush=True)
+        started = time.monotonic()
         SECTIONS[name](results, args.quick)
+        print(f"   {name} took {time.monotonic() - started:.0f} s", flush=True)
+    results["machine"]["loadavg_after"] = load_average()
     results["targets"] = targets(results)
-    print("== targets")
-    for name, met, figures in results["targets"]:
-        print(f"  {'MET   ' if met else 'MISSED'} {name}: {figures}")
-    write_report(results, args.quick)
-    print(f"wrote {BENCH / 'results.md'}, {BENCH / 'results.json'}"
-          + (f", {BENCH / 'pages_per_sec.png'}" if results.get("matrix") else ""))
+    write_results(results)
 
 
 if __name__ == "__main__":

@@ -1,64 +1,71 @@
-"""The benchmark's Scrapy peer: the same job as pagecrawl, done the Scrapy way.
+"""The benchmark's Scrapy peer: the same job as pagecrawl, done the usual Scrapy way.
 
 Run by bench/run.py as
     scrapy runspider bench/scrapy_spider.py -a url=TEMPLATE -a pages=N -a threads=T -a out=PATH
-Requests pages 0..N-1 by number (all scheduled at start), extracts `div.pl2` items with the first
-`a`'s whitespace-normalised text as `title` and its `href` as `link`, and writes JSON Lines.
-CONCURRENT_REQUESTS = the thread count, no delay, no robots.txt, no AutoThrottle.
+TEMPLATE holds `{offset}` (page * 25) and/or `{page}`. The spider requests pages 0..N-1 by number
+(all yielded at the start; Scrapy's scheduler keeps T of them in flight), extracts one item per
+`div.pl2` with the first `a`'s text, whitespace collapsed, as `title` and its `href` as `link`,
+and writes a JSON Lines feed to PATH.
+
+Settings: CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN = T, no download delay, no
+robots.txt, no AutoThrottle, no telnet console or remote control, no cookies, log level WARNING;
+retries, the dupe filter and everything else stay at Scrapy's defaults.
 """
 
 import scrapy
 
 
 class ListingSpider(scrapy.Spider):
+    """Pages 0..N-1 of a page-numbered listing, 25 items per page."""
+
     name = "listing"
-
-    def __init__(self, url, pages, threads, out, **kwargs):
-        super().__init__(**kwargs)
-        self.url = url
-        self.pages = int(pages)
-        self.out = out
-
-    @classmethod
-    def update_settings(cls, settings):
-        super().update_settings(settings)
-
-    @classmethod
-    def from_crawler(cls, crawler, *args, **kwargs):
-        threads = int(kwargs["threads"])
-        crawler.settings.frozen = False
-        crawler.settings.set("CONCURRENT_REQUESTS", threads, priority="spider")
-        crawler.settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", threads, priority="spider")
-        crawler.settings.set(
-            "FEEDS",
-            {kwargs["out"]: {"format": "jsonlines", "encoding": "utf8", "overwrite": True}},
-            priority="spider",
-        )
-        return super().from_crawler(crawler, *args, **kwargs)
 
     custom_settings = {
         "DOWNLOAD_DELAY": 0,
         "ROBOTSTXT_OBEY": False,
         "AUTOTHROTTLE_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        # Scrapy 2.19's code-execution HTTP server (the telnet console's successor), off likewise.
+        "REMOTE_CONTROL_ENABLED": False,
         "COOKIES_ENABLED": False,
         "LOG_LEVEL": "WARNING",
-        "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
     }
 
+    def __init__(self, url, pages, threads, out, **kwargs):
+        super().__init__(**kwargs)
+        self.url = url
+        self.pages = int(pages)
+        self.threads = int(threads)
+        self.out = out
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        """Applies the settings that depend on the spider arguments (threads, output path)."""
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        settings.set("CONCURRENT_REQUESTS", spider.threads, priority="spider")
+        settings.set("CONCURRENT_REQUESTS_PER_DOMAIN", spider.threads, priority="spider")
+        settings.set(
+            "FEEDS",
+            {spider.out: {"format": "jsonlines", "encoding": "utf8", "overwrite": True}},
+            priority="spider",
+        )
+        return spider
+
     async def start(self):
+        """Yields the request of every page (Scrapy >= 2.13's replacement of start_requests)."""
         for page in range(self.pages):
-            yield scrapy.Request(
-                self.url.replace("{offset}", str(page * 25)).replace("{page}", str(page)),
-                cb_kwargs={"page": page},
-            )
+            url = self.url.replace("{offset}", str(page * 25)).replace("{page}", str(page))
+            yield scrapy.Request(url, cb_kwargs={"page": page})
 
     def parse(self, response, page):
-        for item in response.css("div.pl2"):
-            anchor = item.css("a")[:1]
-            title = " ".join("".join(anchor.css("*::text").getall()).split()) if anchor else None
+        """One item per `div.pl2`: the first link's text and href."""
+        for node in response.css("div.pl2"):
+            anchor = node.css("a")[:1]
+            if not anchor:
+                continue
             yield {
                 "page": page,
-                "title": title,
-                "link": anchor.attrib.get("href") if anchor else None,
+                "title": " ".join(anchor.xpath("string()").get().split()),
+                "link": anchor.attrib.get("href"),
             }

@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# The benchmark: pagecrawl against Scrapy and a miniScrapy port, on the same local demo site.
+# The benchmark: pagecrawl against Scrapy and miniScrapy (a port of the classic teaching crawler),
+# all crawling the same local demo site (`pagecrawl demo --serve` on 127.0.0.1), in one run.
 #
-#   scripts/bench.sh                  # everything (about 30-40 minutes on 2 cores)
-#   scripts/bench.sh --quick          # a smoke run of every section (about a minute)
-#   scripts/bench.sh --only matrix    # one section: matrix, shutdown, memory or soak
+#   scripts/bench.sh                      # everything: about 40 minutes on 2 cores
+#   scripts/bench.sh --quick              # a small smoke version of every section: under a minute
+#   scripts/bench.sh --only matrix        # one section: matrix, shutdown, memory or soak
+#   scripts/bench.sh --only shutdown --only memory --quick    # options combine
 #
-# It builds pagecrawl (the `dist` profile: release with fat LTO), installs the peers from bench/requirements.txt into
-# bench/peers/venv (git-ignored; reused while the requirements stay the same), then runs
-# bench/run.py, which prints every run and the targets, and writes bench/results.md,
-# bench/results.json and bench/pages_per_sec.png. Everything talks to 127.0.0.1 only.
+# What it measures (details at the top of bench/run.py): for every crawler over latency 0 / 50 ms
+# x 1, 8, 32 threads x 400, 4,000 pages, the wall time, pages/s, CPU (user+sys) per page and peak
+# RSS of the crawler process, and the items written, missing, duplicated and unexpected (each
+# output is checked with `pagecrawl demo --verify`); then pagecrawl's shutdown latency under
+# SIGINT, its peak RSS on a 100,000-page crawl against a 1,000-page one, and the service soak.
+#
+# How to read the results: every run prints a line as it finishes; the end of the output (and
+# bench/results.md) has the tables, the ratios pagecrawl / Scrapy per cell, and each target as
+# MET or MISSED with its figures. bench/results.json has the raw figures and the versions,
+# bench/pages_per_sec.png the chart. A missed target does not fail the script. Run it on an idle
+# machine: the report records the load average before and after, and a busy one gives noise.
+#
+# It builds pagecrawl with the `dist` profile (release plus fat LTO), and installs the peers from
+# bench/requirements.txt into bench/peers/venv (git-ignored; reused while the requirements file
+# stays the same, recreated when it changes). Nothing leaves 127.0.0.1 except pip's downloads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
