@@ -248,37 +248,36 @@ pub fn spawn_reporter(
     report: Report,
     done: Receiver<()>,
 ) -> std::io::Result<JoinHandle<()>> {
-    let interval = match report {
-        Report::Lines(interval) => interval,
-        Report::Bar(bar) => {
-            return std::thread::Builder::new()
-                .name("stats".to_string())
-                .spawn(move || {
-                    while let Err(RecvTimeoutError::Timeout) =
-                        done.recv_timeout(Duration::from_millis(200))
-                    {
-                        let s = stats.snapshot();
-                        bar.set_position(s.fetched + s.failed);
-                        bar.set_message(format!("{} items", s.items));
-                    }
-                    bar.finish_and_clear();
-                });
-        }
+    let tick = match &report {
+        Report::Lines(interval) => *interval,
+        Report::Bar(_) => Duration::from_millis(200),
     };
     std::thread::Builder::new()
         .name("stats".to_string())
         .spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = done.recv_timeout(interval) {
+            while let Err(RecvTimeoutError::Timeout) = done.recv_timeout(tick) {
                 let s = stats.snapshot();
-                let of = s.planned.map_or(String::new(), |p| format!("/{p}"));
-                info!(
-                    target: TARGET,
-                    "progress: {}{of} pages fetched, {} failed, {} items written, {:.1} pages/s",
-                    s.fetched,
-                    s.failed,
-                    s.items,
-                    s.pages_per_sec()
-                );
+                match &report {
+                    Report::Bar(bar) => {
+                        bar.set_position(s.fetched + s.failed);
+                        bar.set_message(format!("{} items", s.items));
+                    }
+                    Report::Lines(_) => {
+                        let of = s.planned.map_or(String::new(), |p| format!("/{p}"));
+                        info!(
+                            target: TARGET,
+                            "progress: {}{of} pages fetched, {} failed, {} items written, \
+                             {:.1} pages/s",
+                            s.fetched,
+                            s.failed,
+                            s.items,
+                            s.pages_per_sec()
+                        );
+                    }
+                }
+            }
+            if let Report::Bar(bar) = report {
+                bar.finish_and_clear();
             }
         })
 }

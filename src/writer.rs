@@ -85,19 +85,20 @@ impl LineEncoder {
         write_json_str(&mut url, &page.url);
         let mut written = 0;
         for item in page.items.iter().filter(|item| keep(item)) {
-            self.encode_item(page.page, &url, item, out);
-            if let Some(first_seen) = first_seen {
-                out.truncate(out.len() - 2); // the line's `}\n`
-                out.extend_from_slice(b",\"first_seen\":");
-                write_json_str(out, first_seen);
-                out.extend_from_slice(b"}\n");
-            }
+            self.encode_item(page.page, &url, item, first_seen, out);
             written += 1;
         }
         written
     }
 
-    fn encode_item(&self, page: u64, url_json: &[u8], item: &Item, out: &mut Vec<u8>) {
+    fn encode_item(
+        &self,
+        page: u64,
+        url_json: &[u8],
+        item: &Item,
+        first_seen: Option<&str>,
+        out: &mut Vec<u8>,
+    ) {
         out.extend_from_slice(b"{\"page\":");
         out.extend_from_slice(page.to_string().as_bytes());
         out.extend_from_slice(b",\"url\":");
@@ -108,6 +109,10 @@ impl LineEncoder {
                 Some(value) => write_json_str(out, value),
                 None => out.extend_from_slice(b"null"),
             }
+        }
+        if let Some(first_seen) = first_seen {
+            out.extend_from_slice(b",\"first_seen\":");
+            write_json_str(out, first_seen);
         }
         out.extend_from_slice(b"}\n");
     }
