@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::parse::Extractor;
+use crate::parse::{Engine, Extractor};
 
 /// A validated configuration, ready for [`crate::pipeline::run`].
 #[derive(Debug, Clone)]
@@ -309,6 +309,13 @@ impl Config {
         }
         writeln!(out, "\n[extract]")?;
         writeln!(out, "item = {:?}", self.extract.item_selector())?;
+        writeln!(out, "engine = \"{}\"", self.extract.engine().name())?;
+        if let Some(why) = self.extract.stream_unavailable() {
+            writeln!(
+                out,
+                "# every page goes to the DOM engine: the stream cannot match {why}"
+            )?;
+        }
         writeln!(out, "[extract.fields]")?;
         for (name, spec) in self.extract.field_specs() {
             writeln!(out, "{name} = {spec:?}")?;
@@ -459,6 +466,7 @@ struct RawHttp {
 #[serde(deny_unknown_fields)]
 struct RawExtract {
     item: String,
+    engine: Option<Engine>,
     fields: toml::Table,
 }
 
@@ -579,7 +587,8 @@ impl RawConfig {
             })?;
             fields.push((name, spec.to_string()));
         }
-        let extract = Extractor::new(&extract.item, &fields)?;
+        let extract =
+            Extractor::with_engine(&extract.item, &fields, extract.engine.unwrap_or_default())?;
 
         let output = self
             .output

@@ -12,6 +12,8 @@ use crossbeam_channel::{Receiver, Sender};
 use log::{debug, warn};
 use scraper::{ElementRef, Html, Selector};
 
+mod stream;
+
 use crate::feeder::ListingEnd;
 use crate::fetch::Crawled;
 use crate::shutdown::PanicGuard;
@@ -45,6 +47,39 @@ pub enum Parsed {
     },
 }
 
+/// How pages are turned into items (`extract.engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// Match the selectors on the token stream, without building a document tree, and hand a
+    /// page whose markup the stream cannot read like an HTML5 tree to the DOM engine. The same
+    /// items as `Dom`, several times faster.
+    #[default]
+    Stream,
+    /// Build the full HTML5 document tree (html5ever) for every page and select in it.
+    Dom,
+}
+
+impl Engine {
+    /// The name used in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Stream => "stream",
+            Engine::Dom => "dom",
+        }
+    }
+}
+
+/// Which engine produced a page's items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Used {
+    /// The streaming pass.
+    Stream,
+    /// The document tree: `engine = "dom"`, a selector the stream cannot match, or a page the
+    /// stream handed back.
+    Dom,
+}
+
 /// Compiled selectors: one for the item, one per field.
 #[derive(Debug, Clone)]
 pub struct Extractor {
@@ -54,6 +89,12 @@ pub struct Extractor {
     item: Selector,
     /// The fields in config order.
     fields: Vec<Field>,
+    /// The engine asked for.
+    engine: Engine,
+    /// The streaming plan; `None` with `engine = "dom"` or a selector the stream cannot match.
+    stream: Option<stream::Plan>,
+    /// Why the stream is not used although `engine = "stream"`.
+    no_stream: Option<String>,
 }
 
 /// One `[extract.fields]` entry.
@@ -78,12 +119,22 @@ impl Extractor {
     /// A spec is `selector` (the text of the first match, whitespace collapsed), `selector@attr`
     /// (an attribute of the first match) or `@attr` (an attribute of the item element itself).
     pub fn new(item: &str, fields: &[(String, String)]) -> Result<Extractor> {
+        Extractor::with_engine(item, fields, Engine::default())
+    }
+
+    /// [`Extractor::new`] with the engine chosen.
+    pub fn with_engine(
+        item: &str,
+        fields: &[(String, String)],
+        engine: Engine,
+    ) -> Result<Extractor> {
         let item_selector = Selector::parse(item)
             .map_err(|err| anyhow!("`extract.item`: invalid CSS selector {item:?}: {err}"))?;
         if fields.is_empty() {
             return Err(anyhow!("`[extract.fields]` must name at least one field"));
         }
         let mut compiled = Vec::with_capacity(fields.len());
+        let mut plan_fields = Vec::with_capacity(fields.len());
         for (name, spec) in fields {
             let key = format!("extract.fields.{name}");
             if RESERVED_FIELDS.contains(&name.as_str()) {
@@ -98,6 +149,7 @@ impl Extractor {
             if attr.is_some_and(str::is_empty) {
                 return Err(anyhow!("`{key}`: no attribute name after `@` in {spec:?}"));
             }
+            plan_fields.push(((!selector.is_empty()).then_some(selector), attr));
             let selector = match (selector, attr) {
                 ("", None) => return Err(anyhow!("`{key}`: empty selector")),
                 ("", Some(_)) => None,
@@ -113,11 +165,32 @@ impl Extractor {
                 attr: attr.map(str::to_string),
             });
         }
+        let (stream, no_stream) = match engine {
+            Engine::Dom => (None, None),
+            Engine::Stream => match stream::Plan::new(item, &plan_fields) {
+                Ok(plan) => (Some(plan), None),
+                Err(why) => (None, Some(why)),
+            },
+        };
         Ok(Extractor {
             item_source: item.to_string(),
             item: item_selector,
             fields: compiled,
+            engine,
+            stream,
+            no_stream,
         })
+    }
+
+    /// The engine asked for in the config.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// With `engine = "stream"`, why every page goes to the DOM engine anyway: the selector the
+    /// stream cannot match. `None` when the stream is in use, or not asked for.
+    pub fn stream_unavailable(&self) -> Option<&str> {
+        self.no_stream.as_deref()
     }
 
     /// The item selector as written in the config.
@@ -139,6 +212,24 @@ impl Extractor {
 
     /// Extracts every item of `html`, in document order.
     pub fn extract(&self, html: &str) -> Vec<Item> {
+        self.extract_reporting(html).0
+    }
+
+    /// [`Extractor::extract`], also saying which engine did the work.
+    pub fn extract_reporting(&self, html: &str) -> (Vec<Item>, Used) {
+        if let Some(plan) = &self.stream {
+            match plan.extract(html) {
+                stream::Outcome::Items(items) => return (items, Used::Stream),
+                stream::Outcome::Irregular(why) => {
+                    debug!("streaming extraction handed the page to the DOM engine: {why}");
+                }
+            }
+        }
+        (self.extract_dom(html), Used::Dom)
+    }
+
+    /// Extracts every item of `html` from its full HTML5 document tree (the `dom` engine).
+    pub fn extract_dom(&self, html: &str) -> Vec<Item> {
         let document = Html::parse_document(html);
         document
             .select(&self.item)
@@ -183,13 +274,21 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 /// Joins text pieces, collapsing every run of whitespace into one space and trimming the ends.
 fn collapse_whitespace<'a>(pieces: impl Iterator<Item = &'a str>) -> String {
     let mut out = String::new();
-    for word in pieces.flat_map(str::split_whitespace) {
+    for piece in pieces {
+        push_words(&mut out, piece);
+    }
+    out
+}
+
+/// Appends the words of `piece` to `out`, one space between words (and before the first, when
+/// `out` already holds some).
+fn push_words(out: &mut String, piece: &str) {
+    for word in piece.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(word);
     }
-    out
 }
 
 /// One parser thread's share of the work.
@@ -222,10 +321,15 @@ impl Parser {
             let extracted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 #[cfg(test)]
                 inject_panic(&fetched.url, "parser");
-                self.extractor.extract(&fetched.body)
+                self.extractor.extract_reporting(&fetched.body)
             }));
             let page_items = match extracted {
-                Ok(page_items) => page_items,
+                Ok((page_items, used)) => {
+                    if used == Used::Dom {
+                        self.stats.page_parsed_dom();
+                    }
+                    page_items
+                }
                 Err(panic) => {
                     let reason = format!("the HTML parser panicked: {}", panic_text(&*panic));
                     warn!("page {} ({}): {reason}", fetched.page, fetched.url);
@@ -350,5 +454,223 @@ mod tests {
         assert!(err.to_string().contains("reserved"), "{err}");
         let err = Extractor::new("div", &[]).unwrap_err();
         assert!(err.to_string().contains("at least one field"), "{err}");
+    }
+
+    /// Compiles `item` and `fields` for both engines.
+    fn engines(item: &str, fields: &[(&str, &str)]) -> Extractor {
+        let fields: Vec<_> = fields
+            .iter()
+            .map(|(n, s)| (n.to_string(), s.to_string()))
+            .collect();
+        let ex = Extractor::with_engine(item, &fields, Engine::Stream).unwrap();
+        assert!(ex.stream.is_some(), "{item:?} {fields:?} should stream");
+        ex
+    }
+
+    /// The stream must read `html` itself and agree with the DOM engine.
+    fn assert_streams_like_dom(ex: &Extractor, html: &str) -> Vec<Item> {
+        let dom = ex.extract_dom(html);
+        let streamed = ex.stream.as_ref().unwrap().extract(html);
+        assert_eq!(
+            streamed,
+            stream::Outcome::Items(dom.clone()),
+            "on {html:.300}"
+        );
+        dom
+    }
+
+    #[test]
+    fn stream_and_dom_agree_on_demo_pages() {
+        use crate::demo_site::{SiteOptions, expected_items, render_page};
+        let opts = SiteOptions::default();
+        let titles = engines("div.pl2", &[("title", "a"), ("link", "a@href")]);
+        let rows = engines(
+            "tr.item",
+            &[
+                ("title", "div.pl2 a"),
+                ("link", "div.pl2 a@href"),
+                ("cover", "img@src"),
+                ("rating", "span.rating_nums"),
+                ("quote", ".inq"),
+                ("votes", "div.star span.pl"),
+                ("class", "@class"),
+                ("missing", "span.nothing"),
+                ("short", "div.short-reviews"),
+            ],
+        );
+        for page in [0, 1, 7] {
+            let html = render_page(&opts, page);
+            let items = assert_streams_like_dom(&titles, &html);
+            let expected: Vec<Item> = expected_items(&opts, page)
+                .into_iter()
+                .map(|i| vec![Some(i.title), Some(i.link)])
+                .collect();
+            assert_eq!(items, expected, "page {page}");
+            let rows = assert_streams_like_dom(&rows, &html);
+            assert_eq!(rows.len(), opts.page_size);
+            assert!(rows.iter().all(|r| r[7].is_none() && r[8].is_some()));
+        }
+        let past_the_end = render_page(&opts, opts.pages);
+        assert!(assert_streams_like_dom(&titles, &past_the_end).is_empty());
+    }
+
+    #[test]
+    fn stream_and_dom_agree_on_well_formed_oddities() {
+        let ex = engines(
+            "div.pl2",
+            &[
+                ("title", "a"),
+                ("link", "a@href"),
+                ("id", "@id"),
+                ("img", "img"),
+            ],
+        );
+        let pages = [
+            // Character references, named, numeric and legacy, in text and in attributes.
+            r#"<div class="pl2" id="a&amp;b"><a href="/s?x=1&amp;y=2&copy=3&notit;">Tom &amp; Jerry &eacute;&#x4e2d;&#20013; &notin;&nbsp;x &amp</a></div>"#,
+            // Text split by comments and child elements; whitespace of every kind; NUL, CR.
+            "<div class=pl2><a>one<!-- c -->two<b>three</b>\r\n\t four\u{3000}five\0six</a></div>",
+            "<div class=pl2 id=\"a\r\nb\rc\0d\"><a>x<script>a\0b</script></a></div>",
+            // Script text inside a field is text, taken raw; RCDATA is decoded.
+            "<div class=pl2><a>x<script>var a = \"&amp;\" < 1;</script><textarea>&lt;t&gt;</textarea></a></div>",
+            // The first match decides, even when it lacks the attribute.
+            "<div class=pl2><a>no href</a><a href=/2>two</a></div>",
+            // Nested items: the outer item's first match is inside the inner one.
+            "<div class=pl2 id=outer><div class=pl2 id=inner><a href=/i>inner</a></div><a href=/o>outer</a></div>",
+            // A field match that is itself an item is not its own field.
+            "<div class=pl2 id=o><a href=/1>1</a></div><div class=pl2><div class=pl2><a href=/2>2</a></div></div>",
+            // Void elements: an empty text field, and items without content.
+            "<div class=pl2><img src=x><a href=/v>v</a></div><div class=pl2></div>",
+            // Upper-case markup, unquoted and single-quoted attributes.
+            "<DIV CLASS=pl2 ID='up'><A HREF=/UP>Up Case</A></DIV>",
+            // Decoys in comments, scripts, styles and noscript.
+            "<script>'<div class=pl2><a>s</a></div>'</script><style>.pl2{}</style><!-- <div class=pl2> -->\
+             <noscript><div class=pl2><a>ns</a></div></noscript><div class=pl2><a href=/r>real</a></div>",
+            // Items inside table cells, as on Douban.
+            "<table><tr><td><div class=pl2><a href=/t>cell</a></div></td></tr></table>",
+            "",
+            "<html><body>no items</body></html>",
+        ];
+        for html in pages {
+            assert_streams_like_dom(&ex, html);
+        }
+        let first = assert_streams_like_dom(&ex, pages[0]);
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            first,
+            vec![vec![
+                s("Tom & Jerry é中中 ∉ x &"),
+                s("/s?x=1&y=2&copy=3&notit;"),
+                s("a&b"),
+                None
+            ]]
+        );
+    }
+
+    #[test]
+    fn irregular_markup_goes_to_the_dom_engine() {
+        let ex = engines(
+            "li.pl2, p.pl2, div.pl2",
+            &[("title", "a"), ("link", "a@href")],
+        );
+        let deep = engines(
+            "div.pl2",
+            &[
+                ("title", "td a"),
+                ("cell", "td"),
+                ("opt", "select div"),
+                ("p", "p"),
+                ("br", "* br"),
+            ],
+        );
+        let pages = [
+            // Stray content in a table is moved before it; a cell directly in a table gets an
+            // implied row.
+            "<div class=pl2><table><a href=/f>fostered</a><tr><td><a>in cell</a></td></tr></table></div>",
+            "<div class=pl2><table><td><a href=/c>implied row</a></td></table></div>",
+            // Unclosed cells.
+            "<div class=pl2><table><tr><td>one<td><a>two</a></tr></table></div>",
+            // An element that <select> drops, and HTML inside SVG.
+            "<div class=pl2><select><div><a>x</a></div></select></div>",
+            "<div class=pl2><svg><p><a href=/s>out</a></p></svg></div>",
+            // A formatting element closed by a block's end tag, misnested formatting.
+            "<div class=pl2><b><a href=/1>x</b></a></div>",
+            "<div class=pl2><a href=/m><b>bold</a></b></div>",
+            "<div class=pl2><p>para<div><a href=/1>block</a></div></p></div>",
+            "<h1 class=pl2><a href=/1>x</a><h2 class=pl2><a href=/2>y</a></h2></h1>",
+            "<frameset><div class=pl2><a>f</a></div></frameset>",
+            // Items closed implicitly by the next one, or by their parent.
+            "<ul><li class=pl2><a href=/1>1</a><li class=pl2><a href=/2>2</a></ul>",
+            "<p class=pl2><a href=/1>1</a><p class=pl2><a href=/2>2</a>",
+            // A field element closed by its item's end tag.
+            "<div class=pl2><a href=/1>one</div><div class=pl2><a href=/2>two</a></div>",
+            // An anchor inside an anchor: the HTML5 parser closes the first.
+            "<div class=pl2><a href=/1>one<a href=/2>two</a></a></div>",
+            // A truncated page.
+            "<div class=pl2><a href=/1>cut off",
+            // Template contents are not part of the document tree.
+            "<template><div class=pl2><a>t</a></div></template><div class=pl2><a>real</a></div>",
+        ];
+        for html in pages {
+            let outcome = ex.stream.as_ref().unwrap().extract(html);
+            assert!(
+                matches!(outcome, stream::Outcome::Irregular(_)),
+                "{html}: {outcome:?}"
+            );
+            for ex in [&ex, &deep] {
+                assert_eq!(
+                    ex.extract_reporting(html),
+                    (ex.extract_dom(html), Used::Dom),
+                    "{html}"
+                );
+            }
+        }
+        // A stray </p> or </br> inserts an empty element, which only a bare `p`, `br` or `*`
+        // selector can match: the page goes to the DOM engine only for such selectors.
+        for html in [
+            "<div class=pl2><x>para</p><a>x</a></div>",
+            "<div class=pl2></br><a>x</a></div>",
+        ] {
+            assert_eq!(ex.extract_reporting(html).1, Used::Stream, "{html}");
+            assert_eq!(ex.extract(html), ex.extract_dom(html), "{html}");
+            assert_eq!(
+                deep.extract_reporting(html),
+                (deep.extract_dom(html), Used::Dom)
+            );
+        }
+        assert_eq!(
+            deep.extract_reporting("<div class=pl2><p>para</p></div>"),
+            (
+                vec![vec![None, None, None, Some("para".into()), None]],
+                Used::Stream
+            )
+        );
+    }
+
+    #[test]
+    fn selectors_the_stream_cannot_match_use_the_dom_engine() {
+        let fields = [("t".to_string(), "a + span".to_string())];
+        let ex = Extractor::with_engine("div", &fields, Engine::Stream).unwrap();
+        let why = ex
+            .stream_unavailable()
+            .expect("a sibling combinator does not stream");
+        assert!(why.contains("a + span"), "{why}");
+        let html = "<div><a>x</a><span>next</span></div>";
+        assert_eq!(
+            ex.extract_reporting(html),
+            (vec![vec![Some("next".to_string())]], Used::Dom)
+        );
+        let dom = Extractor::with_engine(
+            "div",
+            &fields[..0]
+                .iter()
+                .cloned()
+                .chain([("t".into(), "a".into())])
+                .collect::<Vec<_>>(),
+            Engine::Dom,
+        )
+        .unwrap();
+        assert_eq!(dom.stream_unavailable(), None);
+        assert_eq!(dom.extract_reporting(html).1, Used::Dom);
     }
 }

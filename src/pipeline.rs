@@ -132,6 +132,12 @@ pub fn run_with(
     output_lock: &OutputLock,
     options: &RunOptions,
 ) -> Result<Outcome> {
+    if let Some(why) = config.extract.stream_unavailable() {
+        warn!(
+            "`extract.engine` is \"stream\", but every page will be parsed into a full document \
+             tree (the slower DOM engine): the streaming matcher does not support the selector {why}"
+        );
+    }
     let dedup = config.output.dedup.as_ref();
     let seen_path = dedup.map(|_| config.output.seen.as_path());
     for path in [&config.output.path, &config.output.state]

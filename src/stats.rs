@@ -64,6 +64,8 @@ pub struct Stats {
     not_crawled: AtomicU64,
     /// Pages parsed.
     parsed: AtomicU64,
+    /// Pages parsed by building their document tree (`extract.engine`).
+    parsed_dom: AtomicU64,
     /// Pages whose items reached the output file.
     written_pages: AtomicU64,
     /// Items written.
@@ -91,6 +93,7 @@ impl Stats {
             failed: AtomicU64::new(0),
             not_crawled: AtomicU64::new(0),
             parsed: AtomicU64::new(0),
+            parsed_dom: AtomicU64::new(0),
             written_pages: AtomicU64::new(0),
             items: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -120,6 +123,11 @@ impl Stats {
     /// A page was parsed.
     pub fn page_parsed(&self) {
         self.parsed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A page was parsed by the DOM engine rather than the stream.
+    pub fn page_parsed_dom(&self) {
+        self.parsed_dom.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A page and its `items` items reached the output file.
@@ -163,6 +171,7 @@ impl Stats {
             failed: load(&self.failed),
             not_crawled: load(&self.not_crawled),
             parsed: load(&self.parsed),
+            parsed_dom: load(&self.parsed_dom),
             written_pages: load(&self.written_pages),
             items: load(&self.items),
             bytes: load(&self.bytes),
@@ -186,6 +195,8 @@ pub struct Summary {
     pub not_crawled: u64,
     /// Pages parsed.
     pub parsed: u64,
+    /// Pages parsed by the DOM engine.
+    pub parsed_dom: u64,
     /// Pages whose items were written.
     pub written_pages: u64,
     /// Items written.
@@ -218,7 +229,8 @@ impl fmt::Display for Summary {
         write!(
             f,
             "pages_fetched={} pages_failed={} pages_not_crawled={} pages_written={} items={} \
-             items_already_seen={} bytes={} retries={} elapsed={:.3}s pages_per_sec={:.1}",
+             items_already_seen={} bytes={} retries={} pages_parsed_dom={} elapsed={:.3}s \
+             pages_per_sec={:.1}",
             self.fetched,
             self.failed,
             self.not_crawled,
@@ -227,6 +239,7 @@ impl fmt::Display for Summary {
             self.already_seen,
             self.bytes,
             self.retries,
+            self.parsed_dom,
             self.elapsed.as_secs_f64(),
             self.pages_per_sec()
         )
@@ -303,7 +316,7 @@ mod tests {
         let line = s.to_string();
         assert!(line.starts_with(
             "pages_fetched=2 pages_failed=1 pages_not_crawled=7 pages_written=1 items=25 \
-             items_already_seen=0 bytes=150 retries=1 elapsed="
+             items_already_seen=0 bytes=150 retries=1 pages_parsed_dom=0 elapsed="
         ));
     }
 

@@ -35,6 +35,10 @@ fn full_crawl(crawlers: usize, parsers: usize) {
     let s = outcome.summary;
     assert_eq!((s.fetched, s.failed, s.not_crawled), (12, 0, 0));
     assert_eq!((s.written_pages, s.items), (12, 300));
+    assert_eq!(
+        s.parsed_dom, 0,
+        "every demo page is read by the streaming engine"
+    );
     for item in &items {
         assert_eq!(item.url, env.site.options_url(item.page));
     }
@@ -60,6 +64,32 @@ fn full_crawl_one_thread_each() {
 #[test]
 fn full_crawl_many_threads() {
     full_crawl(8, 4);
+}
+
+/// `engine = "dom"` builds every page's tree, and writes exactly what the stream writes.
+#[test]
+fn both_engines_write_the_same_items() {
+    let env = TestEnv::with_pages(6);
+    let mut lines = Vec::new();
+    for (engine, parsed_dom) in [("stream", 0), ("dom", 6)] {
+        env.reset();
+        let knobs = Knobs {
+            last_page: Some(5),
+            engine: Some(engine),
+            extra_fields: "subtitle = \"span\"\nid = \"@class\"",
+            ..Knobs::default()
+        };
+        let outcome = env.crawl(&knobs, LIMIT);
+        assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+        assert_eq!(outcome.summary.parsed_dom, parsed_dom, "{engine}");
+        let text = std::fs::read_to_string(env.out_path()).unwrap();
+        let mut sorted: Vec<String> = text.lines().map(str::to_string).collect();
+        sorted.sort();
+        assert_eq!(sorted.len(), 6 * 25, "{engine}");
+        lines.push(sorted);
+    }
+    assert_eq!(lines[0], lines[1]);
+    assert!(lines[0][0].contains("\"subtitle\":\": "), "{}", lines[0][0]);
 }
 
 #[test]

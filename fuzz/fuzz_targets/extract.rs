@@ -1,11 +1,12 @@
-//! Fuzzes the extractor: any bytes, decoded as a crawler would, must parse without a panic.
+//! Fuzzes the extractor: any bytes, decoded as a crawler would, must parse without a panic, and
+//! the streaming engine must give exactly what the DOM engine gives (or hand the page to it).
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use pagecrawl::fetch::decode_body;
-use pagecrawl::parse::Extractor;
+use pagecrawl::parse::{Engine, Extractor};
 
 fn extractor() -> &'static Extractor {
     static EXTRACTOR: OnceLock<Extractor> = OnceLock::new();
@@ -14,8 +15,11 @@ fn extractor() -> &'static Extractor {
             ("title".to_string(), "a".to_string()),
             ("link".to_string(), "a@href".to_string()),
             ("id".to_string(), "@id".to_string()),
+            ("cell".to_string(), "td b".to_string()),
+            ("para".to_string(), "p".to_string()),
         ];
-        Extractor::new("div.pl2", &fields).expect("valid selectors")
+        Extractor::with_engine("div.pl2, li, p.x", &fields, Engine::Stream)
+            .expect("valid selectors")
     })
 }
 
@@ -28,7 +32,10 @@ fuzz_target!(|data: &[u8]| {
         None => (None, data),
     };
     let html = decode_body(body.to_vec(), content_type);
-    for item in extractor().extract(&html) {
-        assert_eq!(item.len(), 3);
+    let ex = extractor();
+    let items = ex.extract(&html);
+    for item in &items {
+        assert_eq!(item.len(), 5);
     }
+    assert_eq!(items, ex.extract_dom(&html), "the engines disagree on {html:?}");
 });

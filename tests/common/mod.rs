@@ -40,6 +40,8 @@ pub struct Knobs {
     pub dedup: Option<&'static str>,
     /// Extra `[extract.fields]` lines, such as `subtitle = "span"`.
     pub extra_fields: &'static str,
+    /// `extract.engine`; `None` leaves the default.
+    pub engine: Option<&'static str>,
     /// Appended to the file: more tables, such as `[schedule]` and `[service]`.
     pub extra: String,
 }
@@ -64,6 +66,7 @@ impl Default for Knobs {
             grace_secs: 30.0,
             dedup: None,
             extra_fields: "",
+            engine: None,
             extra: String::new(),
         }
     }
@@ -130,7 +133,7 @@ shutdown_grace_secs = {grace}
 
 [extract]
 item = "div.pl2"
-[extract.fields]
+{engine}[extract.fields]
 title = "a"
 link = "a@href"
 {extra_fields}
@@ -144,6 +147,9 @@ stats_interval_secs = {stats}
 {extra}
 "#,
             extra_fields = k.extra_fields,
+            engine = k
+                .engine
+                .map_or(String::new(), |e| format!("engine = {e:?}\n")),
             dedup = k.dedup.map_or(String::new(), |d| format!("dedup = {d:?}")),
             extra = k.extra,
             suffix = k.url_suffix,
