@@ -50,6 +50,7 @@ struct Totals {
     written_pages: u64,
     items: u64,
     already_seen: u64,
+    parsed_dom: u64,
     bytes: u64,
 }
 
@@ -61,6 +62,7 @@ impl Totals {
         self.written_pages += s.written_pages;
         self.items += s.items;
         self.already_seen += s.already_seen;
+        self.parsed_dom += s.parsed_dom;
         self.bytes += s.bytes;
     }
 }
@@ -253,6 +255,11 @@ impl Collector for Status {
                 "items_already_seen",
                 "Items not written because output.dedup had seen their key",
                 t.already_seen,
+            ),
+            (
+                "pages_parsed_dom",
+                "Pages parsed into a full document tree rather than streamed (extract.engine)",
+                t.parsed_dom,
             ),
             (
                 "response_bytes",

@@ -531,6 +531,8 @@ mod tests {
             // Text split by comments and child elements; whitespace of every kind; NUL, CR.
             "<div class=pl2><a>one<!-- c -->two<b>three</b>\r\n\t four\u{3000}five\0six</a></div>",
             "<div class=pl2 id=\"a\r\nb\rc\0d\"><a>x<script>a\0b</script></a></div>",
+            // A stray end tag splits no text node; an element does.
+            "<div class=pl2><a>one</span>two<br>three<i></i>four<!---->five</a></div>",
             // Script text inside a field is text, taken raw; RCDATA is decoded.
             "<div class=pl2><a>x<script>var a = \"&amp;\" < 1;</script><textarea>&lt;t&gt;</textarea></a></div>",
             // The first match decides, even when it lacks the attribute.
@@ -599,6 +601,9 @@ mod tests {
             "<div class=pl2><p>para<div><a href=/1>block</a></div></p></div>",
             "<h1 class=pl2><a href=/1>x</a><h2 class=pl2><a href=/2>y</a></h2></h1>",
             "<frameset><div class=pl2><a>f</a></div></frameset>",
+            // Start tags that HTML5 parsers ignore: a table part outside a table, a second body.
+            "<div class=pl2><a>=pl2<tr>T</a></div>",
+            "<body><div class=pl2><a>x<body>y</a></div>",
             // Items closed implicitly by the next one, or by their parent.
             "<ul><li class=pl2><a href=/1>1</a><li class=pl2><a href=/2>2</a></ul>",
             "<p class=pl2><a href=/1>1</a><p class=pl2><a href=/2>2</a>",

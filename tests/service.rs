@@ -306,6 +306,7 @@ fn metrics_match_the_summary_and_health_reflects_the_state() {
         ("pagecrawl_items_written_total", "items"),
         ("pagecrawl_pages_written_total", "pages_written"),
         ("pagecrawl_response_bytes_total", "bytes"),
+        ("pagecrawl_pages_parsed_dom_total", "pages_parsed_dom"),
     ] {
         assert_eq!(value(metric), num(&summary, key) as f64, "{metric}");
     }

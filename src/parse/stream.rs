@@ -41,7 +41,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use lol_html::html_content::{Element, EndTag, TextChunk, TextType};
+use lol_html::html_content::{Comment, Element, EndTag, TextChunk, TextType};
 use lol_html::{ElementContentHandlers, HtmlRewriter, Selector, Settings};
 
 use super::{Item, push_words};
@@ -76,6 +76,10 @@ enum Guard {
     Formatting,
     /// A `<p>`, counted when its own end tag closes it (see [`Plan::stray_end_tags`]).
     Paragraph,
+    /// A `<table>`, counted while open: table parts outside one are ignored by HTML5 parsers.
+    Table,
+    /// A table part, which must be inside an open `<table>`.
+    TablePart,
 }
 
 /// Elements whose start tag closes an open `<p>`.
@@ -251,9 +255,13 @@ fn guard_sources() -> Vec<(String, Guard)> {
         ("select *".to_string(), Guard::ChildOf(IN_SELECT, "select")),
         ("svg *, math *".to_string(), Guard::BreaksOutOfForeign),
         (
-            "template, frameset, plaintext, image, isindex".to_string(),
+            "template, frameset, plaintext, image, isindex, html html, head html, head head, \
+             body html, body head, body body, body frame"
+                .to_string(),
             Guard::Special,
         ),
+        ("table".to_string(), Guard::Table),
+        (TABLE_PARTS.join(", "), Guard::TablePart),
         (
             "a, b, big, code, em, font, i, nobr, s, small, strike, strong, tt, u".to_string(),
             Guard::Formatting,
@@ -332,6 +340,8 @@ pub(super) fn streamable(selector: &str) -> Result<(), String> {
 struct FieldPlan {
     /// The selector inside the item; `None` takes an attribute of the item element itself.
     selector: Option<Selector>,
+    /// Every element inside a match of `selector` (`<selector> *`), for text fields.
+    inside: Option<Selector>,
     /// The attribute to take; `None` takes the text.
     attr: Option<String>,
 }
@@ -361,7 +371,16 @@ impl Plan {
         let item = compile(item)?;
         let mut compiled = Vec::with_capacity(fields.len());
         for (selector, attr) in fields {
+            let inside = match (selector, attr) {
+                (Some(selector), None) => Some(
+                    descendants_of(selector)
+                        .parse::<Selector>()
+                        .map_err(|err| format!("{selector:?}: {err}"))?,
+                ),
+                _ => None,
+            };
             compiled.push(FieldPlan {
+                inside,
                 selector: selector.map(compile).transpose()?,
                 attr: attr.map(str::to_string),
             });
@@ -406,15 +425,36 @@ impl Plan {
                 }
             });
             if field.attr.is_none() {
-                handlers = handlers.text({
+                handlers = handlers
+                    .text({
+                        let state = Rc::clone(&state);
+                        move |chunk: &mut TextChunk<'_>| {
+                            state.borrow_mut().field_text(index, chunk);
+                            Ok(())
+                        }
+                    })
+                    .comments({
+                        let state = Rc::clone(&state);
+                        move |_: &mut Comment<'_>| {
+                            state.borrow_mut().text_boundary(index);
+                            Ok(())
+                        }
+                    });
+            }
+            settings = settings.append_element_content_handler((Cow::Borrowed(selector), handlers));
+            if let (None, Some(inside)) = (&field.attr, &field.inside) {
+                // Elements inside a captured element end its text nodes, where they start and
+                // where they end.
+                let handlers = ElementContentHandlers::default().element({
                     let state = Rc::clone(&state);
-                    move |chunk: &mut TextChunk<'_>| {
-                        state.borrow_mut().field_text(index, chunk);
+                    move |el: &mut Element<'_, '_>| {
+                        Walk::inner_element(&state, index, el);
                         Ok(())
                     }
                 });
+                settings =
+                    settings.append_element_content_handler((Cow::Borrowed(inside), handlers));
             }
-            settings = settings.append_element_content_handler((Cow::Borrowed(selector), handlers));
         }
         let item_handlers = ElementContentHandlers::default().element({
             let state = Rc::clone(&state);
@@ -489,6 +529,8 @@ struct Walk {
     next_id: u64,
     /// `<p>` elements closed by their own end tag (counted only with `Plan::stray_end_tags`).
     paragraphs_closed: usize,
+    /// `<table>` elements open now.
+    open_tables: usize,
 }
 
 /// A tracked open element.
@@ -511,6 +553,9 @@ struct Capture {
     items: Vec<usize>,
     /// The text so far, whitespace already collapsed.
     text: String,
+    /// The text node being read: lol_html splits text at every tag, an HTML5 tree only at
+    /// elements and comments (a stray end tag or an ignored start tag splits nothing).
+    node: String,
 }
 
 impl Walk {
@@ -525,6 +570,7 @@ impl Walk {
             irregular: None,
             next_id: 0,
             paragraphs_closed: 0,
+            open_tables: 0,
         }
     }
 
@@ -600,6 +646,7 @@ impl Walk {
             field,
             items: takers,
             text: String::new(),
+            node: String::new(),
         });
         drop(walk);
         Walk::close_on_end_tag(state, el, Some(Open::Field { id }));
@@ -616,7 +663,23 @@ impl Walk {
                 return;
             }
             Guard::BreaksOutOfForeign => "an HTML element inside <svg> or <math>",
-            Guard::Special => "a <template>, <frameset>, <plaintext> or <image> element",
+            Guard::Special => {
+                "a <template>, <frameset>, <plaintext> or <image> element, or a \
+                               second <html>, <head> or <body>"
+            }
+            Guard::TablePart if state.borrow().open_tables > 0 => return,
+            Guard::TablePart => "a table part outside a table, which HTML5 parsers ignore",
+            Guard::Table => {
+                state.borrow_mut().open_tables += 1;
+                let shared = Rc::clone(state);
+                // A <table> can always have content (see Guard::Paragraph).
+                let _ = el.on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
+                    let mut walk = shared.borrow_mut();
+                    walk.open_tables = walk.open_tables.saturating_sub(1);
+                    Ok(())
+                }));
+                return;
+            }
             Guard::Formatting => {
                 if el.can_have_content() {
                     Walk::close_on_end_tag(state, el, None);
@@ -673,7 +736,8 @@ impl Walk {
         if let Open::Field { id } = open
             && let Some(at) = self.captures.iter().position(|c| c.id == id)
         {
-            let capture = self.captures.remove(at);
+            let mut capture = self.captures.remove(at);
+            push_words(&mut capture.text, &capture.node);
             for index in capture.items {
                 self.items[index][capture.field] = Some(capture.text.clone());
             }
@@ -698,7 +762,36 @@ impl Walk {
             _ => without_nul(&raw, "\u{FFFD}"),
         };
         for capture in self.captures.iter_mut().filter(|c| c.field == field) {
-            push_words(&mut capture.text, &text);
+            capture.node.push_str(&text);
+        }
+    }
+
+    /// An element or a comment inside a captured element of field `field`: the text node before
+    /// it ends.
+    fn text_boundary(&mut self, field: usize) {
+        for capture in self.captures.iter_mut().filter(|c| c.field == field) {
+            push_words(&mut capture.text, &capture.node);
+            capture.node.clear();
+        }
+    }
+
+    /// An element started inside an element matching field `field`'s selector.
+    fn inner_element(state: &Rc<RefCell<Walk>>, field: usize, el: &mut Element) {
+        let mut walk = state.borrow_mut();
+        if !walk.captures.iter().any(|c| c.field == field) {
+            return;
+        }
+        walk.text_boundary(field);
+        drop(walk);
+        if el.can_have_content() {
+            let shared = Rc::clone(state);
+            let registered = el.on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
+                shared.borrow_mut().text_boundary(field);
+                Ok(())
+            }));
+            if registered.is_err() {
+                state.borrow_mut().irregular("an element with no end tag");
+            }
         }
     }
 
@@ -727,10 +820,41 @@ fn decode_attribute(raw: &str) -> String {
     htmlize::unescape_attribute(value).into_owned()
 }
 
+/// `list` with ` *` after each of its selectors: every element inside a match.
+fn descendants_of(list: &str) -> String {
+    split_list(list)
+        .iter()
+        .map(|selector| format!("{} *", selector.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The selectors of a comma-separated list; commas inside `[...]` (quoted or not) are kept.
+fn split_list(list: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut quote, mut start) = (0usize, None, 0);
+    for (at, c) in list.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '[') => depth += 1,
+            (None, ']') => depth = depth.saturating_sub(1),
+            (None, ',') if depth == 0 => {
+                parts.push(&list[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&list[start..]);
+    parts
+}
+
 /// Whether a selector list can match an element with no attributes and no children named `p`
 /// or `br`: one of its selectors ends in a bare `p`, `br` or `*`.
 fn matches_inserted_elements(list: &str) -> bool {
-    list.split(',').any(|selector| {
+    split_list(list).into_iter().any(|selector| {
         let last = selector.split_whitespace().last().unwrap_or("");
         ["p", "br", "*"]
             .iter()
