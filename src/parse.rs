@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 use log::{debug, warn};
 use scraper::{ElementRef, Html, Selector};
 
+mod html5;
 mod stream;
 
 use crate::feeder::ListingEnd;
@@ -601,6 +602,11 @@ mod tests {
             "<div class=pl2><p>para<div><a href=/1>block</a></div></p></div>",
             "<h1 class=pl2><a href=/1>x</a><h2 class=pl2><a href=/2>y</a></h2></h1>",
             "<frameset><div class=pl2><a>f</a></div></frameset>",
+            // A block left open in a formatting element: the adoption agency moves it out.
+            "<div class=pl2><a>in <button> button</a></div>",
+            // An end tag that a table's scope hides from the HTML5 parser.
+            "<div class=pl2><table><tr><td>x</div><a>two</a></td></tr></table>",
+            "<div class=pl2><math><td></div><a>two</a></math>",
             // Start tags that HTML5 parsers ignore: a table part outside a table, a second body.
             "<div class=pl2><a>=pl2<tr>T</a></div>",
             "<body><div class=pl2><a>x<body>y</a></div>",

@@ -19,23 +19,18 @@
 //!   combinators (spaces), in comma-separated lists. A selector with `>`, `+`, `~` or a
 //!   pseudo-class, or naming `html`, `head`, `body`, `tbody` or `colgroup` (elements the HTML5
 //!   parser adds when the markup leaves them out), goes to the DOM engine for every page.
-//! - **Pages**: the page is handed back ([`Outcome::Irregular`]) and parsed by the DOM engine when
-//!   its markup is one the HTML5 parser repairs:
-//!   - an item, a field element or a formatting element (`a`, `b`, `i` …) closed by another
-//!     element's end tag, or never closed (an unclosed `<li>` or `<a>`, a truncated page);
-//!   - a start tag that closes an open element implicitly (`<p>` … `<div>`, `<a>` in `<a>`,
-//!     `<li>` directly in `<li>`, a cell in a cell, a heading in a heading …);
-//!   - content the HTML5 parser moves or drops: elements directly inside `<table>`, `<tr>` … that
-//!     do not belong there (foster parenting), inside `<select>`, HTML elements inside `<svg>` or
-//!     `<math>`, `<template>`, `<frameset>`, `<plaintext>`, `<image>`;
-//!   - anything lol_html itself refuses (its parser's ambiguity errors, its memory limit).
+//! - **Pages**: a [`Shadow`] follows the open elements as the stream nests them, and the page
+//!   is handed back ([`Outcome::Irregular`]) to the DOM engine when its markup is one an HTML5
+//!   parser repairs (the rules are in `super::html5`): an element closed implicitly by a start
+//!   tag or by another element's end tag where that changes the tree, content a table, `<select>`
+//!   or `<svg>` would move or drop, ignored start tags, `<template>` and `<frameset>`, an item or
+//!   field element never closed, a stray `</p>` or `</br>` when a selector could match the empty
+//!   element it inserts, and anything lol_html itself refuses (its ambiguity errors, its memory
+//!   limit).
 //!
-//! What is left, knowingly: a stray `</p>` or `</br>` end tag (the HTML5 parser inserts an empty
-//! element) and a formatting element misnested around a block (`<b><div>x</b>y</div>`), which
-//! can differ only for selectors that match those elements.
-//!
-//! The tests in `super::tests` and `tests/extract_engines.rs` hold the two engines to the same
-//! output on real-shaped pages and on a catalogue of malformed ones.
+//! The tests in `super::tests` hold the two engines to the same items on the demo site's pages
+//! and on a catalogue of malformed ones, and the `extract` fuzz target compares them on any
+//! input.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -44,6 +39,7 @@ use std::rc::Rc;
 use lol_html::html_content::{Comment, Element, EndTag, TextChunk, TextType};
 use lol_html::{ElementContentHandlers, HtmlRewriter, Selector, Settings};
 
+use super::html5::Shadow;
 use super::{Item, push_words};
 
 /// The compiled streaming plan: lol_html selectors for the item and for each field.
@@ -53,221 +49,16 @@ pub(super) struct Plan {
     item: Selector,
     /// One entry per field, in config order.
     fields: Vec<FieldPlan>,
-    /// Markup that the HTML5 parser repairs, which sends a page to the DOM engine.
-    guards: Vec<(Selector, Guard)>,
+    /// Every element (`*`), followed by the [`Shadow`] of open elements.
+    every: Selector,
     /// Whether a selector can match the empty `<p>` or `<br>` that an HTML5 parser inserts for
     /// a stray `</p>` or `</br>`; then such end tags send the page to the DOM engine.
     stray_end_tags: bool,
 }
 
-/// What a guard selector's match means.
-#[derive(Debug, Clone, Copy)]
-enum Guard {
-    /// The element's start tag closes an open element implicitly.
-    ClosesImplicitly,
-    /// The element is in a container that admits only these children; others are moved or
-    /// dropped.
-    ChildOf(&'static [&'static str], &'static str),
-    /// HTML elements that break out of `<svg>` and `<math>`.
-    BreaksOutOfForeign,
-    /// Elements whose contents the HTML5 parser treats specially.
-    Special,
-    /// A formatting element: fine unless another element's end tag closes it.
-    Formatting,
-    /// A `<p>`, counted when its own end tag closes it (see [`Plan::stray_end_tags`]).
-    Paragraph,
-    /// A `<table>`, counted while open: table parts outside one are ignored by HTML5 parsers.
-    Table,
-    /// A table part, which must be inside an open `<table>`.
-    TablePart,
-}
-
-/// Elements whose start tag closes an open `<p>`.
-const CLOSES_P: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "center",
-    "details",
-    "dialog",
-    "dir",
-    "div",
-    "dl",
-    "fieldset",
-    "figcaption",
-    "figure",
-    "footer",
-    "header",
-    "hgroup",
-    "main",
-    "menu",
-    "nav",
-    "ol",
-    "p",
-    "search",
-    "section",
-    "summary",
-    "ul",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "pre",
-    "listing",
-    "form",
-    "plaintext",
-    "table",
-    "hr",
-    "xmp",
-    "li",
-    "dd",
-    "dt",
-];
-
-/// Table parts, which close an open cell, row or caption.
-const TABLE_PARTS: &[&str] = &[
-    "caption", "col", "colgroup", "tbody", "td", "tfoot", "th", "thead", "tr",
-];
-
-/// Elements that break out of foreign content (the HTML standard's list, `font` aside).
-const FOREIGN_BREAKOUT: &[&str] = &[
-    "b",
-    "big",
-    "blockquote",
-    "body",
-    "br",
-    "center",
-    "code",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "embed",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "head",
-    "hr",
-    "i",
-    "img",
-    "li",
-    "listing",
-    "menu",
-    "meta",
-    "nobr",
-    "ol",
-    "p",
-    "pre",
-    "ruby",
-    "s",
-    "small",
-    "span",
-    "strong",
-    "strike",
-    "sub",
-    "sup",
-    "table",
-    "tt",
-    "u",
-    "ul",
-    "var",
-];
-
 /// Element types that the HTML5 parser inserts when the markup leaves them out; a selector that
 /// names one would match differently in the stream.
 const IMPLIED: &[&str] = &["html", "head", "body", "tbody", "colgroup"];
-
-/// The guard selectors, as source text.
-fn guard_sources() -> Vec<(String, Guard)> {
-    let mut implicit = Vec::new();
-    for tag in CLOSES_P {
-        implicit.push(format!("p {tag}"));
-    }
-    for pair in [
-        "a a",
-        "button button",
-        "nobr nobr",
-        "form form",
-        "li > li",
-        "dd > dd",
-        "dd > dt",
-        "dt > dd",
-        "dt > dt",
-        "option > option",
-        "option > optgroup",
-        "optgroup > optgroup",
-    ] {
-        implicit.push(pair.to_string());
-    }
-    for outer in ["h1", "h2", "h3", "h4", "h5", "h6"] {
-        for inner in ["h1", "h2", "h3", "h4", "h5", "h6"] {
-            implicit.push(format!("{outer} > {inner}"));
-        }
-    }
-    for outer in ["rb", "rp", "rt", "rtc"] {
-        for inner in ["rb", "rp", "rt", "rtc"] {
-            implicit.push(format!("{outer} > {inner}"));
-        }
-    }
-    for outer in ["td", "th", "tr", "caption", "table"] {
-        for inner in TABLE_PARTS.iter().chain(&["table"]) {
-            // A row holds cells; a table holds every part but another table.
-            let fits = match outer {
-                "table" => *inner != "table",
-                "tr" => matches!(*inner, "td" | "th"),
-                _ => false,
-            };
-            if fits {
-                continue;
-            }
-            implicit.push(format!("{outer} > {inner}"));
-        }
-    }
-    for outer in ["tbody", "thead", "tfoot"] {
-        for inner in [
-            "caption", "col", "colgroup", "tbody", "tfoot", "thead", "table",
-        ] {
-            implicit.push(format!("{outer} > {inner}"));
-        }
-    }
-    const IN_TABLE: &[&str] = &[
-        "caption", "colgroup", "col", "tbody", "thead", "tfoot", "tr", "script", "template",
-        "style", "input", "form",
-    ];
-    const IN_SECTION: &[&str] = &["tr", "script", "template", "style"];
-    const IN_ROW: &[&str] = &["td", "th", "script", "template", "style"];
-    const IN_SELECT: &[&str] = &["option", "optgroup", "hr", "script", "template"];
-    vec![
-        (implicit.join(", "), Guard::ClosesImplicitly),
-        ("table > *".to_string(), Guard::ChildOf(IN_TABLE, "table")),
-        (
-            "tbody > *, thead > *, tfoot > *".to_string(),
-            Guard::ChildOf(IN_SECTION, "table section"),
-        ),
-        ("tr > *".to_string(), Guard::ChildOf(IN_ROW, "tr")),
-        ("select *".to_string(), Guard::ChildOf(IN_SELECT, "select")),
-        ("svg *, math *".to_string(), Guard::BreaksOutOfForeign),
-        (
-            "template, frameset, plaintext, image, isindex, html html, head html, head head, \
-             body html, body head, body body, body frame"
-                .to_string(),
-            Guard::Special,
-        ),
-        ("table".to_string(), Guard::Table),
-        (TABLE_PARTS.join(", "), Guard::TablePart),
-        (
-            "a, b, big, code, em, font, i, nobr, s, small, strike, strong, tt, u".to_string(),
-            Guard::Formatting,
-        ),
-    ]
-}
 
 /// Whether `selector` is one the stream matches exactly as the DOM engine does: `Err` says why
 /// not. Type, class, id and attribute tests joined by spaces, in comma-separated lists.
@@ -385,23 +176,10 @@ impl Plan {
                 attr: attr.map(str::to_string),
             });
         }
-        let mut sources = guard_sources();
-        if stray_end_tags {
-            sources.push(("p".to_string(), Guard::Paragraph));
-        }
-        let guards = sources
-            .into_iter()
-            .map(|(source, guard)| {
-                let selector = source.parse::<Selector>().unwrap_or_else(|err| {
-                    panic!("guard selector {source:?} does not compile: {err}")
-                });
-                (selector, guard)
-            })
-            .collect();
         Ok(Plan {
             item,
             fields: compiled,
-            guards,
+            every: "*".parse().map_err(|err| format!("\"*\": {err}"))?,
             stray_end_tags,
         })
     }
@@ -409,7 +187,17 @@ impl Plan {
     /// Extracts the items of `html` in one streaming pass.
     pub(super) fn extract(&self, html: &str) -> Outcome {
         let state = Rc::new(RefCell::new(Walk::new(self.fields.len())));
-        let mut settings = Settings::new();
+        // The shadow of open elements goes first, so it has seen an element's start before any
+        // other handler runs for it.
+        let shadow = ElementContentHandlers::default().element({
+            let state = Rc::clone(&state);
+            move |el: &mut Element<'_, '_>| {
+                Walk::shadow_start(&state, el);
+                Ok(())
+            }
+        });
+        let mut settings =
+            Settings::new().append_element_content_handler((Cow::Borrowed(&self.every), shadow));
         // Field handlers go first: lol_html runs an element's handlers in this order, and an
         // element that is both a field match and a new item must not count as its own field.
         for (index, field) in self.fields.iter().enumerate() {
@@ -472,18 +260,6 @@ impl Plan {
         });
         settings =
             settings.append_element_content_handler((Cow::Borrowed(&self.item), item_handlers));
-        for (selector, guard) in &self.guards {
-            let guard = *guard;
-            let handlers = ElementContentHandlers::default().element({
-                let state = Rc::clone(&state);
-                move |el: &mut Element<'_, '_>| {
-                    Walk::guard(&state, guard, el);
-                    Ok(())
-                }
-            });
-            settings = settings.append_element_content_handler((Cow::Borrowed(selector), handlers));
-        }
-
         let mut rewriter = HtmlRewriter::new(settings, |_: &[u8]| {});
         let streamed = match rewriter.write(html.as_bytes()) {
             Ok(()) => rewriter.end(),
@@ -498,7 +274,7 @@ impl Plan {
                 let walk = walk.into_inner();
                 if self.stray_end_tags
                     && (count_end_tags(html, "br") > 0
-                        || count_end_tags(html, "p") > walk.paragraphs_closed)
+                        || count_end_tags(html, "p") > walk.shadow.paragraphs_closed)
                 {
                     return Outcome::Irregular("a stray </p> or </br> end tag");
                 }
@@ -527,10 +303,8 @@ struct Walk {
     irregular: Option<&'static str>,
     /// A counter that names tracked elements, so that end tags can be matched to them.
     next_id: u64,
-    /// `<p>` elements closed by their own end tag (counted only with `Plan::stray_end_tags`).
-    paragraphs_closed: usize,
-    /// `<table>` elements open now.
-    open_tables: usize,
+    /// The open elements, as the stream nests them.
+    shadow: Shadow,
 }
 
 /// A tracked open element.
@@ -569,8 +343,7 @@ impl Walk {
             pending: vec![String::new(); fields],
             irregular: None,
             next_id: 0,
-            paragraphs_closed: 0,
-            open_tables: 0,
+            shadow: Shadow::default(),
         }
     }
 
@@ -652,54 +425,32 @@ impl Walk {
         Walk::close_on_end_tag(state, el, Some(Open::Field { id }));
     }
 
-    /// A guard selector matched `el`.
-    fn guard(state: &Rc<RefCell<Walk>>, guard: Guard, el: &mut Element) {
-        let why = match guard {
-            Guard::ClosesImplicitly => "a start tag that closes an open element implicitly",
-            Guard::ChildOf(allowed, _) if allowed.contains(&el.tag_name().as_str()) => return,
-            Guard::ChildOf(_, "select") => "an element that the HTML5 parser drops from <select>",
-            Guard::ChildOf(..) => "an element misplaced in a table (foster parenting)",
-            Guard::BreaksOutOfForeign if !FOREIGN_BREAKOUT.contains(&el.tag_name().as_str()) => {
-                return;
-            }
-            Guard::BreaksOutOfForeign => "an HTML element inside <svg> or <math>",
-            Guard::Special => {
-                "a <template>, <frameset>, <plaintext> or <image> element, or a \
-                               second <html>, <head> or <body>"
-            }
-            Guard::TablePart if state.borrow().open_tables > 0 => return,
-            Guard::TablePart => "a table part outside a table, which HTML5 parsers ignore",
-            Guard::Table => {
-                state.borrow_mut().open_tables += 1;
-                let shared = Rc::clone(state);
-                // A <table> can always have content (see Guard::Paragraph).
-                let _ = el.on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
-                    let mut walk = shared.borrow_mut();
-                    walk.open_tables = walk.open_tables.saturating_sub(1);
-                    Ok(())
-                }));
-                return;
-            }
-            Guard::Formatting => {
-                if el.can_have_content() {
-                    Walk::close_on_end_tag(state, el, None);
-                }
-                return;
-            }
-            Guard::Paragraph => {
-                let shared = Rc::clone(state);
-                // A <p> can always have content; if lol_html refused, the count stays short
-                // and the page goes to the DOM engine.
-                let _ = el.on_end_tag(Box::new(move |end: &mut EndTag<'_>| {
-                    if end.name().eq_ignore_ascii_case("p") {
-                        shared.borrow_mut().paragraphs_closed += 1;
-                    }
-                    Ok(())
-                }));
+    /// Any element starts: the shadow of open elements follows it, and its end tag.
+    fn shadow_start(state: &Rc<RefCell<Walk>>, el: &mut Element) {
+        let has_content = el.can_have_content();
+        let mut walk = state.borrow_mut();
+        let depth = match walk.shadow.start(el.tag_name(), has_content) {
+            Ok(depth) => depth,
+            Err(why) => {
+                walk.irregular(why);
                 return;
             }
         };
-        state.borrow_mut().irregular(why);
+        drop(walk);
+        if !has_content {
+            return;
+        }
+        let shared = Rc::clone(state);
+        let registered = el.on_end_tag(Box::new(move |end: &mut EndTag<'_>| {
+            let mut walk = shared.borrow_mut();
+            if let Err(why) = walk.shadow.end(depth, &end.name()) {
+                walk.irregular(why);
+            }
+            Ok(())
+        }));
+        if registered.is_err() {
+            state.borrow_mut().irregular("an element with no end tag");
+        }
     }
 
     /// Arranges for the element's end tag to close `open` (when it is tracked), and for the page
