@@ -36,6 +36,29 @@ pub struct Config {
     pub schedule: Option<ScheduleConfig>,
     /// The metrics and health endpoint.
     pub service: ServiceConfig,
+    /// Where page numbers come from: this process's range, or a frontier shared in Redis.
+    pub frontier: FrontierConfig,
+}
+
+/// The `[frontier]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FrontierConfig {
+    /// This process crawls the range on its own (the default).
+    #[default]
+    Local,
+    /// Several daemons share the range through a Redis stream.
+    Redis(RedisFrontierConfig),
+}
+
+/// `[frontier] kind = "redis"`: the shared frontier's address and keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisFrontierConfig {
+    /// The server, as a `redis://host:port/db` URL.
+    pub url: String,
+    /// The crawl's name: every key is `pagecrawl:<name>:…`.
+    pub name: String,
+    /// How long a daemon may hold a page it took before the others take it over.
+    pub lease: Duration,
 }
 
 /// The `[schedule]` table: a long-lived service re-crawls the range in rounds.
@@ -344,6 +367,16 @@ impl Config {
             Some(addr) => writeln!(out, "listen = \"{addr}\"")?,
             None => writeln!(out, "# listen unset: no /metrics or /healthz")?,
         }
+        writeln!(out, "\n[frontier]")?;
+        match &self.frontier {
+            FrontierConfig::Local => writeln!(out, "kind = \"local\"")?,
+            FrontierConfig::Redis(redis) => {
+                writeln!(out, "kind = \"redis\"")?;
+                writeln!(out, "url = {:?}", redis.url)?;
+                writeln!(out, "name = {:?}", redis.name)?;
+                writeln!(out, "lease_secs = {}", redis.lease.as_secs_f64())?;
+            }
+        }
         Ok(())
     }
 
@@ -402,6 +435,17 @@ struct RawConfig {
     schedule: Option<RawSchedule>,
     #[serde(default)]
     service: RawService,
+    #[serde(default)]
+    frontier: RawFrontier,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFrontier {
+    kind: Option<String>,
+    url: Option<String>,
+    name: Option<String>,
+    lease_secs: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -499,6 +543,48 @@ fn positive_secs(key: &str, value: Option<f64>, default: f64) -> Result<Duration
         bail!("`{key}` must be a number of seconds above 0 and at most 86400, got {value}");
     }
     Ok(Duration::from_secs_f64(value))
+}
+
+impl RawFrontier {
+    fn validate(self) -> Result<FrontierConfig> {
+        match self.kind.as_deref().unwrap_or("local") {
+            "local" => {
+                let stray = [
+                    ("url", self.url.is_some()),
+                    ("name", self.name.is_some()),
+                    ("lease_secs", self.lease_secs.is_some()),
+                ];
+                if let Some((key, _)) = stray.iter().find(|(_, set)| *set) {
+                    bail!("`frontier.{key}` only applies with `frontier.kind = \"redis\"`");
+                }
+                Ok(FrontierConfig::Local)
+            }
+            "redis" => {
+                let url = self
+                    .url
+                    .unwrap_or_else(|| "redis://127.0.0.1:6379/0".to_string());
+                if let Err(err) = redis::Client::open(url.as_str()) {
+                    bail!(
+                        "`frontier.url` must be a Redis URL such as \"redis://127.0.0.1:6379/0\", got {url:?}: {err}"
+                    );
+                }
+                let name = self.name.unwrap_or_else(|| "pagecrawl".to_string());
+                let valid = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+                if name.is_empty() || name.len() > 100 || !name.chars().all(valid) {
+                    bail!(
+                        "`frontier.name` must be 1 to 100 letters, digits, `-`, `_` or `.`, got {name:?}"
+                    );
+                }
+                let lease = positive_secs("frontier.lease_secs", self.lease_secs, 60.0)?;
+                Ok(FrontierConfig::Redis(RedisFrontierConfig {
+                    url,
+                    name,
+                    lease,
+                }))
+            }
+            other => bail!("`frontier.kind` must be \"local\" or \"redis\", got {other:?}"),
+        }
+    }
 }
 
 impl RawConfig {
@@ -659,6 +745,14 @@ impl RawConfig {
             },
         };
 
+        let frontier = self.frontier.validate()?;
+        if frontier != FrontierConfig::Local && schedule.is_some() {
+            bail!(
+                "`schedule.every_secs` cannot be used with `frontier.kind = \"redis\"`: a shared \
+                 crawl is seeded once (see `pagecrawl seed`)"
+            );
+        }
+
         Ok(Config {
             site,
             threads,
@@ -669,6 +763,7 @@ impl RawConfig {
             log,
             schedule,
             service,
+            frontier,
         })
     }
 }

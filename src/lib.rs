@@ -15,6 +15,7 @@ pub mod demo;
 pub mod demo_site;
 pub mod feeder;
 pub mod fetch;
+pub mod frontier;
 pub mod metrics;
 pub mod parse;
 pub mod pipeline;

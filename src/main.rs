@@ -13,8 +13,9 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use log::info;
 use pagecrawl::ExitCode;
-use pagecrawl::config::{Config, SyncMode};
+use pagecrawl::config::{Config, FrontierConfig, SyncMode};
 use pagecrawl::demo::{self, DemoOptions};
+use pagecrawl::frontier;
 use pagecrawl::progress::{self, Progress};
 use pagecrawl::service::{self, Overrides};
 use pagecrawl::shutdown::{self, OutputLock, Shutdown};
@@ -39,6 +40,13 @@ enum Command {
     Demo(DemoArgs),
     /// Validate a config file and print the effective settings.
     Check {
+        /// The config file.
+        #[arg(long, short, value_name = "PATH")]
+        config: PathBuf,
+    },
+    /// Put the page range of a `[frontier] kind = "redis"` crawl into Redis (daemons also do
+    /// it when they start; this is the same, exactly once), and put back pages that failed.
+    Seed {
         /// The config file.
         #[arg(long, short, value_name = "PATH")]
         config: PathBuf,
@@ -136,6 +144,27 @@ fn run(cli: Cli, progress: Option<Progress>) -> Result<ExitCode> {
         None => {
             Cli::command().print_help()?;
             Ok(ExitCode::Usage)
+        }
+        Some(Command::Seed { config }) => {
+            let config = Config::load(&config)?;
+            let FrontierConfig::Redis(redis) = &config.frontier else {
+                anyhow::bail!(
+                    "`pagecrawl seed` needs `[frontier] kind = \"redis\"` in the config; a local \
+                     crawl has nothing to seed"
+                );
+            };
+            let mut link = frontier::Link::connect(redis)?;
+            let keys = frontier::Keys::new(&redis.name);
+            match frontier::seed(&mut link, &config, &keys, true)? {
+                frontier::Seeded::Now(pages) => {
+                    println!("seeded {}: {pages} pages", keys.pages)
+                }
+                frontier::Seeded::Already { requeued } => println!(
+                    "{} was seeded already; {requeued} failed pages put back",
+                    keys.pages
+                ),
+            }
+            Ok(ExitCode::Success)
         }
         Some(Command::Check { config }) => {
             let config = Config::load(&config)?;

@@ -51,6 +51,7 @@ struct Totals {
     items: u64,
     already_seen: u64,
     parsed_dom: u64,
+    reclaims: u64,
     bytes: u64,
 }
 
@@ -63,6 +64,7 @@ impl Totals {
         self.items += s.items;
         self.already_seen += s.already_seen;
         self.parsed_dom += s.parsed_dom;
+        self.reclaims += s.reclaims;
         self.bytes += s.bytes;
     }
 }
@@ -262,6 +264,11 @@ impl Collector for Status {
                 t.parsed_dom,
             ),
             (
+                "lease_reclaims",
+                "Pages of the shared frontier taken over from a daemon whose lease ran out",
+                t.reclaims,
+            ),
+            (
                 "response_bytes",
                 "Response body bytes of fetched pages",
                 t.bytes,
@@ -283,8 +290,15 @@ impl Collector for Status {
             ConstGauge::new(value as i64).encode(depth.encode_family(&labels)?)?;
         }
 
-        let gauges: [(&str, &str, f64); 5] = [
+        let lag = inner.current.as_ref().map_or(0, |s| s.lag());
+        let gauges: [(&str, &str, f64); 6] = [
             ("up", "1 while the service runs", 1.0),
+            (
+                "frontier_lag",
+                "Pages of the shared frontier leased to a daemon and not yet acknowledged \
+                 (0 with a local frontier)",
+                lag as f64,
+            ),
             (
                 "round",
                 "The current (or last) round number",

@@ -10,7 +10,7 @@
 //! [`crate::service`]) calls it once per round; the journal says whether a call resumes an
 //! unfinished round or starts the next one, and this function records the round's end.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -20,8 +20,10 @@ use log::{error, info, warn};
 
 use crate::ExitCode;
 use crate::config::Config;
+use crate::config::FrontierConfig;
 use crate::feeder::{Feeder, ListingEnd};
 use crate::fetch::{Crawler, Pacer, build_agent};
+use crate::frontier::{self, Acker, Keys, Leases, Link, RedisFeeder, Seeded, SharedSeen};
 use crate::metrics::Status;
 use crate::parse::{Parser, panic_text as panic_message};
 use crate::policy::Policy;
@@ -30,7 +32,7 @@ use crate::seen::SeenSet;
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::state::{self, Files, Journal, Mode, Record};
 use crate::stats::{self, Report, Stats, Summary};
-use crate::writer::{LineEncoder, Writer, WriterReport, open_output};
+use crate::writer::{LineEncoder, Shared, Writer, WriterReport, open_output};
 
 /// How a crawl ended.
 #[derive(Debug, Clone)]
@@ -138,6 +140,21 @@ pub fn run_with(
              tree (the slower DOM engine): the streaming matcher does not support the selector {why}"
         );
     }
+    // A shared frontier: reachable and seeded now, or a clear error before anything starts.
+    let mut shared = match &config.frontier {
+        FrontierConfig::Local => None,
+        FrontierConfig::Redis(redis) => {
+            let mut link = Link::connect(redis)?;
+            let keys = Keys::new(&redis.name);
+            match frontier::seed(&mut link, config, &keys, false)? {
+                Seeded::Now(pages) => {
+                    info!("frontier {}: seeded the crawl ({pages} pages)", keys.pages)
+                }
+                Seeded::Already { .. } => info!("frontier {}: joining the crawl", keys.pages),
+            }
+            Some((redis.clone(), keys, link))
+        }
+    };
     let dedup = config.output.dedup.as_ref();
     let seen_path = dedup.map(|_| config.output.seen.as_path());
     for path in [&config.output.path, &config.output.state]
@@ -164,8 +181,13 @@ pub fn run_with(
     let recovery = opened.recovery;
     let round = recovery.round;
     let recovery_started_ms = recovery.started_ms;
-    let dedup = match (dedup, seen_path) {
-        (Some(dedup), Some(path)) => Some((SeenSet::open(path)?, dedup.index)),
+    // Pages a crash left committed here but unacknowledged: done, for every daemon.
+    if let Some((_, keys, link)) = &mut shared {
+        frontier::reconcile(link, keys, &recovery.committed)?;
+    }
+    let shared = shared.map(|(redis, keys, _)| (redis, keys));
+    let dedup = match (dedup, seen_path, &shared) {
+        (Some(dedup), Some(path), None) => Some((SeenSet::open(path)?, dedup.index)),
         _ => None,
     };
     let file = open_output(&config.output.path)?;
@@ -189,11 +211,16 @@ pub fn run_with(
             recovery.failed.len()
         );
     }
-    let stats = Stats::new(
-        config
+    let planned = match shared {
+        // The range is shared: how much of it is this daemon's is not known.
+        Some(_) => None,
+        None => config
             .site
             .page_count()
             .map(|n| n.saturating_sub(committed.len() as u64)),
+    };
+    let stats = Stats::new(
+        planned,
         options
             .status
             .as_ref()
@@ -214,6 +241,56 @@ pub fn run_with(
     let (html_tx, html_rx) = crossbeam_channel::bounded(config.queues.html.get());
     let (items_tx, items_rx) = crossbeam_channel::bounded(config.queues.items.get());
 
+    // The shared frontier's threads: its feeder, and the acker that the writer reports to.
+    let leases = Arc::new(Leases::default());
+    let (wind_down, wind_down_rx) = crossbeam_channel::bounded::<()>(0);
+    let (acker, writer_shared, redis_feeder) = match &shared {
+        None => (None, None, None),
+        Some((redis, keys)) => {
+            let (acks_tx, acks_rx) = crossbeam_channel::bounded(config.queues.items.get());
+            let acker = Acker {
+                link: Link::connect(redis)?,
+                keys: keys.clone(),
+                leases: leases.clone(),
+                shutdown: shutdown.clone(),
+                wind_down: wind_down_rx.clone(),
+            };
+            let dedup = match &config.output.dedup {
+                Some(dedup) => Some((
+                    SharedSeen {
+                        link: Link::connect(redis)?,
+                        key: keys.seen.clone(),
+                        shutdown: shutdown.clone(),
+                    },
+                    dedup.index,
+                    HashSet::new(),
+                )),
+                None => None,
+            };
+            let feeder = RedisFeeder {
+                link: Link::connect(redis)?,
+                keys: keys.clone(),
+                consumer: frontier::consumer_name(),
+                lease: redis.lease,
+                leases: leases.clone(),
+                shutdown: shutdown.clone(),
+                end: end.clone(),
+                stats: stats.clone(),
+                until_empty: config.site.last_page.is_none(),
+                guard: shutdown.panic_guard("feeder"),
+            };
+            (
+                Some((acker, acks_rx)),
+                Some(Shared {
+                    acks: acks_tx,
+                    dedup,
+                }),
+                Some(feeder),
+            )
+        }
+    };
+    drop(wind_down_rx);
+
     // Build every worker before spawning any, so a failure here leaves nothing running.
     let writer = Writer {
         file,
@@ -227,6 +304,7 @@ pub fn run_with(
         end: end.clone(),
         shutdown: shutdown.clone(),
         dedup,
+        shared: writer_shared,
         guard: shutdown.panic_guard("writer"),
     };
     let extractor = Arc::new(config.extract.clone());
@@ -301,7 +379,17 @@ pub fn run_with(
             crawler.run(pages_rx, html_tx)
         });
     }
-    threads.spawn("feeder".into(), move || feeder.run(pages_tx));
+    let acker = acker.and_then(|(acker, acks_rx)| {
+        std::thread::Builder::new()
+            .name("acker".into())
+            .spawn(move || acker.run(acks_rx))
+            .map_err(|err| threads.spawn_error = Some(err))
+            .ok()
+    });
+    match redis_feeder {
+        Some(feeder) => threads.spawn("feeder".into(), move || feeder.run(pages_tx)),
+        None => threads.spawn("feeder".into(), move || feeder.run(pages_tx)),
+    }
     // Our copies must go now, or the channels would never disconnect.
     drop((pages_rx, html_tx, html_rx, items_tx));
 
@@ -380,6 +468,13 @@ pub fn run_with(
                 panic_message(&*panic)
             )),
         }
+    }
+    // The writer is done: the acker handles what it was sent, giving Redis a deadline.
+    drop(wind_down);
+    if let Some(acker) = acker
+        && let Err(panic) = acker.join()
+    {
+        failures.push(format!("acker panicked: {}", panic_message(&*panic)));
     }
     drop(done_tx);
     drop(crawlers_done);

@@ -76,6 +76,10 @@ pub struct Stats {
     retries: AtomicU64,
     /// Items not written because `output.dedup` had seen their key before.
     already_seen: AtomicU64,
+    /// Pages taken over from another daemon whose lease ran out (shared frontier).
+    reclaims: AtomicU64,
+    /// Unacknowledged pages of the shared frontier, when last looked at.
+    frontier_lag: AtomicU64,
     /// Messages in each queue when last looked at, by [`Queue`].
     depth: [AtomicU64; 3],
     /// How long each request attempt took; shared with the metrics endpoint across rounds.
@@ -99,6 +103,8 @@ impl Stats {
             bytes: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             already_seen: AtomicU64::new(0),
+            reclaims: AtomicU64::new(0),
+            frontier_lag: AtomicU64::new(0),
             depth: Default::default(),
             fetch_latency,
         })
@@ -146,6 +152,21 @@ impl Stats {
         self.already_seen.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// `n` pages were taken over from daemons whose lease ran out.
+    pub fn leases_reclaimed(&self, n: u64) {
+        self.reclaims.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The shared frontier holds `n` unacknowledged pages; a gauge for `/metrics`.
+    pub fn frontier_lag(&self, n: u64) {
+        self.frontier_lag.store(n, Ordering::Relaxed);
+    }
+
+    /// The last frontier lag recorded.
+    pub fn lag(&self) -> u64 {
+        self.frontier_lag.load(Ordering::Relaxed)
+    }
+
     /// A request attempt took `elapsed`.
     pub fn fetch_took(&self, elapsed: Duration) {
         self.fetch_latency.observe(elapsed.as_secs_f64());
@@ -177,6 +198,7 @@ impl Stats {
             bytes: load(&self.bytes),
             retries: load(&self.retries),
             already_seen: load(&self.already_seen),
+            reclaims: load(&self.reclaims),
             elapsed: self.started.elapsed(),
         }
     }
@@ -207,6 +229,8 @@ pub struct Summary {
     pub retries: u64,
     /// Items skipped by `output.dedup`.
     pub already_seen: u64,
+    /// Pages taken over from daemons whose lease ran out.
+    pub reclaims: u64,
     /// Time since the crawl started.
     pub elapsed: Duration,
 }
@@ -229,8 +253,8 @@ impl fmt::Display for Summary {
         write!(
             f,
             "pages_fetched={} pages_failed={} pages_not_crawled={} pages_written={} items={} \
-             items_already_seen={} bytes={} retries={} pages_parsed_dom={} elapsed={:.3}s \
-             pages_per_sec={:.1}",
+             items_already_seen={} bytes={} retries={} pages_parsed_dom={} lease_reclaims={} \
+             elapsed={:.3}s pages_per_sec={:.1}",
             self.fetched,
             self.failed,
             self.not_crawled,
@@ -240,6 +264,7 @@ impl fmt::Display for Summary {
             self.bytes,
             self.retries,
             self.parsed_dom,
+            self.reclaims,
             self.elapsed.as_secs_f64(),
             self.pages_per_sec()
         )
@@ -316,7 +341,7 @@ mod tests {
         let line = s.to_string();
         assert!(line.starts_with(
             "pages_fetched=2 pages_failed=1 pages_not_crawled=7 pages_written=1 items=25 \
-             items_already_seen=0 bytes=150 retries=1 pages_parsed_dom=0 elapsed="
+             items_already_seen=0 bytes=150 retries=1 pages_parsed_dom=0 lease_reclaims=0 elapsed="
         ));
     }
 

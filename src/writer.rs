@@ -12,19 +12,20 @@
 //! written, a new one is written with a `first_seen` time and its key added, and the new keys are
 //! flushed before the commit record, which names the seen-set's length too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, Result};
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use anyhow::{Context, Result, bail};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use log::debug;
 
 use crate::config::SyncMode;
 use crate::feeder::ListingEnd;
+use crate::frontier::{Ack, SharedSeen};
 use crate::parse::{Item, PageItems, Parsed};
 use crate::seen::{self, SeenSet};
 use crate::shutdown::{OutputLock, PanicGuard, Shutdown};
@@ -155,8 +156,20 @@ pub struct Writer {
     pub shutdown: Shutdown,
     /// With `output.dedup`: the seen-set, and the position of the key field among the fields.
     pub dedup: Option<(SeenSet, usize)>,
+    /// With a shared frontier: where commits and failures are reported, to be acknowledged in
+    /// Redis, and (with `output.dedup`) the shared seen-set with the key field's position.
+    pub shared: Option<Shared>,
     /// Raises the shutdown flag if this thread panics.
     pub guard: PanicGuard,
+}
+
+/// The writer's side of a shared frontier.
+pub struct Shared {
+    /// To the acker: pages committed here, and pages that failed.
+    pub acks: Sender<Ack>,
+    /// With `output.dedup`: the seen-set in Redis, the key field's position, and the keys this
+    /// daemon wrote in this crawl (which Redis may not have yet).
+    pub dedup: Option<(SharedSeen, usize, HashSet<seen::Key>)>,
 }
 
 /// What the writer reports when it is done.
@@ -172,6 +185,8 @@ pub struct WriterReport {
 struct Pending {
     /// `(page, items)` in write order.
     pages: Vec<(u64, u64)>,
+    /// Dedup keys of their items, for the shared seen-set.
+    keys: Vec<seen::Key>,
     /// When the oldest of them was written.
     since: Option<Instant>,
 }
@@ -196,6 +211,7 @@ impl Writer {
         let mut buf = Vec::with_capacity(16 * 1024);
         let mut pending = Pending {
             pages: Vec::new(),
+            keys: Vec::new(),
             since: None,
         };
         let mut report = WriterReport::default();
@@ -222,10 +238,21 @@ impl Writer {
                         page,
                         reason: reason.clone(),
                     };
-                    let _whole = self.lock.lock();
-                    self.journal
-                        .append(&record, false)
-                        .with_context(|| format!("writing state file {}", state_path.display()))?;
+                    {
+                        let _whole = self.lock.lock();
+                        self.journal.append(&record, false).with_context(|| {
+                            format!("writing state file {}", state_path.display())
+                        })?;
+                    }
+                    if let Some(shared) = &self.shared {
+                        let failed = Ack::Failed {
+                            page,
+                            reason: reason.clone(),
+                        };
+                        if shared.acks.send(failed).is_err() {
+                            bail!("the frontier's acknowledger is gone");
+                        }
+                    }
                     report.failed.insert(page, reason);
                 }
                 Some(Parsed::Page(page)) => {
@@ -239,9 +266,34 @@ impl Writer {
                     #[cfg(test)]
                     crate::parse::inject_panic(&page.url, "writer");
                     buf.clear();
-                    let written = match &mut self.dedup {
-                        None => self.encoder.encode_page(&page, &mut buf),
-                        Some((set, index)) => {
+                    let shared_dedup = self.shared.as_mut().and_then(|s| s.dedup.as_mut());
+                    let written = match (&mut self.dedup, shared_dedup) {
+                        (None, Some((remote, index, ours))) => {
+                            let keys: Vec<seen::Key> =
+                                page.items.iter().map(|i| dedup_key(i, *index)).collect();
+                            let known = remote.contains(&keys)?;
+                            let now = humantime::format_rfc3339_seconds(SystemTime::now());
+                            let mut at = 0;
+                            let written = self.encoder.encode_new(
+                                &page,
+                                Some(&now.to_string()),
+                                |_| {
+                                    let (key, known) = (keys[at], known[at]);
+                                    at += 1;
+                                    let new = !known && ours.insert(key);
+                                    if new {
+                                        pending.keys.push(key);
+                                    }
+                                    new
+                                },
+                                &mut buf,
+                            );
+                            self.stats
+                                .items_already_seen(page.items.len() as u64 - written);
+                            written
+                        }
+                        (None, None) => self.encoder.encode_page(&page, &mut buf),
+                        (Some((set, index)), _) => {
                             let now = humantime::format_rfc3339_seconds(SystemTime::now());
                             let written = self.encoder.encode_new(
                                 &page,
@@ -327,7 +379,18 @@ impl Writer {
         for &(_, items) in &pending.pages {
             self.stats.page_written(items);
         }
+        if let Some(shared) = &self.shared {
+            // Only now, with the commit record written, may Redis hear that they are done.
+            let ack = Ack::Committed {
+                pages: pending.pages.iter().map(|&(page, _)| page).collect(),
+                keys: std::mem::take(&mut pending.keys),
+            };
+            if shared.acks.send(ack).is_err() {
+                bail!("the frontier's acknowledger is gone");
+            }
+        }
         pending.pages.clear();
+        pending.keys.clear();
         pending.since = None;
         Ok(())
     }
