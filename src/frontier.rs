@@ -294,6 +294,7 @@ pub fn seed(link: &mut Link, config: &Config, keys: &Keys, requeue_failed: bool)
 /// Pages this daemon took from the stream and has not acknowledged: page → entry id.
 #[derive(Debug, Default)]
 pub struct Leases {
+    /// Shared by the feeder (which adds) and the acker (which removes).
     held: Mutex<HashMap<u64, String>>,
 }
 

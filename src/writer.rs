@@ -11,6 +11,11 @@
 //! With `output.dedup`, the writer also owns the [`SeenSet`]: an item whose key is in it is not
 //! written, a new one is written with a `first_seen` time and its key added, and the new keys are
 //! flushed before the commit record, which names the seen-set's length too.
+//!
+//! With a shared frontier (`[frontier] kind = "redis"`), the writer tells the frontier's acker
+//! about every commit, only once its commit record is written, and about every failed page; with
+//! `output.dedup` it asks the seen-set in Redis which keys some daemon wrote before (the acker
+//! adds the new ones after the commit).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};

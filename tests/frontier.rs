@@ -364,3 +364,67 @@ fn an_unreachable_redis_is_a_clear_error_at_start() {
     assert!(started.elapsed() < Duration::from_secs(15));
     assert!(!env.out_path().exists(), "nothing was crawled");
 }
+
+#[test]
+fn dedup_uses_the_shared_seen_set() {
+    let redis = RedisServer::start();
+    let env = site(40, 0);
+    let mut conn = redis::Client::open(redis.url().as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    // Items of page 3 were written by some daemon before: their keys are in Redis.
+    let known: Vec<Vec<u8>> = expected_items(&env.site.options(), 3)
+        .iter()
+        .map(|i| {
+            pagecrawl::seen::key_of([Some(i.link.as_str())])
+                .to_le_bytes()
+                .to_vec()
+        })
+        .collect();
+    let _: () = redis::cmd("SADD")
+        .arg("pagecrawl:books:seen")
+        .arg(&known)
+        .query(&mut conn)
+        .unwrap();
+    let knobs = Knobs {
+        dedup: Some("link"),
+        ..knobs(40)
+    };
+    let outputs: Vec<PathBuf> = (0..2)
+        .map(|n| daemon_config(&env, &redis, n, &knobs))
+        .map(|(config, out)| {
+            let daemon = spawn_bin(&["run", "--config", config.to_str().unwrap()]);
+            (daemon, out)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .enumerate()
+        .map(|(n, (daemon, out))| {
+            exit_ok(&wait_bounded(daemon, LIMIT), &format!("daemon {n}"));
+            out
+        })
+        .collect();
+    let mut links = BTreeSet::new();
+    let mut lines = 0;
+    for out in &outputs {
+        for line in std::fs::read_to_string(out).unwrap_or_default().lines() {
+            let item: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(item["first_seen"].is_string(), "{line}");
+            assert_ne!(item["page"], 3, "page 3's items were seen before: {line}");
+            links.insert(item["link"].as_str().unwrap().to_string());
+            lines += 1;
+        }
+    }
+    assert_eq!(
+        (lines, links.len()),
+        (39 * 25, 39 * 25),
+        "each new item once"
+    );
+    // Every written item's key is now in Redis, with the 25 known before.
+    let members: u64 = redis::cmd("SCARD")
+        .arg("pagecrawl:books:seen")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(members, 40 * 25);
+}
