@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use crossbeam_channel::{Receiver, Sender, select};
 use log::{debug, info, warn};
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingReply, StreamReadReply};
+use redis::streams::{
+    StreamAutoClaimReply, StreamId, StreamInfoGroupsReply, StreamPendingReply, StreamReadReply,
+};
 use redis::{Commands, Connection, RedisResult, Script};
 
 use crate::config::{Config, RedisFrontierConfig};
@@ -354,7 +356,10 @@ impl RedisFeeder {
 
     fn feed(&mut self, pages: &Sender<u64>) -> Result<()> {
         let mut renewed = Instant::now();
-        let mut looked = Instant::now();
+        let mut measured: Option<Instant> = None;
+        // Where the next look for expired leases starts: each look goes on from the last, so
+        // a long pending list is scanned a slice at a time rather than from the start each time.
+        let mut cursor = String::from("0-0");
         loop {
             if self.shutdown.is_requested() {
                 info!("shutdown: no new pages are taken from the frontier");
@@ -365,12 +370,11 @@ impl RedisFeeder {
                 self.renew_leases()?;
                 renewed = Instant::now();
             }
-            if looked.elapsed() >= Duration::from_secs(1) {
-                // Also records the frontier's lag for /metrics.
-                self.others_hold_pages()?;
-                looked = Instant::now();
+            if measured.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                self.measure_lag()?;
+                measured = Some(Instant::now());
             }
-            let mut entries = self.reclaim()?;
+            let mut entries = self.reclaim(&mut cursor)?;
             if entries.is_empty() {
                 entries = self.read()?;
             }
@@ -457,8 +461,9 @@ impl RedisFeeder {
         Ok(true)
     }
 
-    /// Pages whose lease ran out, taken over from whoever held them.
-    fn reclaim(&mut self) -> Result<Vec<(String, u64)>> {
+    /// Pages whose lease ran out, taken over from whoever held them; the look starts at
+    /// `cursor` and leaves there the entry the next one starts at.
+    fn reclaim(&mut self, cursor: &mut String) -> Result<Vec<(String, u64)>> {
         let (keys, consumer) = (&self.keys, &self.consumer);
         let idle = self.lease.as_millis() as u64;
         let reply: StreamAutoClaimReply = self.link.retry(
@@ -470,12 +475,13 @@ impl RedisFeeder {
                     .arg(GROUP)
                     .arg(consumer)
                     .arg(idle)
-                    .arg("0-0")
+                    .arg(cursor.as_str())
                     .arg("COUNT")
                     .arg(READ_COUNT)
                     .query(c)
             },
         )?;
+        *cursor = reply.next_stream_id;
         let held = self.leases.lock();
         let entries: Vec<(String, u64)> = reply
             .claimed
@@ -563,8 +569,59 @@ impl RedisFeeder {
         Ok(added)
     }
 
-    /// Whether another daemon holds unacknowledged pages (alive, or dead and soon reclaimed);
-    /// also records the frontier's lag.
+    /// Records the frontier's lag for `/metrics`: the pages of the crawl no daemon has
+    /// acknowledged yet, whether leased, waiting in the stream, or (for a known range) not yet
+    /// added to it.
+    fn measure_lag(&mut self) -> Result<()> {
+        let keys = &self.keys;
+        type Meta = (Option<u64>, Option<String>, Option<u64>);
+        let (pending, groups, (next, last, end)): (
+            StreamPendingReply,
+            StreamInfoGroupsReply,
+            Meta,
+        ) = self
+            .link
+            .retry("measuring the lag", Self::stop(&self.shutdown), |c| {
+                redis::pipe()
+                    .cmd("XPENDING")
+                    .arg(&keys.pages)
+                    .arg(GROUP)
+                    .cmd("XINFO")
+                    .arg("GROUPS")
+                    .arg(&keys.pages)
+                    .cmd("HMGET")
+                    .arg(&keys.meta)
+                    .arg("next")
+                    .arg("last")
+                    .arg("end")
+                    .query(c)
+            })?;
+        let leased = match pending {
+            StreamPendingReply::Data(data) => data.count,
+            _ => 0,
+        };
+        // Redis before 7.0 does not report the group's lag.
+        let waiting = groups
+            .groups
+            .iter()
+            .find(|g| g.name == GROUP)
+            .and_then(|g| g.lag)
+            .unwrap_or(0);
+        let last = last.and_then(|last| last.parse::<u64>().ok());
+        let not_added = match (next, last) {
+            (Some(next), Some(last)) => {
+                let stop = end.map_or(last, |end| end.min(last));
+                (stop + 1).saturating_sub(next)
+            }
+            // "Until empty": nobody knows how many are left.
+            _ => 0,
+        };
+        self.stats
+            .frontier_lag((leased + waiting) as u64 + not_added);
+        Ok(())
+    }
+
+    /// Whether another daemon holds unacknowledged pages (alive, or dead and soon reclaimed).
     fn others_hold_pages(&mut self) -> Result<bool> {
         let (keys, consumer) = (&self.keys, &self.consumer);
         let pending: StreamPendingReply =
@@ -572,20 +629,16 @@ impl RedisFeeder {
                 .retry("reading pending pages", Self::stop(&self.shutdown), |c| {
                     redis::cmd("XPENDING").arg(&keys.pages).arg(GROUP).query(c)
                 })?;
-        let (count, others) = match pending {
-            StreamPendingReply::Data(data) => {
-                let others: usize = data
-                    .consumers
-                    .iter()
-                    .filter(|c| c.name != *consumer)
-                    .map(|c| c.pending)
-                    .sum();
-                (data.count, others)
-            }
+        let others: usize = match pending {
+            StreamPendingReply::Data(data) => data
+                .consumers
+                .iter()
+                .filter(|c| c.name != *consumer)
+                .map(|c| c.pending)
+                .sum(),
             // Empty, or a reply shape this client version does not know: nothing pending.
-            _ => (0, 0),
+            _ => 0,
         };
-        self.stats.frontier_lag(count as u64);
         Ok(others > 0)
     }
 

@@ -295,8 +295,8 @@ impl Collector for Status {
             ("up", "1 while the service runs", 1.0),
             (
                 "frontier_lag",
-                "Pages of the shared frontier leased to a daemon and not yet acknowledged \
-                 (0 with a local frontier)",
+                "Pages of the shared frontier no daemon has acknowledged yet: leased, waiting \
+                 in the stream, or not yet added to it (0 with a local frontier)",
                 lag as f64,
             ),
             (

@@ -78,7 +78,7 @@ pub struct Stats {
     already_seen: AtomicU64,
     /// Pages taken over from another daemon whose lease ran out (shared frontier).
     reclaims: AtomicU64,
-    /// Unacknowledged pages of the shared frontier, when last looked at.
+    /// Pages of the shared frontier that no daemon has acknowledged yet, when last looked at.
     frontier_lag: AtomicU64,
     /// Messages in each queue when last looked at, by [`Queue`].
     depth: [AtomicU64; 3],

@@ -428,3 +428,58 @@ fn dedup_uses_the_shared_seen_set() {
         .unwrap();
     assert_eq!(members, 40 * 25);
 }
+
+#[test]
+fn frontier_lag_counts_every_page_not_yet_acknowledged() {
+    let redis = RedisServer::start();
+    let env = site(80, 50);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let knobs = Knobs {
+        crawlers: 1,
+        extra: format!("[service]\nlisten = \"127.0.0.1:{port}\"\n"),
+        ..knobs(80)
+    };
+    let (config, _) = daemon_config(&env, &redis, 0, &knobs);
+    let daemon = spawn_bin(&["run", "--config", config.to_str().unwrap()]);
+    // Its pipes are read while the endpoint is polled.
+    let waiter = std::thread::spawn(move || wait_bounded(daemon, LIMIT));
+    let agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .new_agent();
+    let scrape = |name: &str| -> Option<f64> {
+        let text = agent
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .call()
+            .ok()?
+            .body_mut()
+            .read_to_string()
+            .ok()?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    // The first measurement, taken as the daemon starts: one crawler at 50 ms a page has
+    // written a few pages, and every other page of the 80 counts, whether leased, waiting in
+    // the stream or not yet added.
+    let start = Instant::now();
+    let (lag, written) = loop {
+        assert!(start.elapsed() < Duration::from_secs(20), "no lag measured");
+        if let Some(lag) = scrape("pagecrawl_frontier_lag").filter(|lag| *lag > 0.0) {
+            let written = scrape("pagecrawl_pages_written_total").expect("pages written");
+            break (lag, written);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        written < 40.0,
+        "the measurement came late: {written} pages written"
+    );
+    assert!(
+        (80.0 - written..=80.0).contains(&lag),
+        "lag {lag} with {written} pages written"
+    );
+    exit_ok(&waiter.join().unwrap(), "daemon");
+}
