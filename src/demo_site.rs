@@ -636,12 +636,31 @@ async fn serve_main(listener: TcpListener, shared: Arc<Shared>, mut stop: watch:
     }
 }
 
+/// Waits until `deadline`, to within a few tens of microseconds. tokio's timer counts whole
+/// milliseconds and rounds up, so a 50 ms sleep alone answers in about 51.5 ms, and the site
+/// would be slower than its `latency` says: the last stretch is slept on a blocking thread,
+/// whose sleep is precise.
+async fn wait_until(deadline: std::time::Instant) {
+    const TIMER_SLACK: Duration = Duration::from_millis(2);
+    if let Some(coarse) = deadline.checked_sub(TIMER_SLACK) {
+        tokio::time::sleep_until(coarse.into()).await;
+    }
+    let _ = tokio::task::spawn_blocking(move || {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if !left.is_zero() {
+            thread::sleep(left);
+        }
+    })
+    .await;
+}
+
 /// Answers one request on the main server.
 async fn answer(
     request: hyper::Request<hyper::body::Incoming>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let arrived = std::time::Instant::now();
     let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let (status, body, headers) = match shared.reply(target) {
         Reply::Full {
@@ -660,7 +679,7 @@ async fn answer(
     let latency = shared.opts().latency;
     if !latency.is_zero() {
         tokio::select! {
-            () = tokio::time::sleep(latency) => {}
+            () = wait_until(arrived + latency) => {}
             _ = stop.wait_for(|stopped| *stopped) => {}
         }
     }
