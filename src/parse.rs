@@ -551,6 +551,8 @@ mod tests {
              <noscript><div class=pl2><a>ns</a></div></noscript><div class=pl2><a href=/r>real</a></div>",
             // Items inside table cells, as on Douban.
             "<table><tr><td><div class=pl2><a href=/t>cell</a></div></td></tr></table>",
+            // Whitespace between table parts stays in the table.
+            "<div class=pl2><a href=/w><table>\n <tr>\r\n\t<td>cell</td>\x0C</tr> </table></a></div>",
             "",
             "<html><body>no items</body></html>",
         ];
@@ -635,6 +637,26 @@ mod tests {
                     "{html}"
                 );
             }
+        }
+        // Text directly in a table is moved in front of it: a page goes to the DOM engine when
+        // such text is inside a captured field, and streams when no field captures it.
+        for (html, title) in [
+            (
+                "<div class=pl2><a href=/t><table><tr><td>cell</td></tr>fostered</table></a></div>",
+                "fostered cell",
+            ),
+            (
+                "<div class=pl2><a href=/t><table> <tbody>\u{3000}<tr><td>cell</td></tr></tbody></table></a></div>",
+                "cell",
+            ),
+        ] {
+            let (items, used) = ex.extract_reporting(html);
+            assert_eq!((&items, used), (&ex.extract_dom(html), Used::Dom), "{html}");
+            assert_eq!(items[0][0].as_deref(), Some(title), "{html}");
+            assert_eq!(
+                deep.extract_reporting(html),
+                (deep.extract_dom(html), Used::Stream)
+            );
         }
         // A stray </p> or </br> inserts an empty element, which only a bare `p`, `br` or `*`
         // selector can match: the page goes to the DOM engine only for such selectors.

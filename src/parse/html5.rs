@@ -180,6 +180,15 @@ impl Shadow {
         checked.map(|()| depth)
     }
 
+    /// Whether text read now is directly inside a table or one of its row groups or rows: an
+    /// HTML5 parser moves such text in front of the table unless it is all ASCII whitespace.
+    pub(super) fn in_table_text(&self) -> bool {
+        matches!(
+            self.stack.last().map(String::as_str),
+            Some("table" | "tbody" | "thead" | "tfoot" | "tr")
+        )
+    }
+
     /// Adds `delta` to the count of open `name` elements, if that name is counted.
     fn count(&mut self, name: &str, delta: isize) {
         if let Some(at) = counted(name) {

@@ -23,7 +23,7 @@
 //!   is handed back ([`Outcome::Irregular`]) to the DOM engine when its markup is one an HTML5
 //!   parser repairs (the rules are in `super::html5`): an element closed implicitly by a start
 //!   tag or by another element's end tag where that changes the tree, content a table, `<select>`
-//!   or `<svg>` would move or drop, ignored start tags, `<template>` and `<frameset>`, an item or
+//!   or `<svg>` would move or drop (elements, and text a field captures), ignored start tags, `<template>` and `<frameset>`, an item or
 //!   field element never closed, a stray `</p>` or `</br>` when a selector could match the empty
 //!   element it inserts, and anything lol_html itself refuses (its ambiguity errors, its memory
 //!   limit).
@@ -512,6 +512,16 @@ impl Walk {
             TextType::RCData => htmlize::unescape(without_nul(&raw, "\u{FFFD}")),
             _ => without_nul(&raw, "\u{FFFD}"),
         };
+        // Only text being captured matters: text moved out of a table elsewhere lands outside
+        // every field, in the stream as in the tree.
+        if self.shadow.in_table_text()
+            && text
+                .chars()
+                .any(|c| !matches!(c, ' ' | '\t' | '\n' | '\x0C' | '\r'))
+        {
+            self.irregular("text directly inside a table (moved in front of it)");
+            return;
+        }
         for capture in self.captures.iter_mut().filter(|c| c.field == field) {
             capture.node.push_str(&text);
         }
