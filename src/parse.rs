@@ -16,7 +16,7 @@ mod html5;
 mod stream;
 
 use crate::feeder::ListingEnd;
-use crate::fetch::Crawled;
+use crate::fetch::{BodyPool, Crawled};
 use crate::shutdown::PanicGuard;
 use crate::stats::{Queue, Stats};
 
@@ -300,6 +300,8 @@ pub struct Parser {
     pub stats: Arc<Stats>,
     /// Where "until empty" mode records the first page with no items.
     pub end: Arc<ListingEnd>,
+    /// Where parsed bodies go back for the crawlers to reuse.
+    pub bodies: Arc<BodyPool>,
     /// Raises the shutdown flag if this thread panics.
     pub guard: PanicGuard,
 }
@@ -309,7 +311,7 @@ impl Parser {
     pub fn run(self, html: Receiver<Crawled>, items: Sender<Parsed>) {
         for crawled in html.iter() {
             self.stats.queue_depth(Queue::Html, html.len());
-            let fetched = match crawled {
+            let mut fetched = match crawled {
                 Crawled::Fetched(fetched) => fetched,
                 Crawled::Failed { page, reason } => {
                     if items.send(Parsed::Failed { page, reason }).is_err() {
@@ -324,6 +326,8 @@ impl Parser {
                 inject_panic(&fetched.url, "parser");
                 self.extractor.extract_reporting(&fetched.body)
             }));
+            self.bodies
+                .give(std::mem::take(&mut fetched.body).into_bytes());
             let page_items = match extracted {
                 Ok((page_items, used)) => {
                     if used == Used::Dom {

@@ -22,7 +22,7 @@ use crate::ExitCode;
 use crate::config::Config;
 use crate::config::FrontierConfig;
 use crate::feeder::{Feeder, ListingEnd};
-use crate::fetch::{Crawler, Pacer, build_agent};
+use crate::fetch::{BodyPool, Crawler, Pacer, build_agent};
 use crate::frontier::{self, Acker, Keys, Leases, Link, RedisFeeder, Seeded, SharedSeen};
 use crate::metrics::Status;
 use crate::parse::{Parser, panic_text as panic_message};
@@ -308,11 +308,13 @@ pub fn run_with(
         guard: shutdown.panic_guard("writer"),
     };
     let extractor = Arc::new(config.extract.clone());
+    let bodies = Arc::new(BodyPool::new(crawlers + config.queues.html.get() + parsers));
     let parser_workers: Vec<Parser> = (0..parsers)
         .map(|i| Parser {
             extractor: extractor.clone(),
             stats: stats.clone(),
             end: end.clone(),
+            bodies: bodies.clone(),
             guard: shutdown.panic_guard(format!("parser-{i}")),
         })
         .collect();
@@ -332,6 +334,7 @@ pub fn run_with(
             shutdown: shutdown.clone(),
             end: end.clone(),
             stats: stats.clone(),
+            bodies: bodies.clone(),
             guard: shutdown.panic_guard(format!("crawler-{i}")),
         })
         .collect();
