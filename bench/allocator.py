@@ -12,7 +12,6 @@ pages/s, CPU ms/page and peak RSS. Uses the helpers of bench/run.py.
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,12 +32,10 @@ def main():
                     if setting:
                         key, value = setting.split("=")
                         os.environ[key] = value
-                    start = time.monotonic()
-                    proc = run.spawn([binary, "run", "--config", str(cfg)], work / "stderr.log")
-                    code, _, cpu, rss = run.reap(proc, run.RUN_LIMIT_S)
+                    code, _, cpu, rss, wall = run.measured(
+                        [binary, "run", "--config", str(cfg)], work / "stderr.log")
                     if setting:
                         del os.environ[key]
-                    wall = time.monotonic() - start
                     print(f"{pages:6} pages  {setting or 'default':30} exit {code}  "
                           f"{pages / wall:6.0f} pages/s  {cpu / pages * 1000:.3f} CPU ms/page  "
                           f"{rss:.1f} MiB", flush=True)

@@ -10,7 +10,6 @@ of bench/run.py (run it after scripts/bench.sh has built the binary).
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,10 +28,8 @@ def main():
                     cfg = run.pagecrawl_config(work, site.url, pages, 8, out)
                     text = cfg.read_text().replace("[extract]\n", f'[extract]\nengine = "{engine}"\n')
                     cfg.write_text(text)
-                    start = time.monotonic()
-                    proc = run.spawn([binary, "run", "--config", str(cfg)], work / "stderr.log")
-                    code, _, cpu, rss = run.reap(proc, run.RUN_LIMIT_S)
-                    wall = time.monotonic() - start
+                    code, _, cpu, rss, wall = run.measured(
+                        [binary, "run", "--config", str(cfg)], work / "stderr.log")
                     print(f"{engine:6} exit {code}  {pages / wall:7.0f} pages/s  "
                           f"{cpu / pages * 1000:.3f} CPU ms/page  {rss:.1f} MiB  "
                           f"{run.verify(out, pages)}", flush=True)

@@ -72,7 +72,8 @@ def free_port():
 class Site:
     """`pagecrawl demo --serve` in its own process, for the duration of a `with` block."""
 
-    def __init__(self, pages, latency_ms):
+    def __init__(self, pages, latency_ms, binary=PAGECRAWL):
+        self.binary = binary
         self.pages = pages
         self.latency_ms = latency_ms
         self.port = free_port()
@@ -81,7 +82,7 @@ class Site:
 
     def __enter__(self):
         self.proc = subprocess.Popen(
-            [str(PAGECRAWL), "demo", "--serve", "--listen", f"127.0.0.1:{self.port}",
+            [str(self.binary), "demo", "--serve", "--listen", f"127.0.0.1:{self.port}",
              "--pages", str(self.pages), "--latency-ms", str(self.latency_ms)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -128,6 +129,14 @@ def spawn(argv, stderr_path):
     env = {**os.environ, "RUST_LOG": "warn", "PYTHONDONTWRITEBYTECODE": "1"}
     with open(stderr_path, "wb") as stderr:
         return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+
+
+def measured(argv, stderr_path):
+    """Runs a crawler to its end: (exit code, timed out?, CPU seconds, peak RSS MiB, wall s)."""
+    start = time.monotonic()
+    proc = spawn(argv, stderr_path)
+    code, timed_out, cpu_s, rss_mib = reap(proc, RUN_LIMIT_S)
+    return code, timed_out, cpu_s, rss_mib, time.monotonic() - start
 
 
 class PeakRss(threading.Thread):
@@ -308,10 +317,8 @@ def one_run(crawler, latency_ms, threads, pages):
         work = Path(tmp)
         out = fresh_output(work)
         stderr_path = work / "stderr.log"
-        start = time.monotonic()
-        proc = spawn(command(crawler, site.url, pages, threads, out, work), stderr_path)
-        code, timed_out, cpu_s, rss_mib = reap(proc, RUN_LIMIT_S)
-        wall_s = time.monotonic() - start
+        argv = command(crawler, site.url, pages, threads, out, work)
+        code, timed_out, cpu_s, rss_mib, wall_s = measured(argv, stderr_path)
         check = verify(out, pages)
         items = count_lines(out)
         failure = "" if code == 0 or timed_out else stderr_tail(stderr_path)

@@ -123,6 +123,31 @@ fn daemon_config(
     (path, out)
 }
 
+/// Starts `count` daemons on one shared crawl; their processes and their outputs.
+fn start_daemons(
+    env: &TestEnv,
+    redis: &RedisServer,
+    count: usize,
+    knobs: &Knobs,
+) -> (Vec<Child>, Vec<PathBuf>) {
+    (0..count)
+        .map(|n| {
+            let (config, out) = daemon_config(env, redis, n, knobs);
+            (
+                spawn_bin(&["run", "--config", config.to_str().unwrap()]),
+                out,
+            )
+        })
+        .unzip()
+}
+
+/// Lines in `path` so far (0 before it exists).
+fn lines_in(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
 fn site(pages: u64, latency_ms: u64) -> TestEnv {
     TestEnv::new(SiteOptions {
         pages,
@@ -185,13 +210,7 @@ fn exit_ok(out: &Output, who: &str) -> String {
 fn three_daemons_share_a_crawl_exactly_once() {
     let redis = RedisServer::start();
     let env = site(600, 5);
-    let (configs, outputs): (Vec<PathBuf>, Vec<PathBuf>) = (0..3)
-        .map(|n| daemon_config(&env, &redis, n, &knobs(600)))
-        .unzip();
-    let daemons: Vec<Child> = configs
-        .iter()
-        .map(|c| spawn_bin(&["run", "--config", c.to_str().unwrap()]))
-        .collect();
+    let (daemons, outputs) = start_daemons(&env, &redis, 3, &knobs(600));
     let mut fetched = Vec::new();
     for (n, daemon) in daemons.into_iter().enumerate() {
         let stderr = exit_ok(&wait_bounded(daemon, LIMIT), &format!("daemon {n}"));
@@ -212,20 +231,9 @@ fn three_daemons_share_a_crawl_exactly_once() {
 fn a_killed_daemons_pages_are_taken_over() {
     let redis = RedisServer::start();
     let env = site(600, 40);
-    let (configs, outputs): (Vec<PathBuf>, Vec<PathBuf>) = (0..3)
-        .map(|n| daemon_config(&env, &redis, n, &knobs(600)))
-        .unzip();
-    let mut daemons: Vec<Child> = configs
-        .iter()
-        .map(|c| spawn_bin(&["run", "--config", c.to_str().unwrap()]))
-        .collect();
-    let lines = |path: &Path| {
-        std::fs::read_to_string(path)
-            .map(|t| t.lines().count())
-            .unwrap_or(0)
-    };
+    let (mut daemons, outputs) = start_daemons(&env, &redis, 3, &knobs(600));
     wait_for("daemon 0 to commit some pages", LIMIT, || {
-        lines(&outputs[0]) >= 10 * 25
+        lines_in(&outputs[0]) >= 10 * 25
     });
     // SIGKILL: no chance to finish or acknowledge anything.
     daemons[0].kill().expect("killing daemon 0");
@@ -270,24 +278,10 @@ fn a_killed_daemons_pages_are_taken_over() {
 fn daemons_survive_a_redis_restart() {
     let mut redis = RedisServer::start();
     let env = site(400, 40);
-    let (configs, outputs): (Vec<PathBuf>, Vec<PathBuf>) = (0..2)
-        .map(|n| daemon_config(&env, &redis, n, &knobs(400)))
-        .unzip();
-    let daemons: Vec<Child> = configs
-        .iter()
-        .map(|c| spawn_bin(&["run", "--config", c.to_str().unwrap()]))
-        .collect();
-    let written = || -> usize {
-        outputs
-            .iter()
-            .map(|p| {
-                std::fs::read_to_string(p)
-                    .map(|t| t.lines().count())
-                    .unwrap_or(0)
-            })
-            .sum()
-    };
-    wait_for("some pages committed", LIMIT, || written() >= 20 * 25);
+    let (daemons, outputs) = start_daemons(&env, &redis, 2, &knobs(400));
+    wait_for("some pages committed", LIMIT, || {
+        outputs.iter().map(|p| lines_in(p)).sum::<usize>() >= 20 * 25
+    });
     redis.restart(Duration::from_millis(1500));
     for (n, daemon) in daemons.into_iter().enumerate() {
         exit_ok(&wait_bounded(daemon, LIMIT), &format!("daemon {n}"));
@@ -391,20 +385,10 @@ fn dedup_uses_the_shared_seen_set() {
         dedup: Some("link"),
         ..knobs(40)
     };
-    let outputs: Vec<PathBuf> = (0..2)
-        .map(|n| daemon_config(&env, &redis, n, &knobs))
-        .map(|(config, out)| {
-            let daemon = spawn_bin(&["run", "--config", config.to_str().unwrap()]);
-            (daemon, out)
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .enumerate()
-        .map(|(n, (daemon, out))| {
-            exit_ok(&wait_bounded(daemon, LIMIT), &format!("daemon {n}"));
-            out
-        })
-        .collect();
+    let (daemons, outputs) = start_daemons(&env, &redis, 2, &knobs);
+    for (n, daemon) in daemons.into_iter().enumerate() {
+        exit_ok(&wait_bounded(daemon, LIMIT), &format!("daemon {n}"));
+    }
     let mut links = BTreeSet::new();
     let mut lines = 0;
     for out in &outputs {
@@ -442,8 +426,8 @@ fn frontier_lag_counts_every_page_not_yet_acknowledged() {
         extra: format!("[service]\nlisten = \"127.0.0.1:{port}\"\n"),
         ..knobs(80)
     };
-    let (config, _) = daemon_config(&env, &redis, 0, &knobs);
-    let daemon = spawn_bin(&["run", "--config", config.to_str().unwrap()]);
+    let (mut daemons, _) = start_daemons(&env, &redis, 1, &knobs);
+    let daemon = daemons.remove(0);
     // Its pipes are read while the endpoint is polled.
     let waiter = std::thread::spawn(move || wait_bounded(daemon, LIMIT));
     let agent = ureq::Agent::config_builder()
