@@ -2,7 +2,8 @@
 """Where pagecrawl's CPU goes: a perf profile of `pagecrawl demo`, its top entries as Markdown.
 
 Started by scripts/profile.sh, which builds the `dist` binary (release plus fat LTO, with its
-symbols and line tables: the release profile keeps them) and checks that perf is there.
+symbols and line tables: the release profile keeps them) and checks that perf is there. Uses the
+helpers of bench/run.py.
 
 What it does
 ------------
@@ -16,9 +17,9 @@ Call graphs are recorded with DWARF unwinding, as the binary has no frame pointe
 How to read the output
 ----------------------
 The Markdown printed (and written to --out) has the demo's own summary line, the samples per
-thread group (crawler, parser, writer, main, the demo site's threads), and the top entries by
-self time (time spent in the function itself, not in what it calls) over the crawl's own
-threads. The demo site serves the pages from the same process, and the main thread checks the
+thread group (crawler, parser, writer, main, the demo site's threads), then the crawl's own
+threads' samples by crate and their top entries by self time (time spent in the function
+itself, not in what it calls). The demo site serves the pages from the same process, and the main thread checks the
 output against it at the end: both are left out of the top entries, as a real crawl has
 neither. One sample is about 1 ms of CPU; entries with a handful of samples are noise.
 """
@@ -33,8 +34,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PAGECRAWL = ROOT / "target" / "dist" / "pagecrawl"  # built by scripts/profile.sh
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import PAGECRAWL, ROOT, load_average, machine, output_of  # noqa: E402
+
 DATA = ROOT / "out" / "profile" / "perf.data"  # out/ is git-ignored
 FREQUENCY_HZ = 997  # prime, so that the sampling does not beat with a periodic timer
 SITE_THREADS = "demo-site"  # the prefix of the demo site's thread names (src/demo_site.rs)
@@ -122,14 +124,14 @@ def report(pages, top, demo_lines):
         if is_crawl(comm):
             by_symbol[(symbol_name(symbol), dso)] += n
 
+    m = machine()
     lines = [
         f"# Profile of `pagecrawl demo --pages {pages}`", "",
         f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- pagecrawl {output_of(['git', '-C', str(ROOT), 'describe', '--always', '--dirty'])} "
         f"(its code last changed in {source_commit()}; `dist` profile), "
-        f"{output_of(['rustc', '--version'])}, "
-        f"{output_of(['perf', '--version'])}, {cpu_model()}, "
-        f"1-minute load average {load_average()} after the run",
+        f"{output_of(['rustc', '--version'])}, {output_of(['perf', '--version'])}, "
+        f"{m['nproc']} cores ({m['cpu']}), 1-minute load average {load_average()} after the run",
         f"- command: `perf record -F {FREQUENCY_HZ} -e cpu-clock --call-graph dwarf "
         f"target/dist/pagecrawl demo --pages {pages}` (regenerate with "
         f"`scripts/profile.sh {pages}`)",
@@ -173,15 +175,6 @@ def crate_of(symbol, dso):
     return match.group(1) if match else "other (no crate path in the symbol)"
 
 
-def output_of(argv):
-    """The first line of a command's stdout, or "unknown" if it cannot run."""
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    except OSError:
-        return "unknown"
-    return (done.stdout.strip().splitlines() or ["unknown"])[0]
-
-
 def source_commit():
     """The last commit that changed pagecrawl's code (src/, the manifest or the lock file).
 
@@ -189,21 +182,6 @@ def source_commit():
     """
     return output_of(["git", "-C", str(ROOT), "log", "-1", "--format=%h", "--",
                       "src", "Cargo.toml", "Cargo.lock"])
-
-
-def cpu_model():
-    """The machine: cores and CPU model."""
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    return f"{len(os.sched_getaffinity(0))} cores ({model})"
-
-
-def load_average():
-    """The 1-minute load average."""
-    return round(os.getloadavg()[0], 2)
 
 
 def main():
