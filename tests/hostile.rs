@@ -352,3 +352,105 @@ fn no_proxy_is_taken_from_the_environment() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(num(&summary_of(&stderr), "pages_fetched"), 3);
 }
+
+#[test]
+fn timeout_secs_bounds_the_whole_request_redirects_included() {
+    // Every answer takes 500 ms and page 1 redirects to itself: five hops would take 3 s.
+    let env = TestEnv::new(SiteOptions {
+        pages: 3,
+        latency: Duration::from_millis(500),
+        faults: [(1, redirect("/top250?page=1"))].into_iter().collect(),
+        ..SiteOptions::default()
+    });
+    let knobs = Knobs {
+        last_page: Some(2),
+        timeout_secs: 1.2,
+        retries: 0,
+        ..Knobs::default()
+    };
+    let started = Instant::now();
+    let outcome = env.crawl(&knobs, LIMIT);
+    assert!(
+        outcome.failed_pages[&1].starts_with("timed out"),
+        "{:?}",
+        outcome.failed_pages
+    );
+    assert!(
+        env.site.requests_for(1) <= 3,
+        "hops after the deadline: {}",
+        env.site.requests_for(1)
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(pages_written(&env), BTreeSet::from([0, 2]));
+}
+
+/// `data` compressed as `encoding` says (`gzip`, `deflate` for zlib, `deflate-bare`, `br`).
+fn compress(encoding: &str, data: &[u8]) -> Vec<u8> {
+    use flate2::Compression;
+    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+    use std::io::Write;
+    let mut out = Vec::new();
+    let mut writer: Box<dyn Write + '_> = match encoding {
+        "gzip" => Box::new(GzEncoder::new(&mut out, Compression::best())),
+        "deflate" => Box::new(ZlibEncoder::new(&mut out, Compression::best())),
+        "deflate-bare" => Box::new(DeflateEncoder::new(&mut out, Compression::best())),
+        "br" => Box::new(brotli::CompressorWriter::new(&mut out, 64 * 1024, 5, 22)),
+        other => panic!("no encoder for {other}"),
+    };
+    writer.write_all(data).unwrap();
+    drop(writer); // each encoder finishes its stream when dropped
+    out
+}
+
+#[test]
+fn gzip_deflate_and_br_pages_are_decoded_and_bombs_of_each_stopped_after_decoding() {
+    let base = SiteOptions {
+        pages: 10,
+        ..SiteOptions::default()
+    };
+    let page = |n| pagecrawl::demo_site::render_page(&base, n).into_bytes();
+    let encoded = |header: &str, body: Vec<u8>| Fault::Encoded {
+        encoding: header.into(),
+        body,
+    };
+    let bomb = vec![b' '; 32 * 1024 * 1024];
+    let env = site(
+        10,
+        [
+            (1, encoded("gzip", compress("gzip", &page(1)))),
+            (2, encoded("deflate", compress("deflate", &page(2)))),
+            (3, encoded("deflate", compress("deflate-bare", &page(3)))),
+            (4, encoded("br", compress("br", &page(4)))),
+            (5, encoded("zstd", page(5))),
+            (6, encoded("br", compress("br", &bomb))),
+            (7, encoded("deflate", compress("deflate", &bomb))),
+            (8, encoded("deflate", compress("deflate-bare", &bomb))),
+        ],
+    );
+    let knobs = Knobs {
+        last_page: Some(9),
+        max_body_bytes: 1024 * 1024,
+        ..Knobs::default()
+    };
+    let outcome = env.crawl(&knobs, LIMIT);
+    let failed = &outcome.failed_pages;
+    assert!(
+        failed[&5].contains("\"zstd\" was not asked for"),
+        "{failed:?}"
+    );
+    for page in [6, 7, 8] {
+        assert!(
+            failed[&page].contains("larger than http.max_body_bytes"),
+            "page {page}: {failed:?}"
+        );
+    }
+    for page in 5..=8 {
+        assert_eq!(env.site.requests_for(page), 1, "page {page}: not retried");
+    }
+    // Every decoded page is whole, with the items the site meant.
+    assert_eq!(pages_written(&env), BTreeSet::from([0, 1, 2, 3, 4, 9]));
+}
