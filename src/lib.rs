@@ -10,6 +10,7 @@
 //! Every stage ends when its input channel is disconnected and drained, so shutdown never loses a
 //! fetched page: the [`shutdown`] flag only stops new pages from being taken.
 
+pub mod budget;
 pub mod config;
 pub mod demo;
 pub mod demo_site;
