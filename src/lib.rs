@@ -14,6 +14,7 @@ pub mod budget;
 pub mod config;
 pub mod demo;
 pub mod demo_site;
+pub mod endpoint;
 pub mod feeder;
 pub mod fetch;
 pub mod frontier;

@@ -17,7 +17,8 @@ use log::{error, info, warn};
 
 use crate::ExitCode;
 use crate::config::Config;
-use crate::metrics::{Endpoint, Status};
+use crate::endpoint::Endpoint;
+use crate::metrics::Status;
 use crate::pipeline::{self, Outcome, RunOptions};
 use crate::progress::Progress;
 use crate::shutdown::{OutputLock, Shutdown};

@@ -27,8 +27,16 @@ struct Service {
 
 impl Service {
     fn start(config: &Path) -> Service {
+        Service::of(common::spawn_bin(&[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+        ]))
+    }
+
+    /// Follows a service already started, with its stderr piped.
+    fn of(mut child: Child) -> Service {
         // The service prints nothing on stdout, so its (piped) stdout is never read.
-        let mut child = common::spawn_bin(&["run", "--config", config.to_str().unwrap()]);
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().unwrap();
         let reader = {
@@ -461,4 +469,90 @@ fn dedup_survives_kill_9_mid_round_and_between_rounds() {
         std::fs::metadata(env.seen_path()).unwrap().len(),
         62 * 25 * 16
     );
+}
+
+/// A GET that must be answered within `limit`: `(status, body)`.
+fn get_within(addr: SocketAddr, path: &str, limit: Duration) -> (u16, String) {
+    let started = Instant::now();
+    let answer = get(addr, path);
+    assert!(
+        started.elapsed() < limit,
+        "GET {path} took {:?}",
+        started.elapsed()
+    );
+    answer
+}
+
+#[test]
+fn hostile_clients_cannot_deny_the_endpoint_to_a_scraper() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let env = TestEnv::with_pages(2);
+    let config = env.write_config(&Knobs {
+        last_page: Some(1),
+        extra: format!("{}[service]\nlisten = \"127.0.0.1:0\"\n", schedule(3600)),
+        ..Knobs::default()
+    });
+    // Few file descriptors, as under a tight `ulimit -n`: the flood below runs the process out.
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 64 && exec "$0" run --config "$1""#)
+        .arg(common::bin())
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let service = Service::of(child);
+    let addr = service.endpoint();
+    service.wait_line("round 1 done");
+    let prompt = Duration::from_secs(3);
+
+    // 1. A client that pipelines requests and never reads an answer.
+    let mut pipeliner = TcpStream::connect(addr).unwrap();
+    pipeliner
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    for _ in 0..2000 {
+        if pipeliner
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .is_err()
+        {
+            break; // answered once and closed: the rest is refused
+        }
+    }
+    assert_eq!(get_within(addr, "/healthz", prompt).0, 200);
+
+    // 2. A request head of 64 MB: refused after a few kilobytes, never buffered whole.
+    let mut huge = TcpStream::connect(addr).unwrap();
+    huge.set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    huge.write_all(b"GET /metrics HTTP/1.1\r\nX-Junk: ")
+        .unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0;
+    while sent < 64 << 20 && huge.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+    }
+    assert!(sent < 16 << 20, "{sent} bytes of one header were taken in");
+    assert_eq!(get_within(addr, "/healthz", prompt).0, 200);
+
+    // 3. Four times as many silent connections as the process has file descriptors.
+    let idle: Vec<TcpStream> = (0..256)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok())
+        .collect();
+    assert!(idle.len() > 100, "only {} connections opened", idle.len());
+    let (code, body) = get_within(addr, "/metrics", prompt);
+    assert_eq!(code, 200);
+    assert!(body.contains("pagecrawl_up 1"), "{body}");
+    let log = service.wait_line("out of file descriptors");
+    assert!(log.contains("closing idle connections"), "{log}");
+    drop(idle);
+    assert_eq!(get_within(addr, "/healthz", prompt).0, 200);
+
+    service.signal(libc::SIGTERM);
+    let (code, log) = service.wait(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{log}");
 }
