@@ -207,7 +207,11 @@ fn run(cli: Cli, progress: Option<Progress>) -> Result<ExitCode> {
             }
             let shutdown = Shutdown::new();
             let output_lock = OutputLock::default();
-            shutdown::install_signal_handler(shutdown.clone(), output_lock.clone())?;
+            // Nothing to reload in a demo: SIGHUP is logged and ignored.
+            drop(shutdown::install_signal_handler(
+                shutdown.clone(),
+                output_lock.clone(),
+            )?);
             let latency = Duration::from_millis(args.latency_ms);
             if args.serve {
                 return demo::serve(args.listen, args.pages, latency, &shutdown);
@@ -264,6 +268,14 @@ fn crawl(args: RunArgs, progress: Option<Progress>) -> Result<ExitCode> {
     }
     let shutdown = Shutdown::new();
     let output_lock = OutputLock::default();
-    shutdown::install_signal_handler(shutdown.clone(), output_lock.clone())?;
-    service::run(&path, overrides, config, &shutdown, &output_lock, progress)
+    let reloads = shutdown::install_signal_handler(shutdown.clone(), output_lock.clone())?;
+    service::run(
+        &path,
+        overrides,
+        config,
+        &shutdown,
+        &output_lock,
+        progress,
+        reloads,
+    )
 }

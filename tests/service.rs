@@ -556,3 +556,82 @@ fn hostile_clients_cannot_deny_the_endpoint_to_a_scraper() {
     let (code, log) = service.wait(Duration::from_secs(10));
     assert_eq!(code, Some(0), "{log}");
 }
+
+#[test]
+fn sighup_reloads_the_config_and_never_stops_the_service() {
+    let env = TestEnv::new(SiteOptions {
+        pages: 40,
+        latency: Duration::from_millis(40),
+        ..SiteOptions::default()
+    });
+    let knobs = Knobs {
+        last_page: Some(39),
+        crawlers: 2,
+        queues: (2, 2, 2),
+        extra: format!("{}[service]\nlisten = \"127.0.0.1:0\"\n", schedule(3600)),
+        ..Knobs::default()
+    };
+    let config = env.write_config(&knobs);
+    let service = Service::start(&config);
+    let addr = service.endpoint();
+
+    // Mid-round: the round goes on with its config, and the reload follows its end.
+    common::wait_for("items on disk", LIMIT, || {
+        std::fs::metadata(env.out_path()).map_or(0, |m| m.len()) > 0
+    });
+    env.write_config(&Knobs {
+        crawlers: 3,
+        ..knobs.clone()
+    });
+    service.signal(libc::SIGHUP);
+    let reloaded = service.wait_line("config reloaded from");
+    assert!(reloaded.contains("threads.crawlers: 2 -> 3"), "{reloaded}");
+    let log = service.log();
+    let done_at = log
+        .find("round 1 done")
+        .expect("round 1 finished, not stopped");
+    assert!(done_at < log.find("config reloaded from").unwrap(), "{log}");
+
+    // Idle, with a file that would crash a crawl: refused, and the service stays up.
+    std::fs::write(
+        &config,
+        env.config_toml(&knobs)
+            .replace("pages = 2", "pages = 1000000000000"),
+    )
+    .unwrap();
+    service.signal(libc::SIGHUP);
+    let failed = service.wait_line("config reload failed");
+    assert!(
+        failed.contains("`queues.pages` must be at most 65536"),
+        "{failed}"
+    );
+    let (code, body) = get(addr, "/healthz");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"state\":\"idle\""), "{body}");
+
+    // Idle: applied at once, and a shorter interval brings the next round forward.
+    env.write_config(&Knobs {
+        crawlers: 3,
+        extra: format!("{}[service]\nlisten = \"127.0.0.1:0\"\n", schedule(1)),
+        ..knobs.clone()
+    });
+    service.signal(libc::SIGHUP);
+    let line = service.wait_line("schedule.every_secs: 3600 -> 1");
+    assert!(line.contains("config reloaded from"), "{line}");
+    service.wait_line("round 2 done");
+    let log = service.log();
+    let crawling: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("crawling http"))
+        .collect();
+    assert!(crawling[0].contains("with 2 crawlers"), "{}", crawling[0]);
+    assert!(crawling[1].contains("with 3 crawlers"), "{}", crawling[1]);
+    assert!(!log.contains("interrupted"), "{log}");
+
+    service.signal(libc::SIGTERM);
+    let (code, log) = service.wait(Duration::from_secs(30));
+    // Idle (0) or mid-round (130): rounds now start every second.
+    assert!(matches!(code, Some(0 | 130)), "{code:?}: {log}");
+    let counts = link_counts(&env.out_path());
+    assert!(counts.len() >= 1000, "round 1 whole: {}", counts.len());
+}
