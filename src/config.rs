@@ -15,6 +15,10 @@ use serde::Deserialize;
 
 use crate::parse::{Engine, Extractor};
 
+pub mod limits;
+
+use limits::Bound;
+
 /// A validated configuration, ready for [`crate::pipeline::run`].
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -106,6 +110,9 @@ pub struct QueuesConfig {
     pub html: NonZeroUsize,
     /// Parsed pages (each with all of its items) waiting for the writer.
     pub items: NonZeroUsize,
+    /// What the pages waiting for the writer may weigh together, in bytes of items; a single
+    /// page heavier than this still passes, alone.
+    pub items_bytes: NonZeroUsize,
 }
 
 /// The `[http]` table.
@@ -244,9 +251,10 @@ pub fn default_parsers() -> NonZeroUsize {
 }
 
 impl Config {
-    /// Reads and validates the config file at `path`.
+    /// Reads and validates the config file at `path`: a regular file of at most
+    /// [`limits::MAX_FILE_BYTES`].
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
+        let text = limits::read_config_file(path)
             .with_context(|| format!("reading config file {}", path.display()))?;
         Config::from_toml(&text).with_context(|| format!("in config file {}", path.display()))
     }
@@ -299,6 +307,7 @@ impl Config {
         writeln!(out, "pages = {}", self.queues.pages)?;
         writeln!(out, "html = {}", self.queues.html)?;
         writeln!(out, "items = {}", self.queues.items)?;
+        writeln!(out, "items_bytes = {}", self.queues.items_bytes)?;
         let h = &self.http;
         writeln!(out, "\n[http]")?;
         writeln!(out, "user_agent = {:?}", h.user_agent)?;
@@ -488,6 +497,7 @@ struct RawQueues {
     pages: Option<usize>,
     html: Option<usize>,
     items: Option<usize>,
+    items_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -530,19 +540,22 @@ struct RawLog {
     stats_interval_secs: Option<u64>,
 }
 
-/// Checks a count or capacity is at least 1, naming the key otherwise.
-fn non_zero(key: &str, value: Option<usize>, default: usize) -> Result<NonZeroUsize> {
-    let value = value.unwrap_or(default);
-    NonZeroUsize::new(value).with_context(|| format!("`{key}` must be at least 1, got {value}"))
+/// A count or capacity within `bound` (whose minimum is 1), or `default` when unset.
+fn count(bound: Bound, value: Option<usize>, default: usize) -> Result<NonZeroUsize> {
+    let value = bound.check_usize(value.unwrap_or(default))?;
+    NonZeroUsize::new(value).with_context(|| format!("`{}` must be at least 1", bound.key))
 }
 
-/// Turns seconds into a positive duration, naming the key otherwise.
-fn positive_secs(key: &str, value: Option<f64>, default: f64) -> Result<Duration> {
+/// A number within `bound`, or `default` when unset.
+fn number<T: Copy + Into<u64>>(bound: Bound, value: Option<T>, default: T) -> Result<T> {
     let value = value.unwrap_or(default);
-    if !(value.is_finite() && value > 0.0 && value <= 86_400.0) {
-        bail!("`{key}` must be a number of seconds above 0 and at most 86400, got {value}");
-    }
-    Ok(Duration::from_secs_f64(value))
+    bound.check(value.into())?;
+    Ok(value)
+}
+
+/// Seconds above 0 and within `bound`, as a duration, or `default` when unset.
+fn positive_secs(bound: Bound, value: Option<f64>, default: f64) -> Result<Duration> {
+    bound.check_secs(value.unwrap_or(default))
 }
 
 impl RawFrontier {
@@ -575,7 +588,7 @@ impl RawFrontier {
                         "`frontier.name` must be 1 to 100 letters, digits, `-`, `_` or `.`, got {name:?}"
                     );
                 }
-                let lease = positive_secs("frontier.lease_secs", self.lease_secs, 60.0)?;
+                let lease = positive_secs(limits::LEASE_SECS, self.lease_secs, 60.0)?;
                 Ok(FrontierConfig::Redis(RedisFrontierConfig {
                     url,
                     name,
@@ -612,44 +625,48 @@ impl RawConfig {
         };
 
         let threads = ThreadsConfig {
-            crawlers: non_zero("threads.crawlers", self.threads.crawlers, 3)?,
-            parsers: non_zero(
-                "threads.parsers",
+            crawlers: count(limits::CRAWLERS, self.threads.crawlers, 3)?,
+            parsers: count(
+                limits::PARSERS,
                 self.threads.parsers,
-                default_parsers().get(),
+                // One per core, but a machine of more cores than the bound still starts.
+                default_parsers().get().min(limits::PARSERS.max as usize),
             )?,
         };
+        let q = self.queues;
         let queues = QueuesConfig {
-            pages: non_zero("queues.pages", self.queues.pages, 20)?,
-            html: non_zero("queues.html", self.queues.html, 16)?,
-            items: non_zero("queues.items", self.queues.items, 1024)?,
+            pages: count(limits::QUEUE_PAGES, q.pages, 20)?,
+            html: count(limits::QUEUE_HTML, q.html, 16)?,
+            items: count(limits::QUEUE_ITEMS, q.items, 1024)?,
+            items_bytes: count(limits::QUEUE_ITEMS_BYTES, q.items_bytes, 16 << 20)?,
         };
 
         let h = self.http;
         let user_agent = h
             .user_agent
             .unwrap_or_else(|| concat!("pagecrawl/", env!("CARGO_PKG_VERSION")).to_string());
+        limits::USER_AGENT_BYTES.check_len("`http.user_agent`", &user_agent)?;
         if user_agent.trim().is_empty() || user_agent.chars().any(char::is_control) {
             bail!("`http.user_agent` must be non-empty printable text, got {user_agent:?}");
         }
-        let max_body_bytes = h.max_body_bytes.unwrap_or(10 * 1024 * 1024);
-        if max_body_bytes == 0 {
-            bail!("`http.max_body_bytes` must be at least 1, got 0");
-        }
         let http = HttpConfig {
             user_agent,
-            timeout: positive_secs("http.timeout_secs", h.timeout_secs, 30.0)?,
+            timeout: positive_secs(limits::TIMEOUT_SECS, h.timeout_secs, 30.0)?,
             connect_timeout: positive_secs(
-                "http.connect_timeout_secs",
+                limits::CONNECT_TIMEOUT_SECS,
                 h.connect_timeout_secs,
                 10.0,
             )?,
-            retries: h.retries.unwrap_or(3),
-            backoff: Duration::from_millis(h.backoff_ms.unwrap_or(500)),
-            delay: Duration::from_millis(h.delay_ms.unwrap_or(0)),
-            max_body_bytes,
-            shutdown_grace: positive_secs("http.shutdown_grace_secs", h.shutdown_grace_secs, 30.0)?,
-            max_redirects: h.max_redirects.unwrap_or(5),
+            retries: number(limits::RETRIES, h.retries, 3)?,
+            backoff: Duration::from_millis(number(limits::BACKOFF_MS, h.backoff_ms, 500)?),
+            delay: Duration::from_millis(number(limits::DELAY_MS, h.delay_ms, 0)?),
+            max_body_bytes: number(limits::MAX_BODY_BYTES, h.max_body_bytes, 10 << 20)?,
+            shutdown_grace: positive_secs(
+                limits::SHUTDOWN_GRACE_SECS,
+                h.shutdown_grace_secs,
+                30.0,
+            )?,
+            max_redirects: number(limits::MAX_REDIRECTS, h.max_redirects, 5)?,
             follow_offsite_redirects: h.follow_offsite_redirects.unwrap_or(false),
             proxy: match h.proxy {
                 Some(proxy) => {
@@ -664,6 +681,8 @@ impl RawConfig {
         let extract = self
             .extract
             .context("missing table `[extract]` (with `item` and `[extract.fields]`)")?;
+        limits::SELECTOR_BYTES.check_len("`extract.item`", &extract.item)?;
+        limits::FIELDS.check_usize(extract.fields.len())?;
         let mut fields = Vec::with_capacity(extract.fields.len());
         for (name, value) in extract.fields {
             let spec = value.as_str().with_context(|| {
@@ -671,6 +690,7 @@ impl RawConfig {
                     "`extract.fields.{name}` must be a string like \"a\" or \"a@href\", got {value}"
                 )
             })?;
+            limits::SELECTOR_BYTES.check_len(&format!("`extract.fields.{name}`"), spec)?;
             fields.push((name, spec.to_string()));
         }
         let extract =
@@ -718,18 +738,19 @@ impl RawConfig {
         };
 
         let log = LogConfig {
-            stats_interval: match self.log.stats_interval_secs.unwrap_or(60) {
+            stats_interval: match number(
+                limits::STATS_INTERVAL_SECS,
+                self.log.stats_interval_secs,
+                60,
+            )? {
                 0 => None,
                 secs => Some(Duration::from_secs(secs)),
             },
         };
 
         let schedule = match self.schedule {
-            Some(RawSchedule { every_secs }) if every_secs > 366 * 86_400 => {
-                bail!("`schedule.every_secs` must be at most a year (31622400), got {every_secs}")
-            }
             Some(RawSchedule { every_secs }) => Some(ScheduleConfig {
-                every: Duration::from_secs(every_secs),
+                every: Duration::from_secs(limits::EVERY_SECS.check(every_secs)?),
             }),
             None => None,
         };
@@ -805,6 +826,7 @@ path = "out/items.jsonl"
         assert_eq!(c.threads.crawlers.get(), 3);
         assert_eq!(c.threads.parsers.get(), 2);
         assert_eq!(c.queues.items.get(), 1024);
+        assert_eq!(c.queues.items_bytes.get(), 16 << 20);
         assert_eq!(c.http.timeout, Duration::from_secs(30));
         assert_eq!(c.http.retries, 3);
         assert_eq!(c.log.stats_interval, Some(Duration::from_secs(60)));
@@ -891,6 +913,48 @@ path = "out/items.jsonl"
         assert!(err.contains("`http.timeout_secs`"), "{err}");
         let err = err_of(&format!("{GOOD}\n[http]\nmax_body_bytes = 0\n"));
         assert!(err.contains("`http.max_body_bytes`"), "{err}");
+    }
+
+    #[test]
+    fn every_bound_is_enforced_on_its_key() {
+        let in_http = |line: &str| err_of(&format!("{GOOD}\n[http]\n{line}\n"));
+        assert!(in_http("timeout_secs = 3601").contains("`http.timeout_secs`"));
+        assert!(in_http("max_redirects = 21").contains("`http.max_redirects` must be at most 20"));
+        assert!(in_http("backoff_ms = 60001").contains("`http.backoff_ms` must be at most"));
+        assert!(in_http("max_body_bytes = 1073741825").contains("`http.max_body_bytes`"));
+        assert!(in_http(&format!("user_agent = \"{}\"", "u".repeat(513))).contains("513 bytes"));
+        let err = err_of(&format!("{GOOD}\n[queues]\nitems_bytes = 4294967297\n"));
+        assert!(
+            err.contains("`queues.items_bytes` must be at most 4294967296"),
+            "{err}"
+        );
+        let err = err_of(&GOOD.replace("parsers = 2", "parsers = 257"));
+        assert!(
+            err.contains("`threads.parsers` must be at most 256"),
+            "{err}"
+        );
+        let err = err_of(&GOOD.replace(
+            "link = \"a@href\"",
+            &format!("link = \"{}\"", "a ".repeat(600)),
+        ));
+        assert!(
+            err.contains("`extract.fields.link` is 1200 bytes long"),
+            "{err}"
+        );
+        let many: String = (0..101).map(|i| format!("f{i} = \"a\"\n")).collect();
+        let err = err_of(&GOOD.replace("link = \"a@href\"\n", &many));
+        assert!(
+            err.contains("`extract.fields` must be at most 100, got 102"),
+            "{err}"
+        );
+        let err = err_of(&format!("{GOOD}\n[log]\nstats_interval_secs = 86401\n"));
+        assert!(err.contains("`log.stats_interval_secs`"), "{err}");
+        // The largest allowed values are accepted.
+        let c = Config::from_toml(&format!(
+            "{GOOD}\n[http]\ndelay_ms = 3600000\nretries = 20\n[queues]\npages = 65536\n"
+        ))
+        .unwrap();
+        assert_eq!((c.http.retries, c.queues.pages.get()), (20, 65536));
     }
 
     #[test]

@@ -132,6 +132,14 @@ pub enum Fault {
         /// The decoded size.
         decoded_bytes: usize,
     },
+    /// Serve `body` as it is with `Content-Encoding: <encoding>`: a page the test compressed
+    /// (brotli, deflate …), a bomb of any encoding, or an encoding nobody asked for.
+    Encoded {
+        /// The `Content-Encoding` header value.
+        encoding: String,
+        /// The body bytes, sent unchanged.
+        body: Vec<u8>,
+    },
 }
 
 /// One item as a crawler should extract it: the text and `href` of the first `a` in `div.pl2`.
@@ -451,6 +459,11 @@ impl Shared {
                 status: 200,
                 body: gzip_filler(*decoded_bytes),
                 headers: vec![("Content-Encoding", "gzip".to_string())],
+            },
+            Some(Fault::Encoded { encoding, body }) => Reply::Full {
+                status: 200,
+                body: body.clone(),
+                headers: vec![("Content-Encoding", encoding.clone())],
             },
             // Empty is part of the content, so render_page handles it.
             _ => full(200, render_page(&opts, page)),

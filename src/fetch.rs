@@ -3,19 +3,18 @@
 //! All crawler threads share one ureq [`Agent`] (one connection pool, and a DNS resolver that
 //! enforces the crawl's address [`Policy`]) and one [`Pacer`] (the `delay_ms` gap between request
 //! starts, which widens while the server answers 429). Redirects are followed here, one hop at a
-//! time, so that each is checked against the policy; bodies are decoded from their declared
-//! charset. A crawler checks the shutdown flag before taking each
+//! time, so that each is checked against the policy, and `timeout_secs` is one deadline for the
+//! whole chain; bodies are decoded from their `Content-Encoding` and charset (see [`body`]). A
+//! crawler checks the shutdown flag before taking each
 //! page and skips, without fetching, every page it receives once the flag is up; a request already
 //! in flight is finished (bounded by the timeouts) and its page is passed on. Waits for the pacer
 //! or a retry backoff wake at once on shutdown. This stage never parses and never writes.
 
 use std::fmt;
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
-use encoding_rs::Encoding;
 use log::{debug, info, warn};
 use ureq::Agent;
 use ureq::http::Uri;
@@ -26,6 +25,10 @@ use crate::feeder::ListingEnd;
 use crate::policy::{GuardedResolver, Policy, resolve_location};
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::{Queue, Stats};
+
+mod body;
+
+pub use body::{ACCEPT_ENCODING, ContentEncoding, decode_body};
 
 /// A fetched page on its way to a parser.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +138,8 @@ pub fn build_agent(http: &HttpConfig, crawlers: usize, policy: Arc<Policy>) -> A
         .max_idle_connections(crawlers.max(10))
         .max_idle_connections_per_host(crawlers.max(3))
         .max_redirects(0)
+        // Decoded by `body`, with the size limit applied after decoding.
+        .accept_encoding(ACCEPT_ENCODING)
         .proxy(proxy)
         // ureq zero-fills both buffers of every connection (128 KiB each by default): with 32
         // crawlers that was 8 MiB of the resident set. A request head fits in 16 KiB; the input
@@ -250,6 +255,8 @@ pub enum FetchError {
     Redirect(String),
     /// The address guard refused a connection (see [`crate::policy`]).
     Refused(String),
+    /// The body came in a `Content-Encoding` that was not asked for, or did not decode.
+    Encoding(String),
     /// Anything else the client reported (a bad URL, TLS).
     Other(ureq::Error),
     /// Shutdown was requested while waiting to (re)try; the page was not fetched.
@@ -265,6 +272,7 @@ impl FetchError {
             FetchError::TooLarge(_)
             | FetchError::Redirect(_)
             | FetchError::Refused(_)
+            | FetchError::Encoding(_)
             | FetchError::Other(_)
             | FetchError::Interrupted => false,
         }
@@ -296,7 +304,7 @@ impl fmt::Display for FetchError {
             FetchError::Timeout(err) => write!(f, "timed out: {err}"),
             FetchError::Network(err) => write!(f, "network error: {err}"),
             FetchError::Redirect(why) => write!(f, "{why}"),
-            FetchError::Refused(why) => write!(f, "{why}"),
+            FetchError::Refused(why) | FetchError::Encoding(why) => write!(f, "{why}"),
             FetchError::Other(err) => write!(f, "{err}"),
             FetchError::Interrupted => write!(f, "interrupted by shutdown"),
         }
@@ -423,17 +431,28 @@ impl Crawler {
     }
 
     /// One attempt: a GET, following redirects the policy allows, whose final answer must be
-    /// 2xx with a body that fits `max_body_bytes` once decompressed.
+    /// 2xx with a body that fits `max_body_bytes` once decoded. `timeout_secs` bounds the whole
+    /// attempt, every redirect hop included: each hop gets what is left of one deadline.
     fn get(&self, url: &str) -> Result<String, FetchError> {
         let limit = self.http.max_body_bytes;
+        let deadline = Instant::now() + self.http.timeout;
         let mut target: Uri = url
             .parse()
             .map_err(|err| FetchError::Redirect(format!("bad URL {url:?}: {err}")))?;
         let mut hops = 0;
         let mut response = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(FetchError::Timeout(ureq::Error::Timeout(
+                    ureq::Timeout::Global,
+                )));
+            }
             let response = self
                 .agent
                 .get(target.clone())
+                .config()
+                .timeout_global(Some(left))
+                .build()
                 .call()
                 .map_err(|err| FetchError::from_ureq(err, limit))?;
             let status = response.status().as_u16();
@@ -466,14 +485,12 @@ impl Crawler {
             });
         }
         let content_type = header(&response, "content-type").map(str::to_string);
+        let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
         let mut bytes = self.bodies.take();
-        response
-            .body_mut()
-            .with_config()
-            .limit(limit)
-            .reader()
-            .read_to_end(&mut bytes)
-            .map_err(|err| FetchError::from_ureq(ureq::Error::from(err), limit))?;
+        // The wire limit only stops a body that is too large even before decoding; the one
+        // that counts applies to the decoded bytes.
+        let raw = response.body_mut().with_config().limit(limit).reader();
+        body::read_decoded(raw, encoding, limit, &mut bytes)?;
         Ok(decode_body(bytes, content_type.as_deref()))
     }
 }
@@ -481,55 +498,6 @@ impl Crawler {
 /// A response header as text, if present and readable.
 fn header<'a>(response: &'a ureq::http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Decodes a body to text: the charset of the Content-Type header, else a byte-order mark, else a
-/// `<meta>` declaration in the first 1024 bytes, else UTF-8. Bytes invalid in that charset become
-/// U+FFFD; this never fails.
-pub fn decode_body(bytes: Vec<u8>, content_type: Option<&str>) -> String {
-    let declared = content_type
-        .and_then(charset_param)
-        .and_then(|label| Encoding::for_label(label.as_bytes()));
-    let encoding = declared
-        .or_else(|| Encoding::for_bom(&bytes).map(|(encoding, _)| encoding))
-        .or_else(|| meta_charset(&bytes[..bytes.len().min(1024)]))
-        .unwrap_or(encoding_rs::UTF_8);
-    if encoding == encoding_rs::UTF_8 {
-        // The common case: no copy when the bytes are valid.
-        return String::from_utf8(bytes)
-            .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned());
-    }
-    encoding.decode(&bytes).0.into_owned()
-}
-
-/// The `charset=` parameter of a Content-Type value.
-fn charset_param(content_type: &str) -> Option<&str> {
-    content_type.split(';').skip(1).find_map(|param| {
-        let (name, value) = param.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| value.trim().trim_matches('"'))
-    })
-}
-
-/// The charset named by `<meta charset=…>` or `<meta http-equiv … content="…; charset=…">`.
-fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
-    let text = String::from_utf8_lossy(head).to_ascii_lowercase();
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("<meta") {
-        rest = &rest[at + 5..];
-        let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
-        if let Some(pos) = tag.find("charset=") {
-            let value = tag[pos + 8..].trim_start_matches(['"', '\'']);
-            let end = value
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-                .unwrap_or(value.len());
-            if let Some(encoding) = Encoding::for_label(&value.as_bytes()[..end]) {
-                return Some(encoding);
-            }
-        }
-    }
-    None
 }
 
 /// `Retry-After` as delay-seconds or an HTTP-date, capped at [`MAX_RETRY_AFTER`].
@@ -613,40 +581,6 @@ mod tests {
         );
         let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(120));
         assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
-    }
-
-    #[test]
-    fn bodies_are_decoded_from_their_charset() {
-        let text = "<p>红楼梦 第1卷</p>";
-        let (gbk, _, _) = encoding_rs::GBK.encode(text);
-        let gbk = gbk.into_owned();
-        assert_eq!(
-            decode_body(gbk.clone(), Some("text/html; charset=GBK")),
-            text
-        );
-        assert_eq!(
-            decode_body(gbk.clone(), Some("text/html; charset=\"gbk\"")),
-            text
-        );
-        let mut with_meta = b"<html><head><meta charset='gb18030'></head>".to_vec();
-        with_meta.extend_from_slice(&gbk);
-        assert!(decode_body(with_meta, Some("text/html")).ends_with(text));
-        let mut http_equiv =
-            b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=gbk\">".to_vec();
-        http_equiv.extend_from_slice(&gbk);
-        assert!(decode_body(http_equiv, None).ends_with(text));
-        let mut bom = vec![0xef, 0xbb, 0xbf];
-        bom.extend_from_slice(text.as_bytes());
-        assert_eq!(
-            decode_body(bom, Some("text/html; charset=iso-8859-1")),
-            text
-        );
-        // Invalid UTF-8 never fails: the bad bytes become replacement characters.
-        assert_eq!(decode_body(vec![b'a', 0xff, b'b'], None), "a\u{fffd}b");
-        assert_eq!(
-            decode_body(b"plain".to_vec(), Some("text/html; charset=nonsense")),
-            "plain"
-        );
     }
 
     #[test]

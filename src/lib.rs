@@ -10,9 +10,11 @@
 //! Every stage ends when its input channel is disconnected and drained, so shutdown never loses a
 //! fetched page: the [`shutdown`] flag only stops new pages from being taken.
 
+pub mod budget;
 pub mod config;
 pub mod demo;
 pub mod demo_site;
+pub mod endpoint;
 pub mod feeder;
 pub mod fetch;
 pub mod frontier;

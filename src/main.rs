@@ -13,7 +13,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use log::info;
 use pagecrawl::ExitCode;
-use pagecrawl::config::{Config, FrontierConfig, SyncMode};
+use pagecrawl::config::{Config, FrontierConfig, SyncMode, limits};
 use pagecrawl::demo::{self, DemoOptions};
 use pagecrawl::frontier;
 use pagecrawl::progress::{self, Progress};
@@ -59,10 +59,10 @@ struct RunArgs {
     #[arg(long, short, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Crawler threads, overriding `threads.crawlers`.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crawlers_arg)]
     crawlers: Option<NonZeroUsize>,
     /// Parser threads, overriding `threads.parsers`.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parsers_arg)]
     parsers: Option<NonZeroUsize>,
     /// Start over: move the old output and state aside (renamed, never deleted) instead of
     /// resuming from them.
@@ -79,10 +79,10 @@ struct DemoArgs {
     #[arg(long, default_value = "out/demo.jsonl", value_name = "PATH")]
     out: PathBuf,
     /// Crawler threads.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crawlers_arg)]
     crawlers: Option<NonZeroUsize>,
     /// Parser threads.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parsers_arg)]
     parsers: Option<NonZeroUsize>,
     /// Latency the site adds to every response, in milliseconds.
     #[arg(long, default_value_t = 0, value_name = "L")]
@@ -105,6 +105,23 @@ struct DemoArgs {
         requires = "serve"
     )]
     listen: SocketAddr,
+}
+
+/// `--crawlers`, within the bounds of `threads.crawlers`.
+fn crawlers_arg(text: &str) -> Result<NonZeroUsize, String> {
+    thread_count(limits::CRAWLERS, text)
+}
+
+/// `--parsers`, within the bounds of `threads.parsers`.
+fn parsers_arg(text: &str) -> Result<NonZeroUsize, String> {
+    thread_count(limits::PARSERS, text)
+}
+
+/// A thread count from the command line, held to the same bound as the config file's.
+fn thread_count(bound: limits::Bound, text: &str) -> Result<NonZeroUsize, String> {
+    let n: usize = text.parse().map_err(|err| format!("{err}"))?;
+    bound.check_usize(n).map_err(|err| err.to_string())?;
+    NonZeroUsize::new(n).ok_or_else(|| "must be at least 1".to_string())
 }
 
 fn main() -> std::process::ExitCode {
@@ -190,7 +207,11 @@ fn run(cli: Cli, progress: Option<Progress>) -> Result<ExitCode> {
             }
             let shutdown = Shutdown::new();
             let output_lock = OutputLock::default();
-            shutdown::install_signal_handler(shutdown.clone(), output_lock.clone())?;
+            // Nothing to reload in a demo: SIGHUP is logged and ignored.
+            drop(shutdown::install_signal_handler(
+                shutdown.clone(),
+                output_lock.clone(),
+            )?);
             let latency = Duration::from_millis(args.latency_ms);
             if args.serve {
                 return demo::serve(args.listen, args.pages, latency, &shutdown);
@@ -247,6 +268,14 @@ fn crawl(args: RunArgs, progress: Option<Progress>) -> Result<ExitCode> {
     }
     let shutdown = Shutdown::new();
     let output_lock = OutputLock::default();
-    shutdown::install_signal_handler(shutdown.clone(), output_lock.clone())?;
-    service::run(&path, overrides, config, &shutdown, &output_lock, progress)
+    let reloads = shutdown::install_signal_handler(shutdown.clone(), output_lock.clone())?;
+    service::run(
+        &path,
+        overrides,
+        config,
+        &shutdown,
+        &output_lock,
+        progress,
+        reloads,
+    )
 }

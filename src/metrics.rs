@@ -4,17 +4,12 @@
 //! last error, the next round's time, and the running round's [`Stats`]. The counters on
 //! `/metrics` are read from the same [`Stats`] the summary line prints (finished rounds summed,
 //! plus the running one), so the two always agree; prometheus-client does the encoding.
-//! `/healthz` answers a small JSON status: 200, or 503 once a stop was requested. The server is
-//! tiny_http on one thread: a scrape every few seconds needs nothing more.
+//! `/healthz` answers a small JSON status: 200, or 503 once a stop was requested. The HTTP
+//! server that answers both lives in [`crate::endpoint`].
 
-use std::fmt::Write as _;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result};
-use log::{debug, warn};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -330,104 +325,6 @@ impl Collector for Status {
 fn unix_secs(time: SystemTime) -> f64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// The `/metrics` and `/healthz` endpoint, served until dropped.
-pub struct Endpoint {
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
-    addr: SocketAddr,
-}
-
-impl Endpoint {
-    /// Binds `addr` (the `service.listen` setting) and serves `status` on a thread of its own.
-    pub fn start(addr: SocketAddr, status: Arc<Status>) -> Result<Endpoint> {
-        let server = tiny_http::Server::http(addr)
-            .map_err(|err| anyhow::anyhow!("{err}"))
-            .with_context(|| format!("binding service.listen {addr} for /metrics and /healthz"))?;
-        let server = Arc::new(server);
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .context("service.listen is not an IP address")?;
-        let thread = {
-            let server = Arc::clone(&server);
-            std::thread::Builder::new()
-                .name("endpoint".into())
-                .spawn(move || serve(&server, &status))
-                .context("spawning the metrics endpoint thread")?
-        };
-        Ok(Endpoint {
-            server,
-            thread: Some(thread),
-            addr,
-        })
-    }
-
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            warn!("the metrics endpoint thread panicked");
-        }
-    }
-}
-
-/// Answers requests until the server is unblocked.
-fn serve(server: &tiny_http::Server, status: &Arc<Status>) {
-    for request in server.incoming_requests() {
-        let path = request.url().split('?').next().unwrap_or("");
-        let get = matches!(
-            request.method(),
-            tiny_http::Method::Get | tiny_http::Method::Head
-        );
-        let (code, body, content_type) = match path {
-            _ if !get => (
-                405,
-                "only GET and HEAD\n".to_string(),
-                "text/plain; charset=utf-8",
-            ),
-            "/metrics" => (
-                200,
-                status.encode_metrics(),
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            ),
-            "/healthz" => {
-                let (code, body) = status.health();
-                (code, body, "application/json")
-            }
-            "/" => {
-                let mut body = String::new();
-                let _ = writeln!(
-                    body,
-                    "pagecrawl {}: see /metrics and /healthz",
-                    env!("CARGO_PKG_VERSION")
-                );
-                (200, body, "text/plain; charset=utf-8")
-            }
-            _ => (
-                404,
-                "not found: try /metrics or /healthz\n".to_string(),
-                "text/plain; charset=utf-8",
-            ),
-        };
-        let header =
-            tiny_http::Header::from_bytes("Content-Type", content_type).expect("a valid header");
-        let response = tiny_http::Response::from_string(body)
-            .with_status_code(code)
-            .with_header(header);
-        if let Err(err) = request.respond(response) {
-            debug!("metrics endpoint: answering a request failed: {err}");
-        }
-    }
 }
 
 #[cfg(test)]

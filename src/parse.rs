@@ -8,13 +8,14 @@
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use log::{debug, warn};
 use scraper::{ElementRef, Html, Selector};
 
 mod html5;
 mod stream;
 
+use crate::budget::BudgetSender;
 use crate::feeder::ListingEnd;
 use crate::fetch::{BodyPool, Crawled};
 use crate::shutdown::PanicGuard;
@@ -46,6 +47,32 @@ pub enum Parsed {
         /// Why, in one line.
         reason: String,
     },
+}
+
+impl Parsed {
+    /// About the memory this message holds, in bytes: what the items queue's byte budget
+    /// (`queues.items_bytes`) counts. Every item and field costs its heap block besides its text,
+    /// so a page of many tiny items weighs what it really takes.
+    pub fn weight(&self) -> usize {
+        use std::mem::size_of;
+        let text = |s: &String| s.capacity();
+        size_of::<Parsed>()
+            + match self {
+                Parsed::Page(page) => {
+                    text(&page.url)
+                        + page.items.capacity() * size_of::<Item>()
+                        + page
+                            .items
+                            .iter()
+                            .map(|item| {
+                                item.capacity() * size_of::<Option<String>>()
+                                    + item.iter().flatten().map(text).sum::<usize>()
+                            })
+                            .sum::<usize>()
+                }
+                Parsed::Failed { reason, .. } => text(reason),
+            }
+    }
 }
 
 /// How pages are turned into items (`extract.engine`).
@@ -308,7 +335,7 @@ pub struct Parser {
 
 impl Parser {
     /// Parses pages until the `html` channel is disconnected and drained, or the writer is gone.
-    pub fn run(self, html: Receiver<Crawled>, items: Sender<Parsed>) {
+    pub fn run(self, html: Receiver<Crawled>, items: BudgetSender<Parsed>) {
         for crawled in html.iter() {
             self.stats.queue_depth(Queue::Html, html.len());
             let mut fetched = match crawled {

@@ -19,13 +19,14 @@ use crossbeam_channel::{RecvTimeoutError, select};
 use log::{error, info, warn};
 
 use crate::ExitCode;
+use crate::budget;
 use crate::config::Config;
 use crate::config::FrontierConfig;
 use crate::feeder::{Feeder, ListingEnd};
 use crate::fetch::{BodyPool, Crawler, Pacer, build_agent};
 use crate::frontier::{self, Acker, Keys, Leases, Link, RedisFeeder, Seeded, SharedSeen};
 use crate::metrics::Status;
-use crate::parse::{Parser, panic_text as panic_message};
+use crate::parse::{Parsed, Parser, panic_text as panic_message};
 use crate::policy::Policy;
 use crate::progress::Progress;
 use crate::seen::SeenSet;
@@ -239,7 +240,12 @@ pub fn run_with(
 
     let (pages_tx, pages_rx) = crossbeam_channel::bounded(config.queues.pages.get());
     let (html_tx, html_rx) = crossbeam_channel::bounded(config.queues.html.get());
-    let (items_tx, items_rx) = crossbeam_channel::bounded(config.queues.items.get());
+    // Bounded in pages and in bytes: a page of many items weighs what it holds.
+    let (items_tx, items_rx) = budget::channel(
+        config.queues.items.get(),
+        config.queues.items_bytes.get(),
+        Parsed::weight,
+    );
 
     // The shared frontier's threads: its feeder, and the acker that the writer reports to.
     let leases = Arc::new(Leases::default());

@@ -7,7 +7,7 @@
 //! connection; redirects are also checked before they are followed. This module decides; it
 //! neither fetches nor logs.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use ureq::http::Uri;
@@ -15,20 +15,48 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::NextTimeout;
 
 /// Whether an address is reachable from the public internet (and so safe to be sent to).
+///
+/// An IPv6 address that carries an IPv4 address (see [`embedded_v4`]) is judged by that IPv4
+/// address: `::ffff:127.0.0.1`, `::127.0.0.1`, `64:ff9b::7f00:1` and `2002:7f00:1::` all lead to
+/// loopback as surely as `127.0.0.1` does.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public_v4(v4),
-            None => {
-                let first = v6.segments()[0];
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-                    || (first & 0xffc0) == 0xfe80) // link-local fe80::/10
+        IpAddr::V6(v6) => {
+            let embedded = embedded_v4(v6);
+            if !embedded.is_empty() {
+                return embedded.into_iter().all(is_public_v4);
             }
-        },
+            let [first, second, ..] = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
+                || (first == 0x2001 && second == 0x0db8) // documentation 2001:db8::/32
+                || (first == 0x0064 && second == 0xff9b)) // the rest of 64:ff9b::/32: local NAT64
+        }
+    }
+}
+
+/// The IPv4 addresses an IPv6 address leads to, by the standard ways of carrying one: mapped
+/// `::ffff:a.b.c.d` and translated `::ffff:0:a.b.c.d`, the deprecated compatible `::a.b.c.d`,
+/// NAT64's well-known prefix `64:ff9b::/96` (RFC 6052), 6to4 `2002::/16` (the relay's address,
+/// RFC 3056) and Teredo `2001::/32` (its server's address and its client's, which is stored
+/// inverted, RFC 4380). Empty for any other address, and for `::` and `::1`, which are IPv6's
+/// own unspecified and loopback addresses.
+pub fn embedded_v4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let s = v6.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0xffff, 0, hi, lo] => vec![v4(hi, lo)],
+        [0, 0, 0, 0, 0, 0, 0, 0 | 1] => Vec::new(),
+        [0, 0, 0, 0, 0, 0, hi, lo] | [0x0064, 0xff9b, 0, 0, 0, 0, hi, lo] => vec![v4(hi, lo)],
+        [0x2002, hi, lo, ..] => vec![v4(hi, lo)],
+        [0x2001, 0, server_hi, server_lo, _, _, client_hi, client_lo] => {
+            vec![v4(server_hi, server_lo), v4(!client_hi, !client_lo)]
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -48,12 +76,48 @@ fn is_public_v4(v4: Ipv4Addr) -> bool {
 /// The crawl's address and redirect rules.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    /// The configured site's host, as written in `site.url`.
-    site_host: String,
+    /// The configured site: scheme, host (as written in `site.url`, lowercase) and port.
+    site: Origin,
     /// The configured site's own addresses, allowed even when not public.
     site_addrs: Vec<IpAddr>,
     /// `http.follow_offsite_redirects`.
     follow_offsite: bool,
+}
+
+/// What makes two URLs the same site: scheme, host and port, as a browser's origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    /// `http` or `https`, lowercase.
+    scheme: String,
+    /// The host without brackets or a trailing dot, lowercase.
+    host: String,
+    /// The port, or the scheme's default (80, 443) when none is written.
+    port: u16,
+}
+
+impl Origin {
+    fn of(uri: &Uri) -> Origin {
+        let scheme = uri.scheme_str().unwrap_or("http").to_ascii_lowercase();
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        let port = uri.port_u16().unwrap_or(default_port);
+        Origin { scheme, host, port }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.host.parse::<Ipv6Addr>() {
+            Ok(_) => write!(f, "{}://[{}]:{}", self.scheme, self.host, self.port),
+            Err(_) => write!(f, "{}://{}:{}", self.scheme, self.host, self.port),
+        }
+    }
 }
 
 impl Policy {
@@ -61,24 +125,17 @@ impl Policy {
     /// site on a private address keeps working; a host that does not resolve now allows nothing
     /// non-public.
     pub fn for_site(site_url: &str, follow_offsite: bool) -> Policy {
-        let uri: Option<Uri> = site_url.parse().ok();
-        let site_host = uri
-            .as_ref()
-            .and_then(Uri::host)
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        let port = uri.as_ref().and_then(Uri::port_u16).unwrap_or(80);
-        let site_addrs = match site_host.parse::<IpAddr>() {
+        let uri: Uri = site_url.parse().unwrap_or_default();
+        let site = Origin::of(&uri);
+        let site_addrs = match site.host.parse::<IpAddr>() {
             Ok(ip) => vec![ip],
-            Err(_) => (site_host.as_str(), port)
+            Err(_) => (site.host.as_str(), site.port)
                 .to_socket_addrs()
                 .map(|addrs| addrs.map(|a| a.ip()).collect())
                 .unwrap_or_default(),
         };
         Policy {
-            site_host,
+            site,
             site_addrs,
             follow_offsite,
         }
@@ -86,10 +143,16 @@ impl Policy {
 
     /// Whether a connection to `ip` is allowed.
     pub fn allows_ip(&self, ip: IpAddr) -> bool {
-        is_public(ip) || self.site_addrs.contains(&ip)
+        // `::ffff:a.b.c.d` reaches the very socket `a.b.c.d` does.
+        let same = |ip: IpAddr| match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        is_public(ip) || self.site_addrs.iter().any(|&own| same(own) == same(ip))
     }
 
-    /// Checks a redirect target before it is followed; `Err` says why it is refused.
+    /// Checks a redirect target before it is followed; `Err` says why it is refused. Without
+    /// `follow_offsite_redirects`, only the same site (scheme, host and port) is followed.
     pub fn check_redirect(&self, to: &Uri) -> Result<(), String> {
         match to.scheme_str() {
             Some("http" | "https") => {}
@@ -100,19 +163,15 @@ impl Policy {
                 ));
             }
         }
-        let host = to
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        if host != self.site_host && !self.follow_offsite {
+        let target = Origin::of(to);
+        if target != self.site && !self.follow_offsite {
             return Err(format!(
-                "redirect to another host ({host}) refused; set http.follow_offsite_redirects = \
-                 true to follow it"
+                "redirect to another site ({target}, not {}) refused: same site means the same \
+                 scheme, host and port; set http.follow_offsite_redirects = true to follow it",
+                self.site
             ));
         }
-        if let Ok(ip) = host.parse::<IpAddr>()
+        if let Ok(ip) = target.host.parse::<IpAddr>()
             && !self.allows_ip(ip)
         {
             return Err(format!(
@@ -242,10 +301,48 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_forms_that_carry_an_ipv4_address_are_judged_by_it() {
+        let v4 = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let embedded = |s: &str| embedded_v4(s.parse().unwrap());
+        for (form, inside) in [
+            ("::ffff:169.254.169.254", "169.254.169.254"), // mapped
+            ("::ffff:0:10.0.0.1", "10.0.0.1"),             // translated (SIIT)
+            ("::127.0.0.2", "127.0.0.2"),                  // IPv4-compatible
+            ("::a9fe:a9fe", "169.254.169.254"),            // the same, in hex
+            ("64:ff9b::7f00:1", "127.0.0.1"),              // NAT64
+            ("64:ff9b::10.1.2.3", "10.1.2.3"),             // NAT64, dotted
+            ("2002:c0a8:101::1", "192.168.1.1"),           // 6to4
+        ] {
+            assert_eq!(embedded(form), [v4(inside)], "{form}");
+            assert!(!is_public(form.parse().unwrap()), "{form}");
+        }
+        // Teredo: the server's address, and the client's stored inverted (here 127.0.0.1).
+        let teredo = "2001:0:5ef5:79fb:0:f227:80ff:fffe";
+        assert_eq!(embedded(teredo), [v4("94.245.121.251"), v4("127.0.0.1")]);
+        assert!(
+            !is_public(teredo.parse().unwrap()),
+            "a Teredo client on loopback"
+        );
+        let public_teredo = "2001:0:5ef5:79fb:0:f227:f7f7:f7f7"; // client 8.8.8.8
+        assert!(is_public(public_teredo.parse().unwrap()));
+        // Public IPv4 inside is public; IPv6's own :: and ::1 stay what they are.
+        for public in ["64:ff9b::808:808", "2002:808:808::1", "::8.8.8.8"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+        assert!(embedded("::1").is_empty() && embedded("::").is_empty());
+        assert!(embedded("2606:4700::1111").is_empty());
+        for internal in ["64:ff9b:1::a00:1", "2001:db8::1"] {
+            assert!(!is_public(internal.parse().unwrap()), "{internal}");
+        }
+    }
+
+    #[test]
     fn the_sites_own_address_is_allowed() {
         let policy = Policy::for_site("http://127.0.0.1:8080/top250?start=0", false);
         assert!(policy.allows_ip("127.0.0.1".parse().unwrap()));
+        assert!(policy.allows_ip("::ffff:127.0.0.1".parse().unwrap()));
         assert!(!policy.allows_ip("127.0.0.2".parse().unwrap()));
+        assert!(!policy.allows_ip("::127.0.0.2".parse().unwrap()));
         assert!(!policy.allows_ip("169.254.169.254".parse().unwrap()));
     }
 
@@ -255,15 +352,31 @@ mod tests {
         let ok = |s: &str| policy.check_redirect(&s.parse().unwrap());
         assert!(ok("http://127.0.0.1:8080/top250?start=25").is_ok());
         assert!(
-            ok("http://127.0.0.1:9999/other").is_ok(),
-            "same host, other port"
+            ok("HTTP://127.0.0.1:8080/x").is_ok(),
+            "case does not matter"
         );
         assert!(ok("ftp://127.0.0.1/x").unwrap_err().contains("scheme ftp"));
+        // Same site means the same scheme, host and port.
+        for other in [
+            "http://127.0.0.1:9999/other",
+            "http://127.0.0.1/x",
+            "https://127.0.0.1:8080/x",
+            "http://localhost:8080/x",
+            "http://example.com/",
+        ] {
+            let err = ok(other).unwrap_err();
+            assert!(err.contains("redirect to another site"), "{other}: {err}");
+        }
         assert!(
-            ok("http://example.com/")
+            ok("http://localhost:9/")
                 .unwrap_err()
-                .contains("another host")
+                .contains("(http://localhost:9, not http://127.0.0.1:8080)")
         );
+        let named = Policy::for_site("https://Example.COM./top250", false);
+        let ok = |s: &str| named.check_redirect(&s.parse().unwrap());
+        assert!(ok("https://example.com:443/top250?start=25").is_ok());
+        assert!(ok("http://example.com/top250").is_err(), "https to http");
+        assert!(ok("https://example.com:8443/").is_err());
         let offsite = Policy::for_site("http://127.0.0.1:8080/top250", true);
         assert!(
             offsite

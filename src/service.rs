@@ -10,17 +10,18 @@
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use log::{error, info, warn};
 
 use crate::ExitCode;
 use crate::config::Config;
-use crate::metrics::{Endpoint, Status};
+use crate::endpoint::Endpoint;
+use crate::metrics::Status;
 use crate::pipeline::{self, Outcome, RunOptions};
 use crate::progress::Progress;
-use crate::shutdown::{OutputLock, Shutdown};
+use crate::shutdown::{OutputLock, ReloadRequests, Shutdown};
 use crate::state;
 
 /// Command-line settings that win over the config file, at every reload too.
@@ -53,15 +54,35 @@ fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
 }
 
-/// Waits until `at`, or until a stop is requested: then returns true.
-fn wait_until(shutdown: &Shutdown, at: SystemTime) -> bool {
+/// What ended a wait between rounds.
+enum Woken {
+    /// The next round's time came.
+    Time,
+    /// A stop was requested.
+    Stop,
+    /// SIGHUP asked for the config to be read again.
+    Reload,
+}
+
+/// Waits until `at`, a stop, or a reload request, whichever comes first.
+fn wait_until(shutdown: &Shutdown, reloads: &ReloadRequests, at: SystemTime) -> Woken {
     let left = at
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
-    shutdown.wait_until(Instant::now() + left)
+    crossbeam_channel::select! {
+        recv(shutdown.waker()) -> _ => Woken::Stop,
+        recv(reloads.receiver()) -> request => match request {
+            Ok(()) => Woken::Reload,
+            // The signal thread never ends; should it, there is simply no more reload.
+            Err(_) => Woken::Time,
+        },
+        default(left) => if shutdown.is_requested() { Woken::Stop } else { Woken::Time },
+    }
 }
 
 /// Runs `config` (loaded from `path`) until it is done or, with `[schedule]`, until a stop.
+/// With `[schedule]`, SIGHUP (`reloads`) reads the config again at once while idle between
+/// rounds, or as soon as the running round ends; without it, SIGHUP is logged and ignored.
 pub fn run(
     path: &Path,
     overrides: Overrides,
@@ -69,7 +90,10 @@ pub fn run(
     shutdown: &Shutdown,
     output_lock: &OutputLock,
     progress: Option<Progress>,
+    reloads: ReloadRequests,
 ) -> Result<ExitCode> {
+    // A one-off crawl has nothing to reload: dropping the requests makes SIGHUP a logged no-op.
+    let reloads = config.schedule.is_some().then_some(reloads);
     let status = Status::new(shutdown.clone());
     let endpoint = match config.service.listen {
         Some(addr) => {
@@ -92,14 +116,32 @@ pub fn run(
         None => None,
     };
     let mut rounds_run = 0u64;
-    let code = loop {
-        if let Some(at) = next_round {
-            status.idle_until(at);
-            if wait_until(shutdown, at) {
-                info!("stop requested while idle between rounds: exiting");
-                break ExitCode::Success;
+    let code = 'rounds: loop {
+        if let (Some(mut at), Some(reloads)) = (next_round, &reloads) {
+            loop {
+                status.idle_until(at);
+                match wait_until(shutdown, reloads, at) {
+                    Woken::Time => break,
+                    Woken::Stop => {
+                        info!("stop requested while idle between rounds: exiting");
+                        break 'rounds ExitCode::Success;
+                    }
+                    Woken::Reload => {
+                        let Some(new) = reload(path, overrides, &config, &status, true) else {
+                            continue;
+                        };
+                        // A new interval moves the next round: still `every` after the last
+                        // one started, and never in the past.
+                        if let (Some(old), Some(new)) = (config.schedule, new.schedule) {
+                            at = (at - old.every + new.every).max(SystemTime::now());
+                        }
+                        config = new;
+                    }
+                }
             }
-            if let Some(new) = reload(path, overrides, &config, &status) {
+            // This reload covers any request that came meanwhile.
+            reloads.clear();
+            if let Some(new) = reload(path, overrides, &config, &status, false) {
                 config = new;
             }
         }
@@ -177,8 +219,15 @@ fn retry_delay(config: &Config) -> Duration {
 }
 
 /// Reads the config file again. A valid one (with the command line's overrides) is returned,
-/// and its changes are logged; an invalid one is logged and `None` keeps the current config.
-fn reload(path: &Path, overrides: Overrides, current: &Config, status: &Status) -> Option<Config> {
+/// and its changes are logged (an unchanged one too, when a SIGHUP `asked`); an invalid one is
+/// logged and `None` keeps the current config.
+fn reload(
+    path: &Path,
+    overrides: Overrides,
+    current: &Config,
+    status: &Status,
+    asked: bool,
+) -> Option<Config> {
     let mut new = match Config::load(path) {
         Ok(new) => new,
         Err(err) => {
@@ -191,6 +240,9 @@ fn reload(path: &Path, overrides: Overrides, current: &Config, status: &Status) 
     overrides.apply(&mut new);
     let changes = current.changes(&new);
     if changes.is_empty() {
+        if asked {
+            info!("config reloaded from {}: no changes", path.display());
+        }
         return Some(new);
     }
     info!(

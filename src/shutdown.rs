@@ -1,4 +1,5 @@
-//! The shutdown flag, and the signal handler that raises it.
+//! The shutdown flag, and the signal handlers: SIGINT/SIGTERM raise it, SIGHUP asks for a config
+//! reload.
 //!
 //! Raising the flag only stops *new* pages from being taken: the feeder stops feeding and crawlers
 //! skip queued pages, while every page already fetched still flows through parsers to the writer,
@@ -9,12 +10,13 @@
 //! The one exception is the second signal: it exits the process at once, after taking the
 //! [`OutputLock`] so that no write to the output file is cut in half.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use log::warn;
+use anyhow::Context as _;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use log::{info, warn};
 
 /// A message type that can never be sent: the waker channel is only ever disconnected.
 #[derive(Debug)]
@@ -133,26 +135,81 @@ fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Installs the SIGINT/SIGTERM handler: the first signal raises `shutdown`, the second exits at
-/// once with code 130, after waiting for any write in progress on `output`.
+/// SIGHUP requests to read the config again, as [`install_signal_handler`] receives them: at
+/// most one is kept waiting, since two reloads in a row read the same file. A scheduled service
+/// listens; dropping this makes SIGHUP a logged no-op (a one-off crawl has nothing to reload).
+#[derive(Debug)]
+pub struct ReloadRequests(Receiver<()>);
+
+impl ReloadRequests {
+    /// Ready when a reload was requested, for `select!`.
+    pub fn receiver(&self) -> &Receiver<()> {
+        &self.0
+    }
+
+    /// Forgets a waiting request, when a reload is about to happen anyway.
+    pub fn clear(&self) {
+        while self.0.try_recv().is_ok() {}
+    }
+}
+
+/// Installs the signal handlers, on a thread of their own (signal-hook's iterator, so that
+/// nothing runs in signal context):
 ///
-/// Can be called once per process (a limit of the `ctrlc` crate).
-pub fn install_signal_handler(shutdown: Shutdown, output: OutputLock) -> anyhow::Result<()> {
-    let signals = AtomicUsize::new(0);
-    ctrlc::set_handler(move || {
-        if signals.fetch_add(1, Ordering::SeqCst) == 0 {
-            warn!(
-                "interrupted: finishing pages in flight and writing every fetched page \
-                 (interrupt again to exit at once)"
-            );
-            shutdown.request();
-        } else {
-            let _no_half_lines = output.lock();
-            eprintln!("pagecrawl: interrupted twice, exiting now");
-            std::process::exit(crate::ExitCode::Interrupted as i32);
-        }
-    })
-    .map_err(|err| anyhow::anyhow!("installing the Ctrl-C/SIGTERM handler: {err}"))
+/// - SIGINT and SIGTERM: the first raises `shutdown`; the second exits at once with code 130,
+///   after waiting for any write in progress on `output`.
+/// - SIGHUP: a config reload request, sent to the returned [`ReloadRequests`]. It never stops
+///   anything: `logrotate`'s `kill -HUP` and systemd's `ExecReload` must not end a service.
+///
+/// Can be called once per process.
+pub fn install_signal_handler(
+    shutdown: Shutdown,
+    output: OutputLock,
+) -> anyhow::Result<ReloadRequests> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("installing the SIGINT/SIGTERM/SIGHUP handlers")?;
+    let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut stops = 0;
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    request_reload(&reload_tx);
+                    continue;
+                }
+                stops += 1;
+                if stops == 1 {
+                    warn!(
+                        "interrupted: finishing pages in flight and writing every fetched page \
+                         (interrupt again to exit at once)"
+                    );
+                    shutdown.request();
+                } else {
+                    let _no_half_lines = output.lock();
+                    eprintln!("pagecrawl: interrupted twice, exiting now");
+                    std::process::exit(crate::ExitCode::Interrupted as i32);
+                }
+            }
+        })
+        .context("spawning the signal thread")?;
+    Ok(ReloadRequests(reload_rx))
+}
+
+/// Passes a SIGHUP on to whoever reloads the config, saying what will happen.
+fn request_reload(requests: &Sender<()>) {
+    match requests.try_send(()) {
+        Ok(()) => info!(
+            "SIGHUP: the config will be read again (now if idle between rounds, else as soon as \
+             this round ends)"
+        ),
+        Err(TrySendError::Full(())) => info!("SIGHUP: a config reload is already pending"),
+        Err(TrySendError::Disconnected(())) => warn!(
+            "SIGHUP ignored: only a scheduled service (with [schedule]) reloads its config; \
+             this crawl goes on with the config it started with"
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -25,9 +25,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{RecvTimeoutError, Sender};
 use log::debug;
 
+use crate::budget::BudgetReceiver;
 use crate::config::SyncMode;
 use crate::feeder::ListingEnd;
 use crate::frontier::{Ack, SharedSeen};
@@ -198,7 +199,7 @@ struct Pending {
 
 impl Writer {
     /// Writes and commits pages until the `items` channel is disconnected and drained.
-    pub fn run(self, items: Receiver<Parsed>) -> Result<WriterReport> {
+    pub fn run(self, items: BudgetReceiver<Parsed>) -> Result<WriterReport> {
         let shutdown = self.shutdown.clone();
         let result = self.write_all(items);
         if result.is_err() {
@@ -208,7 +209,7 @@ impl Writer {
         result
     }
 
-    fn write_all(mut self, items: Receiver<Parsed>) -> Result<WriterReport> {
+    fn write_all(mut self, items: BudgetReceiver<Parsed>) -> Result<WriterReport> {
         let out_path = self.path.clone();
         let state_path = self.journal.path().to_path_buf();
         let syncable = self.file.metadata().map(|m| m.is_file()).unwrap_or(false);

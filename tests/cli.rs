@@ -164,6 +164,75 @@ fn bad_configs_exit_1_with_a_clear_message() {
 }
 
 #[test]
+fn configs_that_would_crash_run_are_refused_by_check_and_run() {
+    let env = TestEnv::with_pages(1);
+    let good = env.config_toml(&Knobs::default());
+    // A 16 TB allocation, 100,000 threads, and a selector long enough to overflow a stack.
+    rejects(
+        &good.replace("pages = 8", "pages = 1000000000000"),
+        "`queues.pages` must be at most 65536, got 1000000000000",
+    );
+    rejects(
+        &good.replace("crawlers = 4", "crawlers = 100000"),
+        "`threads.crawlers` must be at most 512, got 100000",
+    );
+    let selector = "div ".repeat(200_000);
+    rejects(
+        &good.replace("item = \"div.pl2\"", &format!("item = \"{selector}\"")),
+        "`extract.item` is 800000 bytes long, over the limit of 1024 bytes",
+    );
+    rejects(
+        &good.replace("delay_ms = 0", "delay_ms = 3600001"),
+        "`http.delay_ms` must be at most 3600000, got 3600001",
+    );
+    rejects(
+        &good.replace("retries = 2", "retries = 1000"),
+        "`http.retries` must be at most 20, got 1000",
+    );
+    rejects(
+        &format!("{good}\n# {}\n", "x".repeat(1 << 20)),
+        "a config file may be at most 1048576 bytes",
+    );
+    // The command line's thread counts are held to the same bounds (a usage error).
+    let path = env.write_config(&Knobs::default());
+    let out = run_bin(
+        &[
+            "run",
+            "--config",
+            path.to_str().unwrap(),
+            "--crawlers",
+            "100000",
+        ],
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("`threads.crawlers` must be at most 512"));
+}
+
+#[test]
+fn only_a_regular_file_is_read_as_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.toml");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    // /dev/zero never ends and a FIFO without a writer never answers: both are refused at once
+    // (LIMIT would fail the test long before either finished reading).
+    for path in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        for cmd in ["run", "check"] {
+            let out = run_bin(&[cmd, "--config", path.to_str().unwrap()], LIMIT);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {path:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("reading config file {}", path.display()))
+                    && stderr.contains("not a regular file"),
+                "{stderr}"
+            );
+        }
+    }
+}
+
+#[test]
 fn output_that_cannot_be_created_exits_1() {
     let env = TestEnv::with_pages(1);
     let blocker = env.dir.path().join("file");

@@ -261,6 +261,82 @@ fn backpressure_slow_writer() {
     assert_eq!(check_pages(&items, &env.site.options()).len(), 30);
 }
 
+/// Pages of many items, and an output nobody reads for a while: the items queue holds at most
+/// `queues.items_bytes` of items, however many pages `queues.items` would allow. Then the output
+/// drains and every item arrives, once.
+#[test]
+fn the_items_queue_is_bounded_in_bytes() {
+    // 400 items a page weigh about 60 KB in memory; the budget is two such pages.
+    let env = TestEnv::new(SiteOptions {
+        pages: 80,
+        page_size: 400,
+        ..SiteOptions::default()
+    });
+    let out = env.out_path();
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let c_path = std::ffi::CString::new(out.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let (open_gate, gate) = crossbeam_channel::bounded::<()>(0);
+    let reader = {
+        let out = out.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut pipe = std::fs::File::open(&out).unwrap();
+            // Opened (so the writer's open returns), but not read until the gate opens.
+            let _ = gate.recv();
+            let mut all = Vec::new();
+            pipe.read_to_end(&mut all).unwrap();
+            all
+        })
+    };
+    let knobs = Knobs {
+        last_page: Some(79),
+        crawlers: 2,
+        parsers: 2,
+        queues: (2, 2, 64),
+        ..Knobs::default()
+    };
+    let text = env
+        .config_toml(&knobs)
+        .replace("items = 64", "items = 64\nitems_bytes = 120000");
+    let config = pagecrawl::config::Config::from_toml(&text).unwrap();
+    let crawl = std::thread::spawn(move || run_bounded(config, Shutdown::new(), LIMIT));
+
+    // The writer blocks on the pipe; everything before it fills and stops. Watch (bounded) until
+    // no request has come for a second.
+    let site = &env.site;
+    common::wait_for("the crawl to start", LIMIT, || site.total_requests() >= 8);
+    let (mut last, mut still_since) = (site.total_requests(), Instant::now());
+    while still_since.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = site.total_requests();
+        if now != last {
+            (last, still_since) = (now, Instant::now());
+        }
+        assert!(
+            now < 80,
+            "all 80 pages fetched: nothing held the crawl back"
+        );
+    }
+    // Held: the writer's pages (up to its 256 KiB buffer and the pipe's 64 KiB), about two pages
+    // in the items queue, one per parser, two in the html queue and one per crawler. With 64
+    // pages of queue and no byte bound, it would be nearly all 80.
+    assert!(
+        last <= 24,
+        "{last} pages fetched while the output was blocked"
+    );
+
+    drop(open_gate);
+    let outcome = crawl.join().unwrap();
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    let copy = env.dir.path().join("copy.jsonl");
+    std::fs::write(&copy, reader.join().unwrap()).unwrap();
+    let items = common::read_items(&copy);
+    assert_eq!(items.len(), 80 * 400);
+    assert_eq!(check_pages(&items, &env.site.options()).len(), 80);
+}
+
 #[test]
 fn http_faults_are_retried_or_failed_without_stopping_the_crawl() {
     let faults = BTreeMap::from([

@@ -161,16 +161,23 @@ fn a_429_never_speeds_the_crawl_up() {
 
 #[test]
 fn redirects_are_followed_only_where_the_policy_allows() {
-    // Offsite targets use "localhost": refused before any connection, so no port is needed.
+    // Another server on the same address, another port: what a redirect to the site's own IP
+    // on another port (Redis, an admin page) would reach.
+    let other = site(10, []);
+    let b = other.site.addr();
     let env = site(
         10,
         [
             (1, redirect("/top250?page=1")), // a loop
             (2, redirect("/top250?page=2&direct=1")),
-            (3, redirect("http://localhost/top250?page=3&direct=1")),
+            (
+                3,
+                redirect(format!("http://localhost:{}/top250?page=3", b.port())),
+            ),
             (4, redirect("file:///etc/passwd")),
             (5, redirect("ftp://127.0.0.1/top250")),
-            (6, redirect("//127.0.0.1:1/elsewhere")),
+            (6, redirect(format!("http://{b}/top250?page=6&direct=1"))),
+            (7, redirect("https://127.0.0.1/top250?page=7")),
         ],
     );
     let knobs = Knobs {
@@ -190,21 +197,46 @@ fn redirects_are_followed_only_where_the_policy_allows() {
     );
     assert!(!failed.contains_key(&2), "a same-site redirect is followed");
     assert_eq!(env.site.requests_for(2), 2);
-    assert!(
-        failed[&3].contains("another host (localhost) refused"),
-        "{failed:?}"
-    );
     assert!(failed[&4].contains("scheme file"), "{failed:?}");
     assert!(failed[&5].contains("scheme ftp"), "{failed:?}");
-    // Same host, other port: allowed by the policy, then nothing listens there.
-    assert!(failed[&6].starts_with("network error"), "{failed:?}");
+    // Same site means the same scheme, host and port: localhost is not 127.0.0.1, another port
+    // is another server, and https is not http.
+    for page in [3, 6, 7] {
+        assert!(
+            failed[&page].contains("redirect to another site"),
+            "page {page}: {failed:?}"
+        );
+        assert_eq!(env.site.requests_for(page), 1, "page {page}: not followed");
+    }
+    assert!(
+        failed[&6].contains(&format!("(http://{b}, not http://127.0.0.1:")),
+        "{failed:?}"
+    );
     assert_eq!(
-        env.site.requests_for(3),
-        1,
-        "refused redirects are not retried"
+        other.site.total_requests(),
+        0,
+        "the other server got nothing"
     );
     let written = pages_written(&env);
-    assert_eq!(written, BTreeSet::from([0, 2, 7, 8, 9]));
+    assert_eq!(written, BTreeSet::from([0, 2, 8, 9]));
+}
+
+/// A crawl of `env` with `follow_offsite_redirects = true` and no retries.
+fn crawl_following_offsite(env: &TestEnv, last_page: u64) -> pagecrawl::pipeline::Outcome {
+    let knobs = Knobs {
+        last_page: Some(last_page),
+        retries: 0,
+        ..Knobs::default()
+    };
+    let config = env.config_toml(&knobs).replace(
+        "retries = 0",
+        "retries = 0\nfollow_offsite_redirects = true",
+    );
+    common::run_bounded(
+        pagecrawl::config::Config::from_toml(&config).unwrap(),
+        pagecrawl::shutdown::Shutdown::new(),
+        LIMIT,
+    )
 }
 
 #[test]
@@ -218,20 +250,7 @@ fn offsite_redirects_follow_only_when_allowed_and_never_to_internal_addresses() 
             (4, redirect("http://10.0.0.1/top250")),
         ],
     );
-    let knobs = Knobs {
-        last_page: Some(5),
-        retries: 0,
-        ..Knobs::default()
-    };
-    let config = env.config_toml(&knobs).replace(
-        "retries = 0",
-        "retries = 0\nfollow_offsite_redirects = true",
-    );
-    let outcome = common::run_bounded(
-        pagecrawl::config::Config::from_toml(&config).unwrap(),
-        pagecrawl::shutdown::Shutdown::new(),
-        LIMIT,
-    );
+    let outcome = crawl_following_offsite(&env, 5);
     let failed = &outcome.failed_pages;
     // Followed (localhost is the site's own 127.0.0.1), then nothing listens on port 1.
     assert!(failed[&1].starts_with("network error"), "{failed:?}");
@@ -242,6 +261,31 @@ fn offsite_redirects_follow_only_when_allowed_and_never_to_internal_addresses() 
         );
     }
     assert_eq!(pages_written(&env), BTreeSet::from([0, 5]));
+}
+
+#[test]
+fn ipv6_addresses_that_carry_an_internal_ipv4_address_are_refused() {
+    let env = site(
+        7,
+        [
+            // 169.254.169.254, the cloud metadata address, in four IPv6 dresses.
+            (1, redirect("http://[::a9fe:a9fe]/latest/meta-data/")),
+            (2, redirect("http://[64:ff9b::a9fe:a9fe]/latest/meta-data/")),
+            (3, redirect("http://[2002:a9fe:a9fe::1]/latest/meta-data/")),
+            // Teredo, whose client address (stored inverted) is 127.0.0.1.
+            (4, redirect("http://[2001:0:5ef5:79fb:0:f227:80ff:fffe]/")),
+            (5, redirect("http://[::ffff:10.0.0.1]/")),
+        ],
+    );
+    let outcome = crawl_following_offsite(&env, 6);
+    let failed = &outcome.failed_pages;
+    for page in 1..=5 {
+        assert!(
+            failed[&page].contains("not a public address"),
+            "page {page}: {failed:?}"
+        );
+    }
+    assert_eq!(pages_written(&env), BTreeSet::from([0, 6]));
 }
 
 #[test]
@@ -307,4 +351,106 @@ fn no_proxy_is_taken_from_the_environment() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(num(&summary_of(&stderr), "pages_fetched"), 3);
+}
+
+#[test]
+fn timeout_secs_bounds_the_whole_request_redirects_included() {
+    // Every answer takes 500 ms and page 1 redirects to itself: five hops would take 3 s.
+    let env = TestEnv::new(SiteOptions {
+        pages: 3,
+        latency: Duration::from_millis(500),
+        faults: [(1, redirect("/top250?page=1"))].into_iter().collect(),
+        ..SiteOptions::default()
+    });
+    let knobs = Knobs {
+        last_page: Some(2),
+        timeout_secs: 1.2,
+        retries: 0,
+        ..Knobs::default()
+    };
+    let started = Instant::now();
+    let outcome = env.crawl(&knobs, LIMIT);
+    assert!(
+        outcome.failed_pages[&1].starts_with("timed out"),
+        "{:?}",
+        outcome.failed_pages
+    );
+    assert!(
+        env.site.requests_for(1) <= 3,
+        "hops after the deadline: {}",
+        env.site.requests_for(1)
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(pages_written(&env), BTreeSet::from([0, 2]));
+}
+
+/// `data` compressed as `encoding` says (`gzip`, `deflate` for zlib, `deflate-bare`, `br`).
+fn compress(encoding: &str, data: &[u8]) -> Vec<u8> {
+    use flate2::Compression;
+    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+    use std::io::Write;
+    let mut out = Vec::new();
+    let mut writer: Box<dyn Write + '_> = match encoding {
+        "gzip" => Box::new(GzEncoder::new(&mut out, Compression::best())),
+        "deflate" => Box::new(ZlibEncoder::new(&mut out, Compression::best())),
+        "deflate-bare" => Box::new(DeflateEncoder::new(&mut out, Compression::best())),
+        "br" => Box::new(brotli::CompressorWriter::new(&mut out, 64 * 1024, 5, 22)),
+        other => panic!("no encoder for {other}"),
+    };
+    writer.write_all(data).unwrap();
+    drop(writer); // each encoder finishes its stream when dropped
+    out
+}
+
+#[test]
+fn gzip_deflate_and_br_pages_are_decoded_and_bombs_of_each_stopped_after_decoding() {
+    let base = SiteOptions {
+        pages: 10,
+        ..SiteOptions::default()
+    };
+    let page = |n| pagecrawl::demo_site::render_page(&base, n).into_bytes();
+    let encoded = |header: &str, body: Vec<u8>| Fault::Encoded {
+        encoding: header.into(),
+        body,
+    };
+    let bomb = vec![b' '; 32 * 1024 * 1024];
+    let env = site(
+        10,
+        [
+            (1, encoded("gzip", compress("gzip", &page(1)))),
+            (2, encoded("deflate", compress("deflate", &page(2)))),
+            (3, encoded("deflate", compress("deflate-bare", &page(3)))),
+            (4, encoded("br", compress("br", &page(4)))),
+            (5, encoded("zstd", page(5))),
+            (6, encoded("br", compress("br", &bomb))),
+            (7, encoded("deflate", compress("deflate", &bomb))),
+            (8, encoded("deflate", compress("deflate-bare", &bomb))),
+        ],
+    );
+    let knobs = Knobs {
+        last_page: Some(9),
+        max_body_bytes: 1024 * 1024,
+        ..Knobs::default()
+    };
+    let outcome = env.crawl(&knobs, LIMIT);
+    let failed = &outcome.failed_pages;
+    assert!(
+        failed[&5].contains("\"zstd\" was not asked for"),
+        "{failed:?}"
+    );
+    for page in [6, 7, 8] {
+        assert!(
+            failed[&page].contains("larger than http.max_body_bytes"),
+            "page {page}: {failed:?}"
+        );
+    }
+    for page in 5..=8 {
+        assert_eq!(env.site.requests_for(page), 1, "page {page}: not retried");
+    }
+    // Every decoded page is whole, with the items the site meant.
+    assert_eq!(pages_written(&env), BTreeSet::from([0, 1, 2, 3, 4, 9]));
 }

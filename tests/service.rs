@@ -27,8 +27,16 @@ struct Service {
 
 impl Service {
     fn start(config: &Path) -> Service {
+        Service::of(common::spawn_bin(&[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+        ]))
+    }
+
+    /// Follows a service already started, with its stderr piped.
+    fn of(mut child: Child) -> Service {
         // The service prints nothing on stdout, so its (piped) stdout is never read.
-        let mut child = common::spawn_bin(&["run", "--config", config.to_str().unwrap()]);
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().unwrap();
         let reader = {
@@ -461,4 +469,169 @@ fn dedup_survives_kill_9_mid_round_and_between_rounds() {
         std::fs::metadata(env.seen_path()).unwrap().len(),
         62 * 25 * 16
     );
+}
+
+/// A GET that must be answered within `limit`: `(status, body)`.
+fn get_within(addr: SocketAddr, path: &str, limit: Duration) -> (u16, String) {
+    let started = Instant::now();
+    let answer = get(addr, path);
+    assert!(
+        started.elapsed() < limit,
+        "GET {path} took {:?}",
+        started.elapsed()
+    );
+    answer
+}
+
+#[test]
+fn hostile_clients_cannot_deny_the_endpoint_to_a_scraper() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let env = TestEnv::with_pages(2);
+    let config = env.write_config(&Knobs {
+        last_page: Some(1),
+        extra: format!("{}[service]\nlisten = \"127.0.0.1:0\"\n", schedule(3600)),
+        ..Knobs::default()
+    });
+    // Few file descriptors, as under a tight `ulimit -n`: the flood below runs the process out.
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -n 64 && exec "$0" run --config "$1""#)
+        .arg(common::bin())
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let service = Service::of(child);
+    let addr = service.endpoint();
+    service.wait_line("round 1 done");
+    let prompt = Duration::from_secs(3);
+
+    // 1. A client that pipelines requests and never reads an answer.
+    let mut pipeliner = TcpStream::connect(addr).unwrap();
+    pipeliner
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    for _ in 0..2000 {
+        if pipeliner
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .is_err()
+        {
+            break; // answered once and closed: the rest is refused
+        }
+    }
+    assert_eq!(get_within(addr, "/healthz", prompt).0, 200);
+
+    // 2. A request head of 64 MB: refused after a few kilobytes, never buffered whole.
+    let mut huge = TcpStream::connect(addr).unwrap();
+    huge.set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    huge.write_all(b"GET /metrics HTTP/1.1\r\nX-Junk: ")
+        .unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0;
+    while sent < 64 << 20 && huge.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+    }
+    assert!(sent < 16 << 20, "{sent} bytes of one header were taken in");
+    assert_eq!(get_within(addr, "/healthz", prompt).0, 200);
+
+    // 3. Four times as many silent connections as the process has file descriptors.
+    let idle: Vec<TcpStream> = (0..256)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok())
+        .collect();
+    assert!(idle.len() > 100, "only {} connections opened", idle.len());
+    let (code, body) = get_within(addr, "/metrics", prompt);
+    assert_eq!(code, 200);
+    assert!(body.contains("pagecrawl_up 1"), "{body}");
+    let log = service.wait_line("out of file descriptors");
+    assert!(log.contains("closing idle connections"), "{log}");
+    drop(idle);
+    assert_eq!(get_within(addr, "/healthz", prompt).0, 200);
+
+    service.signal(libc::SIGTERM);
+    let (code, log) = service.wait(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[test]
+fn sighup_reloads_the_config_and_never_stops_the_service() {
+    let env = TestEnv::new(SiteOptions {
+        pages: 40,
+        latency: Duration::from_millis(40),
+        ..SiteOptions::default()
+    });
+    let knobs = Knobs {
+        last_page: Some(39),
+        crawlers: 2,
+        queues: (2, 2, 2),
+        extra: format!("{}[service]\nlisten = \"127.0.0.1:0\"\n", schedule(3600)),
+        ..Knobs::default()
+    };
+    let config = env.write_config(&knobs);
+    let service = Service::start(&config);
+    let addr = service.endpoint();
+
+    // Mid-round: the round goes on with its config, and the reload follows its end.
+    common::wait_for("items on disk", LIMIT, || {
+        std::fs::metadata(env.out_path()).map_or(0, |m| m.len()) > 0
+    });
+    env.write_config(&Knobs {
+        crawlers: 3,
+        ..knobs.clone()
+    });
+    service.signal(libc::SIGHUP);
+    let reloaded = service.wait_line("config reloaded from");
+    assert!(reloaded.contains("threads.crawlers: 2 -> 3"), "{reloaded}");
+    let log = service.log();
+    let done_at = log
+        .find("round 1 done")
+        .expect("round 1 finished, not stopped");
+    assert!(done_at < log.find("config reloaded from").unwrap(), "{log}");
+
+    // Idle, with a file that would crash a crawl: refused, and the service stays up.
+    std::fs::write(
+        &config,
+        env.config_toml(&knobs)
+            .replace("pages = 2", "pages = 1000000000000"),
+    )
+    .unwrap();
+    service.signal(libc::SIGHUP);
+    let failed = service.wait_line("config reload failed");
+    assert!(
+        failed.contains("`queues.pages` must be at most 65536"),
+        "{failed}"
+    );
+    let (code, body) = get(addr, "/healthz");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"state\":\"idle\""), "{body}");
+
+    // Idle: applied at once, and a shorter interval brings the next round forward.
+    env.write_config(&Knobs {
+        crawlers: 3,
+        extra: format!("{}[service]\nlisten = \"127.0.0.1:0\"\n", schedule(1)),
+        ..knobs.clone()
+    });
+    service.signal(libc::SIGHUP);
+    let line = service.wait_line("schedule.every_secs: 3600 -> 1");
+    assert!(line.contains("config reloaded from"), "{line}");
+    service.wait_line("round 2 done");
+    let log = service.log();
+    let crawling: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("crawling http"))
+        .collect();
+    assert!(crawling[0].contains("with 2 crawlers"), "{}", crawling[0]);
+    assert!(crawling[1].contains("with 3 crawlers"), "{}", crawling[1]);
+    assert!(!log.contains("interrupted"), "{log}");
+
+    service.signal(libc::SIGTERM);
+    let (code, log) = service.wait(Duration::from_secs(30));
+    // Idle (0) or mid-round (130): rounds now start every second.
+    assert!(matches!(code, Some(0 | 130)), "{code:?}: {log}");
+    let counts = link_counts(&env.out_path());
+    assert!(counts.len() >= 1000, "round 1 whole: {}", counts.len());
 }

@@ -111,3 +111,47 @@ fn second_sigint_exits_at_once_with_whole_lines() {
     let counts = check_pages(&items, &env.site.options());
     assert!(counts.values().all(|&n| n == 25));
 }
+
+#[test]
+fn sighup_does_not_stop_a_one_off_crawl() {
+    let env = TestEnv::new(SiteOptions {
+        pages: 40,
+        latency: Duration::from_millis(30),
+        ..SiteOptions::default()
+    });
+    let config = env.write_config(&Knobs {
+        last_page: Some(39),
+        crawlers: 2,
+        queues: (2, 2, 2),
+        ..Knobs::default()
+    });
+    let child = Command::new(common::bin())
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiting = Instant::now();
+    while std::fs::metadata(env.out_path()).map_or(0, |m| m.len()) == 0 {
+        assert!(waiting.elapsed() < Duration::from_secs(30), "never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: plain kill(2) on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGHUP) },
+        0
+    );
+    let output = wait_bounded(child, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("SIGHUP ignored"), "{stderr}");
+    let summary = summary_of(&stderr);
+    assert_eq!(
+        num(&summary, "pages_fetched"),
+        40,
+        "the whole range, not stopped"
+    );
+    assert_eq!(check_pages(&env.items(), &env.site.options()).len(), 40);
+}
