@@ -16,6 +16,7 @@ pub mod demo_site;
 pub mod feeder;
 pub mod fetch;
 pub mod frontier;
+pub mod listing;
 pub mod metrics;
 pub mod parse;
 pub mod pipeline;

@@ -15,8 +15,8 @@ use scraper::{ElementRef, Html, Selector};
 mod html5;
 mod stream;
 
-use crate::feeder::ListingEnd;
 use crate::fetch::{BodyPool, Crawled};
+use crate::listing::ListingEnd;
 use crate::shutdown::PanicGuard;
 use crate::stats::{Queue, Stats};
 
@@ -46,6 +46,35 @@ pub enum Parsed {
         /// Why, in one line.
         reason: String,
     },
+    /// In "until empty" mode, a page that answered 404 or 410: the end of the listing, unless a
+    /// page before it ends it first.
+    Gone {
+        /// The page number.
+        page: u64,
+        /// The URL it was fetched from.
+        url: String,
+        /// The status it answered.
+        status: u16,
+    },
+}
+
+impl Parsed {
+    /// The page this message is about.
+    pub fn page(&self) -> u64 {
+        match self {
+            Parsed::Page(page) => page.page,
+            Parsed::Failed { page, .. } | Parsed::Gone { page, .. } => *page,
+        }
+    }
+
+    /// The page's URL, when the message carries it.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Parsed::Page(page) => Some(&page.url),
+            Parsed::Gone { url, .. } => Some(url),
+            Parsed::Failed { .. } => None,
+        }
+    }
 }
 
 /// How pages are turned into items (`extract.engine`).
@@ -298,8 +327,10 @@ pub struct Parser {
     pub extractor: Arc<Extractor>,
     /// Counters.
     pub stats: Arc<Stats>,
-    /// Where "until empty" mode records the first page with no items.
-    pub end: Arc<ListingEnd>,
+    /// In "until empty" mode: no page after an empty one is needed, whatever the pages before
+    /// it hold, so crawlers may skip them at once. (The writer decides, in page order, where
+    /// the listing ends.) `None` with a known range, where an empty page is just a page.
+    pub end: Option<Arc<ListingEnd>>,
     /// Where parsed bodies go back for the crawlers to reuse.
     pub bodies: Arc<BodyPool>,
     /// Raises the shutdown flag if this thread panics.
@@ -315,6 +346,12 @@ impl Parser {
                 Crawled::Fetched(fetched) => fetched,
                 Crawled::Failed { page, reason } => {
                     if items.send(Parsed::Failed { page, reason }).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                Crawled::Gone { page, url, status } => {
+                    if items.send(Parsed::Gone { page, url, status }).is_err() {
                         break;
                     }
                     continue;
@@ -338,7 +375,6 @@ impl Parser {
                 Err(panic) => {
                     let reason = format!("the HTML parser panicked: {}", panic_text(&*panic));
                     warn!("page {} ({}): {reason}", fetched.page, fetched.url);
-                    self.stats.page_failed();
                     let failed = Parsed::Failed {
                         page: fetched.page,
                         reason,
@@ -351,7 +387,9 @@ impl Parser {
             };
             if page_items.is_empty() {
                 debug!("page {} ({}): no items", fetched.page, fetched.url);
-                self.end.observe_empty(fetched.page);
+                if let Some(end) = &self.end {
+                    end.observe_empty(fetched.page);
+                }
             }
             self.stats.page_parsed();
             let message = PageItems {

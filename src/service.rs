@@ -121,7 +121,9 @@ pub fn run(
         let Some(schedule) = config.schedule else {
             break outcome.exit_code();
         };
-        if !outcome.failed_pages.is_empty() {
+        if let Some(reason) = &outcome.stopped {
+            status.set_error(format!("round {}: {reason}", outcome.round));
+        } else if !outcome.failed_pages.is_empty() {
             status.set_error(format!(
                 "round {}: {} pages failed",
                 outcome.round,

@@ -116,6 +116,10 @@ pub enum Record {
         /// The seen-set file's length once their keys were added (with `output.dedup`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seen: Option<u64>,
+        /// In "until empty" mode, the last page of the listing written so far and the hash of
+        /// its items, so that a resumed crawl can tell a next page that merely repeats it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tail: Option<(u64, u64)>,
     },
     /// A page failed after its retries; the next run tries it again.
     Failed {
@@ -205,6 +209,8 @@ pub struct Recovery {
     pub failed: BTreeMap<u64, String>,
     /// The end of the listing, if an earlier run found it.
     pub end: Option<u64>,
+    /// The last listing page committed in "until empty" mode, with its items' hash.
+    pub tail: Option<(u64, u64)>,
     /// The length the output must be cut back to.
     pub output_len: u64,
     /// Output bytes that predate this crawl.
@@ -260,7 +266,12 @@ pub fn recover(
     for record in &records[1..] {
         match record {
             Record::Header { .. } => bail!("the state file has a second header"),
-            Record::Commit { pages, len, seen } => {
+            Record::Commit {
+                pages,
+                len,
+                seen,
+                tail,
+            } => {
                 let seen_fits =
                     seen.is_none_or(|seen| seen <= actual_seen_len && seen >= rec.seen_len);
                 if void || *len > actual_len || *len < rec.output_len || !seen_fits {
@@ -270,6 +281,9 @@ pub fn recover(
                     rec.output_len = *len;
                     if let Some(seen) = seen {
                         rec.seen_len = *seen;
+                    }
+                    if tail.is_some() {
+                        rec.tail = *tail;
                     }
                     for page in pages {
                         rec.committed.insert(*page);
@@ -450,6 +464,18 @@ impl Journal {
                     );
                     new_round(recovery.round + 1, recovery.output_len, recovery.seen_len)
                 }
+                // Nothing of the old crawl is in the output: nothing to mix it with. (A
+                // listing that ended at its first page, say, before first_page was fixed.)
+                Mode::Resume if !changes.is_empty() && recovery.committed.is_empty() => {
+                    cut_files(files, output_len, seen_len, &recovery)?;
+                    info!(
+                        "the config changed since {} was written ({}), but that crawl committed \
+                         nothing: starting afresh with the new settings",
+                        state_path.display(),
+                        changes.join("; ")
+                    );
+                    new_round(recovery.round, recovery.output_len, recovery.seen_len)
+                }
                 Mode::Resume if !changes.is_empty() => bail!(
                     "the config no longer matches the crawl recorded in {} ({}). Mixing two \
                      crawls in one output is refused: restore the old settings to resume, or run \
@@ -477,6 +503,7 @@ impl Journal {
                 pages: recovery.committed.iter().copied().collect(),
                 len: recovery.output_len,
                 seen: files.seen.map(|_| recovery.seen_len),
+                tail: recovery.tail,
             }));
         }
         for (page, reason) in &recovery.failed {
@@ -653,6 +680,7 @@ mod tests {
             pages: pages.to_vec(),
             len,
             seen: None,
+            tail: None,
         }
     }
 
@@ -748,14 +776,21 @@ mod tests {
     }
 
     #[test]
-    fn open_refuses_a_changed_config() {
+    fn open_refuses_a_changed_config_once_something_is_committed() {
         let dir = tempfile::tempdir().unwrap();
         let (out, state) = (dir.path().join("o.jsonl"), dir.path().join("o.state"));
-        Journal::open(&state, &out, &fp()).unwrap();
+        drop(Journal::open(&state, &out, &fp()).unwrap());
         let mut new = fp();
         new.item = "li".into();
-        let err = format!("{:#}", Journal::open(&state, &out, &new).unwrap_err());
-        assert!(err.contains("extract.item: \"div\" -> \"li\""), "{err}");
+        // Nothing committed: nothing to mix, the new config starts afresh.
+        let opened = Journal::open(&state, &out, &new).unwrap();
+        assert!(opened.recovery.committed.is_empty());
+        let mut journal = opened.journal;
+        std::fs::write(&out, b"{\"page\":0}\n").unwrap();
+        journal.append(&commit(&[0], 11), true).unwrap();
+        drop(journal);
+        let err = format!("{:#}", Journal::open(&state, &out, &fp()).unwrap_err());
+        assert!(err.contains("extract.item: \"li\" -> \"div\""), "{err}");
         assert!(err.contains("--fresh"), "{err}");
     }
 
@@ -783,6 +818,7 @@ mod tests {
             pages: vec![0],
             len: 11,
             seen: Some(32),
+            tail: None,
         };
         journal.append(&commit, true).unwrap();
         drop(journal);
@@ -817,6 +853,5 @@ mod tests {
         new.item = "li".into();
         let opened = Journal::open_round(&files, &new, Mode::Rounds).unwrap();
         assert_eq!(opened.recovery.round, 3);
-        assert!(Journal::open_round(&files, &fp(), Mode::Resume).is_err());
     }
 }

@@ -61,6 +61,7 @@ fn write(batches: &[Vec<u8>], noise: &[bool]) -> Written {
             pages: pages.clone(),
             len: output.len() as u64,
             seen: None,
+            tail: None,
         }));
         commits.push((pages, output.len() as u64));
     }
