@@ -18,6 +18,7 @@ pub mod fetch;
 pub mod frontier;
 pub mod listing;
 pub mod metrics;
+pub mod owner;
 pub mod parse;
 pub mod pipeline;
 pub mod policy;

@@ -533,10 +533,10 @@ pub fn run_with(
     if let Some(watchdog) = watchdog {
         let _ = watchdog.join();
     }
-    if let Some(reporter) = reporter {
-        if reporter.join().is_err() {
-            failures.push("the stats reporter panicked".to_string());
-        }
+    if let Some(reporter) = reporter
+        && reporter.join().is_err()
+    {
+        failures.push("the stats reporter panicked".to_string());
     }
 
     // The round is over only if every page got its chance. In a single crawl, failed pages
@@ -546,20 +546,22 @@ pub fn run_with(
     let stopped = end.stop_reason();
     let complete = report.failed.is_empty() && stopped.is_none();
     let mut round_ended = false;
-    if failures.is_empty() && !interrupted && (options.scheduled || complete) {
-        if let Some(mut journal) = report.journal.take() {
-            let _whole = output_lock.lock();
-            let record = Record::RoundEnd {
-                round,
-                at_ms: state::now_ms(),
-            };
-            match journal.append(&record, true) {
-                Ok(()) => round_ended = true,
-                Err(err) => failures.push(format!(
-                    "writing state file {}: {err}",
-                    journal.path().display()
-                )),
-            }
+    if failures.is_empty()
+        && !interrupted
+        && (options.scheduled || complete)
+        && let Some(mut journal) = report.journal.take()
+    {
+        let _whole = output_lock.lock();
+        let record = Record::RoundEnd {
+            round,
+            at_ms: state::now_ms(),
+        };
+        match journal.append(&record, true) {
+            Ok(()) => round_ended = true,
+            Err(err) => failures.push(format!(
+                "writing state file {}: {err}",
+                journal.path().display()
+            )),
         }
     }
 

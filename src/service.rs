@@ -204,6 +204,13 @@ fn reload(path: &Path, overrides: Overrides, current: &Config, status: &Status) 
         warn!("service.listen changed: the endpoint keeps its address until pagecrawl restarts");
         new.service.listen = current.service.listen;
     }
+    if (&new.output.path, &new.output.state) != (&current.output.path, &current.output.state) {
+        // The process holds the lock of the output it started with (see `owner`).
+        warn!("output.path or output.state changed: they apply when pagecrawl restarts");
+        new.output.path = current.output.path.clone();
+        new.output.state = current.output.state.clone();
+        new.output.seen = current.output.seen.clone();
+    }
     if new.schedule.is_none() {
         warn!("[schedule] was removed: this round is the last one");
     }
