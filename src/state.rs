@@ -25,8 +25,12 @@ use anyhow::{Context, Result, bail};
 use log::{info, warn};
 use serde::{Deserialize, Serialize};
 
-/// The format version written in the journal header.
-const VERSION: u32 = 1;
+mod verify;
+
+/// The format version written in the journal header. Version 2 added the checksum of each
+/// commit's output bytes (`sum`); version 1 journals are read as they are, their commits
+/// unchecked.
+const VERSION: u32 = 2;
 
 /// What identifies a crawl: if any of it changes, old output and new output must not be mixed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +124,11 @@ pub enum Record {
         /// its items, so that a resumed crawl can tell a next page that merely repeats it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tail: Option<(u64, u64)>,
+        /// XXH3-64 of the output bytes this record commits (from the previous commit's `len`,
+        /// or the header's `base`, to `len`): recovery checks them before it trusts `len`.
+        /// Absent in version 1 journals.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sum: Option<u64>,
     },
     /// A page failed after its retries; the next run tries it again.
     Failed {
@@ -145,6 +154,12 @@ pub enum Record {
 
 fn first_round() -> u64 {
     1
+}
+
+/// The checksum a commit record carries for the output bytes it commits (XXH3-64; the writer
+/// computes the same while it writes them).
+pub fn output_sum(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -211,6 +226,8 @@ pub struct Recovery {
     pub end: Option<u64>,
     /// The last listing page committed in "until empty" mode, with its items' hash.
     pub tail: Option<(u64, u64)>,
+    /// The commits that hold, in output order, each with the bytes it covers.
+    pub spans: Vec<Span>,
     /// The length the output must be cut back to.
     pub output_len: u64,
     /// Output bytes that predate this crawl.
@@ -227,6 +244,36 @@ pub struct Recovery {
     pub started_ms: u64,
     /// When it finished, if it did.
     pub ended_ms: Option<u64>,
+}
+
+/// One commit that holds: the output bytes `start..len` are the items of `pages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// Where its bytes start: the previous commit's `len`, or the round's base.
+    pub start: u64,
+    /// As recorded, see [`Record::Commit`].
+    pub pages: Vec<u64>,
+    /// As recorded.
+    pub len: u64,
+    /// As recorded.
+    pub seen: Option<u64>,
+    /// As recorded.
+    pub tail: Option<(u64, u64)>,
+    /// As recorded; `None` in a version 1 journal.
+    pub sum: Option<u64>,
+}
+
+impl Span {
+    /// The record that commits it again, in a rewritten journal.
+    fn record(&self) -> Record {
+        Record::Commit {
+            pages: self.pages.clone(),
+            len: self.len,
+            seen: self.seen,
+            tail: self.tail,
+            sum: self.sum,
+        }
+    }
 }
 
 /// Works out which commits still hold, given the records and the actual lengths of the output
@@ -250,8 +297,11 @@ pub fn recover(
     else {
         bail!("the state file does not start with a valid header");
     };
-    if *v != VERSION {
-        bail!("the state file has format version {v}; this pagecrawl reads version {VERSION}");
+    if !(1..=VERSION).contains(v) {
+        bail!(
+            "the state file has format version {v}; this pagecrawl reads versions 1 to \
+             {VERSION} (it was written by a newer pagecrawl)"
+        );
     }
     let mut rec = Recovery {
         output_len: (*base).min(actual_len),
@@ -271,6 +321,7 @@ pub fn recover(
                 len,
                 seen,
                 tail,
+                sum,
             } => {
                 let seen_fits =
                     seen.is_none_or(|seen| seen <= actual_seen_len && seen >= rec.seen_len);
@@ -278,6 +329,14 @@ pub fn recover(
                     void = true;
                     rec.lost_pages.extend(pages);
                 } else {
+                    rec.spans.push(Span {
+                        start: rec.output_len,
+                        pages: pages.clone(),
+                        len: *len,
+                        seen: *seen,
+                        tail: *tail,
+                        sum: *sum,
+                    });
                     rec.output_len = *len;
                     if let Some(seen) = seen {
                         rec.seen_len = *seen;
@@ -435,6 +494,18 @@ impl Journal {
                     state_path.display()
                 );
             }
+            if output_len > 0 {
+                // Without the journal nothing in the output counts as committed, and resuming
+                // would append every item again.
+                bail!(
+                    "output {} holds {output_len} bytes, but its state file {} is missing or \
+                     empty: resuming would write every item again. Restore the state file \
+                     (from a backup), or run with --fresh to move the output aside and start \
+                     over",
+                    files.output.display(),
+                    state_path.display()
+                );
+            }
             new_round(1, output_len, seen_len)
         } else {
             if valid < bytes.len() {
@@ -454,7 +525,7 @@ impl Journal {
                     new_round(recovery.round + 1, output_len, seen_len)
                 }
                 Mode::Rounds if !changes.is_empty() => {
-                    cut_files(files, output_len, seen_len, &recovery)?;
+                    repair(files, output_len, seen_len, &recovery)?;
                     warn!(
                         "the config changed during round {} ({}): its remaining pages are \
                          dropped, and round {} starts with the new settings",
@@ -467,7 +538,7 @@ impl Journal {
                 // Nothing of the old crawl is in the output: nothing to mix it with. (A
                 // listing that ended at its first page, say, before first_page was fixed.)
                 Mode::Resume if !changes.is_empty() && recovery.committed.is_empty() => {
-                    cut_files(files, output_len, seen_len, &recovery)?;
+                    repair(files, output_len, seen_len, &recovery)?;
                     info!(
                         "the config changed since {} was written ({}), but that crawl committed \
                          nothing: starting afresh with the new settings",
@@ -484,12 +555,13 @@ impl Journal {
                     changes.join("; ")
                 ),
                 Mode::Resume | Mode::Rounds => {
-                    cut_files(files, output_len, seen_len, &recovery)?;
+                    repair(files, output_len, seen_len, &recovery)?;
                     recovery
                 }
             }
         };
-        // Rewrite the journal compactly: it drops the torn tail and void commits for good.
+        // Rewrite the journal compactly: it drops the torn tail and void commits for good. The
+        // commits that hold are kept one by one, each with the checksum of its own bytes.
         let mut compact = encode(&Record::Header {
             v: VERSION,
             base: recovery.base,
@@ -498,13 +570,8 @@ impl Journal {
             started_ms: recovery.started_ms,
             seen_base: recovery.seen_base,
         });
-        if !recovery.committed.is_empty() {
-            compact.extend(encode(&Record::Commit {
-                pages: recovery.committed.iter().copied().collect(),
-                len: recovery.output_len,
-                seen: files.seen.map(|_| recovery.seen_len),
-                tail: recovery.tail,
-            }));
+        for span in &recovery.spans {
+            compact.extend(encode(&span.record()));
         }
         for (page, reason) in &recovery.failed {
             compact.extend(encode(&Record::Failed {
@@ -548,6 +615,13 @@ impl Journal {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Checks that the output still holds what `recovery` relies on, then cuts it (and the
+/// seen-set) back to what is committed.
+fn repair(files: &Files<'_>, output_len: u64, seen_len: u64, recovery: &Recovery) -> Result<()> {
+    verify::check(files.output, &recovery.spans)?;
+    cut_files(files, output_len, seen_len, recovery)
 }
 
 /// Cuts the output and the seen-set back to what `recovery` proves committed.
@@ -681,6 +755,7 @@ mod tests {
             len,
             seen: None,
             tail: None,
+            sum: None,
         }
     }
 
@@ -772,7 +847,7 @@ mod tests {
         );
         let (again, valid) = decode(&std::fs::read(&state).unwrap());
         assert_eq!(valid, std::fs::metadata(&state).unwrap().len() as usize);
-        assert_eq!(again[1], commit(&[0, 1], 22));
+        assert_eq!(again[1..], [commit(&[0], 11), commit(&[1], 22)]);
     }
 
     #[test]
@@ -819,6 +894,7 @@ mod tests {
             len: 11,
             seen: Some(32),
             tail: None,
+            sum: None,
         };
         journal.append(&commit, true).unwrap();
         drop(journal);

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use log::warn;
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::config::SyncMode;
 use crate::frontier::{Ack, SharedSeen};
@@ -199,6 +200,8 @@ struct Session {
     buf: Vec<u8>,
     /// Written but not yet committed.
     pending: Pending,
+    /// The checksum of the bytes written since the last commit, for the next commit record.
+    sum: Xxh3,
     /// What the writer will report.
     report: WriterReport,
 }
@@ -235,6 +238,7 @@ impl Writer {
                 keys: Vec::new(),
                 since: None,
             },
+            sum: Xxh3::new(),
             report: WriterReport::default(),
         };
         loop {
@@ -395,6 +399,7 @@ impl Writer {
                 .with_context(|| format!("writing output file {}", self.path.display()))?;
         }
         self.len += buf.len() as u64;
+        session.sum.update(buf);
         session.report.failed.remove(&page.page);
         pending.pages.push((page.page, written));
         pending.since.get_or_insert_with(Instant::now);
@@ -434,6 +439,7 @@ impl Writer {
             len: self.len,
             seen,
             tail: self.listing.tail(),
+            sum: Some(session.sum.digest()),
         };
         self.journal
             .append(&record, sync)
@@ -454,6 +460,7 @@ impl Writer {
         pending.pages.clear();
         pending.keys.clear();
         pending.since = None;
+        session.sum.reset();
         Ok(())
     }
 }
