@@ -345,6 +345,16 @@ impl InOrder {
             "the listing ends at page {page} ({url}), which {}",
             why.describe()
         );
+        // Pages after a gap (a page that failed before, empty now) were committed by a run
+        // that could not know: they stay.
+        let beyond: Vec<String> = self.committed.iter().map(u64::to_string).collect();
+        if !beyond.is_empty() {
+            warn!(
+                "pages {} were committed by an earlier run, before page {page} was found to \
+                 end the listing; they stay in the output",
+                beyond.join(", ")
+            );
+        }
         self.end = Some(page);
         self.found_end = true;
         self.listing.observe_empty(page);

@@ -63,7 +63,10 @@ pub fn check(path: &Path, spans: &[Span]) -> Result<()> {
             break;
         }
     }
-    let pages: Vec<String> = first_bad.pages.iter().map(u64::to_string).collect();
+    let mut pages: Vec<String> = first_bad.pages.iter().take(5).map(u64::to_string).collect();
+    if first_bad.pages.len() > pages.len() {
+        pages.push(format!("… ({} pages in all)", first_bad.pages.len()));
+    }
     bail!(
         "output {} was changed after pagecrawl wrote it: the bytes from offset {} to {} (the \
          items of pages {}) are no longer what was committed (a line edited, deleted or inserted \
