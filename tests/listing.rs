@@ -360,3 +360,99 @@ fn a_terminal_shows_progress_when_the_range_is_unknown() {
         "no progress on the terminal:\n{shown}"
     );
 }
+
+/// "Until empty" under every pipeline shape, a quarter of the crawls interrupted at a varying
+/// moment: a finished crawl holds exactly the pages before the end, an interrupted one every
+/// page it fetched before the end, each whole and once.
+#[test]
+fn until_empty_race_hammer() {
+    let env = TestEnv::with_pages(6);
+    let mut interrupted = 0;
+    for round in 0..104usize {
+        let knobs = Knobs {
+            parsers: 1 + (round * 5 + round / 16) % 16,
+            queues: (1 + round % 4, 1 + (round / 4) % 4, 1 + (round / 16) % 4),
+            ..until_empty(1 + (round * 7) % 16)
+        };
+        env.reset();
+        let before: Vec<u64> = (0..12).map(|p| env.site.requests_for(p)).collect();
+        let requests = |page: u64| env.site.requests_for(page) - before[page as usize];
+        let shutdown = pagecrawl::shutdown::Shutdown::new();
+        let stopper = (round % 4 == 3).then(|| {
+            let shutdown = shutdown.clone();
+            let after = Duration::from_micros(200 * (round as u64 % 13));
+            std::thread::spawn(move || {
+                std::thread::sleep(after);
+                shutdown.request();
+            })
+        });
+        let outcome = common::run_bounded(env.config(&knobs), shutdown, Duration::from_secs(30));
+        if let Some(stopper) = stopper {
+            stopper.join().unwrap();
+        }
+        let run = format!("round {round} {knobs:?}: {outcome:?}");
+        assert!(
+            outcome.failures.is_empty() && outcome.failed_pages.is_empty(),
+            "{run}"
+        );
+        let written = pages_written(&env);
+        let fetched: Vec<u64> = (0..6).filter(|&p| requests(p) > 0).collect();
+        assert_eq!(
+            written, fetched,
+            "{run}: a page fetched before the end is missing"
+        );
+        if outcome.interrupted {
+            interrupted += 1;
+        } else {
+            assert_eq!(outcome.exit_code(), ExitCode::Success, "{run}");
+            assert_eq!(written, (0..6).collect::<Vec<_>>(), "{run}");
+            assert_eq!(outcome.end_of_listing, Some(6), "{run}");
+        }
+        for page in 0..12 {
+            assert!(requests(page) <= 1, "{run}: page {page} twice");
+        }
+    }
+    assert!(
+        interrupted >= 10,
+        "only {interrupted} crawls were interrupted"
+    );
+}
+
+/// `kill -9` at random moments of an "until empty" crawl, then a run to the end: exactly the
+/// pages before the end, each once.
+#[test]
+fn until_empty_survives_kill_9() {
+    let env = TestEnv::new(SiteOptions {
+        pages: 300,
+        latency: Duration::from_millis(10),
+        slow: BTreeMap::from([(150, Duration::from_millis(200))]),
+        ..SiteOptions::default()
+    });
+    let config = env.write_config(&until_empty(8));
+    let config = config.to_str().unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut kills = 0;
+    for _ in 0..8 {
+        let mut child = common::spawn_bin(&["run", "--config", config]);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_millis(20 + seed % 150);
+        let started = std::time::Instant::now();
+        while started.elapsed() < delay && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+    }
+    let (code, stderr) = run(&env, &until_empty(8));
+    assert_eq!(code, Some(0), "{stderr}");
+    let items = env.items();
+    assert_eq!(pages_written(&env), (0..300).collect::<Vec<_>>());
+    assert_eq!(items.len(), 300 * 25);
+    assert!(kills >= 3, "only {kills} kills landed mid-crawl");
+}
