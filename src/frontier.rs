@@ -459,20 +459,7 @@ impl RedisFeeder {
                 }
             }
         }
-        if !skip.is_empty() {
-            let keys = &self.keys;
-            self.link.retry(
-                "acknowledging pages already done",
-                Self::stop(&self.shutdown),
-                |c| {
-                    redis::cmd("XACK")
-                        .arg(&keys.pages)
-                        .arg(GROUP)
-                        .arg(&skip)
-                        .query::<()>(c)
-                },
-            )?;
-        }
+        self.ack(&skip, "acknowledging pages already done")?;
         Ok(true)
     }
 
@@ -707,21 +694,22 @@ impl RedisFeeder {
             let past: Vec<u64> = held.keys().copied().filter(|&page| page > end).collect();
             past.iter().filter_map(|page| held.remove(page)).collect()
         };
+        self.ack(&ids, "acknowledging pages past the end")
+    }
+
+    /// Acknowledges the stream entries `ids`, which nobody needs to fetch (any more).
+    fn ack(&mut self, ids: &[String], what: &str) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
         let keys = &self.keys;
-        self.link.retry(
-            "acknowledging pages past the end",
-            Self::stop(&self.shutdown),
-            |c| {
-                redis::cmd("XACK")
-                    .arg(&keys.pages)
-                    .arg(GROUP)
-                    .arg(&ids)
-                    .query::<()>(c)
-            },
-        )
+        self.link.retry(what, Self::stop(&self.shutdown), |c| {
+            redis::cmd("XACK")
+                .arg(&keys.pages)
+                .arg(GROUP)
+                .arg(ids)
+                .query::<()>(c)
+        })
     }
 
     /// Resets the idle time of the pages in our pipeline, so that nobody takes them over.

@@ -22,6 +22,20 @@ fn run(args: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), text(&out.stderr))
 }
 
+/// A finished crawl of a `pages`-page site, syncing as `sync` says; its config's path.
+fn crawled(pages: u64, sync: &'static str) -> (TestEnv, String) {
+    let env = TestEnv::with_pages(pages);
+    let config = env.write_config(&Knobs {
+        last_page: Some(pages - 1),
+        sync,
+        ..Knobs::default()
+    });
+    let config = config.to_str().unwrap().to_string();
+    let (code, stderr) = run(&["run", "--config", &config]);
+    assert_eq!(code, Some(0), "{stderr}");
+    (env, config)
+}
+
 /// Files of the output's folder whose name ends in `.old` (moved aside by --fresh).
 fn moved_aside(env: &TestEnv) -> usize {
     std::fs::read_dir(env.out_path().parent().unwrap())
@@ -91,13 +105,8 @@ fn a_second_daemon_on_the_same_output_is_refused_while_the_first_lives() {
 
 #[test]
 fn a_missing_or_empty_state_beside_an_output_is_refused() {
-    let env = TestEnv::with_pages(5);
-    let config = env.write_config(&Knobs {
-        last_page: Some(4),
-        ..Knobs::default()
-    });
-    let config = config.to_str().unwrap();
-    assert_eq!(run(&["run", "--config", config]).0, Some(0));
+    let (env, config) = crawled(5, "batch");
+    let config = config.as_str();
     let output = std::fs::read(env.out_path()).unwrap();
 
     for empty in [false, true] {
@@ -128,14 +137,9 @@ fn a_missing_or_empty_state_beside_an_output_is_refused() {
 
 #[test]
 fn an_output_edited_by_hand_is_refused_naming_the_first_changed_offset() {
-    let env = TestEnv::with_pages(20);
-    let config = env.write_config(&Knobs {
-        last_page: Some(19),
-        sync: "page",
-        ..Knobs::default()
-    });
-    let config = config.to_str().unwrap();
-    assert_eq!(run(&["run", "--config", config]).0, Some(0));
+    // A commit per page.
+    let (env, config) = crawled(20, "page");
+    let config = config.as_str();
     let full = std::fs::read(env.out_path()).unwrap();
 
     // One line deleted in the middle, as an editor would.
@@ -150,8 +154,7 @@ fn an_output_edited_by_hand_is_refused_naming_the_first_changed_offset() {
     std::fs::write(env.out_path(), &edited).unwrap();
     let (code, stderr) = run(&["run", "--config", config]);
     assert_eq!(code, Some(1), "{stderr}");
-    // With a commit per page, the commit named is the deleted line's page: 25 lines from
-    // where that page starts.
+    // The commit named is the deleted line's page: 25 lines from where that page starts.
     let page_start: usize = lines[..250 / 25 * 25].iter().map(|l| l.len()).sum();
     assert!(
         stderr.contains("was changed after pagecrawl wrote it")
@@ -167,14 +170,8 @@ fn an_output_edited_by_hand_is_refused_naming_the_first_changed_offset() {
 
 #[test]
 fn a_state_written_before_checksums_still_resumes() {
-    let env = TestEnv::with_pages(10);
-    let config = env.write_config(&Knobs {
-        last_page: Some(9),
-        sync: "page",
-        ..Knobs::default()
-    });
-    let config = config.to_str().unwrap();
-    assert_eq!(run(&["run", "--config", config]).0, Some(0));
+    let (env, config) = crawled(10, "page");
+    let config = config.as_str();
     // As the previous version wrote it: format 1, commits without checksums. And a crash
     // after the last page was written, before its commit record.
     let (records, _) = decode(&std::fs::read(env.state_path()).unwrap());
