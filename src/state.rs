@@ -5,8 +5,12 @@
 //! Recovery trusts only that: it cuts the output back to the last committed length it can prove,
 //! so a torn line or the items of a page whose commit was not recorded disappear, and those pages
 //! are fetched again. Every record carries a checksum, so a torn or garbled journal tail is
-//! ignored rather than believed. The writer thread is this module's only user during a crawl;
-//! this module never decides what to crawl.
+//! ignored rather than believed. Commit records also carry a checksum of the output bytes they
+//! commit, and recovery checks the last one it keeps before it cuts anything (`state/verify.rs`): an
+//! output changed underneath (a line deleted by hand) is refused, naming where. A missing state
+//! beside a non-empty output is refused too, since resuming would append every item again. The
+//! writer thread is this module's only user during a crawl; this module never decides what to
+//! crawl.
 //!
 //! A scheduled service crawls the same range again and again: each crawl is a *round*. The header
 //! names the round and when it started; a `roundend` record says it finished. A new round rewrites

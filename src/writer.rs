@@ -8,6 +8,11 @@
 //! happens under the [`OutputLock`], so a forced exit (second Ctrl-C) never cuts a line or a
 //! record. No other thread opens, writes or truncates these files.
 //!
+//! Each commit record carries the checksum of the output bytes it commits, so that recovery can
+//! tell an output changed underneath from one merely cut short (see [`crate::state`]). In
+//! "until empty" mode every page goes through the [`Listing`] first, which puts pages in page
+//! order, decides where the listing ends and drops the pages past it.
+//!
 //! With `output.dedup`, the writer also owns the [`SeenSet`]: an item whose key is in it is not
 //! written, a new one is written with a `first_seen` time and its key added, and the new keys are
 //! flushed before the commit record, which names the seen-set's length too.
