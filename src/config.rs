@@ -90,6 +90,11 @@ pub struct SiteConfig {
     pub last_page: Option<u64>,
     /// Items per page, used to compute `{offset}`.
     pub page_size: u64,
+    /// "Until empty" mode: the most pages crawled from `first_page` before giving up on
+    /// finding the end of the listing.
+    pub max_pages: u64,
+    /// "Until empty" mode: this many failed pages in a row stop the crawl.
+    pub max_failed_in_a_row: u32,
 }
 
 /// The `[threads]` table.
@@ -243,6 +248,11 @@ impl SiteConfig {
     pub fn page_count(&self) -> Option<u64> {
         self.last_page.map(|last| last - self.first_page + 1)
     }
+
+    /// The last page `max_pages` lets an "until empty" crawl fetch.
+    pub fn max_page(&self) -> u64 {
+        self.first_page.saturating_add(self.max_pages - 1)
+    }
 }
 
 /// Built-in default thread count for parsers: one per core, since parsing is CPU-bound.
@@ -299,6 +309,14 @@ impl Config {
             None => writeln!(out, "# last_page unset: crawl until a page yields no items")?,
         }
         writeln!(out, "page_size = {}", s.page_size)?;
+        writeln!(out, "max_pages = {}", s.max_pages)?;
+        writeln!(out, "max_failed_in_a_row = {}", s.max_failed_in_a_row)?;
+        if s.last_page.is_some() {
+            writeln!(
+                out,
+                "# max_pages and max_failed_in_a_row apply without last_page only"
+            )?;
+        }
         writeln!(out, "# first url: {}", s.url_of(s.first_page))?;
         writeln!(out, "\n[threads]")?;
         writeln!(out, "crawlers = {}", self.threads.crawlers)?;
@@ -478,6 +496,8 @@ struct RawSite {
     last_page: Option<u64>,
     #[serde(default = "default_page_size")]
     page_size: u64,
+    max_pages: Option<u64>,
+    max_failed_in_a_row: Option<u32>,
 }
 
 fn default_page_size() -> u64 {
@@ -617,11 +637,21 @@ impl RawConfig {
                 site.first_page
             );
         }
+        let max_pages = site.max_pages.unwrap_or(100_000);
+        if max_pages == 0 {
+            bail!("`site.max_pages` must be at least 1, got 0");
+        }
+        let max_failed_in_a_row = site.max_failed_in_a_row.unwrap_or(20);
+        if max_failed_in_a_row == 0 {
+            bail!("`site.max_failed_in_a_row` must be at least 1, got 0");
+        }
         let site = SiteConfig {
             url,
             first_page: site.first_page,
             last_page: site.last_page,
             page_size: site.page_size,
+            max_pages,
+            max_failed_in_a_row,
         };
 
         let threads = ThreadsConfig {
@@ -849,6 +879,11 @@ path = "out/items.jsonl"
         let c = Config::from_toml(&text).unwrap();
         assert_eq!(c.site.last_page, None);
         assert_eq!(c.site.url_of(7), "http://127.0.0.1:8080/top250/p/7");
+        assert_eq!(
+            (c.site.max_pages, c.site.max_failed_in_a_row),
+            (100_000, 20)
+        );
+        assert_eq!(c.site.max_page(), 99_999);
     }
 
     #[test]
@@ -887,6 +922,13 @@ path = "out/items.jsonl"
         }
         let err = err_of(&GOOD.replace("page_size = 25", "page_size = 0"));
         assert!(err.contains("`site.page_size`"), "{err}");
+        for key in ["max_pages", "max_failed_in_a_row"] {
+            let err = err_of(&GOOD.replace("page_size = 25", &format!("{key} = 0")));
+            assert!(
+                err.contains(&format!("`site.{key}` must be at least 1")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use log::info;
 use crate::ExitCode;
 use crate::config::{Config, SyncMode};
 use crate::demo_site::{DemoSite, SiteOptions, expected_items};
+use crate::owner::OwnerLock;
 use crate::pipeline;
 use crate::shutdown::{OutputLock, Shutdown};
 
@@ -103,6 +104,7 @@ pub fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) ->
         config.threads.parsers = n;
     }
     config.output.sync = opts.sync;
+    let _owner = OwnerLock::acquire(&config.output)?;
     // A demo starts from an empty file and no state, so that its check below is meaningful.
     for path in [&config.output.path, &config.output.state] {
         match std::fs::remove_file(path) {

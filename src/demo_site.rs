@@ -61,6 +61,25 @@ pub struct SiteOptions {
     /// The most connections the raw (hostile) server serves at once, one thread each; one beyond
     /// it gets `503` with `Retry-After: 1`. The main server has no such cap.
     pub workers: usize,
+    /// How pages at or beyond `pages` answer (faults listed for them win).
+    pub past_end: PastEnd,
+    /// Extra latency for these pages, after `latency`: a page that answers later than the
+    /// pages after it.
+    pub slow: BTreeMap<u64, Duration>,
+}
+
+/// How a listing answers for page numbers past its last page: sites differ, and "until empty"
+/// crawls must end on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PastEnd {
+    /// A valid listing page with no items (the default).
+    #[default]
+    Empty,
+    /// The last page again, items and all, whatever the number asked for (common on real
+    /// sites that clamp the page number).
+    RepeatLast,
+    /// This HTTP status, such as 404, or 403 from a site that blocks the crawler.
+    Status(u16),
 }
 
 impl Default for SiteOptions {
@@ -71,6 +90,8 @@ impl Default for SiteOptions {
             latency: Duration::ZERO,
             faults: BTreeMap::new(),
             workers: 64,
+            past_end: PastEnd::Empty,
+            slow: BTreeMap::new(),
         }
     }
 }
@@ -342,13 +363,24 @@ impl DemoSite {
     /// From now on, pages `0..pages` carry items: the listing grows (or shrinks) while the site
     /// runs, as a real one does between two rounds of a scheduled crawl.
     pub fn set_pages(&self, pages: u64) {
+        self.update(|opts| opts.pages = pages);
+    }
+
+    /// From now on, pages past the end answer as `past_end` says: a site that blocked the
+    /// crawler and lets it in again, say.
+    pub fn set_past_end(&self, past_end: PastEnd) {
+        self.update(|opts| opts.past_end = past_end);
+    }
+
+    /// Changes the options for the requests that arrive from now on.
+    fn update(&self, change: impl FnOnce(&mut SiteOptions)) {
         let mut opts = self
             .shared
             .opts
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         let mut new = SiteOptions::clone(&opts);
-        new.pages = pages;
+        change(&mut new);
         *opts = Arc::new(new);
     }
 
@@ -431,6 +463,11 @@ impl Shared {
         // `direct=1` bypasses the fault table: the target a redirect fault can point at.
         let direct = target.split(['?', '&']).any(|pair| pair == "direct=1");
         let fault = if direct { None } else { opts.faults.get(&page) };
+        if let (None, PastEnd::Status(code)) = (fault, opts.past_end)
+            && page >= opts.pages
+        {
+            return full(code, render_error(code));
+        }
         match fault {
             Some(Fault::Status {
                 code,
@@ -470,9 +507,19 @@ impl Shared {
         }
     }
 
-    /// Waits out the configured latency, or less if the site is being dropped.
-    fn wait_latency(&self) {
-        let latency = self.opts().latency;
+    /// The latency of `target`: the site's, plus the page's own in `slow`.
+    fn latency_of(&self, target: &str) -> Duration {
+        let opts = self.opts();
+        let extra = match route(target, opts.page_size) {
+            Route::Page(page) => opts.slow.get(&page).copied().unwrap_or_default(),
+            _ => Duration::ZERO,
+        };
+        opts.latency + extra
+    }
+
+    /// Waits out the latency of `target`, or less if the site is being dropped.
+    fn wait_latency(&self, target: &str) {
+        let latency = self.latency_of(target);
         if !latency.is_zero() {
             // Nobody sends on `stop`: this returns on timeout or when the site is dropped.
             let _ = self.stop.recv_timeout(latency);
@@ -689,7 +736,7 @@ async fn answer(
             (503, render_error(503).into_bytes(), Vec::new())
         }
     };
-    let latency = shared.opts().latency;
+    let latency = shared.latency_of(target);
     if !latency.is_zero() {
         tokio::select! {
             () = wait_until(arrived + latency) => {}
@@ -778,11 +825,11 @@ fn answer_raw(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
             body,
             headers,
         } => {
-            shared.wait_latency();
+            shared.wait_latency(request.target);
             Response::full(status, &headers, &body).write(stream, head_only)
         }
         Reply::Damaged { body, damage } => {
-            shared.wait_latency();
+            shared.wait_latency(request.target);
             let mut response = Response::full(200, &[], &body);
             match damage {
                 // Cut at a byte, not a char: a broken UTF-8 sequence is part of the damage.
@@ -929,15 +976,16 @@ fn parse_head(head: &[u8]) -> Option<RequestHead<'_>> {
 // Content
 // ---------------------------------------------------------------------------------------------
 
-/// What `page` serves as items, in order: empty for pages at or beyond `opts.pages` and for
-/// pages with `Fault::Empty`. Tests compare crawl output with this.
+/// What `page` serves as items, in order: empty for pages at or beyond `opts.pages` (unless
+/// they repeat the last page, see [`PastEnd`]) and for pages with `Fault::Empty`. Tests compare
+/// crawl output with this.
 pub fn expected_items(opts: &SiteOptions, page: u64) -> Vec<DemoItem> {
-    if !has_items(opts, page) {
+    let Some(listed) = listed_page(opts, page) else {
         return Vec::new();
-    }
+    };
     (0..opts.page_size)
         .map(|i| {
-            let book = Book::new(page, opts.page_size, i);
+            let book = Book::new(listed, opts.page_size, i);
             DemoItem {
                 title: book.title(),
                 link: book.link(),
@@ -961,9 +1009,9 @@ pub fn render_page(opts: &SiteOptions, page: u64) -> String {
     );
     // A decoy that only a parser ignoring comments would extract.
     out.push_str(DECOY_COMMENT);
-    if has_items(opts, page) {
+    if let Some(listed) = listed_page(opts, page) {
         for i in 0..opts.page_size {
-            Book::new(page, opts.page_size, i).render(&mut out);
+            Book::new(listed, opts.page_size, i).render(&mut out);
         }
     } else {
         out.push_str(EMPTY_LISTING);
@@ -975,9 +1023,17 @@ pub fn render_page(opts: &SiteOptions, page: u64) -> String {
     out
 }
 
-/// Whether `page` lists any items.
-fn has_items(opts: &SiteOptions, page: u64) -> bool {
-    page < opts.pages && opts.faults.get(&page) != Some(&Fault::Empty)
+/// Whose books `page` lists: its own, the last page's (past the end of a listing that repeats
+/// it), or none.
+fn listed_page(opts: &SiteOptions, page: u64) -> Option<u64> {
+    if opts.faults.get(&page) == Some(&Fault::Empty) {
+        return None;
+    }
+    match opts.past_end {
+        _ if page < opts.pages => Some(page),
+        PastEnd::RepeatLast => opts.pages.checked_sub(1),
+        PastEnd::Empty | PastEnd::Status(_) => None,
+    }
 }
 
 /// Pads `body` to exactly `bytes` with a comment after the listing (spaces if a comment cannot
@@ -1904,6 +1960,64 @@ mod tests {
         assert!(expected_items(&site.options(), 3).is_empty());
         assert!(expected_items(&site.options(), 1).is_empty());
         assert_eq!(expected_items(&site.options(), 2).len(), 25);
+    }
+
+    #[test]
+    fn past_the_end_a_site_may_repeat_its_last_page_or_answer_a_status() {
+        let repeat = DemoSite::start(SiteOptions {
+            pages: 3,
+            past_end: PastEnd::RepeatLast,
+            ..SiteOptions::default()
+        })
+        .unwrap();
+        let last = real_items(get(repeat.addr(), "/top250?start=50").text());
+        assert_eq!(last.len(), 25);
+        for target in ["/top250?start=75", "/top250?start=2500"] {
+            assert_eq!(
+                real_items(get(repeat.addr(), target).text()),
+                last,
+                "{target}"
+            );
+        }
+        assert_eq!(
+            expected_items(&repeat.options(), 9),
+            expected_items(&repeat.options(), 2)
+        );
+
+        let blocked = DemoSite::start(SiteOptions {
+            pages: 3,
+            past_end: PastEnd::Status(403),
+            faults: BTreeMap::from([(4, Fault::Empty)]),
+            ..SiteOptions::default()
+        })
+        .unwrap();
+        assert_eq!(get(blocked.addr(), "/top250?start=50").status, 200);
+        assert_eq!(get(blocked.addr(), "/top250?start=75").status, 403);
+        assert_eq!(get(blocked.raw_addr(), "/top250?start=7500").status, 403);
+        // A fault listed for a page past the end wins.
+        assert_eq!(get(blocked.addr(), "/top250?start=100").status, 200);
+    }
+
+    #[test]
+    fn a_slow_page_answers_after_its_own_latency() {
+        let site = DemoSite::start(SiteOptions {
+            pages: 3,
+            slow: BTreeMap::from([(1, Duration::from_millis(300))]),
+            ..SiteOptions::default()
+        })
+        .unwrap();
+        for (target, slow) in [("/top250?start=25", true), ("/top250?start=50", false)] {
+            for addr in [site.addr(), site.raw_addr()] {
+                let started = std::time::Instant::now();
+                assert_eq!(get(addr, target).status, 200);
+                let took = started.elapsed();
+                assert_eq!(
+                    took >= Duration::from_millis(300),
+                    slow,
+                    "{target}: {took:?}"
+                );
+            }
+        }
     }
 
     #[test]

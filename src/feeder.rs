@@ -1,55 +1,21 @@
 //! The feeder stage: page numbers into the bounded `pages` channel.
 //!
 //! The feeder is the only sender of `pages`. It ends (and so disconnects the channel) when the
-//! range is done, when "until empty" mode has seen the end of the listing, or on shutdown — and
-//! only then do crawlers see the channel end. It never fetches or counts fetched pages.
+//! range is done, when "until empty" mode has seen the end of the listing (or stopped before
+//! it), or on shutdown — and only then do crawlers see the channel end. In "until empty" mode it
+//! takes a credit from the writer before each page, so that it stays a bounded window ahead of
+//! the lowest page not yet written (see [`crate::listing`]). It never fetches or counts fetched
+//! pages.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use crossbeam_channel::{Sender, select};
+use crossbeam_channel::{Receiver, Sender, select};
 use log::info;
 
+use crate::listing::ListingEnd;
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::{Queue, Stats};
-
-/// The end of the listing in "until empty" mode: the first page seen with no items (or a 404).
-///
-/// Parsers and crawlers record it; the feeder and crawlers read it to stop at it.
-#[derive(Debug)]
-pub struct ListingEnd {
-    /// The lowest page known to be past the end, or `u64::MAX` while unknown.
-    first_empty: AtomicU64,
-}
-
-impl Default for ListingEnd {
-    fn default() -> Self {
-        ListingEnd {
-            first_empty: AtomicU64::new(u64::MAX),
-        }
-    }
-}
-
-impl ListingEnd {
-    /// Records that `page` has no items; the lowest such page wins.
-    pub fn observe_empty(&self, page: u64) {
-        self.first_empty.fetch_min(page, Ordering::SeqCst);
-    }
-
-    /// The first empty page, if one has been seen.
-    pub fn first_empty(&self) -> Option<u64> {
-        match self.first_empty.load(Ordering::SeqCst) {
-            u64::MAX => None,
-            page => Some(page),
-        }
-    }
-
-    /// Whether `page` lies beyond the first empty page.
-    pub fn is_past(&self, page: u64) -> bool {
-        page > self.first_empty.load(Ordering::SeqCst)
-    }
-}
 
 /// The feeder's settings and shared state.
 pub struct Feeder {
@@ -59,6 +25,11 @@ pub struct Feeder {
     pub first_page: u64,
     /// Last page to send, inclusive; `None` means until the end of the listing.
     pub last_page: Option<u64>,
+    /// In "until empty" mode, the last page `site.max_pages` allows.
+    pub max_page: u64,
+    /// In "until empty" mode, one credit per page to send, given back by the writer as it
+    /// writes pages in order; disconnected once no more pages are needed.
+    pub credits: Option<Receiver<()>>,
     /// Stops feeding when raised.
     pub shutdown: Shutdown,
     /// The end of the listing, in "until empty" mode.
@@ -72,7 +43,7 @@ pub struct Feeder {
 impl Feeder {
     /// Sends page numbers until the range ends, the listing ends, shutdown, or no crawler is left.
     pub fn run(self, pages: Sender<u64>) {
-        let last = self.last_page.unwrap_or(u64::MAX);
+        let last = self.last_page.unwrap_or(self.max_page);
         let mut page = self.first_page;
         let mut sent_all = false;
         loop {
@@ -90,6 +61,13 @@ impl Feeder {
                 }
                 page += 1;
                 continue;
+            }
+            if let Some(credits) = &self.credits {
+                select! {
+                    // Disconnected: the writer needs no more pages.
+                    recv(credits) -> credit => if credit.is_err() { break },
+                    recv(self.shutdown.waker()) -> _ => continue,
+                }
             }
             // Wait for room in the channel, or for shutdown, whichever comes first.
             select! {
@@ -128,6 +106,8 @@ mod tests {
             skip: BTreeSet::new(),
             first_page: first,
             last_page: last,
+            max_page: u64::MAX,
+            credits: None,
             shutdown: shutdown.clone(),
             end: end.clone(),
             stats: Stats::new(last.map(|l| l - first + 1), fetch_latency_histogram()),
@@ -163,6 +143,31 @@ mod tests {
         }
         handle.join().unwrap();
         assert_eq!(got[..5], [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn until_empty_stays_a_window_ahead_and_stops_when_credits_end() {
+        let shutdown = Shutdown::new();
+        let (mut feeder, _) = feeder(0, None, &shutdown);
+        let (credit_tx, credits) = crossbeam_channel::bounded(3);
+        for _ in 0..3 {
+            credit_tx.send(()).unwrap();
+        }
+        feeder.credits = Some(credits);
+        let (tx, rx) = crossbeam_channel::bounded(100);
+        let handle = std::thread::spawn(move || feeder.run(tx));
+        let first: Vec<u64> = (0..3).map(|_| rx.recv().unwrap()).collect();
+        assert_eq!(first, [0, 1, 2]);
+        // No fourth page until a credit comes back.
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(50))
+                .is_err()
+        );
+        credit_tx.send(()).unwrap();
+        assert_eq!(rx.recv().unwrap(), 3);
+        drop(credit_tx);
+        handle.join().unwrap();
+        assert!(rx.try_recv().is_err());
     }
 
     #[test]

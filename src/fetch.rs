@@ -15,13 +15,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender};
-use log::{debug, info, warn};
+use log::{debug, warn};
 use ureq::Agent;
 use ureq::http::Uri;
 use ureq::unversioned::transport::DefaultConnector;
 
 use crate::config::{HttpConfig, SiteConfig};
-use crate::feeder::ListingEnd;
+use crate::listing::ListingEnd;
 use crate::policy::{GuardedResolver, Policy, resolve_location};
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::{Queue, Stats};
@@ -110,6 +110,16 @@ pub enum Crawled {
         page: u64,
         /// Why, in one line.
         reason: String,
+    },
+    /// In "until empty" mode, the page answered 404 or 410 (with a known range, that is a
+    /// failure).
+    Gone {
+        /// The page number.
+        page: u64,
+        /// Its URL.
+        url: String,
+        /// The status it answered.
+        status: u16,
     },
 }
 
@@ -345,7 +355,11 @@ impl Crawler {
             if self.shutdown.is_requested() || self.end.is_past(page) {
                 // Draining without fetching keeps the "ends when disconnected" rule and
                 // lets every skipped page be counted.
-                self.stats.pages_not_crawled(1);
+                if self.shutdown.is_requested() || self.end.is_stopped() {
+                    self.stats.pages_not_crawled(1);
+                } else {
+                    self.stats.page_past_end();
+                }
                 continue;
             }
             let url = self.site.url_of(page);
@@ -365,17 +379,21 @@ impl Crawler {
                 }
                 Err(FetchError::Interrupted) => self.stats.pages_not_crawled(1),
                 Err(FetchError::Status {
-                    code: 404 | 410, ..
+                    code: status @ (404 | 410),
+                    ..
                 }) if self.site.last_page.is_none() => {
-                    info!("page {page} ({url}): not found, taken as the end of the listing");
+                    // The writer decides, in page order, whether this ends the listing; no page
+                    // after it is needed either way.
+                    debug!("page {page} ({url}): http status {status}");
                     self.end.observe_empty(page);
-                    self.stats.pages_not_crawled(1);
+                    if html.send(Crawled::Gone { page, url, status }).is_err() {
+                        break;
+                    }
                 }
                 // Abandoned at the grace deadline: not a failure of the page, and not committed.
                 Err(_) if self.shutdown.is_requested() => self.stats.pages_not_crawled(1),
                 Err(err) => {
                     warn!("page {page} ({url}): {err}");
-                    self.stats.page_failed();
                     let reason = err.to_string();
                     if html.send(Crawled::Failed { page, reason }).is_err() {
                         break;

@@ -34,7 +34,7 @@ use redis::streams::{
 use redis::{Commands, Connection, RedisResult, Script};
 
 use crate::config::{Config, RedisFrontierConfig};
-use crate::feeder::ListingEnd;
+use crate::listing::ListingEnd;
 use crate::seen::Key;
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::{Queue, Stats};
@@ -235,6 +235,7 @@ pub fn seed(link: &mut Link, config: &Config, keys: &Keys, requeue_failed: bool)
         local first = tonumber(ARGV[2])
         local stop = first + tonumber(ARGV[4]) - 1
         if ARGV[3] ~= '' then stop = math.min(stop, tonumber(ARGV[3])) end
+        stop = math.min(stop, tonumber(ARGV[5]))
         for p = first, stop do redis.call('XADD', KEYS[1], '*', 'page', p) end
         redis.call('HSET', KEYS[2], 'fp', ARGV[1], 'first', first, 'last', ARGV[3], 'next', stop + 1)
         return {stop - first + 1, ''}
@@ -245,10 +246,9 @@ pub fn seed(link: &mut Link, config: &Config, keys: &Keys, requeue_failed: bool)
         .site
         .last_page
         .map_or(String::new(), |l| l.to_string());
-    let window = if config.site.last_page.is_some() {
-        WINDOW_RANGE
-    } else {
-        WINDOW_UNTIL_EMPTY
+    let (window, max_page) = match config.site.last_page {
+        Some(_) => (WINDOW_RANGE, u64::MAX),
+        None => (WINDOW_UNTIL_EMPTY, config.site.max_page()),
     };
     let (added, other): (i64, String) = link.try_once(|c| {
         script
@@ -258,6 +258,7 @@ pub fn seed(link: &mut Link, config: &Config, keys: &Keys, requeue_failed: bool)
             .arg(config.site.first_page)
             .arg(&last)
             .arg(window)
+            .arg(max_page)
             .invoke(c)
     })?;
     if added < 0 {
@@ -338,6 +339,8 @@ pub struct RedisFeeder {
     pub stats: Arc<Stats>,
     /// Whether the range is unknown ("until empty" mode).
     pub until_empty: bool,
+    /// In "until empty" mode, the last page `site.max_pages` lets this daemon add.
+    pub max_page: u64,
     /// Raises the shutdown flag if this thread panics.
     pub guard: PanicGuard,
 }
@@ -365,7 +368,12 @@ impl RedisFeeder {
                 info!("shutdown: no new pages are taken from the frontier");
                 return Ok(());
             }
+            if self.end.is_stopped() {
+                // The reason is logged where the stop was decided.
+                return Ok(());
+            }
             self.share_end()?;
+            self.release_past_end()?;
             if renewed.elapsed() >= self.lease / 3 {
                 self.renew_leases()?;
                 renewed = Instant::now();
@@ -384,6 +392,13 @@ impl RedisFeeder {
                 }
                 if !self.others_hold_pages()? {
                     debug!("frontier: nothing left to take");
+                    if self.until_empty && self.end.first_empty().is_none() {
+                        self.end.stop(format!(
+                            "the listing did not end within `site.max_pages` (up to page {}); \
+                             raise `site.max_pages` and run `pagecrawl seed` to crawl further",
+                            self.max_page
+                        ));
+                    }
                     return Ok(());
                 }
                 continue;
@@ -444,20 +459,7 @@ impl RedisFeeder {
                 }
             }
         }
-        if !skip.is_empty() {
-            let keys = &self.keys;
-            self.link.retry(
-                "acknowledging pages already done",
-                Self::stop(&self.shutdown),
-                |c| {
-                    redis::cmd("XACK")
-                        .arg(&keys.pages)
-                        .arg(GROUP)
-                        .arg(&skip)
-                        .query::<()>(c)
-                },
-            )?;
-        }
+        self.ack(&skip, "acknowledging pages already done")?;
         Ok(true)
     }
 
@@ -540,6 +542,7 @@ impl RedisFeeder {
             if last and last ~= '' then stop = math.min(stop, tonumber(last)) end
             local ended = redis.call('HGET', KEYS[2], 'end')
             if ended then stop = math.min(stop, tonumber(ended)) end
+            stop = math.min(stop, tonumber(ARGV[2]))
             if stop < next then return 0 end
             for p = next, stop do redis.call('XADD', KEYS[1], '*', 'page', p) end
             redis.call('HSET', KEYS[2], 'next', stop + 1)
@@ -551,6 +554,12 @@ impl RedisFeeder {
         } else {
             WINDOW_RANGE
         };
+        // A known range is capped by `last`, in the script.
+        let max_page = if self.until_empty {
+            self.max_page
+        } else {
+            u64::MAX
+        };
         let keys = &self.keys;
         let added: u64 = self.link.retry(
             "adding pages to the stream",
@@ -560,6 +569,7 @@ impl RedisFeeder {
                     .key(&keys.pages)
                     .key(&keys.meta)
                     .arg(window)
+                    .arg(max_page)
                     .invoke(c)
             },
         )?;
@@ -669,6 +679,37 @@ impl RedisFeeder {
             self.end.observe_empty(page);
         }
         Ok(())
+    }
+
+    /// Acknowledges the pages in our pipeline that lie past the end of the listing: crawlers
+    /// skip them and the writer drops them, so they would otherwise be renewed for ever, and
+    /// every daemon would wait for them. (One written before the end was known was
+    /// acknowledged with its commit already.)
+    fn release_past_end(&mut self) -> Result<()> {
+        let Some(end) = self.end.first_empty() else {
+            return Ok(());
+        };
+        let ids: Vec<String> = {
+            let mut held = self.leases.lock();
+            let past: Vec<u64> = held.keys().copied().filter(|&page| page > end).collect();
+            past.iter().filter_map(|page| held.remove(page)).collect()
+        };
+        self.ack(&ids, "acknowledging pages past the end")
+    }
+
+    /// Acknowledges the stream entries `ids`, which nobody needs to fetch (any more).
+    fn ack(&mut self, ids: &[String], what: &str) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let keys = &self.keys;
+        self.link.retry(what, Self::stop(&self.shutdown), |c| {
+            redis::cmd("XACK")
+                .arg(&keys.pages)
+                .arg(GROUP)
+                .arg(ids)
+                .query::<()>(c)
+        })
     }
 
     /// Resets the idle time of the pages in our pipeline, so that nobody takes them over.

@@ -16,6 +16,7 @@ use pagecrawl::ExitCode;
 use pagecrawl::config::{Config, FrontierConfig, SyncMode, limits};
 use pagecrawl::demo::{self, DemoOptions};
 use pagecrawl::frontier;
+use pagecrawl::owner::OwnerLock;
 use pagecrawl::progress::{self, Progress};
 use pagecrawl::service::{self, Overrides};
 use pagecrawl::shutdown::{self, OutputLock, Shutdown};
@@ -248,6 +249,8 @@ fn crawl(args: RunArgs, progress: Option<Progress>) -> Result<ExitCode> {
         parsers: args.parsers,
     };
     overrides.apply(&mut config);
+    // Before anything is moved or opened, and held until the process ends (every round).
+    let _owner = OwnerLock::acquire(&config.output)?;
     if args.fresh {
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -16,8 +16,8 @@ mod html5;
 mod stream;
 
 use crate::budget::BudgetSender;
-use crate::feeder::ListingEnd;
 use crate::fetch::{BodyPool, Crawled};
+use crate::listing::ListingEnd;
 use crate::shutdown::PanicGuard;
 use crate::stats::{Queue, Stats};
 
@@ -47,6 +47,35 @@ pub enum Parsed {
         /// Why, in one line.
         reason: String,
     },
+    /// In "until empty" mode, a page that answered 404 or 410: the end of the listing, unless a
+    /// page before it ends it first.
+    Gone {
+        /// The page number.
+        page: u64,
+        /// The URL it was fetched from.
+        url: String,
+        /// The status it answered.
+        status: u16,
+    },
+}
+
+impl Parsed {
+    /// The page this message is about.
+    pub fn page(&self) -> u64 {
+        match self {
+            Parsed::Page(page) => page.page,
+            Parsed::Failed { page, .. } | Parsed::Gone { page, .. } => *page,
+        }
+    }
+
+    /// The page's URL, when the message carries it.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Parsed::Page(page) => Some(&page.url),
+            Parsed::Gone { url, .. } => Some(url),
+            Parsed::Failed { .. } => None,
+        }
+    }
 }
 
 impl Parsed {
@@ -71,6 +100,7 @@ impl Parsed {
                             .sum::<usize>()
                 }
                 Parsed::Failed { reason, .. } => text(reason),
+                Parsed::Gone { url, .. } => text(url),
             }
     }
 }
@@ -325,8 +355,10 @@ pub struct Parser {
     pub extractor: Arc<Extractor>,
     /// Counters.
     pub stats: Arc<Stats>,
-    /// Where "until empty" mode records the first page with no items.
-    pub end: Arc<ListingEnd>,
+    /// In "until empty" mode: no page after an empty one is needed, whatever the pages before
+    /// it hold, so crawlers may skip them at once. (The writer decides, in page order, where
+    /// the listing ends.) `None` with a known range, where an empty page is just a page.
+    pub end: Option<Arc<ListingEnd>>,
     /// Where parsed bodies go back for the crawlers to reuse.
     pub bodies: Arc<BodyPool>,
     /// Raises the shutdown flag if this thread panics.
@@ -342,6 +374,12 @@ impl Parser {
                 Crawled::Fetched(fetched) => fetched,
                 Crawled::Failed { page, reason } => {
                     if items.send(Parsed::Failed { page, reason }).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                Crawled::Gone { page, url, status } => {
+                    if items.send(Parsed::Gone { page, url, status }).is_err() {
                         break;
                     }
                     continue;
@@ -365,7 +403,6 @@ impl Parser {
                 Err(panic) => {
                     let reason = format!("the HTML parser panicked: {}", panic_text(&*panic));
                     warn!("page {} ({}): {reason}", fetched.page, fetched.url);
-                    self.stats.page_failed();
                     let failed = Parsed::Failed {
                         page: fetched.page,
                         reason,
@@ -378,7 +415,9 @@ impl Parser {
             };
             if page_items.is_empty() {
                 debug!("page {} ({}): no items", fetched.page, fetched.url);
-                self.end.observe_empty(fetched.page);
+                if let Some(end) = &self.end {
+                    end.observe_empty(fetched.page);
+                }
             }
             self.stats.page_parsed();
             let message = PageItems {

@@ -22,9 +22,10 @@ use crate::ExitCode;
 use crate::budget;
 use crate::config::Config;
 use crate::config::FrontierConfig;
-use crate::feeder::{Feeder, ListingEnd};
+use crate::feeder::Feeder;
 use crate::fetch::{BodyPool, Crawler, Pacer, build_agent};
 use crate::frontier::{self, Acker, Keys, Leases, Link, RedisFeeder, Seeded, SharedSeen};
+use crate::listing::{InOrder, Limits, Listing, ListingEnd, Unordered};
 use crate::metrics::Status;
 use crate::parse::{Parsed, Parser, panic_text as panic_message};
 use crate::policy::Policy;
@@ -44,8 +45,12 @@ pub struct Outcome {
     pub interrupted: bool,
     /// Stage failures: panics, and the writer's error. Empty when every stage ended cleanly.
     pub failures: Vec<String>,
-    /// The first page found empty, in "until empty" mode.
+    /// Where the listing ends, in "until empty" mode: the first page that is empty, answered
+    /// 404 or 410, or repeated the page before it.
     pub end_of_listing: Option<u64>,
+    /// Why an "until empty" crawl stopped before the end of its listing (failed pages in a row,
+    /// `site.max_pages`, an empty first page), if it did.
+    pub stopped: Option<String>,
     /// Pages that failed in this run after their retries, with the reason. The state keeps them,
     /// and the next run tries them again.
     pub failed_pages: BTreeMap<u64, String>,
@@ -81,7 +86,7 @@ impl Outcome {
             ExitCode::Error
         } else if self.interrupted {
             ExitCode::Interrupted
-        } else if !self.failed_pages.is_empty() {
+        } else if !self.failed_pages.is_empty() || self.stopped.is_some() {
             ExitCode::PagesFailed
         } else {
             ExitCode::Success
@@ -230,8 +235,12 @@ pub fn run_with(
     if let Some(status) = &options.status {
         status.round_started(round, stats.clone());
     }
+    let until_empty = config.site.last_page.is_none();
     let end = Arc::new(ListingEnd::default());
-    if let Some(page) = recovery.end {
+    // An end recorded with a known range (by an older pagecrawl) is not one: every page of a
+    // known range is crawled.
+    let recorded_end = recovery.end.filter(|_| until_empty);
+    if let Some(page) = recorded_end {
         end.observe_empty(page);
     }
     let resumed_pages = committed.len() as u64;
@@ -282,7 +291,8 @@ pub fn run_with(
                 shutdown: shutdown.clone(),
                 end: end.clone(),
                 stats: stats.clone(),
-                until_empty: config.site.last_page.is_none(),
+                until_empty,
+                max_page: config.site.max_page(),
                 guard: shutdown.panic_guard("feeder"),
             };
             (
@@ -297,6 +307,43 @@ pub fn run_with(
     };
     drop(wind_down_rx);
 
+    // "Until empty": the writer puts pages in order, and the feeder stays a window of credits
+    // ahead of it: enough to keep every stage busy, few enough to hold little past the end.
+    let limits = Limits {
+        first_page: config.site.first_page,
+        max_page: config.site.max_page(),
+        max_failed_in_a_row: config.site.max_failed_in_a_row,
+    };
+    let (listing, credits) = match (until_empty, &shared) {
+        (false, _) => (Listing::Range, None),
+        (true, Some(_)) => (
+            Listing::Unordered(Unordered::new(limits, end.clone(), stats.clone())),
+            None,
+        ),
+        (true, None) => {
+            let window =
+                2 * (config.queues.pages.get() + crawlers + config.queues.html.get()) + 2 * parsers;
+            let (credits_tx, credits_rx) = crossbeam_channel::bounded(window);
+            for _ in 0..window {
+                // Cannot fail: the channel has room for exactly these.
+                let _ = credits_tx.try_send(());
+            }
+            let order = InOrder::new(
+                limits,
+                committed.clone(),
+                recovery.tail,
+                recorded_end,
+                credits_tx,
+                end.clone(),
+                stats.clone(),
+            );
+            (Listing::InOrder(Box::new(order)), Some(credits_rx))
+        }
+    };
+    let mut skip = committed;
+    // The page that ended the listing is not committed; it is not fetched again either.
+    skip.extend(recorded_end);
+
     // Build every worker before spawning any, so a failure here leaves nothing running.
     let writer = Writer {
         file,
@@ -307,7 +354,7 @@ pub fn run_with(
         encoder: LineEncoder::new(config.extract.field_names()),
         lock: output_lock.clone(),
         stats: stats.clone(),
-        end: end.clone(),
+        listing,
         shutdown: shutdown.clone(),
         dedup,
         shared: writer_shared,
@@ -319,7 +366,7 @@ pub fn run_with(
         .map(|i| Parser {
             extractor: extractor.clone(),
             stats: stats.clone(),
-            end: end.clone(),
+            end: until_empty.then(|| end.clone()),
             bodies: bodies.clone(),
             guard: shutdown.panic_guard(format!("parser-{i}")),
         })
@@ -345,9 +392,11 @@ pub fn run_with(
         })
         .collect();
     let feeder = Feeder {
-        skip: committed,
+        skip,
         first_page: config.site.first_page,
         last_page: config.site.last_page,
+        max_page: config.site.max_page(),
+        credits,
         shutdown: shutdown.clone(),
         end: end.clone(),
         stats: stats.clone(),
@@ -431,7 +480,7 @@ pub fn run_with(
     let bar = options
         .progress
         .as_ref()
-        .and_then(|progress| Some(progress.bar(stats.snapshot().planned?, round)));
+        .map(|progress| progress.bar(stats.snapshot().planned, round));
     let report = match (bar, config.log.stats_interval) {
         (Some(bar), _) => Some(Report::Bar(bar)),
         (None, Some(interval)) => Some(Report::Lines(interval)),
@@ -490,30 +539,35 @@ pub fn run_with(
     if let Some(watchdog) = watchdog {
         let _ = watchdog.join();
     }
-    if let Some(reporter) = reporter {
-        if reporter.join().is_err() {
-            failures.push("the stats reporter panicked".to_string());
-        }
+    if let Some(reporter) = reporter
+        && reporter.join().is_err()
+    {
+        failures.push("the stats reporter panicked".to_string());
     }
 
     // The round is over only if every page got its chance. In a single crawl, failed pages
-    // keep it open for the next run to retry; a service fetches them again next round anyway.
+    // (or a stop before the end of the listing) keep it open for the next run to retry; a
+    // service fetches them again next round anyway.
     let interrupted = shutdown.is_requested();
+    let stopped = end.stop_reason();
+    let complete = report.failed.is_empty() && stopped.is_none();
     let mut round_ended = false;
-    if failures.is_empty() && !interrupted && (options.scheduled || report.failed.is_empty()) {
-        if let Some(mut journal) = report.journal.take() {
-            let _whole = output_lock.lock();
-            let record = Record::RoundEnd {
-                round,
-                at_ms: state::now_ms(),
-            };
-            match journal.append(&record, true) {
-                Ok(()) => round_ended = true,
-                Err(err) => failures.push(format!(
-                    "writing state file {}: {err}",
-                    journal.path().display()
-                )),
-            }
+    if failures.is_empty()
+        && !interrupted
+        && (options.scheduled || complete)
+        && let Some(mut journal) = report.journal.take()
+    {
+        let _whole = output_lock.lock();
+        let record = Record::RoundEnd {
+            round,
+            at_ms: state::now_ms(),
+        };
+        match journal.append(&record, true) {
+            Ok(()) => round_ended = true,
+            Err(err) => failures.push(format!(
+                "writing state file {}: {err}",
+                journal.path().display()
+            )),
         }
     }
 
@@ -528,7 +582,8 @@ pub fn run_with(
         summary,
         interrupted,
         failures,
-        end_of_listing: end.first_empty(),
+        end_of_listing: report.end,
+        stopped,
         failed_pages: report.failed,
         resumed_pages,
         round,
@@ -539,6 +594,12 @@ pub fn run_with(
         target: stats::TARGET,
         "summary: {summary} pages_resumed={resumed_pages} round={round}"
     );
+    if let Some(reason) = &outcome.stopped {
+        warn!(
+            target: stats::TARGET,
+            "the crawl stopped before the end of the listing: {reason}"
+        );
+    }
     if !outcome.failed_pages.is_empty() {
         let list: Vec<String> = outcome
             .failed_pages

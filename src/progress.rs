@@ -17,14 +17,23 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar for a round of `len` pages, redrawn a few times a second.
-    pub fn bar(&self, len: u64, round: u64) -> ProgressBar {
-        let style = ProgressStyle::with_template(
-            "{prefix} [{elapsed_precise}] [{wide_bar}] {pos}/{len} pages, {per_sec}, ETA {eta} {msg}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> ");
-        let bar = self.multi.add(ProgressBar::new(len).with_style(style));
+    /// A bar for a round of `len` pages, redrawn a few times a second; without a length ("until
+    /// empty" mode), a spinner with the pages done and the rate.
+    pub fn bar(&self, len: Option<u64>, round: u64) -> ProgressBar {
+        let (bar, template) = match len {
+            Some(len) => (
+                ProgressBar::new(len),
+                "{prefix} [{elapsed_precise}] [{wide_bar}] {pos}/{len} pages, {per_sec}, ETA {eta} {msg}",
+            ),
+            None => (
+                ProgressBar::no_length(),
+                "{prefix} [{elapsed_precise}] {spinner} {pos} pages (until the end of the listing), {per_sec} {msg}",
+            ),
+        };
+        let style = ProgressStyle::with_template(template)
+            .expect("a valid template")
+            .progress_chars("=> ");
+        let bar = self.multi.add(bar.with_style(style));
         bar.set_prefix(format!("round {round}"));
         bar.enable_steady_tick(Duration::from_millis(200));
         bar

@@ -163,7 +163,9 @@ pub fn run(
         let Some(schedule) = config.schedule else {
             break outcome.exit_code();
         };
-        if !outcome.failed_pages.is_empty() {
+        if let Some(reason) = &outcome.stopped {
+            status.set_error(format!("round {}: {reason}", outcome.round));
+        } else if !outcome.failed_pages.is_empty() {
             status.set_error(format!(
                 "round {}: {} pages failed",
                 outcome.round,
@@ -253,6 +255,13 @@ fn reload(
     if new.service.listen != current.service.listen {
         warn!("service.listen changed: the endpoint keeps its address until pagecrawl restarts");
         new.service.listen = current.service.listen;
+    }
+    if (&new.output.path, &new.output.state) != (&current.output.path, &current.output.state) {
+        // The process holds the lock of the output it started with (see `owner`).
+        warn!("output.path or output.state changed: they apply when pagecrawl restarts");
+        new.output.path = current.output.path.clone();
+        new.output.state = current.output.state.clone();
+        new.output.seen = current.output.seen.clone();
     }
     if new.schedule.is_none() {
         warn!("[schedule] was removed: this round is the last one");

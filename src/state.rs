@@ -5,8 +5,12 @@
 //! Recovery trusts only that: it cuts the output back to the last committed length it can prove,
 //! so a torn line or the items of a page whose commit was not recorded disappear, and those pages
 //! are fetched again. Every record carries a checksum, so a torn or garbled journal tail is
-//! ignored rather than believed. The writer thread is this module's only user during a crawl;
-//! this module never decides what to crawl.
+//! ignored rather than believed. Commit records also carry a checksum of the output bytes they
+//! commit, and recovery checks the last one it keeps before it cuts anything (`state/verify.rs`): an
+//! output changed underneath (a line deleted by hand) is refused, naming where. A missing state
+//! beside a non-empty output is refused too, since resuming would append every item again. The
+//! writer thread is this module's only user during a crawl; this module never decides what to
+//! crawl.
 //!
 //! A scheduled service crawls the same range again and again: each crawl is a *round*. The header
 //! names the round and when it started; a `roundend` record says it finished. A new round rewrites
@@ -25,8 +29,12 @@ use anyhow::{Context, Result, bail};
 use log::{info, warn};
 use serde::{Deserialize, Serialize};
 
-/// The format version written in the journal header.
-const VERSION: u32 = 1;
+mod verify;
+
+/// The format version written in the journal header. Version 2 added the checksum of each
+/// commit's output bytes (`sum`); version 1 journals are read as they are, their commits
+/// unchecked.
+const VERSION: u32 = 2;
 
 /// What identifies a crawl: if any of it changes, old output and new output must not be mixed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +124,15 @@ pub enum Record {
         /// The seen-set file's length once their keys were added (with `output.dedup`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seen: Option<u64>,
+        /// In "until empty" mode, the last page of the listing written so far and the hash of
+        /// its items, so that a resumed crawl can tell a next page that merely repeats it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tail: Option<(u64, u64)>,
+        /// XXH3-64 of the output bytes this record commits (from the previous commit's `len`,
+        /// or the header's `base`, to `len`): recovery checks them before it trusts `len`.
+        /// Absent in version 1 journals.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sum: Option<u64>,
     },
     /// A page failed after its retries; the next run tries it again.
     Failed {
@@ -141,6 +158,12 @@ pub enum Record {
 
 fn first_round() -> u64 {
     1
+}
+
+/// The checksum a commit record carries for the output bytes it commits (XXH3-64; the writer
+/// computes the same while it writes them).
+pub fn output_sum(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -205,6 +228,10 @@ pub struct Recovery {
     pub failed: BTreeMap<u64, String>,
     /// The end of the listing, if an earlier run found it.
     pub end: Option<u64>,
+    /// The last listing page committed in "until empty" mode, with its items' hash.
+    pub tail: Option<(u64, u64)>,
+    /// The commits that hold, in output order, each with the bytes it covers.
+    pub spans: Vec<Span>,
     /// The length the output must be cut back to.
     pub output_len: u64,
     /// Output bytes that predate this crawl.
@@ -221,6 +248,36 @@ pub struct Recovery {
     pub started_ms: u64,
     /// When it finished, if it did.
     pub ended_ms: Option<u64>,
+}
+
+/// One commit that holds: the output bytes `start..len` are the items of `pages`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// Where its bytes start: the previous commit's `len`, or the round's base.
+    pub start: u64,
+    /// As recorded, see [`Record::Commit`].
+    pub pages: Vec<u64>,
+    /// As recorded.
+    pub len: u64,
+    /// As recorded.
+    pub seen: Option<u64>,
+    /// As recorded.
+    pub tail: Option<(u64, u64)>,
+    /// As recorded; `None` in a version 1 journal.
+    pub sum: Option<u64>,
+}
+
+impl Span {
+    /// The record that commits it again, in a rewritten journal.
+    fn record(&self) -> Record {
+        Record::Commit {
+            pages: self.pages.clone(),
+            len: self.len,
+            seen: self.seen,
+            tail: self.tail,
+            sum: self.sum,
+        }
+    }
 }
 
 /// Works out which commits still hold, given the records and the actual lengths of the output
@@ -244,8 +301,11 @@ pub fn recover(
     else {
         bail!("the state file does not start with a valid header");
     };
-    if *v != VERSION {
-        bail!("the state file has format version {v}; this pagecrawl reads version {VERSION}");
+    if !(1..=VERSION).contains(v) {
+        bail!(
+            "the state file has format version {v}; this pagecrawl reads versions 1 to \
+             {VERSION} (it was written by a newer pagecrawl)"
+        );
     }
     let mut rec = Recovery {
         output_len: (*base).min(actual_len),
@@ -260,16 +320,33 @@ pub fn recover(
     for record in &records[1..] {
         match record {
             Record::Header { .. } => bail!("the state file has a second header"),
-            Record::Commit { pages, len, seen } => {
+            Record::Commit {
+                pages,
+                len,
+                seen,
+                tail,
+                sum,
+            } => {
                 let seen_fits =
                     seen.is_none_or(|seen| seen <= actual_seen_len && seen >= rec.seen_len);
                 if void || *len > actual_len || *len < rec.output_len || !seen_fits {
                     void = true;
                     rec.lost_pages.extend(pages);
                 } else {
+                    rec.spans.push(Span {
+                        start: rec.output_len,
+                        pages: pages.clone(),
+                        len: *len,
+                        seen: *seen,
+                        tail: *tail,
+                        sum: *sum,
+                    });
                     rec.output_len = *len;
                     if let Some(seen) = seen {
                         rec.seen_len = *seen;
+                    }
+                    if tail.is_some() {
+                        rec.tail = *tail;
                     }
                     for page in pages {
                         rec.committed.insert(*page);
@@ -421,6 +498,18 @@ impl Journal {
                     state_path.display()
                 );
             }
+            if output_len > 0 {
+                // Without the journal nothing in the output counts as committed, and resuming
+                // would append every item again.
+                bail!(
+                    "output {} holds {output_len} bytes, but its state file {} is missing or \
+                     empty: resuming would write every item again. Restore the state file \
+                     (from a backup), or run with --fresh to move the output aside and start \
+                     over",
+                    files.output.display(),
+                    state_path.display()
+                );
+            }
             new_round(1, output_len, seen_len)
         } else {
             if valid < bytes.len() {
@@ -440,7 +529,7 @@ impl Journal {
                     new_round(recovery.round + 1, output_len, seen_len)
                 }
                 Mode::Rounds if !changes.is_empty() => {
-                    cut_files(files, output_len, seen_len, &recovery)?;
+                    repair(files, output_len, seen_len, &recovery)?;
                     warn!(
                         "the config changed during round {} ({}): its remaining pages are \
                          dropped, and round {} starts with the new settings",
@@ -450,6 +539,18 @@ impl Journal {
                     );
                     new_round(recovery.round + 1, recovery.output_len, recovery.seen_len)
                 }
+                // Nothing of the old crawl is in the output: nothing to mix it with. (A
+                // listing that ended at its first page, say, before first_page was fixed.)
+                Mode::Resume if !changes.is_empty() && recovery.committed.is_empty() => {
+                    repair(files, output_len, seen_len, &recovery)?;
+                    info!(
+                        "the config changed since {} was written ({}), but that crawl committed \
+                         nothing: starting afresh with the new settings",
+                        state_path.display(),
+                        changes.join("; ")
+                    );
+                    new_round(recovery.round, recovery.output_len, recovery.seen_len)
+                }
                 Mode::Resume if !changes.is_empty() => bail!(
                     "the config no longer matches the crawl recorded in {} ({}). Mixing two \
                      crawls in one output is refused: restore the old settings to resume, or run \
@@ -458,12 +559,13 @@ impl Journal {
                     changes.join("; ")
                 ),
                 Mode::Resume | Mode::Rounds => {
-                    cut_files(files, output_len, seen_len, &recovery)?;
+                    repair(files, output_len, seen_len, &recovery)?;
                     recovery
                 }
             }
         };
-        // Rewrite the journal compactly: it drops the torn tail and void commits for good.
+        // Rewrite the journal compactly: it drops the torn tail and void commits for good. The
+        // commits that hold are kept one by one, each with the checksum of its own bytes.
         let mut compact = encode(&Record::Header {
             v: VERSION,
             base: recovery.base,
@@ -472,12 +574,8 @@ impl Journal {
             started_ms: recovery.started_ms,
             seen_base: recovery.seen_base,
         });
-        if !recovery.committed.is_empty() {
-            compact.extend(encode(&Record::Commit {
-                pages: recovery.committed.iter().copied().collect(),
-                len: recovery.output_len,
-                seen: files.seen.map(|_| recovery.seen_len),
-            }));
+        for span in &recovery.spans {
+            compact.extend(encode(&span.record()));
         }
         for (page, reason) in &recovery.failed {
             compact.extend(encode(&Record::Failed {
@@ -521,6 +619,13 @@ impl Journal {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Checks that the output still holds what `recovery` relies on, then cuts it (and the
+/// seen-set) back to what is committed.
+fn repair(files: &Files<'_>, output_len: u64, seen_len: u64, recovery: &Recovery) -> Result<()> {
+    verify::check(files.output, &recovery.spans)?;
+    cut_files(files, output_len, seen_len, recovery)
 }
 
 /// Cuts the output and the seen-set back to what `recovery` proves committed.
@@ -653,6 +758,8 @@ mod tests {
             pages: pages.to_vec(),
             len,
             seen: None,
+            tail: None,
+            sum: None,
         }
     }
 
@@ -744,18 +851,25 @@ mod tests {
         );
         let (again, valid) = decode(&std::fs::read(&state).unwrap());
         assert_eq!(valid, std::fs::metadata(&state).unwrap().len() as usize);
-        assert_eq!(again[1], commit(&[0, 1], 22));
+        assert_eq!(again[1..], [commit(&[0], 11), commit(&[1], 22)]);
     }
 
     #[test]
-    fn open_refuses_a_changed_config() {
+    fn open_refuses_a_changed_config_once_something_is_committed() {
         let dir = tempfile::tempdir().unwrap();
         let (out, state) = (dir.path().join("o.jsonl"), dir.path().join("o.state"));
-        Journal::open(&state, &out, &fp()).unwrap();
+        drop(Journal::open(&state, &out, &fp()).unwrap());
         let mut new = fp();
         new.item = "li".into();
-        let err = format!("{:#}", Journal::open(&state, &out, &new).unwrap_err());
-        assert!(err.contains("extract.item: \"div\" -> \"li\""), "{err}");
+        // Nothing committed: nothing to mix, the new config starts afresh.
+        let opened = Journal::open(&state, &out, &new).unwrap();
+        assert!(opened.recovery.committed.is_empty());
+        let mut journal = opened.journal;
+        std::fs::write(&out, b"{\"page\":0}\n").unwrap();
+        journal.append(&commit(&[0], 11), true).unwrap();
+        drop(journal);
+        let err = format!("{:#}", Journal::open(&state, &out, &fp()).unwrap_err());
+        assert!(err.contains("extract.item: \"li\" -> \"div\""), "{err}");
         assert!(err.contains("--fresh"), "{err}");
     }
 
@@ -783,6 +897,8 @@ mod tests {
             pages: vec![0],
             len: 11,
             seen: Some(32),
+            tail: None,
+            sum: None,
         };
         journal.append(&commit, true).unwrap();
         drop(journal);
@@ -817,6 +933,5 @@ mod tests {
         new.item = "li".into();
         let opened = Journal::open_round(&files, &new, Mode::Rounds).unwrap();
         assert_eq!(opened.recovery.round, 3);
-        assert!(Journal::open_round(&files, &fp(), Mode::Resume).is_err());
     }
 }

@@ -60,8 +60,12 @@ pub struct Stats {
     fetched: AtomicU64,
     /// Pages that failed after their retries.
     failed: AtomicU64,
-    /// Pages skipped because of shutdown or the end of the listing.
+    /// Pages of the crawl not fetched, or fetched and not written, because it stopped (Ctrl-C,
+    /// or a stop before the end of an "until empty" listing): the next run fetches them.
     not_crawled: AtomicU64,
+    /// Pages queued past the end of an "until empty" listing before the end was known: skipped,
+    /// or fetched and not written. They are not part of the crawl.
+    past_end: AtomicU64,
     /// Pages parsed.
     parsed: AtomicU64,
     /// Pages parsed by building their document tree (`extract.engine`).
@@ -96,6 +100,7 @@ impl Stats {
             fetched: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             not_crawled: AtomicU64::new(0),
+            past_end: AtomicU64::new(0),
             parsed: AtomicU64::new(0),
             parsed_dom: AtomicU64::new(0),
             written_pages: AtomicU64::new(0),
@@ -121,9 +126,14 @@ impl Stats {
         self.failed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// `n` pages were not crawled (shutdown, or past the end of the listing).
+    /// `n` pages were not crawled (a stop), and are left for the next run.
     pub fn pages_not_crawled(&self, n: u64) {
         self.not_crawled.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A page queued past the end of the listing was skipped or dropped.
+    pub fn page_past_end(&self) {
+        self.past_end.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A page was parsed.
@@ -191,6 +201,7 @@ impl Stats {
             fetched: load(&self.fetched),
             failed: load(&self.failed),
             not_crawled: load(&self.not_crawled),
+            past_end: load(&self.past_end),
             parsed: load(&self.parsed),
             parsed_dom: load(&self.parsed_dom),
             written_pages: load(&self.written_pages),
@@ -213,8 +224,10 @@ pub struct Summary {
     pub fetched: u64,
     /// Pages failed after retries.
     pub failed: u64,
-    /// Pages not crawled.
+    /// Pages not crawled (or not written) because the crawl stopped.
     pub not_crawled: u64,
+    /// Pages queued past the end of an "until empty" listing, not written.
+    pub past_end: u64,
     /// Pages parsed.
     pub parsed: u64,
     /// Pages parsed by the DOM engine.
@@ -252,12 +265,13 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "pages_fetched={} pages_failed={} pages_not_crawled={} pages_written={} items={} \
-             items_already_seen={} bytes={} retries={} pages_parsed_dom={} lease_reclaims={} \
-             elapsed={:.3}s pages_per_sec={:.1}",
+            "pages_fetched={} pages_failed={} pages_not_crawled={} pages_past_end={} \
+             pages_written={} items={} items_already_seen={} bytes={} retries={} \
+             pages_parsed_dom={} lease_reclaims={} elapsed={:.3}s pages_per_sec={:.1}",
             self.fetched,
             self.failed,
             self.not_crawled,
+            self.past_end,
             self.written_pages,
             self.items,
             self.already_seen,
@@ -340,7 +354,7 @@ mod tests {
         );
         let line = s.to_string();
         assert!(line.starts_with(
-            "pages_fetched=2 pages_failed=1 pages_not_crawled=7 pages_written=1 items=25 \
+            "pages_fetched=2 pages_failed=1 pages_not_crawled=7 pages_past_end=0 pages_written=1 items=25 \
              items_already_seen=0 bytes=150 retries=1 pages_parsed_dom=0 lease_reclaims=0 elapsed="
         ));
     }

@@ -8,6 +8,11 @@
 //! happens under the [`OutputLock`], so a forced exit (second Ctrl-C) never cuts a line or a
 //! record. No other thread opens, writes or truncates these files.
 //!
+//! Each commit record carries the checksum of the output bytes it commits, so that recovery can
+//! tell an output changed underneath from one merely cut short (see [`crate::state`]). In
+//! "until empty" mode every page goes through the [`Listing`] first, which puts pages in page
+//! order, decides where the listing ends and drops the pages past it.
+//!
 //! With `output.dedup`, the writer also owns the [`SeenSet`]: an item whose key is in it is not
 //! written, a new one is written with a `first_seen` time and its key added, and the new keys are
 //! flushed before the commit record, which names the seen-set's length too.
@@ -26,12 +31,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use crossbeam_channel::{RecvTimeoutError, Sender};
-use log::debug;
+use log::warn;
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::budget::BudgetReceiver;
 use crate::config::SyncMode;
-use crate::feeder::ListingEnd;
 use crate::frontier::{Ack, SharedSeen};
+use crate::listing::Listing;
 use crate::parse::{Item, PageItems, Parsed};
 use crate::seen::{self, SeenSet};
 use crate::shutdown::{OutputLock, PanicGuard, Shutdown};
@@ -156,8 +162,9 @@ pub struct Writer {
     pub lock: OutputLock,
     /// Counters.
     pub stats: Arc<Stats>,
-    /// In "until empty" mode, pages past the end are not written.
-    pub end: Arc<ListingEnd>,
+    /// What a page means for the end of the listing, in "until empty" mode: it puts pages in
+    /// order and drops those past the end.
+    pub listing: Listing,
     /// Raised when writing fails, so that the crawl stops taking pages.
     pub shutdown: Shutdown,
     /// With `output.dedup`: the seen-set, and the position of the key field among the fields.
@@ -185,6 +192,24 @@ pub struct WriterReport {
     pub failed: BTreeMap<u64, String>,
     /// The journal, handed back so that the end of the round can be recorded.
     pub journal: Option<Journal>,
+    /// Where the listing ends, in "until empty" mode, if that is known.
+    pub end: Option<u64>,
+}
+
+/// The writer thread's working state, passed between its steps.
+struct Session {
+    /// Whether the output is a regular file (a pipe or a device cannot be synced).
+    syncable: bool,
+    /// The buffered output.
+    out: BufWriter<File>,
+    /// One page's encoded lines, reused.
+    buf: Vec<u8>,
+    /// Written but not yet committed.
+    pending: Pending,
+    /// The checksum of the bytes written since the last commit, for the next commit record.
+    sum: Xxh3,
+    /// What the writer will report.
+    report: WriterReport,
 }
 
 /// Pages written but not yet committed.
@@ -210,19 +235,20 @@ impl Writer {
     }
 
     fn write_all(mut self, items: BudgetReceiver<Parsed>) -> Result<WriterReport> {
-        let out_path = self.path.clone();
-        let state_path = self.journal.path().to_path_buf();
-        let syncable = self.file.metadata().map(|m| m.is_file()).unwrap_or(false);
-        let mut out = BufWriter::with_capacity(256 * 1024, self.file.try_clone()?);
-        let mut buf = Vec::with_capacity(16 * 1024);
-        let mut pending = Pending {
-            pages: Vec::new(),
-            keys: Vec::new(),
-            since: None,
+        let mut session = Session {
+            syncable: self.file.metadata().map(|m| m.is_file()).unwrap_or(false),
+            out: BufWriter::with_capacity(256 * 1024, self.file.try_clone()?),
+            buf: Vec::with_capacity(16 * 1024),
+            pending: Pending {
+                pages: Vec::new(),
+                keys: Vec::new(),
+                since: None,
+            },
+            sum: Xxh3::new(),
+            report: WriterReport::default(),
         };
-        let mut report = WriterReport::default();
         loop {
-            let message = match pending.since {
+            let message = match session.pending.since {
                 // A batch is open: wait for more pages only until its window closes.
                 Some(since) => {
                     match items.recv_timeout(BATCH_WINDOW.saturating_sub(since.elapsed())) {
@@ -238,120 +264,160 @@ impl Writer {
             };
             self.stats.queue_depth(Queue::Items, items.len());
             match message {
-                None => self.commit(&mut out, &mut pending, syncable)?,
-                Some(Parsed::Failed { page, reason }) => {
-                    let record = Record::Failed {
-                        page,
-                        reason: reason.clone(),
-                    };
-                    {
-                        let _whole = self.lock.lock();
-                        self.journal.append(&record, false).with_context(|| {
-                            format!("writing state file {}", state_path.display())
-                        })?;
-                    }
-                    if let Some(shared) = &self.shared {
-                        let failed = Ack::Failed {
-                            page,
-                            reason: reason.clone(),
-                        };
-                        if shared.acks.send(failed).is_err() {
-                            bail!("the frontier's acknowledger is gone");
-                        }
-                    }
-                    report.failed.insert(page, reason);
-                }
-                Some(Parsed::Page(page)) => {
-                    if self.end.is_past(page.page) {
-                        debug!(
-                            "page {}: past the end of the listing, not written",
-                            page.page
-                        );
-                        continue;
-                    }
-                    #[cfg(test)]
-                    crate::parse::inject_panic(&page.url, "writer");
-                    buf.clear();
-                    let shared_dedup = self.shared.as_mut().and_then(|s| s.dedup.as_mut());
-                    let written = match (&mut self.dedup, shared_dedup) {
-                        (None, Some((remote, index, ours))) => {
-                            let keys: Vec<seen::Key> =
-                                page.items.iter().map(|i| dedup_key(i, *index)).collect();
-                            let known = remote.contains(&keys)?;
-                            let now = humantime::format_rfc3339_seconds(SystemTime::now());
-                            let mut at = 0;
-                            let written = self.encoder.encode_new(
-                                &page,
-                                Some(&now.to_string()),
-                                |_| {
-                                    let (key, known) = (keys[at], known[at]);
-                                    at += 1;
-                                    let new = !known && ours.insert(key);
-                                    if new {
-                                        pending.keys.push(key);
-                                    }
-                                    new
-                                },
-                                &mut buf,
-                            );
-                            self.stats
-                                .items_already_seen(page.items.len() as u64 - written);
-                            written
-                        }
-                        (None, None) => self.encoder.encode_page(&page, &mut buf),
-                        (Some((set, index)), _) => {
-                            let now = humantime::format_rfc3339_seconds(SystemTime::now());
-                            let written = self.encoder.encode_new(
-                                &page,
-                                Some(&now.to_string()),
-                                |item| set.insert(dedup_key(item, *index)),
-                                &mut buf,
-                            );
-                            self.stats
-                                .items_already_seen(page.items.len() as u64 - written);
-                            written
-                        }
-                    };
-                    {
-                        let _whole = self.lock.lock();
-                        out.write_all(&buf).with_context(|| {
-                            format!("writing output file {}", out_path.display())
-                        })?;
-                    }
-                    self.len += buf.len() as u64;
-                    report.failed.remove(&page.page);
-                    pending.pages.push((page.page, written));
-                    pending.since.get_or_insert_with(Instant::now);
-                    if self.sync != SyncMode::Batch || pending.pages.len() >= BATCH_PAGES {
-                        self.commit(&mut out, &mut pending, syncable)?;
+                None => self.commit(&mut session)?,
+                Some(message) => {
+                    for message in self.listing.push(message) {
+                        self.handle(message, &mut session)?;
                     }
                 }
             }
         }
-        self.commit(&mut out, &mut pending, syncable)?;
-        if let Some(page) = self.end.first_empty() {
+        for message in self.listing.finish() {
+            self.handle(message, &mut session)?;
+        }
+        self.commit(&mut session)?;
+        let state_path = self.journal.path().to_path_buf();
+        if let Some(page) = self.listing.found_end() {
             let _whole = self.lock.lock();
             self.journal
                 .append(&Record::End { page }, self.sync != SyncMode::Never)
                 .with_context(|| format!("writing state file {}", state_path.display()))?;
         }
-        if syncable {
+        if session.syncable {
             self.file
                 .sync_all()
-                .with_context(|| format!("syncing output file {}", out_path.display()))?;
+                .with_context(|| format!("syncing output file {}", self.path.display()))?;
         }
         drop(self.guard);
+        let mut report = session.report;
+        report.end = self.listing.end();
         report.journal = Some(self.journal);
         Ok(report)
     }
 
+    /// Writes a page, or records a failed one.
+    fn handle(&mut self, message: Parsed, session: &mut Session) -> Result<()> {
+        match message {
+            Parsed::Failed { page, reason } => self.record_failure(page, reason, session),
+            Parsed::Page(page) => {
+                if page.items.is_empty() && !self.listing.until_empty() {
+                    warn!(
+                        "page {} ({}): no items (a CAPTCHA, a maintenance page, a gap in the \
+                         listing?); with a known range (`site.last_page`) it is committed as a \
+                         page with no items, and the crawl goes on",
+                        page.page, page.url
+                    );
+                }
+                self.write_page(&page, session)
+            }
+            // A shared crawl commits the page that ended the listing, so that it is
+            // acknowledged and no daemon fetches it again.
+            Parsed::Gone { page, url, .. } => {
+                let page = PageItems {
+                    page,
+                    url,
+                    items: Vec::new(),
+                };
+                self.write_page(&page, session)
+            }
+        }
+    }
+
+    /// Records a page that failed after its retries, for the next run (and the frontier).
+    fn record_failure(&mut self, page: u64, reason: String, session: &mut Session) -> Result<()> {
+        self.stats.page_failed();
+        let record = Record::Failed {
+            page,
+            reason: reason.clone(),
+        };
+        {
+            let _whole = self.lock.lock();
+            self.journal
+                .append(&record, false)
+                .with_context(|| format!("writing state file {}", self.journal.path().display()))?;
+        }
+        if let Some(shared) = &self.shared {
+            let failed = Ack::Failed {
+                page,
+                reason: reason.clone(),
+            };
+            if shared.acks.send(failed).is_err() {
+                bail!("the frontier's acknowledger is gone");
+            }
+        }
+        session.report.failed.insert(page, reason);
+        Ok(())
+    }
+
+    /// Appends the lines of `page`'s items (those not seen before, with `output.dedup`), and
+    /// commits when the batch is full.
+    fn write_page(&mut self, page: &PageItems, session: &mut Session) -> Result<()> {
+        #[cfg(test)]
+        crate::parse::inject_panic(&page.url, "writer");
+        let buf = &mut session.buf;
+        let pending = &mut session.pending;
+        buf.clear();
+        let shared_dedup = self.shared.as_mut().and_then(|s| s.dedup.as_mut());
+        let written = match (&mut self.dedup, shared_dedup) {
+            (None, Some((remote, index, ours))) => {
+                let keys: Vec<seen::Key> =
+                    page.items.iter().map(|i| dedup_key(i, *index)).collect();
+                let known = remote.contains(&keys)?;
+                let now = humantime::format_rfc3339_seconds(SystemTime::now());
+                let mut at = 0;
+                let written = self.encoder.encode_new(
+                    page,
+                    Some(&now.to_string()),
+                    |_| {
+                        let (key, known) = (keys[at], known[at]);
+                        at += 1;
+                        let new = !known && ours.insert(key);
+                        if new {
+                            pending.keys.push(key);
+                        }
+                        new
+                    },
+                    buf,
+                );
+                self.stats
+                    .items_already_seen(page.items.len() as u64 - written);
+                written
+            }
+            (None, None) => self.encoder.encode_page(page, buf),
+            (Some((set, index)), _) => {
+                let now = humantime::format_rfc3339_seconds(SystemTime::now());
+                let written = self.encoder.encode_new(
+                    page,
+                    Some(&now.to_string()),
+                    |item| set.insert(dedup_key(item, *index)),
+                    buf,
+                );
+                self.stats
+                    .items_already_seen(page.items.len() as u64 - written);
+                written
+            }
+        };
+        {
+            let _whole = self.lock.lock();
+            session
+                .out
+                .write_all(buf)
+                .with_context(|| format!("writing output file {}", self.path.display()))?;
+        }
+        self.len += buf.len() as u64;
+        session.sum.update(buf);
+        session.report.failed.remove(&page.page);
+        pending.pages.push((page.page, written));
+        pending.since.get_or_insert_with(Instant::now);
+        if self.sync != SyncMode::Batch || pending.pages.len() >= BATCH_PAGES {
+            self.commit(session)?;
+        }
+        Ok(())
+    }
+
     /// Makes the pending pages durable: output flushed (and synced), then the commit record.
-    fn commit(
-        &mut self,
-        out: &mut BufWriter<File>,
-        pending: &mut Pending,
-        syncable: bool,
-    ) -> Result<()> {
+    fn commit(&mut self, session: &mut Session) -> Result<()> {
+        let (out, pending, syncable) = (&mut session.out, &mut session.pending, session.syncable);
         if pending.pages.is_empty() {
             return Ok(());
         }
@@ -378,6 +444,8 @@ impl Writer {
             pages: pending.pages.iter().map(|&(page, _)| page).collect(),
             len: self.len,
             seen,
+            tail: self.listing.tail(),
+            sum: Some(session.sum.digest()),
         };
         self.journal
             .append(&record, sync)
@@ -398,6 +466,7 @@ impl Writer {
         pending.pages.clear();
         pending.keys.clear();
         pending.since = None;
+        session.sum.reset();
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::{
     Knobs, TestEnv, num, read_items, run_bin, spawn_bin, summary_of, wait_bounded, wait_for,
 };
-use pagecrawl::demo_site::{SiteOptions, expected_items};
+use pagecrawl::demo_site::{PastEnd, SiteOptions, expected_items};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -466,4 +466,80 @@ fn frontier_lag_counts_every_page_not_yet_acknowledged() {
         "lag {lag} with {written} pages written"
     );
     exit_ok(&waiter.join().unwrap(), "daemon");
+}
+
+/// Starts `count` daemons on a shared "until empty" crawl of `env` and waits for them all:
+/// (exit codes, stderr of each, union of their outputs).
+fn run_until_empty(
+    env: &TestEnv,
+    redis: &RedisServer,
+    count: usize,
+    knobs: &Knobs,
+) -> (Vec<Option<i32>>, Vec<String>, BTreeMap<u64, usize>) {
+    let (daemons, outputs) = start_daemons(env, redis, count, knobs);
+    let (codes, logs) = daemons
+        .into_iter()
+        .map(|daemon| {
+            let out = wait_bounded(daemon, LIMIT);
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .unzip();
+    (codes, logs, union(&outputs, &env.site.options()))
+}
+
+#[test]
+fn until_empty_is_shared_and_every_way_a_listing_ends_ends_it_for_all() {
+    let knobs = Knobs {
+        last_page: None,
+        crawlers: 4,
+        retries: 0,
+        ..Knobs::default()
+    };
+    let once =
+        |copies: &BTreeMap<u64, usize>, pages: u64| (0..pages).all(|p| copies.get(&p) == Some(&1));
+
+    // The end: an empty page, found by whichever daemon fetches it.
+    let redis = RedisServer::start();
+    let env = site(150, 2);
+    let (codes, logs, copies) = run_until_empty(&env, &redis, 2, &knobs);
+    assert_eq!(codes, [Some(0), Some(0)], "{logs:?}");
+    assert!(once(&copies, 150) && copies.len() == 150, "{copies:?}");
+    drop(redis);
+
+    // A site that repeats its last page: at most two pages past the end per daemon (the first
+    // repeated page it sees, and a lower one that comes after it and might have been the
+    // listing's last).
+    let redis = RedisServer::start();
+    let env = TestEnv::new(SiteOptions {
+        pages: 100,
+        past_end: PastEnd::RepeatLast,
+        ..SiteOptions::default()
+    });
+    let (codes, logs, copies) = run_until_empty(&env, &redis, 2, &knobs);
+    assert_eq!(codes, [Some(0), Some(0)], "{logs:?}");
+    assert!(once(&copies, 100), "{copies:?}");
+    assert!(copies.range(100..).count() <= 2 * 2, "{copies:?}");
+    drop(redis);
+
+    // A site that blocks every page past the end: each daemon stops after its failed pages in
+    // a row (exit 3), with the listing's pages each written once.
+    let redis = RedisServer::start();
+    let env = TestEnv::new(SiteOptions {
+        pages: 30,
+        past_end: PastEnd::Status(403),
+        ..SiteOptions::default()
+    });
+    let (codes, logs, copies) = run_until_empty(&env, &redis, 2, &knobs);
+    assert_eq!(codes, [Some(3), Some(3)], "{logs:?}");
+    assert!(
+        logs.iter()
+            .all(|log| log.contains("`site.max_failed_in_a_row` = 20")),
+        "{logs:?}"
+    );
+    assert!(once(&copies, 30) && copies.len() == 30, "{copies:?}");
+    let past: u64 = (30..2000).map(|p| env.site.requests_for(p)).sum();
+    assert!(past <= 2 * 20 + 2 * 64, "{past} requests past the end");
 }

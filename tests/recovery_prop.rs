@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use pagecrawl::state::{Fingerprint, Journal, Record, decode, encode};
+use pagecrawl::state::{Files, Fingerprint, Journal, Mode, Record, decode, encode, output_sum};
 use proptest::prelude::*;
 
 fn fingerprint() -> Fingerprint {
@@ -27,11 +27,11 @@ struct Written {
 }
 
 /// Simulates the writer: batches of pages, each page a few whole JSON lines, one commit record
-/// per batch; failed and end records sprinkled between.
+/// per batch with the checksum of its bytes; failed and end records sprinkled between.
 fn write(batches: &[Vec<u8>], noise: &[bool]) -> Written {
     let mut output = Vec::new();
     let mut journal = encode(&Record::Header {
-        v: 1,
+        v: 2,
         base: 0,
         fp: fingerprint(),
         round: 1,
@@ -42,6 +42,7 @@ fn write(batches: &[Vec<u8>], noise: &[bool]) -> Written {
     let mut page = 0u64;
     for (i, batch) in batches.iter().enumerate() {
         let mut pages = Vec::new();
+        let start = output.len();
         for &lines in batch {
             for item in 0..lines {
                 output.extend_from_slice(
@@ -61,6 +62,8 @@ fn write(batches: &[Vec<u8>], noise: &[bool]) -> Written {
             pages: pages.clone(),
             len: output.len() as u64,
             seen: None,
+            tail: None,
+            sum: Some(output_sum(&output[start..])),
         }));
         commits.push((pages, output.len() as u64));
     }
@@ -168,23 +171,77 @@ proptest! {
     }
 
     #[test]
-    fn bytes_that_predate_the_crawl_are_never_cut(
+    fn bytes_that_predate_the_round_are_never_cut(
         before in prop::collection::vec(any::<u8>(), 1..512),
         tail in prop::collection::vec(any::<u8>(), 0..512),
     ) {
         let dir = tempfile::tempdir().unwrap();
         let (out_path, state_path) = (dir.path().join("o.jsonl"), dir.path().join("o.state"));
+        let files = Files { output: &out_path, state: &state_path, seen: None };
+        // A finished round wrote `before` (an older journal, without checksums).
         std::fs::write(&out_path, &before).unwrap();
-        // A new state adopts what is there as its base...
-        let opened = Journal::open(&state_path, &out_path, &fingerprint()).unwrap();
+        let mut journal = encode(&Record::Header {
+            v: 1, base: 0, fp: fingerprint(), round: 1, started_ms: 0, seen_base: 0,
+        });
+        journal.extend(encode(&Record::Commit {
+            pages: vec![0], len: before.len() as u64, seen: None, tail: None, sum: None,
+        }));
+        journal.extend(encode(&Record::RoundEnd { round: 1, at_ms: 1 }));
+        std::fs::write(&state_path, journal).unwrap();
+        // The next round adopts what is there as its base...
+        let opened = Journal::open_round(&files, &fingerprint(), Mode::Rounds).unwrap();
         prop_assert_eq!(opened.recovery.base, before.len() as u64);
+        prop_assert_eq!(opened.recovery.round, 2);
         drop(opened);
         // ...and uncommitted bytes after it are cut back to it, never further.
         let mut grown = before.clone();
         grown.extend_from_slice(&tail);
         std::fs::write(&out_path, &grown).unwrap();
-        let again = Journal::open(&state_path, &out_path, &fingerprint()).unwrap();
+        let again = Journal::open_round(&files, &fingerprint(), Mode::Rounds).unwrap();
         prop_assert_eq!(again.recovery.output_len, before.len() as u64);
         prop_assert_eq!(std::fs::read(&out_path).unwrap(), before);
+    }
+
+    #[test]
+    fn an_output_edited_by_hand_is_refused_or_left_consistent(
+        batches in prop::collection::vec(prop::collection::vec(1u8..4, 1..4), 2..10),
+        line in any::<prop::sample::Index>(),
+        insert in any::<bool>(),
+    ) {
+        let written = write(&batches, &[]);
+        let lines: Vec<&[u8]> = written.output.split_inclusive(|&b| b == b'\n').collect();
+        let at = line.index(lines.len());
+        let offset: usize = lines[..at].iter().map(|l| l.len()).sum();
+        let mut edited: Vec<u8> = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            if i == at && insert {
+                edited.extend_from_slice(b"{\"page\":999,\"title\":\"added by hand\"}\n");
+            }
+            if i != at || insert {
+                edited.extend_from_slice(l);
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (out_path, state_path) = (dir.path().join("o.jsonl"), dir.path().join("o.state"));
+        std::fs::write(&out_path, &edited).unwrap();
+        std::fs::write(&state_path, &written.journal).unwrap();
+
+        match Journal::open(&state_path, &out_path, &fingerprint()) {
+            // Refused: nothing is touched, and the commit named starts at or before the edit.
+            Err(err) => {
+                let err = format!("{err:#}");
+                prop_assert_eq!(std::fs::read(&out_path).unwrap(), edited.clone());
+                let named: usize = err.split("from offset ").nth(1).unwrap()
+                    .split(' ').next().unwrap().parse().unwrap();
+                prop_assert!(named <= offset, "{} > {}: {}", named, offset, err);
+            }
+            // Accepted: only when the edit lies in commits that no longer fit, which are cut
+            // away; what is left is exactly what was committed.
+            Ok(opened) => {
+                let len = opened.recovery.output_len as usize;
+                prop_assert!(len <= offset, "kept {} bytes, edited at {}", len, offset);
+                prop_assert_eq!(&std::fs::read(&out_path).unwrap()[..], &written.output[..len]);
+            }
+        }
     }
 }
