@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::parse::{Engine, Extractor};
+use crate::parse::{Engine, Extractor, Limits};
 
 /// A validated configuration, ready for [`crate::pipeline::run`].
 #[derive(Debug, Clone)]
@@ -333,6 +333,9 @@ impl Config {
         writeln!(out, "\n[extract]")?;
         writeln!(out, "item = {:?}", self.extract.item_selector())?;
         writeln!(out, "engine = \"{}\"", self.extract.engine().name())?;
+        let limits = self.extract.limits();
+        writeln!(out, "max_items_per_page = {}", limits.max_items)?;
+        writeln!(out, "max_bytes_per_page = {}", limits.max_bytes)?;
         if let Some(why) = self.extract.stream_unavailable() {
             writeln!(
                 out,
@@ -511,6 +514,8 @@ struct RawHttp {
 struct RawExtract {
     item: String,
     engine: Option<Engine>,
+    max_items_per_page: Option<usize>,
+    max_bytes_per_page: Option<usize>,
     fields: toml::Table,
 }
 
@@ -673,8 +678,24 @@ impl RawConfig {
             })?;
             fields.push((name, spec.to_string()));
         }
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_items: non_zero(
+                "extract.max_items_per_page",
+                extract.max_items_per_page,
+                defaults.max_items,
+            )?
+            .get(),
+            max_bytes: non_zero(
+                "extract.max_bytes_per_page",
+                extract.max_bytes_per_page,
+                defaults.max_bytes,
+            )?
+            .get(),
+        };
         let extract =
-            Extractor::with_engine(&extract.item, &fields, extract.engine.unwrap_or_default())?;
+            Extractor::with_engine(&extract.item, &fields, extract.engine.unwrap_or_default())?
+                .with_limits(limits);
 
         let output = self
             .output
@@ -865,6 +886,21 @@ path = "out/items.jsonl"
         }
         let err = err_of(&GOOD.replace("page_size = 25", "page_size = 0"));
         assert!(err.contains("`site.page_size`"), "{err}");
+        for key in ["max_items_per_page", "max_bytes_per_page"] {
+            let err = err_of(&GOOD.replace("[extract]\n", &format!("[extract]\n{key} = 0\n")));
+            assert!(
+                err.contains(&format!("`extract.{key}` must be at least 1")),
+                "{err}"
+            );
+        }
+        let text = GOOD.replace("[extract]\n", "[extract]\nmax_items_per_page = 7\n");
+        let config = Config::from_toml(&text).unwrap();
+        assert_eq!(config.extract.limits().max_items, 7);
+        assert_eq!(
+            config.extract.limits().max_bytes,
+            Limits::default().max_bytes
+        );
+        assert!(config.describe().contains("max_items_per_page = 7"));
     }
 
     #[test]
