@@ -95,12 +95,8 @@ fn main() {
         ("html5lib", &corpus, corpus.len() / 20),
     ] {
         for (set, item, fields) in SETS {
-            let fields: Vec<(String, String)> = fields
-                .iter()
-                .map(|(n, s)| (n.to_string(), s.to_string()))
-                .collect();
-            let stream = Extractor::with_engine(item, &fields, Engine::Stream).unwrap();
-            let dom = Extractor::with_engine(item, &fields, Engine::Dom).unwrap();
+            let stream = Extractor::with_engine(item, fields, Engine::Stream).unwrap();
+            let dom = Extractor::with_engine(item, fields, Engine::Dom).unwrap();
             let (mut s, mut d) = (Vec::new(), Vec::new());
             for _ in 0..rounds {
                 s.push(pass(&stream, pages));

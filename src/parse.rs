@@ -134,14 +134,14 @@ impl Extractor {
     /// (an attribute of the first match) or `@attr` (an attribute of the item element itself).
     /// An attribute is named as the DOM's `getAttribute` takes it: case-insensitively on HTML
     /// elements, exactly on SVG and MathML ones (`viewBox`, `xlink:href`).
-    pub fn new(item: &str, fields: &[(String, String)]) -> Result<Extractor> {
+    pub fn new(item: &str, fields: &[(impl AsRef<str>, impl AsRef<str>)]) -> Result<Extractor> {
         Extractor::with_engine(item, fields, Engine::default())
     }
 
     /// [`Extractor::new`] with the engine chosen.
     pub fn with_engine(
         item: &str,
-        fields: &[(String, String)],
+        fields: &[(impl AsRef<str>, impl AsRef<str>)],
         engine: Engine,
     ) -> Result<Extractor> {
         let item_selector = Selector::parse(item)
@@ -152,8 +152,9 @@ impl Extractor {
         let mut compiled = Vec::with_capacity(fields.len());
         let mut plan_fields = Vec::with_capacity(fields.len());
         for (name, spec) in fields {
+            let (name, spec) = (name.as_ref(), spec.as_ref());
             let key = format!("extract.fields.{name}");
-            if RESERVED_FIELDS.contains(&name.as_str()) {
+            if RESERVED_FIELDS.contains(&name) {
                 return Err(anyhow!(
                     "`{key}`: the name {name:?} is reserved (every item already has \"page\" and \"url\")"
                 ));
@@ -190,7 +191,10 @@ impl Extractor {
             item_source: item.to_string(),
             item: item_selector,
             fields: compiled,
-            specs: fields.to_vec(),
+            specs: fields
+                .iter()
+                .map(|(name, spec)| (name.as_ref().to_string(), spec.as_ref().to_string()))
+                .collect(),
             engine,
             stream,
             no_stream,
@@ -394,12 +398,8 @@ mod tests {
     use super::*;
 
     /// Compiles `item` and `fields` for the stream engine, which must be in use.
-    fn engines(item: &str, fields: &[(&str, &str)]) -> Extractor {
-        let fields: Vec<_> = fields
-            .iter()
-            .map(|(n, s)| (n.to_string(), s.to_string()))
-            .collect();
-        let ex = Extractor::with_engine(item, &fields, Engine::Stream).unwrap();
+    pub(super) fn engines(item: &str, fields: &[(&str, &str)]) -> Extractor {
+        let ex = Extractor::with_engine(item, fields, Engine::Stream).unwrap();
         assert!(ex.stream.is_some(), "{item:?} {fields:?} should stream");
         ex
     }
@@ -409,7 +409,7 @@ mod tests {
     }
 
     /// The items of `html`, from the engine that `used` says; both engines must agree.
-    fn extract_with(ex: &Extractor, html: &str, used: Used) -> Vec<Item> {
+    pub(super) fn extract_with(ex: &Extractor, html: &str, used: Used) -> Vec<Item> {
         let (items, by) = ex.extract_reporting(html);
         assert_eq!(by, used, "{html:.200}");
         assert_eq!(items, ex.extract_dom(html), "{html:.200}");
@@ -581,7 +581,7 @@ mod tests {
         assert!(try_new("a[").contains("`extract.fields.f`: invalid CSS selector"));
         let err = Extractor::new("div", &[("url".to_string(), "a".to_string())]).unwrap_err();
         assert!(err.to_string().contains("reserved"), "{err}");
-        let err = Extractor::new("div", &[]).unwrap_err();
+        let err = Extractor::new("div", &[] as &[(&str, &str)]).unwrap_err();
         assert!(err.to_string().contains("at least one field"), "{err}");
     }
 

@@ -59,11 +59,7 @@ const SETS: &[(&str, &[(&str, &str)])] = &[
 fn extractors() -> Vec<Extractor> {
     SETS.iter()
         .map(|(item, fields)| {
-            let fields: Vec<(String, String)> = fields
-                .iter()
-                .map(|(name, spec)| (name.to_string(), spec.to_string()))
-                .collect();
-            let ex = Extractor::with_engine(item, &fields, Engine::Stream).unwrap();
+            let ex = Extractor::with_engine(item, fields, Engine::Stream).unwrap();
             assert_eq!(ex.stream_unavailable(), None, "{item}: {fields:?}");
             ex
         })
@@ -193,11 +189,7 @@ fn items(rows: &[&[Option<&str>]]) -> Vec<Item> {
 }
 
 fn one(item: &str, fields: &[(&str, &str)]) -> Extractor {
-    let fields: Vec<(String, String)> = fields
-        .iter()
-        .map(|(name, spec)| (name.to_string(), spec.to_string()))
-        .collect();
-    Extractor::with_engine(item, &fields, Engine::Stream).unwrap()
+    Extractor::with_engine(item, fields, Engine::Stream).unwrap()
 }
 
 /// Both engines, and the stream's own answer when it keeps the page.

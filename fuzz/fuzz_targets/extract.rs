@@ -32,11 +32,7 @@ fn extractors() -> &'static [Extractor] {
     EXTRACTORS.get_or_init(|| {
         SETS.iter()
             .map(|(item, fields)| {
-                let fields: Vec<(String, String)> = fields
-                    .iter()
-                    .map(|(name, spec)| (name.to_string(), spec.to_string()))
-                    .collect();
-                let ex = Extractor::with_engine(item, &fields, Engine::Stream)
+                let ex = Extractor::with_engine(item, fields, Engine::Stream)
                     .expect("valid selectors")
                     .with_limits(Limits {
                         max_items: 500,

@@ -15,56 +15,18 @@ impl Builder<'_> {
             local_name!("html") => {
                 self.add_attrs_if_missing(self.html_elem(), &tag.attrs)?;
             }
-            local_name!("base")
-            | local_name!("basefont")
-            | local_name!("bgsound")
-            | local_name!("link")
-            | local_name!("meta")
-            | local_name!("noframes")
-            | local_name!("script")
-            | local_name!("style")
-            | local_name!("template")
-            | local_name!("title") => return self.in_head(Tok::Tag(tag)),
+            _ if tags::head_content(&tag.name) => return self.in_head(Tok::Tag(tag)),
             local_name!("body") => {
                 if let Some(body) = self.body_elem() {
                     self.add_attrs_if_missing(body, &tag.attrs)?;
                 }
             }
             local_name!("frameset") => return Err("a <frameset> element"),
-            local_name!("address")
-            | local_name!("article")
-            | local_name!("aside")
-            | local_name!("blockquote")
-            | local_name!("center")
-            | local_name!("details")
-            | local_name!("dialog")
-            | local_name!("dir")
-            | local_name!("div")
-            | local_name!("dl")
-            | local_name!("fieldset")
-            | local_name!("figcaption")
-            | local_name!("figure")
-            | local_name!("footer")
-            | local_name!("header")
-            | local_name!("hgroup")
-            | local_name!("main")
-            | local_name!("nav")
-            | local_name!("ol")
-            | local_name!("p")
-            | local_name!("search")
-            | local_name!("section")
-            | local_name!("summary")
-            | local_name!("ul")
-            | local_name!("menu") => {
+            _ if tags::block_start(&tag.name) => {
                 self.close_p_element_in_button_scope();
                 self.insert_element_for(tag)?;
             }
-            local_name!("h1")
-            | local_name!("h2")
-            | local_name!("h3")
-            | local_name!("h4")
-            | local_name!("h5")
-            | local_name!("h6") => {
+            _ if tags::heading_name(&tag.name) => {
                 self.close_p_element_in_button_scope();
                 if self.current_in(tags::heading) {
                     self.pop();
@@ -101,18 +63,7 @@ impl Builder<'_> {
                 self.reconstruct_active_formatting_elements()?;
                 self.create_formatting_element_for(tag)?;
             }
-            local_name!("b")
-            | local_name!("big")
-            | local_name!("code")
-            | local_name!("em")
-            | local_name!("font")
-            | local_name!("i")
-            | local_name!("s")
-            | local_name!("small")
-            | local_name!("strike")
-            | local_name!("strong")
-            | local_name!("tt")
-            | local_name!("u") => {
+            _ if tags::formatting(&tag.name) => {
                 self.reconstruct_active_formatting_elements()?;
                 self.create_formatting_element_for(tag)?;
             }
@@ -291,34 +242,7 @@ impl Builder<'_> {
                     return Ok(Step::Reprocess(Mode::AfterBody, Tok::Tag(tag)));
                 }
             }
-            local_name!("address")
-            | local_name!("article")
-            | local_name!("aside")
-            | local_name!("blockquote")
-            | local_name!("button")
-            | local_name!("center")
-            | local_name!("details")
-            | local_name!("dialog")
-            | local_name!("dir")
-            | local_name!("div")
-            | local_name!("dl")
-            | local_name!("fieldset")
-            | local_name!("figcaption")
-            | local_name!("figure")
-            | local_name!("footer")
-            | local_name!("header")
-            | local_name!("hgroup")
-            | local_name!("listing")
-            | local_name!("main")
-            | local_name!("menu")
-            | local_name!("nav")
-            | local_name!("ol")
-            | local_name!("pre")
-            | local_name!("search")
-            | local_name!("section")
-            | local_name!("select")
-            | local_name!("summary")
-            | local_name!("ul") => {
+            _ if tags::block_end(&tag.name) => {
                 if self.in_scope_named(tags::default_scope, &tag.name) {
                     self.generate_implied_end(tags::cursory_implied_end);
                     self.pop_until_named(&tag.name);
@@ -350,31 +274,14 @@ impl Builder<'_> {
                     self.pop_until_named(&tag.name);
                 }
             }
-            local_name!("h1")
-            | local_name!("h2")
-            | local_name!("h3")
-            | local_name!("h4")
-            | local_name!("h5")
-            | local_name!("h6") => {
+            _ if tags::heading_name(&tag.name) => {
                 if self.in_scope(tags::default_scope, |_, name| tags::heading(name)) {
                     self.generate_implied_end(tags::cursory_implied_end);
                     self.pop_until(tags::heading);
                 }
             }
-            local_name!("a")
-            | local_name!("b")
-            | local_name!("big")
-            | local_name!("code")
-            | local_name!("em")
-            | local_name!("font")
-            | local_name!("i")
-            | local_name!("nobr")
-            | local_name!("s")
-            | local_name!("small")
-            | local_name!("strike")
-            | local_name!("strong")
-            | local_name!("tt")
-            | local_name!("u") => self.adoption_agency(tag.name)?,
+            local_name!("a") | local_name!("nobr") => self.adoption_agency(tag.name)?,
+            _ if tags::formatting(&tag.name) => self.adoption_agency(tag.name)?,
             local_name!("applet") | local_name!("marquee") | local_name!("object") => {
                 if self.in_scope_named(tags::default_scope, &tag.name) {
                     self.generate_implied_end(tags::cursory_implied_end);

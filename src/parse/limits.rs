@@ -69,24 +69,8 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{Engine, Extractor, Item, Used};
-
-    fn engines(item: &str, fields: &[(&str, &str)]) -> Extractor {
-        let fields: Vec<_> = fields
-            .iter()
-            .map(|(n, s)| (n.to_string(), s.to_string()))
-            .collect();
-        let ex = Extractor::with_engine(item, &fields, Engine::Stream).unwrap();
-        assert_eq!(ex.stream_unavailable(), None);
-        ex
-    }
-
-    fn extract_with(ex: &Extractor, html: &str, used: Used) -> Vec<Item> {
-        let (items, by) = ex.extract_reporting(html);
-        assert_eq!(by, used, "{html:.200}");
-        assert_eq!(items, ex.extract_dom(html), "{html:.200}");
-        items.unwrap()
-    }
+    use crate::parse::Used;
+    use crate::parse::tests::{engines, extract_with};
 
     #[test]
     fn limits_fail_the_page_alike_in_both_engines() {

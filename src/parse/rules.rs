@@ -11,6 +11,7 @@ use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{Tag, TagKind};
 
 use super::builder::{Bail, Builder, Mode, Split, Step, Tok};
+use super::tags;
 use super::tree::NONE;
 
 impl Builder<'_> {
@@ -33,6 +34,27 @@ impl Builder<'_> {
             Mode::InCell => self.in_cell(tok),
             Mode::AfterBody => self.after_body(tok),
             Mode::AfterAfterBody => self.after_after_body(tok),
+        }
+    }
+
+    /// What the modes around the head and the column group share: other text is split at its
+    /// leading whitespace, which is inserted, and comments are inserted. `Err` hands back any
+    /// other token.
+    pub(super) fn keep_whitespace_and_comments(
+        &mut self,
+        tok: Tok,
+    ) -> Result<Result<Step, Tok>, Bail> {
+        match tok {
+            Tok::Chars(Split::Unsplit, text) => Ok(Ok(Step::SplitWhitespace(text))),
+            Tok::Chars(Split::Whitespace, text) => {
+                self.append_text(&text)?;
+                Ok(Ok(Step::Done))
+            }
+            Tok::Comment => {
+                self.append_comment()?;
+                Ok(Ok(Step::Done))
+            }
+            tok => Ok(Err(tok)),
         }
     }
 
@@ -89,18 +111,10 @@ impl Builder<'_> {
     }
 
     pub(super) fn in_head(&mut self, tok: Tok) -> Result<Step, Bail> {
-        let tag = match tok {
-            Tok::Chars(Split::Unsplit, text) => return Ok(Step::SplitWhitespace(text)),
-            Tok::Chars(Split::Whitespace, text) => {
-                self.append_text(&text)?;
-                return Ok(Step::Done);
-            }
-            Tok::Comment => {
-                self.append_comment()?;
-                return Ok(Step::Done);
-            }
-            Tok::Tag(tag) => tag,
-            tok => return self.in_head_anything_else(tok),
+        let tag = match self.keep_whitespace_and_comments(tok)? {
+            Ok(step) => return Ok(step),
+            Err(Tok::Tag(tag)) => tag,
+            Err(tok) => return self.in_head_anything_else(tok),
         };
         if tag.kind == TagKind::StartTag {
             match tag.name {
@@ -145,18 +159,10 @@ impl Builder<'_> {
     }
 
     fn after_head(&mut self, tok: Tok) -> Result<Step, Bail> {
-        let tag = match tok {
-            Tok::Chars(Split::Unsplit, text) => return Ok(Step::SplitWhitespace(text)),
-            Tok::Chars(Split::Whitespace, text) => {
-                self.append_text(&text)?;
-                return Ok(Step::Done);
-            }
-            Tok::Comment => {
-                self.append_comment()?;
-                return Ok(Step::Done);
-            }
-            Tok::Tag(tag) => tag,
-            tok => return self.after_head_anything_else(tok),
+        let tag = match self.keep_whitespace_and_comments(tok)? {
+            Ok(step) => return Ok(step),
+            Err(Tok::Tag(tag)) => tag,
+            Err(tok) => return self.after_head_anything_else(tok),
         };
         let start = tag.kind == TagKind::StartTag;
         match tag.name {
@@ -167,18 +173,7 @@ impl Builder<'_> {
                 Ok(Step::Done)
             }
             local_name!("frameset") if start => Err("a <frameset> element"),
-            local_name!("base")
-            | local_name!("basefont")
-            | local_name!("bgsound")
-            | local_name!("link")
-            | local_name!("meta")
-            | local_name!("noframes")
-            | local_name!("script")
-            | local_name!("style")
-            | local_name!("template")
-            | local_name!("title")
-                if start =>
-            {
+            _ if start && tags::head_content(&tag.name) => {
                 // The element goes into the head, which is already closed: fine for the
                 // record of elements, but a text field capturing the head would see this text
                 // out of document order.

@@ -58,18 +58,7 @@ impl Builder<'_> {
                     self.mode = self.reset_insertion_mode();
                 }
             }
-            local_name!("body")
-            | local_name!("caption")
-            | local_name!("col")
-            | local_name!("colgroup")
-            | local_name!("html")
-            | local_name!("tbody")
-            | local_name!("td")
-            | local_name!("tfoot")
-            | local_name!("th")
-            | local_name!("thead")
-            | local_name!("tr")
-                if !start => {}
+            _ if !start && tags::ignored_in_table(&tag.name) => {}
             local_name!("style") | local_name!("script") | local_name!("template") if start => {
                 return self.in_head(Tok::Tag(tag));
             }
@@ -150,15 +139,8 @@ impl Builder<'_> {
         let closes = match tag.name {
             local_name!("caption") => true,
             local_name!("table") => !start,
-            local_name!("col")
-            | local_name!("colgroup")
-            | local_name!("tbody")
-            | local_name!("td")
-            | local_name!("tfoot")
-            | local_name!("th")
-            | local_name!("thead")
-            | local_name!("tr") => start,
-            _ => false,
+            local_name!("td") | local_name!("th") | local_name!("tr") => start,
+            _ => start && tags::table_section(&tag.name),
         };
         if closes {
             if !self.in_scope_named(tags::table_scope, &local_name!("caption")) {
@@ -173,40 +155,18 @@ impl Builder<'_> {
             }
             return Ok(Step::Reprocess(Mode::InTable, Tok::Tag(tag)));
         }
-        if !start
-            && matches!(
-                tag.name,
-                local_name!("body")
-                    | local_name!("col")
-                    | local_name!("colgroup")
-                    | local_name!("html")
-                    | local_name!("tbody")
-                    | local_name!("td")
-                    | local_name!("tfoot")
-                    | local_name!("th")
-                    | local_name!("thead")
-                    | local_name!("tr")
-            )
-        {
+        if !start && tags::ignored_in_caption(&tag.name) {
             return Ok(Step::Done);
         }
         self.in_body(Tok::Tag(tag))
     }
 
     pub(super) fn in_column_group(&mut self, tok: Tok) -> Result<Step, Bail> {
-        let tag = match tok {
-            Tok::Chars(Split::Unsplit, text) => return Ok(Step::SplitWhitespace(text)),
-            Tok::Chars(Split::Whitespace, text) => {
-                self.append_text(&text)?;
-                return Ok(Step::Done);
-            }
-            Tok::Comment => {
-                self.append_comment()?;
-                return Ok(Step::Done);
-            }
-            Tok::Eof => return self.in_body(Tok::Eof),
-            Tok::Tag(tag) => tag,
-            tok => return self.column_group_anything_else(tok),
+        let tag = match self.keep_whitespace_and_comments(tok)? {
+            Ok(step) => return Ok(step),
+            Err(Tok::Eof) => return self.in_body(Tok::Eof),
+            Err(Tok::Tag(tag)) => tag,
+            Err(tok) => return self.column_group_anything_else(tok),
         };
         let start = tag.kind == TagKind::StartTag;
         match tag.name {
@@ -260,26 +220,9 @@ impl Builder<'_> {
                     self.mode = Mode::InTable;
                 }
             }
-            local_name!("caption")
-            | local_name!("col")
-            | local_name!("colgroup")
-            | local_name!("tbody")
-            | local_name!("tfoot")
-            | local_name!("thead")
-                if start =>
-            {
-                return self.leave_table_body(tag);
-            }
+            _ if start && tags::table_section(&tag.name) => return self.leave_table_body(tag),
             local_name!("table") if !start => return self.leave_table_body(tag),
-            local_name!("body")
-            | local_name!("caption")
-            | local_name!("col")
-            | local_name!("colgroup")
-            | local_name!("html")
-            | local_name!("td")
-            | local_name!("th")
-            | local_name!("tr")
-                if !start => {}
+            _ if !start && tags::ignored_in_table_body(&tag.name) => {}
             _ => return self.in_table(Tok::Tag(tag)),
         }
         Ok(Step::Done)
@@ -320,15 +263,7 @@ impl Builder<'_> {
                     self.mode = Mode::InTableBody;
                 }
             }
-            local_name!("caption")
-            | local_name!("col")
-            | local_name!("colgroup")
-            | local_name!("tbody")
-            | local_name!("tfoot")
-            | local_name!("thead")
-            | local_name!("tr")
-                if start =>
-            {
+            _ if start && (tag.name == local_name!("tr") || tags::table_section(&tag.name)) => {
                 if self.close_row() {
                     return Ok(Step::Reprocess(Mode::InTableBody, Tok::Tag(tag)));
                 }
@@ -343,14 +278,7 @@ impl Builder<'_> {
                     return Ok(Step::Reprocess(Mode::InTableBody, Tok::Tag(tag)));
                 }
             }
-            local_name!("body")
-            | local_name!("caption")
-            | local_name!("col")
-            | local_name!("colgroup")
-            | local_name!("html")
-            | local_name!("td")
-            | local_name!("th")
-                if !start => {}
+            _ if !start && tags::ignored_in_row(&tag.name) => {}
             _ => return self.in_table(Tok::Tag(tag)),
         }
         Ok(Step::Done)
@@ -381,16 +309,11 @@ impl Builder<'_> {
                 }
                 Ok(Step::Done)
             }
-            local_name!("caption")
-            | local_name!("col")
-            | local_name!("colgroup")
-            | local_name!("tbody")
-            | local_name!("td")
-            | local_name!("tfoot")
-            | local_name!("th")
-            | local_name!("thead")
-            | local_name!("tr")
-                if start =>
+            _ if start
+                && (matches!(
+                    tag.name,
+                    local_name!("td") | local_name!("th") | local_name!("tr")
+                ) || tags::table_section(&tag.name)) =>
             {
                 if self.in_scope(tags::table_scope, |_, name| tags::td_th(name)) {
                     self.close_the_cell();
@@ -398,15 +321,7 @@ impl Builder<'_> {
                 }
                 Ok(Step::Done)
             }
-            local_name!("body")
-            | local_name!("caption")
-            | local_name!("col")
-            | local_name!("colgroup")
-            | local_name!("html")
-                if !start =>
-            {
-                Ok(Step::Done)
-            }
+            _ if !start && tags::ignored_in_cell(&tag.name) => Ok(Step::Done),
             local_name!("table")
             | local_name!("tbody")
             | local_name!("tfoot")

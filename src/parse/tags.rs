@@ -129,6 +129,72 @@ html_set!(
         | "xmp"
 );
 
+/// A set of local names (any namespace: the rules that use these look at tag tokens).
+macro_rules! local_set {
+    ($(#[$doc:meta])* $name:ident = $($tag:tt)|+) => {
+        $(#[$doc])*
+        pub(super) fn $name(name: &LocalName) -> bool {
+            matches!(*name, $(local_name!($tag))|+)
+        }
+    };
+}
+
+local_set!(
+    /// Start tags that "in head" handles, wherever they appear before the body ends.
+    head_content = "base" | "basefont" | "bgsound" | "link" | "meta" | "noframes" | "script"
+        | "style" | "template" | "title"
+);
+local_set!(
+    /// Start tags that close a `<p>` and open a block.
+    block_start = "address" | "article" | "aside" | "blockquote" | "center" | "details"
+        | "dialog" | "dir" | "div" | "dl" | "fieldset" | "figcaption" | "figure" | "footer"
+        | "header" | "hgroup" | "main" | "menu" | "nav" | "ol" | "p" | "search" | "section"
+        | "summary" | "ul"
+);
+local_set!(
+    /// End tags that close their element when it is in scope.
+    block_end = "address" | "article" | "aside" | "blockquote" | "button" | "center"
+        | "details" | "dialog" | "dir" | "div" | "dl" | "fieldset" | "figcaption" | "figure"
+        | "footer" | "header" | "hgroup" | "listing" | "main" | "menu" | "nav" | "ol" | "pre"
+        | "search" | "section" | "select" | "summary" | "ul"
+);
+local_set!(
+    /// Formatting elements other than `<a>` and `<nobr>`.
+    formatting = "b" | "big" | "code" | "em" | "font" | "i" | "s" | "small" | "strike"
+        | "strong" | "tt" | "u"
+);
+local_set!(
+    /// Headings.
+    heading_name = "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
+);
+local_set!(
+    /// Table parts that start a new row group, column group or caption.
+    table_section = "caption" | "col" | "colgroup" | "tbody" | "tfoot" | "thead"
+);
+local_set!(
+    /// End tags "in table" ignores.
+    ignored_in_table = "body" | "caption" | "col" | "colgroup" | "html" | "tbody" | "td"
+        | "tfoot" | "th" | "thead" | "tr"
+);
+local_set!(
+    /// End tags "in caption" ignores.
+    ignored_in_caption = "body" | "col" | "colgroup" | "html" | "tbody" | "td" | "tfoot"
+        | "th" | "thead" | "tr"
+);
+local_set!(
+    /// End tags "in table body" ignores.
+    ignored_in_table_body = "body" | "caption" | "col" | "colgroup" | "html" | "td" | "th"
+        | "tr"
+);
+local_set!(
+    /// End tags "in row" ignores.
+    ignored_in_row = "body" | "caption" | "col" | "colgroup" | "html" | "td" | "th"
+);
+local_set!(
+    /// End tags "in cell" ignores.
+    ignored_in_cell = "body" | "caption" | "col" | "colgroup" | "html"
+);
+
 /// MathML's text integration points.
 pub(super) fn mathml_text_integration_point(name: &QualName) -> bool {
     name.ns == ns!(mathml)
