@@ -14,6 +14,7 @@ Uses the helpers of bench/run.py (run it after scripts/bench.sh has built the bi
 another binary).
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -24,7 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402
 
 
+def spawn_with_summary(argv, stderr_path):
+    """bench/run.py's `spawn`, but with the summary line logged, for `pages_parsed_dom`."""
+    env = {**os.environ, "RUST_LOG": "warn,pagecrawl::stats=info", "PYTHONDONTWRITEBYTECODE": "1"}
+    with open(stderr_path, "wb") as stderr:
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+
+
 def through_the_binary(binary, pages):
+    run.spawn = spawn_with_summary
     with run.Site(pages, 0, binary) as site:
         for _ in range(2):
             for engine in ("stream", "dom"):
