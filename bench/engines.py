@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
-"""A/B of the two extraction engines with one binary: `extract.engine = "stream"` against "dom".
+"""A/B of the two extraction engines: `extract.engine = "stream"` against "dom".
 
 Usage: python3 bench/engines.py [BINARY] [PAGES]   (default target/dist/pagecrawl, 2000)
 
-One `pagecrawl demo --serve` site at latency 0, 8 crawlers, two interleaved rounds; prints wall
-time, pages/s, CPU ms/page and peak RSS of each run, and checks every output. Uses the helpers
-of bench/run.py (run it after scripts/bench.sh has built the binary).
+1. Through the binary: one `pagecrawl demo --serve` site at latency 0, 8 crawlers, two
+   interleaved rounds; prints wall time, pages/s, CPU ms/page, peak RSS and the pages the stream
+   handed to the tree (`pages_parsed_dom`) of each run, and checks every output.
+2. In process (`cargo run --release --example engine_cpu`): CPU per page of each engine on the
+   demo site's pages and on html5lib-tests' tree-construction inputs (tests/data), and the share
+   of pages the stream hands to the tree; parsing alone, without HTTP or output.
+
+Uses the helpers of bench/run.py (run it after scripts/bench.sh has built the binary, or name
+another binary).
 """
 
+import os
+import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -16,10 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402
 
 
-def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else str(run.PAGECRAWL)
-    pages = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
-    with run.Site(pages, 0) as site:
+def spawn_with_summary(argv, stderr_path):
+    """bench/run.py's `spawn`, but with the summary line logged, for `pages_parsed_dom`."""
+    env = {**os.environ, "RUST_LOG": "warn,pagecrawl::stats=info", "PYTHONDONTWRITEBYTECODE": "1"}
+    with open(stderr_path, "wb") as stderr:
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+
+
+def through_the_binary(binary, pages):
+    run.spawn = spawn_with_summary
+    with run.Site(pages, 0, binary) as site:
         for _ in range(2):
             for engine in ("stream", "dom"):
                 with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -28,11 +43,27 @@ def main():
                     cfg = run.pagecrawl_config(work, site.url, pages, 8, out)
                     text = cfg.read_text().replace("[extract]\n", f'[extract]\nengine = "{engine}"\n')
                     cfg.write_text(text)
-                    code, _, cpu, rss, wall = run.measured(
-                        [binary, "run", "--config", str(cfg)], work / "stderr.log")
+                    log = work / "stderr.log"
+                    code, _, cpu, rss, wall = run.measured([str(binary), "run", "--config", str(cfg)], log)
+                    to_tree = re.search(r"pages_parsed_dom=(\d+)", log.read_text())
                     print(f"{engine:6} exit {code}  {pages / wall:7.0f} pages/s  "
                           f"{cpu / pages * 1000:.3f} CPU ms/page  {rss:.1f} MiB  "
+                          f"pages_parsed_dom={to_tree.group(1) if to_tree else '?'}  "
                           f"{run.verify(out, pages)}", flush=True)
+
+
+def in_process():
+    subprocess.run(["cargo", "run", "--release", "--quiet", "--example", "engine_cpu"],
+                   cwd=run.ROOT, check=True)
+
+
+def main():
+    binary = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else run.PAGECRAWL
+    pages = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    # `demo --verify` runs the same binary.
+    run.PAGECRAWL = binary
+    through_the_binary(binary, pages)
+    in_process()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::parse::{Engine, Extractor};
+use crate::parse::{Engine, Extractor, Limits};
 
 pub mod limits;
 
@@ -360,6 +360,9 @@ impl Config {
         writeln!(out, "\n[extract]")?;
         writeln!(out, "item = {:?}", self.extract.item_selector())?;
         writeln!(out, "engine = \"{}\"", self.extract.engine().name())?;
+        let limits = self.extract.limits();
+        writeln!(out, "max_items_per_page = {}", limits.max_items)?;
+        writeln!(out, "max_bytes_per_page = {}", limits.max_bytes)?;
         if let Some(why) = self.extract.stream_unavailable() {
             writeln!(
                 out,
@@ -541,6 +544,8 @@ struct RawHttp {
 struct RawExtract {
     item: String,
     engine: Option<Engine>,
+    max_items_per_page: Option<usize>,
+    max_bytes_per_page: Option<usize>,
     fields: toml::Table,
 }
 
@@ -637,14 +642,9 @@ impl RawConfig {
                 site.first_page
             );
         }
-        let max_pages = site.max_pages.unwrap_or(100_000);
-        if max_pages == 0 {
-            bail!("`site.max_pages` must be at least 1, got 0");
-        }
-        let max_failed_in_a_row = site.max_failed_in_a_row.unwrap_or(20);
-        if max_failed_in_a_row == 0 {
-            bail!("`site.max_failed_in_a_row` must be at least 1, got 0");
-        }
+        let max_pages = number(limits::MAX_PAGES, site.max_pages, 100_000)?;
+        let max_failed_in_a_row =
+            number(limits::MAX_FAILED_IN_A_ROW, site.max_failed_in_a_row, 20)?;
         let site = SiteConfig {
             url,
             first_page: site.first_page,
@@ -723,8 +723,24 @@ impl RawConfig {
             limits::SELECTOR_BYTES.check_len(&format!("`extract.fields.{name}`"), spec)?;
             fields.push((name, spec.to_string()));
         }
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_items: count(
+                limits::MAX_ITEMS_PER_PAGE,
+                extract.max_items_per_page,
+                defaults.max_items,
+            )?
+            .get(),
+            max_bytes: count(
+                limits::MAX_BYTES_PER_PAGE,
+                extract.max_bytes_per_page,
+                defaults.max_bytes,
+            )?
+            .get(),
+        };
         let extract =
-            Extractor::with_engine(&extract.item, &fields, extract.engine.unwrap_or_default())?;
+            Extractor::with_engine(&extract.item, &fields, extract.engine.unwrap_or_default())?
+                .with_limits(limits);
 
         let output = self
             .output
@@ -929,6 +945,21 @@ path = "out/items.jsonl"
                 "{err}"
             );
         }
+        for key in ["max_items_per_page", "max_bytes_per_page"] {
+            let err = err_of(&GOOD.replace("[extract]\n", &format!("[extract]\n{key} = 0\n")));
+            assert!(
+                err.contains(&format!("`extract.{key}` must be at least 1")),
+                "{err}"
+            );
+        }
+        let text = GOOD.replace("[extract]\n", "[extract]\nmax_items_per_page = 7\n");
+        let config = Config::from_toml(&text).unwrap();
+        assert_eq!(config.extract.limits().max_items, 7);
+        assert_eq!(
+            config.extract.limits().max_bytes,
+            Limits::default().max_bytes
+        );
+        assert!(config.describe().contains("max_items_per_page = 7"));
     }
 
     #[test]

@@ -4,16 +4,38 @@
 //! parser threads share. A parser thread ends when the `html` channel is disconnected and drained;
 //! it never looks at the shutdown flag, because every page that was fetched must be parsed.
 //! It does not write anything: the writer owns the output file.
+//!
+//! Two engines turn a page into items: the DOM engine (`dom`, html5ever's full tree through
+//! scraper) and the stream engine (`stream`, html5ever's tokenizer and a copy of its tree
+//! builder that keeps no tree, falling back to the DOM engine on any page it cannot follow
+//! exactly). Both apply the same per-page [`Limits`]; a page over them fails with a one-line
+//! reason, like a page that could not be fetched.
 
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use crossbeam_channel::Receiver;
 use log::{debug, warn};
-use scraper::{ElementRef, Html, Selector};
+use scraper::Selector;
 
-mod html5;
+mod body_rules;
+mod builder;
+mod dom;
+mod foreign;
+mod formatting;
+mod limits;
+mod rules;
+mod select;
+mod stack;
 mod stream;
+mod table_rules;
+mod tags;
+mod tree;
+
+pub use limits::Limits;
+pub use stream::Outcome as StreamOutcome;
+
+use limits::Budget;
 
 use crate::budget::BudgetSender;
 use crate::fetch::{BodyPool, Crawled};
@@ -109,9 +131,9 @@ impl Parsed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
-    /// Match the selectors on the token stream, without building a document tree, and hand a
-    /// page whose markup the stream cannot read like an HTML5 tree to the DOM engine. The same
-    /// items as `Dom`, several times faster.
+    /// Follow html5ever's tree builder on the token stream without building a tree, and hand
+    /// every page it cannot follow exactly to the DOM engine. The same items as `Dom`, for less
+    /// CPU.
     #[default]
     Stream,
     /// Build the full HTML5 document tree (html5ever) for every page and select in it.
@@ -145,27 +167,18 @@ pub struct Extractor {
     item_source: String,
     /// The compiled item selector.
     item: Selector,
-    /// The fields in config order.
-    fields: Vec<Field>,
+    /// The fields in config order, as the DOM engine takes them.
+    fields: Vec<dom::DomField>,
+    /// `(name, spec)` of each field, as written in the config.
+    specs: Vec<(String, String)>,
     /// The engine asked for.
     engine: Engine,
     /// The streaming plan; `None` with `engine = "dom"` or a selector the stream cannot match.
     stream: Option<stream::Plan>,
     /// Why the stream is not used although `engine = "stream"`.
     no_stream: Option<String>,
-}
-
-/// One `[extract.fields]` entry.
-#[derive(Debug, Clone)]
-struct Field {
-    /// The field name, used as the JSON key.
-    name: String,
-    /// The spec as written, e.g. `a@href`.
-    spec: String,
-    /// The selector inside the item; `None` means the item element itself (`@attr` specs).
-    selector: Option<Selector>,
-    /// The attribute to take; `None` takes the text.
-    attr: Option<String>,
+    /// The per-page limits.
+    limits: Limits,
 }
 
 /// Keys the writer adds to every item, which a field must not shadow.
@@ -176,14 +189,16 @@ impl Extractor {
     ///
     /// A spec is `selector` (the text of the first match, whitespace collapsed), `selector@attr`
     /// (an attribute of the first match) or `@attr` (an attribute of the item element itself).
-    pub fn new(item: &str, fields: &[(String, String)]) -> Result<Extractor> {
+    /// An attribute is named as the DOM's `getAttribute` takes it: case-insensitively on HTML
+    /// elements, exactly on SVG and MathML ones (`viewBox`, `xlink:href`).
+    pub fn new(item: &str, fields: &[(impl AsRef<str>, impl AsRef<str>)]) -> Result<Extractor> {
         Extractor::with_engine(item, fields, Engine::default())
     }
 
     /// [`Extractor::new`] with the engine chosen.
     pub fn with_engine(
         item: &str,
-        fields: &[(String, String)],
+        fields: &[(impl AsRef<str>, impl AsRef<str>)],
         engine: Engine,
     ) -> Result<Extractor> {
         let item_selector = Selector::parse(item)
@@ -194,8 +209,9 @@ impl Extractor {
         let mut compiled = Vec::with_capacity(fields.len());
         let mut plan_fields = Vec::with_capacity(fields.len());
         for (name, spec) in fields {
+            let (name, spec) = (name.as_ref(), spec.as_ref());
             let key = format!("extract.fields.{name}");
-            if RESERVED_FIELDS.contains(&name.as_str()) {
+            if RESERVED_FIELDS.contains(&name) {
                 return Err(anyhow!(
                     "`{key}`: the name {name:?} is reserved (every item already has \"page\" and \"url\")"
                 ));
@@ -216,9 +232,7 @@ impl Extractor {
                         .map_err(|err| anyhow!("`{key}`: invalid CSS selector {sel:?}: {err}"))?,
                 ),
             };
-            compiled.push(Field {
-                name: name.clone(),
-                spec: spec.clone(),
+            compiled.push(dom::DomField {
                 selector,
                 attr: attr.map(str::to_string),
             });
@@ -234,10 +248,26 @@ impl Extractor {
             item_source: item.to_string(),
             item: item_selector,
             fields: compiled,
+            specs: fields
+                .iter()
+                .map(|(name, spec)| (name.as_ref().to_string(), spec.as_ref().to_string()))
+                .collect(),
             engine,
             stream,
             no_stream,
+            limits: Limits::default(),
         })
+    }
+
+    /// The same selectors with other per-page limits.
+    pub fn with_limits(mut self, limits: Limits) -> Extractor {
+        self.limits = limits;
+        self
+    }
+
+    /// The per-page limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// The engine asked for in the config.
@@ -258,26 +288,28 @@ impl Extractor {
 
     /// The field names in output order.
     pub fn field_names(&self) -> impl Iterator<Item = &str> {
-        self.fields.iter().map(|f| f.name.as_str())
+        self.specs.iter().map(|(name, _)| name.as_str())
     }
 
     /// `(name, spec)` pairs as written in the config.
     pub fn field_specs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields
+        self.specs
             .iter()
-            .map(|f| (f.name.as_str(), f.spec.as_str()))
+            .map(|(name, spec)| (name.as_str(), spec.as_str()))
     }
 
-    /// Extracts every item of `html`, in document order.
-    pub fn extract(&self, html: &str) -> Vec<Item> {
+    /// Extracts every item of `html`, in document order, or says which per-page limit the page
+    /// is over.
+    pub fn extract(&self, html: &str) -> Result<Vec<Item>, String> {
         self.extract_reporting(html).0
     }
 
     /// [`Extractor::extract`], also saying which engine did the work.
-    pub fn extract_reporting(&self, html: &str) -> (Vec<Item>, Used) {
+    pub fn extract_reporting(&self, html: &str) -> (Result<Vec<Item>, String>, Used) {
         if let Some(plan) = &self.stream {
-            match plan.extract(html) {
-                stream::Outcome::Items(items) => return (items, Used::Stream),
+            match plan.extract(html, self.limits) {
+                stream::Outcome::Items(items) => return (Ok(items), Used::Stream),
+                stream::Outcome::TooBig(reason) => return (Err(reason), Used::Stream),
                 stream::Outcome::Irregular(why) => {
                     debug!("streaming extraction handed the page to the DOM engine: {why}");
                 }
@@ -286,26 +318,15 @@ impl Extractor {
         (self.extract_dom(html), Used::Dom)
     }
 
-    /// Extracts every item of `html` from its full HTML5 document tree (the `dom` engine).
-    pub fn extract_dom(&self, html: &str) -> Vec<Item> {
-        let document = Html::parse_document(html);
-        document
-            .select(&self.item)
-            .map(|element| self.fields.iter().map(|f| f.value(element)).collect())
-            .collect()
+    /// The stream engine alone, without the fallback: `None` when the stream is not in use.
+    /// For differential tests and fuzzing.
+    pub fn extract_stream(&self, html: &str) -> Option<StreamOutcome> {
+        Some(self.stream.as_ref()?.extract(html, self.limits))
     }
-}
 
-impl Field {
-    fn value(&self, item: ElementRef<'_>) -> Option<String> {
-        let target = match &self.selector {
-            Some(selector) => item.select(selector).next()?,
-            None => item,
-        };
-        match &self.attr {
-            Some(attr) => target.value().attr(attr).map(str::to_string),
-            None => Some(collapse_whitespace(target.text())),
-        }
+    /// Extracts every item of `html` from its full HTML5 document tree (the `dom` engine).
+    pub fn extract_dom(&self, html: &str) -> Result<Vec<Item>, String> {
+        dom::extract(html, &self.item, &self.fields, self.limits)
     }
 }
 
@@ -393,15 +414,18 @@ impl Parser {
             }));
             self.bodies
                 .give(std::mem::take(&mut fetched.body).into_bytes());
-            let page_items = match extracted {
-                Ok((page_items, used)) => {
+            let outcome = match extracted {
+                Ok((outcome, used)) => {
                     if used == Used::Dom {
                         self.stats.page_parsed_dom();
                     }
-                    page_items
+                    outcome
                 }
-                Err(panic) => {
-                    let reason = format!("the HTML parser panicked: {}", panic_text(&*panic));
+                Err(panic) => Err(format!("the HTML parser panicked: {}", panic_text(&*panic))),
+            };
+            let page_items = match outcome {
+                Ok(page_items) => page_items,
+                Err(reason) => {
                     warn!("page {} ({}): {reason}", fetched.page, fetched.url);
                     let failed = Parsed::Failed {
                         page: fetched.page,
@@ -439,12 +463,27 @@ impl Parser {
 mod tests {
     use super::*;
 
+    /// Compiles `item` and `fields` for the stream engine, which must be in use.
+    pub(super) fn engines(item: &str, fields: &[(&str, &str)]) -> Extractor {
+        let ex = Extractor::with_engine(item, fields, Engine::Stream).unwrap();
+        assert!(ex.stream.is_some(), "{item:?} {fields:?} should stream");
+        ex
+    }
+
     fn extractor(fields: &[(&str, &str)]) -> Extractor {
-        let fields: Vec<_> = fields
-            .iter()
-            .map(|(n, s)| (n.to_string(), s.to_string()))
-            .collect();
-        Extractor::new("div.pl2", &fields).unwrap()
+        engines("div.pl2", fields)
+    }
+
+    /// The items of `html`, from the engine that `used` says; both engines must agree.
+    pub(super) fn extract_with(ex: &Extractor, html: &str, used: Used) -> Vec<Item> {
+        let (items, by) = ex.extract_reporting(html);
+        assert_eq!(by, used, "{html:.200}");
+        assert_eq!(items, ex.extract_dom(html), "{html:.200}");
+        items.unwrap()
+    }
+
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_string())
     }
 
     #[test]
@@ -457,10 +496,8 @@ mod tests {
             <div class="pl2"><span>no link</span></div>
         </body></html>"#;
         let ex = extractor(&[("title", "a"), ("link", "a@href"), ("id", "@id")]);
-        let items = ex.extract(html);
-        let s = |v: &str| Some(v.to_string());
         assert_eq!(
-            items,
+            extract_with(&ex, html, Used::Stream),
             vec![
                 vec![s("红楼梦 第 1 卷"), s("/1"), None],
                 vec![s("Tom & Jerry"), s("/2"), s("second")],
@@ -475,40 +512,127 @@ mod tests {
             var tpl = '<div class="pl2"><a href="/decoy">decoy</a></div>';
             </script></head><body>
             <!-- <div class="pl2"><a href="/decoy2">decoy</a></div> -->
+            <noscript><div class="pl2"><a href="/decoy3">decoy</a></div></noscript>
             <div class="pl2"><a href="/real">real</a></div>
             </body></html>"#;
-        let items = extractor(&[("link", "a@href")]).extract(html);
-        assert_eq!(items, vec![vec![Some("/real".to_string())]]);
+        let items = extract_with(&extractor(&[("link", "a@href")]), html, Used::Stream);
+        assert_eq!(items, vec![vec![s("/real")]]);
     }
 
     #[test]
-    fn malformed_markup_does_not_panic() {
-        let ex = extractor(&[("title", "a")]);
-        assert!(ex.extract("").is_empty());
-        assert!(ex.extract("<div class=pl2><a>x").len() == 1);
-        assert!(ex.extract(&"<div>".repeat(5000)).is_empty());
+    fn text_nodes_join_as_in_the_tree() {
+        let ex = extractor(&[("title", "a"), ("link", "a@href"), ("img", "img")]);
+        let pages = [
+            // A comment or an element ends a text node; a stray end tag or a NUL does not.
+            (
+                "<div class=pl2><a>one<!-- c -->two<b>three</b>four</span>five\0six</a></div>",
+                "one two three fourfivesix",
+            ),
+            // References are decoded by html5ever's tokenizer, in text and in attributes.
+            (
+                "<div class=pl2><a href='/s?x=1&amp;y=2&copy=3&notit;'>Tom &amp; Jerry &eacute;&#x4e2d; &notin;&nbsp;x</a></div>",
+                "Tom & Jerry é中 ∉ x",
+            ),
+            // Script text inside a field is text; a newline after <pre> is dropped.
+            (
+                "<div class=pl2><a>x<script>if (a < b) {}</script><pre>\ny</pre></a></div>",
+                "x if (a < b) {} y",
+            ),
+        ];
+        for (html, title) in pages {
+            let items = extract_with(&ex, html, Used::Stream);
+            assert_eq!(items[0][0].as_deref(), Some(title), "{html}");
+        }
+        let items = extract_with(&ex, pages[1].0, Used::Stream);
+        // `&copy` before `=` stays as written in an attribute (the standard's legacy rule).
+        assert_eq!(items[0][1].as_deref(), Some("/s?x=1&y=2&copy=3&notit;"));
+        // A void element's text is empty, not missing.
+        let items = extract_with(&ex, "<div class=pl2><img src=x></div>", Used::Stream);
+        assert_eq!(items, vec![vec![None, None, s("")]]);
+    }
+
+    #[test]
+    fn nested_items_each_take_their_first_match() {
+        let ex = extractor(&[("link", "a@href"), ("title", "a"), ("id", "@id")]);
+        let html = "<div class=pl2 id=o><div class=pl2 id=i><a href=/i>inner</a></div>\
+                    <a href=/o>outer</a></div><div class=pl2 id=last><b>no link</b></div>";
+        assert_eq!(
+            extract_with(&ex, html, Used::Stream),
+            vec![
+                vec![s("/i"), s("inner"), s("o")],
+                vec![s("/i"), s("inner"), s("i")],
+                vec![None, None, s("last")],
+            ]
+        );
+    }
+
+    #[test]
+    fn repaired_markup_streams_where_no_node_moves() {
+        let ex = engines(
+            "li.pl2, p.pl2, div.pl2, td.pl2",
+            &[("title", "a"), ("link", "a@href")],
+        );
+        for html in [
+            // Implied end tags: <li>, <p>, cells and rows, an <a> inside an <a>.
+            "<ul><li class=pl2><a href=/1>1</a><li class=pl2><a href=/2>2</a></ul>",
+            "<p class=pl2><a href=/1>1</a><p class=pl2><a href=/2>2</a><div class=pl2>3</div>",
+            "<table><tr><td class=pl2><a href=/1>1<td class=pl2><a href=/2>2</table>",
+            "<div class=pl2><a href=/1>one<a href=/2>two</a></a></div>",
+            // A table with no <tbody>, and a truncated page.
+            "<table><tr><td><div class=pl2><a href=/t>cell</a></div></td></tr></table>",
+            "<div class=pl2><a href=/1>cut off",
+            // Unclosed inline elements closed by a block's end tag; formatting reopened.
+            "<div class=pl2><span><a href=/1>x</div><p class=pl2><b>bold<p class=pl2><a>more</a>",
+        ] {
+            extract_with(&ex, html, Used::Stream);
+        }
+    }
+
+    #[test]
+    fn markup_that_moves_nodes_goes_to_the_dom_engine() {
+        let ex = engines(
+            "div.pl2",
+            &[("title", "a"), ("link", "a@href"), ("cell", "td")],
+        );
+        for html in [
+            // Foster parenting: content and text directly in a table.
+            "<div class=pl2><table><a href=/f>fostered</a><tr><td>x</td></tr></table></div>",
+            "<div class=pl2><a href=/t><table><tr><td>cell</td></tr>moved</table></a></div>",
+            // The adoption agency moving a block out of a formatting element.
+            "<div class=pl2><a href=/1>x<div>block</a>after</div></div>",
+            // Templates, framesets, a second <body> with new attributes.
+            "<template><div class=pl2><a>t</a></div></template><div class=pl2><a>real</a></div>",
+            "<frameset><div class=pl2><a>f</a></div></frameset>",
+            "<body><div class=pl2><a>x</a></div><body class=late>",
+        ] {
+            extract_with(&ex, html, Used::Dom);
+        }
     }
 
     #[test]
     fn hostile_html_is_parsed_without_trouble() {
         let ex = extractor(&[("title", "a")]);
+        assert_eq!(extract_with(&ex, "", Used::Stream), Vec::<Item>::new());
         // Thousands of nested elements around one item.
         let deep = format!(
             "{}<div class=\"pl2\"><a>deep</a></div>{}",
             "<div><span>".repeat(20_000),
             "</span></div>".repeat(20_000)
         );
-        assert_eq!(ex.extract(&deep), vec![vec![Some("deep".to_string())]]);
+        assert_eq!(
+            extract_with(&ex, &deep, Used::Stream),
+            vec![vec![s("deep")]]
+        );
         // A 5 MB page with no matching items.
         let big = format!(
             "<html><body>{}</body></html>",
             "<p>filler text</p>".repeat(300_000)
         );
         assert!(big.len() > 5_000_000);
-        assert!(ex.extract(&big).is_empty());
+        assert!(extract_with(&ex, &big, Used::Stream).is_empty());
         // Unclosed and misnested tags, stray bytes.
         let broken = "<div class=pl2><a href=x>one<div class='pl2'><a>two</b></i></div>\u{0}<<>>";
-        assert_eq!(ex.extract(broken).len(), 2);
+        assert_eq!(ex.extract(broken).unwrap().len(), 2);
     }
 
     #[test]
@@ -523,257 +647,31 @@ mod tests {
         assert!(try_new("a[").contains("`extract.fields.f`: invalid CSS selector"));
         let err = Extractor::new("div", &[("url".to_string(), "a".to_string())]).unwrap_err();
         assert!(err.to_string().contains("reserved"), "{err}");
-        let err = Extractor::new("div", &[]).unwrap_err();
+        let err = Extractor::new("div", &[] as &[(&str, &str)]).unwrap_err();
         assert!(err.to_string().contains("at least one field"), "{err}");
-    }
-
-    /// Compiles `item` and `fields` for both engines.
-    fn engines(item: &str, fields: &[(&str, &str)]) -> Extractor {
-        let fields: Vec<_> = fields
-            .iter()
-            .map(|(n, s)| (n.to_string(), s.to_string()))
-            .collect();
-        let ex = Extractor::with_engine(item, &fields, Engine::Stream).unwrap();
-        assert!(ex.stream.is_some(), "{item:?} {fields:?} should stream");
-        ex
-    }
-
-    /// The stream must read `html` itself and agree with the DOM engine.
-    fn assert_streams_like_dom(ex: &Extractor, html: &str) -> Vec<Item> {
-        let dom = ex.extract_dom(html);
-        let streamed = ex.stream.as_ref().unwrap().extract(html);
-        assert_eq!(
-            streamed,
-            stream::Outcome::Items(dom.clone()),
-            "on {html:.300}"
-        );
-        dom
-    }
-
-    #[test]
-    fn stream_and_dom_agree_on_demo_pages() {
-        use crate::demo_site::{SiteOptions, expected_items, render_page};
-        let opts = SiteOptions::default();
-        let titles = engines("div.pl2", &[("title", "a"), ("link", "a@href")]);
-        let rows = engines(
-            "tr.item",
-            &[
-                ("title", "div.pl2 a"),
-                ("link", "div.pl2 a@href"),
-                ("cover", "img@src"),
-                ("rating", "span.rating_nums"),
-                ("quote", ".inq"),
-                ("votes", "div.star span.pl"),
-                ("class", "@class"),
-                ("missing", "span.nothing"),
-                ("short", "div.short-reviews"),
-            ],
-        );
-        for page in [0, 1, 7] {
-            let html = render_page(&opts, page);
-            let items = assert_streams_like_dom(&titles, &html);
-            let expected: Vec<Item> = expected_items(&opts, page)
-                .into_iter()
-                .map(|i| vec![Some(i.title), Some(i.link)])
-                .collect();
-            assert_eq!(items, expected, "page {page}");
-            let rows = assert_streams_like_dom(&rows, &html);
-            assert_eq!(rows.len(), opts.page_size);
-            assert!(rows.iter().all(|r| r[7].is_none() && r[8].is_some()));
-        }
-        let past_the_end = render_page(&opts, opts.pages);
-        assert!(assert_streams_like_dom(&titles, &past_the_end).is_empty());
-    }
-
-    #[test]
-    fn stream_and_dom_agree_on_well_formed_oddities() {
-        let ex = engines(
-            "div.pl2",
-            &[
-                ("title", "a"),
-                ("link", "a@href"),
-                ("id", "@id"),
-                ("img", "img"),
-            ],
-        );
-        let pages = [
-            // Character references, named, numeric and legacy, in text and in attributes.
-            r#"<div class="pl2" id="a&amp;b"><a href="/s?x=1&amp;y=2&copy=3&notit;">Tom &amp; Jerry &eacute;&#x4e2d;&#20013; &notin;&nbsp;x &amp</a></div>"#,
-            // Text split by comments and child elements; whitespace of every kind; NUL, CR.
-            "<div class=pl2><a>one<!-- c -->two<b>three</b>\r\n\t four\u{3000}five\0six</a></div>",
-            "<div class=pl2 id=\"a\r\nb\rc\0d\"><a>x<script>a\0b</script></a></div>",
-            // A stray end tag splits no text node; an element does.
-            "<div class=pl2><a>one</span>two<br>three<i></i>four<!---->five</a></div>",
-            // Script text inside a field is text, taken raw; RCDATA is decoded.
-            "<div class=pl2><a>x<script>var a = \"&amp;\" < 1;</script><textarea>&lt;t&gt;</textarea></a></div>",
-            // The first match decides, even when it lacks the attribute.
-            "<div class=pl2><a>no href</a><a href=/2>two</a></div>",
-            // Nested items: the outer item's first match is inside the inner one.
-            "<div class=pl2 id=outer><div class=pl2 id=inner><a href=/i>inner</a></div><a href=/o>outer</a></div>",
-            // A field match that is itself an item is not its own field.
-            "<div class=pl2 id=o><a href=/1>1</a></div><div class=pl2><div class=pl2><a href=/2>2</a></div></div>",
-            // Void elements: an empty text field, and items without content.
-            "<div class=pl2><img src=x><a href=/v>v</a></div><div class=pl2></div>",
-            // Upper-case markup, unquoted and single-quoted attributes.
-            "<DIV CLASS=pl2 ID='up'><A HREF=/UP>Up Case</A></DIV>",
-            // Decoys in comments, scripts, styles and noscript.
-            "<script>'<div class=pl2><a>s</a></div>'</script><style>.pl2{}</style><!-- <div class=pl2> -->\
-             <noscript><div class=pl2><a>ns</a></div></noscript><div class=pl2><a href=/r>real</a></div>",
-            // Items inside table cells, as on Douban.
-            "<table><tr><td><div class=pl2><a href=/t>cell</a></div></td></tr></table>",
-            // Whitespace between table parts stays in the table.
-            "<div class=pl2><a href=/w><table>\n <tr>\r\n\t<td>cell</td>\x0C</tr> </table></a></div>",
-            "",
-            "<html><body>no items</body></html>",
-        ];
-        for html in pages {
-            assert_streams_like_dom(&ex, html);
-        }
-        let first = assert_streams_like_dom(&ex, pages[0]);
-        let s = |v: &str| Some(v.to_string());
-        assert_eq!(
-            first,
-            vec![vec![
-                s("Tom & Jerry é中中 ∉ x &"),
-                s("/s?x=1&y=2&copy=3&notit;"),
-                s("a&b"),
-                None
-            ]]
-        );
-    }
-
-    #[test]
-    fn irregular_markup_goes_to_the_dom_engine() {
-        let ex = engines(
-            "li.pl2, p.pl2, div.pl2",
-            &[("title", "a"), ("link", "a@href")],
-        );
-        let deep = engines(
-            "div.pl2",
-            &[
-                ("title", "td a"),
-                ("cell", "td"),
-                ("opt", "select div"),
-                ("p", "p"),
-                ("br", "* br"),
-            ],
-        );
-        let pages = [
-            // Stray content in a table is moved before it; a cell directly in a table gets an
-            // implied row.
-            "<div class=pl2><table><a href=/f>fostered</a><tr><td><a>in cell</a></td></tr></table></div>",
-            "<div class=pl2><table><td><a href=/c>implied row</a></td></table></div>",
-            // Unclosed cells.
-            "<div class=pl2><table><tr><td>one<td><a>two</a></tr></table></div>",
-            // An element that <select> drops, and HTML inside SVG.
-            "<div class=pl2><select><div><a>x</a></div></select></div>",
-            "<div class=pl2><svg><p><a href=/s>out</a></p></svg></div>",
-            // A formatting element closed by a block's end tag, misnested formatting.
-            "<div class=pl2><b><a href=/1>x</b></a></div>",
-            "<div class=pl2><a href=/m><b>bold</a></b></div>",
-            "<div class=pl2><p>para<div><a href=/1>block</a></div></p></div>",
-            "<h1 class=pl2><a href=/1>x</a><h2 class=pl2><a href=/2>y</a></h2></h1>",
-            "<frameset><div class=pl2><a>f</a></div></frameset>",
-            // A block left open in a formatting element: the adoption agency moves it out.
-            "<div class=pl2><a>in <button> button</a></div>",
-            // An end tag that a table's scope hides from the HTML5 parser.
-            "<div class=pl2><table><tr><td>x</div><a>two</a></td></tr></table>",
-            "<div class=pl2><math><td></div><a>two</a></math>",
-            // Start tags that HTML5 parsers ignore: a table part outside a table, a second body.
-            "<div class=pl2><a>=pl2<tr>T</a></div>",
-            "<body><div class=pl2><a>x<body>y</a></div>",
-            // Items closed implicitly by the next one, or by their parent.
-            "<ul><li class=pl2><a href=/1>1</a><li class=pl2><a href=/2>2</a></ul>",
-            "<p class=pl2><a href=/1>1</a><p class=pl2><a href=/2>2</a>",
-            // A field element closed by its item's end tag.
-            "<div class=pl2><a href=/1>one</div><div class=pl2><a href=/2>two</a></div>",
-            // An anchor inside an anchor: the HTML5 parser closes the first.
-            "<div class=pl2><a href=/1>one<a href=/2>two</a></a></div>",
-            // A truncated page.
-            "<div class=pl2><a href=/1>cut off",
-            // Template contents are not part of the document tree.
-            "<template><div class=pl2><a>t</a></div></template><div class=pl2><a>real</a></div>",
-        ];
-        for html in pages {
-            let outcome = ex.stream.as_ref().unwrap().extract(html);
-            assert!(
-                matches!(outcome, stream::Outcome::Irregular(_)),
-                "{html}: {outcome:?}"
-            );
-            for ex in [&ex, &deep] {
-                assert_eq!(
-                    ex.extract_reporting(html),
-                    (ex.extract_dom(html), Used::Dom),
-                    "{html}"
-                );
-            }
-        }
-        // Text directly in a table is moved in front of it: a page goes to the DOM engine when
-        // such text is inside a captured field, and streams when no field captures it.
-        for (html, title) in [
-            (
-                "<div class=pl2><a href=/t><table><tr><td>cell</td></tr>fostered</table></a></div>",
-                "fostered cell",
-            ),
-            (
-                "<div class=pl2><a href=/t><table> <tbody>\u{3000}<tr><td>cell</td></tr></tbody></table></a></div>",
-                "cell",
-            ),
-        ] {
-            let (items, used) = ex.extract_reporting(html);
-            assert_eq!((&items, used), (&ex.extract_dom(html), Used::Dom), "{html}");
-            assert_eq!(items[0][0].as_deref(), Some(title), "{html}");
-            assert_eq!(
-                deep.extract_reporting(html),
-                (deep.extract_dom(html), Used::Stream)
-            );
-        }
-        // A stray </p> or </br> inserts an empty element, which only a bare `p`, `br` or `*`
-        // selector can match: the page goes to the DOM engine only for such selectors.
-        for html in [
-            "<div class=pl2><x>para</p><a>x</a></div>",
-            "<div class=pl2></br><a>x</a></div>",
-        ] {
-            assert_eq!(ex.extract_reporting(html).1, Used::Stream, "{html}");
-            assert_eq!(ex.extract(html), ex.extract_dom(html), "{html}");
-            assert_eq!(
-                deep.extract_reporting(html),
-                (deep.extract_dom(html), Used::Dom)
-            );
-        }
-        assert_eq!(
-            deep.extract_reporting("<div class=pl2><p>para</p></div>"),
-            (
-                vec![vec![None, None, None, Some("para".into()), None]],
-                Used::Stream
-            )
-        );
     }
 
     #[test]
     fn selectors_the_stream_cannot_match_use_the_dom_engine() {
-        let fields = [("t".to_string(), "a + span".to_string())];
+        let fields = [("t".to_string(), "a:last-child".to_string())];
         let ex = Extractor::with_engine("div", &fields, Engine::Stream).unwrap();
         let why = ex
             .stream_unavailable()
-            .expect("a sibling combinator does not stream");
-        assert!(why.contains("a + span"), "{why}");
-        let html = "<div><a>x</a><span>next</span></div>";
+            .expect("`:last-child` needs the elements after it");
+        assert!(why.contains("a:last-child"), "{why}");
+        let html = "<div><a>x</a><a>last</a></div>";
         assert_eq!(
             ex.extract_reporting(html),
-            (vec![vec![Some("next".to_string())]], Used::Dom)
+            (Ok(vec![vec![s("last")]]), Used::Dom)
         );
-        let dom = Extractor::with_engine(
-            "div",
-            &fields[..0]
-                .iter()
-                .cloned()
-                .chain([("t".into(), "a".into())])
-                .collect::<Vec<_>>(),
-            Engine::Dom,
-        )
-        .unwrap();
+        let dom = Extractor::with_engine("div", &fields, Engine::Dom).unwrap();
         assert_eq!(dom.stream_unavailable(), None);
         assert_eq!(dom.extract_reporting(html).1, Used::Dom);
+        // Child and sibling combinators stream.
+        let ex = engines("div > a + b", &[("t", "i")]);
+        assert_eq!(
+            extract_with(&ex, "<div><a></a><b><i>y</i></b></div>", Used::Stream),
+            vec![vec![s("y")]]
+        );
     }
 }

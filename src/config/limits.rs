@@ -27,6 +27,10 @@ pub struct Bound {
     pub max: u64,
 }
 
+/// Pages an "until empty" crawl may fetch (`site.max_pages`): its state grows with them.
+pub const MAX_PAGES: Bound = Bound::new("site.max_pages", 1, 100_000_000);
+/// Failed pages in a row that stop an "until empty" crawl.
+pub const MAX_FAILED_IN_A_ROW: Bound = Bound::new("site.max_failed_in_a_row", 1, 1_000_000);
 /// Crawler threads: each is a thread with a connection (and a file descriptor) of its own.
 pub const CRAWLERS: Bound = Bound::new("threads.crawlers", 1, 512);
 /// Parser threads: CPU-bound, so more than the cores only costs memory.
@@ -61,6 +65,10 @@ pub const USER_AGENT_BYTES: Bound = Bound::new("http.user_agent", 1, 512);
 pub const SELECTOR_BYTES: Bound = Bound::new("extract.item, extract.fields.*", 1, 1_024);
 /// How many `[extract.fields]`.
 pub const FIELDS: Bound = Bound::new("extract.fields", 1, 100);
+/// Items on one page: each takes a copy of its fields' text.
+pub const MAX_ITEMS_PER_PAGE: Bound = Bound::new("extract.max_items_per_page", 1, 1_000_000);
+/// Bytes of field values on one page.
+pub const MAX_BYTES_PER_PAGE: Bound = Bound::new("extract.max_bytes_per_page", 1, 1 << 30);
 /// The progress line interval.
 pub const STATS_INTERVAL_SECS: Bound = Bound::new("log.stats_interval_secs", 0, 86_400);
 /// The round interval: at most a (leap) year.
@@ -69,7 +77,9 @@ pub const EVERY_SECS: Bound = Bound::new("schedule.every_secs", 0, 366 * 86_400)
 pub const LEASE_SECS: Bound = Bound::new("frontier.lease_secs", 0, 86_400);
 
 /// Every bound, in the order of the README's table.
-pub const ALL: [Bound; 20] = [
+pub const ALL: [Bound; 24] = [
+    MAX_PAGES,
+    MAX_FAILED_IN_A_ROW,
     CRAWLERS,
     PARSERS,
     QUEUE_PAGES,
@@ -87,6 +97,8 @@ pub const ALL: [Bound; 20] = [
     MAX_REDIRECTS,
     SELECTOR_BYTES,
     FIELDS,
+    MAX_ITEMS_PER_PAGE,
+    MAX_BYTES_PER_PAGE,
     STATS_INTERVAL_SECS,
     EVERY_SECS,
     LEASE_SECS,

@@ -1,0 +1,398 @@
+//! The two extraction engines against each other: the stream engine must give exactly the DOM
+//! engine's items, or hand the page to it.
+//!
+//! Inputs: every `#data` section of html5lib-tests' tree-construction files (vendored under
+//! `tests/data/html5lib-tests`, MIT), the demo site's pages, the minimal pages of issue 13, and
+//! random broken listing fragments (a proptest). Each is extracted under a set of generic
+//! selectors, with both engines.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use pagecrawl::parse::{Engine, Extractor, Item, StreamOutcome};
+use proptest::prelude::*;
+
+/// Generic item and field selectors, each set one extractor.
+const SETS: &[(&str, &[(&str, &str)])] = &[
+    ("div", &[("p", "p"), ("href", "a@href"), ("id", "@id")]),
+    ("p", &[("a", "a"), ("any", "*"), ("class", "@class")]),
+    ("a", &[("b", "b"), ("href", "@href"), ("upper", "@HREF")]),
+    ("td", &[("a", "a"), ("span", "span"), ("img", "img@src")]),
+    ("li", &[("a", "a"), ("title", "@title"), ("ul", "ul li")]),
+    ("*", &[("any", "*"), ("id", "@id")]),
+    ("div p", &[("bi", "b, i"), ("class", "@class")]),
+    (
+        "[class]",
+        &[("span", "span"), ("class", "@class"), ("link", "a@href")],
+    ),
+    (
+        "svg, math",
+        &[
+            ("any", "*"),
+            ("viewbox", "@viewBox"),
+            ("use", "use@xlink:href"),
+        ],
+    ),
+    (
+        "table",
+        &[
+            ("tr", "tr"),
+            ("first", "td:first-child"),
+            ("next", "th + td"),
+        ],
+    ),
+    (
+        "body",
+        &[("any", "*"), ("class", "@class"), ("form", "form@action")],
+    ),
+    (
+        "html",
+        &[("title", "title"), ("lang", "@lang"), ("head", "head > *")],
+    ),
+    (
+        "select, option",
+        &[("option", "option"), ("value", "@value")],
+    ),
+    ("span", &[("div", "div"), ("text", "span ~ *")]),
+];
+
+fn extractors() -> Vec<Extractor> {
+    SETS.iter()
+        .map(|(item, fields)| {
+            let ex = Extractor::with_engine(item, fields, Engine::Stream).unwrap();
+            assert_eq!(ex.stream_unavailable(), None, "{item}: {fields:?}");
+            ex
+        })
+        .collect()
+}
+
+/// What comparing the engines on a corpus found.
+#[derive(Default)]
+struct Tally {
+    /// (input, selector set) pairs the stream took itself.
+    streamed: usize,
+    /// Items the stream gave on those pairs (all compared with the DOM engine's).
+    items: usize,
+    /// Pairs the stream handed to the DOM engine, by reason.
+    handed: BTreeMap<&'static str, usize>,
+    /// Inputs that went to the DOM engine under at least one selector set.
+    inputs_handed: usize,
+    /// Differences, described.
+    differences: Vec<String>,
+}
+
+impl Tally {
+    fn compare(&mut self, extractors: &[Extractor], html: &str) {
+        let mut handed = false;
+        for ex in extractors {
+            let dom = ex.extract_dom(html);
+            assert_eq!(ex.extract(html), dom, "{html:?}");
+            let streamed = match ex.extract_stream(html).expect("the stream is in use") {
+                StreamOutcome::Items(items) => Ok(items),
+                StreamOutcome::TooBig(reason) => Err(reason),
+                StreamOutcome::Irregular(why) => {
+                    handed = true;
+                    *self.handed.entry(why).or_default() += 1;
+                    continue;
+                }
+            };
+            self.streamed += 1;
+            self.items += streamed.as_ref().map_or(0, Vec::len);
+            if streamed != dom {
+                self.differences.push(format!(
+                    "{:?} on {html:?}:\n  stream {streamed:?}\n  dom    {dom:?}",
+                    ex.item_selector()
+                ));
+            }
+        }
+        self.inputs_handed += usize::from(handed);
+    }
+
+    fn report(&self, corpus: &str, inputs: usize) {
+        let pairs = self.streamed + self.handed.values().sum::<usize>();
+        eprintln!(
+            "{corpus}: {inputs} inputs x {} selector sets: {} streamed ({} items), {} to the tree \
+             ({:.1} %); {} inputs ({:.1} %) went to the tree under some set; {} differences",
+            SETS.len(),
+            self.streamed,
+            self.items,
+            pairs - self.streamed,
+            100.0 * (pairs - self.streamed) as f64 / pairs as f64,
+            self.inputs_handed,
+            100.0 * self.inputs_handed as f64 / inputs as f64,
+            self.differences.len()
+        );
+        for (why, count) in &self.handed {
+            eprintln!("  {count:6}  {why}");
+        }
+        assert!(
+            self.differences.is_empty(),
+            "{} differences, the first ones:\n{}",
+            self.differences.len(),
+            self.differences[..self.differences.len().min(10)].join("\n")
+        );
+    }
+}
+
+/// The `#data` sections of the vendored tree-construction files.
+fn html5lib_inputs() -> Vec<String> {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/html5lib-tests/tree-construction");
+    let mut inputs = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|err| panic!("{}: {err}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for section in text.split("#data\n").skip(1) {
+            let (data, _) = section
+                .split_once("\n#errors\n")
+                .unwrap_or_else(|| panic!("{}: a #data without #errors", file.display()));
+            inputs.push(data.to_string());
+        }
+    }
+    inputs
+}
+
+#[test]
+fn html5lib_tree_construction_inputs_give_the_same_items() {
+    let inputs = html5lib_inputs();
+    assert!(inputs.len() > 1700, "only {} inputs", inputs.len());
+    let extractors = extractors();
+    let mut tally = Tally::default();
+    for html in &inputs {
+        tally.compare(&extractors, html);
+    }
+    tally.report("html5lib tree-construction", inputs.len());
+}
+
+#[test]
+fn demo_pages_stream_and_give_the_same_items() {
+    use pagecrawl::demo_site::{SiteOptions, render_page};
+    let opts = SiteOptions::default();
+    let extractors = extractors();
+    let mut tally = Tally::default();
+    for page in [0, 1, 7, opts.pages] {
+        tally.compare(&extractors, &render_page(&opts, page));
+    }
+    tally.report("demo site", 4);
+    assert_eq!(tally.inputs_handed, 0, "{:?}", tally.handed);
+}
+
+/// Shorthand for expected items.
+fn items(rows: &[&[Option<&str>]]) -> Vec<Item> {
+    rows.iter()
+        .map(|row| row.iter().map(|v| v.map(str::to_string)).collect())
+        .collect()
+}
+
+fn one(item: &str, fields: &[(&str, &str)]) -> Extractor {
+    Extractor::with_engine(item, fields, Engine::Stream).unwrap()
+}
+
+/// Both engines, and the stream's own answer when it keeps the page.
+fn both(ex: &Extractor, html: &str) -> Vec<Item> {
+    let dom = ex.extract_dom(html).unwrap();
+    match ex.extract_stream(html).unwrap() {
+        StreamOutcome::Items(streamed) => assert_eq!(streamed, dom, "{html}"),
+        StreamOutcome::TooBig(reason) => panic!("{reason} on {html}"),
+        StreamOutcome::Irregular(_) => {}
+    }
+    assert_eq!(ex.extract(html).as_ref(), Ok(&dom), "{html}");
+    dom
+}
+
+#[test]
+fn the_minimal_pages_of_issue_13() {
+    let some = Some;
+    // 1. Attribute values are decoded before matching.
+    let ex = one("a[href*=\"&filter\"]", &[("href", "@href")]);
+    let html = r#"<a href="?start=25&amp;filter=">next</a>"#;
+    assert_eq!(both(&ex, html), items(&[&[some("?start=25&filter=")]]));
+    let ex = one("div.pl2", &[("t", "a")]);
+    assert_eq!(
+        both(&ex, r#"<div class="pl&#50;"><a>x</a></div>"#),
+        items(&[&[some("x")]])
+    );
+    // 2. A stray </br> is a <br>, </p> an empty <p>.
+    let ex = one("a", &[("t", "a"), ("text", "@href")]);
+    let ex_text = one("div", &[("t", "a")]);
+    let html = r#"<div><a href="/1">Line one</br>Line two</a></div>"#;
+    assert_eq!(both(&ex_text, html), items(&[&[some("Line one Line two")]]));
+    both(&ex, html);
+    assert_eq!(
+        both(&one("div", &[("p", "p")]), "<div><a>x</p>y</a></div>"),
+        items(&[&[some("")]])
+    );
+    // 3. Head, body and html tags out of place.
+    let ex = one(".single", &[("img", "img@src")]);
+    let html = r#"<head><title>T</title><img src="/pixel.gif"></head><body class="single"><img src="/cover.jpg">"#;
+    assert_eq!(both(&ex, html), items(&[&[some("/pixel.gif")]]));
+    for html in [
+        "<p>x</body><div class=single><img src=/a></div></html><div class=single><img src=/b>",
+        "text before<html><body class=single><img src=/c>",
+        "<body><img src=/d><body class=single>",
+    ] {
+        both(&ex, html);
+    }
+    // 4. An inline end tag with a block open inside it is ignored.
+    let ex = one("div.star", &[("rating", "span.rating_nums")]);
+    let html = r#"<div class="star"><span class="rating_nums">9.2<div></span><span class="pl">(420685人评价)</span></div></div>"#;
+    assert_eq!(both(&ex, html), items(&[&[some("9.2 (420685人评价)")]]));
+    // 5. The form element pointer.
+    let ex = one("form", &[("input", "input@name"), ("action", "@action")]);
+    for html in [
+        "<form action=/a><div><form action=/b><input name=q></form></div>",
+        "<table><form action=/t><tr><td><input name=q></td></tr></table>",
+        "<form action=/c><div><input name=a></form><input name=b></div><form action=/d><input name=c>",
+    ] {
+        both(&ex, html);
+    }
+    // 6. Content moved out of a table.
+    let ex = one("table", &[("input", "input@name"), ("text", "colgroup")]);
+    both(&ex, r#"<table><input name="q"><tr><td>x</td></tr></table>"#);
+    both(&ex, "<table><colgroup>text<col></colgroup></table>");
+    // 7. End tags and their scopes.
+    let ex = one("p, h2, h3, li, ul", &[("any", "*"), ("b", "button")]);
+    for html in [
+        "<p><button>x</p>y</button>",
+        "<h2>a</h3>b",
+        "<li><ul></li><li>c</ul>",
+        "<svg><p>d</svg>",
+        "<svg></p>e</svg>",
+        "<ruby><p><rp>f</rp></p></ruby>",
+    ] {
+        both(&ex, html);
+    }
+    // 8. `*` matches the elements the parser adds.
+    let ex = one("table.navbox", &[("any", "*")]);
+    let html = "<table class=navbox><tr><td>Projects</td><td>Bugzilla</td></tr></table>";
+    assert_eq!(both(&ex, html), items(&[&[some("Projects Bugzilla")]]));
+    // 9. SVG names and attribute names.
+    let ex = one(
+        "svg",
+        &[
+            ("use", "use@xlink:href"),
+            ("viewbox", "@viewBox"),
+            ("lower", "@viewbox"),
+            ("clip", "clipPath@id"),
+        ],
+    );
+    let html = r##"<svg viewBox="0 0 1 1"><clippath id=c></clippath><use xlink:href="#i"/></svg>"##;
+    assert_eq!(
+        both(&ex, html),
+        items(&[&[some("#i"), some("0 0 1 1"), None, some("c")]])
+    );
+    assert_eq!(
+        both(&one("a", &[("href", "@HREF")]), "<a HREF=/x>x</a>"),
+        items(&[&[some("/x")]])
+    );
+    // 10. NUL bytes.
+    let ex = one("div", &[("a", "a"), ("svg", "svg")]);
+    assert_eq!(
+        both(&ex, "<div><a>&#x41\0a</a><svg>b\0c</svg></div>"),
+        items(&[&[some("Aa"), some("b\u{fffd}c")]])
+    );
+    // 11. A nested <a> inside MathML.
+    let ex = one("a", &[("t", "*"), ("href", "@href")]);
+    both(&ex, "<a href=1><math><a href=2>x</a></math></a>");
+}
+
+/// A random broken listing fragment, douban-like.
+fn fragment() -> impl Strategy<Value = String> {
+    let tag = prop::sample::select(vec![
+        "div",
+        "span",
+        "a",
+        "p",
+        "li",
+        "ul",
+        "table",
+        "tr",
+        "td",
+        "b",
+        "i",
+        "form",
+        "br",
+        "img",
+        "svg",
+        "math",
+        "select",
+        "option",
+        "h2",
+        "h3",
+        "button",
+        "em",
+        "font",
+        "tbody",
+        "label",
+        "custom-el",
+        "input",
+        "pre",
+        "textarea",
+        "script",
+        "body",
+        "html",
+        "head",
+        "title",
+        "nobr",
+        "object",
+        "caption",
+        "colgroup",
+        "col",
+        "dd",
+        "dt",
+        "rp",
+        "use",
+        "clippath",
+    ]);
+    let class = prop::sample::select(vec![
+        "",
+        " class=item",
+        " class=pl2",
+        " class=\"pl&#50;\"",
+        " class=rating_nums",
+        " class=star",
+        " href=\"?a=1&amp;b=2\"",
+        " href=/x&filter=",
+        " id=x",
+        " HREF=/y",
+        " xlink:href=#z",
+        " viewbox=\"0 0 1 1\"",
+        " type=hidden",
+        " color=red",
+    ]);
+    let text = prop::sample::select(vec![
+        "",
+        "9.2",
+        " ",
+        "\n",
+        "(420685人评价)",
+        "&amp;",
+        "&#x41\0a",
+        "Line\0",
+        "x&notit;y",
+        "\r\n",
+    ]);
+    let piece = (0..4usize, tag, class, text).prop_map(|(kind, tag, class, text)| match kind {
+        0 => format!("<{tag}{class}>{text}"),
+        1 => format!("</{tag}>{text}"),
+        2 => format!("<{tag}{class}/>{text}"),
+        _ => text.to_string(),
+    });
+    prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn random_broken_listings_give_the_same_items(html in fragment()) {
+        let extractors = extractors();
+        let mut tally = Tally::default();
+        tally.compare(&extractors, &html);
+        prop_assert!(tally.differences.is_empty(), "{}", tally.differences.join("\n"));
+    }
+}
