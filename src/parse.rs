@@ -20,7 +20,9 @@ use scraper::Selector;
 
 mod body_rules;
 mod builder;
+mod charref;
 mod dom;
+mod fast;
 mod foreign;
 mod formatting;
 mod limits;
@@ -34,6 +36,7 @@ mod tree;
 
 pub use limits::Limits;
 pub use stream::Outcome as StreamOutcome;
+pub use stream::Reading;
 
 use limits::Budget;
 
@@ -322,6 +325,21 @@ impl Extractor {
     /// For differential tests and fuzzing.
     pub fn extract_stream(&self, html: &str) -> Option<StreamOutcome> {
         Some(self.stream.as_ref()?.extract(html, self.limits))
+    }
+
+    /// The stream engine through html5ever's tokenizer only, without the fast tokenizer and
+    /// without the fallback: `None` when the stream is not in use. For differential tests and
+    /// benchmarks.
+    pub fn extract_stream_exact(&self, html: &str) -> Option<StreamOutcome> {
+        let plan = self.stream.as_ref()?;
+        Some(plan.extract_reading(html, self.limits, false).0)
+    }
+
+    /// The stream engine alone, without the fallback, also saying which tokenizer read the
+    /// page: `None` when the stream is not in use. For differential tests and benchmarks.
+    pub fn extract_stream_reading(&self, html: &str) -> Option<(StreamOutcome, Reading)> {
+        let plan = self.stream.as_ref()?;
+        Some(plan.extract_reading(html, self.limits, true))
     }
 
     /// Extracts every item of `html` from its full HTML5 document tree (the `dom` engine).

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pagecrawl::parse::{Engine, Extractor, Item, StreamOutcome};
+use pagecrawl::parse::{Engine, Extractor, Item, Reading, StreamOutcome};
 use proptest::prelude::*;
 
 /// Generic item and field selectors, each set one extractor.
@@ -79,12 +79,33 @@ struct Tally {
     inputs_handed: usize,
     /// Differences, described.
     differences: Vec<String>,
+    /// (input, selector set) pairs by the tokenizer that read them.
+    readings: BTreeMap<&'static str, usize>,
 }
 
 impl Tally {
     fn compare(&mut self, extractors: &[Extractor], html: &str) {
         let mut handed = false;
         for ex in extractors {
+            // The fast tokenizer, with or without a handover to html5ever's, must give the
+            // tree builder what html5ever's alone gives it: the same outcome, to the reason
+            // a page is handed to the tree.
+            let (fast, reading) = ex
+                .extract_stream_reading(html)
+                .expect("the stream is in use");
+            let exact = ex.extract_stream_exact(html).expect("the stream is in use");
+            if fast != exact {
+                self.differences.push(format!(
+                    "{:?} on {html:?}: the fast tokenizer ({reading:?}) differs:\n  fast  {fast:?}\n  exact {exact:?}",
+                    ex.item_selector()
+                ));
+            }
+            let name = match reading {
+                Reading::Fast => "fast tokenizer",
+                Reading::Handover => "fast, then html5ever's",
+                Reading::Html5ever => "html5ever's tokenizer",
+            };
+            *self.readings.entry(name).or_default() += 1;
             let dom = ex.extract_dom(html);
             assert_eq!(ex.extract(html), dom, "{html:?}");
             let streamed = match ex.extract_stream(html).expect("the stream is in use") {
@@ -124,6 +145,13 @@ impl Tally {
         );
         for (why, count) in &self.handed {
             eprintln!("  {count:6}  {why}");
+        }
+        eprintln!("  read by:");
+        for (reading, count) in &self.readings {
+            eprintln!(
+                "  {count:6}  {reading} ({:.1} %)",
+                100.0 * *count as f64 / pairs as f64
+            );
         }
         assert!(
             self.differences.is_empty(),

@@ -14,6 +14,7 @@
 //! When the builder refuses a token, the whole page is handed back ([`Outcome::Irregular`]) and
 //! the DOM engine parses it from the start.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 
 use html5ever::tendril::StrTendril;
@@ -23,6 +24,7 @@ use html5ever::tokenizer::{
 use html5ever::{TokenizerResult, ns};
 
 use super::builder::{Bail, Builder};
+use super::fast::{self, Stop};
 use super::select::{self, List};
 use super::tree::{NONE, Tree, get_attribute};
 use super::{Budget, Item, Limits, push_words};
@@ -80,32 +82,110 @@ impl Plan {
 
     /// Extracts the items of `html` in one streaming pass.
     pub(super) fn extract(&self, html: &str, limits: Limits) -> Outcome {
-        let sink = Sink {
-            builder: RefCell::new(Builder::new(Walk::new(self, limits))),
-            bail: Cell::new(None),
-            ending: Cell::new(false),
-        };
-        let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
-        let input = BufferQueue::default();
-        input.push_back(StrTendril::from_slice(html));
-        loop {
-            match tokenizer.feed(&input) {
-                TokenizerResult::Done => break,
-                TokenizerResult::Script(()) if tokenizer.sink.bail.get().is_some() => break,
-                // As html5ever's driver does: a script end or a charset is no reason to stop.
-                TokenizerResult::Script(()) | TokenizerResult::EncodingIndicator(_) => {}
+        self.extract_reading(html, limits, true).0
+    }
+
+    /// [`Plan::extract`], with the fast tokenizer or without it, also saying which tokenizer
+    /// read the page.
+    pub(super) fn extract_reading(
+        &self,
+        html: &str,
+        limits: Limits,
+        fast: bool,
+    ) -> (Outcome, Reading) {
+        let mut builder = Builder::new(Walk::new(self, limits));
+        // The fast tokenizer's text tokens are slices of one tendril (at most 4 GiB), and it
+        // reads no NUL byte (html5ever replaces some, reports others, drops none).
+        if !fast
+            || u32::try_from(html.len()).is_err()
+            || memchr::memchr(0, html.as_bytes()).is_some()
+        {
+            let outcome = run_html5ever(builder, html, TokenizerOpts::default());
+            return (outcome, Reading::Html5ever);
+        }
+        let text = normalise_line_ends(html);
+        match fast::run(&text, &mut builder) {
+            Ok(()) => (builder.walk.finish(), Reading::Fast),
+            Err(Stop::Refused(why)) => (Outcome::Irregular(why), Reading::Fast),
+            Err(Stop::Handover(handover)) => {
+                let opts = TokenizerOpts {
+                    // Only at the very start of the page.
+                    discard_bom: false,
+                    initial_state: Some(handover.state),
+                    last_start_tag_name: handover.last_start_tag,
+                    ..TokenizerOpts::default()
+                };
+                let outcome = run_html5ever(builder, &text[handover.at..], opts);
+                (outcome, Reading::Handover)
             }
         }
-        if tokenizer.sink.bail.get().is_none() {
-            tokenizer.sink.ending.set(true);
-            tokenizer.end();
+    }
+}
+
+/// Which tokenizer read a page in the stream engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// The fast tokenizer, to the end (or to the token the tree builder refused).
+    Fast,
+    /// The fast tokenizer, then html5ever's from a construct the fast one does not read.
+    Handover,
+    /// html5ever's tokenizer from the start: a NUL byte, or the fast tokenizer not asked for.
+    Html5ever,
+}
+
+/// `html` with `\r\n` and lone `\r` turned into `\n`, as html5ever's input stream turns them
+/// before its tokenizer looks at them.
+fn normalise_line_ends(html: &str) -> Cow<'_, str> {
+    let bytes = html.as_bytes();
+    let Some(first) = memchr::memchr(b'\r', bytes) else {
+        return Cow::Borrowed(html);
+    };
+    let mut out = String::with_capacity(html.len());
+    let (mut start, mut cr) = (0, first);
+    loop {
+        out.push_str(&html[start..cr]);
+        out.push('\n');
+        start = cr + 1;
+        if bytes.get(start) == Some(&b'\n') {
+            start += 1;
         }
-        let Sink { builder, bail, .. } = tokenizer.sink;
-        let builder = builder.into_inner();
-        match bail.get() {
-            Some(why) => Outcome::Irregular(why),
-            None => builder.walk.finish(),
+        match memchr::memchr(b'\r', &bytes[start..]) {
+            Some(found) => cr = start + found,
+            None => break,
         }
+    }
+    out.push_str(&html[start..]);
+    Cow::Owned(out)
+}
+
+/// Feeds `html` through html5ever's tokenizer into `builder`, to the end of the page, and says
+/// what the page gave.
+fn run_html5ever(builder: Builder<'_>, html: &str, opts: TokenizerOpts) -> Outcome {
+    let sink = Sink {
+        builder: RefCell::new(builder),
+        bail: Cell::new(None),
+        ending: Cell::new(false),
+    };
+    let tokenizer = Tokenizer::new(sink, opts);
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    loop {
+        match tokenizer.feed(&input) {
+            TokenizerResult::Done => break,
+            TokenizerResult::Script(()) if tokenizer.sink.bail.get().is_some() => break,
+            // As html5ever's driver does: a script end or a charset is no reason to stop.
+            TokenizerResult::Script(()) | TokenizerResult::EncodingIndicator(_) => {}
+        }
+    }
+    if tokenizer.sink.bail.get().is_none() {
+        tokenizer.sink.ending.set(true);
+        tokenizer.end();
+    }
+    let Sink { builder, bail, .. } = tokenizer.sink;
+    let builder = builder.into_inner();
+    match bail.get() {
+        Some(why) => Outcome::Irregular(why),
+        None => builder.walk.finish(),
     }
 }
 
