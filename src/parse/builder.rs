@@ -14,8 +14,6 @@
 //! pushes or pops the stack of open elements, so the elements' parents never change and the
 //! record is the final tree's, by construction.
 
-use std::collections::VecDeque;
-
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{self, Tag, TokenSinkResult};
@@ -106,10 +104,10 @@ pub(super) struct Builder<'p> {
 }
 
 impl<'p> Builder<'p> {
-    /// A builder at the start of a document.
-    pub(super) fn new(walk: Walk<'p>) -> Builder<'p> {
+    /// A builder at the start of a document of `bytes` bytes.
+    pub(super) fn new(walk: Walk<'p>, bytes: usize) -> Builder<'p> {
         Builder {
-            tree: Tree::default(),
+            tree: Tree::for_page(bytes),
             walk,
             open: Stack::default(),
             formatting: Vec::new(),
@@ -158,7 +156,9 @@ impl<'p> Builder<'p> {
     }
 
     fn process_to_completion(&mut self, mut tok: Tok) -> Result<TokenSinkResult<()>, Bail> {
-        let mut more = VecDeque::new();
+        // What a split leaves of a run of text. html5ever keeps a queue; it never holds more
+        // than one token: only an unsplit run is split, and a split part is never unsplit.
+        let mut more = None;
         loop {
             let step = if self.is_foreign(&tok) {
                 self.step_foreign(tok)?
@@ -166,7 +166,7 @@ impl<'p> Builder<'p> {
                 self.step(self.mode, tok)?
             };
             match step {
-                Step::Done => match more.pop_front() {
+                Step::Done => match more.take() {
                     Some(next) => tok = next,
                     None => return Ok(TokenSinkResult::Continue),
                 },
@@ -186,7 +186,8 @@ impl<'p> Builder<'p> {
                     };
                     tok = Tok::Chars(split, first);
                     if !buf.is_empty() {
-                        more.push_back(Tok::Chars(Split::Unsplit, buf));
+                        debug_assert!(more.is_none(), "one split at a time");
+                        more = Some(Tok::Chars(Split::Unsplit, buf));
                     }
                 }
                 Step::Raw(kind) => return Ok(TokenSinkResult::RawData(kind)),

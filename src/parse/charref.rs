@@ -96,6 +96,19 @@ fn numeric_char(num: u32, too_big: bool) -> char {
 
 /// `&name…` (html5ever's `do_named`, `finish_named` and `do_bogus_name`).
 fn named(rest: &str, in_attribute: bool) -> Option<Decoded> {
+    let name_end = rest
+        .bytes()
+        .position(|b| !b.is_ascii_alphanumeric())
+        .unwrap_or(rest.len());
+    // The common case, `&name;` with a known name, in one look-up: every prefix of an entity
+    // is in the table, so html5ever's walk reaches the whole name, and no longer match can
+    // follow a `;`.
+    if rest.as_bytes().get(name_end) == Some(&b';')
+        && let Some(&value) = NAMED_ENTITIES.get(&rest[..=name_end])
+        && value.0 != 0
+    {
+        return Some(entity(name_end + 1, value));
+    }
     // The longest full match so far: (its length in bytes, its characters).
     let mut found: Option<(usize, (u32, u32))> = None;
     // html5ever takes each character into its name buffer, then looks the buffer up: the
@@ -111,7 +124,7 @@ fn named(rest: &str, in_attribute: bool) -> Option<Decoded> {
             None => break,
         }
     }
-    let (len, (c1, c2)) = found?;
+    let (len, value) = found?;
     let last_matched = rest.as_bytes()[len - 1];
     let next = rest.as_bytes().get(len).copied();
     if last_matched != b';'
@@ -121,12 +134,17 @@ fn named(rest: &str, in_attribute: bool) -> Option<Decoded> {
         // The legacy rule: `&copy=3` in an attribute stays as written.
         return None;
     }
+    Some(entity(len, value))
+}
+
+/// A named reference's characters, `consumed` bytes long.
+fn entity(consumed: usize, (c1, c2): (u32, u32)) -> Decoded {
     let conv = |n: u32| char::from_u32(n).expect("an entity's scalar value");
-    Some(Decoded {
-        consumed: len,
+    Decoded {
+        consumed,
         chars: [conv(c1), if c2 == 0 { '\0' } else { conv(c2) }],
         len: if c2 == 0 { 1 } else { 2 },
-    })
+    }
 }
 
 #[cfg(test)]

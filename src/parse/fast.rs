@@ -31,6 +31,7 @@ use memchr::{memchr, memchr2, memmem};
 
 use super::builder::{Bail, Builder};
 use super::charref::{self, Decoded};
+use super::tags;
 
 /// Why the fast tokenizer stopped before the end of the page.
 #[derive(Debug)]
@@ -321,6 +322,9 @@ impl Reader<'_, '_, '_> {
     /// A tag or attribute name: ASCII upper case lowered, the rest as written.
     fn local_name(&self, range: Range<usize>) -> LocalName {
         let name = &self.text[range];
+        if let Some(known) = tags::common_name(name.as_bytes()) {
+            return known;
+        }
         if name.bytes().any(|b| b.is_ascii_uppercase()) {
             LocalName::from(name.to_ascii_lowercase())
         } else {

@@ -93,7 +93,7 @@ impl Plan {
         limits: Limits,
         fast: bool,
     ) -> (Outcome, Reading) {
-        let mut builder = Builder::new(Walk::new(self, limits));
+        let mut builder = Builder::new(Walk::new(self, limits), html.len());
         // The fast tokenizer's text tokens are slices of one tendril (at most 4 GiB), and it
         // reads no NUL byte (html5ever replaces some, reports others, drops none).
         if !fast

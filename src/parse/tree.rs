@@ -55,6 +55,16 @@ pub(super) struct Tree {
 }
 
 impl Tree {
+    /// An empty record with room for the elements of a page of `bytes` bytes (real pages hold
+    /// about one element per 60 bytes), so that it seldom grows; bounded, for huge pages of
+    /// text.
+    pub(super) fn for_page(bytes: usize) -> Tree {
+        Tree {
+            nodes: Vec::with_capacity((bytes / 64).min(16_384)),
+            text_nodes: 0,
+        }
+    }
+
     /// Appends a new element as the last child of `parent` and returns its id.
     pub(super) fn insert(&mut self, name: QualName, mut attrs: Vec<Attribute>, parent: u32) -> u32 {
         // scraper sorts them (its `Element::new`); `id` and `class` are then found the same way.
