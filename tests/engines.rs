@@ -317,6 +317,16 @@ fn the_minimal_pages_of_issue_13() {
         both(&one("a", &[("href", "@HREF")]), "<a HREF=/x>x</a>"),
         items(&[&[some("/x")]])
     );
+    // An attribute the stream's fast tokenizer keeps only for a selector: `xlink:href` is
+    // `href` in the XLink namespace on SVG elements, which `[*|href]` tests.
+    let ex = one("[*|href]", &[("t", "text"), ("href", "@href")]);
+    assert_eq!(
+        both(
+            &ex,
+            r##"<p><svg><g xlink:href="#x"><text>t</text></g></svg><a href=y>z</a>"##
+        ),
+        items(&[&[some("t"), None], &[None, some("y")]])
+    );
     // 10. NUL bytes.
     let ex = one("div", &[("a", "a"), ("svg", "svg")]);
     assert_eq!(

@@ -341,9 +341,13 @@ impl Reader<'_, '_, '_> {
             + bytes[name_start..]
                 .iter()
                 .position(|&b| is_space(b) || b == b'/' || b == b'>')?;
+        let name = self.local_name(name_start..name_end);
+        // Elsewhere an attribute that no selector tests and no field reads is dropped: the
+        // items are the same, without its value, its interned name and its room in the list.
+        let keep_all = tags::attributes_read_by_builder(&name);
         let mut tag = Tag {
             kind,
-            name: self.local_name(name_start..name_end),
+            name,
             self_closing: false,
             attrs: Vec::new(),
             had_duplicate_attributes: false,
@@ -378,25 +382,26 @@ impl Reader<'_, '_, '_> {
                 return None;
             }
             at = self.skip_space(name.end);
-            let value = if bytes.get(at) == Some(&b'=') {
+            let mut value = at..at;
+            if bytes.get(at) == Some(&b'=') {
                 at = self.skip_space(at + 1);
-                let (value, end) = match *bytes.get(at)? {
+                match *bytes.get(at)? {
                     quote @ (b'"' | b'\'') => {
-                        let end = at + 1 + memchr(quote, &bytes[at + 1..])?;
-                        (self.attribute_value(at + 1..end), end + 1)
+                        value = at + 1..at + 1 + memchr(quote, &bytes[at + 1..])?;
+                        at = value.end + 1;
                     }
                     b'>' => return None,
                     _ => {
-                        let end =
-                            at + bytes[at..].iter().position(|&b| is_space(b) || b == b'>')?;
-                        (self.attribute_value(at..end), end)
+                        value =
+                            at..at + bytes[at..].iter().position(|&b| is_space(b) || b == b'>')?;
+                        at = value.end;
                     }
-                };
-                at = end;
-                value
-            } else {
-                StrTendril::new()
-            };
+                }
+            }
+            if !keep_all && !self.builder.walk.reads_attribute(&bytes[name.clone()]) {
+                continue;
+            }
+            let value = self.attribute_value(value);
             // html5ever keeps the first of two attributes of the same name.
             let name = self.local_name(name);
             if tag.attrs.iter().any(|attr| attr.name.local == name) {

@@ -36,6 +36,11 @@ pub(super) struct Plan {
     item: List,
     /// One entry per field, in config order.
     fields: Vec<FieldPlan>,
+    /// Every attribute name (ASCII lower case) a selector may test or a field may read, and
+    /// the part after the `:` of names like `xlink:href` (the local name the tree builder gives
+    /// it on SVG elements). The fast tokenizer keeps no other attribute, where the tree
+    /// builder does not look at attributes itself.
+    attributes: Vec<String>,
 }
 
 /// How one field is taken.
@@ -76,8 +81,28 @@ impl Plan {
                     attr: attr.map(str::to_string),
                 })
             })
-            .collect::<Result<_, String>>()?;
-        Ok(Plan { item, fields })
+            .collect::<Result<Vec<FieldPlan>, String>>()?;
+        let mut attributes = Vec::new();
+        select::attribute_names(&item, &mut attributes);
+        for field in &fields {
+            if let Some(selector) = &field.selector {
+                select::attribute_names(selector, &mut attributes);
+            }
+            if let Some(attr) = &field.attr {
+                let attr = attr.to_ascii_lowercase();
+                if let Some((_, local)) = attr.split_once(':') {
+                    attributes.push(local.to_string());
+                }
+                attributes.push(attr);
+            }
+        }
+        attributes.sort_unstable();
+        attributes.dedup();
+        Ok(Plan {
+            item,
+            fields,
+            attributes,
+        })
     }
 
     /// Extracts the items of `html` in one streaming pass.
@@ -286,6 +311,20 @@ impl<'p> Walk<'p> {
             captures: Vec::new(),
             raw_bytes: 0,
         }
+    }
+
+    /// Whether a selector or a field may look at an attribute of this name (as the tokenizer
+    /// gives it: ASCII lower case, before the tree builder adjusts names on SVG and MathML
+    /// elements).
+    pub(super) fn reads_attribute(&self, name: &[u8]) -> bool {
+        let local = match name.iter().position(|&b| b == b':') {
+            Some(colon) => &name[colon + 1..],
+            None => name,
+        };
+        self.plan.attributes.iter().any(|known| {
+            known.as_bytes().eq_ignore_ascii_case(name)
+                || known.as_bytes().eq_ignore_ascii_case(local)
+        })
     }
 
     /// Element `id` was just inserted: it may be the first match of a field of the items it is

@@ -195,6 +195,14 @@ local_set!(
     ignored_in_cell = "body" | "caption" | "col" | "colgroup" | "html"
 );
 
+local_set!(
+    /// Start tags whose attributes the tree builder itself looks at: the formatting elements
+    /// (compared and copied), `<html>` and `<body>` (merged), `<input>` (`type` in a table) and
+    /// `<font>` (in SVG or MathML).
+    attributes_read_by_builder = "a" | "b" | "big" | "body" | "code" | "em" | "font" | "html"
+        | "i" | "input" | "nobr" | "s" | "small" | "strike" | "strong" | "tt" | "u"
+);
+
 /// MathML's text integration points.
 pub(super) fn mathml_text_integration_point(name: &QualName) -> bool {
     name.ns == ns!(mathml)
