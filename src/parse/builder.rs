@@ -146,7 +146,7 @@ impl<'p> Builder<'p> {
                 if ignore_lf && text.starts_with('\n') {
                     text.pop_front(1);
                 }
-                if text.is_empty() {
+                if text.is_empty() || self.text_is_inert(&text) {
                     return Ok(TokenSinkResult::Continue);
                 }
                 Tok::Chars(Split::Unsplit, text)
@@ -193,6 +193,32 @@ impl<'p> Builder<'p> {
                 Step::Raw(kind) => return Ok(TokenSinkResult::RawData(kind)),
                 Step::Plaintext => return Ok(TokenSinkResult::Plaintext),
             }
+        }
+    }
+
+    /// Whether the rules would do nothing with this run of text that the stream can see: it
+    /// reopens no formatting element, moves nothing, and goes into an element no field is
+    /// reading. Such runs are the whitespace between the tags of most pages; skipping them
+    /// skips their trip through the rules (in a table, two: the table text mode, then the
+    /// next token again).
+    fn text_is_inert(&self, text: &str) -> bool {
+        let Some(&current) = self.open.last() else {
+            return false;
+        };
+        let node = self.tree.node(current);
+        if node.capture != NONE || node.name.ns != ns!(html) {
+            return false;
+        }
+        match self.mode {
+            // "In body" text: reconstruct the active formatting elements, then append the
+            // text to the current node (the cell and caption modes send text there too).
+            Mode::InBody | Mode::InCell | Mode::InCaption => self.formatting_settled(),
+            // Whitespace in a table part is kept in the table text mode, then appended to
+            // that same current node before the next token is processed in this mode.
+            Mode::InTable | Mode::InTableBody | Mode::InRow => {
+                tags::table_outer(&node.name) && text.bytes().all(|b| b.is_ascii_whitespace())
+            }
+            _ => false,
         }
     }
 

@@ -18,6 +18,13 @@ impl Builder<'_> {
         entry == MARKER || self.open.contains(&entry)
     }
 
+    /// Whether reconstructing the active formatting elements would reopen none.
+    pub(super) fn formatting_settled(&self) -> bool {
+        self.formatting
+            .last()
+            .is_none_or(|&last| self.is_marker_or_open(last))
+    }
+
     /// Reopens formatting elements that were closed while still active: each reopened copy is
     /// an ordinary insertion at the current node.
     pub(super) fn reconstruct_active_formatting_elements(&mut self) -> Result<(), Bail> {
