@@ -23,6 +23,8 @@ mod builder;
 mod charref;
 mod dom;
 mod fast;
+#[cfg(test)]
+mod fast_tests;
 mod foreign;
 mod formatting;
 mod limits;

@@ -1,10 +1,11 @@
 //! The two extraction engines against each other: the stream engine must give exactly the DOM
 //! engine's items, or hand the page to it.
 //!
-//! Inputs: every `#data` section of html5lib-tests' tree-construction files (vendored under
-//! `tests/data/html5lib-tests`, MIT), the demo site's pages, the minimal pages of issue 13, and
-//! random broken listing fragments (a proptest). Each is extracted under a set of generic
-//! selectors, with both engines.
+//! Inputs: every `#data` section of html5lib-tests' tree-construction files and the inputs of
+//! its tokenizer tests (vendored under `tests/data/html5lib-tests`, MIT), the demo site's
+//! pages, the minimal pages of issue 13, and random broken listing fragments (a proptest).
+//! Each is extracted under a set of generic selectors, with both engines, and the stream's
+//! fast tokenizer is held to html5ever's (the same outcome on every input).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -194,6 +195,25 @@ fn html5lib_tree_construction_inputs_give_the_same_items() {
         tally.compare(&extractors, html);
     }
     tally.report("html5lib tree-construction", inputs.len());
+}
+
+#[test]
+fn html5lib_tokenizer_inputs_give_the_same_items() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/html5lib-tests/tokenizer/inputs.jsonl");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    let inputs: Vec<String> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(inputs.len() > 6000, "only {} inputs", inputs.len());
+    let extractors = extractors();
+    let mut tally = Tally::default();
+    for html in &inputs {
+        tally.compare(&extractors, html);
+    }
+    tally.report("html5lib tokenizer", inputs.len());
 }
 
 #[test]
@@ -421,6 +441,22 @@ fn fragment() -> impl Strategy<Value = String> {
         _ => text.to_string(),
     });
     prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+}
+
+/// The same fragments, 2,000 of a fixed seed, tallied together: the shares of each path.
+#[test]
+fn random_broken_listings_tallied() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = fragment();
+    let extractors = extractors();
+    let mut tally = Tally::default();
+    for _ in 0..2000 {
+        let html = strategy.new_tree(&mut runner).unwrap().current();
+        tally.compare(&extractors, &html);
+    }
+    tally.report("random broken listings", 2000);
 }
 
 proptest! {

@@ -101,6 +101,9 @@ pub(super) struct Builder<'p> {
     pub(super) foster: bool,
     /// Characters read in a table, waiting to be inserted.
     pub(super) pending_table_text: Vec<(Split, StrTendril)>,
+    /// Every token received, described (`super::fast_tests` compares the two tokenizers).
+    #[cfg(test)]
+    pub(super) tokens: Vec<String>,
 }
 
 impl<'p> Builder<'p> {
@@ -119,6 +122,8 @@ impl<'p> Builder<'p> {
             ignore_lf: false,
             foster: false,
             pending_table_text: Vec::new(),
+            #[cfg(test)]
+            tokens: Vec::new(),
         }
     }
 
@@ -127,6 +132,8 @@ impl<'p> Builder<'p> {
         &mut self,
         token: tokenizer::Token,
     ) -> Result<TokenSinkResult<()>, Bail> {
+        #[cfg(test)]
+        self.record(&token);
         // Taken at every token, parse errors included, exactly as html5ever does.
         let ignore_lf = std::mem::take(&mut self.ignore_lf);
         let tok = match token {

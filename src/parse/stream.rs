@@ -118,6 +118,22 @@ impl Plan {
         limits: Limits,
         fast: bool,
     ) -> (Outcome, Reading) {
+        let (builder, bail, reading) = self.read(html, limits, fast);
+        let outcome = match bail {
+            Some(why) => Outcome::Irregular(why),
+            None => builder.walk.finish(),
+        };
+        (outcome, reading)
+    }
+
+    /// Runs the tree builder over `html`: the builder at the end, why it refused the page (if
+    /// it did), and which tokenizer read it.
+    pub(super) fn read(
+        &self,
+        html: &str,
+        limits: Limits,
+        fast: bool,
+    ) -> (Builder<'_>, Option<Bail>, Reading) {
         let mut builder = Builder::new(Walk::new(self, limits), html.len());
         // The fast tokenizer's text tokens are slices of one tendril (at most 4 GiB), and it
         // reads no NUL byte (html5ever replaces some, reports others, drops none).
@@ -125,13 +141,13 @@ impl Plan {
             || u32::try_from(html.len()).is_err()
             || memchr::memchr(0, html.as_bytes()).is_some()
         {
-            let outcome = run_html5ever(builder, html, TokenizerOpts::default());
-            return (outcome, Reading::Html5ever);
+            let (builder, bail) = run_html5ever(builder, html, TokenizerOpts::default());
+            return (builder, bail, Reading::Html5ever);
         }
         let text = normalise_line_ends(html);
         match fast::run(&text, &mut builder) {
-            Ok(()) => (builder.walk.finish(), Reading::Fast),
-            Err(Stop::Refused(why)) => (Outcome::Irregular(why), Reading::Fast),
+            Ok(()) => (builder, None, Reading::Fast),
+            Err(Stop::Refused(why)) => (builder, Some(why), Reading::Fast),
             Err(Stop::Handover(handover)) => {
                 let opts = TokenizerOpts {
                     // Only at the very start of the page.
@@ -140,8 +156,8 @@ impl Plan {
                     last_start_tag_name: handover.last_start_tag,
                     ..TokenizerOpts::default()
                 };
-                let outcome = run_html5ever(builder, &text[handover.at..], opts);
-                (outcome, Reading::Handover)
+                let (builder, bail) = run_html5ever(builder, &text[handover.at..], opts);
+                (builder, bail, Reading::Handover)
             }
         }
     }
@@ -183,9 +199,13 @@ fn normalise_line_ends(html: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Feeds `html` through html5ever's tokenizer into `builder`, to the end of the page, and says
-/// what the page gave.
-fn run_html5ever(builder: Builder<'_>, html: &str, opts: TokenizerOpts) -> Outcome {
+/// Feeds `html` through html5ever's tokenizer into `builder`, to the end of the page or to the
+/// token the builder refuses (and why).
+fn run_html5ever<'p>(
+    builder: Builder<'p>,
+    html: &str,
+    opts: TokenizerOpts,
+) -> (Builder<'p>, Option<Bail>) {
     let sink = Sink {
         builder: RefCell::new(builder),
         bail: Cell::new(None),
@@ -207,11 +227,7 @@ fn run_html5ever(builder: Builder<'_>, html: &str, opts: TokenizerOpts) -> Outco
         tokenizer.end();
     }
     let Sink { builder, bail, .. } = tokenizer.sink;
-    let builder = builder.into_inner();
-    match bail.get() {
-        Some(why) => Outcome::Irregular(why),
-        None => builder.walk.finish(),
-    }
+    (builder.into_inner(), bail.get())
 }
 
 /// The tokenizer's sink: the builder, and a stop once it refuses a token.
