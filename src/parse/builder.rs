@@ -300,7 +300,7 @@ impl<'p> Builder<'p> {
         target: u32,
         attrs: &[Attribute],
     ) -> Result<(), Bail> {
-        let have = &self.tree.node(target).attrs;
+        let have = self.tree.attrs(target);
         if attrs
             .iter()
             .all(|attr| have.iter().any(|old| old.name == attr.name))

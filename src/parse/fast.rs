@@ -335,7 +335,7 @@ impl Reader<'_, '_, '_> {
     /// A start or end tag whose name starts at `name_start`: the token and where it ends, or
     /// `None` for html5ever (odd characters where an attribute name starts, a tag cut off by
     /// the end of the page, `=` with no value).
-    fn tag(&self, name_start: usize, kind: TagKind) -> Option<(Token, usize)> {
+    fn tag(&mut self, name_start: usize, kind: TagKind) -> Option<(Token, usize)> {
         let bytes = self.bytes;
         let name_end = name_start
             + bytes[name_start..]
@@ -407,6 +407,10 @@ impl Reader<'_, '_, '_> {
             if tag.attrs.iter().any(|attr| attr.name.local == name) {
                 tag.had_duplicate_attributes = true;
             } else {
+                if tag.attrs.capacity() == 0 {
+                    // The room of an earlier tag's list, which the tree has taken apart.
+                    tag.attrs = self.builder.tree.spare_attrs();
+                }
                 tag.attrs.push(Attribute {
                     name: QualName::new(None, ns!(), name),
                     value,

@@ -43,8 +43,10 @@ impl Builder<'_> {
             }
         }
         loop {
-            let old = self.tree.node(self.formatting[at]);
-            let (local, attrs) = (old.name.local.clone(), old.attrs.clone());
+            let old = self.formatting[at];
+            let local = self.tree.node(old).name.local.clone();
+            let mut attrs = self.tree.spare_attrs();
+            attrs.extend_from_slice(self.tree.attrs(old));
             let copy = self.insert_element(true, ns!(html), local, attrs)?;
             self.formatting[at] = copy;
             if at == self.formatting.len() - 1 {
@@ -63,12 +65,12 @@ impl Builder<'_> {
             if entry == MARKER {
                 break;
             }
-            let old = self.tree.node(entry);
+            let old = self.tree.attrs(entry);
             // html5ever compares the attribute lists sorted; names are unique in each (the
             // tokenizer drops repeated ones), so the same set is the same sorted list.
-            if old.name.local == tag.name
-                && old.attrs.len() == tag.attrs.len()
-                && tag.attrs.iter().all(|attr| old.attrs.contains(attr))
+            if self.tree.node(entry).name.local == tag.name
+                && old.len() == tag.attrs.len()
+                && tag.attrs.iter().all(|attr| old.contains(attr))
             {
                 first = Some(at);
                 matches += 1;

@@ -362,9 +362,9 @@ impl<'p> Walk<'p> {
                 }
                 let value = match &plan.attr {
                     Some(attr) => {
-                        let node = tree.node(id);
-                        let attrs = node.attrs.iter().map(|a| (&a.name, &*a.value));
-                        Value::Fixed(get_attribute(&node.name, attrs, attr).map(str::to_string))
+                        let attrs = tree.attrs(id).iter().map(|a| (&a.name, &*a.value));
+                        let name = &tree.node(id).name;
+                        Value::Fixed(get_attribute(name, attrs, attr).map(str::to_string))
                     }
                     None => Value::Text(*capture.get_or_insert_with(|| {
                         self.captures.push(Capture {
@@ -403,7 +403,7 @@ impl<'p> Walk<'p> {
                 .iter()
                 .map(|field| match (&field.selector, &field.attr) {
                     (None, Some(attr)) => {
-                        let attrs = node.attrs.iter().map(|a| (&a.name, &*a.value));
+                        let attrs = tree.attrs(id).iter().map(|a| (&a.name, &*a.value));
                         Value::Fixed(get_attribute(&node.name, attrs, attr).map(str::to_string))
                     }
                     _ => Value::Pending,

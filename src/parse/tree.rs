@@ -27,8 +27,8 @@ pub(super) const NONE: u32 = u32::MAX;
 pub(super) struct Node {
     /// Its namespace and local name (never a prefix).
     pub(super) name: QualName,
-    /// Its attributes, sorted by name as scraper sorts them.
-    pub(super) attrs: Vec<Attribute>,
+    /// Where its attributes are in [`Tree::attrs`]: `attrs.0..attrs.1`.
+    attrs: (u32, u32),
     /// The element it was inserted into; [`NONE`] for the root.
     pub(super) parent: u32,
     /// The element child of the same parent inserted just before it.
@@ -50,6 +50,11 @@ pub(super) struct Node {
 pub(super) struct Tree {
     /// Every element, by id.
     nodes: Vec<Node>,
+    /// The elements' attributes, each element's together, sorted by name as scraper sorts
+    /// them: one buffer for the page instead of a list per element.
+    attrs: Vec<Attribute>,
+    /// Emptied attribute lists, with their room, for the tokenizer's next tags.
+    spare: Vec<Vec<Attribute>>,
     /// Text nodes created so far.
     text_nodes: u32,
 }
@@ -61,14 +66,22 @@ impl Tree {
     pub(super) fn for_page(bytes: usize) -> Tree {
         Tree {
             nodes: Vec::with_capacity((bytes / 64).min(16_384)),
+            attrs: Vec::new(),
+            spare: Vec::new(),
             text_nodes: 0,
         }
     }
 
     /// Appends a new element as the last child of `parent` and returns its id.
     pub(super) fn insert(&mut self, name: QualName, mut attrs: Vec<Attribute>, parent: u32) -> u32 {
+        let start = self.attrs.len();
+        self.attrs.append(&mut attrs);
+        if attrs.capacity() > 0 {
+            self.spare.push(attrs);
+        }
         // scraper sorts them (its `Element::new`); `id` and `class` are then found the same way.
-        attrs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        self.attrs[start..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        let attrs = (start as u32, self.attrs.len() as u32);
         let id = self.nodes.len() as u32;
         let (prev_element, item, capture) = match self.nodes.get_mut(parent as usize) {
             Some(parent) => {
@@ -90,6 +103,17 @@ impl Tree {
             capture,
         });
         id
+    }
+
+    /// The attributes of element `id`, sorted by name.
+    pub(super) fn attrs(&self, id: u32) -> &[Attribute] {
+        let (start, end) = self.nodes[id as usize].attrs;
+        &self.attrs[start as usize..end as usize]
+    }
+
+    /// An empty attribute list, with room from an earlier tag when there is one.
+    pub(super) fn spare_attrs(&mut self) -> Vec<Attribute> {
+        self.spare.pop().unwrap_or_default()
     }
 
     /// A comment was appended to `parent`: it ends the text node there, if any.
@@ -165,8 +189,8 @@ impl<'a> El<'a> {
 
     /// The attributes named `local` in any namespace (scraper's `Element::id`, `classes`).
     fn attrs_named(&self, local: &'a str) -> impl Iterator<Item = &'a Attribute> {
-        self.node()
-            .attrs
+        self.tree
+            .attrs(self.id)
             .iter()
             .filter(move |attr| &*attr.name.local == local)
     }
@@ -237,7 +261,7 @@ impl Element for El<'_> {
         local_name: &CssLocalName,
         operation: &AttrSelectorOperation<&CssString>,
     ) -> bool {
-        self.node().attrs.iter().any(|attr| {
+        self.tree.attrs(self.id).iter().any(|attr| {
             !matches!(*ns, NamespaceConstraint::Specific(url) if *url != attr.name.ns)
                 && local_name.0 == attr.name.local
                 && operation.eval_str(&attr.value)
