@@ -162,6 +162,24 @@ impl<'p> Builder<'p> {
         self.process_to_completion(tok)
     }
 
+    /// A run of text as a string slice, from the fast tokenizer: what a text token does, but
+    /// the tendril (a copy) is made only for text the rules will look at.
+    pub(super) fn process_text(&mut self, text: &str) -> Result<(), Bail> {
+        #[cfg(test)]
+        self.record(&tokenizer::CharacterTokens(StrTendril::from_slice(text)));
+        let ignore_lf = std::mem::take(&mut self.ignore_lf);
+        let text = match text.strip_prefix('\n') {
+            Some(rest) if ignore_lf => rest,
+            _ => text,
+        };
+        if text.is_empty() || self.text_is_inert(text) {
+            return Ok(());
+        }
+        // Text never switches the tokenizer to another state.
+        let tok = Tok::Chars(Split::Unsplit, StrTendril::from_slice(text));
+        self.process_to_completion(tok).map(drop)
+    }
+
     fn process_to_completion(&mut self, mut tok: Tok) -> Result<TokenSinkResult<()>, Bail> {
         // What a split leaves of a run of text. html5ever keeps a queue; it never holds more
         // than one token: only an unsplit run is split, and a split part is never unsplit.

@@ -67,21 +67,18 @@ struct Reader<'t, 'b, 'p> {
     text: &'t str,
     /// The same, as bytes.
     bytes: &'t [u8],
-    /// The same, as one shared buffer that text tokens are slices of (no copies).
-    page: StrTendril,
     /// The tree builder.
     builder: &'b mut Builder<'p>,
     /// The name of the last start tag, which decides what ends raw text.
     last_start_tag: Option<LocalName>,
 }
 
-/// Tokenizes `text` (NUL-free, line ends normalised, at most `u32::MAX` bytes) into `builder`,
+/// Tokenizes `text` (NUL-free, line ends normalised) into `builder`,
 /// up to its end of file token, or says where and why it stopped.
 pub(super) fn run(text: &str, builder: &mut Builder<'_>) -> Result<(), Stop> {
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),
-        page: StrTendril::from_slice(text),
         builder,
         last_start_tag: None,
     };
@@ -98,7 +95,7 @@ pub(super) fn run(text: &str, builder: &mut Builder<'_>) -> Result<(), Stop> {
             }
         };
     }
-    reader.emit_text(Token::EOFToken)
+    reader.emit(Token::EOFToken).map(drop)
 }
 
 /// Whitespace as the tokenizer's states know it (`\r` is gone by now).
@@ -111,37 +108,21 @@ impl Reader<'_, '_, '_> {
         self.builder.process_token(token).map_err(Stop::Refused)
     }
 
-    /// Emits text or the end of the file: only a start tag switches the tokenizer's state.
-    fn emit_text(&mut self, token: Token) -> Result<(), Stop> {
-        self.emit(token).map(drop)
-    }
-
-    /// A slice of the page, as a tendril sharing the page's buffer.
-    fn slice(&self, range: Range<usize>) -> StrTendril {
-        // Panics unless the range is in bounds and on character boundaries.
-        let _ = &self.text[range.clone()];
-        // SAFETY: `page` holds the same bytes as `text`, and the line above checked that the
-        // range is in bounds and on character boundaries; `run`'s caller keeps the page within
-        // `u32::MAX` bytes.
-        unsafe {
-            self.page
-                .unsafe_subtendril(range.start as u32, range.len() as u32)
-        }
-    }
-
     /// A run of text, if not empty.
     fn chars(&mut self, range: Range<usize>) -> Result<(), Stop> {
-        if !range.is_empty() {
-            let text = self.slice(range);
-            self.emit_text(Token::CharacterTokens(text))?;
+        if range.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        self.builder
+            .process_text(&self.text[range])
+            .map_err(Stop::Refused)
     }
 
     /// The characters of a reference.
     fn decoded(&mut self, decoded: Decoded) -> Result<(), Stop> {
-        let text = StrTendril::from_slice(decoded.as_str(&mut [0; 8]));
-        self.emit_text(Token::CharacterTokens(text))
+        let mut buf = [0; 8];
+        let text = decoded.as_str(&mut buf);
+        self.builder.process_text(text).map_err(Stop::Refused)
     }
 
     /// Text in `range` with its character references decoded (RCDATA), as tokens.
@@ -422,7 +403,7 @@ impl Reader<'_, '_, '_> {
     /// An attribute value, its character references decoded.
     fn attribute_value(&self, range: Range<usize>) -> StrTendril {
         let Some(first) = memchr(b'&', &self.bytes[range.clone()]) else {
-            return self.slice(range);
+            return StrTendril::from_slice(&self.text[range]);
         };
         let mut value = StrTendril::new();
         let (mut start, mut amp) = (range.start, range.start + first);

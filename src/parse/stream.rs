@@ -135,8 +135,8 @@ impl Plan {
         fast: bool,
     ) -> (Builder<'_>, Option<Bail>, Reading) {
         let mut builder = Builder::new(Walk::new(self, limits), html.len());
-        // The fast tokenizer's text tokens are slices of one tendril (at most 4 GiB), and it
-        // reads no NUL byte (html5ever replaces some, reports others, drops none).
+        // The fast tokenizer reads no NUL byte (html5ever replaces some, reports others, drops
+        // none) and no page over 4 GiB (a tendril's limit).
         if !fast
             || u32::try_from(html.len()).is_err()
             || memchr::memchr(0, html.as_bytes()).is_some()

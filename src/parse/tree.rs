@@ -10,6 +10,9 @@
 //! `ElementRef` does. Questions about later siblings or children cannot be answered at creation
 //! time; selectors that would ask them are never streamed (see `super::select`).
 
+use std::cell::Cell;
+use std::mem::take;
+
 use html5ever::{Attribute, Namespace, QualName, ns};
 use scraper::selector::{CssLocalName, CssString, NonTSPseudoClass, PseudoElement, Simple};
 use selectors::attr::{AttrSelectorOperation, CaseSensitivity, NamespaceConstraint};
@@ -46,7 +49,7 @@ pub(super) struct Node {
 
 /// The elements of one page, in the order they were created (document order, on a page the
 /// stream trusts).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Tree {
     /// Every element, by id.
     nodes: Vec<Node>,
@@ -59,14 +62,38 @@ pub(super) struct Tree {
     text_nodes: u32,
 }
 
+thread_local! {
+    /// The emptied buffers of this thread's last tree, for its next page. A page's records
+    /// take tens of kilobytes, which glibc would map and unmap for every page (the daemon has
+    /// it map every block of 32 KiB or more, src/main.rs), faulting each page of it in anew.
+    static SPARE: Cell<(Vec<Node>, Vec<Attribute>)> = const { Cell::new((Vec::new(), Vec::new())) };
+}
+
+/// The most elements, and attributes, whose buffers a thread keeps between pages: a huge page
+/// must not leave its memory with every parser thread.
+const KEEP: usize = 32_768;
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        if self.nodes.capacity() <= KEEP && self.attrs.capacity() <= KEEP {
+            let (mut nodes, mut attrs) = (take(&mut self.nodes), take(&mut self.attrs));
+            nodes.clear();
+            attrs.clear();
+            SPARE.set((nodes, attrs));
+        }
+    }
+}
+
 impl Tree {
     /// An empty record with room for the elements of a page of `bytes` bytes (real pages hold
     /// about one element per 60 bytes), so that it seldom grows; bounded, for huge pages of
     /// text.
     pub(super) fn for_page(bytes: usize) -> Tree {
+        let (mut nodes, attrs) = SPARE.take();
+        nodes.reserve((bytes / 64).min(16_384));
         Tree {
-            nodes: Vec::with_capacity((bytes / 64).min(16_384)),
-            attrs: Vec::new(),
+            nodes,
+            attrs,
             spare: Vec::new(),
             text_nodes: 0,
         }
