@@ -41,6 +41,8 @@ pub(super) struct Plan {
     /// it on SVG elements). The fast tokenizer keeps no other attribute, where the tree
     /// builder does not look at attributes itself.
     attributes: Vec<String>,
+    /// The first bytes of `attributes`: most names are told apart by their first byte alone.
+    attribute_starts: [bool; 256],
 }
 
 /// How one field is taken.
@@ -98,10 +100,17 @@ impl Plan {
         }
         attributes.sort_unstable();
         attributes.dedup();
+        let mut attribute_starts = [false; 256];
+        for name in &attributes {
+            if let Some(&first) = name.as_bytes().first() {
+                attribute_starts[usize::from(first)] = true;
+            }
+        }
         Ok(Plan {
             item,
             fields,
             attributes,
+            attribute_starts,
         })
     }
 
@@ -333,14 +342,20 @@ impl<'p> Walk<'p> {
     /// gives it: ASCII lower case, before the tree builder adjusts names on SVG and MathML
     /// elements).
     pub(super) fn reads_attribute(&self, name: &[u8]) -> bool {
-        let local = match name.iter().position(|&b| b == b':') {
-            Some(colon) => &name[colon + 1..],
-            None => name,
+        let plan = self.plan;
+        let known = |name: &[u8]| {
+            name.first()
+                .is_some_and(|&b| plan.attribute_starts[usize::from(b.to_ascii_lowercase())])
+                && plan
+                    .attributes
+                    .iter()
+                    .any(|known| known.as_bytes().eq_ignore_ascii_case(name))
         };
-        self.plan.attributes.iter().any(|known| {
-            known.as_bytes().eq_ignore_ascii_case(name)
-                || known.as_bytes().eq_ignore_ascii_case(local)
-        })
+        known(name)
+            || name
+                .iter()
+                .position(|&b| b == b':')
+                .is_some_and(|colon| known(&name[colon + 1..]))
     }
 
     /// Element `id` was just inserted: it may be the first match of a field of the items it is
