@@ -6,9 +6,9 @@
 //! It does not write anything: the writer owns the output file.
 //!
 //! Two engines turn a page into items: the DOM engine (`dom`, html5ever's full tree through
-//! scraper) and the stream engine (`stream`, html5ever's tokenizer and a copy of its tree
-//! builder that keeps no tree, falling back to the DOM engine on any page it cannot follow
-//! exactly). Both apply the same per-page [`Limits`]; a page over them fails with a one-line
+//! scraper) and the stream engine (`stream`, a fast tokenizer that hands over to html5ever's
+//! where it must, and a copy of html5ever's tree builder that keeps no tree, falling back to
+//! the DOM engine on any page it cannot follow exactly). Both apply the same per-page [`Limits`]; a page over them fails with a one-line
 //! reason, like a page that could not be fetched.
 
 use std::sync::Arc;

@@ -2,7 +2,9 @@
 //! without moving a node, and refusing everything else.
 //!
 //! html5ever's tokenizer feeds this builder exactly the tokens it feeds html5ever's own tree
-//! builder (the same code, the same input, the same feedback about raw text). For each token the
+//! builder (the same code, the same input, the same feedback about raw text), and so does the
+//! fast tokenizer in front of it (`super::fast`), but for the differences this builder cannot
+//! tell apart (how text is cut into tokens, the parse errors). For each token the
 //! builder does what html5ever 0.40's `tree_builder` does, rule for rule, on a record of
 //! elements that keeps no text ([`Tree`]): the insertion modes are in `super::rules`,
 //! `super::body_rules` and `super::table_rules`, foreign content in `super::foreign`, the stack

@@ -1,7 +1,9 @@
-//! The stream engine: items matched as html5ever's tokenizer reads the page, without a DOM.
+//! The stream engine: items matched as the page is tokenized, without a DOM.
 //!
-//! The page goes through html5ever's own tokenizer into [`Builder`], a copy of html5ever's tree
-//! builder that keeps only the elements (no text, no comments) and refuses every rule that
+//! The page goes through the fast tokenizer (`super::fast`: html5ever's tokens for the markup
+//! real pages are made of, and html5ever's own tokenizer from the first construct it does not
+//! read; html5ever's alone for a page with a NUL byte) into [`Builder`], a copy of html5ever's
+//! tree builder that keeps only the elements (no text, no comments) and refuses every rule that
 //! would move a node. Elements are matched with the `selectors` crate as they are created
 //! ([`super::tree`]); on the pages the builder follows, an element's parent and earlier siblings
 //! are final at that moment, so the items are the DOM engine's by construction:
