@@ -79,7 +79,8 @@ impl Drop for Tree {
             let (mut nodes, mut attrs) = (take(&mut self.nodes), take(&mut self.attrs));
             nodes.clear();
             attrs.clear();
-            SPARE.set((nodes, attrs));
+            // Not at all while the thread's locals are being destroyed.
+            let _ = SPARE.try_with(|spare| spare.set((nodes, attrs)));
         }
     }
 }
@@ -89,7 +90,7 @@ impl Tree {
     /// about one element per 60 bytes), so that it seldom grows; bounded, for huge pages of
     /// text.
     pub(super) fn for_page(bytes: usize) -> Tree {
-        let (mut nodes, attrs) = SPARE.take();
+        let (mut nodes, attrs) = SPARE.try_with(Cell::take).unwrap_or_default();
         nodes.reserve((bytes / 64).min(16_384));
         Tree {
             nodes,
