@@ -10,27 +10,16 @@
 //! Every stage ends when its input channel is disconnected and drained, so shutdown never loses a
 //! fetched page: the [`shutdown`] flag only stops new pages from being taken.
 
-pub mod budget;
+pub mod cli;
 pub mod config;
-pub mod demo;
-pub mod demo_site;
-pub mod endpoint;
-pub mod feeder;
-pub mod fetch;
+pub mod extract;
 pub mod frontier;
+pub mod http;
 pub mod listing;
-pub mod metrics;
-pub mod owner;
-pub mod parse;
 pub mod pipeline;
-pub mod policy;
-pub mod progress;
-pub mod seen;
-pub mod service;
 pub mod shutdown;
-pub mod state;
 pub mod stats;
-pub mod writer;
+pub mod store;
 
 /// The process exit codes pagecrawl uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,14 +13,14 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use log::info;
 use pagecrawl::ExitCode;
+use pagecrawl::cli::demo::{self, DemoOptions};
+use pagecrawl::cli::progress::{self, Progress};
+use pagecrawl::cli::service::{self, Overrides};
 use pagecrawl::config::{Config, FrontierConfig, SyncMode, limits};
-use pagecrawl::demo::{self, DemoOptions};
 use pagecrawl::frontier;
-use pagecrawl::owner::OwnerLock;
-use pagecrawl::progress::{self, Progress};
-use pagecrawl::service::{self, Overrides};
 use pagecrawl::shutdown::{self, OutputLock, Shutdown};
-use pagecrawl::state;
+use pagecrawl::store::journal as state;
+use pagecrawl::store::owner::OwnerLock;
 
 /// Crawl page-numbered listings into JSON Lines, and stop without losing an item.
 #[derive(Debug, Parser)]

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{Knobs, TestEnv, check_pages, num, summary_of};
+use demo_site::{Fault, SiteOptions};
 use pagecrawl::ExitCode;
-use pagecrawl::demo_site::{Fault, SiteOptions};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -412,7 +412,7 @@ fn gzip_deflate_and_br_pages_are_decoded_and_bombs_of_each_stopped_after_decodin
         pages: 10,
         ..SiteOptions::default()
     };
-    let page = |n| pagecrawl::demo_site::render_page(&base, n).into_bytes();
+    let page = |n| demo_site::render_page(&base, n).into_bytes();
     let encoded = |header: &str, body: Vec<u8>| Fault::Encoded {
         encoding: header.into(),
         body,

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{Knobs, TestEnv, check_pages, num, run_bin, summary_of};
+use demo_site::{Fault, PastEnd, SiteOptions};
 use pagecrawl::ExitCode;
 use pagecrawl::config::Config;
-use pagecrawl::demo_site::{Fault, PastEnd, SiteOptions};
-use pagecrawl::state::{Journal, Record, decode};
+use pagecrawl::store::journal::{Journal, Record, decode};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

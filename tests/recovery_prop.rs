@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use pagecrawl::state::{Files, Fingerprint, Journal, Mode, Record, decode, encode, output_sum};
+use pagecrawl::store::journal::{
+    Files, Fingerprint, Journal, Mode, Record, decode, encode, output_sum,
+};
 use proptest::prelude::*;
 
 fn fingerprint() -> Fingerprint {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pagecrawl::state::{decode, encode, recover};
+use pagecrawl::store::journal::{decode, encode, recover};
 
 fuzz_target!(|data: &[u8]| {
     let (records, valid) = decode(data);

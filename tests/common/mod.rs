@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use demo_site::{DemoSite, SiteOptions, expected_items};
 use pagecrawl::config::Config;
-use pagecrawl::demo_site::{DemoSite, SiteOptions, expected_items};
 use pagecrawl::pipeline::{self, Outcome};
 use pagecrawl::shutdown::{OutputLock, Shutdown};
 

@@ -5,7 +5,7 @@
 //! `/metrics` are read from the same [`Stats`] the summary line prints (finished rounds summed,
 //! plus the running one), so the two always agree; prometheus-client does the encoding.
 //! `/healthz` answers a small JSON status: 200, or 503 once a stop was requested. The HTTP
-//! server that answers both lives in [`crate::endpoint`].
+//! server that answers both lives in [`crate::cli::endpoint`].
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};

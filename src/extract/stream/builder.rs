@@ -21,8 +21,8 @@ use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{self, Tag, TokenSinkResult};
 use html5ever::{Attribute, LocalName, Namespace, QualName, local_name, ns};
 
+use super::Walk;
 use super::stack::Stack;
-use super::stream::Walk;
 use super::tags;
 use super::tree::{NONE, Tree};
 

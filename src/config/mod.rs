@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::parse::{Engine, Extractor, Limits};
+use crate::extract::{Engine, Extractor, Limits};
 
 pub mod limits;
 
@@ -276,8 +276,8 @@ impl Config {
     }
 
     /// What identifies this crawl in the state file.
-    pub fn fingerprint(&self) -> crate::state::Fingerprint {
-        crate::state::Fingerprint {
+    pub fn fingerprint(&self) -> crate::store::journal::Fingerprint {
+        crate::store::journal::Fingerprint {
             url: self.site.url.as_str().to_string(),
             first_page: self.site.first_page,
             last_page: self.site.last_page,

@@ -3,7 +3,7 @@
 
 use scraper::{ElementRef, Html, Selector};
 
-use super::tree::get_attribute;
+use super::stream::get_attribute;
 use super::{Budget, Item, Limits, collapse_whitespace};
 
 /// One field as the DOM engine takes it.

@@ -35,7 +35,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use log::{debug, warn};
 use tokio::sync::{Notify, watch};
 
-use crate::metrics::Status;
+use crate::cli::status::Status;
 
 /// The most connections open at once.
 pub const MAX_CONNECTIONS: usize = 64;

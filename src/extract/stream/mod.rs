@@ -22,10 +22,23 @@ use html5ever::tokenizer::{
 };
 use html5ever::{TokenizerResult, ns};
 
-use super::builder::{Bail, Builder};
-use super::select::{self, List};
-use super::tree::{NONE, Tree, get_attribute};
+use self::builder::{Bail, Builder};
+use self::select::List;
+use self::tree::{NONE, Tree};
 use super::{Budget, Item, Limits, push_words};
+
+mod body_rules;
+mod builder;
+mod foreign;
+mod formatting;
+mod rules;
+mod select;
+mod stack;
+mod table_rules;
+mod tags;
+mod tree;
+
+pub(super) use self::tree::get_attribute;
 
 /// The compiled streaming plan.
 #[derive(Debug, Clone)]
@@ -184,7 +197,7 @@ struct Capture {
 }
 
 /// Items and fields, decided as elements are created and text is inserted.
-pub(super) struct Walk<'p> {
+struct Walk<'p> {
     plan: &'p Plan,
     /// The per-page limits.
     limits: Limits,
@@ -210,7 +223,7 @@ impl<'p> Walk<'p> {
 
     /// Element `id` was just inserted: it may be the first match of a field of the items it is
     /// in, and it may be an item itself.
-    pub(super) fn element(&mut self, tree: &mut Tree, id: u32) -> Result<(), Bail> {
+    fn element(&mut self, tree: &mut Tree, id: u32) -> Result<(), Bail> {
         let innermost = tree.node(id).item;
         let mut capture = None;
         if innermost != NONE {
@@ -284,7 +297,7 @@ impl<'p> Walk<'p> {
     }
 
     /// `text` was appended to element `parent`.
-    pub(super) fn text(&mut self, tree: &mut Tree, parent: u32, text: &str) -> Result<(), Bail> {
+    fn text(&mut self, tree: &mut Tree, parent: u32, text: &str) -> Result<(), Bail> {
         let mut at = tree.node(parent).capture;
         if at == NONE {
             return Ok(());

@@ -69,8 +69,8 @@ impl Budget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::Used;
-    use crate::parse::tests::{engines, extract_with};
+    use crate::extract::Used;
+    use crate::extract::tests::{engines, extract_with};
 
     #[test]
     fn limits_fail_the_page_alike_in_both_engines() {

@@ -18,28 +18,18 @@ use crossbeam_channel::Receiver;
 use log::{debug, warn};
 use scraper::Selector;
 
-mod body_rules;
-mod builder;
 mod dom;
-mod foreign;
-mod formatting;
 mod limits;
-mod rules;
-mod select;
-mod stack;
 mod stream;
-mod table_rules;
-mod tags;
-mod tree;
 
 pub use limits::Limits;
 pub use stream::Outcome as StreamOutcome;
 
 use limits::Budget;
 
-use crate::budget::BudgetSender;
-use crate::fetch::{BodyPool, Crawled};
+use crate::http::client::{BodyPool, Crawled};
 use crate::listing::ListingEnd;
+use crate::pipeline::budget::BudgetSender;
 use crate::shutdown::PanicGuard;
 use crate::stats::{Queue, Stats};
 

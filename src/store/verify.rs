@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use xxhash_rust::xxh3::Xxh3;
 
-use super::Span;
+use super::journal::Span;
 
 /// The XXH3-64 of the bytes `start..end` of `file`.
 fn sum_of(file: &mut File, start: u64, end: u64) -> io::Result<u64> {
@@ -83,7 +83,7 @@ pub fn check(path: &Path, spans: &[Span]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::output_sum as sum;
+    use crate::store::journal::output_sum as sum;
 
     fn span(start: u64, len: u64, bytes: &[u8], page: u64) -> Span {
         Span {

@@ -7,8 +7,12 @@
 //! hang. It does not install signal handlers: the caller owns the [`Shutdown`] flag.
 //!
 //! One call is one crawl of the page range: a *round*. A scheduled service (see
-//! [`crate::service`]) calls it once per round; the journal says whether a call resumes an
+//! [`crate::cli::service`]) calls it once per round; the journal says whether a call resumes an
 //! unfinished round or starts the next one, and this function records the round's end.
+
+pub mod budget;
+pub mod feeder;
+pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -19,22 +23,21 @@ use crossbeam_channel::{RecvTimeoutError, select};
 use log::{error, info, warn};
 
 use crate::ExitCode;
-use crate::budget;
+use crate::cli::progress::Progress;
+use crate::cli::status::Status;
 use crate::config::Config;
 use crate::config::FrontierConfig;
-use crate::feeder::Feeder;
-use crate::fetch::{BodyPool, Crawler, Pacer, build_agent};
+use crate::extract::{Parsed, Parser, panic_text as panic_message};
 use crate::frontier::{self, Acker, Keys, Leases, Link, RedisFeeder, Seeded, SharedSeen};
+use crate::http::client::{BodyPool, Crawler, Pacer, build_agent};
+use crate::http::policy::Policy;
 use crate::listing::{InOrder, Limits, Listing, ListingEnd, Unordered};
-use crate::metrics::Status;
-use crate::parse::{Parsed, Parser, panic_text as panic_message};
-use crate::policy::Policy;
-use crate::progress::Progress;
-use crate::seen::SeenSet;
+use crate::pipeline::feeder::Feeder;
+use crate::pipeline::write::{LineEncoder, Shared, Writer, WriterReport, open_output};
 use crate::shutdown::{OutputLock, Shutdown};
-use crate::state::{self, Files, Journal, Mode, Record};
 use crate::stats::{self, Report, Stats, Summary};
-use crate::writer::{LineEncoder, Shared, Writer, WriterReport, open_output};
+use crate::store::journal::{self, Files, Journal, Mode, Record};
+use crate::store::seen::SeenSet;
 
 /// How a crawl ended.
 #[derive(Debug, Clone)]
@@ -560,7 +563,7 @@ pub fn run_with(
         let _whole = output_lock.lock();
         let record = Record::RoundEnd {
             round,
-            at_ms: state::now_ms(),
+            at_ms: journal::now_ms(),
         };
         match journal.append(&record, true) {
             Ok(()) => round_ended = true,
@@ -626,7 +629,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::demo_site::{DemoSite, SiteOptions};
+    use demo_site::{DemoSite, SiteOptions};
 
     /// A crawl of the demo site whose URLs tell `stage` to panic (see `parse::inject_panic`).
     fn crawl_with_panic_in(stage: &str) -> Outcome {
@@ -636,7 +639,7 @@ mod tests {
         })
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let text = crate::demo::demo_config_toml(
+        let text = crate::cli::demo::demo_config_toml(
             &format!("{}&pagecrawl-test-panic={stage}", site.url_template()),
             29,
             &dir.path().join("out.jsonl"),

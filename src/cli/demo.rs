@@ -1,6 +1,6 @@
 //! The `demo` subcommand: crawl the built-in sample site, or serve it alone.
 //!
-//! `pagecrawl demo` starts [`crate::demo_site`] in-process on an ephemeral loopback port, crawls it
+//! `pagecrawl demo` starts [`demo_site`] in-process on an ephemeral loopback port, crawls it
 //! with the ordinary pipeline and a config built from the ordinary TOML format, then reads the
 //! output back and checks it against what the site served. `--serve` runs the site alone for
 //! other crawlers and benchmarks. Nothing here reaches beyond 127.0.0.1.
@@ -17,10 +17,10 @@ use log::info;
 
 use crate::ExitCode;
 use crate::config::{Config, SyncMode};
-use crate::demo_site::{DemoSite, SiteOptions, expected_items};
-use crate::owner::OwnerLock;
 use crate::pipeline;
 use crate::shutdown::{OutputLock, Shutdown};
+use crate::store::owner::OwnerLock;
+use demo_site::{DemoSite, SiteOptions, expected_items};
 
 /// What `pagecrawl demo` was asked to do.
 #[derive(Debug, Clone)]

@@ -21,14 +21,12 @@ use ureq::http::Uri;
 use ureq::unversioned::transport::DefaultConnector;
 
 use crate::config::{HttpConfig, SiteConfig};
+use crate::http::policy::{GuardedResolver, Policy, resolve_location};
 use crate::listing::ListingEnd;
-use crate::policy::{GuardedResolver, Policy, resolve_location};
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::{Queue, Stats};
 
-mod body;
-
-pub use body::{ACCEPT_ENCODING, ContentEncoding, decode_body};
+use super::body::{self, ACCEPT_ENCODING, ContentEncoding, decode_body};
 
 /// A fetched page on its way to a parser.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,7 +261,7 @@ pub enum FetchError {
     Network(ureq::Error),
     /// A redirect that was not followed: to another scheme or host, or one too many.
     Redirect(String),
-    /// The address guard refused a connection (see [`crate::policy`]).
+    /// The address guard refused a connection (see [`crate::http::policy`]).
     Refused(String),
     /// The body came in a `Content-Encoding` that was not asked for, or did not decode.
     Encoding(String),
@@ -288,7 +286,7 @@ impl FetchError {
         }
     }
 
-    fn from_ureq(err: ureq::Error, limit: u64) -> FetchError {
+    pub(super) fn from_ureq(err: ureq::Error, limit: u64) -> FetchError {
         match err {
             ureq::Error::BodyExceedsLimit(_) => FetchError::TooLarge(limit),
             ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied => {
@@ -364,7 +362,7 @@ impl Crawler {
             }
             let url = self.site.url_of(page);
             #[cfg(test)]
-            crate::parse::inject_panic(&url, "crawler");
+            crate::extract::inject_panic(&url, "crawler");
             match self.fetch(&url) {
                 Ok(body) => {
                     self.stats.page_fetched(body.len() as u64);

@@ -35,9 +35,9 @@ use redis::{Commands, Connection, RedisResult, Script};
 
 use crate::config::{Config, RedisFrontierConfig};
 use crate::listing::ListingEnd;
-use crate::seen::Key;
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::{Queue, Stats};
+use crate::store::seen::Key;
 
 /// The consumer group every daemon joins.
 const GROUP: &str = "crawlers";

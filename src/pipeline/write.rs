@@ -9,7 +9,7 @@
 //! record. No other thread opens, writes or truncates these files.
 //!
 //! Each commit record carries the checksum of the output bytes it commits, so that recovery can
-//! tell an output changed underneath from one merely cut short (see [`crate::state`]). In
+//! tell an output changed underneath from one merely cut short (see [`crate::store::journal`]). In
 //! "until empty" mode every page goes through the [`Listing`] first, which puts pages in page
 //! order, decides where the listing ends and drops the pages past it.
 //!
@@ -34,15 +34,15 @@ use crossbeam_channel::{RecvTimeoutError, Sender};
 use log::warn;
 use xxhash_rust::xxh3::Xxh3;
 
-use crate::budget::BudgetReceiver;
 use crate::config::SyncMode;
+use crate::extract::{Item, PageItems, Parsed};
 use crate::frontier::{Ack, SharedSeen};
 use crate::listing::Listing;
-use crate::parse::{Item, PageItems, Parsed};
-use crate::seen::{self, SeenSet};
+use crate::pipeline::budget::BudgetReceiver;
 use crate::shutdown::{OutputLock, PanicGuard, Shutdown};
-use crate::state::{Journal, Record};
 use crate::stats::{Queue, Stats};
+use crate::store::journal::{Journal, Record};
+use crate::store::seen::{self, SeenSet};
 
 /// In `sync = "batch"` mode, the longest a written page waits for its commit.
 const BATCH_WINDOW: Duration = Duration::from_millis(250);
@@ -353,7 +353,7 @@ impl Writer {
     /// commits when the batch is full.
     fn write_page(&mut self, page: &PageItems, session: &mut Session) -> Result<()> {
         #[cfg(test)]
-        crate::parse::inject_panic(&page.url, "writer");
+        crate::extract::inject_panic(&page.url, "writer");
         let buf = &mut session.buf;
         let pending = &mut session.pending;
         buf.clear();

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::Sender;
 use log::{info, warn};
 
-use crate::parse::{Item, Parsed};
+use crate::extract::{Item, Parsed};
 use crate::stats::Stats;
 
 /// What the crawl knows about the end of the listing, shared by the feeder, the crawlers and the
@@ -108,7 +108,7 @@ pub struct Limits {
 /// A hash of a page's items, to tell a page that repeats the one before it.
 pub fn items_hash(items: &[Item]) -> u64 {
     // Every item has one value per field, so the item boundaries need no marker.
-    crate::seen::key_of(items.iter().flatten().map(Option::as_deref)) as u64
+    crate::store::seen::key_of(items.iter().flatten().map(Option::as_deref)) as u64
 }
 
 /// Why a listing ended.
@@ -540,7 +540,7 @@ impl Unordered {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::PageItems;
+    use crate::extract::PageItems;
     use crate::stats::fetch_latency_histogram;
 
     fn page(n: u64, items: usize) -> Parsed {

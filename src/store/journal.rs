@@ -16,7 +16,7 @@
 //! names the round and when it started; a `roundend` record says it finished. A new round rewrites
 //! the journal with a fresh header (so the journal never grows past one round), while the output
 //! stays append-only. With `output.dedup`, commits also record the length of the seen-set file
-//! (see [`crate::seen`]), which recovery cuts back exactly like the output, so that an item is in
+//! (see [`crate::store::seen`]), which recovery cuts back exactly like the output, so that an item is in
 //! the seen-set only if it is in the committed output.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,7 +29,7 @@ use anyhow::{Context, Result, bail};
 use log::{info, warn};
 use serde::{Deserialize, Serialize};
 
-mod verify;
+use super::verify;
 
 /// The format version written in the journal header. Version 2 added the checksum of each
 /// commit's output bytes (`sum`); version 1 journals are read as they are, their commits

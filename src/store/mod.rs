@@ -1,0 +1,6 @@
+//! What a crawl keeps on disk: the journal, the seen-set, the owner lock.
+
+pub mod journal;
+pub mod owner;
+pub mod seen;
+mod verify;
