@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod extract;
 pub mod frontier;
+mod hash;
 pub mod http;
 pub mod listing;
 pub mod pipeline;

@@ -4,9 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use pagecrawl::store::journal::{
-    Files, Fingerprint, Journal, Mode, Record, decode, encode, output_sum,
-};
+use pagecrawl::store::journal::{Fingerprint, Journal, Record, decode, encode, output_sum};
+use pagecrawl::store::resume::{Files, Mode};
 use proptest::prelude::*;
 
 fn fingerprint() -> Fingerprint {

@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pagecrawl::store::journal::{decode, encode, recover};
+use pagecrawl::store::journal::{decode, encode};
+use pagecrawl::store::recovery::recover;
 
 fuzz_target!(|data: &[u8]| {
     let (records, valid) = decode(data);

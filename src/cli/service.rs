@@ -22,7 +22,6 @@ use crate::cli::status::Status;
 use crate::config::Config;
 use crate::pipeline::{self, Outcome, RunOptions};
 use crate::shutdown::{OutputLock, ReloadRequests, Shutdown};
-use crate::store::journal;
 
 /// Command-line settings that win over the config file, at every reload too.
 #[derive(Debug, Clone, Copy, Default)]
@@ -192,7 +191,7 @@ pub fn run(
 /// When the first round may start: now, unless the state says the last round finished less
 /// than `every` after it started.
 fn first_round_at(config: &Config, every: Duration) -> Result<Option<SystemTime>> {
-    let Some(mark) = journal::last_round(&config.output.state)? else {
+    let Some(mark) = crate::store::recovery::last_round(&config.output.state)? else {
         return Ok(None);
     };
     let Some(ended_ms) = mark.ended_ms else {

@@ -534,10 +534,7 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 fn backoff(base: Duration, attempt: u32, url: &str) -> Duration {
     let exp = base.saturating_mul(1 << (attempt - 1).min(16));
     let capped = exp.min(Duration::from_secs(60));
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in url.bytes().chain(attempt.to_le_bytes()) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = crate::hash::fnv1a(url.bytes().chain(attempt.to_le_bytes()));
     let jitter_permille = hash % 500;
     capped + capped.mul_f64(jitter_permille as f64 / 1000.0)
 }

@@ -36,7 +36,8 @@ use crate::pipeline::feeder::Feeder;
 use crate::pipeline::write::{LineEncoder, Shared, Writer, WriterReport, open_output};
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::stats::{self, Report, Stats, Summary};
-use crate::store::journal::{self, Files, Journal, Mode, Record};
+use crate::store::journal::{self, Journal, Record};
+use crate::store::resume::{Files, Mode};
 use crate::store::seen::SeenSet;
 
 /// How a crawl ended.

@@ -6,7 +6,7 @@
 //! so a torn line or the items of a page whose commit was not recorded disappear, and those pages
 //! are fetched again. Every record carries a checksum, so a torn or garbled journal tail is
 //! ignored rather than believed. Commit records also carry a checksum of the output bytes they
-//! commit, and recovery checks the last one it keeps before it cuts anything (`state/verify.rs`): an
+//! commit, and recovery checks the last one it keeps before it cuts anything (`verify.rs`): an
 //! output changed underneath (a line deleted by hand) is refused, naming where. A missing state
 //! beside a non-empty output is refused too, since resuming would append every item again. The
 //! writer thread is this module's only user during a crawl; this module never decides what to
@@ -18,23 +18,23 @@
 //! stays append-only. With `output.dedup`, commits also record the length of the seen-set file
 //! (see [`crate::store::seen`]), which recovery cuts back exactly like the output, so that an item is in
 //! the seen-set only if it is in the committed output.
+//!
+//! This file is the journal's format (its records, their encoding, the open journal the writer
+//! appends to); `recovery.rs` works out what a journal proves, and `resume.rs` opens the state for
+//! a round, repairing the files to match.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
-use log::{info, warn};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-
-use super::verify;
 
 /// The format version written in the journal header. Version 2 added the checksum of each
 /// commit's output bytes (`sum`); version 1 journals are read as they are, their commits
 /// unchecked.
-const VERSION: u32 = 2;
+pub(super) const VERSION: u32 = 2;
 
 /// What identifies a crawl: if any of it changes, old output and new output must not be mixed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -175,11 +175,7 @@ pub fn now_ms() -> u64 {
 
 /// FNV-1a, 64 bits: enough to tell a torn or garbled line from a record.
 fn checksum(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    crate::hash::fnv1a(bytes.iter().copied())
 }
 
 /// Encodes one record as a journal line: `<json> <checksum>\n`.
@@ -219,393 +215,16 @@ pub fn decode(bytes: &[u8]) -> (Vec<Record>, usize) {
     (records, valid)
 }
 
-/// What a journal says, once checked against the output file's length.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Recovery {
-    /// Pages whose items are in the output.
-    pub committed: BTreeSet<u64>,
-    /// Pages that failed in an earlier run, with the reason.
-    pub failed: BTreeMap<u64, String>,
-    /// The end of the listing, if an earlier run found it.
-    pub end: Option<u64>,
-    /// The last listing page committed in "until empty" mode, with its items' hash.
-    pub tail: Option<(u64, u64)>,
-    /// The commits that hold, in output order, each with the bytes it covers.
-    pub spans: Vec<Span>,
-    /// The length the output must be cut back to.
-    pub output_len: u64,
-    /// Output bytes that predate this crawl.
-    pub base: u64,
-    /// Pages that a commit record names but whose bytes are no longer (all) in the output.
-    pub lost_pages: Vec<u64>,
-    /// The length the seen-set file must be cut back to.
-    pub seen_len: u64,
-    /// Seen-set bytes that predate this round.
-    pub seen_base: u64,
-    /// The round these commits belong to.
-    pub round: u64,
-    /// When that round started, in milliseconds since the Unix epoch.
-    pub started_ms: u64,
-    /// When it finished, if it did.
-    pub ended_ms: Option<u64>,
-}
-
-/// One commit that holds: the output bytes `start..len` are the items of `pages`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Span {
-    /// Where its bytes start: the previous commit's `len`, or the round's base.
-    pub start: u64,
-    /// As recorded, see [`Record::Commit`].
-    pub pages: Vec<u64>,
-    /// As recorded.
-    pub len: u64,
-    /// As recorded.
-    pub seen: Option<u64>,
-    /// As recorded.
-    pub tail: Option<(u64, u64)>,
-    /// As recorded; `None` in a version 1 journal.
-    pub sum: Option<u64>,
-}
-
-impl Span {
-    /// The record that commits it again, in a rewritten journal.
-    fn record(&self) -> Record {
-        Record::Commit {
-            pages: self.pages.clone(),
-            len: self.len,
-            seen: self.seen,
-            tail: self.tail,
-            sum: self.sum,
-        }
-    }
-}
-
-/// Works out which commits still hold, given the records and the actual lengths of the output
-/// and of the seen-set file (0 without `output.dedup`).
-///
-/// Commits are in output order: the first one that ends past the end of either file, and every
-/// one after it, is void, and both files are cut back to the last commit that fits.
-pub fn recover(
-    records: &[Record],
-    actual_len: u64,
-    actual_seen_len: u64,
-) -> Result<(Fingerprint, Recovery)> {
-    let Some(Record::Header {
-        v,
-        base,
-        fp,
-        round,
-        started_ms,
-        seen_base,
-    }) = records.first()
-    else {
-        bail!("the state file does not start with a valid header");
-    };
-    if !(1..=VERSION).contains(v) {
-        bail!(
-            "the state file has format version {v}; this pagecrawl reads versions 1 to \
-             {VERSION} (it was written by a newer pagecrawl)"
-        );
-    }
-    let mut rec = Recovery {
-        output_len: (*base).min(actual_len),
-        base: *base,
-        seen_len: (*seen_base).min(actual_seen_len),
-        seen_base: *seen_base,
-        round: *round,
-        started_ms: *started_ms,
-        ..Recovery::default()
-    };
-    let mut void = false;
-    for record in &records[1..] {
-        match record {
-            Record::Header { .. } => bail!("the state file has a second header"),
-            Record::Commit {
-                pages,
-                len,
-                seen,
-                tail,
-                sum,
-            } => {
-                let seen_fits =
-                    seen.is_none_or(|seen| seen <= actual_seen_len && seen >= rec.seen_len);
-                if void || *len > actual_len || *len < rec.output_len || !seen_fits {
-                    void = true;
-                    rec.lost_pages.extend(pages);
-                } else {
-                    rec.spans.push(Span {
-                        start: rec.output_len,
-                        pages: pages.clone(),
-                        len: *len,
-                        seen: *seen,
-                        tail: *tail,
-                        sum: *sum,
-                    });
-                    rec.output_len = *len;
-                    if let Some(seen) = seen {
-                        rec.seen_len = *seen;
-                    }
-                    if tail.is_some() {
-                        rec.tail = *tail;
-                    }
-                    for page in pages {
-                        rec.committed.insert(*page);
-                        rec.failed.remove(page);
-                    }
-                }
-            }
-            Record::Failed { page, reason } => {
-                rec.failed.insert(*page, reason.clone());
-            }
-            Record::End { page } => rec.end = Some(rec.end.map_or(*page, |e: u64| e.min(*page))),
-            Record::RoundEnd { round, at_ms } => {
-                if *round == rec.round {
-                    rec.ended_ms = Some(*at_ms);
-                }
-            }
-        }
-    }
-    rec.lost_pages.retain(|p| !rec.committed.contains(p));
-    Ok((fp.clone(), rec))
-}
-
-/// What a state file says about its round, read without changing anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RoundMark {
-    /// The round number.
-    pub round: u64,
-    /// When it started, in milliseconds since the Unix epoch.
-    pub started_ms: u64,
-    /// When it finished, if it did.
-    pub ended_ms: Option<u64>,
-}
-
-/// Reads the round recorded in the state file at `path`, if there is a readable one.
-pub fn last_round(path: &Path) -> Result<Option<RoundMark>> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => {
-            return Err(err).with_context(|| format!("reading state file {}", path.display()));
-        }
-    };
-    let (records, _) = decode(&bytes);
-    // Lengths do not matter here: only the header and the round's end are read.
-    Ok(recover(&records, u64::MAX, u64::MAX)
-        .ok()
-        .map(|(_, rec)| RoundMark {
-            round: rec.round,
-            started_ms: rec.started_ms,
-            ended_ms: rec.ended_ms,
-        }))
-}
-
-/// What to do with a state file that holds a crawl already.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// One crawl: resume the recorded round, whether or not it finished (a finished one leaves
-    /// nothing to fetch), and refuse a changed config.
-    Resume,
-    /// A scheduled service: resume an unfinished round; after a finished one, start the next
-    /// round. A changed config ends an unfinished round early and starts the next one with it.
-    Rounds,
-}
-
-/// The files a crawl keeps.
-#[derive(Debug, Clone, Copy)]
-pub struct Files<'a> {
-    /// The JSON Lines output.
-    pub output: &'a Path,
-    /// The journal.
-    pub state: &'a Path,
-    /// The seen-set file, with `output.dedup`.
-    pub seen: Option<&'a Path>,
-}
-
 /// The open journal, owned by the writer thread.
 #[derive(Debug)]
 pub struct Journal {
     /// The journal file, opened for appending.
-    file: File,
+    pub(super) file: File,
     /// Its path, for error messages.
-    path: PathBuf,
-}
-
-/// What opening the state found, for the log and the feeder.
-#[derive(Debug)]
-pub struct Opened {
-    /// The journal, ready for new records.
-    pub journal: Journal,
-    /// What this round committed before (empty for a new round), and its number.
-    pub recovery: Recovery,
-}
-
-/// The length of the file at `path`; 0 if it does not exist or is not a regular file.
-fn file_len(path: &Path) -> Result<u64> {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.is_file() => Ok(meta.len()),
-        Ok(_) => Ok(0), // a pipe or device: nothing to recover
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(0),
-        Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
-    }
+    pub(super) path: PathBuf,
 }
 
 impl Journal {
-    /// Opens the state at `state_path` for the one crawl `fp` ([`Mode::Resume`], no seen-set).
-    pub fn open(state_path: &Path, output_path: &Path, fp: &Fingerprint) -> Result<Opened> {
-        let files = Files {
-            output: output_path,
-            state: state_path,
-            seen: None,
-        };
-        Journal::open_round(&files, fp, Mode::Resume)
-    }
-
-    /// Opens the state for the crawl `fp`, recovering the output (and the seen-set) to match it,
-    /// and decides, as `mode` says, whether this resumes the recorded round or starts a new one.
-    /// The journal is rewritten compactly either way.
-    pub fn open_round(files: &Files<'_>, fp: &Fingerprint, mode: Mode) -> Result<Opened> {
-        let output_len = file_len(files.output)?;
-        let seen_len = match files.seen {
-            Some(path) => file_len(path)?,
-            None => 0,
-        };
-        let state_path = files.state;
-        let bytes = match std::fs::read(state_path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Vec::new(),
-            Err(err) => {
-                return Err(err)
-                    .with_context(|| format!("reading state file {}", state_path.display()));
-            }
-        };
-        let (records, valid) = decode(&bytes);
-        // A round that starts on the files as they are now.
-        let new_round = |round: u64, output_len: u64, seen_len: u64| Recovery {
-            output_len,
-            base: output_len,
-            seen_len,
-            seen_base: seen_len,
-            round,
-            started_ms: now_ms(),
-            ..Recovery::default()
-        };
-        let recovery = if records.is_empty() {
-            if !bytes.is_empty() {
-                bail!(
-                    "state file {} is not a pagecrawl state (or its header is damaged); \
-                     move it away, or run with --fresh",
-                    state_path.display()
-                );
-            }
-            if output_len > 0 {
-                // Without the journal nothing in the output counts as committed, and resuming
-                // would append every item again.
-                bail!(
-                    "output {} holds {output_len} bytes, but its state file {} is missing or \
-                     empty: resuming would write every item again. Restore the state file \
-                     (from a backup), or run with --fresh to move the output aside and start \
-                     over",
-                    files.output.display(),
-                    state_path.display()
-                );
-            }
-            new_round(1, output_len, seen_len)
-        } else {
-            if valid < bytes.len() {
-                warn!(
-                    "state file {}: ignoring {} bytes of torn or damaged records at its end",
-                    state_path.display(),
-                    bytes.len() - valid
-                );
-            }
-            let (old, recovery) = recover(&records, output_len, seen_len)
-                .with_context(|| format!("state file {}", state_path.display()))?;
-            let changes = old.differences(fp);
-            match mode {
-                // A finished round's files are left as they are: the output may have been
-                // rotated since, and nothing after its last commit is ours to cut.
-                Mode::Rounds if recovery.ended_ms.is_some() => {
-                    new_round(recovery.round + 1, output_len, seen_len)
-                }
-                Mode::Rounds if !changes.is_empty() => {
-                    repair(files, output_len, seen_len, &recovery)?;
-                    warn!(
-                        "the config changed during round {} ({}): its remaining pages are \
-                         dropped, and round {} starts with the new settings",
-                        recovery.round,
-                        changes.join("; "),
-                        recovery.round + 1
-                    );
-                    new_round(recovery.round + 1, recovery.output_len, recovery.seen_len)
-                }
-                // Nothing of the old crawl is in the output: nothing to mix it with. (A
-                // listing that ended at its first page, say, before first_page was fixed.)
-                Mode::Resume if !changes.is_empty() && recovery.committed.is_empty() => {
-                    repair(files, output_len, seen_len, &recovery)?;
-                    info!(
-                        "the config changed since {} was written ({}), but that crawl committed \
-                         nothing: starting afresh with the new settings",
-                        state_path.display(),
-                        changes.join("; ")
-                    );
-                    new_round(recovery.round, recovery.output_len, recovery.seen_len)
-                }
-                Mode::Resume if !changes.is_empty() => bail!(
-                    "the config no longer matches the crawl recorded in {} ({}). Mixing two \
-                     crawls in one output is refused: restore the old settings to resume, or run \
-                     with --fresh to move the old output and state aside and start over",
-                    state_path.display(),
-                    changes.join("; ")
-                ),
-                Mode::Resume | Mode::Rounds => {
-                    repair(files, output_len, seen_len, &recovery)?;
-                    recovery
-                }
-            }
-        };
-        // Rewrite the journal compactly: it drops the torn tail and void commits for good. The
-        // commits that hold are kept one by one, each with the checksum of its own bytes.
-        let mut compact = encode(&Record::Header {
-            v: VERSION,
-            base: recovery.base,
-            fp: fp.clone(),
-            round: recovery.round,
-            started_ms: recovery.started_ms,
-            seen_base: recovery.seen_base,
-        });
-        for span in &recovery.spans {
-            compact.extend(encode(&span.record()));
-        }
-        for (page, reason) in &recovery.failed {
-            compact.extend(encode(&Record::Failed {
-                page: *page,
-                reason: reason.clone(),
-            }));
-        }
-        if let Some(page) = recovery.end {
-            compact.extend(encode(&Record::End { page }));
-        }
-        if let Some(at_ms) = recovery.ended_ms {
-            compact.extend(encode(&Record::RoundEnd {
-                round: recovery.round,
-                at_ms,
-            }));
-        }
-        write_atomically(state_path, &compact)?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(state_path)
-            .with_context(|| format!("opening state file {}", state_path.display()))?;
-        Ok(Opened {
-            journal: Journal {
-                file,
-                path: state_path.to_path_buf(),
-            },
-            recovery,
-        })
-    }
-
     /// Appends `record`; with `sync`, waits until it is on disk.
     pub fn append(&mut self, record: &Record, sync: bool) -> io::Result<()> {
         self.file.write_all(&encode(record))?;
@@ -619,79 +238,6 @@ impl Journal {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-/// Checks that the output still holds what `recovery` relies on, then cuts it (and the
-/// seen-set) back to what is committed.
-fn repair(files: &Files<'_>, output_len: u64, seen_len: u64, recovery: &Recovery) -> Result<()> {
-    verify::check(files.output, &recovery.spans)?;
-    cut_files(files, output_len, seen_len, recovery)
-}
-
-/// Cuts the output and the seen-set back to what `recovery` proves committed.
-fn cut_files(files: &Files<'_>, output_len: u64, seen_len: u64, recovery: &Recovery) -> Result<()> {
-    if recovery.output_len < output_len {
-        cut_output(files.output, output_len, recovery)?;
-    }
-    if let Some(path) = files.seen
-        && recovery.seen_len < seen_len
-    {
-        let file = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .and_then(|file| {
-                file.set_len(recovery.seen_len)?;
-                file.sync_all()
-            })
-            .with_context(|| format!("truncating seen-set file {}", path.display()));
-        file?;
-        info!(
-            "recovery: cut {} bytes of uncommitted keys from the end of {}",
-            seen_len - recovery.seen_len,
-            path.display()
-        );
-    }
-    Ok(())
-}
-
-/// Cuts the output back to `recovery.output_len`, saying what goes.
-fn cut_output(path: &Path, len: u64, recovery: &Recovery) -> Result<()> {
-    let cut = len - recovery.output_len;
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .with_context(|| format!("opening {} to repair it", path.display()))?;
-    // Which pages the cut lines belonged to, as far as they can be read: only the tail is read.
-    let mut tail = Vec::new();
-    let read_tail = (|| {
-        let mut reader = File::open(path)?;
-        reader.seek(SeekFrom::Start(recovery.output_len))?;
-        reader.take(cut).read_to_end(&mut tail)
-    })();
-    if let Err(err) = read_tail {
-        warn!(
-            "recovery: could not read the cut tail of {}: {err}",
-            path.display()
-        );
-    }
-    let mut pages: BTreeSet<u64> = recovery.lost_pages.iter().copied().collect();
-    for line in tail.split(|&b| b == b'\n') {
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line)
-            && let Some(page) = v["page"].as_u64()
-        {
-            pages.insert(page);
-        }
-    }
-    file.set_len(recovery.output_len)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("truncating {}", path.display()))?;
-    info!(
-        "recovery: cut {cut} bytes from the end of {} (uncommitted or torn; pages {:?} will be \
-         fetched again)",
-        path.display(),
-        pages
-    );
-    Ok(())
 }
 
 /// Replaces `path` with `bytes`: temp file, sync, rename, sync the folder.
@@ -728,10 +274,10 @@ pub fn move_aside(path: &Path, stamp: u64) -> Result<Option<PathBuf>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn fp() -> Fingerprint {
+    pub(crate) fn fp() -> Fingerprint {
         Fingerprint {
             url: "http://x/?p={page}".into(),
             first_page: 0,
@@ -742,7 +288,7 @@ mod tests {
         }
     }
 
-    fn header(base: u64) -> Record {
+    pub(crate) fn header(base: u64) -> Record {
         Record::Header {
             v: VERSION,
             base,
@@ -753,7 +299,7 @@ mod tests {
         }
     }
 
-    fn commit(pages: &[u64], len: u64) -> Record {
+    pub(crate) fn commit(pages: &[u64], len: u64) -> Record {
         Record::Commit {
             pages: pages.to_vec(),
             len,
@@ -783,42 +329,6 @@ mod tests {
     }
 
     #[test]
-    fn commits_past_the_output_end_are_void() {
-        let records = [
-            header(10),
-            commit(&[0], 100),
-            commit(&[1], 200),
-            commit(&[2], 300),
-        ];
-        let (_, rec) = recover(&records, 250, 0).unwrap();
-        assert_eq!(rec.output_len, 200);
-        assert_eq!(rec.committed, BTreeSet::from([0, 1]));
-        assert_eq!(rec.lost_pages, [2]);
-        let (_, rec) = recover(&records, 5, 0).unwrap();
-        assert_eq!((rec.output_len, rec.committed.len()), (5, 0));
-    }
-
-    #[test]
-    fn failed_pages_are_kept_until_committed() {
-        let records = [
-            header(0),
-            Record::Failed {
-                page: 4,
-                reason: "http status 500".into(),
-            },
-            Record::Failed {
-                page: 5,
-                reason: "timed out".into(),
-            },
-            commit(&[5], 10),
-            Record::End { page: 8 },
-        ];
-        let (_, rec) = recover(&records, 10, 0).unwrap();
-        assert_eq!(rec.failed.keys().copied().collect::<Vec<_>>(), [4]);
-        assert_eq!(rec.end, Some(8));
-    }
-
-    #[test]
     fn differences_name_the_keys() {
         let mut new = fp();
         new.url = "http://y/?p={page}".into();
@@ -827,111 +337,5 @@ mod tests {
         assert_eq!(diff.len(), 2);
         assert!(diff[0].starts_with("site.url: "));
         assert_eq!(diff[1], "site.last_page: 9 -> unset");
-    }
-
-    #[test]
-    fn open_cuts_the_output_and_compacts_the_journal() {
-        let dir = tempfile::tempdir().unwrap();
-        let (out, state) = (dir.path().join("o.jsonl"), dir.path().join("o.state"));
-        std::fs::write(&out, b"{\"page\":0}\n{\"page\":1}\n{\"pa").unwrap();
-        let records = [
-            header(0),
-            commit(&[0], 11),
-            commit(&[1], 22),
-            commit(&[2], 40),
-        ];
-        let mut bytes: Vec<u8> = records.iter().flat_map(encode).collect();
-        bytes.extend_from_slice(b"{\"t\":\"comm"); // a torn record
-        std::fs::write(&state, bytes).unwrap();
-        let opened = Journal::open(&state, &out, &fp()).unwrap();
-        assert_eq!(opened.recovery.committed, BTreeSet::from([0, 1]));
-        assert_eq!(
-            std::fs::read(&out).unwrap(),
-            b"{\"page\":0}\n{\"page\":1}\n"
-        );
-        let (again, valid) = decode(&std::fs::read(&state).unwrap());
-        assert_eq!(valid, std::fs::metadata(&state).unwrap().len() as usize);
-        assert_eq!(again[1..], [commit(&[0], 11), commit(&[1], 22)]);
-    }
-
-    #[test]
-    fn open_refuses_a_changed_config_once_something_is_committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let (out, state) = (dir.path().join("o.jsonl"), dir.path().join("o.state"));
-        drop(Journal::open(&state, &out, &fp()).unwrap());
-        let mut new = fp();
-        new.item = "li".into();
-        // Nothing committed: nothing to mix, the new config starts afresh.
-        let opened = Journal::open(&state, &out, &new).unwrap();
-        assert!(opened.recovery.committed.is_empty());
-        let mut journal = opened.journal;
-        std::fs::write(&out, b"{\"page\":0}\n").unwrap();
-        journal.append(&commit(&[0], 11), true).unwrap();
-        drop(journal);
-        let err = format!("{:#}", Journal::open(&state, &out, &fp()).unwrap_err());
-        assert!(err.contains("extract.item: \"li\" -> \"div\""), "{err}");
-        assert!(err.contains("--fresh"), "{err}");
-    }
-
-    #[test]
-    fn rounds_follow_the_recorded_end_and_cut_the_seen_set_with_the_output() {
-        let dir = tempfile::tempdir().unwrap();
-        let (out, state, seen) = (
-            dir.path().join("o.jsonl"),
-            dir.path().join("o.state"),
-            dir.path().join("o.seen"),
-        );
-        let files = Files {
-            output: &out,
-            state: &state,
-            seen: Some(&seen),
-        };
-        // Round 1: one page committed with two keys; then a page written, a key flushed, and a
-        // crash before its commit record.
-        let opened = Journal::open_round(&files, &fp(), Mode::Rounds).unwrap();
-        assert_eq!((opened.recovery.round, opened.recovery.ended_ms), (1, None));
-        let mut journal = opened.journal;
-        std::fs::write(&out, b"{\"page\":0}\n{\"page\":1}\n").unwrap();
-        std::fs::write(&seen, [0u8; 48]).unwrap();
-        let commit = Record::Commit {
-            pages: vec![0],
-            len: 11,
-            seen: Some(32),
-            tail: None,
-            sum: None,
-        };
-        journal.append(&commit, true).unwrap();
-        drop(journal);
-
-        // Resumed: both files are cut back to the commit.
-        let opened = Journal::open_round(&files, &fp(), Mode::Rounds).unwrap();
-        assert_eq!(opened.recovery.round, 1);
-        assert_eq!(opened.recovery.committed, BTreeSet::from([0]));
-        assert_eq!(std::fs::metadata(&out).unwrap().len(), 11);
-        assert_eq!(std::fs::metadata(&seen).unwrap().len(), 32);
-        let mut journal = opened.journal;
-        let end = Record::RoundEnd { round: 1, at_ms: 5 };
-        journal.append(&end, true).unwrap();
-        drop(journal);
-        let mark = last_round(&state).unwrap().unwrap();
-        assert_eq!((mark.round, mark.ended_ms), (1, Some(5)));
-
-        // A single crawl resumes the finished round: nothing left to fetch.
-        let opened = Journal::open_round(&files, &fp(), Mode::Resume).unwrap();
-        assert_eq!(opened.recovery.committed, BTreeSet::from([0]));
-        drop(opened);
-        // A service starts round 2 on the files as they are, even a rotated (emptied) output.
-        std::fs::write(&out, b"").unwrap();
-        let opened = Journal::open_round(&files, &fp(), Mode::Rounds).unwrap();
-        let rec = &opened.recovery;
-        assert_eq!((rec.round, rec.base, rec.seen_base), (2, 0, 32));
-        assert!(rec.committed.is_empty() && rec.ended_ms.is_none());
-        drop(opened);
-
-        // A changed config mid-round starts round 3 instead of being refused.
-        let mut new = fp();
-        new.item = "li".into();
-        let opened = Journal::open_round(&files, &new, Mode::Rounds).unwrap();
-        assert_eq!(opened.recovery.round, 3);
     }
 }

@@ -2,5 +2,7 @@
 
 pub mod journal;
 pub mod owner;
+pub mod recovery;
+pub mod resume;
 pub mod seen;
 mod verify;

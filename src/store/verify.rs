@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use xxhash_rust::xxh3::Xxh3;
 
-use super::journal::Span;
+use super::recovery::Span;
 
 /// The XXH3-64 of the bytes `start..end` of `file`.
 fn sum_of(file: &mut File, start: u64, end: u64) -> io::Result<u64> {
