@@ -6,21 +6,47 @@
 //! feeder ─pages─▶ N crawlers ─html─▶ M parsers ─items─▶ 1 writer ─▶ out.jsonl
 //! ```
 //!
-//! Each stage lives in the module named after it; [`pipeline`] wires them together and joins them.
-//! Every stage ends when its input channel is disconnected and drained, so shutdown never loses a
-//! fetched page: the [`shutdown`] flag only stops new pages from being taken.
+//! Every stage ends when its input channel is disconnected and drained, so shutdown never loses
+//! a fetched page: the [`Shutdown`] flag only stops new pages from being taken.
+//!
+//! The public surface is small: a [`Config`] (loaded and validated from TOML), [`run`] one crawl
+//! (or [`run_with`] as a round of a service, with an [`Observer`]) and read its [`Outcome`]; the
+//! [`extract::Extractor`] on its own; and what the binary needs around a crawl (the owner lock,
+//! `--fresh`, the last round of a service, `pagecrawl seed`). The layers behind it (`http`,
+//! `extract`'s engines, `store`, `frontier`, `pipeline`, `listing`) are the crate's own.
 
 pub mod cli;
 pub mod config;
 pub mod extract;
-pub mod frontier;
+mod frontier;
 mod hash;
-pub mod http;
-pub mod listing;
-pub mod pipeline;
+mod http;
+mod listing;
+mod pipeline;
+mod round;
 pub mod shutdown;
 pub mod stats;
-pub mod store;
+mod store;
+
+pub use config::Config;
+pub use frontier::{SeedReport, Seeded, seed};
+pub use pipeline::{Observer, Silent};
+pub use round::{Outcome, RunOptions, run, run_with};
+pub use shutdown::{OutputLock, Shutdown};
+pub use store::owner::OwnerLock;
+pub use store::recovery::{RoundMark, last_round};
+pub use store::start_fresh;
+
+/// Internals that the integration tests and the fuzz targets drive directly: the journal's
+/// format and recovery, the seen-set's key, the body decoder. Not a stable API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::http::body::decode_body;
+    pub use crate::store::journal::{Fingerprint, Journal, Record, decode, encode, output_sum};
+    pub use crate::store::recovery::recover;
+    pub use crate::store::resume::{Files, Mode, Opened};
+    pub use crate::store::seen::key_of;
+}
 
 /// The process exit codes pagecrawl uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

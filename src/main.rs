@@ -6,21 +6,20 @@
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use log::info;
 use pagecrawl::ExitCode;
+use pagecrawl::OwnerLock;
+use pagecrawl::Seeded;
 use pagecrawl::cli::demo::{self, DemoOptions};
 use pagecrawl::cli::progress::{self, Progress};
 use pagecrawl::cli::service::{self, Overrides};
-use pagecrawl::config::{Config, FrontierConfig, SyncMode, limits};
-use pagecrawl::frontier;
+use pagecrawl::config::{Config, SyncMode, limits};
 use pagecrawl::shutdown::{self, OutputLock, Shutdown};
-use pagecrawl::store::journal as state;
-use pagecrawl::store::owner::OwnerLock;
 
 /// Crawl page-numbered listings into JSON Lines, and stop without losing an item.
 #[derive(Debug, Parser)]
@@ -177,21 +176,12 @@ fn run(cli: Cli, progress: Option<Progress>) -> Result<ExitCode> {
         }
         Some(Command::Seed { config }) => {
             let config = Config::load(&config)?;
-            let FrontierConfig::Redis(redis) = &config.frontier else {
-                anyhow::bail!(
-                    "`pagecrawl seed` needs `[frontier] kind = \"redis\"` in the config; a local \
-                     crawl has nothing to seed"
-                );
-            };
-            let mut link = frontier::Link::connect(redis)?;
-            let keys = frontier::Keys::new(&redis.name);
-            match frontier::seed(&mut link, &config, &keys, true)? {
-                frontier::Seeded::Now(pages) => {
-                    println!("seeded {}: {pages} pages", keys.pages)
-                }
-                frontier::Seeded::Already { requeued } => println!(
+            let report = pagecrawl::seed(&config)?;
+            match report.seeded {
+                Seeded::Now(pages) => println!("seeded {}: {pages} pages", report.stream),
+                Seeded::Already { requeued } => println!(
                     "{} was seeded already; {requeued} failed pages put back",
-                    keys.pages
+                    report.stream
                 ),
             }
             Ok(ExitCode::Success)
@@ -252,21 +242,12 @@ fn crawl(args: RunArgs, progress: Option<Progress>) -> Result<ExitCode> {
     // Before anything is moved or opened, and held until the process ends (every round).
     let _owner = OwnerLock::acquire(&config.output)?;
     if args.fresh {
-        let stamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        for path in [
-            &config.output.path,
-            &config.output.state,
-            &config.output.seen,
-        ] {
-            if let Some(to) = state::move_aside(path, stamp)? {
-                info!(
-                    "--fresh: moved {} aside to {}",
-                    path.display(),
-                    to.display()
-                );
-            }
+        for (from, to) in pagecrawl::start_fresh(&config.output)? {
+            info!(
+                "--fresh: moved {} aside to {}",
+                from.display(),
+                to.display()
+            );
         }
     }
     let shutdown = Shutdown::new();

@@ -371,7 +371,7 @@ fn dedup_uses_the_shared_seen_set() {
     let known: Vec<Vec<u8>> = expected_items(&env.site.options(), 3)
         .iter()
         .map(|i| {
-            pagecrawl::store::seen::key_of([Some(i.link.as_str())])
+            pagecrawl::testing::key_of([Some(i.link.as_str())])
                 .to_le_bytes()
                 .to_vec()
         })

@@ -222,7 +222,7 @@ fn redirects_are_followed_only_where_the_policy_allows() {
 }
 
 /// A crawl of `env` with `follow_offsite_redirects = true` and no retries.
-fn crawl_following_offsite(env: &TestEnv, last_page: u64) -> pagecrawl::pipeline::Outcome {
+fn crawl_following_offsite(env: &TestEnv, last_page: u64) -> pagecrawl::Outcome {
     let knobs = Knobs {
         last_page: Some(last_page),
         retries: 0,

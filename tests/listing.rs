@@ -12,7 +12,7 @@ use common::{Knobs, TestEnv, check_pages, num, run_bin, summary_of};
 use demo_site::{Fault, PastEnd, SiteOptions};
 use pagecrawl::ExitCode;
 use pagecrawl::config::Config;
-use pagecrawl::store::journal::{Journal, Record, decode};
+use pagecrawl::testing::{Journal, Record, decode};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{Knobs, TestEnv, check_pages, num, run_bin, spawn_bin, summary_of, wait_for};
 use demo_site::SiteOptions;
-use pagecrawl::store::journal::{Record, decode, encode};
+use pagecrawl::testing::{Record, decode, encode};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

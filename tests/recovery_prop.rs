@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use pagecrawl::store::journal::{Fingerprint, Journal, Record, decode, encode, output_sum};
-use pagecrawl::store::resume::{Files, Mode};
+use pagecrawl::testing::{Files, Mode};
+use pagecrawl::testing::{Fingerprint, Journal, Record, decode, encode, output_sum};
 use proptest::prelude::*;
 
 fn fingerprint() -> Fingerprint {

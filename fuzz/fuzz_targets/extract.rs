@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use pagecrawl::http::body::decode_body;
+use pagecrawl::testing::decode_body;
 use pagecrawl::extract::{Engine, Extractor, Limits, StreamOutcome};
 
 /// Selector sets the engines are compared under: the demo's, and generic ones that match the

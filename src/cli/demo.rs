@@ -10,14 +10,16 @@ use std::io::BufRead;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use log::info;
 
 use crate::ExitCode;
-use crate::config::{Config, SyncMode};
-use crate::pipeline;
+use crate::cli::watch::Watch;
+use crate::config::{Config, SyncMode, demo_toml};
+use crate::round::{self, RunOptions};
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::store::owner::OwnerLock;
 use demo_site::{DemoSite, SiteOptions, expected_items};
@@ -39,45 +41,6 @@ pub struct DemoOptions {
     pub sync: SyncMode,
 }
 
-/// The config the demo crawls with, in the ordinary file format.
-pub fn demo_config_toml(url_template: &str, last_page: u64, out: &Path) -> String {
-    let url = toml::Value::String(url_template.to_string());
-    let out = toml::Value::String(out.display().to_string());
-    format!(
-        r#"[site]
-url = {url}
-first_page = 0
-last_page = {last_page}
-page_size = 25
-
-[threads]
-crawlers = 8
-
-[queues]
-pages = 64
-html = 32
-items = 1024
-
-[http]
-timeout_secs = 10
-retries = 2
-backoff_ms = 100
-
-[extract]
-item = "div.pl2"
-[extract.fields]
-title = "a"
-link = "a@href"
-
-[output]
-path = {out}
-
-[log]
-stats_interval_secs = 5
-"#
-    )
-}
-
 /// Crawls the built-in site and verifies the output against it.
 pub fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Result<ExitCode> {
     if opts.pages == 0 {
@@ -95,7 +58,7 @@ pub fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) ->
         site.addr()
     );
 
-    let text = demo_config_toml(&site.url_template(), opts.pages - 1, &opts.out);
+    let text = demo_toml(&site.url_template(), opts.pages - 1, &opts.out);
     let mut config = Config::from_toml(&text).context("the built-in demo config")?;
     if let Some(n) = opts.crawlers {
         config.threads.crawlers = n;
@@ -116,7 +79,12 @@ pub fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) ->
         }
     }
 
-    let outcome = pipeline::run(&config, shutdown, output_lock)?;
+    // Progress lines as the config says; never a bar, whatever stderr is.
+    let options = RunOptions {
+        scheduled: false,
+        observer: Some(Arc::new(Watch::new(None, None))),
+    };
+    let outcome = round::run_with(&config, shutdown, output_lock, &options)?;
     let s = outcome.summary;
     println!(
         "demo: {} pages fetched, {} failed, {} items written to {} in {:.2}s ({:.0} pages/s)",

@@ -6,3 +6,4 @@ pub mod endpoint;
 pub mod progress;
 pub mod service;
 pub mod status;
+pub mod watch;

@@ -1,14 +1,20 @@
-//! Logging, and the progress bar shown instead of progress lines when stderr is a terminal.
+//! Logging, the progress bar shown instead of progress lines when stderr is a terminal, and the
+//! reporter thread that moves the bar (or logs the lines) during a round.
 //!
 //! Both write to stderr, so they must take turns: the logger installed here hides the bar while
 //! it prints a line, then redraws it (indicatif's `suspend`). On anything but a terminal there is
 //! no bar at all, and the periodic `progress:` log line is kept, as scripts and journald expect.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use log::{Log, Metadata, Record};
+use log::{Log, Metadata, Record, info};
+
+use crate::stats::{Stats, TARGET};
 
 /// The terminal's progress area, shared by the logger and the rounds' bars.
 #[derive(Debug, Clone)]
@@ -84,4 +90,72 @@ pub fn init_logging() -> Option<Progress> {
         log::set_max_level(max_level);
     }
     progress
+}
+
+/// How the reporter shows progress.
+#[derive(Debug)]
+pub enum Report {
+    /// A `progress:` log line this often.
+    Lines(Duration),
+    /// A terminal progress bar, moved a few times a second, instead of log lines.
+    Bar(ProgressBar),
+}
+
+/// Starts the thread that reports progress as `report` says until `done` is disconnected.
+pub fn spawn_reporter(
+    stats: Arc<Stats>,
+    report: Report,
+    done: Receiver<()>,
+) -> std::io::Result<JoinHandle<()>> {
+    let tick = match &report {
+        Report::Lines(interval) => *interval,
+        Report::Bar(_) => Duration::from_millis(200),
+    };
+    std::thread::Builder::new()
+        .name("stats".to_string())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = done.recv_timeout(tick) {
+                let s = stats.snapshot();
+                match &report {
+                    Report::Bar(bar) => {
+                        bar.set_position(s.fetched + s.failed);
+                        bar.set_message(format!("{} items", s.items));
+                    }
+                    Report::Lines(_) => {
+                        let of = s.planned.map_or(String::new(), |p| format!("/{p}"));
+                        info!(
+                            target: TARGET,
+                            "progress: {}{of} pages fetched, {} failed, {} items written, \
+                             {:.1} pages/s",
+                            s.fetched,
+                            s.failed,
+                            s.items,
+                            s.pages_per_sec()
+                        );
+                    }
+                }
+            }
+            if let Report::Bar(bar) = report {
+                bar.finish_and_clear();
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::fetch_latency_histogram;
+
+    #[test]
+    fn reporter_ends_when_done_is_dropped() {
+        let (tx, rx) = crossbeam_channel::bounded(0);
+        let handle = spawn_reporter(
+            Stats::new(None, fetch_latency_histogram()),
+            Report::Lines(Duration::from_millis(5)),
+            rx,
+        )
+        .unwrap();
+        drop(tx);
+        handle.join().unwrap();
+    }
 }

@@ -19,8 +19,9 @@ use crate::ExitCode;
 use crate::cli::endpoint::Endpoint;
 use crate::cli::progress::Progress;
 use crate::cli::status::Status;
+use crate::cli::watch::Watch;
 use crate::config::Config;
-use crate::pipeline::{self, Outcome, RunOptions};
+use crate::round::{self, Outcome, RunOptions};
 use crate::shutdown::{OutputLock, ReloadRequests, Shutdown};
 
 /// Command-line settings that win over the config file, at every reload too.
@@ -107,8 +108,7 @@ pub fn run(
     };
     let options = RunOptions {
         scheduled: config.schedule.is_some(),
-        status: Some(Arc::clone(&status)),
-        progress,
+        observer: Some(Arc::new(Watch::new(Some(Arc::clone(&status)), progress))),
     };
     let mut next_round = match config.schedule {
         Some(schedule) => first_round_at(&config, schedule.every)?,
@@ -144,7 +144,7 @@ pub fn run(
                 config = new;
             }
         }
-        let outcome = match pipeline::run_with(&config, shutdown, output_lock, &options) {
+        let outcome = match round::run_with(&config, shutdown, output_lock, &options) {
             Ok(outcome) => outcome,
             // The first round's setup errors (output folder, state file) are startup errors.
             Err(err) if rounds_run == 0 => return Err(err),

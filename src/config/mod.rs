@@ -340,6 +340,17 @@ const fn nonzero(n: usize) -> NonZeroUsize {
     }
 }
 
+/// The demo crawl's config (`config/demo.toml`), filled in: the site's URL template, its last
+/// page, and the output file. `pagecrawl demo` crawls with it; the benchmark scripts read the
+/// same file.
+pub fn demo_toml(url_template: &str, last_page: u64, out: &Path) -> String {
+    let string = |text: &str| toml::Value::String(text.to_string()).to_string();
+    include_str!("../../config/demo.toml")
+        .replace("{url}", &string(url_template))
+        .replace("{last_page}", &last_page.to_string())
+        .replace("{out}", &string(&out.display().to_string()))
+}
+
 impl Config {
     /// Reads and validates the config file at `path`: a regular file of at most
     /// [`limits::MAX_FILE_BYTES`].

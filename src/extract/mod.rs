@@ -1,9 +1,8 @@
-//! The parser stage: fetched HTML in, one [`PageItems`] message per page out.
+//! Extraction: a page's HTML in, its items out, as the config's selectors say.
 //!
 //! Selectors are compiled once, when the config is validated, into an [`Extractor`] that all
-//! parser threads share. A parser thread ends when the `html` channel is disconnected and drained;
-//! it never looks at the shutdown flag, because every page that was fetched must be parsed.
-//! It does not write anything: the writer owns the output file.
+//! parser threads share. Nothing here knows of threads, channels or pages in flight: the parse
+//! stage (`pipeline/parse.rs`) calls [`Extractor::extract_reporting`].
 //!
 //! Two engines turn a page into items: the DOM engine (`dom`, html5ever's full tree through
 //! scraper) and the stream engine (`stream`, html5ever's tokenizer and a copy of its tree
@@ -11,11 +10,8 @@
 //! exactly). Both apply the same per-page [`Limits`]; a page over them fails with a one-line
 //! reason, like a page that could not be fetched.
 
-use std::sync::Arc;
-
 use anyhow::{Result, anyhow};
-use crossbeam_channel::Receiver;
-use log::{debug, warn};
+use log::debug;
 use scraper::Selector;
 
 mod dom;
@@ -27,95 +23,8 @@ pub use stream::Outcome as StreamOutcome;
 
 use limits::Budget;
 
-use crate::http::client::{BodyPool, Crawled};
-use crate::listing::ListingEnd;
-use crate::pipeline::budget::BudgetSender;
-use crate::shutdown::PanicGuard;
-use crate::stats::{Queue, Stats};
-
 /// One extracted item: the field values in config order; `None` when a field matched nothing.
 pub type Item = Vec<Option<String>>;
-
-/// Everything one page yielded, sent to the writer as a single message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageItems {
-    /// The page number.
-    pub page: u64,
-    /// The URL the page was fetched from.
-    pub url: String,
-    /// The page's items, in document order.
-    pub items: Vec<Item>,
-}
-
-/// What a parser hands to the writer for each page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Parsed {
-    /// A page and its items.
-    Page(PageItems),
-    /// A page that failed to fetch, passed through so the writer can record it.
-    Failed {
-        /// The page number.
-        page: u64,
-        /// Why, in one line.
-        reason: String,
-    },
-    /// In "until empty" mode, a page that answered 404 or 410: the end of the listing, unless a
-    /// page before it ends it first.
-    Gone {
-        /// The page number.
-        page: u64,
-        /// The URL it was fetched from.
-        url: String,
-        /// The status it answered.
-        status: u16,
-    },
-}
-
-impl Parsed {
-    /// The page this message is about.
-    pub fn page(&self) -> u64 {
-        match self {
-            Parsed::Page(page) => page.page,
-            Parsed::Failed { page, .. } | Parsed::Gone { page, .. } => *page,
-        }
-    }
-
-    /// The page's URL, when the message carries it.
-    pub fn url(&self) -> Option<&str> {
-        match self {
-            Parsed::Page(page) => Some(&page.url),
-            Parsed::Gone { url, .. } => Some(url),
-            Parsed::Failed { .. } => None,
-        }
-    }
-}
-
-impl Parsed {
-    /// About the memory this message holds, in bytes: what the items queue's byte budget
-    /// (`queues.items_bytes`) counts. Every item and field costs its heap block besides its text,
-    /// so a page of many tiny items weighs what it really takes.
-    pub fn weight(&self) -> usize {
-        use std::mem::size_of;
-        let text = |s: &String| s.capacity();
-        size_of::<Parsed>()
-            + match self {
-                Parsed::Page(page) => {
-                    text(&page.url)
-                        + page.items.capacity() * size_of::<Item>()
-                        + page
-                            .items
-                            .iter()
-                            .map(|item| {
-                                item.capacity() * size_of::<Option<String>>()
-                                    + item.iter().flatten().map(text).sum::<usize>()
-                            })
-                            .sum::<usize>()
-                }
-                Parsed::Failed { reason, .. } => text(reason),
-                Parsed::Gone { url, .. } => text(url),
-            }
-    }
-}
 
 /// How pages are turned into items (`extract.engine`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -320,26 +229,6 @@ impl Extractor {
     }
 }
 
-/// Test-only fault injection: panics when the URL carries `pagecrawl-test-panic=<stage>`.
-/// Keyed on the URL so that tests running in parallel cannot trip each other.
-#[cfg(test)]
-pub(crate) fn inject_panic(url: &str, stage: &str) {
-    if url.contains(&format!("pagecrawl-test-panic={stage}")) {
-        panic!("injected {stage} panic");
-    }
-}
-
-/// The text of a panic payload (`panic!` with a message gives a `&str` or a `String`).
-pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
-    }
-}
-
 /// Joins text pieces, collapsing every run of whitespace into one space and trimming the ends.
 fn collapse_whitespace<'a>(pieces: impl Iterator<Item = &'a str>) -> String {
     let mut out = String::new();
@@ -357,95 +246,6 @@ fn push_words(out: &mut String, piece: &str) {
             out.push(' ');
         }
         out.push_str(word);
-    }
-}
-
-/// One parser thread's share of the work.
-pub struct Parser {
-    /// Shared compiled selectors.
-    pub extractor: Arc<Extractor>,
-    /// Counters.
-    pub stats: Arc<Stats>,
-    /// In "until empty" mode: no page after an empty one is needed, whatever the pages before
-    /// it hold, so crawlers may skip them at once. (The writer decides, in page order, where
-    /// the listing ends.) `None` with a known range, where an empty page is just a page.
-    pub end: Option<Arc<ListingEnd>>,
-    /// Where parsed bodies go back for the crawlers to reuse.
-    pub bodies: Arc<BodyPool>,
-    /// Raises the shutdown flag if this thread panics.
-    pub guard: PanicGuard,
-}
-
-impl Parser {
-    /// Parses pages until the `html` channel is disconnected and drained, or the writer is gone.
-    pub fn run(self, html: Receiver<Crawled>, items: BudgetSender<Parsed>) {
-        for crawled in html.iter() {
-            self.stats.queue_depth(Queue::Html, html.len());
-            let mut fetched = match crawled {
-                Crawled::Fetched(fetched) => fetched,
-                Crawled::Failed { page, reason } => {
-                    if items.send(Parsed::Failed { page, reason }).is_err() {
-                        break;
-                    }
-                    continue;
-                }
-                Crawled::Gone { page, url, status } => {
-                    if items.send(Parsed::Gone { page, url, status }).is_err() {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            // A parser bug on one hostile page must cost that page, not the crawl.
-            let extracted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                #[cfg(test)]
-                inject_panic(&fetched.url, "parser");
-                self.extractor.extract_reporting(&fetched.body)
-            }));
-            self.bodies
-                .give(std::mem::take(&mut fetched.body).into_bytes());
-            let outcome = match extracted {
-                Ok((outcome, used)) => {
-                    if used == Used::Dom {
-                        self.stats.page_parsed_dom();
-                    }
-                    outcome
-                }
-                Err(panic) => Err(format!("the HTML parser panicked: {}", panic_text(&*panic))),
-            };
-            let page_items = match outcome {
-                Ok(page_items) => page_items,
-                Err(reason) => {
-                    warn!("page {} ({}): {reason}", fetched.page, fetched.url);
-                    let failed = Parsed::Failed {
-                        page: fetched.page,
-                        reason,
-                    };
-                    if items.send(failed).is_err() {
-                        break;
-                    }
-                    continue;
-                }
-            };
-            if page_items.is_empty() {
-                debug!("page {} ({}): no items", fetched.page, fetched.url);
-                if let Some(end) = &self.end {
-                    end.observe_empty(fetched.page);
-                }
-            }
-            self.stats.page_parsed();
-            let message = PageItems {
-                page: fetched.page,
-                url: fetched.url,
-                items: page_items,
-            };
-            if items.send(Parsed::Page(message)).is_err() {
-                // The writer is gone (it failed or panicked); the pipeline reports why.
-                break;
-            }
-            self.stats.queue_depth(Queue::Items, items.len());
-        }
-        drop(self.guard);
     }
 }
 

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read};
 
 use encoding_rs::Encoding;
 
-use super::client::FetchError;
+use super::error::FetchError;
 
 /// The `Accept-Encoding` every request sends: what [`ContentEncoding`] can decode.
 pub const ACCEPT_ENCODING: &str = "gzip, deflate, br";

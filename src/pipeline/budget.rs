@@ -108,6 +108,7 @@ impl Budget {
         self.changed.notify_all();
     }
 
+    #[cfg(test)]
     /// Bytes held now.
     fn used(&self) -> usize {
         self.lock().used
@@ -155,11 +156,6 @@ impl<T> BudgetSender<T> {
     pub fn len(&self) -> usize {
         self.tx.len()
     }
-
-    /// Whether no message waits in the channel.
-    pub fn is_empty(&self) -> bool {
-        self.tx.is_empty()
-    }
 }
 
 /// The receiving end, owned by one thread: it is done with a message when it asks for the
@@ -194,11 +190,7 @@ impl<T> BudgetReceiver<T> {
         self.rx.len()
     }
 
-    /// Whether no message waits in the channel.
-    pub fn is_empty(&self) -> bool {
-        self.rx.is_empty()
-    }
-
+    #[cfg(test)]
     /// Bytes held now: the messages waiting and the one last handed out.
     pub fn bytes_held(&self) -> usize {
         self.budget.used()

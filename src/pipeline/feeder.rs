@@ -1,4 +1,5 @@
-//! The feeder stage: page numbers into the bounded `pages` channel.
+//! The feed stage of a local crawl: this process's page range into the bounded `pages` channel.
+//! (A shared crawl's feeder takes its pages from Redis instead: `frontier/feeder.rs`.)
 //!
 //! The feeder is the only sender of `pages`. It ends (and so disconnects the channel) when the
 //! range is done, when "until empty" mode has seen the end of the listing (or stopped before
@@ -8,17 +9,15 @@
 //! pages.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, select};
 use log::info;
 
-use crate::listing::ListingEnd;
-use crate::shutdown::{PanicGuard, Shutdown};
-use crate::stats::{Queue, Stats};
+use super::stage::{Source, Stage};
+use crate::stats::Queue;
 
 /// The feeder's settings and shared state.
-pub struct Feeder {
+pub(crate) struct Feeder {
     /// Pages committed by an earlier run: not sent again.
     pub skip: BTreeSet<u64>,
     /// First page to send.
@@ -30,28 +29,29 @@ pub struct Feeder {
     /// In "until empty" mode, one credit per page to send, given back by the writer as it
     /// writes pages in order; disconnected once no more pages are needed.
     pub credits: Option<Receiver<()>>,
-    /// Stops feeding when raised.
-    pub shutdown: Shutdown,
-    /// The end of the listing, in "until empty" mode.
-    pub end: Arc<ListingEnd>,
-    /// Counters: pages never sent count as not crawled.
-    pub stats: Arc<Stats>,
-    /// Raises the shutdown flag if this thread panics.
-    pub guard: PanicGuard,
+    /// The shutdown flag (stops feeding), the counters (pages never sent count as not
+    /// crawled) and the end of the listing.
+    pub stage: Stage,
 }
 
-impl Feeder {
+impl Source for Feeder {
     /// Sends page numbers until the range ends, the listing ends, shutdown, or no crawler is left.
-    pub fn run(self, pages: Sender<u64>) {
+    fn run(self: Box<Self>, pages: Sender<u64>) {
+        let Stage {
+            shutdown,
+            stats,
+            end,
+            ..
+        } = &self.stage;
         let last = self.last_page.unwrap_or(self.max_page);
         let mut page = self.first_page;
         let mut sent_all = false;
         loop {
-            if self.shutdown.is_requested() {
+            if shutdown.is_requested() {
                 info!("shutdown: no new pages are taken (next would have been page {page})");
                 break;
             }
-            if self.end.is_past(page) {
+            if end.is_past(page) {
                 break;
             }
             if self.skip.contains(&page) {
@@ -66,7 +66,7 @@ impl Feeder {
                 select! {
                     // Disconnected: the writer needs no more pages.
                     recv(credits) -> credit => if credit.is_err() { break },
-                    recv(self.shutdown.waker()) -> _ => continue,
+                    recv(shutdown.waker()) -> _ => continue,
                 }
             }
             // Wait for room in the channel, or for shutdown, whichever comes first.
@@ -75,9 +75,9 @@ impl Feeder {
                     // Every crawler is gone; the pipeline reports why.
                     break;
                 } else {
-                    self.stats.queue_depth(Queue::Pages, pages.len());
+                    stats.queue_depth(Queue::Pages, pages.len());
                 },
-                recv(self.shutdown.waker()) -> _ => continue,
+                recv(shutdown.waker()) -> _ => continue,
             }
             if page == last {
                 sent_all = true;
@@ -89,16 +89,20 @@ impl Feeder {
             // Pages of a known range that were never queued (committed ones do not count).
             let unsent = last.saturating_sub(page) + 1;
             let committed = self.skip.range(page..=last).count() as u64;
-            self.stats.pages_not_crawled(unsent - committed);
+            stats.pages_not_crawled(unsent - committed);
         }
-        drop(self.guard);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use crate::stats::fetch_latency_histogram;
+    use crate::listing::ListingEnd;
+    use crate::pipeline::stage::Context;
+    use crate::shutdown::Shutdown;
+    use crate::stats::{Stats, fetch_latency_histogram};
 
     fn feeder(first: u64, last: Option<u64>, shutdown: &Shutdown) -> (Feeder, Arc<ListingEnd>) {
         let end = Arc::new(ListingEnd::default());
@@ -108,10 +112,12 @@ mod tests {
             last_page: last,
             max_page: u64::MAX,
             credits: None,
-            shutdown: shutdown.clone(),
-            end: end.clone(),
-            stats: Stats::new(last.map(|l| l - first + 1), fetch_latency_histogram()),
-            guard: shutdown.panic_guard("feeder"),
+            stage: Context {
+                shutdown: shutdown.clone(),
+                end: end.clone(),
+                stats: Stats::new(last.map(|l| l - first + 1), fetch_latency_histogram()),
+            }
+            .stage("feeder"),
         };
         (feeder, end)
     }
@@ -121,7 +127,7 @@ mod tests {
         let shutdown = Shutdown::new();
         let (feeder, _) = feeder(3, Some(7), &shutdown);
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let handle = std::thread::spawn(move || feeder.run(tx));
+        let handle = std::thread::spawn(move || Box::new(feeder).run(tx));
         let pages: Vec<u64> = rx.iter().collect();
         handle.join().unwrap();
         assert_eq!(pages, [3, 4, 5, 6, 7]);
@@ -132,7 +138,7 @@ mod tests {
         let shutdown = Shutdown::new();
         let (feeder, end) = feeder(0, None, &shutdown);
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let handle = std::thread::spawn(move || feeder.run(tx));
+        let handle = std::thread::spawn(move || Box::new(feeder).run(tx));
         let mut got = Vec::new();
         for page in rx.iter() {
             got.push(page);
@@ -155,7 +161,7 @@ mod tests {
         }
         feeder.credits = Some(credits);
         let (tx, rx) = crossbeam_channel::bounded(100);
-        let handle = std::thread::spawn(move || feeder.run(tx));
+        let handle = std::thread::spawn(move || Box::new(feeder).run(tx));
         let first: Vec<u64> = (0..3).map(|_| rx.recv().unwrap()).collect();
         assert_eq!(first, [0, 1, 2]);
         // No fourth page until a credit comes back.
@@ -174,9 +180,9 @@ mod tests {
     fn shutdown_unblocks_a_full_channel_and_counts_unsent_pages() {
         let shutdown = Shutdown::new();
         let (feeder, _) = feeder(0, Some(99), &shutdown);
-        let stats = feeder.stats.clone();
+        let stats = feeder.stage.stats.clone();
         let (tx, rx) = crossbeam_channel::bounded(2);
-        let handle = std::thread::spawn(move || feeder.run(tx));
+        let handle = std::thread::spawn(move || Box::new(feeder).run(tx));
         assert_eq!(rx.recv().unwrap(), 0);
         shutdown.request();
         handle.join().unwrap();

@@ -123,14 +123,10 @@ impl SeenSet {
         new
     }
 
+    #[cfg(test)]
     /// Keys in the set.
     pub fn len(&self) -> usize {
         self.keys.len()
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 
     /// Writes the keys added since the last flush (synced with `sync`) and returns the file's

@@ -9,8 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use demo_site::{DemoSite, SiteOptions, expected_items};
+use pagecrawl::Outcome;
 use pagecrawl::config::Config;
-use pagecrawl::pipeline::{self, Outcome};
 use pagecrawl::shutdown::{OutputLock, Shutdown};
 
 /// Settings that tests vary; everything else gets a test-friendly default.
@@ -216,7 +216,7 @@ stats_interval_secs = {stats}
 pub fn run_bounded(config: Config, shutdown: Shutdown, limit: Duration) -> Outcome {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let handle = std::thread::spawn(move || {
-        let outcome = pipeline::run(&config, &shutdown, &OutputLock::default());
+        let outcome = pagecrawl::run(&config, &shutdown, &OutputLock::default());
         let _ = tx.send(outcome.map_err(|e| format!("{e:#}")));
     });
     let outcome = rx
