@@ -15,7 +15,6 @@
 //! `--fresh`, the last round of a service, `pagecrawl seed`). The layers behind it (`http`,
 //! `extract`'s engines, `store`, `frontier`, `pipeline`, `listing`) are the crate's own.
 
-pub mod cli;
 pub mod config;
 pub mod extract;
 mod frontier;

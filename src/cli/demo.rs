@@ -16,17 +16,45 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use log::info;
 
-use crate::ExitCode;
-use crate::cli::watch::Watch;
-use crate::config::{Config, SyncMode, demo_toml};
-use crate::round::{self, RunOptions};
-use crate::shutdown::{OutputLock, Shutdown};
-use crate::store::owner::OwnerLock;
 use demo_site::{DemoSite, SiteOptions, expected_items};
+use pagecrawl::config::{SyncMode, demo_toml};
+use pagecrawl::{Config, ExitCode, OutputLock, OwnerLock, RunOptions, Shutdown};
+
+use super::args::DemoArgs;
+use super::signals;
+use super::watch::Watch;
+
+/// `pagecrawl demo`: verify a file, serve the site, or crawl it, as `args` say.
+pub fn command(args: DemoArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.verify {
+        return verify_file(path, args.pages);
+    }
+    let shutdown = Shutdown::new();
+    let output_lock = OutputLock::default();
+    // Nothing to reload in a demo: SIGHUP is logged and ignored.
+    drop(signals::install(shutdown.clone(), output_lock.clone())?);
+    let latency = Duration::from_millis(args.latency_ms);
+    if args.serve {
+        return serve(args.listen, args.pages, latency, &shutdown);
+    }
+    let opts = DemoOptions {
+        pages: args.pages,
+        out: args.out,
+        crawlers: args.crawlers,
+        parsers: args.parsers,
+        latency,
+        sync: match args.sync.as_str() {
+            "page" => SyncMode::Page,
+            "never" => SyncMode::Never,
+            _ => SyncMode::Batch,
+        },
+    };
+    run(&opts, &shutdown, &output_lock)
+}
 
 /// What `pagecrawl demo` was asked to do.
 #[derive(Debug, Clone)]
-pub struct DemoOptions {
+struct DemoOptions {
     /// Pages that carry items; the crawl covers exactly these.
     pub pages: u64,
     /// The output file, replaced at the start of the demo.
@@ -42,7 +70,7 @@ pub struct DemoOptions {
 }
 
 /// Crawls the built-in site and verifies the output against it.
-pub fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Result<ExitCode> {
+fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Result<ExitCode> {
     if opts.pages == 0 {
         bail!("--pages must be at least 1");
     }
@@ -84,7 +112,7 @@ pub fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) ->
         scheduled: false,
         observer: Some(Arc::new(Watch::new(None, None))),
     };
-    let outcome = round::run_with(&config, shutdown, output_lock, &options)?;
+    let outcome = pagecrawl::run_with(&config, shutdown, output_lock, &options)?;
     let s = outcome.summary;
     println!(
         "demo: {} pages fetched, {} failed, {} items written to {} in {:.2}s ({:.0} pages/s)",
@@ -107,7 +135,7 @@ pub fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) ->
 }
 
 /// Serves the built-in site on `listen` until shutdown is requested.
-pub fn serve(
+fn serve(
     listen: SocketAddr,
     pages: u64,
     latency: Duration,
@@ -135,7 +163,7 @@ pub fn serve(
 /// Checks any JSON Lines file against the items the site serves with `pages` pages, and prints
 /// the counts as one JSON object on stdout. Exit status 0 only when nothing is missing,
 /// duplicated or unexpected. The benchmark checks every crawler's output with this.
-pub fn verify_file(path: &Path, pages: u64) -> Result<ExitCode> {
+fn verify_file(path: &Path, pages: u64) -> Result<ExitCode> {
     let site = SiteOptions {
         pages,
         ..SiteOptions::default()
@@ -151,7 +179,7 @@ pub fn verify_file(path: &Path, pages: u64) -> Result<ExitCode> {
 
 /// The result of comparing an output file with what the demo site served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Verification {
+struct Verification {
     /// Items expected.
     pub expected: u64,
     /// Expected items not found in the file.
@@ -184,7 +212,7 @@ impl std::fmt::Display for Verification {
 /// An item is known by its `link` (unique across the site) and must carry the expected `title`;
 /// a `page` field, when present, must name the page the item is on. Other crawlers' output (the
 /// benchmark's peers) can be checked too, as long as it has `title` and `link`.
-pub fn verify(path: &Path, site: &SiteOptions) -> Result<Verification> {
+fn verify(path: &Path, site: &SiteOptions) -> Result<Verification> {
     let mut wanted: HashMap<String, (u64, String, u32)> = HashMap::new();
     for page in 0..site.pages {
         for item in expected_items(site, page) {

@@ -35,7 +35,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use log::{debug, warn};
 use tokio::sync::{Notify, watch};
 
-use crate::cli::status::Status;
+use super::status::Status;
 
 /// The most connections open at once.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -290,7 +290,7 @@ mod tests {
     use std::net::TcpStream;
 
     use super::*;
-    use crate::shutdown::Shutdown;
+    use pagecrawl::Shutdown;
 
     fn get(addr: SocketAddr, path: &str) -> String {
         let mut stream = TcpStream::connect(addr).unwrap();

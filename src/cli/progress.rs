@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use log::{Log, Metadata, Record, info};
 
-use crate::stats::{Stats, TARGET};
+use pagecrawl::stats::{Stats, TARGET};
 
 /// The terminal's progress area, shared by the logger and the rounds' bars.
 #[derive(Debug, Clone)]
@@ -144,7 +144,7 @@ pub fn spawn_reporter(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::fetch_latency_histogram;
+    use pagecrawl::stats::fetch_latency_histogram;
 
     #[test]
     fn reporter_ends_when_done_is_dropped() {

@@ -15,14 +15,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use log::{error, info, warn};
 
-use crate::ExitCode;
-use crate::cli::endpoint::Endpoint;
-use crate::cli::progress::Progress;
-use crate::cli::status::Status;
-use crate::cli::watch::Watch;
-use crate::config::Config;
-use crate::round::{self, Outcome, RunOptions};
-use crate::shutdown::{OutputLock, ReloadRequests, Shutdown};
+use pagecrawl::{Config, ExitCode, Outcome, OutputLock, RunOptions, Shutdown};
+
+#[cfg(feature = "metrics")]
+use super::endpoint::Endpoint;
+use super::load_config;
+use super::progress::Progress;
+use super::signals::ReloadRequests;
+use super::status::Status;
+use super::watch::Watch;
 
 /// Command-line settings that win over the config file, at every reload too.
 #[derive(Debug, Clone, Copy, Default)]
@@ -95,6 +96,8 @@ pub fn run(
     // A one-off crawl has nothing to reload: dropping the requests makes SIGHUP a logged no-op.
     let reloads = config.schedule.is_some().then_some(reloads);
     let status = Status::new(shutdown.clone());
+    // Without the "metrics" feature, `load_config` refuses `service.listen`.
+    #[cfg(feature = "metrics")]
     let endpoint = match config.service.listen {
         Some(addr) => {
             let endpoint = Endpoint::start(addr, Arc::clone(&status))?;
@@ -144,7 +147,7 @@ pub fn run(
                 config = new;
             }
         }
-        let outcome = match round::run_with(&config, shutdown, output_lock, &options) {
+        let outcome = match pagecrawl::run_with(&config, shutdown, output_lock, &options) {
             Ok(outcome) => outcome,
             // The first round's setup errors (output folder, state file) are startup errors.
             Err(err) if rounds_run == 0 => return Err(err),
@@ -184,6 +187,7 @@ pub fn run(
         }
         next_round = Some(next.max(now));
     };
+    #[cfg(feature = "metrics")]
     drop(endpoint);
     Ok(code)
 }
@@ -191,7 +195,7 @@ pub fn run(
 /// When the first round may start: now, unless the state says the last round finished less
 /// than `every` after it started.
 fn first_round_at(config: &Config, every: Duration) -> Result<Option<SystemTime>> {
-    let Some(mark) = crate::store::recovery::last_round(&config.output.state)? else {
+    let Some(mark) = pagecrawl::last_round(&config.output.state)? else {
         return Ok(None);
     };
     let Some(ended_ms) = mark.ended_ms else {
@@ -229,7 +233,7 @@ fn reload(
     status: &Status,
     asked: bool,
 ) -> Option<Config> {
-    let mut new = match Config::load(path) {
+    let mut new = match load_config(path) {
         Ok(new) => new,
         Err(err) => {
             let message = format!("{err:#}");

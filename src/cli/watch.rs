@@ -11,9 +11,8 @@ use prometheus_client::metrics::histogram::Histogram;
 
 use super::progress::{Progress, Report, spawn_reporter};
 use super::status::Status;
-use crate::config::Config;
-use crate::pipeline::Observer;
-use crate::stats::{self, Stats, Summary};
+use pagecrawl::stats::{self, Stats, Summary};
+use pagecrawl::{Config, Observer};
 
 /// The binary's observer of rounds.
 pub struct Watch {
