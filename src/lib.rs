@@ -16,11 +16,11 @@
 //! `extract`'s engines, `store`, `frontier`, `pipeline`, `listing`) are the crate's own.
 
 pub mod config;
+mod exit_code;
 pub mod extract;
 mod frontier;
 mod hash;
 mod http;
-mod listing;
 mod pipeline;
 mod round;
 pub mod shutdown;
@@ -28,6 +28,7 @@ pub mod stats;
 mod store;
 
 pub use config::Config;
+pub use exit_code::ExitCode;
 pub use frontier::{SeedReport, Seeded, seed};
 pub use pipeline::{Observer, Silent};
 pub use round::{Outcome, RunOptions, run, run_with};
@@ -45,27 +46,4 @@ pub mod testing {
     pub use crate::store::recovery::recover;
     pub use crate::store::resume::{Files, Mode, Opened};
     pub use crate::store::seen::key_of;
-}
-
-/// The process exit codes pagecrawl uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum ExitCode {
-    /// The crawl finished and every page in it is committed.
-    Success = 0,
-    /// A config, setup or runtime error, or a stage that panicked.
-    Error = 1,
-    /// The command line was wrong.
-    Usage = 2,
-    /// The crawl finished, but some pages failed after their retries; they are recorded in the
-    /// state and the next run tries them again.
-    PagesFailed = 3,
-    /// Stopped by SIGINT or SIGTERM; everything fetched was written.
-    Interrupted = 130,
-}
-
-impl From<ExitCode> for std::process::ExitCode {
-    fn from(code: ExitCode) -> Self {
-        std::process::ExitCode::from(code as u8)
-    }
 }

@@ -12,7 +12,7 @@ use common::{Knobs, TestEnv, check_pages, num, run_bin, summary_of};
 use demo_site::{Fault, PastEnd, SiteOptions};
 use pagecrawl::ExitCode;
 use pagecrawl::config::Config;
-use pagecrawl::testing::{Journal, Record, decode};
+use pagecrawl::testing::{Fingerprint, Journal, Record, decode};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -96,7 +96,12 @@ fn an_end_recorded_for_a_known_range_does_not_stop_its_resume() {
     };
     let config = Config::from_toml(&env.config_toml(&knobs)).unwrap();
     std::fs::create_dir_all(env.out_path().parent().unwrap()).unwrap();
-    let opened = Journal::open(&env.state_path(), &env.out_path(), &config.fingerprint()).unwrap();
+    let opened = Journal::open(
+        &env.state_path(),
+        &env.out_path(),
+        &Fingerprint::of(&config),
+    )
+    .unwrap();
     let mut journal = opened.journal;
     journal.append(&Record::End { page: 4 }, true).unwrap();
     drop(journal);

@@ -365,20 +365,4 @@ impl Config {
         let raw: raw::RawConfig = toml::from_str(text).map_err(|err| anyhow::anyhow!("{err}"))?;
         raw.validate()
     }
-
-    /// What identifies this crawl in the state file.
-    pub fn fingerprint(&self) -> crate::store::journal::Fingerprint {
-        crate::store::journal::Fingerprint {
-            url: self.site.url.as_str().to_string(),
-            first_page: self.site.first_page,
-            last_page: self.site.last_page,
-            page_size: self.site.page_size,
-            item: self.extract.item_selector().to_string(),
-            fields: self
-                .extract
-                .field_specs()
-                .map(|(n, s)| (n.to_string(), s.to_string()))
-                .collect(),
-        }
-    }
 }

@@ -10,6 +10,7 @@ use redis::{Commands, Script};
 use super::keys::{GROUP, Keys};
 use super::link::Link;
 use crate::config::Config;
+use crate::store::journal::Fingerprint;
 
 /// Pages added to the stream at a time in "until empty" mode: like the local feeder, a daemon
 /// fetches at most about this many pages past the end of the listing.
@@ -74,7 +75,7 @@ pub(super) fn window(until_empty: bool, max_page: u64) -> (u64, u64) {
 /// The fingerprint that all daemons of one crawl must share: the site, the range and the
 /// extraction rules.
 fn fingerprint(config: &Config) -> String {
-    let fp = config.fingerprint();
+    let fp = Fingerprint::of(config);
     format!(
         "{} {}..{} size={} item={:?} fields={:?}",
         fp.url,

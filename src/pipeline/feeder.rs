@@ -5,7 +5,7 @@
 //! range is done, when "until empty" mode has seen the end of the listing (or stopped before
 //! it), or on shutdown — and only then do crawlers see the channel end. In "until empty" mode it
 //! takes a credit from the writer before each page, so that it stays a bounded window ahead of
-//! the lowest page not yet written (see [`crate::listing`]). It never fetches or counts fetched
+//! the lowest page not yet written (see [`crate::pipeline::listing`]). It never fetches or counts fetched
 //! pages.
 
 use std::collections::BTreeSet;
@@ -99,7 +99,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::listing::ListingEnd;
+    use crate::pipeline::listing::ListingEnd;
     use crate::pipeline::stage::Context;
     use crate::shutdown::Shutdown;
     use crate::stats::{Stats, fetch_latency_histogram};

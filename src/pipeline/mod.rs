@@ -11,7 +11,7 @@
 //! writer's error into a failure instead of a hang. One file per stage (`feeder.rs`,
 //! `crawl.rs`, `parse.rs`, `write.rs`); what flows between them is in `message.rs`.
 
-use std::thread::{Builder, Scope, ScopedJoinHandle};
+use std::thread::Builder;
 use std::time::Duration;
 
 use crossbeam_channel::bounded;
@@ -21,18 +21,21 @@ pub(crate) mod budget;
 pub(crate) mod crawl;
 pub(crate) mod feeder;
 mod grace;
+pub(crate) mod listing;
 pub(crate) mod message;
 mod observer;
 pub(crate) mod parse;
 pub(crate) mod stage;
+mod threads;
 pub(crate) mod write;
 
 pub use observer::{Observer, Silent};
 
 use crate::config::QueuesConfig;
-use crate::shutdown::{Shutdown, panic_text};
+use crate::shutdown::Shutdown;
 use message::Parsed;
 use stage::{Listener, Source};
+use threads::{Spawner, join};
 use write::{Writer, WriterReport};
 
 /// Every thread of one round, built and ready.
@@ -139,48 +142,4 @@ pub(crate) fn run(parts: Parts, shutdown: &Shutdown) -> Joined {
         }
         joined
     })
-}
-
-/// Spawns named threads in a scope until one fails; after that, each closure is dropped unrun
-/// (which drops its channel ends, winding the others down).
-struct Spawner<'scope, 'env> {
-    /// The scope the threads live in.
-    scope: &'scope Scope<'scope, 'env>,
-    /// The first spawn error.
-    error: Option<std::io::Error>,
-}
-
-/// A spawned thread and its name, for the report of its panic.
-type Spawned<'scope, T> = Option<(String, ScopedJoinHandle<'scope, T>)>;
-
-impl<'scope> Spawner<'scope, '_> {
-    fn thread<T: Send + 'scope>(
-        &mut self,
-        name: impl Into<String>,
-        f: impl FnOnce() -> T + Send + 'scope,
-    ) -> Spawned<'scope, T> {
-        let name = name.into();
-        if self.error.is_some() {
-            return None;
-        }
-        match Builder::new()
-            .name(name.clone())
-            .spawn_scoped(self.scope, f)
-        {
-            Ok(handle) => Some((name, handle)),
-            Err(err) => {
-                self.error = Some(err);
-                None
-            }
-        }
-    }
-}
-
-/// Joins `thread`, if it was spawned: its result, or its panic added to `failures`.
-fn join<T>(thread: Spawned<'_, T>, failures: &mut Vec<String>) -> Option<T> {
-    let (name, handle) = thread?;
-    handle
-        .join()
-        .map_err(|panic| failures.push(format!("{name} panicked: {}", panic_text(&*panic))))
-        .ok()
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::message::Committed;
-use crate::listing::ListingEnd;
+use crate::pipeline::listing::ListingEnd;
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::Stats;
 

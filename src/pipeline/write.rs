@@ -35,7 +35,7 @@ use super::budget::BudgetReceiver;
 use super::message::{Committed, Failure, Item, Parsed};
 use super::stage::Stage;
 use crate::config::SyncMode;
-use crate::listing::Listing;
+use crate::pipeline::listing::Listing;
 use crate::shutdown::OutputLock;
 use crate::stats::Queue;
 use crate::store::dedup::Dedup;

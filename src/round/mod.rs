@@ -13,8 +13,8 @@ use std::sync::Arc;
 use anyhow::Result;
 use log::{error, info, warn};
 
-use crate::ExitCode;
 use crate::config::Config;
+use crate::exit_code::ExitCode;
 use crate::pipeline::{self, Observer, Silent};
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::stats::{self, Summary};

@@ -13,9 +13,9 @@ use crate::config::{Config, FrontierConfig};
 use crate::extract::Extractor;
 use crate::frontier::SharedCrawl;
 use crate::http::{BodyPool, Client};
-use crate::listing::{InOrder, Limits, Listing, ListingEnd, Unordered};
 use crate::pipeline::crawl::Crawler;
 use crate::pipeline::feeder::Feeder;
+use crate::pipeline::listing::{InOrder, Limits, Listing, ListingEnd, Unordered};
 use crate::pipeline::parse::Parser;
 use crate::pipeline::stage::{Context, Listener, Source};
 use crate::pipeline::write::Writer;
@@ -23,7 +23,7 @@ use crate::pipeline::{Observer, Parts, Silent};
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::stats::Stats;
 use crate::store::dedup::Dedup;
-use crate::store::journal::Journal;
+use crate::store::journal::{Fingerprint, Journal};
 use crate::store::output::{LineEncoder, create_parent, open_output};
 use crate::store::resume::{Files, Mode, Opened};
 use crate::store::seen::SeenSet;
@@ -79,7 +79,7 @@ pub(super) fn prepare(
     } else {
         Mode::Resume
     };
-    let Opened { journal, recovery } = Journal::open_round(&files, &config.fingerprint(), mode)?;
+    let Opened { journal, recovery } = Journal::open_round(&files, &Fingerprint::of(config), mode)?;
     // Pages a crash left committed here but unacknowledged: done, for every daemon.
     if let Some(shared) = &mut shared {
         shared.reconcile(&recovery.committed)?;

@@ -31,6 +31,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
+
 /// The format version written in the journal header. Version 2 added the checksum of each
 /// commit's output bytes (`sum`); version 1 journals are read as they are, their commits
 /// unchecked.
@@ -54,6 +56,22 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
+    /// What identifies the crawl of `config`: its site, range and extraction rules.
+    pub fn of(config: &Config) -> Fingerprint {
+        Fingerprint {
+            url: config.site.url.as_str().to_string(),
+            first_page: config.site.first_page,
+            last_page: config.site.last_page,
+            page_size: config.site.page_size,
+            item: config.extract.item_selector().to_string(),
+            fields: config
+                .extract
+                .field_specs()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect(),
+        }
+    }
+
     /// One line per difference, naming the config key, old value first.
     pub fn differences(&self, new: &Fingerprint) -> Vec<String> {
         let mut out = Vec::new();

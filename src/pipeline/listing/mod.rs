@@ -230,7 +230,7 @@ pub(super) mod tests {
     use crate::pipeline::message::Page;
 
     /// Page `n` with `items` items.
-    pub(in crate::listing) fn page(n: u64, items: usize) -> Parsed {
+    pub(in crate::pipeline::listing) fn page(n: u64, items: usize) -> Parsed {
         Page {
             number: n,
             url: format!("http://x/?p={n}"),
@@ -239,7 +239,7 @@ pub(super) mod tests {
     }
 
     /// Page `n`, holding `items`.
-    pub(in crate::listing) fn with_items(n: u64, items: Vec<Item>) -> Parsed {
+    pub(in crate::pipeline::listing) fn with_items(n: u64, items: Vec<Item>) -> Parsed {
         Page {
             number: n,
             url: String::new(),
@@ -248,7 +248,7 @@ pub(super) mod tests {
     }
 
     /// Page `n`, failed.
-    pub(in crate::listing) fn failed(n: u64) -> Parsed {
+    pub(in crate::pipeline::listing) fn failed(n: u64) -> Parsed {
         Page {
             number: n,
             url: format!("http://x/?p={n}"),
@@ -256,7 +256,7 @@ pub(super) mod tests {
         }
     }
 
-    pub(in crate::listing) fn limits() -> Limits {
+    pub(in crate::pipeline::listing) fn limits() -> Limits {
         Limits {
             first_page: 0,
             max_page: u64::MAX,

@@ -111,7 +111,7 @@ impl Unordered {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::listing::tests::{failed, limits, page, with_items};
+    use crate::pipeline::listing::tests::{failed, limits, page, with_items};
     use crate::stats::fetch_latency_histogram;
 
     #[test]

@@ -234,7 +234,7 @@ impl InOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::listing::tests::{failed, limits, page, with_items};
+    use crate::pipeline::listing::tests::{failed, limits, page, with_items};
     use crate::pipeline::message::Page;
     use crate::stats::fetch_latency_histogram;
 
