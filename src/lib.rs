@@ -13,7 +13,7 @@
 //! (or [`run_with`] as a round of a service, with an [`Observer`]) and read its [`Outcome`]; the
 //! [`extract::Extractor`] on its own; and what the binary needs around a crawl (the owner lock,
 //! `--fresh`, the last round of a service, `pagecrawl seed`). The layers behind it (`http`,
-//! `extract`'s engines, `store`, `frontier`, `pipeline`, `listing`) are the crate's own.
+//! `extract`'s engines, `store`, `frontier`, `round`, `pipeline`) are the crate's own.
 
 pub mod config;
 mod exit_code;
@@ -23,7 +23,7 @@ mod hash;
 mod http;
 mod pipeline;
 mod round;
-pub mod shutdown;
+mod shutdown;
 pub mod stats;
 mod store;
 

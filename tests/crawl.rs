@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::{Knobs, TestEnv, check_pages, run_bounded};
 use demo_site::{Fault, SiteOptions};
 use pagecrawl::ExitCode;
-use pagecrawl::shutdown::Shutdown;
+use pagecrawl::Shutdown;
 
 const LIMIT: Duration = Duration::from_secs(120);
 

@@ -234,7 +234,7 @@ fn crawl_following_offsite(env: &TestEnv, last_page: u64) -> pagecrawl::Outcome 
     );
     common::run_bounded(
         pagecrawl::config::Config::from_toml(&config).unwrap(),
-        pagecrawl::shutdown::Shutdown::new(),
+        pagecrawl::Shutdown::new(),
         LIMIT,
     )
 }

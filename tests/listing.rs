@@ -382,7 +382,7 @@ fn until_empty_race_hammer() {
         env.reset();
         let before: Vec<u64> = (0..12).map(|p| env.site.requests_for(p)).collect();
         let requests = |page: u64| env.site.requests_for(page) - before[page as usize];
-        let shutdown = pagecrawl::shutdown::Shutdown::new();
+        let shutdown = pagecrawl::Shutdown::new();
         let stopper = (round % 4 == 3).then(|| {
             let shutdown = shutdown.clone();
             let after = Duration::from_micros(200 * (round as u64 % 13));

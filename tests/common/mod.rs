@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use demo_site::{DemoSite, SiteOptions, expected_items};
 use pagecrawl::Outcome;
 use pagecrawl::config::Config;
-use pagecrawl::shutdown::{OutputLock, Shutdown};
+use pagecrawl::{OutputLock, Shutdown};
 
 /// Settings that tests vary; everything else gets a test-friendly default.
 #[derive(Debug, Clone)]

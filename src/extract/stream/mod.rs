@@ -3,7 +3,7 @@
 //! The page goes through html5ever's own tokenizer into [`Builder`], a copy of html5ever's tree
 //! builder that keeps only the elements (no text, no comments) and refuses every rule that
 //! would move a node. Elements are matched with the `selectors` crate as they are created
-//! ([`super::tree`]); on the pages the builder follows, an element's parent and earlier siblings
+//! ([`tree`]); on the pages the builder follows, an element's parent and earlier siblings
 //! are final at that moment, so the items are the DOM engine's by construction:
 //!
 //! - an item is an element matching the item selector, in document order (items may nest);
