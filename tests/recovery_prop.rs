@@ -126,9 +126,8 @@ proptest! {
         let opened = Journal::open(&state_path, &out_path, &fingerprint());
         let header_survived = matches!(decode(&journal).0.first(), Some(Record::Header { .. }));
         if !header_survived {
-            // A state whose header is gone is refused when it has bytes, or is new when empty;
-            // an empty state beside a non-empty output is refused too (resuming would write
-            // every item again).
+            // A state whose header is gone is refused when it has bytes. An empty one is a new
+            // crawl only beside an empty output: beside items it would append them all again.
             prop_assert_eq!(opened.is_ok(), journal.is_empty() && output.is_empty());
             return Ok(());
         }
