@@ -131,6 +131,9 @@ fn retry_after_is_honoured_in_seconds_and_as_a_date() {
 fn a_429_never_speeds_the_crawl_up() {
     // delay_ms spaces 7 request starts (6 pages and one retry) by at least 200 ms; a 429 with
     // Retry-After: 0 must not shorten that, and it widens the gap for the rest of the crawl.
+    // How much wider the last gaps are depends on how many successes relaxed the gap before
+    // they were reserved (the pacer's unit test pins the arithmetic), so only 100 ms of the
+    // widening is asserted here: a loaded machine once saw 1.38 s where 1.56 s is usual.
     let env = site(
         6,
         [(
@@ -152,7 +155,7 @@ fn a_429_never_speeds_the_crawl_up() {
     let outcome = env.crawl(&knobs, LIMIT);
     assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
     assert!(
-        started.elapsed() >= Duration::from_millis(6 * 200 + 200),
+        started.elapsed() >= Duration::from_millis(6 * 200 + 100),
         "{:?}",
         started.elapsed()
     );
