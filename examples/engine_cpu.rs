@@ -10,8 +10,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use pagecrawl::demo_site::{SiteOptions, render_page};
-use pagecrawl::parse::{Engine, Extractor, Used};
+use demo_site::{SiteOptions, render_page};
+use pagecrawl::extract::{Engine, Extractor, Used};
 
 /// A selector set: its name, the item selector and the `(name, spec)` fields.
 type Set = (

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::{
     Knobs, TestEnv, num, read_items, run_bin, spawn_bin, summary_of, wait_bounded, wait_for,
 };
-use pagecrawl::demo_site::{PastEnd, SiteOptions, expected_items};
+use demo_site::{PastEnd, SiteOptions, expected_items};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -376,7 +376,7 @@ fn dedup_uses_the_shared_seen_set() {
     let known: Vec<Vec<u8>> = expected_items(&env.site.options(), 3)
         .iter()
         .map(|i| {
-            pagecrawl::seen::key_of([Some(i.link.as_str())])
+            pagecrawl::testing::key_of([Some(i.link.as_str())])
                 .to_le_bytes()
                 .to_vec()
         })

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use pagecrawl::state::{Files, Fingerprint, Journal, Mode, Record, decode, encode, output_sum};
+use pagecrawl::testing::{Files, Mode};
+use pagecrawl::testing::{Fingerprint, Journal, Record, decode, encode, output_sum};
 use proptest::prelude::*;
 
 fn fingerprint() -> Fingerprint {
