@@ -39,7 +39,7 @@ from run import PAGECRAWL, ROOT, load_average, machine, output_of  # noqa: E402
 
 DATA = ROOT / "out" / "profile" / "perf.data"  # out/ is git-ignored
 FREQUENCY_HZ = 997  # prime, so that the sampling does not beat with a periodic timer
-SITE_THREADS = "demo-site"  # the prefix of the demo site's thread names (src/demo_site.rs)
+SITE_THREADS = "demo-site"  # the prefix of the demo site's thread names (crates/demo-site)
 MAIN_THREAD = "pagecrawl"  # the process's first thread, named after the binary
 
 

@@ -39,6 +39,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -257,40 +258,14 @@ def verify(out, pages):
 
 
 def pagecrawl_config(work, url, pages, threads, out):
-    """Writes the pagecrawl config of one run (parsers at their default); returns its path."""
+    """Writes the pagecrawl config of one run, the demo crawl's (config/demo.toml) for `pages`
+    pages with `threads` crawlers (parsers at their default); returns its path."""
     config = work / "pagecrawl.toml"
-    config.write_text(f"""\
-[site]
-url = "{url}"
-first_page = 0
-last_page = {pages - 1}
-page_size = {ITEMS_PER_PAGE}
-
-[threads]
-crawlers = {threads}
-
-[queues]
-pages = 64
-html = 32
-
-[http]
-timeout_secs = 30
-retries = 2
-backoff_ms = 100
-
-[extract]
-item = "div.pl2"
-
-[extract.fields]
-title = "a"
-link = "a@href"
-
-[output]
-path = "{out}"
-
-[log]
-stats_interval_secs = 0
-""")
+    text = ((ROOT / "config" / "demo.toml").read_text()
+            .replace("{url}", json.dumps(url))
+            .replace("{last_page}", str(pages - 1))
+            .replace("{out}", json.dumps(str(out))))
+    config.write_text(re.sub(r"(?m)^crawlers = \d+$", f"crawlers = {threads}", text, count=1))
     return config
 
 

@@ -12,8 +12,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use pagecrawl::demo_site::{SiteOptions, render_page};
-use pagecrawl::parse::{Engine, Extractor, Reading, StreamOutcome, Used};
+use demo_site::{SiteOptions, render_page};
+use pagecrawl::extract::{Engine, Extractor, Reading, StreamOutcome, Used};
 
 /// A selector set: its name, the item selector and the `(name, spec)` fields.
 type Set = (

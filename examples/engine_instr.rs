@@ -16,8 +16,8 @@
 
 use std::path::Path;
 
-use pagecrawl::demo_site::{SiteOptions, render_page};
-use pagecrawl::parse::{Engine, Extractor, Used};
+use demo_site::{SiteOptions, render_page};
+use pagecrawl::extract::{Engine, Extractor, Used};
 
 /// The selector sets of `examples/engine_cpu.rs`.
 fn set(name: &str) -> (&'static str, &'static [(&'static str, &'static str)]) {
@@ -58,7 +58,7 @@ fn measure(engine: &str, ex: &Extractor, pages: &[String]) -> usize {
     for page in pages {
         items += match engine {
             "exact" => match ex.extract_stream_exact(page) {
-                Some(pagecrawl::parse::StreamOutcome::Items(items)) => items.len(),
+                Some(pagecrawl::extract::StreamOutcome::Items(items)) => items.len(),
                 _ => 0,
             },
             _ => ex.extract(page).map_or(0, |items| items.len()),

@@ -72,25 +72,13 @@ def main() -> int:
         wait_for_site(port)
         out = Path(work.name) / "items.jsonl"
         config = Path(work.name) / "soak.toml"
-        config.write_text(f"""
-[site]
-url = "http://127.0.0.1:{port}/top250?start={{offset}}"
-last_page = {args.pages - 1}
-[threads]
-crawlers = 8
-[extract]
-item = "div.pl2"
-[extract.fields]
-title = "a"
-link = "a@href"
-[output]
-path = "{out}"
-dedup = "link"
-[log]
-stats_interval_secs = 0
-[schedule]
-every_secs = 0
-""")
+        # The demo crawl's config, as a service with dedup.
+        template = (Path(__file__).resolve().parent.parent / "config" / "demo.toml").read_text()
+        config.write_text(template
+                          .replace("{url}", json.dumps(f"http://127.0.0.1:{port}/top250?start={{offset}}"))
+                          .replace("{last_page}", str(args.pages - 1))
+                          .replace("path = {out}", f"path = {json.dumps(str(out))}\ndedup = \"link\"")
+                          + "\n[schedule]\nevery_secs = 0\n")
         crawler = subprocess.Popen(
             [args.binary, "run", "--config", str(config)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

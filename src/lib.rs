@@ -6,51 +6,44 @@
 //! feeder ─pages─▶ N crawlers ─html─▶ M parsers ─items─▶ 1 writer ─▶ out.jsonl
 //! ```
 //!
-//! Each stage lives in the module named after it; [`pipeline`] wires them together and joins them.
-//! Every stage ends when its input channel is disconnected and drained, so shutdown never loses a
-//! fetched page: the [`shutdown`] flag only stops new pages from being taken.
+//! Every stage ends when its input channel is disconnected and drained, so shutdown never loses
+//! a fetched page: the [`Shutdown`] flag only stops new pages from being taken.
+//!
+//! The public surface is small: a [`Config`] (loaded and validated from TOML), [`run`] one crawl
+//! (or [`run_with`] as a round of a service, with an [`Observer`]) and read its [`Outcome`]; the
+//! [`extract::Extractor`] on its own; and what the binary needs around a crawl (the owner lock,
+//! `--fresh`, the last round of a service, `pagecrawl seed`). The layers behind it (`http`,
+//! `extract`'s engines, `store`, `frontier`, `round`, `pipeline`) are the crate's own.
 
-pub mod budget;
 pub mod config;
-pub mod demo;
-pub mod demo_site;
-pub mod endpoint;
-pub mod feeder;
-pub mod fetch;
-pub mod frontier;
-pub mod listing;
-pub mod metrics;
-pub mod owner;
-pub mod parse;
-pub mod pipeline;
-pub mod policy;
-pub mod progress;
-pub mod seen;
-pub mod service;
-pub mod shutdown;
-pub mod state;
+mod exit_code;
+pub mod extract;
+mod frontier;
+mod hash;
+mod http;
+mod pipeline;
+mod round;
+mod shutdown;
 pub mod stats;
-pub mod writer;
+mod store;
 
-/// The process exit codes pagecrawl uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum ExitCode {
-    /// The crawl finished and every page in it is committed.
-    Success = 0,
-    /// A config, setup or runtime error, or a stage that panicked.
-    Error = 1,
-    /// The command line was wrong.
-    Usage = 2,
-    /// The crawl finished, but some pages failed after their retries; they are recorded in the
-    /// state and the next run tries them again.
-    PagesFailed = 3,
-    /// Stopped by SIGINT or SIGTERM; everything fetched was written.
-    Interrupted = 130,
-}
+pub use config::Config;
+pub use exit_code::ExitCode;
+pub use frontier::{SeedReport, Seeded, seed};
+pub use pipeline::{Observer, Silent};
+pub use round::{Outcome, RunOptions, run, run_with};
+pub use shutdown::{OutputLock, Shutdown};
+pub use store::owner::OwnerLock;
+pub use store::recovery::{RoundMark, last_round};
+pub use store::start_fresh;
 
-impl From<ExitCode> for std::process::ExitCode {
-    fn from(code: ExitCode) -> Self {
-        std::process::ExitCode::from(code as u8)
-    }
+/// Internals that the integration tests and the fuzz targets drive directly: the journal's
+/// format and recovery, the seen-set's key, the body decoder. Not a stable API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::http::body::decode_body;
+    pub use crate::store::journal::{Fingerprint, Journal, Record, decode, encode, output_sum};
+    pub use crate::store::recovery::recover;
+    pub use crate::store::resume::{Files, Mode, Opened};
+    pub use crate::store::seen::key_of;
 }

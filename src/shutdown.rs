@@ -1,5 +1,5 @@
-//! The shutdown flag, and the signal handlers: SIGINT/SIGTERM raise it, SIGHUP asks for a config
-//! reload.
+//! The shutdown flag, the panic guard that raises it, and the lock that keeps a forced exit from
+//! cutting a line. (The binary's signal handlers raise the flag: `src/cli/signals.rs`.)
 //!
 //! Raising the flag only stops *new* pages from being taken: the feeder stops feeding and crawlers
 //! skip queued pages, while every page already fetched still flows through parsers to the writer,
@@ -14,9 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
-use log::{info, warn};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use log::warn;
 
 /// A message type that can never be sent: the waker channel is only ever disconnected.
 #[derive(Debug)]
@@ -129,87 +128,21 @@ impl OutputLock {
     }
 }
 
+/// The text of a panic payload (`panic!` with a message gives a `&str` or a `String`).
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_string()
+    }
+}
+
 fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// SIGHUP requests to read the config again, as [`install_signal_handler`] receives them: at
-/// most one is kept waiting, since two reloads in a row read the same file. A scheduled service
-/// listens; dropping this makes SIGHUP a logged no-op (a one-off crawl has nothing to reload).
-#[derive(Debug)]
-pub struct ReloadRequests(Receiver<()>);
-
-impl ReloadRequests {
-    /// Ready when a reload was requested, for `select!`.
-    pub fn receiver(&self) -> &Receiver<()> {
-        &self.0
-    }
-
-    /// Forgets a waiting request, when a reload is about to happen anyway.
-    pub fn clear(&self) {
-        while self.0.try_recv().is_ok() {}
-    }
-}
-
-/// Installs the signal handlers, on a thread of their own (signal-hook's iterator, so that
-/// nothing runs in signal context):
-///
-/// - SIGINT and SIGTERM: the first raises `shutdown`; the second exits at once with code 130,
-///   after waiting for any write in progress on `output`.
-/// - SIGHUP: a config reload request, sent to the returned [`ReloadRequests`]. It never stops
-///   anything: `logrotate`'s `kill -HUP` and systemd's `ExecReload` must not end a service.
-///
-/// Can be called once per process.
-pub fn install_signal_handler(
-    shutdown: Shutdown,
-    output: OutputLock,
-) -> anyhow::Result<ReloadRequests> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-        .context("installing the SIGINT/SIGTERM/SIGHUP handlers")?;
-    let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let mut stops = 0;
-            for signal in signals.forever() {
-                if signal == SIGHUP {
-                    request_reload(&reload_tx);
-                    continue;
-                }
-                stops += 1;
-                if stops == 1 {
-                    warn!(
-                        "interrupted: finishing pages in flight and writing every fetched page \
-                         (interrupt again to exit at once)"
-                    );
-                    shutdown.request();
-                } else {
-                    let _no_half_lines = output.lock();
-                    eprintln!("pagecrawl: interrupted twice, exiting now");
-                    std::process::exit(crate::ExitCode::Interrupted as i32);
-                }
-            }
-        })
-        .context("spawning the signal thread")?;
-    Ok(ReloadRequests(reload_rx))
-}
-
-/// Passes a SIGHUP on to whoever reloads the config, saying what will happen.
-fn request_reload(requests: &Sender<()>) {
-    match requests.try_send(()) {
-        Ok(()) => info!(
-            "SIGHUP: the config will be read again (now if idle between rounds, else as soon as \
-             this round ends)"
-        ),
-        Err(TrySendError::Full(())) => info!("SIGHUP: a config reload is already pending"),
-        Err(TrySendError::Disconnected(())) => warn!(
-            "SIGHUP ignored: only a scheduled service (with [schedule]) reloads its config; \
-             this crawl goes on with the config it started with"
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -1,17 +1,13 @@
-//! Crawl counters, the periodic progress line and the final summary.
+//! Crawl counters, and the summary line they add up to.
 //!
-//! Counters are relaxed atomics bumped by the stages; nothing here synchronises the stages. The
-//! reporter thread only reads them, and ends when the pipeline drops its `done` sender.
+//! Counters are relaxed atomics bumped by the stages; nothing here synchronises the stages.
+//! Observers (the binary's progress reporter, its metrics) only read them.
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use indicatif::ProgressBar;
-use log::info;
 use prometheus_client::metrics::histogram::Histogram;
 
 /// Log target of progress and summary lines.
@@ -285,55 +281,6 @@ impl fmt::Display for Summary {
     }
 }
 
-/// How the reporter shows progress.
-#[derive(Debug)]
-pub enum Report {
-    /// A `progress:` log line this often.
-    Lines(Duration),
-    /// A terminal progress bar, moved a few times a second, instead of log lines.
-    Bar(ProgressBar),
-}
-
-/// Starts the thread that reports progress as `report` says until `done` is disconnected.
-pub fn spawn_reporter(
-    stats: Arc<Stats>,
-    report: Report,
-    done: Receiver<()>,
-) -> std::io::Result<JoinHandle<()>> {
-    let tick = match &report {
-        Report::Lines(interval) => *interval,
-        Report::Bar(_) => Duration::from_millis(200),
-    };
-    std::thread::Builder::new()
-        .name("stats".to_string())
-        .spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = done.recv_timeout(tick) {
-                let s = stats.snapshot();
-                match &report {
-                    Report::Bar(bar) => {
-                        bar.set_position(s.fetched + s.failed);
-                        bar.set_message(format!("{} items", s.items));
-                    }
-                    Report::Lines(_) => {
-                        let of = s.planned.map_or(String::new(), |p| format!("/{p}"));
-                        info!(
-                            target: TARGET,
-                            "progress: {}{of} pages fetched, {} failed, {} items written, \
-                             {:.1} pages/s",
-                            s.fetched,
-                            s.failed,
-                            s.items,
-                            s.pages_per_sec()
-                        );
-                    }
-                }
-            }
-            if let Report::Bar(bar) = report {
-                bar.finish_and_clear();
-            }
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,18 +304,5 @@ mod tests {
             "pages_fetched=2 pages_failed=1 pages_not_crawled=7 pages_past_end=0 pages_written=1 items=25 \
              items_already_seen=0 bytes=150 retries=1 pages_parsed_dom=0 lease_reclaims=0 elapsed="
         ));
-    }
-
-    #[test]
-    fn reporter_ends_when_done_is_dropped() {
-        let (tx, rx) = crossbeam_channel::bounded(0);
-        let handle = spawn_reporter(
-            Stats::new(None, fetch_latency_histogram()),
-            Report::Lines(Duration::from_millis(5)),
-            rx,
-        )
-        .unwrap();
-        drop(tx);
-        handle.join().unwrap();
     }
 }

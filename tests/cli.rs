@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Knobs, TestEnv, check_pages, num, run_bin, summary_of};
-use pagecrawl::demo_site::SiteOptions;
+use demo_site::SiteOptions;
 
 const LIMIT: Duration = Duration::from_secs(120);
 

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::{Knobs, TestEnv, check_pages, run_bounded};
+use demo_site::{Fault, SiteOptions};
 use pagecrawl::ExitCode;
-use pagecrawl::demo_site::{Fault, SiteOptions};
-use pagecrawl::shutdown::Shutdown;
+use pagecrawl::Shutdown;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -49,7 +49,7 @@ trait SiteUrl {
     fn options_url(&self, page: u64) -> String;
 }
 
-impl SiteUrl for pagecrawl::demo_site::DemoSite {
+impl SiteUrl for demo_site::DemoSite {
     fn options_url(&self, page: u64) -> String {
         let offset = page * self.options().page_size as u64;
         self.url_template().replace("{offset}", &offset.to_string())

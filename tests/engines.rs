@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pagecrawl::parse::{Engine, Extractor, Item, Reading, StreamOutcome};
+use pagecrawl::extract::{Engine, Extractor, Item, Reading, StreamOutcome};
 use proptest::prelude::*;
 
 /// Generic item and field selectors, each set one extractor.
@@ -218,7 +218,7 @@ fn html5lib_tokenizer_inputs_give_the_same_items() {
 
 #[test]
 fn demo_pages_stream_and_give_the_same_items() {
-    use pagecrawl::demo_site::{SiteOptions, render_page};
+    use demo_site::{SiteOptions, render_page};
     let opts = SiteOptions::default();
     let extractors = extractors();
     let mut tally = Tally::default();

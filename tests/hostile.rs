@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{Knobs, TestEnv, check_pages, num, summary_of};
+use demo_site::{Fault, SiteOptions};
 use pagecrawl::ExitCode;
-use pagecrawl::demo_site::{Fault, SiteOptions};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -131,6 +131,9 @@ fn retry_after_is_honoured_in_seconds_and_as_a_date() {
 fn a_429_never_speeds_the_crawl_up() {
     // delay_ms spaces 7 request starts (6 pages and one retry) by at least 200 ms; a 429 with
     // Retry-After: 0 must not shorten that, and it widens the gap for the rest of the crawl.
+    // How much wider the last gaps are depends on how many successes relaxed the gap before
+    // they were reserved (the pacer's unit test pins the arithmetic), so only 100 ms of the
+    // widening is asserted here: a loaded machine once saw 1.38 s where 1.56 s is usual.
     let env = site(
         6,
         [(
@@ -152,7 +155,7 @@ fn a_429_never_speeds_the_crawl_up() {
     let outcome = env.crawl(&knobs, LIMIT);
     assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
     assert!(
-        started.elapsed() >= Duration::from_millis(6 * 200 + 200),
+        started.elapsed() >= Duration::from_millis(6 * 200 + 100),
         "{:?}",
         started.elapsed()
     );
@@ -222,7 +225,7 @@ fn redirects_are_followed_only_where_the_policy_allows() {
 }
 
 /// A crawl of `env` with `follow_offsite_redirects = true` and no retries.
-fn crawl_following_offsite(env: &TestEnv, last_page: u64) -> pagecrawl::pipeline::Outcome {
+fn crawl_following_offsite(env: &TestEnv, last_page: u64) -> pagecrawl::Outcome {
     let knobs = Knobs {
         last_page: Some(last_page),
         retries: 0,
@@ -234,7 +237,7 @@ fn crawl_following_offsite(env: &TestEnv, last_page: u64) -> pagecrawl::pipeline
     );
     common::run_bounded(
         pagecrawl::config::Config::from_toml(&config).unwrap(),
-        pagecrawl::shutdown::Shutdown::new(),
+        pagecrawl::Shutdown::new(),
         LIMIT,
     )
 }
@@ -412,7 +415,7 @@ fn gzip_deflate_and_br_pages_are_decoded_and_bombs_of_each_stopped_after_decodin
         pages: 10,
         ..SiteOptions::default()
     };
-    let page = |n| pagecrawl::demo_site::render_page(&base, n).into_bytes();
+    let page = |n| demo_site::render_page(&base, n).into_bytes();
     let encoded = |header: &str, body: Vec<u8>| Fault::Encoded {
         encoding: header.into(),
         body,

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{Knobs, TestEnv, check_pages, num, run_bin, summary_of};
+use demo_site::{Fault, PastEnd, SiteOptions};
 use pagecrawl::ExitCode;
 use pagecrawl::config::Config;
-use pagecrawl::demo_site::{Fault, PastEnd, SiteOptions};
-use pagecrawl::state::{Journal, Record, decode};
+use pagecrawl::testing::{Fingerprint, Journal, Record, decode};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -96,7 +96,12 @@ fn an_end_recorded_for_a_known_range_does_not_stop_its_resume() {
     };
     let config = Config::from_toml(&env.config_toml(&knobs)).unwrap();
     std::fs::create_dir_all(env.out_path().parent().unwrap()).unwrap();
-    let opened = Journal::open(&env.state_path(), &env.out_path(), &config.fingerprint()).unwrap();
+    let opened = Journal::open(
+        &env.state_path(),
+        &env.out_path(),
+        &Fingerprint::of(&config),
+    )
+    .unwrap();
     let mut journal = opened.journal;
     journal.append(&Record::End { page: 4 }, true).unwrap();
     drop(journal);
@@ -377,7 +382,7 @@ fn until_empty_race_hammer() {
         env.reset();
         let before: Vec<u64> = (0..12).map(|p| env.site.requests_for(p)).collect();
         let requests = |page: u64| env.site.requests_for(page) - before[page as usize];
-        let shutdown = pagecrawl::shutdown::Shutdown::new();
+        let shutdown = pagecrawl::Shutdown::new();
         let stopper = (round % 4 == 3).then(|| {
             let shutdown = shutdown.clone();
             let after = Duration::from_micros(200 * (round as u64 % 13));

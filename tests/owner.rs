@@ -8,8 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Knobs, TestEnv, check_pages, num, run_bin, spawn_bin, summary_of, wait_for};
-use pagecrawl::demo_site::SiteOptions;
-use pagecrawl::state::{Record, decode, encode};
+use demo_site::SiteOptions;
+use pagecrawl::testing::{Record, decode, encode};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::{
     Knobs, TestEnv, check_pages, num, run_bin, spawn_bin, summary_of, wait_bounded, wait_for,
 };
-use pagecrawl::demo_site::{Fault, SiteOptions};
+use demo_site::{Fault, SiteOptions};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -294,11 +294,11 @@ fn a_full_disk_stops_the_crawl_with_exit_1_and_commits_nothing() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("writing output file /dev/full"), "{stderr}");
     assert!(stderr.contains("No space left on device"), "{stderr}");
-    let (records, _) = pagecrawl::state::decode(&std::fs::read(&state).unwrap());
+    let (records, _) = pagecrawl::testing::decode(&std::fs::read(&state).unwrap());
     assert!(
         !records
             .iter()
-            .any(|r| matches!(r, pagecrawl::state::Record::Commit { .. })),
+            .any(|r| matches!(r, pagecrawl::testing::Record::Commit { .. })),
         "nothing is committed: {records:?}"
     );
 }

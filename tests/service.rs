@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Knobs, TestEnv, num, summary_of, wait_bounded};
-use pagecrawl::demo_site::{SiteOptions, expected_items};
+use demo_site::{SiteOptions, expected_items};
 
 /// How long any one wait for the service may take before the test fails.
 const LIMIT: Duration = Duration::from_secs(60);

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Knobs, TestEnv, check_pages, num, summary_of, wait_bounded};
-use pagecrawl::demo_site::SiteOptions;
+use demo_site::SiteOptions;
 
 /// Starts a slow crawl of 400 pages, waits until items are being written, sends `signals`.
 /// Returns the env, the exit status code, the summary (if any), and the time from first signal to exit.

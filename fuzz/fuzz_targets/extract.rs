@@ -5,8 +5,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use pagecrawl::fetch::decode_body;
-use pagecrawl::parse::{Engine, Extractor, Limits, StreamOutcome};
+use pagecrawl::testing::decode_body;
+use pagecrawl::extract::{Engine, Extractor, Limits, StreamOutcome};
 
 /// Selector sets the engines are compared under: the demo's, and generic ones that match the
 /// elements a parser adds, foreign content, siblings and attributes in any case.

@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pagecrawl::state::{decode, encode, recover};
+use pagecrawl::testing::{decode, encode};
+use pagecrawl::testing::recover;
 
 fuzz_target!(|data: &[u8]| {
     let (records, valid) = decode(data);

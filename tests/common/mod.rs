@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use demo_site::{DemoSite, SiteOptions, expected_items};
+use pagecrawl::Outcome;
 use pagecrawl::config::Config;
-use pagecrawl::demo_site::{DemoSite, SiteOptions, expected_items};
-use pagecrawl::pipeline::{self, Outcome};
-use pagecrawl::shutdown::{OutputLock, Shutdown};
+use pagecrawl::{OutputLock, Shutdown};
 
 /// Settings that tests vary; everything else gets a test-friendly default.
 #[derive(Debug, Clone)]
@@ -216,7 +216,7 @@ stats_interval_secs = {stats}
 pub fn run_bounded(config: Config, shutdown: Shutdown, limit: Duration) -> Outcome {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let handle = std::thread::spawn(move || {
-        let outcome = pipeline::run(&config, &shutdown, &OutputLock::default());
+        let outcome = pagecrawl::run(&config, &shutdown, &OutputLock::default());
         let _ = tx.send(outcome.map_err(|e| format!("{e:#}")));
     });
     let outcome = rx

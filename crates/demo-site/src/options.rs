@@ -1,0 +1,133 @@
+//! How the site behaves: its pages, the faults of each page, its latency and what lies past the
+//! end of its listing; and what a crawler should find on it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Items per listing page, as on Douban.
+pub const DEFAULT_PAGE_SIZE: usize = 25;
+
+/// How the site behaves.
+#[derive(Debug, Clone)]
+pub struct SiteOptions {
+    /// Pages `0..pages` carry items; any page at or beyond it is a valid listing with zero items.
+    pub pages: u64,
+    /// Items per page; a request's `start` offset is divided by this to get its page.
+    pub page_size: usize,
+    /// Added before every response; it ends early when the site is dropped.
+    pub latency: Duration,
+    /// Misbehaviour per page number; pages not listed are served normally.
+    pub faults: BTreeMap<u64, Fault>,
+    /// The most connections the raw (hostile) server serves at once, one thread each; one beyond
+    /// it gets `503` with `Retry-After: 1`. The main server has no such cap.
+    pub workers: usize,
+    /// How pages at or beyond `pages` answer (faults listed for them win).
+    pub past_end: PastEnd,
+    /// Extra latency for these pages, after `latency`: a page that answers later than the
+    /// pages after it.
+    pub slow: BTreeMap<u64, Duration>,
+}
+
+/// How a listing answers for page numbers past its last page: sites differ, and "until empty"
+/// crawls must end on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PastEnd {
+    /// A valid listing page with no items (the default).
+    #[default]
+    Empty,
+    /// The last page again, items and all, whatever the number asked for (common on real
+    /// sites that clamp the page number).
+    RepeatLast,
+    /// This HTTP status, such as 404, or 403 from a site that blocks the crawler.
+    Status(u16),
+}
+
+impl Default for SiteOptions {
+    fn default() -> SiteOptions {
+        SiteOptions {
+            pages: 10,
+            page_size: DEFAULT_PAGE_SIZE,
+            latency: Duration::ZERO,
+            faults: BTreeMap::new(),
+            workers: 64,
+            past_end: PastEnd::Empty,
+            slow: BTreeMap::new(),
+        }
+    }
+}
+
+/// A way one page misbehaves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Answer with `code` for the first `times` requests of this page, then serve it normally.
+    /// `times = u32::MAX` means always. `retry_after`, if set, is sent verbatim as `Retry-After`.
+    Status {
+        /// The HTTP status code to answer with.
+        code: u16,
+        /// How many requests get the error before the page recovers.
+        times: u32,
+        /// The `Retry-After` header value, if any.
+        retry_after: Option<String>,
+    },
+    /// Serve a normal-looking listing page with zero items.
+    Empty,
+    /// Serve the normal page padded, inside an HTML comment after the items, to exactly `bytes`
+    /// bytes of body (or the normal size if that is already larger).
+    Huge {
+        /// The body size to pad to.
+        bytes: usize,
+    },
+    /// Read the request, then never answer, holding the socket until the site is dropped
+    /// (on both servers).
+    Stall,
+    /// Raw server: announce the full `Content-Length`, send about half the page, then close.
+    /// The main server serves the page whole, as a well-behaved server would.
+    Truncated,
+    /// Raw server: send the head, then the body one byte every 50 ms. The main server serves the
+    /// page whole.
+    Trickle,
+    /// Raw server: send this many bytes of extra response headers before the page. The main
+    /// server serves the page normally.
+    HugeHeaders {
+        /// Bytes of extra headers.
+        bytes: usize,
+    },
+    /// Answer with a redirect (`status`, e.g. 302) to `location`, sent verbatim.
+    Redirect {
+        /// The redirect status code.
+        status: u16,
+        /// The `Location` header value.
+        location: String,
+    },
+    /// Serve the page encoded in another charset (an `encoding_rs` label such as `"gbk"`),
+    /// declared in the `Content-Type` header or, with `in_meta`, only in the page's `<meta>`.
+    Charset {
+        /// The encoding label.
+        label: String,
+        /// Declare it in `<meta>` only, with a bare `text/html` Content-Type.
+        in_meta: bool,
+    },
+    /// Serve a gzip body (`Content-Encoding: gzip`) that decodes to `decoded_bytes` of filler:
+    /// a few kilobytes on the wire, far more in memory for a client without a limit.
+    GzipBomb {
+        /// The decoded size.
+        decoded_bytes: usize,
+    },
+    /// Serve `body` as it is with `Content-Encoding: <encoding>`: a page the test compressed
+    /// (brotli, deflate …), a bomb of any encoding, or an encoding nobody asked for.
+    Encoded {
+        /// The `Content-Encoding` header value.
+        encoding: String,
+        /// The body bytes, sent unchanged.
+        body: Vec<u8>,
+    },
+}
+
+/// One item as a crawler should extract it: the text and `href` of the first `a` in `div.pl2`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoItem {
+    /// The anchor text with whitespace collapsed and trimmed, entities decoded.
+    pub title: String,
+    /// The anchor's `href`, unique across the site.
+    pub link: String,
+}

@@ -1,0 +1,300 @@
+//! The site's content: deterministic listing pages of about 70 KB of Douban-like markup around
+//! their items (decoys in a comment and a script included), and the items a crawler should find
+//! on each. The constant text is in `corpus.rs`.
+
+use std::fmt::Write as _;
+
+use crate::corpus::{
+    AUTHORS, BODY_BOTTOM, BODY_TOP, DECOY_COMMENT, EMPTY_LISTING, HEAD, NAMES, PUBLISHERS, QUOTES,
+    REVIEWS, SUBTITLES, USERS,
+};
+use crate::{DemoItem, Fault, PastEnd, SiteOptions};
+
+/// Where `Fault::Huge` padding goes: right after the listing, so a parser has to skip it.
+const LISTING_END: &str = "<!-- /listing -->";
+
+/// What `page` serves as items, in order: empty for pages at or beyond `opts.pages` (unless
+/// they repeat the last page, see [`PastEnd`]) and for pages with `Fault::Empty`. Tests compare
+/// crawl output with this.
+pub fn expected_items(opts: &SiteOptions, page: u64) -> Vec<DemoItem> {
+    let Some(listed) = listed_page(opts, page) else {
+        return Vec::new();
+    };
+    (0..opts.page_size)
+        .map(|i| {
+            let book = Book::new(listed, opts.page_size, i);
+            DemoItem {
+                title: book.title(),
+                link: book.link(),
+            }
+        })
+        .collect()
+}
+
+/// The HTML body of `page`, with no fault applied except `Fault::Empty`. Both servers send this,
+/// and parser tests read it.
+pub fn render_page(opts: &SiteOptions, page: u64) -> String {
+    // About 2.1 KB per item plus 20 KB of chrome; a little spare avoids regrowth.
+    let mut out = String::with_capacity(24 * 1024 + opts.page_size * 2300);
+    out.push_str(HEAD);
+    out.push_str(BODY_TOP);
+    let _ = writeln!(
+        out,
+        "<div class=\"paginator-info\">第 {} 页 · 每页 {} 本</div>",
+        page + 1,
+        opts.page_size
+    );
+    // A decoy that only a parser ignoring comments would extract.
+    out.push_str(DECOY_COMMENT);
+    if let Some(listed) = listed_page(opts, page) {
+        for i in 0..opts.page_size {
+            Book::new(listed, opts.page_size, i).render(&mut out);
+        }
+    } else {
+        out.push_str(EMPTY_LISTING);
+    }
+    out.push_str(LISTING_END);
+    out.push('\n');
+    render_paginator(&mut out, opts, page);
+    out.push_str(BODY_BOTTOM);
+    out
+}
+
+/// Whose books `page` lists: its own, the last page's (past the end of a listing that repeats
+/// it), or none.
+fn listed_page(opts: &SiteOptions, page: u64) -> Option<u64> {
+    if opts.faults.get(&page) == Some(&Fault::Empty) {
+        return None;
+    }
+    match opts.past_end {
+        _ if page < opts.pages => Some(page),
+        PastEnd::RepeatLast => opts.pages.checked_sub(1),
+        PastEnd::Empty | PastEnd::Status(_) => None,
+    }
+}
+
+/// Pads `body` to exactly `bytes` with a comment after the listing (spaces if a comment cannot
+/// fit), or returns it unchanged if it is already that long.
+pub(crate) fn pad_page(mut body: String, bytes: usize) -> String {
+    let Some(missing) = bytes.checked_sub(body.len()).filter(|&n| n > 0) else {
+        return body;
+    };
+    let at = body.find(LISTING_END).unwrap_or(body.len());
+    let mut padding = String::with_capacity(missing);
+    let (open, close) = ("<!-- ", " -->");
+    if missing >= open.len() + close.len() {
+        padding.push_str(open);
+        // ASCII only, so every char is one byte and the length comes out exact.
+        let filler = b"padding for a huge page ";
+        let need = missing - open.len() - close.len();
+        padding.extend((0..need).map(|i| char::from(filler[i % filler.len()])));
+        padding.push_str(close);
+    } else {
+        padding.extend(std::iter::repeat_n(' ', missing));
+    }
+    body.insert_str(at, &padding);
+    body
+}
+
+/// The paginator under the listing, like Douban's.
+fn render_paginator(out: &mut String, opts: &SiteOptions, page: u64) {
+    let size = opts.page_size as u64;
+    out.push_str("<div class=\"paginator\">\n");
+    if page > 0 {
+        let _ = writeln!(
+            out,
+            "  <span class=\"prev\"><a href=\"?start={}\">&lt;前页</a></span>",
+            (page - 1) * size
+        );
+    } else {
+        out.push_str("  <span class=\"prev\">&lt;前页</span>\n");
+    }
+    for n in 0..opts.pages.min(10) {
+        if n == page {
+            let _ = writeln!(out, "  <span class=\"thispage\">{}</span>", n + 1);
+        } else {
+            let _ = writeln!(out, "  <a href=\"?start={}\">{}</a>", n * size, n + 1);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  <span class=\"next\"><a href=\"?start={}\">后页&gt;</a></span>\n  <span class=\"count\">(共{}本)</span>\n</div>",
+        (page + 1) * size,
+        opts.pages * size
+    );
+}
+
+/// The page `/` serves.
+pub(crate) fn render_index() -> String {
+    String::from(
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>pagecrawl 示例站点</title></head>\n\
+         <body><h1>pagecrawl 示例站点</h1><p><a href=\"/top250?start=0\">豆瓣读书 Top 250</a></p></body></html>\n",
+    )
+}
+
+/// A short error page, as a real server would send with an error status.
+pub(crate) fn render_error(code: u16) -> String {
+    let reason = reason_phrase(code);
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>{code} {reason}</title></head>\n\
+         <body><h1>{code} {reason}</h1><p>豆瓣读书暂时无法访问，请稍后再试。</p></body></html>\n"
+    )
+}
+
+/// Appends `text` with `&`, `<`, `>` and `"` escaped, so it is safe in text and attributes.
+fn push_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// The splitmix64 finaliser: spreads an item's index over all bits, so that neighbouring items
+/// get unrelated authors and ratings without a random number generator.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Picks from `list` with some bits of a hash.
+fn pick(list: &'static [&'static str], hash: u64) -> &'static str {
+    list[(hash % list.len() as u64) as usize]
+}
+
+/// One listed book, everything derived from its place in the whole listing.
+struct Book {
+    /// 0-based index across the whole site; makes titles and links unique.
+    global: u64,
+    /// 0-based index on its page, as Douban's `moreurl` uses.
+    on_page: usize,
+    /// A hash of `global` that picks the decorations.
+    hash: u64,
+}
+
+impl Book {
+    /// The book at index `i` of `page`.
+    fn new(page: u64, page_size: usize, i: usize) -> Book {
+        let global = page * page_size as u64 + i as u64;
+        Book {
+            global,
+            on_page: i,
+            hash: mix(global),
+        }
+    }
+
+    /// Names cycle through the list rather than hash, so every page has a name with `&`.
+    fn name(&self) -> &'static str {
+        NAMES[(self.global % NAMES.len() as u64) as usize]
+    }
+
+    /// The rank shown to readers, 1-based.
+    fn rank(&self) -> u64 {
+        self.global + 1
+    }
+
+    /// The title as a parser should extract it; `render` lays out the same words.
+    fn title(&self) -> String {
+        format!("{} 第{}卷 (Vol. {})", self.name(), self.rank(), self.rank())
+    }
+
+    /// The link, unique across the site.
+    fn link(&self) -> String {
+        format!("https://book.example/subject/{}/", 1_000_000 + self.global)
+    }
+
+    /// Appends this book's table, laid out like a Douban Top 250 entry.
+    fn render(&self, out: &mut String) {
+        let h = self.hash;
+        let id = 1_000_000 + self.global;
+        let i = self.on_page;
+        let rank = self.rank();
+        let rating = 70 + h % 30;
+        let stars = match rating {
+            90.. => 50,
+            80..=89 => 45,
+            _ => 40,
+        };
+        let _ = write!(
+            out,
+            "<table width=\"100%\">\n  <tr class=\"item\">\n    <td width=\"100\" valign=\"top\">\n      \
+             <a class=\"nbg\" href=\"https://book.example/subject/{id}/\"\n        onclick=\"moreurl(this,{{i:'{i}'}})\"\n        >\n        \
+             <img src=\"https://img{img}.book.example/view/subject/s/public/s{id}.jpg\" width=\"90\" />\n      </a>\n    </td>\n    \
+             <td valign=\"top\">\n\n      <div class=\"pl2\">\n        \
+             <a href=\"https://book.example/subject/{id}/\" onclick=\"&#34;moreurl(this,{{i:&#39;{i}&#39;}})&#34;\" title=\"",
+            img = 1 + h % 3,
+        );
+        push_escaped(out, &self.title());
+        out.push_str("\"\n          >\n            ");
+        // Line breaks and double spaces inside the anchor, as on Douban: extraction must
+        // collapse them to the single spaces of `title()`.
+        push_escaped(out, self.name());
+        let _ = write!(
+            out,
+            "\n            第{rank}卷  (Vol. {rank})\n\n          </a>\n          \
+             &nbsp; <img src=\"https://img3.book.example/pics/read.gif\" width=\"16\" title=\"可试读\" alt=\"可试读\"/>\n          \
+             <br/>\n          <span style=\"font-size:12px;\">: {subtitle}</span>\n      </div>\n\n        \
+             <p class=\"pl\">{author} / {publisher} / {year}-{month} / {yuan}.{fen:02}元</p>\n\n        \
+             <div class=\"star clearfix\">\n          <span class=\"allstar{stars}\"></span>\n          \
+             <span class=\"rating_nums\">{whole}.{tenth}</span>\n          <span class=\"pl\">(\n                    \
+             {votes}人评价\n                )</span>\n        </div>\n\n        \
+             <p class=\"quote\" style=\"margin: 10px 0; color: #666\">\n          <span class=\"inq\">{quote}</span>\n        </p>\n\n        \
+             <div class=\"short-reviews\">\n          <h4>热门短评&nbsp;·&nbsp;·&nbsp;·&nbsp;·&nbsp;·&nbsp;·</h4>\n          <ul>\n",
+            subtitle = pick(SUBTITLES, h >> 8),
+            author = pick(AUTHORS, h >> 12),
+            publisher = pick(PUBLISHERS, h >> 16),
+            year = 1950 + (h >> 20) % 70,
+            month = 1 + (h >> 24) % 12,
+            yuan = 15 + (h >> 28) % 120,
+            fen = (h >> 36) % 100,
+            whole = rating / 10,
+            tenth = rating % 10,
+            votes = 1_000 + (h >> 40) % 500_000,
+            quote = pick(QUOTES, h >> 44),
+        );
+        // One or two reviews, so that pages differ a little in size, as real ones do.
+        let reviews = 1 + (h >> 50) % 2;
+        for n in 0..reviews {
+            let _ = write!(
+                out,
+                "            <li class=\"comment-item\">\n              <span class=\"comment-info\"><a href=\"https://www.book.example/people/{user_id}/\">{user}</a>\n              \
+                 <span class=\"comment-time\">20{yy:02}-{mm:02}-{dd:02}</span></span>\n              \
+                 <p class=\"comment-content\"><span class=\"short\">{review}</span></p>\n            </li>\n",
+                user_id = 10_000 + (h >> (n * 7)) % 90_000,
+                user = pick(USERS, h >> (n * 5 + 3)),
+                yy = 10 + (h >> (n * 4 + 2)) % 15,
+                mm = 1 + (h >> (n * 6 + 5)) % 12,
+                dd = 1 + (h >> (n * 2 + 9)) % 28,
+                review = pick(REVIEWS, (h >> (n * 9 + 4)) + n),
+            );
+        }
+        out.push_str("          </ul>\n        </div>\n    </td>\n  </tr>\n</table>\n<p class=\"ul\"></p>\n\n");
+    }
+}
+
+/// The reason phrase for the status codes the site is likely to send.
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        410 => "Gone",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Unknown",
+    }
+}

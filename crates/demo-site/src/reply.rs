@@ -1,0 +1,273 @@
+//! How one request is answered, decided once so that both servers behave alike: the route, the
+//! page's fault, the latency, and the request counters that tests read.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+
+use crate::options::{Fault, PastEnd, SiteOptions};
+use crate::pages::{pad_page, render_error, render_index, render_page};
+
+/// What every server thread needs.
+pub(crate) struct Shared {
+    /// The site's behaviour. Only [`DemoSite::set_pages`] changes it while the site runs (a
+    /// listing that grows between two rounds of a scheduled crawl); each request reads it once.
+    pub(crate) opts: RwLock<Arc<SiteOptions>>,
+    /// Requests per page so far. It also decides when a `Fault::Status` stops, so both servers
+    /// must go through it.
+    pub(crate) per_page: Mutex<HashMap<u64, u64>>,
+    /// Requests for any path on either server.
+    pub(crate) total: AtomicU64,
+    /// Connections being served now, capped at `opts.workers`.
+    pub(crate) live: AtomicUsize,
+    /// Set when the site is dropped: accept loops end, and no further request is answered.
+    pub(crate) stopping: AtomicBool,
+    /// Disconnected when the site is dropped; waits use it instead of `sleep` so they can end
+    /// early.
+    pub(crate) stop: Receiver<()>,
+}
+
+/// How one request is answered, decided once so that both servers behave alike.
+pub(crate) enum Reply {
+    /// A complete response.
+    Full {
+        /// The HTTP status code.
+        status: u16,
+        /// The body.
+        body: Vec<u8>,
+        /// Extra headers (`Retry-After`, `Location`, …); `Content-Type` here replaces the default.
+        headers: Vec<(&'static str, String)>,
+    },
+    /// Answer nothing until the site is dropped.
+    Stall,
+    /// A 200 that only the raw server damages, in the given way; the main server sends it whole.
+    Damaged {
+        /// The full page.
+        body: Vec<u8>,
+        /// How the raw server damages it.
+        damage: Damage,
+    },
+}
+
+/// What the raw server does to a [`Reply::Damaged`] page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Damage {
+    /// Sends half the announced body, then closes.
+    Truncate,
+    /// Sends the body a byte at a time.
+    Trickle,
+    /// Sends this many bytes of junk headers first.
+    HugeHeaders(usize),
+}
+
+/// What a request target asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// `/`: a small index page.
+    Index,
+    /// `/top250?...`: one listing page.
+    Page(u64),
+    /// Anything else: 404.
+    NotFound,
+}
+
+/// One of the `workers` connection slots, given back when dropped.
+pub(crate) struct Slot<'a> {
+    /// The counter the slot was taken from.
+    pub(crate) live: &'a AtomicUsize,
+}
+
+impl Shared {
+    /// The options as they are now.
+    pub(crate) fn opts(&self) -> Arc<SiteOptions> {
+        Arc::clone(&self.opts.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Counts a request for `target` and decides how to answer it.
+    pub(crate) fn reply(&self, target: &str) -> Reply {
+        self.total.fetch_add(1, Ordering::SeqCst);
+        let opts = self.opts();
+        let page = match route(target, opts.page_size) {
+            Route::Page(page) => page,
+            Route::Index => return full(200, render_index()),
+            Route::NotFound => return full(404, render_error(404)),
+        };
+        let nth = {
+            let mut counts = self.per_page.lock().unwrap_or_else(PoisonError::into_inner);
+            let count = counts.entry(page).or_insert(0);
+            *count += 1;
+            *count
+        };
+        // `direct=1` bypasses the fault table: the target a redirect fault can point at.
+        let direct = target.split(['?', '&']).any(|pair| pair == "direct=1");
+        let fault = if direct { None } else { opts.faults.get(&page) };
+        if let (None, PastEnd::Status(code)) = (fault, opts.past_end)
+            && page >= opts.pages
+        {
+            return full(code, render_error(code));
+        }
+        match fault {
+            Some(Fault::Status {
+                code,
+                times,
+                retry_after,
+            }) if *times == u32::MAX || nth <= u64::from(*times) => Reply::Full {
+                status: *code,
+                body: render_error(*code).into_bytes(),
+                headers: retry_after
+                    .iter()
+                    .map(|value| ("Retry-After", value.clone()))
+                    .collect(),
+            },
+            Some(Fault::Stall) => Reply::Stall,
+            Some(Fault::Truncated) => damaged(&opts, page, Damage::Truncate),
+            Some(Fault::Trickle) => damaged(&opts, page, Damage::Trickle),
+            Some(Fault::HugeHeaders { bytes }) => damaged(&opts, page, Damage::HugeHeaders(*bytes)),
+            Some(Fault::Huge { bytes }) => full(200, pad_page(render_page(&opts, page), *bytes)),
+            Some(Fault::Redirect { status, location }) => Reply::Full {
+                status: *status,
+                body: render_error(*status).into_bytes(),
+                headers: vec![("Location", location.clone())],
+            },
+            Some(Fault::Charset { label, in_meta }) => encoded_page(&opts, page, label, *in_meta),
+            Some(Fault::GzipBomb { decoded_bytes }) => Reply::Full {
+                status: 200,
+                body: gzip_filler(*decoded_bytes),
+                headers: vec![("Content-Encoding", "gzip".to_string())],
+            },
+            Some(Fault::Encoded { encoding, body }) => Reply::Full {
+                status: 200,
+                body: body.clone(),
+                headers: vec![("Content-Encoding", encoding.clone())],
+            },
+            // Empty is part of the content, so render_page handles it.
+            _ => full(200, render_page(&opts, page)),
+        }
+    }
+
+    /// The latency of `target`: the site's, plus the page's own in `slow`.
+    pub(crate) fn latency_of(&self, target: &str) -> Duration {
+        let opts = self.opts();
+        let extra = match route(target, opts.page_size) {
+            Route::Page(page) => opts.slow.get(&page).copied().unwrap_or_default(),
+            _ => Duration::ZERO,
+        };
+        opts.latency + extra
+    }
+
+    /// Waits out the latency of `target`, or less if the site is being dropped.
+    pub(crate) fn wait_latency(&self, target: &str) {
+        let latency = self.latency_of(target);
+        if !latency.is_zero() {
+            // Nobody sends on `stop`: this returns on timeout or when the site is dropped.
+            let _ = self.stop.recv_timeout(latency);
+        }
+    }
+
+    /// Blocks until the site is dropped.
+    pub(crate) fn wait_for_stop(&self) {
+        let _ = self.stop.recv();
+    }
+
+    /// Takes a connection slot, or `None` if `workers` connections are being served already.
+    pub(crate) fn take_slot(&self) -> Option<Slot<'_>> {
+        let before = self.live.fetch_add(1, Ordering::SeqCst);
+        // Built either way, so that its `Drop` undoes the increment: here if over the cap, or
+        // when the connection ends.
+        let slot = Slot { live: &self.live };
+        (before < self.opts().workers.max(1)).then_some(slot)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A complete response without `Retry-After`.
+fn full(status: u16, body: String) -> Reply {
+    Reply::Full {
+        status,
+        body: body.into_bytes(),
+        headers: Vec::new(),
+    }
+}
+
+/// A normal page that the raw server damages.
+fn damaged(opts: &SiteOptions, page: u64, damage: Damage) -> Reply {
+    Reply::Damaged {
+        body: render_page(opts, page).into_bytes(),
+        damage,
+    }
+}
+
+/// The page encoded in `label`'s charset, declared in the header or only in `<meta>`.
+fn encoded_page(opts: &SiteOptions, page: u64, label: &str, in_meta: bool) -> Reply {
+    let encoding = encoding_rs::Encoding::for_label(label.as_bytes())
+        .unwrap_or_else(|| panic!("demo site: unknown charset label {label:?}"));
+    let html = render_page(opts, page).replace("charset=utf-8", &format!("charset={label}"));
+    let html = html.replace("charset=\"utf-8\"", &format!("charset=\"{label}\""));
+    let (bytes, _, _) = encoding.encode(&html);
+    let content_type = if in_meta {
+        "text/html".to_string()
+    } else {
+        format!("text/html; charset={label}")
+    };
+    Reply::Full {
+        status: 200,
+        body: bytes.into_owned(),
+        headers: vec![("Content-Type", content_type)],
+    }
+}
+
+/// A gzip stream that inflates to `decoded_bytes` of HTML comment filler.
+fn gzip_filler(decoded_bytes: usize) -> Vec<u8> {
+    use flate2::{Compression, write::GzEncoder};
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    let chunk = [b'z'; 64 * 1024];
+    let mut left = decoded_bytes;
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(b"<!-- ");
+    while left > 0 {
+        let n = left.min(chunk.len());
+        let _ = encoder.write_all(&chunk[..n]);
+        left -= n;
+    }
+    encoder.finish().unwrap_or_default()
+}
+
+/// Maps a request target to what it asks for. A missing or garbled query means page 0.
+pub(crate) fn route(target: &str, page_size: usize) -> Route {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    match path {
+        "/" => Route::Index,
+        "/top250" => Route::Page(page_from_query(query, page_size)),
+        _ => Route::NotFound,
+    }
+}
+
+/// Reads `start=OFFSET` (as Douban does) or `page=N` from a query string.
+pub(crate) fn page_from_query(query: &str, page_size: usize) -> u64 {
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("start", value)) => {
+                if let Ok(offset) = value.parse::<u64>() {
+                    // max(1): a zero page size is odd but must not divide by zero.
+                    return offset / page_size.max(1) as u64;
+                }
+            }
+            Some(("page", value)) => {
+                if let Ok(page) = value.parse::<u64>() {
+                    return page;
+                }
+            }
+            _ => {}
+        }
+    }
+    0
+}

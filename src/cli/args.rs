@@ -1,0 +1,115 @@
+//! The command line: subcommands and their arguments (clap), with thread counts held to the
+//! config file's bounds.
+
+#[cfg(feature = "demo")]
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use pagecrawl::config::limits;
+
+/// Crawl page-numbered listings into JSON Lines, and stop without losing an item.
+#[derive(Debug, Parser)]
+#[command(name = "pagecrawl", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `pagecrawl --config PATH` is short for `pagecrawl run --config PATH`.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Crawl as the config file says.
+    Run(RunArgs),
+    /// Crawl the built-in demo site (no internet needed), or serve it alone with --serve.
+    #[cfg(feature = "demo")]
+    Demo(DemoArgs),
+    /// Validate a config file and print the effective settings.
+    Check {
+        /// The config file.
+        #[arg(long, short, value_name = "PATH")]
+        config: PathBuf,
+    },
+    /// Put the page range of a `[frontier] kind = "redis"` crawl into Redis (daemons also do
+    /// it when they start; this is the same, exactly once), and put back pages that failed.
+    Seed {
+        /// The config file.
+        #[arg(long, short, value_name = "PATH")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The config file (TOML).
+    #[arg(long, short, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Crawler threads, overriding `threads.crawlers`.
+    #[arg(long, value_name = "N", value_parser = crawlers_arg)]
+    pub crawlers: Option<NonZeroUsize>,
+    /// Parser threads, overriding `threads.parsers`.
+    #[arg(long, value_name = "N", value_parser = parsers_arg)]
+    pub parsers: Option<NonZeroUsize>,
+    /// Start over: move the old output and state aside (renamed, never deleted) instead of
+    /// resuming from them.
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+#[cfg(feature = "demo")]
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Pages with items on the demo site (25 items each).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub pages: u64,
+    /// Where the demo crawl writes its items (replaced at each demo run).
+    #[arg(long, default_value = "out/demo.jsonl", value_name = "PATH")]
+    pub out: PathBuf,
+    /// Crawler threads.
+    #[arg(long, value_name = "N", value_parser = crawlers_arg)]
+    pub crawlers: Option<NonZeroUsize>,
+    /// Parser threads.
+    #[arg(long, value_name = "N", value_parser = parsers_arg)]
+    pub parsers: Option<NonZeroUsize>,
+    /// Latency the site adds to every response, in milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "L")]
+    pub latency_ms: u64,
+    /// When the demo crawl syncs its output and state: page, batch or never.
+    #[arg(long, default_value = "batch", value_name = "MODE", value_parser = ["page", "batch", "never"])]
+    pub sync: String,
+    /// Only serve the site, on --listen, until Ctrl-C.
+    #[arg(long, conflicts_with = "verify")]
+    pub serve: bool,
+    /// Do not crawl: check the JSON Lines file PATH (any crawler's, with `title` and `link`
+    /// fields) against the site of --pages pages, and print the counts as JSON.
+    #[arg(long, value_name = "PATH")]
+    pub verify: Option<PathBuf>,
+    /// The address to serve on with --serve.
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8000",
+        value_name = "ADDR",
+        requires = "serve"
+    )]
+    pub listen: SocketAddr,
+}
+
+/// `--crawlers`, within the bounds of `threads.crawlers`.
+fn crawlers_arg(text: &str) -> Result<NonZeroUsize, String> {
+    thread_count(limits::CRAWLERS, text)
+}
+
+/// `--parsers`, within the bounds of `threads.parsers`.
+fn parsers_arg(text: &str) -> Result<NonZeroUsize, String> {
+    thread_count(limits::PARSERS, text)
+}
+
+/// A thread count from the command line, held to the same bound as the config file's.
+fn thread_count(bound: limits::Bound, text: &str) -> Result<NonZeroUsize, String> {
+    let n: usize = text.parse().map_err(|err| format!("{err}"))?;
+    bound.check_usize(n).map_err(|err| err.to_string())?;
+    NonZeroUsize::new(n).ok_or_else(|| "must be at least 1".to_string())
+}

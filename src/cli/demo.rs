@@ -1,0 +1,250 @@
+//! The `demo` subcommand: crawl the built-in sample site, or serve it alone.
+//!
+//! `pagecrawl demo` starts [`demo_site`] in-process on an ephemeral loopback port, crawls it
+//! with the ordinary pipeline and a config built from the ordinary TOML format, then reads the
+//! output back and checks it against what the site served. `--serve` runs the site alone for
+//! other crawlers and benchmarks. Nothing here reaches beyond 127.0.0.1.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use log::info;
+
+use demo_site::{DemoSite, SiteOptions, expected_items};
+use pagecrawl::config::{SyncMode, demo_toml};
+use pagecrawl::{Config, ExitCode, OutputLock, OwnerLock, RunOptions, Shutdown};
+
+use super::args::DemoArgs;
+use super::signals;
+use super::watch::Watch;
+
+/// `pagecrawl demo`: verify a file, serve the site, or crawl it, as `args` say.
+pub fn command(args: DemoArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.verify {
+        return verify_file(path, args.pages);
+    }
+    let shutdown = Shutdown::new();
+    let output_lock = OutputLock::default();
+    // Nothing to reload in a demo: SIGHUP is logged and ignored.
+    drop(signals::install(shutdown.clone(), output_lock.clone())?);
+    let latency = Duration::from_millis(args.latency_ms);
+    if args.serve {
+        return serve(args.listen, args.pages, latency, &shutdown);
+    }
+    let opts = DemoOptions {
+        pages: args.pages,
+        out: args.out,
+        crawlers: args.crawlers,
+        parsers: args.parsers,
+        latency,
+        sync: match args.sync.as_str() {
+            "page" => SyncMode::Page,
+            "never" => SyncMode::Never,
+            _ => SyncMode::Batch,
+        },
+    };
+    run(&opts, &shutdown, &output_lock)
+}
+
+/// What `pagecrawl demo` was asked to do.
+#[derive(Debug, Clone)]
+struct DemoOptions {
+    /// Pages that carry items; the crawl covers exactly these.
+    pub pages: u64,
+    /// The output file, replaced at the start of the demo.
+    pub out: PathBuf,
+    /// Crawler threads, overriding the default.
+    pub crawlers: Option<NonZeroUsize>,
+    /// Parser threads, overriding the default.
+    pub parsers: Option<NonZeroUsize>,
+    /// Latency the site adds to every response.
+    pub latency: Duration,
+    /// When the crawl syncs its output and state.
+    pub sync: SyncMode,
+}
+
+/// Crawls the built-in site and verifies the output against it.
+fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Result<ExitCode> {
+    if opts.pages == 0 {
+        bail!("--pages must be at least 1");
+    }
+    let site = DemoSite::start(SiteOptions {
+        pages: opts.pages,
+        latency: opts.latency,
+        ..SiteOptions::default()
+    })
+    .context("starting the demo site on 127.0.0.1")?;
+    info!(
+        "demo site serving {} pages at http://{}/top250",
+        opts.pages,
+        site.addr()
+    );
+
+    let text = demo_toml(&site.url_template(), opts.pages - 1, &opts.out);
+    let mut config = Config::from_toml(&text).context("the built-in demo config")?;
+    if let Some(n) = opts.crawlers {
+        config.threads.crawlers = n;
+    }
+    if let Some(n) = opts.parsers {
+        config.threads.parsers = n;
+    }
+    config.output.sync = opts.sync;
+    let _owner = OwnerLock::acquire(&config.output)?;
+    // A demo starts from an empty file and no state, so that its check below is meaningful.
+    for path in [&config.output.path, &config.output.state] {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                return Err(err).with_context(|| format!("removing old {}", path.display()));
+            }
+        }
+    }
+
+    // Progress lines as the config says; never a bar, whatever stderr is.
+    let options = RunOptions {
+        scheduled: false,
+        observer: Some(Arc::new(Watch::new(None, None))),
+    };
+    let outcome = pagecrawl::run_with(&config, shutdown, output_lock, &options)?;
+    let s = outcome.summary;
+    println!(
+        "demo: {} pages fetched, {} failed, {} items written to {} in {:.2}s ({:.0} pages/s)",
+        s.fetched,
+        s.failed,
+        s.items,
+        opts.out.display(),
+        s.elapsed.as_secs_f64(),
+        s.pages_per_sec()
+    );
+    let code = outcome.exit_code();
+    if code == ExitCode::Success {
+        let check = verify(&opts.out, &site.options())?;
+        println!("{check}");
+        if !check.is_complete() {
+            return Ok(ExitCode::Error);
+        }
+    }
+    Ok(code)
+}
+
+/// Serves the built-in site on `listen` until shutdown is requested.
+fn serve(
+    listen: SocketAddr,
+    pages: u64,
+    latency: Duration,
+    shutdown: &Shutdown,
+) -> Result<ExitCode> {
+    let site = DemoSite::bind(
+        listen,
+        SiteOptions {
+            pages,
+            latency,
+            ..SiteOptions::default()
+        },
+    )
+    .with_context(|| format!("binding the demo site to {listen}"))?;
+    println!(
+        "serving {pages} pages at {} (latency {} ms); Ctrl-C to stop",
+        site.url_template(),
+        latency.as_millis()
+    );
+    shutdown.wait();
+    drop(site);
+    Ok(ExitCode::Success)
+}
+
+/// Checks any JSON Lines file against the items the site serves with `pages` pages, and prints
+/// the counts as one JSON object on stdout. Exit status 0 only when nothing is missing,
+/// duplicated or unexpected. The benchmark checks every crawler's output with this.
+fn verify_file(path: &Path, pages: u64) -> Result<ExitCode> {
+    let site = SiteOptions {
+        pages,
+        ..SiteOptions::default()
+    };
+    let check = verify(path, &site)?;
+    println!("{}", serde_json::to_string(&check)?);
+    Ok(if check.is_complete() {
+        ExitCode::Success
+    } else {
+        ExitCode::Error
+    })
+}
+
+/// The result of comparing an output file with what the demo site served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+struct Verification {
+    /// Items expected.
+    pub expected: u64,
+    /// Expected items not found in the file.
+    pub missing: u64,
+    /// Extra copies of expected items.
+    pub duplicated: u64,
+    /// Lines that are not an expected item (or do not parse).
+    pub unexpected: u64,
+}
+
+impl Verification {
+    /// No item missing, duplicated or unexpected.
+    pub fn is_complete(&self) -> bool {
+        self.missing == 0 && self.duplicated == 0 && self.unexpected == 0
+    }
+}
+
+impl std::fmt::Display for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "verified against the site: {} items expected, {} missing, {} duplicated, {} unexpected",
+            self.expected, self.missing, self.duplicated, self.unexpected
+        )
+    }
+}
+
+/// Compares the JSON Lines at `path` with every item the site serves.
+///
+/// An item is known by its `link` (unique across the site) and must carry the expected `title`;
+/// a `page` field, when present, must name the page the item is on. Other crawlers' output (the
+/// benchmark's peers) can be checked too, as long as it has `title` and `link`.
+fn verify(path: &Path, site: &SiteOptions) -> Result<Verification> {
+    let mut wanted: HashMap<String, (u64, String, u32)> = HashMap::new();
+    for page in 0..site.pages {
+        for item in expected_items(site, page) {
+            wanted.insert(item.link, (page, item.title, 0));
+        }
+    }
+    let expected = wanted.len() as u64;
+    let mut unexpected = 0;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        let value = serde_json::from_str::<serde_json::Value>(&line).unwrap_or_default();
+        let found = value["link"].as_str().and_then(|link| wanted.get_mut(link));
+        match found {
+            Some((page, title, seen))
+                if value["title"].as_str() == Some(title.as_str())
+                    && value["page"].as_u64().is_none_or(|p| p == *page) =>
+            {
+                *seen += 1;
+            }
+            _ => unexpected += 1,
+        }
+    }
+    let missing = wanted.values().filter(|(_, _, n)| *n == 0).count() as u64;
+    let duplicated = wanted
+        .values()
+        .map(|(_, _, n)| u64::from(n.saturating_sub(1)))
+        .sum();
+    Ok(Verification {
+        expected,
+        missing,
+        duplicated,
+        unexpected,
+    })
+}

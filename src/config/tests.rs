@@ -1,0 +1,243 @@
+//! The config file's validation: defaults, and every invalid value refused with its key.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+use crate::extract::Limits;
+
+pub(super) const GOOD: &str = r#"
+[site]
+url = "http://127.0.0.1:8080/top250?start={offset}"
+first_page = 0
+last_page = 9
+page_size = 25
+
+[threads]
+crawlers = 3
+parsers = 2
+
+[extract]
+item = "div.pl2"
+[extract.fields]
+title = "a"
+link = "a@href"
+
+[output]
+path = "out/items.jsonl"
+"#;
+
+fn err_of(text: &str) -> String {
+    format!("{:#}", Config::from_toml(text).unwrap_err())
+}
+
+#[test]
+fn good_config_gets_defaults() {
+    let c = Config::from_toml(GOOD).unwrap();
+    assert_eq!(c.site.page_count(), Some(10));
+    assert_eq!(c.site.url_of(2), "http://127.0.0.1:8080/top250?start=50");
+    assert_eq!(c.threads.crawlers.get(), 3);
+    assert_eq!(c.threads.parsers.get(), 2);
+    assert_eq!(c.queues.items.get(), 1024);
+    assert_eq!(c.queues.items_bytes.get(), 16 << 20);
+    assert_eq!(c.http.timeout, Duration::from_secs(30));
+    assert_eq!(c.http.retries, 3);
+    assert_eq!(c.log.stats_interval, Some(Duration::from_secs(60)));
+    assert_eq!(c.output.state, PathBuf::from("out/items.jsonl.state"));
+    assert_eq!(c.output.sync, SyncMode::Batch);
+    assert_eq!(c.http.shutdown_grace, Duration::from_secs(30));
+    let names: Vec<_> = c
+        .extract
+        .field_specs()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert_eq!(names, ["title", "link"], "config order is kept");
+}
+
+#[test]
+fn page_placeholder_and_until_empty() {
+    let text = GOOD
+        .replace("?start={offset}", "/p/{page}")
+        .replace("last_page = 9\n", "");
+    let c = Config::from_toml(&text).unwrap();
+    assert_eq!(c.site.last_page, None);
+    assert_eq!(c.site.url_of(7), "http://127.0.0.1:8080/top250/p/7");
+    assert_eq!(
+        (c.site.max_pages, c.site.max_failed_in_a_row),
+        (100_000, 20)
+    );
+    assert_eq!(c.site.max_page(), 99_999);
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let text = GOOD.replace("parsers = 2", "parsers = 2\nparsrs = 4");
+    let err = err_of(&text);
+    assert!(err.contains("parsrs"), "{err}");
+    assert!(err.contains("line 11"), "{err}");
+}
+
+#[test]
+fn wrong_type_is_rejected() {
+    let err = err_of(&GOOD.replace("crawlers = 3", "crawlers = \"three\""));
+    assert!(err.contains("crawlers") || err.contains("line 9"), "{err}");
+    assert!(err.contains("invalid type"), "{err}");
+}
+
+#[test]
+fn zero_counts_and_capacities_are_rejected() {
+    let err = err_of(&GOOD.replace("crawlers = 3", "crawlers = 0"));
+    assert!(
+        err.contains("`threads.crawlers` must be at least 1"),
+        "{err}"
+    );
+    let err = err_of(&GOOD.replace("parsers = 2", "parsers = 0"));
+    assert!(
+        err.contains("`threads.parsers` must be at least 1"),
+        "{err}"
+    );
+    for key in ["pages", "html", "items"] {
+        let err = err_of(&format!("{GOOD}\n[queues]\n{key} = 0\n"));
+        assert!(
+            err.contains(&format!("`queues.{key}` must be at least 1")),
+            "{err}"
+        );
+    }
+    let err = err_of(&GOOD.replace("page_size = 25", "page_size = 0"));
+    assert!(err.contains("`site.page_size`"), "{err}");
+    for key in ["max_pages", "max_failed_in_a_row"] {
+        let err = err_of(&GOOD.replace("page_size = 25", &format!("{key} = 0")));
+        assert!(
+            err.contains(&format!("`site.{key}` must be at least 1")),
+            "{err}"
+        );
+    }
+    for key in ["max_items_per_page", "max_bytes_per_page"] {
+        let err = err_of(&GOOD.replace("[extract]\n", &format!("[extract]\n{key} = 0\n")));
+        assert!(
+            err.contains(&format!("`extract.{key}` must be at least 1")),
+            "{err}"
+        );
+    }
+    let text = GOOD.replace("[extract]\n", "[extract]\nmax_items_per_page = 7\n");
+    let config = Config::from_toml(&text).unwrap();
+    assert_eq!(config.extract.limits().max_items, 7);
+    assert_eq!(
+        config.extract.limits().max_bytes,
+        Limits::default().max_bytes
+    );
+    assert!(config.describe().contains("max_items_per_page = 7"));
+}
+
+#[test]
+fn url_needs_a_placeholder_and_http() {
+    let err = err_of(&GOOD.replace("?start={offset}", ""));
+    assert!(err.contains("must contain `{page}` or `{offset}`"), "{err}");
+    let err = err_of(&GOOD.replace("http://127.0.0.1:8080", "ftp://x"));
+    assert!(err.contains("http:// or https://"), "{err}");
+}
+
+#[test]
+fn bad_selector_names_the_field() {
+    let err = err_of(&GOOD.replace("link = \"a@href\"", "link = \"a[@@\""));
+    assert!(err.contains("extract.fields.link"), "{err}");
+    let err = err_of(&GOOD.replace("item = \"div.pl2\"", "item = \"div..pl2\""));
+    assert!(err.contains("extract.item"), "{err}");
+}
+
+#[test]
+fn range_and_durations_are_checked() {
+    let err = err_of(&GOOD.replace("first_page = 0", "first_page = 20"));
+    assert!(err.contains("before `site.first_page`"), "{err}");
+    let err = err_of(&format!("{GOOD}\n[http]\ntimeout_secs = 0\n"));
+    assert!(err.contains("`http.timeout_secs`"), "{err}");
+    let err = err_of(&format!("{GOOD}\n[http]\nmax_body_bytes = 0\n"));
+    assert!(err.contains("`http.max_body_bytes`"), "{err}");
+}
+
+#[test]
+fn every_bound_is_enforced_on_its_key() {
+    let in_http = |line: &str| err_of(&format!("{GOOD}\n[http]\n{line}\n"));
+    assert!(in_http("timeout_secs = 3601").contains("`http.timeout_secs`"));
+    assert!(in_http("max_redirects = 21").contains("`http.max_redirects` must be at most 20"));
+    assert!(in_http("backoff_ms = 60001").contains("`http.backoff_ms` must be at most"));
+    assert!(in_http("max_body_bytes = 1073741825").contains("`http.max_body_bytes`"));
+    assert!(in_http(&format!("user_agent = \"{}\"", "u".repeat(513))).contains("513 bytes"));
+    let err = err_of(&format!("{GOOD}\n[queues]\nitems_bytes = 4294967297\n"));
+    assert!(
+        err.contains("`queues.items_bytes` must be at most 4294967296"),
+        "{err}"
+    );
+    let err = err_of(&GOOD.replace("parsers = 2", "parsers = 257"));
+    assert!(
+        err.contains("`threads.parsers` must be at most 256"),
+        "{err}"
+    );
+    let err = err_of(&GOOD.replace(
+        "link = \"a@href\"",
+        &format!("link = \"{}\"", "a ".repeat(600)),
+    ));
+    assert!(
+        err.contains("`extract.fields.link` is 1200 bytes long"),
+        "{err}"
+    );
+    let many: String = (0..101).map(|i| format!("f{i} = \"a\"\n")).collect();
+    let err = err_of(&GOOD.replace("link = \"a@href\"\n", &many));
+    assert!(
+        err.contains("`extract.fields` must be at most 100, got 102"),
+        "{err}"
+    );
+    let err = err_of(&format!("{GOOD}\n[log]\nstats_interval_secs = 86401\n"));
+    assert!(err.contains("`log.stats_interval_secs`"), "{err}");
+    // The largest allowed values are accepted.
+    let c = Config::from_toml(&format!(
+        "{GOOD}\n[http]\ndelay_ms = 3600000\nretries = 20\n[queues]\npages = 65536\n"
+    ))
+    .unwrap();
+    assert_eq!((c.http.retries, c.queues.pages.get()), (20, 65536));
+}
+
+#[test]
+fn sync_mode_and_state_are_checked() {
+    let c = Config::from_toml(&GOOD.replace(
+        "path = \"out/items.jsonl\"",
+        "path = \"o.jsonl\"\nsync = \"page\"\nstate = \"s\"",
+    ))
+    .unwrap();
+    assert_eq!(
+        (c.output.sync, c.output.state),
+        (SyncMode::Page, "s".into())
+    );
+    let err = err_of(&GOOD.replace(
+        "path = \"out/items.jsonl\"",
+        "path = \"o\"\nsync = \"often\"",
+    ));
+    assert!(err.contains("unknown variant `often`"), "{err}");
+    let err = err_of(&GOOD.replace("path = \"out/items.jsonl\"", "path = \"o\"\nstate = \"o\""));
+    assert!(err.contains("`output.state` must differ"), "{err}");
+}
+
+#[test]
+fn missing_tables_are_named() {
+    let err = err_of("[output]\npath = \"x\"\n");
+    assert!(err.contains("missing table `[site]`"), "{err}");
+}
+
+#[test]
+fn dedup_must_name_a_field_and_listen_must_be_an_address() {
+    let base = "[site]\nurl = \"http://x/?p={page}\"\n[extract]\nitem = \"div\"\n\
+                [extract.fields]\nt = \"a\"\n[output]\npath = \"o\"\n";
+    let err = format!(
+        "{:#}",
+        Config::from_toml(&format!("{base}dedup = \"link\"\n")).unwrap_err()
+    );
+    assert!(
+        err.contains("`output.dedup` must name one of the `[extract.fields]` (t)"),
+        "{err}"
+    );
+    let err = format!(
+        "{:#}",
+        Config::from_toml(&format!("{base}[service]\nlisten = \"localhost\"\n")).unwrap_err()
+    );
+    assert!(err.contains("`service.listen`"), "{err}");
+}

@@ -1,0 +1,190 @@
+//! The acker: listens to what the writer commits and acknowledges it in Redis. A committed batch
+//! of pages goes in one atomic pipeline (done-set, seen-set, then `XACK` of the entries this
+//! daemon holds); a failed page is recorded in the failed-hash and acknowledged.
+//!
+//! While the crawl runs it keeps trying (the writer waits for it, which holds the pipeline
+//! back); once the writer is done, or a stop was requested, it gives Redis a deadline. A page
+//! committed here but never acknowledged is fetched again by another daemon after its lease: a
+//! duplicate, never a loss.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use crossbeam_channel::{Receiver, select};
+use log::warn;
+use redis::Pipeline;
+
+use super::keys::{GROUP, Keys, members};
+use super::leases::Leases;
+use super::link::Link;
+use crate::pipeline::message::Committed;
+use crate::pipeline::stage::Listener;
+use crate::shutdown::Shutdown;
+
+/// How long the acker keeps trying at the end of a crawl before it gives up on Redis (the
+/// pages stay unacknowledged and are fetched again by another daemon after their lease).
+const ACK_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Acknowledges committed pages in Redis.
+pub(crate) struct Acker {
+    /// Its own connection.
+    pub link: Link,
+    /// The crawl's keys.
+    pub keys: Keys,
+    /// Pages in this daemon's pipeline, with their entry ids.
+    pub leases: Arc<Leases>,
+    /// Raised at Ctrl-C: the acker still acknowledges, but gives up on an unreachable Redis
+    /// after a while.
+    pub shutdown: Shutdown,
+}
+
+/// The deadline of a crawl that winds down: set at the first retry after the wind-down began.
+#[derive(Debug, Default)]
+struct Deadline(Option<Instant>);
+
+impl Deadline {
+    /// At `now`, winding down, before a retry that would pause `pause`: how long to pause, or
+    /// `None` to give up.
+    fn pause(&mut self, now: Instant, pause: Duration) -> Option<Duration> {
+        let limit = *self.0.get_or_insert(now + ACK_DEADLINE);
+        (now < limit).then(|| pause.min(limit - now))
+    }
+}
+
+/// What one atomic pipeline does for a committed batch of pages.
+fn acknowledge(keys: &Keys, pages: &[u64], seen: &[Vec<u8>], ids: &[String]) -> Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.atomic().sadd(&keys.done, pages).ignore();
+    if !seen.is_empty() {
+        pipe.sadd(&keys.seen, seen).ignore();
+    }
+    if !ids.is_empty() {
+        pipe.cmd("XACK")
+            .arg(&keys.pages)
+            .arg(GROUP)
+            .arg(ids)
+            .ignore();
+    }
+    pipe
+}
+
+impl Listener for Acker {
+    /// Acknowledges until the writer is gone and everything it sent is handled.
+    fn run(mut self: Box<Self>, committed: Receiver<Committed>, writer_done: Receiver<()>) {
+        let mut deadline = Deadline::default();
+        let shutdown = self.shutdown.clone();
+        for message in committed.iter() {
+            // While the crawl runs, keep trying (the writer waits, which holds the pipeline
+            // back); once it winds down, only until a deadline.
+            let stop = |pause: Duration| {
+                let winding_down = shutdown.is_requested()
+                    || select! {
+                        recv(writer_done) -> _ => true,
+                        recv(shutdown.waker()) -> _ => true,
+                        default(pause) => false,
+                    };
+                if !winding_down {
+                    return false;
+                }
+                match deadline.pause(Instant::now(), pause) {
+                    Some(pause) => {
+                        std::thread::sleep(pause);
+                        false
+                    }
+                    None => true,
+                }
+            };
+            if let Err(err) = self.handle(message, stop) {
+                warn!(
+                    "{err:#}: these pages are committed here but not acknowledged; another \
+                     daemon will fetch them again after their lease"
+                );
+            }
+        }
+    }
+}
+
+impl Acker {
+    fn handle(&mut self, message: Committed, stop: impl FnMut(Duration) -> bool) -> Result<()> {
+        let keys = &self.keys;
+        match message {
+            Committed::Pages { pages, keys: seen } => {
+                let ids = self.leases.ids_of(&pages);
+                let seen = members(&seen);
+                self.link
+                    .retry("acknowledging committed pages", stop, |c| {
+                        acknowledge(keys, &pages, &seen, &ids).query::<()>(c)
+                    })?;
+                self.leases.release(&pages);
+            }
+            Committed::Failed { page, reason } => {
+                let id = self.leases.ids_of(&[page]);
+                self.link.retry("recording a failed page", stop, |c| {
+                    let mut pipe = redis::pipe();
+                    pipe.atomic().hset(&keys.failed, page, &reason).ignore();
+                    if !id.is_empty() {
+                        pipe.cmd("XACK")
+                            .arg(&keys.pages)
+                            .arg(GROUP)
+                            .arg(&id[0])
+                            .ignore();
+                    }
+                    pipe.query::<()>(c)
+                })?;
+                self.leases.release(&[page]);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_starts_at_the_first_retry_of_the_wind_down_and_shortens_the_last_pause() {
+        let start = Instant::now();
+        let mut deadline = Deadline::default();
+        let pause = Duration::from_secs(4);
+        assert_eq!(deadline.pause(start, pause), Some(pause));
+        let late = start + ACK_DEADLINE - Duration::from_secs(1);
+        assert_eq!(deadline.pause(late, pause), Some(Duration::from_secs(1)));
+        assert_eq!(deadline.pause(start + ACK_DEADLINE, pause), None);
+    }
+
+    #[test]
+    fn a_batch_is_one_atomic_pipeline_of_done_seen_and_xack() {
+        let keys = Keys::new("t");
+        let seen = members(&[1, u128::MAX]);
+        let ids = ["0-1".to_string()];
+        let packed = String::from_utf8_lossy(
+            &acknowledge(&keys, &[4, 5], &seen, &ids).get_packed_pipeline(),
+        )
+        .to_string();
+        let order: Vec<usize> = [
+            "MULTI",
+            "pagecrawl:t:done",
+            "pagecrawl:t:seen",
+            "XACK",
+            "EXEC",
+        ]
+        .iter()
+        .map(|word| {
+            packed
+                .find(word)
+                .unwrap_or_else(|| panic!("{word} in {packed:?}"))
+        })
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{packed:?}");
+        // Without dedup keys or held entries, only the done-set.
+        let bare =
+            String::from_utf8_lossy(&acknowledge(&keys, &[4], &[], &[]).get_packed_pipeline())
+                .to_string();
+        assert!(
+            !bare.contains("XACK") && !bare.contains(":seen"),
+            "{bare:?}"
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! The Redis keys of one shared crawl, the consumer group, this daemon's consumer name, and how a
+//! dedup key is stored in the shared seen-set.
+
+use crate::store::seen::Key;
+
+/// The consumer group every daemon joins.
+pub(super) const GROUP: &str = "crawlers";
+
+/// The keys of one crawl.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    /// The stream of page numbers.
+    pub pages: String,
+    /// The crawl's hash: `fp`, `first`, `last`, `next`, `end`.
+    pub meta: String,
+    /// Committed pages.
+    pub done: String,
+    /// Failed pages and why.
+    pub failed: String,
+    /// Dedup keys of written items.
+    pub seen: String,
+}
+
+impl Keys {
+    /// The keys of the crawl named `name`.
+    pub fn new(name: &str) -> Keys {
+        let key = |suffix: &str| format!("pagecrawl:{name}:{suffix}");
+        Keys {
+            pages: key("pages"),
+            meta: key("meta"),
+            done: key("done"),
+            failed: key("failed"),
+            seen: key("seen"),
+        }
+    }
+
+    /// The pattern of every key of this crawl, for a message telling how to start over.
+    pub fn pattern(&self) -> String {
+        format!(
+            "pagecrawl:{}:*",
+            self.meta
+                .trim_start_matches("pagecrawl:")
+                .trim_end_matches(":meta")
+        )
+    }
+}
+
+/// The members of the shared seen-set for `keys`: each 128-bit key, little-endian.
+pub(super) fn members(keys: &[Key]) -> Vec<Vec<u8>> {
+    keys.iter().map(|k| k.to_le_bytes().to_vec()).collect()
+}
+
+/// A consumer name unique to this process: host and pid.
+pub(super) fn consumer_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".to_string());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_under_the_crawls_name() {
+        let keys = Keys::new("books");
+        assert_eq!(
+            [
+                &keys.pages,
+                &keys.meta,
+                &keys.done,
+                &keys.failed,
+                &keys.seen
+            ],
+            [
+                "pagecrawl:books:pages",
+                "pagecrawl:books:meta",
+                "pagecrawl:books:done",
+                "pagecrawl:books:failed",
+                "pagecrawl:books:seen"
+            ]
+        );
+        assert_eq!(keys.pattern(), "pagecrawl:books:*");
+    }
+
+    #[test]
+    fn seen_members_are_the_keys_little_endian() {
+        let seen = members(&[1, u128::MAX]);
+        assert_eq!(seen[0], [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(seen[1], [255; 16]);
+    }
+
+    #[test]
+    fn the_consumer_name_ends_with_the_pid() {
+        assert!(consumer_name().ends_with(&format!("-{}", std::process::id())));
+    }
+}

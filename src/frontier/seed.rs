@@ -1,0 +1,221 @@
+//! Seeding a shared crawl: the first daemon (or `pagecrawl seed`) creates it in Redis, atomically
+//! (a Lua script), the others check that it is the same crawl; and reconciling what a crash
+//! left committed here but unacknowledged.
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::{Context, Result, bail};
+use redis::{Commands, Script};
+
+use super::keys::{GROUP, Keys};
+use super::link::Link;
+use crate::config::Config;
+use crate::store::journal::Fingerprint;
+
+/// Pages added to the stream at a time in "until empty" mode: like the local feeder, a daemon
+/// fetches at most about this many pages past the end of the listing.
+const WINDOW_UNTIL_EMPTY: u64 = 64;
+
+/// Pages added at a time for a known range.
+const WINDOW_RANGE: u64 = 1024;
+
+/// What `seed` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seeded {
+    /// The crawl was new: this many pages were added (the first window in "until empty" mode).
+    Now(u64),
+    /// It was seeded before, by this or another daemon; failed pages put back, if any.
+    Already {
+        /// Failed pages put back in the stream.
+        requeued: u64,
+    },
+}
+
+/// What the seeding script is given, besides the keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SeedArgs {
+    /// The crawl's fingerprint.
+    fp: String,
+    /// `site.first_page`.
+    first: u64,
+    /// `site.last_page`, or empty in "until empty" mode.
+    last: String,
+    /// Pages added now.
+    window: u64,
+    /// No page past this is added.
+    max_page: u64,
+}
+
+impl SeedArgs {
+    fn of(config: &Config) -> SeedArgs {
+        let site = &config.site;
+        let (window, max_page) = window(site.last_page.is_none(), site.max_page());
+        SeedArgs {
+            fp: fingerprint(config),
+            first: site.first_page,
+            last: site.last_page.map_or(String::new(), |l| l.to_string()),
+            window,
+            max_page,
+        }
+    }
+}
+
+/// How many pages are added to the stream at a time, and the last page that may be added: a
+/// known range goes in [`WINDOW_RANGE`] pages at a time (capped by its `last`, which the
+/// scripts read from Redis), an "until empty" one [`WINDOW_UNTIL_EMPTY`] at a time up to
+/// `max_page` (the last page `site.max_pages` allows).
+pub(super) fn window(until_empty: bool, max_page: u64) -> (u64, u64) {
+    if until_empty {
+        (WINDOW_UNTIL_EMPTY, max_page)
+    } else {
+        (WINDOW_RANGE, u64::MAX)
+    }
+}
+
+/// The fingerprint that all daemons of one crawl must share: the site, the range and the
+/// extraction rules.
+fn fingerprint(config: &Config) -> String {
+    let fp = Fingerprint::of(config);
+    format!(
+        "{} {}..{} size={} item={:?} fields={:?}",
+        fp.url,
+        fp.first_page,
+        fp.last_page.map_or(String::new(), |l| l.to_string()),
+        fp.page_size,
+        fp.item,
+        fp.fields
+    )
+}
+
+/// Creates the crawl in Redis if it is new (atomically, so that of several daemons starting
+/// together exactly one seeds it), or checks that it is the same crawl. With `requeue_failed`,
+/// pages that failed before are put back in the stream.
+pub(super) fn seed(
+    link: &mut Link,
+    config: &Config,
+    keys: &Keys,
+    requeue_failed: bool,
+) -> Result<Seeded> {
+    let group: Result<()> = link.try_once(|c| {
+        redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&keys.pages)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query(c)
+    });
+    if let Err(err) = group
+        && !format!("{err:#}").contains("BUSYGROUP")
+    {
+        return Err(err.context(format!("creating the consumer group of {}", keys.pages)));
+    }
+    let script = Script::new(
+        r"
+        local fp = redis.call('HGET', KEYS[2], 'fp')
+        if fp then
+            if fp ~= ARGV[1] then return {-1, fp} end
+            return {0, ''}
+        end
+        local first = tonumber(ARGV[2])
+        local stop = first + tonumber(ARGV[4]) - 1
+        if ARGV[3] ~= '' then stop = math.min(stop, tonumber(ARGV[3])) end
+        stop = math.min(stop, tonumber(ARGV[5]))
+        for p = first, stop do redis.call('XADD', KEYS[1], '*', 'page', p) end
+        redis.call('HSET', KEYS[2], 'fp', ARGV[1], 'first', first, 'last', ARGV[3], 'next', stop + 1)
+        return {stop - first + 1, ''}
+        ",
+    );
+    let args = SeedArgs::of(config);
+    let (added, other): (i64, String) = link.try_once(|c| {
+        script
+            .key(&keys.pages)
+            .key(&keys.meta)
+            .arg(&args.fp)
+            .arg(args.first)
+            .arg(&args.last)
+            .arg(args.window)
+            .arg(args.max_page)
+            .invoke(c)
+    })?;
+    if added < 0 {
+        bail!(
+            "the frontier {:?} holds another crawl (site, range or [extract] differ): it has\n  \
+             {other}\nthis config is\n  {}\nUse another `frontier.name`, or delete the keys \
+             {} to start over",
+            keys.meta,
+            args.fp,
+            keys.pattern()
+        );
+    }
+    if added > 0 {
+        return Ok(Seeded::Now(added as u64));
+    }
+    let mut requeued = 0;
+    if requeue_failed {
+        let failed: HashMap<u64, String> = link.try_once(|c| c.hgetall(&keys.failed))?;
+        for page in failed.keys() {
+            link.try_once(|c| {
+                redis::pipe()
+                    .atomic()
+                    .hdel(&keys.failed, page)
+                    .ignore()
+                    .xadd(&keys.pages, "*", &[("page", page)])
+                    .ignore()
+                    .query::<()>(c)
+            })?;
+            requeued += 1;
+        }
+    }
+    Ok(Seeded::Already { requeued })
+}
+
+/// Adds the pages a crash left committed here but unacknowledged to the done-set, so that no
+/// daemon fetches them again.
+pub(super) fn reconcile(link: &mut Link, keys: &Keys, committed: &BTreeSet<u64>) -> Result<()> {
+    if committed.is_empty() {
+        return Ok(());
+    }
+    let pages: Vec<u64> = committed.iter().copied().collect();
+    link.try_once(|c| c.sadd::<_, _, ()>(&keys.done, &pages))
+        .context("recording pages committed by an earlier run in the done-set")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(range: &str) -> Config {
+        Config::from_toml(&format!(
+            "[site]\nurl = \"http://x/?p={{page}}\"\nfirst_page = 3\n{range}\n\
+             [extract]\nitem = \"div\"\n[extract.fields]\nt = \"a\"\n[output]\npath = \"o\"\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_known_range_is_seeded_a_large_window_at_a_time_up_to_its_last_page() {
+        let args = SeedArgs::of(&config("last_page = 9"));
+        assert_eq!(
+            (args.first, args.last.as_str(), args.window, args.max_page),
+            (3, "9", WINDOW_RANGE, u64::MAX)
+        );
+        assert_eq!(
+            args.fp,
+            "http://x/?p={page} 3..9 size=25 item=\"div\" fields=[(\"t\", \"a\")]"
+        );
+    }
+
+    #[test]
+    fn until_empty_is_seeded_a_small_window_at_a_time_up_to_max_pages() {
+        let args = SeedArgs::of(&config("max_pages = 100"));
+        assert_eq!(
+            (args.last.as_str(), args.window, args.max_page),
+            ("", WINDOW_UNTIL_EMPTY, 102)
+        );
+        assert!(args.fp.contains(" 3.. size=25 "), "{}", args.fp);
+        assert_eq!(window(true, 7), (WINDOW_UNTIL_EMPTY, 7));
+        assert_eq!(window(false, 7), (WINDOW_RANGE, u64::MAX));
+    }
+}

@@ -1,0 +1,279 @@
+//! The HTTP client the crawler threads share: one ureq [`Agent`] (one connection pool, and a DNS
+//! resolver that enforces the crawl's address [`Policy`]), one [`Pacer`] (the `delay_ms` gap
+//! between request starts, which widens while the server answers 429) and one [`BodyPool`].
+//!
+//! Redirects are followed here, one hop at a time, so that each is checked against the policy,
+//! and `timeout_secs` is one deadline for the whole chain; bodies are decoded from their
+//! `Content-Encoding` and charset (see [`body`]). Retryable errors are retried with backoff;
+//! waits for the pacer or a backoff wake at once on shutdown. It knows nothing of pages,
+//! channels or stages.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use log::debug;
+use ureq::Agent;
+use ureq::http::Uri;
+use ureq::unversioned::transport::DefaultConnector;
+
+use super::body::{self, ACCEPT_ENCODING, ContentEncoding, decode_body};
+use super::error::FetchError;
+use super::pacer::Pacer;
+use super::policy::{GuardedResolver, Policy, resolve_location};
+use super::pool::BodyPool;
+use crate::config::{HttpConfig, SiteConfig};
+use crate::shutdown::Shutdown;
+use crate::stats::Stats;
+
+/// Longest `Retry-After` we honour; a server asking for more gets this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// The largest response head (status line and headers) accepted; a larger one fails the page.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// The client of one crawl. Clones share the agent, the pacer, the policy and the body pool.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    /// The connection pool and the guarded resolver.
+    agent: Agent,
+    /// HTTP settings.
+    http: HttpConfig,
+    /// The shared request pacer.
+    pacer: Arc<Pacer>,
+    /// Where redirects may lead.
+    policy: Arc<Policy>,
+    /// Buffers to read bodies into, given back by whoever is done with a body.
+    bodies: Arc<BodyPool>,
+}
+
+impl Client {
+    /// The client of a crawl of `site` by `crawlers` threads, reading bodies into `bodies`.
+    pub fn new(
+        http: &HttpConfig,
+        site: &SiteConfig,
+        crawlers: usize,
+        bodies: Arc<BodyPool>,
+    ) -> Client {
+        let policy = Arc::new(Policy::for_site(
+            &site.url_of(site.first_page),
+            http.follow_offsite_redirects,
+        ));
+        Client {
+            agent: build_agent(http, crawlers, policy.clone()),
+            http: http.clone(),
+            pacer: Arc::new(Pacer::new(http.delay)),
+            policy,
+            bodies,
+        }
+    }
+
+    /// Shuts every connection down under the requests in flight, which then fail at once: the
+    /// end of the grace period after a stop.
+    pub fn abandon(self) {
+        self.agent.shutdown();
+    }
+
+    /// Fetches `url`, retrying retryable errors with exponential backoff.
+    pub fn fetch(
+        &self,
+        url: &str,
+        shutdown: &Shutdown,
+        stats: &Stats,
+    ) -> Result<String, FetchError> {
+        let mut attempt = 0;
+        loop {
+            if !self.pacer.wait_turn(shutdown) {
+                return Err(FetchError::Interrupted);
+            }
+            let started = Instant::now();
+            let result = self.get(url);
+            stats.fetch_took(started.elapsed());
+            let err = match result {
+                Ok(body) => {
+                    self.pacer.relax();
+                    return Ok(body);
+                }
+                Err(err) => err,
+            };
+            if !err.is_retryable() || attempt >= self.http.retries {
+                return Err(err);
+            }
+            attempt += 1;
+            stats.retried();
+            let wait = match &err {
+                FetchError::Status {
+                    code: 429,
+                    retry_after,
+                } => {
+                    self.pacer.slow_down(*retry_after);
+                    // The pacer now holds every crawler back; this page also waits its turn.
+                    retry_after.unwrap_or_default().max(self.pacer.gap())
+                }
+                FetchError::Status {
+                    retry_after: Some(wait),
+                    ..
+                } => *wait,
+                _ => backoff(self.http.backoff, attempt, url),
+            };
+            debug!("{url}: {err}; retry {attempt} in {wait:?}");
+            if shutdown.wait_timeout(wait) {
+                return Err(FetchError::Interrupted);
+            }
+        }
+    }
+
+    /// One attempt: a GET, following redirects the policy allows, whose final answer must be
+    /// 2xx with a body that fits `max_body_bytes` once decoded. `timeout_secs` bounds the whole
+    /// attempt, every redirect hop included: each hop gets what is left of one deadline.
+    fn get(&self, url: &str) -> Result<String, FetchError> {
+        let limit = self.http.max_body_bytes;
+        let deadline = Instant::now() + self.http.timeout;
+        let mut target: Uri = url
+            .parse()
+            .map_err(|err| FetchError::Redirect(format!("bad URL {url:?}: {err}")))?;
+        let mut hops = 0;
+        let mut response = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(FetchError::Timeout(ureq::Error::Timeout(
+                    ureq::Timeout::Global,
+                )));
+            }
+            let response = self
+                .agent
+                .get(target.clone())
+                .config()
+                .timeout_global(Some(left))
+                .build()
+                .call()
+                .map_err(|err| FetchError::from_ureq(err, limit))?;
+            let status = response.status().as_u16();
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+                break response;
+            }
+            let location = header(&response, "location").ok_or_else(|| {
+                FetchError::Redirect(format!("http status {status} without a Location header"))
+            })?;
+            let next = resolve_location(&target, location).map_err(FetchError::Redirect)?;
+            if hops == self.http.max_redirects {
+                return Err(FetchError::Redirect(format!(
+                    "more than http.max_redirects ({}) redirects; the last one was to {next}",
+                    self.http.max_redirects
+                )));
+            }
+            self.policy
+                .check_redirect(&next)
+                .map_err(FetchError::Redirect)?;
+            debug!("{target}: {status} to {next}");
+            hops += 1;
+            target = next;
+        };
+        let status = response.status().as_u16();
+        if !(200..=299).contains(&status) {
+            let retry_after = header(&response, "retry-after").and_then(parse_retry_after);
+            return Err(FetchError::Status {
+                code: status,
+                retry_after,
+            });
+        }
+        let content_type = header(&response, "content-type").map(str::to_string);
+        let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
+        let mut bytes = self.bodies.take();
+        // The wire limit only stops a body that is too large even before decoding; the one
+        // that counts applies to the decoded bytes.
+        let raw = response.body_mut().with_config().limit(limit).reader();
+        body::read_decoded(raw, encoding, limit, &mut bytes)?;
+        Ok(decode_body(bytes, content_type.as_deref()))
+    }
+}
+
+/// Builds the agent all crawler threads share: timeouts always set (ureq sets none by default),
+/// an idle pool large enough to keep one connection per crawler, redirects left to the crawler
+/// (so each hop is checked), DNS answers filtered by `policy`, and no proxy unless `http.proxy`
+/// names one (a crawler should not silently route through whatever `HTTP_PROXY` says). With a
+/// proxy, the proxy resolves names, so the address guard then covers redirects only.
+fn build_agent(http: &HttpConfig, crawlers: usize, policy: Arc<Policy>) -> Agent {
+    let proxy = http.proxy.as_deref().and_then(|p| ureq::Proxy::new(p).ok());
+    let config = Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(http.user_agent.as_str())
+        .timeout_global(Some(http.timeout))
+        .timeout_connect(Some(http.connect_timeout))
+        .max_idle_connections(crawlers.max(10))
+        .max_idle_connections_per_host(crawlers.max(3))
+        .max_redirects(0)
+        // Decoded by `body`, with the size limit applied after decoding.
+        .accept_encoding(ACCEPT_ENCODING)
+        .proxy(proxy)
+        // ureq zero-fills both buffers of every connection (128 KiB each by default): with 32
+        // crawlers that was 8 MiB of the resident set. A request head fits in 16 KiB; the input
+        // buffer stays as large as the biggest response head we accept.
+        .input_buffer_size(MAX_RESPONSE_HEAD)
+        .max_response_header_size(MAX_RESPONSE_HEAD)
+        .output_buffer_size(16 * 1024)
+        .build();
+    Agent::with_parts(
+        config,
+        DefaultConnector::new(),
+        GuardedResolver::new(policy),
+    )
+}
+
+/// A response header as text, if present and readable.
+fn header<'a>(response: &'a ureq::http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `Retry-After` as delay-seconds or an HTTP-date, capped at [`MAX_RETRY_AFTER`].
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
+/// `base * 2^(attempt-1)`, capped at a minute, with up to 50 % jitter so that crawlers that failed
+/// together do not retry together. The jitter is derived from the URL and attempt: no RNG needed.
+fn backoff(base: Duration, attempt: u32, url: &str) -> Duration {
+    let exp = base.saturating_mul(1 << (attempt - 1).min(16));
+    let capped = exp.min(Duration::from_secs(60));
+    let hash = crate::hash::fnv1a(url.bytes().chain(attempt.to_le_bytes()));
+    let jitter_permille = hash % 500;
+    capped + capped.mul_f64(jitter_permille as f64 / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_millis(100);
+        let b1 = backoff(base, 1, "u");
+        let b3 = backoff(base, 3, "u");
+        assert!(b1 >= base && b1 < base * 3 / 2, "{b1:?}");
+        assert!(b3 >= base * 4 && b3 < base * 6, "{b3:?}");
+        let huge = backoff(base, 40, "u");
+        assert!(huge <= Duration::from_secs(90), "{huge:?}");
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("99999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("soon"), None);
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        let wait = parse_retry_after(&later).unwrap();
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{wait:?}"
+        );
+        let past = httpdate::fmt_http_date(SystemTime::now() - Duration::from_secs(120));
+        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
+    }
+}

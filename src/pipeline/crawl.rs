@@ -1,0 +1,97 @@
+//! The crawl stage: page numbers in, fetched pages out.
+//!
+//! Each crawler thread takes page numbers from `pages` and fetches them with the shared
+//! [`Client`]. It checks the shutdown flag before taking each page and skips, without fetching,
+//! every page it receives once the flag is up (or once the page is past the end of the listing),
+//! counting each; a request already in flight is finished (bounded by the timeouts and the grace
+//! period) and its page is passed on. A page that fails after its retries is passed on as a
+//! [`Failure`], for the writer to record. This stage never parses and never writes.
+
+use crossbeam_channel::{Receiver, Sender};
+use log::{debug, warn};
+
+use super::message::{Failure, Fetched, Page};
+use super::stage::Stage;
+use crate::config::SiteConfig;
+use crate::http::{Client, FetchError};
+use crate::stats::Queue;
+
+/// One crawler thread's share of the work.
+pub(crate) struct Crawler {
+    /// The HTTP client, shared with the other crawlers.
+    pub client: Client,
+    /// The site, for page URLs and "until empty" mode.
+    pub site: SiteConfig,
+    /// The round's shutdown flag, counters and end of the listing.
+    pub stage: Stage,
+}
+
+impl Crawler {
+    /// Fetches pages until the `pages` channel is disconnected and drained, or no parser is left.
+    pub fn run(self, pages: Receiver<u64>, html: Sender<Fetched>) {
+        let Stage {
+            shutdown,
+            stats,
+            end,
+            ..
+        } = &self.stage;
+        for page in pages.iter() {
+            stats.queue_depth(Queue::Pages, pages.len());
+            if shutdown.is_requested() || end.is_past(page) {
+                // Draining without fetching keeps the "ends when disconnected" rule and
+                // lets every skipped page be counted.
+                if shutdown.is_requested() || end.is_stopped() {
+                    stats.pages_not_crawled(1);
+                } else {
+                    stats.page_past_end();
+                }
+                continue;
+            }
+            let url = self.site.url_of(page);
+            #[cfg(test)]
+            super::stage::inject_panic(&url, "crawler");
+            let content = match self.client.fetch(&url, shutdown, stats) {
+                Ok(body) => {
+                    stats.page_fetched(body.len() as u64);
+                    Ok(body)
+                }
+                Err(FetchError::Interrupted) => {
+                    stats.pages_not_crawled(1);
+                    continue;
+                }
+                Err(FetchError::Status {
+                    code: status @ (404 | 410),
+                    ..
+                }) if self.site.last_page.is_none() => {
+                    // The writer decides, in page order, whether this ends the listing; no page
+                    // after it is needed either way.
+                    debug!("page {page} ({url}): http status {status}");
+                    end.observe_empty(page);
+                    Err(Failure::Gone(status))
+                }
+                // Abandoned at the grace deadline: not a failure of the page, and not committed.
+                Err(_) if shutdown.is_requested() => {
+                    stats.pages_not_crawled(1);
+                    continue;
+                }
+                Err(err) => {
+                    warn!("page {page} ({url}): {err}");
+                    Err(Failure::Failed(err.to_string()))
+                }
+            };
+            let fetched = content.is_ok();
+            let message = Page {
+                number: page,
+                url,
+                content,
+            };
+            if html.send(message).is_err() {
+                // Every parser is gone; the pipeline reports why.
+                break;
+            }
+            if fetched {
+                stats.queue_depth(Queue::Html, html.len());
+            }
+        }
+    }
+}

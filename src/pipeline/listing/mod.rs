@@ -1,0 +1,266 @@
+//! "Until empty" mode (no `site.last_page`): where a listing ends, and what stops one that does
+//! not.
+//!
+//! The listing ends at the first page that has no items, answers 404 or 410, or lists exactly the
+//! items of the page before it (a site that repeats its last page for every number past it).
+//! Pages are fetched in parallel and finish in any order, so the writer hands every page to an
+//! [`InOrder`] sequencer, which releases them in page order: the output is exactly the pages
+//! before the end, whatever the thread counts and timing. It also stops a listing that never
+//! ends: `site.max_failed_in_a_row` failed pages in a row, or `site.max_pages`, or a first page
+//! that is already past the end (almost always a wrong `site.first_page` or URL).
+//!
+//! The feeder takes a *credit* before each page it queues and the sequencer gives one back for
+//! each page it releases, so the feeder stays at most a window of pages ahead of the lowest page
+//! not yet released, and the pages held here are bounded. [`ListingEnd`] tells the feeder and the
+//! crawlers which pages are no longer needed. With a shared frontier (several daemons, each with
+//! its own output) pages cannot be put in order; [`Unordered`] keeps the earlier rule there: the
+//! lowest empty page any daemon sees ends the listing.
+//!
+//! This module does no I/O: it decides, the writer writes.
+//!
+//! Here: what every stage shares ([`ListingEnd`]), the limits, what ends a listing, and what the
+//! writer does with each page ([`Listing`]); `in_order.rs` and `unordered.rs` are the two
+//! sequencers.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use log::warn;
+
+use crate::pipeline::message::{Failure, Item, Parsed};
+
+mod in_order;
+mod unordered;
+
+pub(crate) use in_order::InOrder;
+pub(crate) use unordered::Unordered;
+
+/// What the crawl knows about the end of the listing, shared by the feeder, the crawlers and the
+/// writer: no page past it is fetched.
+#[derive(Debug)]
+pub(crate) struct ListingEnd {
+    /// The lowest page known to end the listing (empty, gone), or `u64::MAX` while unknown.
+    first_empty: AtomicU64,
+    /// Raised when the crawl stops before the end of the listing: no page is needed any more.
+    stopped: AtomicBool,
+    /// Why it stopped; the first reason wins.
+    reason: Mutex<Option<String>>,
+}
+
+impl Default for ListingEnd {
+    fn default() -> Self {
+        ListingEnd {
+            first_empty: AtomicU64::new(u64::MAX),
+            stopped: AtomicBool::new(false),
+            reason: Mutex::new(None),
+        }
+    }
+}
+
+impl ListingEnd {
+    /// Records that the listing ends at `page` at the latest; the lowest such page wins.
+    pub fn observe_empty(&self, page: u64) {
+        self.first_empty.fetch_min(page, Ordering::SeqCst);
+    }
+
+    /// The lowest page known to end the listing, if one has been seen.
+    pub fn first_empty(&self) -> Option<u64> {
+        match self.first_empty.load(Ordering::SeqCst) {
+            u64::MAX => None,
+            page => Some(page),
+        }
+    }
+
+    /// Whether `page` is no longer needed: beyond the end of the listing, or the crawl stopped.
+    pub fn is_past(&self, page: u64) -> bool {
+        page > self.first_empty.load(Ordering::SeqCst) || self.is_stopped()
+    }
+
+    /// Stops the crawl before the end of the listing, for `reason` (one line, naming the key or
+    /// the page that caused it). The crawl then exits with 3.
+    pub fn stop(&self, reason: String) {
+        let mut held = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if held.is_none() {
+            warn!("{reason}");
+            *held = Some(reason);
+        }
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`ListingEnd::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Why the crawl stopped before the end of the listing, if it did.
+    pub fn stop_reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// The limits of an "until empty" crawl, from `[site]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// `site.first_page`: a listing that ends there is an error, not an empty success.
+    pub first_page: u64,
+    /// The last page `site.max_pages` lets the crawl fetch.
+    pub max_page: u64,
+    /// `site.max_failed_in_a_row`: this many failed pages in a row stop the crawl.
+    pub max_failed_in_a_row: u32,
+}
+
+/// A hash of a page's items, to tell a page that repeats the one before it.
+pub(crate) fn items_hash(items: &[Item]) -> u64 {
+    // Every item has one value per field, so the item boundaries need no marker.
+    crate::store::seen::key_of(items.iter().flatten().map(Option::as_deref)) as u64
+}
+
+/// Why a listing ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Why {
+    /// The page has no items.
+    Empty,
+    /// The page answered 404 or 410.
+    Gone(u16),
+    /// The page lists the same items as the page before it.
+    Repeat,
+}
+
+impl Why {
+    pub(super) fn describe(self) -> String {
+        match self {
+            Why::Empty => "has no items".to_string(),
+            Why::Gone(status) => format!("answered {status}"),
+            Why::Repeat => "lists the same items as the page before it".to_string(),
+        }
+    }
+}
+
+/// The page and the reason a listing ends there, for a message naming it.
+pub(super) fn ending(message: &Parsed, previous: Option<(u64, u64)>) -> Option<Why> {
+    match &message.content {
+        Err(Failure::Gone(status)) => Some(Why::Gone(*status)),
+        Ok(items) if items.is_empty() => Some(Why::Empty),
+        Ok(items)
+            if previous
+                .is_some_and(|(p, hash)| p + 1 == message.number && hash == items_hash(items)) =>
+        {
+            Some(Why::Repeat)
+        }
+        _ => None,
+    }
+}
+
+/// The warning for a listing that ends at its first page.
+pub(super) fn first_page_reason(page: u64, url: &str, why: Why) -> String {
+    format!(
+        "page {page} ({url}), the first page of the listing (`site.first_page` = {page}), {}: \
+         nothing was crawled. Check `site.first_page` (a listing numbered from 1 needs \
+         `first_page = 1`) and `site.url`",
+        why.describe()
+    )
+}
+
+/// What the writer does with each page, by the kind of crawl.
+pub(crate) enum Listing {
+    /// A known range (`site.last_page`): every page is written as it comes, an empty one too.
+    Range,
+    /// "Until empty", one daemon: pages in page order, see [`InOrder`].
+    InOrder(Box<InOrder>),
+    /// "Until empty" with a shared frontier, see [`Unordered`].
+    Unordered(Unordered),
+}
+
+impl Listing {
+    /// Takes one page from the parsers; returns the pages to write or record now, in order.
+    pub fn push(&mut self, message: Parsed) -> Vec<Parsed> {
+        match self {
+            Listing::Range => vec![message],
+            Listing::InOrder(order) => order.push(message),
+            Listing::Unordered(unordered) => unordered.push(message).into_iter().collect(),
+        }
+    }
+
+    /// Called once the parsers are done: what is still held, in order.
+    pub fn finish(&mut self) -> Vec<Parsed> {
+        match self {
+            Listing::InOrder(order) => order.finish(),
+            Listing::Range | Listing::Unordered(_) => Vec::new(),
+        }
+    }
+
+    /// Whether the range is unknown ("until empty" mode).
+    pub fn until_empty(&self) -> bool {
+        !matches!(self, Listing::Range)
+    }
+
+    /// The end of the listing this run found, to be recorded in the journal.
+    pub fn found_end(&self) -> Option<u64> {
+        match self {
+            Listing::Range => None,
+            Listing::InOrder(order) => order.found_end(),
+            Listing::Unordered(unordered) => unordered.listing.first_empty(),
+        }
+    }
+
+    /// The end of the listing, as far as it is known.
+    pub fn end(&self) -> Option<u64> {
+        match self {
+            Listing::Range => None,
+            Listing::InOrder(order) => order.end(),
+            Listing::Unordered(unordered) => unordered.listing.first_empty(),
+        }
+    }
+
+    /// The last page of the listing written, with its items' hash (in page order only).
+    pub fn tail(&self) -> Option<(u64, u64)> {
+        match self {
+            Listing::InOrder(order) => order.tail(),
+            Listing::Range | Listing::Unordered(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::pipeline::message::Page;
+
+    /// Page `n` with `items` items.
+    pub(in crate::pipeline::listing) fn page(n: u64, items: usize) -> Parsed {
+        Page {
+            number: n,
+            url: format!("http://x/?p={n}"),
+            content: Ok((0..items).map(|i| vec![Some(format!("{n}-{i}"))]).collect()),
+        }
+    }
+
+    /// Page `n`, holding `items`.
+    pub(in crate::pipeline::listing) fn with_items(n: u64, items: Vec<Item>) -> Parsed {
+        Page {
+            number: n,
+            url: String::new(),
+            content: Ok(items),
+        }
+    }
+
+    /// Page `n`, failed.
+    pub(in crate::pipeline::listing) fn failed(n: u64) -> Parsed {
+        Page {
+            number: n,
+            url: format!("http://x/?p={n}"),
+            content: Err(Failure::Failed("http status 500".into())),
+        }
+    }
+
+    pub(in crate::pipeline::listing) fn limits() -> Limits {
+        Limits {
+            first_page: 0,
+            max_page: u64::MAX,
+            max_failed_in_a_row: 3,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! What flows between the stages: the messages on every channel, in pipeline order.
+//!
+//! ```text
+//! feeder ─u64─▶ crawlers ─Fetched─▶ parsers ─Parsed─▶ writer ─Committed─▶ listeners
+//! ```
+//!
+//! After the feeder, every message is a [`Page`]: its number and URL, and what the stage before
+//! made of it, or the [`Failure`] that stopped it. A stage handles the pages that carry content
+//! and passes the others on unchanged, so a failure found by the crawler reaches the writer as it
+//! was found, and a new stage between two others only has to do the same. This file imports no
+//! stage: stages import it, never each other.
+
+use std::mem::size_of;
+
+pub use crate::extract::Item;
+use crate::store::seen::Key;
+
+/// Why a page carries no content past the stage that found it. Every later stage passes it on
+/// unchanged; the writer records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The page failed after its retries, or could not be parsed (a parser panic, a per-page
+    /// limit). Recorded as failed; the next run tries it again. The reason is one line.
+    Failed(String),
+    /// "Until empty" mode: the page answered 404 or 410, the status given. It ends the listing,
+    /// unless a page before it ends it first. (With a known range, that is a `Failed`.)
+    Gone(u16),
+}
+
+/// One page between two stages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The page number.
+    pub number: u64,
+    /// The URL it was fetched from.
+    pub url: String,
+    /// What the stages so far made of it, or why it stopped.
+    pub content: Result<T, Failure>,
+}
+
+/// A fetched page on its way to a parser: its decoded body.
+pub type Fetched = Page<String>;
+
+/// A parsed page on its way to the writer: its items, in document order.
+pub type Parsed = Page<Vec<Item>>;
+
+impl Parsed {
+    /// About the memory this message holds, in bytes: what the items queue's byte budget
+    /// (`queues.items_bytes`) counts. Every item and field costs its heap block besides its text,
+    /// so a page of many tiny items weighs what it really takes.
+    pub fn weight(&self) -> usize {
+        let text = |s: &String| s.capacity();
+        size_of::<Parsed>()
+            + text(&self.url)
+            + match &self.content {
+                Ok(items) => {
+                    items.capacity() * size_of::<Item>()
+                        + items
+                            .iter()
+                            .map(|item| {
+                                item.capacity() * size_of::<Option<String>>()
+                                    + item.iter().flatten().map(text).sum::<usize>()
+                            })
+                            .sum::<usize>()
+                }
+                Err(Failure::Failed(reason)) => text(reason),
+                Err(Failure::Gone(_)) => 0,
+            }
+    }
+}
+
+/// What the writer announces once it is durable in the output and the journal. Whoever needs to
+/// act on it (the shared frontier's acker) listens; the writer does not know who.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// These pages' items are committed: in the output, and named by a commit record.
+    Pages {
+        /// The pages.
+        pages: Vec<u64>,
+        /// The dedup keys of the items written for them that no listener has heard of yet
+        /// (with `output.dedup` and a shared seen-set; empty otherwise).
+        keys: Vec<Key>,
+    },
+    /// This page failed after its retries, and is recorded as failed in the journal.
+    Failed {
+        /// The page.
+        page: u64,
+        /// Why, in one line.
+        reason: String,
+    },
+}

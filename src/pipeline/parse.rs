@@ -1,0 +1,105 @@
+//! The parse stage: fetched pages in, one message of items per page out.
+//!
+//! Parser threads share one compiled [`Extractor`]. A parser ends when the `html` channel is
+//! disconnected and drained; it never looks at the shutdown flag, because every page that was
+//! fetched must be parsed. A page that failed before it is passed on unchanged; one the
+//! extractor refuses (a per-page limit) or panics on fails here, costing that page and not the
+//! crawl. The body's buffer goes back to the pool for the crawlers. This stage writes nothing.
+
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+use log::{debug, warn};
+
+use super::budget::BudgetSender;
+use super::message::{Failure, Fetched, Item, Page, Parsed};
+use super::stage::Stage;
+use crate::extract::{Extractor, Used};
+use crate::http::BodyPool;
+use crate::shutdown::panic_text;
+use crate::stats::Queue;
+
+/// One parser thread's share of the work.
+pub(crate) struct Parser {
+    /// Shared compiled selectors.
+    pub extractor: Arc<Extractor>,
+    /// Where parsed bodies go back for the crawlers to reuse.
+    pub bodies: Arc<BodyPool>,
+    /// "Until empty" mode: no page after an empty one is needed, whatever the pages before it
+    /// hold, so an empty page tells the crawlers at once. (The writer decides, in page order,
+    /// where the listing ends.) With a known range an empty page is just a page.
+    pub until_empty: bool,
+    /// The round's counters and end of the listing.
+    pub stage: Stage,
+}
+
+impl Parser {
+    /// Parses pages until the `html` channel is disconnected and drained, or the writer is gone.
+    pub fn run(self, html: Receiver<Fetched>, items: BudgetSender<Parsed>) {
+        let stats = &self.stage.stats;
+        for page in html.iter() {
+            stats.queue_depth(Queue::Html, html.len());
+            let Page {
+                number,
+                url,
+                content,
+            } = page;
+            let content = match content {
+                Ok(body) => self.parse(number, &url, body),
+                // Failed before: on to the writer as it is.
+                Err(failure) => Err(failure),
+            };
+            let parsed = content.is_ok();
+            if items
+                .send(Page {
+                    number,
+                    url,
+                    content,
+                })
+                .is_err()
+            {
+                // The writer is gone (it failed or panicked); the pipeline reports why.
+                break;
+            }
+            if parsed {
+                stats.queue_depth(Queue::Items, items.len());
+            }
+        }
+    }
+
+    /// The items of page `number`, or why it fails.
+    fn parse(&self, number: u64, url: &str, body: String) -> Result<Vec<Item>, Failure> {
+        let stats = &self.stage.stats;
+        // A parser bug on one hostile page must cost that page, not the crawl.
+        let extracted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            #[cfg(test)]
+            super::stage::inject_panic(url, "parser");
+            self.extractor.extract_reporting(&body)
+        }));
+        self.bodies.give(body.into_bytes());
+        let outcome = match extracted {
+            Ok((outcome, used)) => {
+                if used == Used::Dom {
+                    stats.page_parsed_dom();
+                }
+                outcome
+            }
+            Err(panic) => Err(format!("the HTML parser panicked: {}", panic_text(&*panic))),
+        };
+        let items = match outcome {
+            Ok(items) => items,
+            Err(reason) => {
+                warn!("page {number} ({url}): {reason}");
+                return Err(Failure::Failed(reason));
+            }
+        };
+        if items.is_empty() {
+            debug!("page {number} ({url}): no items");
+            if self.until_empty {
+                self.stage.end.observe_empty(number);
+            }
+        }
+        stats.page_parsed();
+        Ok(items)
+    }
+}

@@ -1,0 +1,72 @@
+//! What every stage thread shares, and the two kinds of thread the caller provides to the wiring:
+//! a [`Source`] of page numbers (the local feeder, or the shared frontier's) and a [`Listener`]
+//! to what the writer commits (the shared frontier's acker).
+
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::message::Committed;
+use crate::pipeline::listing::ListingEnd;
+use crate::shutdown::{PanicGuard, Shutdown};
+use crate::stats::Stats;
+
+/// What the threads of one round share; each thread's own [`Stage`] is made from it.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    /// Raised to stop taking new pages.
+    pub shutdown: Shutdown,
+    /// The round's counters.
+    pub stats: Arc<Stats>,
+    /// The end of the listing, in "until empty" mode: no page past it is needed.
+    pub end: Arc<ListingEnd>,
+}
+
+impl Context {
+    /// The stage context of the thread called `name` (for the log, should it panic).
+    pub fn stage(&self, name: impl Into<String>) -> Stage {
+        Stage {
+            shutdown: self.shutdown.clone(),
+            stats: self.stats.clone(),
+            end: self.end.clone(),
+            _guard: self.shutdown.panic_guard(name),
+        }
+    }
+}
+
+/// One stage thread's share of the round: the same four things every stage needs.
+#[derive(Debug)]
+pub(crate) struct Stage {
+    /// Raised to stop taking new pages; stages that must finish what they hold ignore it.
+    pub shutdown: Shutdown,
+    /// The round's counters.
+    pub stats: Arc<Stats>,
+    /// The end of the listing, shared by every stage.
+    pub end: Arc<ListingEnd>,
+    /// Raises the shutdown flag if this thread panics: dropped with the stage, while unwinding.
+    pub _guard: PanicGuard,
+}
+
+/// The feeder: the one thread that sends page numbers. It ends, and so disconnects `pages`,
+/// when it has nothing more to send, on shutdown, or when no crawler is left.
+pub(crate) trait Source: Send {
+    /// Sends page numbers until done.
+    fn run(self: Box<Self>, pages: Sender<u64>);
+}
+
+/// A thread that acts on what the writer committed.
+pub(crate) trait Listener: Send {
+    /// Handles every message until the writer is gone and the channel is drained.
+    /// `writer_done` disconnects once the writer has ended: from then on nothing holds the crawl
+    /// back, and a listener should give up on what it cannot do in a bounded time.
+    fn run(self: Box<Self>, committed: Receiver<Committed>, writer_done: Receiver<()>);
+}
+
+/// Test-only fault injection: panics when the URL carries `pagecrawl-test-panic=<stage>`.
+/// Keyed on the URL so that tests running in parallel cannot trip each other.
+#[cfg(test)]
+pub(crate) fn inject_panic(url: &str, stage: &str) {
+    if url.contains(&format!("pagecrawl-test-panic={stage}")) {
+        panic!("injected {stage} panic");
+    }
+}

@@ -1,0 +1,50 @@
+//! Spawning the round's threads in a scope, and joining them: a thread that cannot be spawned
+//! stops the spawning of the rest, and a thread's panic becomes a failure naming it.
+
+use std::thread::{Builder, Scope, ScopedJoinHandle};
+
+use crate::shutdown::panic_text;
+
+/// Spawns named threads in a scope until one fails; after that, each closure is dropped unrun
+/// (which drops its channel ends, winding the others down).
+pub(super) struct Spawner<'scope, 'env> {
+    /// The scope the threads live in.
+    pub scope: &'scope Scope<'scope, 'env>,
+    /// The first spawn error.
+    pub error: Option<std::io::Error>,
+}
+
+/// A spawned thread and its name, for the report of its panic.
+pub(super) type Spawned<'scope, T> = Option<(String, ScopedJoinHandle<'scope, T>)>;
+
+impl<'scope> Spawner<'scope, '_> {
+    pub fn thread<T: Send + 'scope>(
+        &mut self,
+        name: impl Into<String>,
+        f: impl FnOnce() -> T + Send + 'scope,
+    ) -> Spawned<'scope, T> {
+        let name = name.into();
+        if self.error.is_some() {
+            return None;
+        }
+        match Builder::new()
+            .name(name.clone())
+            .spawn_scoped(self.scope, f)
+        {
+            Ok(handle) => Some((name, handle)),
+            Err(err) => {
+                self.error = Some(err);
+                None
+            }
+        }
+    }
+}
+
+/// Joins `thread`, if it was spawned: its result, or its panic added to `failures`.
+pub(super) fn join<T>(thread: Spawned<'_, T>, failures: &mut Vec<String>) -> Option<T> {
+    let (name, handle) = thread?;
+    handle
+        .join()
+        .map_err(|panic| failures.push(format!("{name} panicked: {}", panic_text(&*panic))))
+        .ok()
+}

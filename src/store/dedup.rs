@@ -1,0 +1,175 @@
+//! `output.dedup`: which items of a page to write, by a key field, across rounds and runs.
+//!
+//! The writer asks a [`Dedup`] which items of each page are new, and tells it when it commits.
+//! One daemon keeps its keys in the seen-set file beside the output ([`SeenSet`]), flushed before
+//! each commit record, which names its length; daemons sharing a crawl ask a set they share
+//! ([`SharedSet`], kept in Redis by the frontier) and announce their new keys with the commit.
+//! The writer does not know which.
+
+use std::collections::HashSet;
+
+use anyhow::{Context, Result};
+
+use super::seen::{self, Key, SeenSet};
+use crate::extract::Item;
+
+/// A seen-set that other processes share, asked before a page is written.
+pub(crate) trait SharedSet: Send {
+    /// Which of `keys` some process has written already.
+    fn contains(&mut self, keys: &[Key]) -> Result<Vec<bool>>;
+}
+
+/// How the writer tells new items from those written before.
+pub(crate) enum Dedup {
+    /// No `output.dedup`: every item is written.
+    Off,
+    /// One daemon: the seen-set file beside the output.
+    Local {
+        /// The set and its file.
+        set: SeenSet,
+        /// The key field's position among the fields.
+        index: usize,
+    },
+    /// A shared crawl: a set the daemons share, and this daemon's own new keys.
+    Shared {
+        /// The shared set.
+        set: Box<dyn SharedSet>,
+        /// The key field's position among the fields.
+        index: usize,
+        /// The keys this daemon wrote in this crawl (the shared set may not have them yet).
+        ours: HashSet<Key>,
+        /// The keys written since the last commit, announced with it.
+        pending: Vec<Key>,
+    },
+}
+
+/// What a commit records and announces of the dedup keys.
+#[derive(Debug, Default)]
+pub(crate) struct Flushed {
+    /// The seen-set file's length, for the commit record (one daemon).
+    pub seen_len: Option<u64>,
+    /// The keys written since the last commit, for the listeners (a shared crawl).
+    pub keys: Vec<Key>,
+}
+
+impl Dedup {
+    /// Whether items are deduplicated (and so carry `first_seen`).
+    pub fn is_on(&self) -> bool {
+        !matches!(self, Dedup::Off)
+    }
+
+    /// Which of `items` to write: one flag per item, `true` for a new one, whose key is then
+    /// taken as written. All of them with `Dedup::Off`.
+    pub fn select(&mut self, items: &[Item]) -> Result<Vec<bool>> {
+        match self {
+            Dedup::Off => Ok(vec![true; items.len()]),
+            Dedup::Local { set, index } => Ok(items
+                .iter()
+                .map(|item| set.insert(key_of(item, *index)))
+                .collect()),
+            Dedup::Shared {
+                set,
+                index,
+                ours,
+                pending,
+            } => {
+                let keys: Vec<Key> = items.iter().map(|item| key_of(item, *index)).collect();
+                let known = set.contains(&keys)?;
+                Ok(keys
+                    .into_iter()
+                    .zip(known)
+                    .map(|(key, known)| {
+                        let new = !known && ours.insert(key);
+                        if new {
+                            pending.push(key);
+                        }
+                        new
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Before a commit record: the keys written since the last one made durable (synced with
+    /// `sync`) or handed over for the listeners.
+    pub fn flush(&mut self, sync: bool) -> Result<Flushed> {
+        match self {
+            Dedup::Off => Ok(Flushed::default()),
+            Dedup::Local { set, .. } => {
+                Ok(Flushed {
+                    seen_len: Some(set.flush(sync).with_context(|| {
+                        format!("writing seen-set file {}", set.path().display())
+                    })?),
+                    keys: Vec::new(),
+                })
+            }
+            Dedup::Shared { pending, .. } => Ok(Flushed {
+                seen_len: None,
+                keys: std::mem::take(pending),
+            }),
+        }
+    }
+}
+
+/// The dedup key of `item`: its field at `index`, or the whole item when that field is missing.
+fn key_of(item: &Item, index: usize) -> Key {
+    match item.get(index) {
+        Some(Some(value)) => seen::key_of([Some(value.as_str())]),
+        _ => seen::key_of(item.iter().map(Option::as_deref)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shared set that knows the keys of the values it was given.
+    struct Known(Vec<Key>);
+
+    impl SharedSet for Known {
+        fn contains(&mut self, keys: &[Key]) -> Result<Vec<bool>> {
+            Ok(keys.iter().map(|k| self.0.contains(k)).collect())
+        }
+    }
+
+    fn item(values: &[&str]) -> Item {
+        values.iter().map(|v| Some(v.to_string())).collect()
+    }
+
+    #[test]
+    fn local_keys_are_new_once_and_flushed_with_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = SeenSet::open(&dir.path().join("seen")).unwrap();
+        let mut dedup = Dedup::Local { set, index: 1 };
+        let page = [item(&["a", "x"]), item(&["b", "x"]), item(&["c", "y"])];
+        assert_eq!(dedup.select(&page).unwrap(), [true, false, true]);
+        assert_eq!(dedup.select(&page).unwrap(), [false, false, false]);
+        let flushed = dedup.flush(false).unwrap();
+        assert_eq!((flushed.seen_len, flushed.keys.len()), (Some(32), 0));
+    }
+
+    #[test]
+    fn shared_keys_skip_what_others_wrote_and_are_announced_once() {
+        let theirs = key_of(&item(&["x"]), 0);
+        let mut dedup = Dedup::Shared {
+            set: Box::new(Known(vec![theirs])),
+            index: 0,
+            ours: HashSet::new(),
+            pending: Vec::new(),
+        };
+        let page = [item(&["x"]), item(&["y"]), item(&["y"])];
+        assert_eq!(dedup.select(&page).unwrap(), [false, true, false]);
+        let flushed = dedup.flush(true).unwrap();
+        assert_eq!(flushed.seen_len, None);
+        assert_eq!(flushed.keys, [key_of(&item(&["y"]), 0)]);
+        assert!(dedup.flush(true).unwrap().keys.is_empty());
+    }
+
+    #[test]
+    fn an_item_without_its_key_field_is_keyed_by_all_of_it() {
+        let mut whole = item(&["a", "b"]);
+        whole[1] = None;
+        assert_eq!(key_of(&whole, 1), seen::key_of([Some("a"), None]));
+        assert_ne!(key_of(&whole, 0), key_of(&whole, 1));
+    }
+}
