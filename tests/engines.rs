@@ -1,15 +1,16 @@
 //! The two extraction engines against each other: the stream engine must give exactly the DOM
 //! engine's items, or hand the page to it.
 //!
-//! Inputs: every `#data` section of html5lib-tests' tree-construction files (vendored under
-//! `tests/data/html5lib-tests`, MIT), the demo site's pages, the minimal pages of issue 13, and
-//! random broken listing fragments (a proptest). Each is extracted under a set of generic
-//! selectors, with both engines.
+//! Inputs: every `#data` section of html5lib-tests' tree-construction files and the inputs of
+//! its tokenizer tests (vendored under `tests/data/html5lib-tests`, MIT), the demo site's
+//! pages, the minimal pages of issue 13, and random broken listing fragments (a proptest).
+//! Each is extracted under a set of generic selectors, with both engines, and the stream's
+//! fast tokenizer is held to html5ever's (the same outcome on every input).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pagecrawl::extract::{Engine, Extractor, Item, StreamOutcome};
+use pagecrawl::extract::{Engine, Extractor, Item, Reading, StreamOutcome};
 use proptest::prelude::*;
 
 /// Generic item and field selectors, each set one extractor.
@@ -79,12 +80,33 @@ struct Tally {
     inputs_handed: usize,
     /// Differences, described.
     differences: Vec<String>,
+    /// (input, selector set) pairs by the tokenizer that read them.
+    readings: BTreeMap<&'static str, usize>,
 }
 
 impl Tally {
     fn compare(&mut self, extractors: &[Extractor], html: &str) {
         let mut handed = false;
         for ex in extractors {
+            // The fast tokenizer, with or without a handover to html5ever's, must give the
+            // tree builder what html5ever's alone gives it: the same outcome, to the reason
+            // a page is handed to the tree.
+            let (fast, reading) = ex
+                .extract_stream_reading(html)
+                .expect("the stream is in use");
+            let exact = ex.extract_stream_exact(html).expect("the stream is in use");
+            if fast != exact {
+                self.differences.push(format!(
+                    "{:?} on {html:?}: the fast tokenizer ({reading:?}) differs:\n  fast  {fast:?}\n  exact {exact:?}",
+                    ex.item_selector()
+                ));
+            }
+            let name = match reading {
+                Reading::Fast => "fast tokenizer",
+                Reading::Handover => "fast, then html5ever's",
+                Reading::Html5ever => "html5ever's tokenizer",
+            };
+            *self.readings.entry(name).or_default() += 1;
             let dom = ex.extract_dom(html);
             assert_eq!(ex.extract(html), dom, "{html:?}");
             let streamed = match ex.extract_stream(html).expect("the stream is in use") {
@@ -124,6 +146,13 @@ impl Tally {
         );
         for (why, count) in &self.handed {
             eprintln!("  {count:6}  {why}");
+        }
+        eprintln!("  read by:");
+        for (reading, count) in &self.readings {
+            eprintln!(
+                "  {count:6}  {reading} ({:.1} %)",
+                100.0 * *count as f64 / pairs as f64
+            );
         }
         assert!(
             self.differences.is_empty(),
@@ -166,6 +195,25 @@ fn html5lib_tree_construction_inputs_give_the_same_items() {
         tally.compare(&extractors, html);
     }
     tally.report("html5lib tree-construction", inputs.len());
+}
+
+#[test]
+fn html5lib_tokenizer_inputs_give_the_same_items() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/html5lib-tests/tokenizer/inputs.jsonl");
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    let inputs: Vec<String> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(inputs.len() > 6000, "only {} inputs", inputs.len());
+    let extractors = extractors();
+    let mut tally = Tally::default();
+    for html in &inputs {
+        tally.compare(&extractors, html);
+    }
+    tally.report("html5lib tokenizer", inputs.len());
 }
 
 #[test]
@@ -289,6 +337,16 @@ fn the_minimal_pages_of_issue_13() {
         both(&one("a", &[("href", "@HREF")]), "<a HREF=/x>x</a>"),
         items(&[&[some("/x")]])
     );
+    // An attribute the stream's fast tokenizer keeps only for a selector: `xlink:href` is
+    // `href` in the XLink namespace on SVG elements, which `[*|href]` tests.
+    let ex = one("[*|href]", &[("t", "text"), ("href", "@href")]);
+    assert_eq!(
+        both(
+            &ex,
+            r##"<p><svg><g xlink:href="#x"><text>t</text></g></svg><a href=y>z</a>"##
+        ),
+        items(&[&[some("t"), None], &[None, some("y")]])
+    );
     // 10. NUL bytes.
     let ex = one("div", &[("a", "a"), ("svg", "svg")]);
     assert_eq!(
@@ -383,6 +441,22 @@ fn fragment() -> impl Strategy<Value = String> {
         _ => text.to_string(),
     });
     prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+}
+
+/// The same fragments, 2,000 of a fixed seed, tallied together: the shares of each path.
+#[test]
+fn random_broken_listings_tallied() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = fragment();
+    let extractors = extractors();
+    let mut tally = Tally::default();
+    for _ in 0..2000 {
+        let html = strategy.new_tree(&mut runner).unwrap().current();
+        tally.compare(&extractors, &html);
+    }
+    tally.report("random broken listings", 2000);
 }
 
 proptest! {

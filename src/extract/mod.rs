@@ -5,9 +5,9 @@
 //! stage (`pipeline/parse.rs`) calls [`Extractor::extract_reporting`].
 //!
 //! Two engines turn a page into items: the DOM engine (`dom`, html5ever's full tree through
-//! scraper) and the stream engine (`stream`, html5ever's tokenizer and a copy of its tree
-//! builder that keeps no tree, falling back to the DOM engine on any page it cannot follow
-//! exactly). Both apply the same per-page [`Limits`]; a page over them fails with a one-line
+//! scraper) and the stream engine (`stream`, a fast tokenizer that hands over to html5ever's
+//! where it must, and a copy of html5ever's tree builder that keeps no tree, falling back to
+//! the DOM engine on any page it cannot follow exactly). Both apply the same per-page [`Limits`]; a page over them fails with a one-line
 //! reason, like a page that could not be fetched.
 
 use anyhow::{Result, anyhow};
@@ -20,6 +20,7 @@ mod stream;
 
 pub use limits::Limits;
 pub use stream::Outcome as StreamOutcome;
+pub use stream::Reading;
 
 use limits::Budget;
 
@@ -221,6 +222,21 @@ impl Extractor {
     /// For differential tests and fuzzing.
     pub fn extract_stream(&self, html: &str) -> Option<StreamOutcome> {
         Some(self.stream.as_ref()?.extract(html, self.limits))
+    }
+
+    /// The stream engine through html5ever's tokenizer only, without the fast tokenizer and
+    /// without the fallback: `None` when the stream is not in use. For differential tests and
+    /// benchmarks.
+    pub fn extract_stream_exact(&self, html: &str) -> Option<StreamOutcome> {
+        let plan = self.stream.as_ref()?;
+        Some(plan.extract_reading(html, self.limits, false).0)
+    }
+
+    /// The stream engine alone, without the fallback, also saying which tokenizer read the
+    /// page: `None` when the stream is not in use. For differential tests and benchmarks.
+    pub fn extract_stream_reading(&self, html: &str) -> Option<(StreamOutcome, Reading)> {
+        let plan = self.stream.as_ref()?;
+        Some(plan.extract_reading(html, self.limits, true))
     }
 
     /// Extracts every item of `html` from its full HTML5 document tree (the `dom` engine).

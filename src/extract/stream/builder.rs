@@ -2,7 +2,9 @@
 //! without moving a node, and refusing everything else.
 //!
 //! html5ever's tokenizer feeds this builder exactly the tokens it feeds html5ever's own tree
-//! builder (the same code, the same input, the same feedback about raw text). For each token the
+//! builder (the same code, the same input, the same feedback about raw text), and so does the
+//! fast tokenizer in front of it (`super::fast`), but for the differences this builder cannot
+//! tell apart (how text is cut into tokens, the parse errors). For each token the
 //! builder does what html5ever 0.40's `tree_builder` does, rule for rule, on a record of
 //! elements that keeps no text ([`Tree`]): the insertion modes are in `super::rules`,
 //! `super::body_rules` and `super::table_rules`, foreign content in `super::foreign`, the stack
@@ -13,8 +15,6 @@
 //! to the DOM engine. Every other rule only inserts elements at the end of the current node and
 //! pushes or pops the stack of open elements, so the elements' parents never change and the
 //! record is the final tree's, by construction.
-
-use std::collections::VecDeque;
 
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
@@ -103,13 +103,16 @@ pub(super) struct Builder<'p> {
     pub(super) foster: bool,
     /// Characters read in a table, waiting to be inserted.
     pub(super) pending_table_text: Vec<(Split, StrTendril)>,
+    /// Every token received, described (`super::fast_tests` compares the two tokenizers).
+    #[cfg(test)]
+    pub(super) tokens: Vec<String>,
 }
 
 impl<'p> Builder<'p> {
-    /// A builder at the start of a document.
-    pub(super) fn new(walk: Walk<'p>) -> Builder<'p> {
+    /// A builder at the start of a document of `bytes` bytes.
+    pub(super) fn new(walk: Walk<'p>, bytes: usize) -> Builder<'p> {
         Builder {
-            tree: Tree::default(),
+            tree: Tree::for_page(bytes),
             walk,
             open: Stack::default(),
             formatting: Vec::new(),
@@ -121,6 +124,8 @@ impl<'p> Builder<'p> {
             ignore_lf: false,
             foster: false,
             pending_table_text: Vec::new(),
+            #[cfg(test)]
+            tokens: Vec::new(),
         }
     }
 
@@ -129,6 +134,8 @@ impl<'p> Builder<'p> {
         &mut self,
         token: tokenizer::Token,
     ) -> Result<TokenSinkResult<()>, Bail> {
+        #[cfg(test)]
+        self.record(&token);
         // Taken at every token, parse errors included, exactly as html5ever does.
         let ignore_lf = std::mem::take(&mut self.ignore_lf);
         let tok = match token {
@@ -148,7 +155,7 @@ impl<'p> Builder<'p> {
                 if ignore_lf && text.starts_with('\n') {
                     text.pop_front(1);
                 }
-                if text.is_empty() {
+                if text.is_empty() || self.text_is_inert(&text) {
                     return Ok(TokenSinkResult::Continue);
                 }
                 Tok::Chars(Split::Unsplit, text)
@@ -157,8 +164,28 @@ impl<'p> Builder<'p> {
         self.process_to_completion(tok)
     }
 
+    /// A run of text as a string slice, from the fast tokenizer: what a text token does, but
+    /// the tendril (a copy) is made only for text the rules will look at.
+    pub(super) fn process_text(&mut self, text: &str) -> Result<(), Bail> {
+        #[cfg(test)]
+        self.record(&tokenizer::CharacterTokens(StrTendril::from_slice(text)));
+        let ignore_lf = std::mem::take(&mut self.ignore_lf);
+        let text = match text.strip_prefix('\n') {
+            Some(rest) if ignore_lf => rest,
+            _ => text,
+        };
+        if text.is_empty() || self.text_is_inert(text) {
+            return Ok(());
+        }
+        // Text never switches the tokenizer to another state.
+        let tok = Tok::Chars(Split::Unsplit, StrTendril::from_slice(text));
+        self.process_to_completion(tok).map(drop)
+    }
+
     fn process_to_completion(&mut self, mut tok: Tok) -> Result<TokenSinkResult<()>, Bail> {
-        let mut more = VecDeque::new();
+        // What a split leaves of a run of text. html5ever keeps a queue; it never holds more
+        // than one token: only an unsplit run is split, and a split part is never unsplit.
+        let mut more = None;
         loop {
             let step = if self.is_foreign(&tok) {
                 self.step_foreign(tok)?
@@ -166,7 +193,7 @@ impl<'p> Builder<'p> {
                 self.step(self.mode, tok)?
             };
             match step {
-                Step::Done => match more.pop_front() {
+                Step::Done => match more.take() {
                     Some(next) => tok = next,
                     None => return Ok(TokenSinkResult::Continue),
                 },
@@ -186,12 +213,39 @@ impl<'p> Builder<'p> {
                     };
                     tok = Tok::Chars(split, first);
                     if !buf.is_empty() {
-                        more.push_back(Tok::Chars(Split::Unsplit, buf));
+                        debug_assert!(more.is_none(), "one split at a time");
+                        more = Some(Tok::Chars(Split::Unsplit, buf));
                     }
                 }
                 Step::Raw(kind) => return Ok(TokenSinkResult::RawData(kind)),
                 Step::Plaintext => return Ok(TokenSinkResult::Plaintext),
             }
+        }
+    }
+
+    /// Whether the rules would do nothing with this run of text that the stream can see: it
+    /// reopens no formatting element, moves nothing, and goes into an element no field is
+    /// reading. Such runs are the whitespace between the tags of most pages; skipping them
+    /// skips their trip through the rules (in a table, two: the table text mode, then the
+    /// next token again).
+    fn text_is_inert(&self, text: &str) -> bool {
+        let Some(&current) = self.open.last() else {
+            return false;
+        };
+        let node = self.tree.node(current);
+        if node.capture != NONE || node.name.ns != ns!(html) {
+            return false;
+        }
+        match self.mode {
+            // "In body" text: reconstruct the active formatting elements, then append the
+            // text to the current node (the cell and caption modes send text there too).
+            Mode::InBody | Mode::InCell | Mode::InCaption => self.formatting_settled(),
+            // Whitespace in a table part is kept in the table text mode, then appended to
+            // that same current node before the next token is processed in this mode.
+            Mode::InTable | Mode::InTableBody | Mode::InRow => {
+                tags::table_outer(&node.name) && text.bytes().all(|b| b.is_ascii_whitespace())
+            }
+            _ => false,
         }
     }
 
@@ -266,7 +320,7 @@ impl<'p> Builder<'p> {
         target: u32,
         attrs: &[Attribute],
     ) -> Result<(), Bail> {
-        let have = &self.tree.node(target).attrs;
+        let have = self.tree.attrs(target);
         if attrs
             .iter()
             .all(|attr| have.iter().any(|old| old.name == attr.name))

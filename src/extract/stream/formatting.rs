@@ -18,6 +18,13 @@ impl Builder<'_> {
         entry == MARKER || self.open.contains(&entry)
     }
 
+    /// Whether reconstructing the active formatting elements would reopen none.
+    pub(super) fn formatting_settled(&self) -> bool {
+        self.formatting
+            .last()
+            .is_none_or(|&last| self.is_marker_or_open(last))
+    }
+
     /// Reopens formatting elements that were closed while still active: each reopened copy is
     /// an ordinary insertion at the current node.
     pub(super) fn reconstruct_active_formatting_elements(&mut self) -> Result<(), Bail> {
@@ -36,8 +43,10 @@ impl Builder<'_> {
             }
         }
         loop {
-            let old = self.tree.node(self.formatting[at]);
-            let (local, attrs) = (old.name.local.clone(), old.attrs.clone());
+            let old = self.formatting[at];
+            let local = self.tree.node(old).name.local.clone();
+            let mut attrs = self.tree.spare_attrs();
+            attrs.extend_from_slice(self.tree.attrs(old));
             let copy = self.insert_element(true, ns!(html), local, attrs)?;
             self.formatting[at] = copy;
             if at == self.formatting.len() - 1 {
@@ -50,16 +59,19 @@ impl Builder<'_> {
     /// Inserts a formatting element and records it, keeping at most three equal ones after the
     /// last marker (the "Noah's Ark" clause).
     pub(super) fn create_formatting_element_for(&mut self, tag: Tag) -> Result<(), Bail> {
-        let mut sorted = tag.attrs.clone();
-        sorted.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         let mut first = None;
         let mut matches = 0;
         for (at, &entry) in self.formatting.iter().enumerate().rev() {
             if entry == MARKER {
                 break;
             }
-            let old = self.tree.node(entry);
-            if old.name.local == tag.name && old.attrs == sorted {
+            let old = self.tree.attrs(entry);
+            // html5ever compares the attribute lists sorted; names are unique in each (the
+            // tokenizer drops repeated ones), so the same set is the same sorted list.
+            if self.tree.node(entry).name.local == tag.name
+                && old.len() == tag.attrs.len()
+                && tag.attrs.iter().all(|attr| old.contains(attr))
+            {
                 first = Some(at);
                 matches += 1;
             }

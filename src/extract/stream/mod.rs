@@ -1,7 +1,9 @@
-//! The stream engine: items matched as html5ever's tokenizer reads the page, without a DOM.
+//! The stream engine: items matched as the page is tokenized, without a DOM.
 //!
-//! The page goes through html5ever's own tokenizer into [`Builder`], a copy of html5ever's tree
-//! builder that keeps only the elements (no text, no comments) and refuses every rule that
+//! The page goes through the fast tokenizer (`super::fast`: html5ever's tokens for the markup
+//! real pages are made of, and html5ever's own tokenizer from the first construct it does not
+//! read; html5ever's alone for a page with a NUL byte) into [`Builder`], a copy of html5ever's
+//! tree builder that keeps only the elements (no text, no comments) and refuses every rule that
 //! would move a node. Elements are matched with the `selectors` crate as they are created
 //! ([`tree`]); on the pages the builder follows, an element's parent and earlier siblings
 //! are final at that moment, so the items are the DOM engine's by construction:
@@ -14,6 +16,7 @@
 //! When the builder refuses a token, the whole page is handed back ([`Outcome::Irregular`]) and
 //! the DOM engine parses it from the start.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 
 use html5ever::tendril::StrTendril;
@@ -23,12 +26,17 @@ use html5ever::tokenizer::{
 use html5ever::{TokenizerResult, ns};
 
 use self::builder::{Bail, Builder};
+use self::fast::Stop;
 use self::select::List;
 use self::tree::{NONE, Tree};
 use super::{Budget, Item, Limits, push_words};
 
 mod body_rules;
 mod builder;
+mod charref;
+mod fast;
+#[cfg(test)]
+mod fast_tests;
 mod foreign;
 mod formatting;
 mod rules;
@@ -47,6 +55,13 @@ pub(super) struct Plan {
     item: List,
     /// One entry per field, in config order.
     fields: Vec<FieldPlan>,
+    /// Every attribute name (ASCII lower case) a selector may test or a field may read, and
+    /// the part after the `:` of names like `xlink:href` (the local name the tree builder gives
+    /// it on SVG elements). The fast tokenizer keeps no other attribute, where the tree
+    /// builder does not look at attributes itself.
+    attributes: Vec<String>,
+    /// The first bytes of `attributes`: most names are told apart by their first byte alone.
+    attribute_starts: [bool; 256],
 }
 
 /// How one field is taken.
@@ -87,39 +102,155 @@ impl Plan {
                     attr: attr.map(str::to_string),
                 })
             })
-            .collect::<Result<_, String>>()?;
-        Ok(Plan { item, fields })
+            .collect::<Result<Vec<FieldPlan>, String>>()?;
+        let mut attributes = Vec::new();
+        select::attribute_names(&item, &mut attributes);
+        for field in &fields {
+            if let Some(selector) = &field.selector {
+                select::attribute_names(selector, &mut attributes);
+            }
+            if let Some(attr) = &field.attr {
+                let attr = attr.to_ascii_lowercase();
+                if let Some((_, local)) = attr.split_once(':') {
+                    attributes.push(local.to_string());
+                }
+                attributes.push(attr);
+            }
+        }
+        attributes.sort_unstable();
+        attributes.dedup();
+        let mut attribute_starts = [false; 256];
+        for name in &attributes {
+            if let Some(&first) = name.as_bytes().first() {
+                attribute_starts[usize::from(first)] = true;
+            }
+        }
+        Ok(Plan {
+            item,
+            fields,
+            attributes,
+            attribute_starts,
+        })
     }
 
     /// Extracts the items of `html` in one streaming pass.
     pub(super) fn extract(&self, html: &str, limits: Limits) -> Outcome {
-        let sink = Sink {
-            builder: RefCell::new(Builder::new(Walk::new(self, limits))),
-            bail: Cell::new(None),
-            ending: Cell::new(false),
-        };
-        let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
-        let input = BufferQueue::default();
-        input.push_back(StrTendril::from_slice(html));
-        loop {
-            match tokenizer.feed(&input) {
-                TokenizerResult::Done => break,
-                TokenizerResult::Script(()) if tokenizer.sink.bail.get().is_some() => break,
-                // As html5ever's driver does: a script end or a charset is no reason to stop.
-                TokenizerResult::Script(()) | TokenizerResult::EncodingIndicator(_) => {}
-            }
-        }
-        if tokenizer.sink.bail.get().is_none() {
-            tokenizer.sink.ending.set(true);
-            tokenizer.end();
-        }
-        let Sink { builder, bail, .. } = tokenizer.sink;
-        let builder = builder.into_inner();
-        match bail.get() {
+        self.extract_reading(html, limits, true).0
+    }
+
+    /// [`Plan::extract`], with the fast tokenizer or without it, also saying which tokenizer
+    /// read the page.
+    pub(super) fn extract_reading(
+        &self,
+        html: &str,
+        limits: Limits,
+        fast: bool,
+    ) -> (Outcome, Reading) {
+        let (builder, bail, reading) = self.read(html, limits, fast);
+        let outcome = match bail {
             Some(why) => Outcome::Irregular(why),
             None => builder.walk.finish(),
+        };
+        (outcome, reading)
+    }
+
+    /// Runs the tree builder over `html`: the builder at the end, why it refused the page (if
+    /// it did), and which tokenizer read it.
+    fn read(&self, html: &str, limits: Limits, fast: bool) -> (Builder<'_>, Option<Bail>, Reading) {
+        let mut builder = Builder::new(Walk::new(self, limits), html.len());
+        // The fast tokenizer reads no NUL byte (html5ever replaces some, reports others, drops
+        // none) and no page over 4 GiB (a tendril's limit).
+        if !fast
+            || u32::try_from(html.len()).is_err()
+            || memchr::memchr(0, html.as_bytes()).is_some()
+        {
+            let (builder, bail) = run_html5ever(builder, html, TokenizerOpts::default());
+            return (builder, bail, Reading::Html5ever);
+        }
+        let text = normalise_line_ends(html);
+        match fast::run(&text, &mut builder) {
+            Ok(()) => (builder, None, Reading::Fast),
+            Err(Stop::Refused(why)) => (builder, Some(why), Reading::Fast),
+            Err(Stop::Handover(handover)) => {
+                let opts = TokenizerOpts {
+                    // Only at the very start of the page.
+                    discard_bom: false,
+                    initial_state: Some(handover.state),
+                    last_start_tag_name: handover.last_start_tag,
+                    ..TokenizerOpts::default()
+                };
+                let (builder, bail) = run_html5ever(builder, &text[handover.at..], opts);
+                (builder, bail, Reading::Handover)
+            }
         }
     }
+}
+
+/// Which tokenizer read a page in the stream engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// The fast tokenizer, to the end (or to the token the tree builder refused).
+    Fast,
+    /// The fast tokenizer, then html5ever's from a construct the fast one does not read.
+    Handover,
+    /// html5ever's tokenizer from the start: a NUL byte, or the fast tokenizer not asked for.
+    Html5ever,
+}
+
+/// `html` with `\r\n` and lone `\r` turned into `\n`, as html5ever's input stream turns them
+/// before its tokenizer looks at them.
+fn normalise_line_ends(html: &str) -> Cow<'_, str> {
+    let bytes = html.as_bytes();
+    let Some(first) = memchr::memchr(b'\r', bytes) else {
+        return Cow::Borrowed(html);
+    };
+    let mut out = String::with_capacity(html.len());
+    let (mut start, mut cr) = (0, first);
+    loop {
+        out.push_str(&html[start..cr]);
+        out.push('\n');
+        start = cr + 1;
+        if bytes.get(start) == Some(&b'\n') {
+            start += 1;
+        }
+        match memchr::memchr(b'\r', &bytes[start..]) {
+            Some(found) => cr = start + found,
+            None => break,
+        }
+    }
+    out.push_str(&html[start..]);
+    Cow::Owned(out)
+}
+
+/// Feeds `html` through html5ever's tokenizer into `builder`, to the end of the page or to the
+/// token the builder refuses (and why).
+fn run_html5ever<'p>(
+    builder: Builder<'p>,
+    html: &str,
+    opts: TokenizerOpts,
+) -> (Builder<'p>, Option<Bail>) {
+    let sink = Sink {
+        builder: RefCell::new(builder),
+        bail: Cell::new(None),
+        ending: Cell::new(false),
+    };
+    let tokenizer = Tokenizer::new(sink, opts);
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    loop {
+        match tokenizer.feed(&input) {
+            TokenizerResult::Done => break,
+            TokenizerResult::Script(()) if tokenizer.sink.bail.get().is_some() => break,
+            // As html5ever's driver does: a script end or a charset is no reason to stop.
+            TokenizerResult::Script(()) | TokenizerResult::EncodingIndicator(_) => {}
+        }
+    }
+    if tokenizer.sink.bail.get().is_none() {
+        tokenizer.sink.ending.set(true);
+        tokenizer.end();
+    }
+    let Sink { builder, bail, .. } = tokenizer.sink;
+    (builder.into_inner(), bail.get())
 }
 
 /// The tokenizer's sink: the builder, and a stop once it refuses a token.
@@ -221,6 +352,26 @@ impl<'p> Walk<'p> {
         }
     }
 
+    /// Whether a selector or a field may look at an attribute of this name (as the tokenizer
+    /// gives it: ASCII lower case, before the tree builder adjusts names on SVG and MathML
+    /// elements).
+    pub(super) fn reads_attribute(&self, name: &[u8]) -> bool {
+        let plan = self.plan;
+        let known = |name: &[u8]| {
+            name.first()
+                .is_some_and(|&b| plan.attribute_starts[usize::from(b.to_ascii_lowercase())])
+                && plan
+                    .attributes
+                    .iter()
+                    .any(|known| known.as_bytes().eq_ignore_ascii_case(name))
+        };
+        known(name)
+            || name
+                .iter()
+                .position(|&b| b == b':')
+                .is_some_and(|colon| known(&name[colon + 1..]))
+    }
+
     /// Element `id` was just inserted: it may be the first match of a field of the items it is
     /// in, and it may be an item itself.
     fn element(&mut self, tree: &mut Tree, id: u32) -> Result<(), Bail> {
@@ -240,9 +391,9 @@ impl<'p> Walk<'p> {
                 }
                 let value = match &plan.attr {
                     Some(attr) => {
-                        let node = tree.node(id);
-                        let attrs = node.attrs.iter().map(|a| (&a.name, &*a.value));
-                        Value::Fixed(get_attribute(&node.name, attrs, attr).map(str::to_string))
+                        let attrs = tree.attrs(id).iter().map(|a| (&a.name, &*a.value));
+                        let name = &tree.node(id).name;
+                        Value::Fixed(get_attribute(name, attrs, attr).map(str::to_string))
                     }
                     None => Value::Text(*capture.get_or_insert_with(|| {
                         self.captures.push(Capture {
@@ -281,7 +432,7 @@ impl<'p> Walk<'p> {
                 .iter()
                 .map(|field| match (&field.selector, &field.attr) {
                     (None, Some(attr)) => {
-                        let attrs = node.attrs.iter().map(|a| (&a.name, &*a.value));
+                        let attrs = tree.attrs(id).iter().map(|a| (&a.name, &*a.value));
                         Value::Fixed(get_attribute(&node.name, attrs, attr).map(str::to_string))
                     }
                     _ => Value::Pending,

@@ -61,6 +61,40 @@ pub(super) fn streamable(source: &str, list: &List) -> Result<(), String> {
         })
 }
 
+/// Adds to `names` every attribute name (ASCII lower case) that a selector of `list` may test
+/// on an element: `id` for `#x`, `class` for `.x`, and those of attribute selectors.
+pub(super) fn attribute_names(list: &List, names: &mut Vec<String>) {
+    for selector in list.selectors.slice() {
+        collect_attribute_names(selector, names);
+    }
+}
+
+fn collect_attribute_names(selector: &Selector<Simple>, names: &mut Vec<String>) {
+    for component in selector.iter_raw_match_order() {
+        let (name, lower) = match component {
+            Component::ID(_) => ("id", "id"),
+            Component::Class(_) => ("class", "class"),
+            Component::AttributeInNoNamespaceExists {
+                local_name,
+                local_name_lower,
+            } => (&*local_name.0, &*local_name_lower.0),
+            Component::AttributeInNoNamespace { local_name, .. } => {
+                (&*local_name.0, &*local_name.0)
+            }
+            Component::AttributeOther(other) => (&*other.local_name.0, &*other.local_name_lower.0),
+            Component::Negation(list) | Component::Is(list) | Component::Where(list) => {
+                for selector in list.slice() {
+                    collect_attribute_names(selector, names);
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        names.push(name.to_ascii_lowercase());
+        names.push(lower.to_ascii_lowercase());
+    }
+}
+
 fn check(selector: &Selector<Simple>) -> Result<(), &'static str> {
     for component in selector.iter_raw_match_order() {
         match component {

@@ -110,7 +110,8 @@ impl Builder<'_> {
                 Ok(Step::Done)
             }
             tok => {
-                let pending = std::mem::take(&mut self.pending_table_text);
+                // Taken and given back, so that its room serves the next run of table text.
+                let mut pending = std::mem::take(&mut self.pending_table_text);
                 let nonspace = pending.iter().any(|(split, text)| match split {
                     Split::Whitespace => false,
                     Split::NotWhitespace => true,
@@ -119,9 +120,10 @@ impl Builder<'_> {
                 if nonspace {
                     return Err("text directly in a table (moved in front of it)");
                 }
-                for (_, text) in pending {
+                for (_, text) in pending.drain(..) {
                     self.append_text(&text)?;
                 }
+                self.pending_table_text = pending;
                 let mode = self
                     .orig_mode
                     .take()

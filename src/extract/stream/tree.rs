@@ -10,6 +10,9 @@
 //! `ElementRef` does. Questions about later siblings or children cannot be answered at creation
 //! time; selectors that would ask them are never streamed (see `super::select`).
 
+use std::cell::Cell;
+use std::mem::take;
+
 use html5ever::{Attribute, Namespace, QualName, ns};
 use scraper::selector::{CssLocalName, CssString, NonTSPseudoClass, PseudoElement, Simple};
 use selectors::attr::{AttrSelectorOperation, CaseSensitivity, NamespaceConstraint};
@@ -27,8 +30,8 @@ pub(super) const NONE: u32 = u32::MAX;
 pub(super) struct Node {
     /// Its namespace and local name (never a prefix).
     pub(super) name: QualName,
-    /// Its attributes, sorted by name as scraper sorts them.
-    pub(super) attrs: Vec<Attribute>,
+    /// Where its attributes are in [`Tree::attrs`]: `attrs.0..attrs.1`.
+    attrs: (u32, u32),
     /// The element it was inserted into; [`NONE`] for the root.
     pub(super) parent: u32,
     /// The element child of the same parent inserted just before it.
@@ -46,19 +49,67 @@ pub(super) struct Node {
 
 /// The elements of one page, in the order they were created (document order, on a page the
 /// stream trusts).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Tree {
     /// Every element, by id.
     nodes: Vec<Node>,
+    /// The elements' attributes, each element's together, sorted by name as scraper sorts
+    /// them: one buffer for the page instead of a list per element.
+    attrs: Vec<Attribute>,
+    /// Emptied attribute lists, with their room, for the tokenizer's next tags.
+    spare: Vec<Vec<Attribute>>,
     /// Text nodes created so far.
     text_nodes: u32,
 }
 
+thread_local! {
+    /// The emptied buffers of this thread's last tree, for its next page. A page's records
+    /// take tens of kilobytes, which glibc would map and unmap for every page (the daemon has
+    /// it map every block of 32 KiB or more, src/main.rs), faulting each page of it in anew.
+    static SPARE: Cell<(Vec<Node>, Vec<Attribute>)> = const { Cell::new((Vec::new(), Vec::new())) };
+}
+
+/// The most elements, and attributes, whose buffers a thread keeps between pages: a huge page
+/// must not leave its memory with every parser thread.
+const KEEP: usize = 32_768;
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        if self.nodes.capacity() <= KEEP && self.attrs.capacity() <= KEEP {
+            let (mut nodes, mut attrs) = (take(&mut self.nodes), take(&mut self.attrs));
+            nodes.clear();
+            attrs.clear();
+            // Not at all while the thread's locals are being destroyed.
+            let _ = SPARE.try_with(|spare| spare.set((nodes, attrs)));
+        }
+    }
+}
+
 impl Tree {
+    /// An empty record with room for the elements of a page of `bytes` bytes (real pages hold
+    /// about one element per 60 bytes), so that it seldom grows; bounded, for huge pages of
+    /// text.
+    pub(super) fn for_page(bytes: usize) -> Tree {
+        let (mut nodes, attrs) = SPARE.try_with(Cell::take).unwrap_or_default();
+        nodes.reserve((bytes / 64).min(16_384));
+        Tree {
+            nodes,
+            attrs,
+            spare: Vec::new(),
+            text_nodes: 0,
+        }
+    }
+
     /// Appends a new element as the last child of `parent` and returns its id.
     pub(super) fn insert(&mut self, name: QualName, mut attrs: Vec<Attribute>, parent: u32) -> u32 {
+        let start = self.attrs.len();
+        self.attrs.append(&mut attrs);
+        if attrs.capacity() > 0 {
+            self.spare.push(attrs);
+        }
         // scraper sorts them (its `Element::new`); `id` and `class` are then found the same way.
-        attrs.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        self.attrs[start..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        let attrs = (start as u32, self.attrs.len() as u32);
         let id = self.nodes.len() as u32;
         let (prev_element, item, capture) = match self.nodes.get_mut(parent as usize) {
             Some(parent) => {
@@ -80,6 +131,17 @@ impl Tree {
             capture,
         });
         id
+    }
+
+    /// The attributes of element `id`, sorted by name.
+    pub(super) fn attrs(&self, id: u32) -> &[Attribute] {
+        let (start, end) = self.nodes[id as usize].attrs;
+        &self.attrs[start as usize..end as usize]
+    }
+
+    /// An empty attribute list, with room from an earlier tag when there is one.
+    pub(super) fn spare_attrs(&mut self) -> Vec<Attribute> {
+        self.spare.pop().unwrap_or_default()
     }
 
     /// A comment was appended to `parent`: it ends the text node there, if any.
@@ -155,8 +217,8 @@ impl<'a> El<'a> {
 
     /// The attributes named `local` in any namespace (scraper's `Element::id`, `classes`).
     fn attrs_named(&self, local: &'a str) -> impl Iterator<Item = &'a Attribute> {
-        self.node()
-            .attrs
+        self.tree
+            .attrs(self.id)
             .iter()
             .filter(move |attr| &*attr.name.local == local)
     }
@@ -227,7 +289,7 @@ impl Element for El<'_> {
         local_name: &CssLocalName,
         operation: &AttrSelectorOperation<&CssString>,
     ) -> bool {
-        self.node().attrs.iter().any(|attr| {
+        self.tree.attrs(self.id).iter().any(|attr| {
             !matches!(*ns, NamespaceConstraint::Specific(url) if *url != attr.name.ns)
                 && local_name.0 == attr.name.local
                 && operation.eval_str(&attr.value)
