@@ -17,6 +17,8 @@ pub mod demo_site;
 pub mod endpoint;
 pub mod feeder;
 pub mod fetch;
+#[allow(dead_code)]
+pub(crate) mod field_spec;
 pub mod frontier;
 pub mod listing;
 pub mod metrics;
@@ -26,6 +28,8 @@ pub mod pipeline;
 pub mod policy;
 pub mod progress;
 pub mod seen;
+#[allow(dead_code)]
+pub(crate) mod selector_check;
 pub mod service;
 pub mod shutdown;
 pub mod state;
