@@ -32,8 +32,12 @@ pub mod seen;
 pub(crate) mod selector_check;
 pub mod service;
 pub mod shutdown;
+#[allow(dead_code)]
+pub(crate) mod srcset;
 pub mod state;
 pub mod stats;
+#[allow(dead_code)]
+pub(crate) mod values;
 pub mod writer;
 
 /// The process exit codes pagecrawl uses.
