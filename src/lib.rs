@@ -37,6 +37,8 @@ pub(crate) mod srcset;
 pub mod state;
 pub mod stats;
 #[allow(dead_code)]
+pub(crate) mod url_template;
+#[allow(dead_code)]
 pub(crate) mod values;
 pub mod writer;
 
