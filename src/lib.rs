@@ -20,6 +20,8 @@ pub mod fetch;
 #[allow(dead_code)]
 pub(crate) mod field_spec;
 pub mod frontier;
+#[allow(dead_code)]
+pub(crate) mod headers;
 pub mod listing;
 pub mod metrics;
 pub mod owner;
