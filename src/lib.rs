@@ -29,6 +29,8 @@ pub mod parse;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;
+#[allow(dead_code)]
+pub(crate) mod robots;
 pub mod seen;
 #[allow(dead_code)]
 pub(crate) mod selector_check;
