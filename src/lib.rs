@@ -19,6 +19,8 @@ pub mod feeder;
 pub mod fetch;
 #[allow(dead_code)]
 pub(crate) mod field_spec;
+#[allow(dead_code)]
+pub(crate) mod files;
 pub mod frontier;
 #[allow(dead_code)]
 pub(crate) mod headers;
