@@ -24,6 +24,8 @@ pub(crate) mod files;
 pub mod frontier;
 #[allow(dead_code)]
 pub(crate) mod headers;
+#[allow(dead_code)]
+pub(crate) mod hosts;
 pub mod listing;
 pub mod metrics;
 pub mod owner;
