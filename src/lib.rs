@@ -25,6 +25,8 @@ pub mod frontier;
 #[allow(dead_code)]
 pub(crate) mod headers;
 #[allow(dead_code)]
+pub(crate) mod host_list;
+#[allow(dead_code)]
 pub(crate) mod hosts;
 pub mod listing;
 pub mod metrics;
