@@ -23,8 +23,11 @@ use crate::extract::Extractor;
 mod describe;
 pub mod limits;
 mod raw;
+// Not wired in yet: issue 15/16 integrate it.
 #[cfg(test)]
 mod tests;
+#[allow(dead_code)]
+pub(crate) mod url_template;
 
 /// A validated configuration, ready for [`crate::run`].
 #[derive(Debug, Clone)]

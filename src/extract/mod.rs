@@ -15,8 +15,20 @@ use log::debug;
 use scraper::Selector;
 
 mod dom;
+// Not wired in yet: issue 15/16 integrate it.
+#[allow(dead_code)]
+pub(crate) mod field_spec;
+// Not wired in yet: issue 15/16 integrate it.
+#[allow(dead_code)]
+pub(crate) mod selector_check;
+// Not wired in yet: issue 15/16 integrate it.
+#[allow(dead_code)]
+pub(crate) mod srcset;
+// Not wired in yet: issue 15/16 integrate it.
 mod limits;
 mod stream;
+#[allow(dead_code)]
+pub(crate) mod values;
 
 pub use limits::Limits;
 pub use stream::Outcome as StreamOutcome;

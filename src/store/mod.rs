@@ -19,6 +19,9 @@ pub(crate) mod recovery;
 pub(crate) mod resume;
 pub(crate) mod seen;
 mod verify;
+// Not wired in yet: issue 15/16 integrate it.
+#[allow(dead_code)]
+pub(crate) mod files;
 
 /// `--fresh`: moves the output, the state and the seen-set aside (renamed
 /// `<path>.<unix seconds>.old`, never deleted), so that the crawl starts over. Returns what moved

@@ -1,0 +1,503 @@
+//! The values of issue 15's fields: what the raw strings an engine extracted become once a
+//! field's `re` and `type` are applied and its URLs resolved, and how they are written as JSON.
+//!
+//! It owns the conversion rules (numbers, integers, URLs, `srcset` lists), the document's base
+//! URL by the HTML standard, and the JSON encoding of a [`Value`]. It reads no page and writes
+//! no file: the parser stage hands it raw strings, the writer the encoded bytes.
+
+use std::io::Write as _;
+
+use regex::Regex;
+use url::Url;
+
+use crate::extract::field_spec::{FieldSpec, Kind};
+use crate::extract::srcset::parse_srcset;
+
+/// One field's value in an output item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Nothing matched, `re` did not match, or the value did not convert.
+    Null,
+    /// Text, or a resolved URL.
+    String(String),
+    /// A number, as JSON text in the page's own digits (see [`to_number`]).
+    Number(String),
+    /// An integer.
+    Integer(i64),
+    /// The values of an `all = true` field, or the URLs of a `srcset`.
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// Appends the value as JSON to `out`, without building an intermediate string.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Null => out.extend_from_slice(b"null"),
+            // Serialising a &str into a Vec cannot fail.
+            Value::String(text) => serde_json::to_writer(&mut *out, text).expect("string to JSON"),
+            Value::Number(json) => out.extend_from_slice(json.as_bytes()),
+            Value::Integer(n) => write!(out, "{n}").expect("writing to a Vec"),
+            Value::List(values) => {
+                out.push(b'[');
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    value.write_json(out);
+                }
+                out.push(b']');
+            }
+        }
+    }
+
+    /// About the heap memory the value holds, in bytes, for the items queue's byte budget.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Value::Null | Value::Integer(_) => 0,
+            Value::String(text) | Value::Number(text) => text.capacity(),
+            Value::List(values) => {
+                values.capacity() * std::mem::size_of::<Value>()
+                    + values.iter().map(Value::heap_bytes).sum::<usize>()
+            }
+        }
+    }
+}
+
+/// The base URL that a page's relative URLs resolve against, by the HTML standard: the URL of
+/// the first `<base>` element that has an `href` (`base_href`, as written), resolved against
+/// the page's final URL after redirects; the final URL itself when there is no such element,
+/// or when its `href` does not parse or is a `data:` or `javascript:` URL, which the standard
+/// ignores.
+pub fn document_base(final_url: &Url, base_href: Option<&str>) -> Url {
+    match base_href.map(|href| final_url.join(href)) {
+        Some(Ok(base)) if !matches!(base.scheme(), "data" | "javascript") => base,
+        _ => final_url.clone(),
+    }
+}
+
+/// What `re` keeps of `raw`: the first capture group when the pattern has one, else the whole
+/// match; `None` when the pattern does not match (or its group took no part in the match).
+pub fn apply_re<'a>(re: &Regex, raw: &'a str) -> Option<&'a str> {
+    let captures = re.captures(raw)?;
+    let group = if re.captures_len() > 1 { 1 } else { 0 };
+    captures.get(group).map(|m| m.as_str())
+}
+
+/// `text` as a JSON number, or `None` when it is not a number.
+///
+/// Accepted, around optional whitespace: a sign (`+`, `-` or `−`), digits that may be grouped
+/// in threes by commas (`1,234,567`), a fraction after `.`, an exponent (`1e-3`). Nothing else:
+/// currency signs, units and decimal commas (`47,01`) are refused, so that a field never holds
+/// a number the page did not say; `re` picks the number out of the text (`([0-9.]+)`).
+///
+/// The output keeps the page's digits exactly (`47.010` stays `47.010`, twenty digits stay
+/// twenty) instead of going through a binary float, which would print `47.01` as
+/// `47.009999999999998` in some encoders and round long numbers; only the sign `+`, grouping
+/// commas and leading zeros are dropped. A number too large for a double (`1e400`) is refused,
+/// since most JSON readers cannot hold it.
+pub fn to_number(text: &str) -> Option<String> {
+    let (negative, rest) = split_sign(text.trim());
+    let (int, rest) = grouped_digits(rest)?;
+    let (fraction, rest) = match rest.strip_prefix('.') {
+        Some(rest) => split_digits(rest),
+        None => ("", rest),
+    };
+    if int.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let exponent = match rest.strip_prefix(['e', 'E']) {
+        Some(exp) => {
+            let (exp_negative, digits) = match exp.strip_prefix(['-', '+']) {
+                Some(digits) => (exp.starts_with('-'), digits),
+                None => (false, exp),
+            };
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some((exp_negative, digits))
+        }
+        None if rest.is_empty() => None,
+        None => return None,
+    };
+    let mut json = String::with_capacity(text.len());
+    if negative {
+        json.push('-');
+    }
+    let int = int.trim_start_matches('0');
+    json.push_str(if int.is_empty() { "0" } else { int });
+    if !fraction.is_empty() {
+        json.push('.');
+        json.push_str(fraction);
+    }
+    if let Some((exp_negative, digits)) = exponent {
+        json.push_str(if exp_negative { "e-" } else { "e" });
+        json.push_str(digits);
+    }
+    json.parse::<f64>().ok()?.is_finite().then_some(json)
+}
+
+/// `text` as an integer: a sign and digits, grouped in threes by commas or not, around optional
+/// whitespace, that fit in 64 bits. `12.5`, `1e3` and `12 pages` are not integers.
+pub fn to_integer(text: &str) -> Option<i64> {
+    let (negative, rest) = split_sign(text.trim());
+    let (digits, rest) = grouped_digits(rest)?;
+    if digits.is_empty() || !rest.is_empty() {
+        return None;
+    }
+    let magnitude: i128 = digits.parse().ok()?;
+    i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+}
+
+/// A leading sign: whether it is negative, and the rest.
+fn split_sign(text: &str) -> (bool, &str) {
+    if let Some(rest) = text.strip_prefix(['-', '−']) {
+        (true, rest)
+    } else {
+        (false, text.strip_prefix('+').unwrap_or(text))
+    }
+}
+
+/// The leading ASCII digits of `text`, and the rest.
+fn split_digits(text: &str) -> (&str, &str) {
+    let end = text.bytes().take_while(u8::is_ascii_digit).count();
+    text.split_at(end)
+}
+
+/// Leading digits, ungrouped when grouped in threes by commas (`1,234`), and the rest; `None`
+/// when the commas do not group in threes (`1,23`), which is no number this module will guess.
+fn grouped_digits(text: &str) -> Option<(String, &str)> {
+    let (head, mut rest) = split_digits(text);
+    let mut digits = head.to_string();
+    if !rest.starts_with(',') {
+        return Some((digits, rest));
+    }
+    if head.is_empty() || head.len() > 3 {
+        return None;
+    }
+    while let Some(after) = rest.strip_prefix(',') {
+        let (group, after) = split_digits(after);
+        if group.len() != 3 {
+            return None;
+        }
+        digits.push_str(group);
+        rest = after;
+    }
+    // `1,234` followed by more digits would have made a longer group.
+    Some((digits, rest))
+}
+
+/// Turns a page's raw strings into field values, against the page's base URL, counting the
+/// values that did not convert (`fields_unconverted`).
+#[derive(Debug)]
+pub struct Converter<'a> {
+    /// The page's base URL, from [`document_base`].
+    base: &'a Url,
+    /// Values that did not convert to the field's `type` (each list element counts).
+    pub unconverted: u64,
+}
+
+/// Why a raw string gave no value.
+enum Missing {
+    /// `re` did not match: a null, or left out of a list; not an error.
+    NoMatch,
+    /// The value did not convert to the field's type: counted.
+    Unconverted,
+}
+
+impl<'a> Converter<'a> {
+    /// A converter for one page whose base URL is `base`.
+    pub fn new(base: &'a Url) -> Converter<'a> {
+        Converter {
+            base,
+            unconverted: 0,
+        }
+    }
+
+    /// The value of `spec` for one item, from the raw strings its selector and attribute gave
+    /// (every match in document order; the engines may stop after the first without `all`).
+    ///
+    /// Without `all`: the first match's value, or null (no match, `re` did not match, did not
+    /// convert). With `all`: a list of every match's value, leaving out those `re` does not
+    /// match and those that do not convert; an empty list when none is left. A `srcset`
+    /// attribute gives a list of its URLs either way (every match's URLs, in order, with `all`).
+    pub fn value<S: AsRef<str>>(&mut self, spec: &FieldSpec, raws: &[S]) -> Value {
+        if !spec.all {
+            return match raws.first().map(|raw| self.one(spec, raw.as_ref())) {
+                Some(Ok(value)) => value,
+                None | Some(Err(Missing::NoMatch)) => Value::Null,
+                Some(Err(Missing::Unconverted)) => {
+                    self.unconverted += 1;
+                    Value::Null
+                }
+            };
+        }
+        let mut values = Vec::with_capacity(raws.len());
+        for raw in raws {
+            match self.one(spec, raw.as_ref()) {
+                Ok(Value::List(urls)) => values.extend(urls),
+                Ok(value) => values.push(value),
+                Err(Missing::NoMatch) => {}
+                Err(Missing::Unconverted) => self.unconverted += 1,
+            }
+        }
+        Value::List(values)
+    }
+
+    /// The value of one raw string.
+    fn one(&mut self, spec: &FieldSpec, raw: &str) -> Result<Value, Missing> {
+        let text = match &spec.re {
+            Some(re) => apply_re(re, raw).ok_or(Missing::NoMatch)?,
+            None => raw,
+        };
+        let converted = match spec.kind {
+            Kind::String => Some(Value::String(text.to_string())),
+            Kind::Number => to_number(text).map(Value::Number),
+            Kind::Integer => to_integer(text).map(Value::Integer),
+            Kind::Url => self.resolve(text),
+            Kind::Srcset => {
+                let urls = parse_srcset(text)
+                    .into_iter()
+                    .filter_map(|candidate| {
+                        let url = self.resolve(candidate.url);
+                        self.unconverted += u64::from(url.is_none());
+                        url
+                    })
+                    .collect();
+                Some(Value::List(urls))
+            }
+        };
+        converted.ok_or(Missing::Unconverted)
+    }
+
+    /// `text` resolved against the base URL, as the HTML standard parses a URL attribute
+    /// (surrounding spaces ignored; an empty value is the base URL itself).
+    fn resolve(&self, text: &str) -> Option<Value> {
+        self.base
+            .join(text)
+            .ok()
+            .map(|url| Value::String(url.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    fn field(toml_value: &str) -> FieldSpec {
+        let table: toml::Table = toml::from_str(&format!("f = {toml_value}")).unwrap();
+        FieldSpec::from_toml("f", &table["f"]).unwrap()
+    }
+
+    fn json(value: &Value) -> String {
+        let mut out = Vec::new();
+        value.write_json(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The JSON of `spec` applied to `raws` on a page at `http://books.example/a/b.html`, and
+    /// how many values did not convert.
+    fn convert(spec: &str, raws: &[&str]) -> (String, u64) {
+        let base = url("http://books.example/a/b.html");
+        let mut converter = Converter::new(&base);
+        let value = converter.value(&field(spec), raws);
+        (json(&value), converter.unconverted)
+    }
+
+    #[test]
+    fn numbers_keep_the_page_digits() {
+        for (text, number) in [
+            ("47.01", Some("47.01")),
+            ("  47.010 ", Some("47.010")),
+            ("+5", Some("5")),
+            ("−3.5", Some("-3.5")),
+            ("1,234,567.5", Some("1234567.5")),
+            ("007", Some("7")),
+            ("0.5", Some("0.5")),
+            (".5", Some("0.5")),
+            ("5.", Some("5")),
+            ("1E-3", Some("1e-3")),
+            ("2e+10", Some("2e10")),
+            ("12345678901234567890123", Some("12345678901234567890123")),
+            ("-0", Some("-0")),
+            ("£47.01", None),
+            ("47,01", None),
+            ("1,23", None),
+            ("1234,567", None),
+            ("1.2.3", None),
+            ("", None),
+            (".", None),
+            ("-", None),
+            ("1e", None),
+            ("1e400", None),
+            ("NaN", None),
+            ("inf", None),
+            ("4 stars", None),
+        ] {
+            assert_eq!(to_number(text).as_deref(), number, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn integers() {
+        for (text, integer) in [
+            ("42", Some(42)),
+            (" -7 ", Some(-7)),
+            ("1,234", Some(1234)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("9223372036854775808", None),
+            ("12.5", None),
+            ("1e3", None),
+            ("12 pages", None),
+            ("", None),
+            ("+", None),
+        ] {
+            assert_eq!(to_integer(text), integer, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_issue_examples() {
+        assert_eq!(
+            convert(r#""h3 a@title""#, &["A Light"]),
+            (r#""A Light""#.into(), 0)
+        );
+        assert_eq!(
+            convert(r#""h3 a@href""#, &["../c/d.html?x=1#top"]),
+            (r#""http://books.example/c/d.html?x=1#top""#.into(), 0)
+        );
+        assert_eq!(
+            convert(r#"{ css = "a.tag", all = true }"#, &["poetry", "art"]),
+            (r#"["poetry","art"]"#.into(), 0)
+        );
+        assert_eq!(
+            convert(r#"{ css = "a.tag", all = true }"#, &[] as &[&str]),
+            ("[]".into(), 0)
+        );
+        let price = r#"{ css = "p.price_color", re = '([0-9.]+)', type = "number" }"#;
+        assert_eq!(convert(price, &["£47.01"]), ("47.01".into(), 0));
+        assert_eq!(convert(price, &["sold out"]), ("null".into(), 0));
+        assert_eq!(convert(price, &["£4.7.01"]), ("null".into(), 1));
+        assert_eq!(convert(price, &[] as &[&str]), ("null".into(), 0));
+        let rank = r#"{ css = "span.rank", re = '(\d+)', type = "integer" }"#;
+        assert_eq!(convert(rank, &["No. 12"]), ("12".into(), 0));
+        let cover = r#"{ css = "img", attr = "data-original", type = "url" }"#;
+        assert_eq!(
+            convert(cover, &["/i/1.jpg"]),
+            (r#""http://books.example/i/1.jpg""#.into(), 0)
+        );
+        assert_eq!(convert(cover, &["http://[::1"]), ("null".into(), 1));
+        // `type = "string"` keeps a link as written.
+        let raw = r#"{ css = "a", attr = "href", type = "string" }"#;
+        assert_eq!(convert(raw, &["../x"]), (r#""../x""#.into(), 0));
+    }
+
+    #[test]
+    fn re_takes_the_group_else_the_match() {
+        let re = Regex::new(r"\d+").unwrap();
+        assert_eq!(apply_re(&re, "No. 12 of 30"), Some("12"));
+        let re = Regex::new(r"of (\d+)").unwrap();
+        assert_eq!(apply_re(&re, "No. 12 of 30"), Some("30"));
+        assert_eq!(apply_re(&re, "none"), None);
+        // A group that took no part in the match gives nothing, not an empty string.
+        let re = Regex::new(r"x(\d)?").unwrap();
+        assert_eq!(apply_re(&re, "x"), None);
+    }
+
+    #[test]
+    fn lists_apply_re_and_type_to_each() {
+        let spec = r#"{ css = "li", all = true, re = '#(\S+)', type = "integer" }"#;
+        // "none" does not match `re`: left out; "#x" matches and does not convert: counted.
+        assert_eq!(
+            convert(spec, &["#1", "none", "#x", "#1,000"]),
+            ("[1,1000]".into(), 1)
+        );
+        let links = r#"{ css = "a", attr = "href", all = true }"#;
+        assert_eq!(
+            convert(links, &["/a", "b", "https://other.example/"]),
+            (
+                r#"["http://books.example/a","http://books.example/a/b","https://other.example/"]"#
+                    .into(),
+                0
+            )
+        );
+    }
+
+    #[test]
+    fn srcset_gives_its_urls() {
+        let spec = r#"{ css = "img", attr = "srcset" }"#;
+        assert_eq!(
+            convert(spec, &["small.jpg 480w, /big.jpg 2x"]),
+            (
+                r#"["http://books.example/a/small.jpg","http://books.example/big.jpg"]"#.into(),
+                0
+            )
+        );
+        let all = r#"{ css = "img", attr = "srcset", all = true }"#;
+        assert_eq!(
+            convert(all, &["a.jpg", "b.jpg 1x, c.jpg 2x"]),
+            (
+                r#"["http://books.example/a/a.jpg","http://books.example/a/b.jpg","http://books.example/a/c.jpg"]"#
+                    .into(),
+                0
+            )
+        );
+        assert_eq!(
+            convert(spec, &["http://[::1 1x, ok.jpg"]),
+            (r#"["http://books.example/a/ok.jpg"]"#.into(), 1)
+        );
+    }
+
+    #[test]
+    fn base_href_by_the_standard() {
+        let page = url("https://site.example/list/page?p=2");
+        let base = |href| document_base(&page, href).to_string();
+        assert_eq!(base(None), "https://site.example/list/page?p=2");
+        assert_eq!(base(Some("/static/")), "https://site.example/static/");
+        assert_eq!(base(Some("  sub/ ")), "https://site.example/list/sub/");
+        assert_eq!(
+            base(Some("https://cdn.example/x/")),
+            "https://cdn.example/x/"
+        );
+        assert_eq!(base(Some("//cdn.example/y")), "https://cdn.example/y");
+        assert_eq!(base(Some("")), "https://site.example/list/page?p=2");
+        // Ignored: unparsable, javascript: and data: URLs.
+        assert_eq!(
+            base(Some("http://[::1")),
+            "https://site.example/list/page?p=2"
+        );
+        assert_eq!(
+            base(Some("javascript:alert(1)")),
+            "https://site.example/list/page?p=2"
+        );
+        assert_eq!(
+            base(Some("DATA:text/html,x")),
+            "https://site.example/list/page?p=2"
+        );
+        // Relative links then resolve against it.
+        let cdn = document_base(&page, Some("https://cdn.example/x/"));
+        let mut converter = Converter::new(&cdn);
+        let value = converter.value(&field(r#""a@href""#), &["img.png"]);
+        assert_eq!(value, Value::String("https://cdn.example/x/img.png".into()));
+    }
+
+    #[test]
+    fn json_encoding() {
+        let value = Value::List(vec![
+            Value::Null,
+            Value::String("a \"q\" \\ \n ü \u{1}".into()),
+            Value::Number("47.010".into()),
+            Value::Integer(-3),
+            Value::List(vec![]),
+        ]);
+        let text = json(&value);
+        assert_eq!(text, r#"[null,"a \"q\" \\ \n ü \u0001",47.010,-3,[]]"#);
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed[1], "a \"q\" \\ \n ü \u{1}");
+        assert!(value.heap_bytes() >= 5 * std::mem::size_of::<Value>());
+    }
+}

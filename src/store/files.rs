@@ -1,0 +1,612 @@
+//! Downloaded files on disk (issue 16), as Scrapy's FilesPipeline stores them: named
+//! `<sha1 of the URL><ext>` (or by a `name` template from the item's fields), written under a
+//! temporary name, synced and renamed, so that a file under its final name is always complete,
+//! even after `kill -9`; and a file already complete is not fetched again.
+//!
+//! It owns names, the atomic write with its size cap and md5, and the sweep of temporaries a
+//! crash left. It fetches nothing: the download stage streams a body into an [`AtomicFile`].
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use md5::{Digest as _, Md5};
+use sha1::Sha1;
+use url::Url;
+
+use crate::config::url_template::{Piece, closest, split_template};
+
+/// The longest file name made from a template, in bytes: under the 255 of common file systems
+/// with room for the temporary name's `.<name>.<pid>.<n>.part`.
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// The suffix of temporary files.
+const PART_SUFFIX: &str = ".part";
+
+/// Content types and the extension a file of that type gets when its URL shows none. A table
+/// of our own: the usual extension for each type (`.jpg`, not `.jfif` or `.jpe`, which
+/// `mime_guess`'s lists give first for image/jpeg).
+const EXTENSIONS: [(&str, &str); 44] = [
+    ("image/jpeg", ".jpg"),
+    ("image/pjpeg", ".jpg"),
+    ("image/png", ".png"),
+    ("image/gif", ".gif"),
+    ("image/webp", ".webp"),
+    ("image/avif", ".avif"),
+    ("image/svg+xml", ".svg"),
+    ("image/bmp", ".bmp"),
+    ("image/tiff", ".tiff"),
+    ("image/x-icon", ".ico"),
+    ("image/vnd.microsoft.icon", ".ico"),
+    ("image/heic", ".heic"),
+    ("application/pdf", ".pdf"),
+    ("application/zip", ".zip"),
+    ("application/gzip", ".gz"),
+    ("application/x-gzip", ".gz"),
+    ("application/x-tar", ".tar"),
+    ("application/x-7z-compressed", ".7z"),
+    ("application/vnd.rar", ".rar"),
+    ("application/x-rar-compressed", ".rar"),
+    ("application/json", ".json"),
+    ("application/xml", ".xml"),
+    ("text/xml", ".xml"),
+    ("text/html", ".html"),
+    ("text/plain", ".txt"),
+    ("text/csv", ".csv"),
+    ("text/markdown", ".md"),
+    ("application/epub+zip", ".epub"),
+    ("application/msword", ".doc"),
+    ("application/vnd.ms-excel", ".xls"),
+    (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ".docx",
+    ),
+    (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ".xlsx",
+    ),
+    (
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ".pptx",
+    ),
+    ("audio/mpeg", ".mp3"),
+    ("audio/ogg", ".ogg"),
+    ("audio/wav", ".wav"),
+    ("audio/x-wav", ".wav"),
+    ("audio/flac", ".flac"),
+    ("audio/mp4", ".m4a"),
+    ("video/mp4", ".mp4"),
+    ("video/webm", ".webm"),
+    ("video/quicktime", ".mov"),
+    ("font/woff2", ".woff2"),
+    ("font/woff", ".woff"),
+];
+
+/// An md5 digest: the `checksum` of a stored file, as Scrapy reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checksum(pub [u8; 16]);
+
+impl fmt::Display for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
+/// The default file name of a download: the hex sha1 of its URL, then [`extension_for`].
+pub fn file_name_for(url: &Url, content_type: Option<&str>) -> String {
+    let digest = Sha1::digest(url.as_str().as_bytes());
+    let mut name: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    name.push_str(&extension_for(url, content_type));
+    name
+}
+
+/// A download's extension with its dot, lower-case: the URL's, when its last path segment ends
+/// in a plausible one (1 to 8 ASCII letters and digits, at least one letter, after a
+/// non-empty stem: `.jpg`, `.mp4`, `.7z`, not `v1.2` or `.htaccess`), else the one of its
+/// `Content-Type`, else none.
+pub fn extension_for(url: &Url, content_type: Option<&str>) -> String {
+    let segment = url.path_segments().and_then(|mut s| s.next_back());
+    if let Some((stem, ext)) = segment.and_then(|s| s.rsplit_once('.'))
+        && !stem.is_empty()
+        && (1..=8).contains(&ext.len())
+        && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        && ext.bytes().any(|b| b.is_ascii_alphabetic())
+    {
+        return format!(".{}", ext.to_ascii_lowercase());
+    }
+    let essence = content_type
+        .and_then(|ct| ct.split(';').next())
+        .map(|ct| ct.trim().to_ascii_lowercase());
+    EXTENSIONS
+        .iter()
+        .find(|(ty, _)| Some(*ty) == essence.as_deref())
+        .map_or_else(String::new, |(_, ext)| ext.to_string())
+}
+
+/// Checks a `name` template at config time (`key` names it in errors): its braces, every
+/// placeholder a field of the item or `{ext}`, at least one field (a constant name would give
+/// every file one name), and no `/` or `\` in its text (the folder is `dir`).
+pub fn check_name_template(key: &str, template: &str, fields: &[&str]) -> Result<(), String> {
+    let pieces = split_template(template).map_err(|err| format!("`{key}`: {err}"))?;
+    let mut uses_a_field = false;
+    for piece in &pieces {
+        match piece {
+            Piece::Placeholder("ext") => {}
+            Piece::Placeholder(name) if fields.contains(name) => uses_a_field = true,
+            Piece::Placeholder(name) => {
+                let hint = closest(name, fields, &[])
+                    .map(|known| format!(": did you mean `{{{known}}}`?"))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "`{key}` names `{{{name}}}`, which is neither a field nor `{{ext}}`{hint}"
+                ));
+            }
+            Piece::Text(text) if text.contains(['/', '\\']) => {
+                return Err(format!(
+                    "`{key}` must be a file name, not a path: put folders in `dir` ({template:?})"
+                ));
+            }
+            Piece::Text(_) => {}
+        }
+    }
+    if !uses_a_field {
+        return Err(format!(
+            "`{key}` must use at least one field, such as \"{{title}}{{ext}}\": otherwise every \
+             file gets the same name ({template:?})"
+        ));
+    }
+    Ok(())
+}
+
+/// The file name a `name` template gives: `{ext}` is `ext`, any other `{field}` the item's
+/// value from `fields` (an error when it has none), each value stripped of path separators
+/// (`/` and `\` become `_`), NUL and control characters. The whole is trimmed, loses its
+/// leading dots (no hidden file, no `..`), has each run of dots made one, and is cut to
+/// [`MAX_NAME_BYTES`] on a character boundary, keeping the extension. A name that ends up
+/// empty is an error: the download stage then falls back to [`file_name_for`].
+pub fn name_from_template(
+    template: &str,
+    fields: &dyn Fn(&str) -> Option<String>,
+    ext: &str,
+) -> Result<String, String> {
+    let mut name = String::new();
+    for piece in split_template(template)? {
+        match piece {
+            Piece::Text(text) => name.push_str(&text),
+            Piece::Placeholder("ext") => name.push_str(ext),
+            Piece::Placeholder(field) => {
+                let value = fields(field).ok_or_else(|| format!("the field {field:?} is null"))?;
+                name.extend(value.chars().filter(|c| !c.is_control()).map(|c| match c {
+                    '/' | '\\' => '_',
+                    c => c,
+                }));
+            }
+        }
+    }
+    let mut clean = String::with_capacity(name.len());
+    for c in name.trim().trim_start_matches('.').chars() {
+        if !(c == '.' && clean.ends_with('.')) {
+            clean.push(c);
+        }
+    }
+    if clean.is_empty() || clean == ext || clean == ext.trim_start_matches('.') {
+        return Err(format!("the name is empty once cleaned ({name:?})"));
+    }
+    Ok(cap_name(clean, ext))
+}
+
+/// `name` cut to [`MAX_NAME_BYTES`] on a character boundary, keeping `ext` when it ends it.
+fn cap_name(name: String, ext: &str) -> String {
+    if name.len() <= MAX_NAME_BYTES {
+        return name;
+    }
+    let keep = if !ext.is_empty() && name.ends_with(ext) && ext.len() < MAX_NAME_BYTES {
+        ext
+    } else {
+        ""
+    };
+    let mut cut = MAX_NAME_BYTES - keep.len();
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{keep}", &name[..cut])
+}
+
+/// A file stored by [`AtomicFile::commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Its final path.
+    pub path: PathBuf,
+    /// The md5 of its bytes.
+    pub checksum: Checksum,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// A file being written under a temporary name in its final folder, which becomes its final
+/// name only once complete and synced ([`AtomicFile::commit`]). Dropped without a commit (an
+/// error, a body over the cap, a stop), it removes its temporary file; killed, it leaves one
+/// that [`sweep_stale_parts`] removes at the next start. Writes are counted against a cap and
+/// hashed with md5 on the way.
+#[derive(Debug)]
+pub struct AtomicFile {
+    /// The temporary file, buffered; `None` once committed.
+    file: Option<BufWriter<File>>,
+    /// Its path: `.<final name>.<pid>.<n>.part` in the final folder.
+    temp: PathBuf,
+    /// The final path.
+    path: PathBuf,
+    /// The md5 of what was written so far.
+    md5: Md5,
+    /// Bytes written so far.
+    written: u64,
+    /// The most bytes the file may hold (`max_bytes`).
+    max_bytes: u64,
+}
+
+impl AtomicFile {
+    /// Starts the file `name` in `dir` (a plain name: no separator, not `.` or `..`), to hold
+    /// at most `max_bytes` bytes.
+    pub fn create(dir: &Path, name: &str, max_bytes: u64) -> io::Result<AtomicFile> {
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("not a plain file name: {name:?}"),
+            ));
+        }
+        // One counter for the process: two downloads of one name never share a temporary.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let temp = dir.join(format!(".{name}.{}.{n}{PART_SUFFIX}", std::process::id()));
+        let file = File::options().write(true).create_new(true).open(&temp)?;
+        Ok(AtomicFile {
+            file: Some(BufWriter::with_capacity(64 * 1024, file)),
+            temp,
+            path: dir.join(name),
+            md5: Md5::new(),
+            written: 0,
+            max_bytes,
+        })
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Makes the file complete under its final name: flushes it, syncs it, renames it over any
+    /// older file of that name, and syncs the folder so the rename survives a crash.
+    pub fn commit(mut self) -> io::Result<Stored> {
+        let file = self.file.take().expect("an AtomicFile is committed once");
+        let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        drop(file);
+        if let Err(err) = fs::rename(&self.temp, &self.path) {
+            let _ = fs::remove_file(&self.temp);
+            return Err(err);
+        }
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(Stored {
+            path: self.path.clone(),
+            checksum: Checksum(self.md5.clone().finalize().into()),
+            bytes: self.written,
+        })
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.written + buf.len() as u64 > self.max_bytes {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("larger than max_bytes ({} bytes)", self.max_bytes),
+            ));
+        }
+        let file = self.file.as_mut().expect("not committed");
+        let n = file.write(buf)?;
+        self.md5.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// The md5 of the file `name` in `dir` when it is there: a file under its final name is
+/// complete (only a rename puts it there), so it is up to date and need not be fetched again.
+/// `None` when there is none, or something other than a regular file is in its place.
+pub fn uptodate(dir: &Path, name: &str) -> io::Result<Option<Checksum>> {
+    let path = dir.join(name);
+    match fs::symlink_metadata(&path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => return Ok(None),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err),
+    }
+    let mut file = File::open(&path)?;
+    let mut md5 = Md5::new();
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        match file.read(&mut buf)? {
+            0 => return Ok(Some(Checksum(md5.finalize().into()))),
+            n => md5.update(&buf[..n]),
+        }
+    }
+}
+
+/// Removes the temporary files that downloads killed mid-way left in `dir` (named
+/// `.<name>.<pid>.<n>.part`) and last modified before `started`, the time this process
+/// started: a temporary that another live process is writing is newer than that, since every
+/// write touches it. Returns the paths removed; a missing `dir` has none.
+pub fn sweep_stale_parts(dir: &Path, started: SystemTime) -> io::Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let mut removed = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(is_part_name) {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        if meta.is_file() && meta.modified()? < started {
+            fs::remove_file(entry.path())?;
+            removed.push(entry.path());
+        }
+    }
+    Ok(removed)
+}
+
+/// Whether `name` is one of our temporary names: `.<name>.<pid>.<n>.part`.
+fn is_part_name(name: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix('.')
+        .and_then(|rest| rest.strip_suffix(PART_SUFFIX))
+    else {
+        return false;
+    };
+    let mut numbers = rest.rsplitn(3, '.');
+    let digits =
+        |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    digits(numbers.next())
+        && digits(numbers.next())
+        && numbers.next().is_some_and(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn names_are_the_sha1_of_the_url_and_an_extension() {
+        let u = url("http://x.example/a/b.JPG?x=1");
+        // hashlib.sha1(b"http://x.example/a/b.JPG?x=1").hexdigest()
+        assert_eq!(
+            file_name_for(&u, None),
+            "380d58b466e7e789163e1d842039aca6a6fd4b99.jpg"
+        );
+        let cases = [
+            ("http://x.example/a.tar.gz", None, ".gz"),
+            ("http://x.example/clip.MP4", Some("video/mp4"), ".mp4"),
+            (
+                "http://x.example/get?id=3",
+                Some("image/PNG; charset=binary"),
+                ".png",
+            ),
+            (
+                "http://x.example/get?id=3",
+                Some("application/octet-stream"),
+                "",
+            ),
+            ("http://x.example/get?id=3", None, ""),
+            ("http://x.example/v1.2", Some("image/jpeg"), ".jpg"),
+            ("http://x.example/.htaccess", None, ""),
+            ("http://x.example/a.verylongext", None, ""),
+            ("http://x.example/a.j%20g", Some("image/gif"), ".gif"),
+            ("http://x.example/dir/", Some("text/html"), ".html"),
+        ];
+        for (u, ct, ext) in cases {
+            assert_eq!(extension_for(&url(u), ct), ext, "{u} {ct:?}");
+        }
+    }
+
+    fn from_template(template: &str, alt: Option<&str>, ext: &str) -> Result<String, String> {
+        let fields = |name: &str| (name == "alt").then(|| alt.map(str::to_string)).flatten();
+        name_from_template(template, &fields, ext)
+    }
+
+    #[test]
+    fn template_names_are_sanitised() {
+        let ok = |alt: &str| from_template("{alt}{ext}", Some(alt), ".jpg").unwrap();
+        assert_eq!(ok("Cover of A Light"), "Cover of A Light.jpg");
+        assert_eq!(ok("../../etc/passwd"), "_._etc_passwd.jpg");
+        assert_eq!(ok("a\\b/c"), "a_b_c.jpg");
+        assert_eq!(ok("  .hidden "), "hidden .jpg");
+        assert_eq!(ok("a\nb\tc\u{7f}\u{0}d"), "abcd.jpg");
+        assert_eq!(ok("dots...and..more"), "dots.and.more.jpg");
+        assert_eq!(
+            from_template("{{x}}-{alt}{ext}", Some("a"), ".png").unwrap(),
+            "{x}-a.png"
+        );
+        // Long names are cut on a character boundary, keeping the extension.
+        let long = ok(&"é".repeat(150));
+        assert!(
+            long.len() <= MAX_NAME_BYTES && long.ends_with(".jpg"),
+            "{long}"
+        );
+        assert_eq!(long, format!("{}.jpg", "é".repeat(98)));
+        let no_ext = from_template("{alt}", Some(&"ü".repeat(150)), "").unwrap();
+        assert_eq!(no_ext, "ü".repeat(100));
+        for (alt, says) in [
+            (Some("   "), "empty"),
+            (Some(".."), "empty"),
+            (Some("..."), "empty"),
+            (None, "the field \"alt\" is null"),
+        ] {
+            let err = from_template("{alt}{ext}", alt, ".jpg").unwrap_err();
+            assert!(err.contains(says), "{alt:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn templates_are_checked_at_config_time() {
+        let fields = ["title", "alt"];
+        assert_eq!(
+            check_name_template("download.name", "{alt}{ext}", &fields),
+            Ok(())
+        );
+        for (template, says) in [
+            (
+                "{atl}{ext}",
+                "`download.name` names `{atl}`, which is neither a field nor `{ext}`: did you mean `{alt}`?",
+            ),
+            ("covers/{alt}{ext}", "must be a file name, not a path"),
+            ("{ext}", "must use at least one field"),
+            ("cover.jpg", "must use at least one field"),
+            ("{alt", "`download.name`: unclosed `{`"),
+        ] {
+            let err = check_name_template("download.name", template, &fields).unwrap_err();
+            assert!(err.contains(says), "{template}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_commit_stores_the_whole_file_with_its_md5() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = AtomicFile::create(dir.path(), "a.txt", 5).unwrap();
+        // Until the commit, only the temporary exists.
+        file.write_all(b"hel").unwrap();
+        file.write_all(b"lo").unwrap();
+        assert_eq!(file.written(), 5);
+        let names = names_in(dir.path());
+        assert!(
+            names.len() == 1 && names[0].starts_with(".a.txt.") && names[0].ends_with(".part"),
+            "{names:?}"
+        );
+        assert_eq!(uptodate(dir.path(), "a.txt").unwrap(), None);
+        let stored = file.commit().unwrap();
+        assert_eq!(
+            stored.checksum.to_string(),
+            "5d41402abc4b2a76b9719d911017c592"
+        );
+        assert_eq!(
+            (stored.path.clone(), stored.bytes),
+            (dir.path().join("a.txt"), 5)
+        );
+        assert_eq!(fs::read(&stored.path).unwrap(), b"hello");
+        assert_eq!(names_in(dir.path()), ["a.txt"]);
+        assert_eq!(
+            uptodate(dir.path(), "a.txt").unwrap(),
+            Some(stored.checksum)
+        );
+        // A second download of the same name replaces it whole.
+        let empty = AtomicFile::create(dir.path(), "a.txt", 5)
+            .unwrap()
+            .commit()
+            .unwrap();
+        assert_eq!(
+            empty.checksum.to_string(),
+            "d41d8cd98f00b204e9800998ecf8427e"
+        );
+        assert_eq!(fs::read(dir.path().join("a.txt")).unwrap(), b"");
+    }
+
+    #[test]
+    fn no_partial_file_under_the_final_name() {
+        let dir = tempfile::tempdir().unwrap();
+        // Over the cap: the write fails, and dropping removes the temporary.
+        let mut big = AtomicFile::create(dir.path(), "big.bin", 4).unwrap();
+        let err = big.write_all(b"12345").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+        assert!(err.to_string().contains("max_bytes (4 bytes)"));
+        drop(big);
+        // Dropped without a commit (an error, a stop): nothing left.
+        let mut abandoned = AtomicFile::create(dir.path(), "x.bin", 100).unwrap();
+        abandoned.write_all(b"half").unwrap();
+        drop(abandoned);
+        assert!(names_in(dir.path()).is_empty());
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\0b"] {
+            let err = AtomicFile::create(dir.path(), bad, 1).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad:?}");
+        }
+        // A directory in the way is not an up-to-date file.
+        fs::create_dir(dir.path().join("d.jpg")).unwrap();
+        assert_eq!(uptodate(dir.path(), "d.jpg").unwrap(), None);
+    }
+
+    #[test]
+    fn a_killed_download_leaves_a_temporary_that_the_next_start_sweeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut killed = AtomicFile::create(dir.path(), "k.jpg", 100).unwrap();
+        killed.write_all(b"partial").unwrap();
+        killed.flush().unwrap();
+        // What kill -9 leaves: no destructor runs.
+        std::mem::forget(killed);
+        fs::write(dir.path().join(".notours.part"), b"x").unwrap();
+        fs::write(dir.path().join("keep.jpg"), b"x").unwrap();
+        let names = names_in(dir.path());
+        assert_eq!(names.len(), 3);
+        assert_eq!(uptodate(dir.path(), "k.jpg").unwrap(), None);
+        let part = dir
+            .path()
+            .join(names.iter().find(|n| n.starts_with(".k.jpg.")).unwrap());
+        // A temporary newer than this process's start belongs to a live download: kept.
+        let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+        assert_eq!(
+            sweep_stale_parts(dir.path(), hour_ago).unwrap(),
+            Vec::<PathBuf>::new()
+        );
+        // Older than the start: removed; files that are not our temporaries stay.
+        File::options()
+            .write(true)
+            .open(&part)
+            .unwrap()
+            .set_modified(hour_ago - Duration::from_secs(1))
+            .unwrap();
+        assert_eq!(sweep_stale_parts(dir.path(), hour_ago).unwrap(), [part]);
+        assert_eq!(names_in(dir.path()), [".notours.part", "keep.jpg"]);
+        assert_eq!(
+            sweep_stale_parts(&dir.path().join("missing"), hour_ago).unwrap(),
+            Vec::<PathBuf>::new()
+        );
+        assert!(is_part_name(".a.b.jpg.12.0.part"));
+        assert!(
+            !is_part_name(".12.0.part")
+                && !is_part_name(".a.x.0.part")
+                && !is_part_name("a.1.2.part")
+        );
+    }
+}
