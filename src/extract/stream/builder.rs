@@ -22,7 +22,7 @@ use html5ever::tokenizer::{self, Tag, TokenSinkResult};
 use html5ever::{Attribute, LocalName, Namespace, QualName, local_name, ns};
 
 use super::Walk;
-use super::stack::Stack;
+use super::open_elements::Stack;
 use super::tags;
 use super::tree::{NONE, Tree};
 

@@ -39,6 +39,7 @@ mod fast;
 mod fast_tests;
 mod foreign;
 mod formatting;
+mod open_elements;
 mod rules;
 mod select;
 mod stack;
