@@ -217,7 +217,7 @@ impl RawConfig {
         let site = self
             .site
             .context("missing table `[site]` (with at least `url`)")?;
-        let url = UrlTemplate::parse(&site.url)?;
+        let url = UrlTemplate::parse(&site.url).map_err(anyhow::Error::msg)?;
         let page_size = site.page_size.unwrap_or(SiteConfig::DEFAULT_PAGE_SIZE);
         if page_size == 0 {
             bail!("`site.page_size` must be at least 1, got 0");
@@ -346,8 +346,30 @@ impl RawConfig {
             name.push(suffix);
             PathBuf::from(name)
         };
-        let state = output.state.unwrap_or_else(|| beside(".state"));
-        let seen = output.seen.unwrap_or_else(|| beside(".seen"));
+        // A device or a pipe (`/dev/stdout`) has no folder of its own to keep a state in:
+        // `/dev/stdout.state` would be created in /dev (as root) or refused there.
+        let stream = is_stream(&output.path);
+        let state = match output.state {
+            Some(state) => state,
+            None if stream => bail!(
+                "`output.path` {} is not a regular file, so the state cannot be kept beside it \
+                 (as {}): set `output.state` to a file, e.g. state = \"out/items.state\" \
+                 (pages committed there are not sent again by a later run)",
+                output.path.display(),
+                beside(".state").display()
+            ),
+            None => beside(".state"),
+        };
+        let seen = match output.seen {
+            Some(seen) => seen,
+            None if stream && output.dedup.is_some() => bail!(
+                "`output.path` {} is not a regular file, so the seen-set of `output.dedup` \
+                 cannot be kept beside it (as {}): set `output.seen` to a file",
+                output.path.display(),
+                beside(".seen").display()
+            ),
+            None => beside(".seen"),
+        };
         if state == output.path {
             bail!("`output.state` must differ from `output.path`");
         }
@@ -428,4 +450,12 @@ impl RawConfig {
             frontier,
         })
     }
+}
+
+/// Whether `path` is a device or a pipe rather than a file to append to: anything under
+/// `/dev` (`/dev/stdout` is a link to whatever stdout is, even a regular file), or a path that
+/// exists and is not a regular file (a FIFO, a socket).
+fn is_stream(path: &std::path::Path) -> bool {
+    path.starts_with("/dev")
+        || std::fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
 }
