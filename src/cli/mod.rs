@@ -1,7 +1,7 @@
 //! What only the binary does: the command line (`args.rs`), the signal handlers (`signals.rs`),
 //! the service loop of rounds (`service.rs`), its status (`status.rs`) and, with the "metrics"
 //! feature, its `/metrics` and `/healthz` (`metrics.rs`, `endpoint.rs`), logging and the progress bar (`progress.rs`,
-//! `watch.rs`), and the demo command (`demo.rs`, with the "demo" feature). The library crawls;
+//! `watch.rs`), `pagecrawl try` (`try_page.rs`), and the demo command (`demo.rs`, with the "demo" feature). The library crawls;
 //! this module decides what to crawl, when, and what to tell the world about it.
 
 use std::path::Path;
@@ -26,6 +26,7 @@ pub mod progress;
 mod service;
 mod signals;
 mod status;
+mod try_page;
 mod watch;
 
 /// Runs the command `cli` asks for.
@@ -53,6 +54,7 @@ pub fn run(cli: Cli, progress: Option<Progress>) -> Result<ExitCode> {
             println!("\n# config OK");
             Ok(ExitCode::Success)
         }
+        Some(Command::Try { config, page }) => try_page::command(&load_config(&config)?, page),
         #[cfg(feature = "demo")]
         Some(Command::Demo(args)) => demo::command(args),
     }
