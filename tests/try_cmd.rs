@@ -66,7 +66,7 @@ fn try_prints_the_pages_items_as_the_output_would_hold_them() {
         );
         for line in [
             format!("page 1: {url}\n"),
-            format!("http status 200, "),
+            "http status 200, ".to_string(),
             format!(" bytes, engine {engine}\n"),
             "25 items (`extract.item` = \"div.pl2\"); items with a value, per field:\n".into(),
             "  title  25/25\n".into(),
