@@ -464,9 +464,10 @@ fn a_device_or_pipe_output_keeps_no_state_beside_it() {
                 text(&out.stderr),
                 format!(
                     "pagecrawl: error: in config file {}: `output.path` {} is not a regular \
-                     file, so the state cannot be kept beside it (as {}.state): set \
-                     `output.state` to a file, e.g. state = \"out/items.state\" (pages \
-                     committed there are not sent again by a later run)\n",
+                     file, so the state that resumes a crawl without losing or repeating an \
+                     item cannot be kept beside it (as {}.state). Write to a file and follow \
+                     it (`tail -F out/items.jsonl | …`), or set `output.state` to a file (a \
+                     pipe or device cannot be resumed: a later run sends every item again)\n",
                     config.display(),
                     path.display(),
                     path.display()
@@ -480,7 +481,7 @@ fn a_device_or_pipe_output_keeps_no_state_beside_it() {
 }
 
 #[test]
-fn a_pipe_output_with_its_state_set_streams_every_item() {
+fn a_pipe_output_with_its_state_set_gets_every_item_each_run_and_is_never_moved() {
     let env = TestEnv::with_pages(4);
     let fifo = env.dir.path().join("items.fifo");
     let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
@@ -502,18 +503,35 @@ fn a_pipe_output_with_its_state_set_streams_every_item() {
         );
     let config = env.dir.path().join("pagecrawl.toml");
     std::fs::write(&config, text_config).unwrap();
-    // The reader ends when the crawl closes the pipe.
-    let reader = {
-        let fifo = fifo.clone();
-        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
-    };
-    let out = run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let lines = reader.join().unwrap();
-    assert_eq!(lines.lines().count(), 100);
+    // A pipe cannot be resumed (nothing says what its reader got): every run sends every item,
+    // and `--fresh` leaves the pipe where it is.
+    for args in [&["run"][..], &["run"], &["run", "--fresh"]] {
+        // The reader ends when the crawl closes the pipe.
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        let out = run_bin(
+            &[args, &["--config", config.to_str().unwrap()]].concat(),
+            LIMIT,
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(num(&summary_of(&stderr), "pages_fetched"), 4, "{stderr}");
+        let lines = reader.join().unwrap();
+        assert_eq!(lines.lines().count(), 100, "{args:?}");
+        let kind = std::fs::metadata(&fifo).unwrap().file_type();
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
+    }
+    // `--fresh` moved the state aside, not the pipe.
+    let files = files_in(env.dir.path());
+    assert_eq!(files.len(), 5, "{files:?}");
+    assert!(
+        files[2].starts_with("items.state.") && files[2].ends_with(".old"),
+        "{files:?}"
+    );
     assert_eq!(
-        files_in(env.dir.path()),
+        [&files[..2], &files[3..]].concat(),
         [
             "items.fifo",
             "items.state",

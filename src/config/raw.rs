@@ -348,13 +348,15 @@ impl RawConfig {
         };
         // A device or a pipe (`/dev/stdout`) has no folder of its own to keep a state in:
         // `/dev/stdout.state` would be created in /dev (as root) or refused there.
-        let stream = is_stream(&output.path);
+        let stream = crate::store::output::is_stream(&output.path);
         let state = match output.state {
             Some(state) => state,
             None if stream => bail!(
-                "`output.path` {} is not a regular file, so the state cannot be kept beside it \
-                 (as {}): set `output.state` to a file, e.g. state = \"out/items.state\" \
-                 (pages committed there are not sent again by a later run)",
+                "`output.path` {} is not a regular file, so the state that resumes a crawl \
+                 without losing or repeating an item cannot be kept beside it (as {}). Write \
+                 to a file and follow it (`tail -F out/items.jsonl | …`), or set \
+                 `output.state` to a file (a pipe or device cannot be resumed: a later run \
+                 sends every item again)",
                 output.path.display(),
                 beside(".state").display()
             ),
@@ -450,12 +452,4 @@ impl RawConfig {
             frontier,
         })
     }
-}
-
-/// Whether `path` is a device or a pipe rather than a file to append to: anything under
-/// `/dev` (`/dev/stdout` is a link to whatever stdout is, even a regular file), or a path that
-/// exists and is not a regular file (a FIFO, a socket).
-fn is_stream(path: &std::path::Path) -> bool {
-    path.starts_with("/dev")
-        || std::fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
 }
