@@ -142,6 +142,26 @@ fn try_exits_3_when_the_item_selector_matches_nothing() {
         "{stderr}"
     );
     assert_eq!(files_in(env.dir.path()), ["pagecrawl.toml"]);
+
+    // A page past the range (and past the site's items): said so, and no item either.
+    let config = env.write_config(&Knobs::default());
+    let out = run_bin(
+        &["try", "--config", config.to_str().unwrap(), "--page", "12"],
+        LIMIT,
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "page 12 (after `site.last_page`): http://{}/top250?start=300\n",
+            env.site.addr()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`extract.item` = \"div.pl2\" matched nothing"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -206,4 +226,24 @@ fn try_usage_errors_exit_2() {
             text(&out.stderr)
         );
     }
+}
+
+#[test]
+fn try_says_when_the_stream_engine_cannot_be_used() {
+    let env = TestEnv::with_pages(1);
+    let config = env.write_config(&Knobs {
+        engine: Some("stream"),
+        extra_fields: "last = \"a:last-child\"\n",
+        ..Knobs::default()
+    });
+    let out = run_bin(&["try", "--config", config.to_str().unwrap()], LIMIT);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(" bytes, engine dom\n"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "(`extract.engine` is \"stream\", but the stream engine cannot match the selector "
+        ) && stderr.contains("a:last-child"),
+        "{stderr}"
+    );
 }

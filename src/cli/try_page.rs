@@ -52,6 +52,12 @@ fn report(config: &Config, preview: &Preview) -> String {
         "http status {}{redirected}, {} bytes, engine {engine}\n",
         preview.status, preview.body_bytes
     ));
+    if let Some(why) = config.extract.stream_unavailable() {
+        out.push_str(&format!(
+            "(`extract.engine` is \"stream\", but the stream engine cannot match the selector \
+             {why}: every page goes to the dom engine)\n"
+        ));
+    }
     let item = config.extract.item_selector();
     let total = preview.lines.len();
     if total == 0 {
