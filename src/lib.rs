@@ -12,9 +12,9 @@
 //! The public surface is small: a [`Config`] (loaded and validated from TOML), [`run`] one crawl
 //! (or [`run_with`] as a round of a service, with an [`Observer`]) and read its [`Outcome`]; the
 //! [`extract::Extractor`] on its own; and what the binary needs around a crawl (the owner lock,
-//! `--fresh`, the last round of a service, `pagecrawl seed`), and a [`preview`] of one page
-//! for `pagecrawl try`. The layers behind it (`http`,
-//! `extract`'s engines, `store`, `frontier`, `round`, `pipeline`) are the crate's own.
+//! `--fresh`, the last round of a service, `pagecrawl seed`, and the [`preview`] of one page
+//! that `pagecrawl try` prints). The layers behind it (`http`, `extract`'s engines, `store`,
+//! `frontier`, `round`, `pipeline`) are the crate's own.
 
 pub mod config;
 mod exit_code;

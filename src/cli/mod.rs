@@ -1,8 +1,9 @@
 //! What only the binary does: the command line (`args.rs`), the signal handlers (`signals.rs`),
 //! the service loop of rounds (`service.rs`), its status (`status.rs`) and, with the "metrics"
-//! feature, its `/metrics` and `/healthz` (`metrics.rs`, `endpoint.rs`), logging and the progress bar (`progress.rs`,
-//! `watch.rs`), `pagecrawl try` (`try_page.rs`), and the demo command (`demo.rs`, with the "demo" feature). The library crawls;
-//! this module decides what to crawl, when, and what to tell the world about it.
+//! feature, its `/metrics` and `/healthz` (`metrics.rs`, `endpoint.rs`), logging and the
+//! progress bar (`progress.rs`, `watch.rs`), `pagecrawl try` (`try_page.rs`), and the demo
+//! command (`demo.rs`, with the "demo" feature). The library crawls; this module decides what to
+//! crawl, when, and what to tell the world about it.
 
 use std::path::Path;
 
