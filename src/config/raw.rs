@@ -346,17 +346,16 @@ impl RawConfig {
             name.push(suffix);
             PathBuf::from(name)
         };
-        // A device or a pipe (`/dev/stdout`) has no folder of its own to keep a state in:
-        // `/dev/stdout.state` would be created in /dev (as root) or refused there.
-        let stream = crate::store::output::is_stream(&output.path);
+        // `/dev/stdout`, `/dev/null`: the state beside them would be a file created in /dev
+        // (as root) or refused there. (A FIFO in a folder of its own keeps its state beside it.)
+        let in_dev = crate::store::output::in_dev(&output.path);
         let state = match output.state {
             Some(state) => state,
-            None if stream => bail!(
-                "`output.path` {} is not a regular file, so the state that resumes a crawl \
-                 without losing or repeating an item cannot be kept beside it (as {}). Write \
-                 to a file and follow it (`tail -F out/items.jsonl | …`), or set \
-                 `output.state` to a file (a pipe or device cannot be resumed: a later run \
-                 sends every item again)",
+            None if in_dev => bail!(
+                "`output.path` {} is in /dev, where its state cannot be kept (as {}): set \
+                 `output.state` to a file elsewhere, or write to a file and follow it (`tail \
+                 -F out/items.jsonl | …`). A pipe or a device cannot be resumed: a later run \
+                 sends every item again",
                 output.path.display(),
                 beside(".state").display()
             ),
@@ -364,9 +363,9 @@ impl RawConfig {
         };
         let seen = match output.seen {
             Some(seen) => seen,
-            None if stream && output.dedup.is_some() => bail!(
-                "`output.path` {} is not a regular file, so the seen-set of `output.dedup` \
-                 cannot be kept beside it (as {}): set `output.seen` to a file",
+            None if in_dev && output.dedup.is_some() => bail!(
+                "`output.path` {} is in /dev, where the seen-set of `output.dedup` cannot be \
+                 kept (as {}): set `output.seen` to a file elsewhere",
                 output.path.display(),
                 beside(".seen").display()
             ),
