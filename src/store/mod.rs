@@ -24,8 +24,8 @@ mod verify;
 pub(crate) mod files;
 
 /// `--fresh`: moves the output, the state and the seen-set aside (renamed
-/// `<path>.<unix seconds>.old`, never deleted; a pipe or device is left alone), so that the crawl starts over. Returns what moved
-/// where.
+/// `<path>.<unix seconds>.old`, never deleted; a pipe or a device is left alone), so that the
+/// crawl starts over. Returns what moved where.
 pub fn start_fresh(output: &OutputConfig) -> Result<Vec<(PathBuf, PathBuf)>> {
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)

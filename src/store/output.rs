@@ -22,8 +22,8 @@ pub(crate) fn create_parent(path: &Path) -> Result<()> {
 
 /// Whether `path` is a device or a pipe rather than a file to append to: anything under
 /// `/dev` (`/dev/stdout` is a link to whatever stdout is, even a regular file), or a path that
-/// exists and is neither a regular file nor a folder (a FIFO, a socket). Such an output keeps no
-/// state beside it, and `--fresh` never moves it aside.
+/// exists and is neither a regular file nor a folder (a FIFO, a socket). `--fresh` never moves
+/// such a path aside: it is not ours, and holds nothing to keep.
 pub(crate) fn is_stream(path: &Path) -> bool {
     path.starts_with("/dev") || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
