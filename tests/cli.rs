@@ -61,7 +61,13 @@ fn check_prints_effective_settings() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("crawlers = 4"), "{stdout}");
     assert!(stdout.contains("retries = 2"), "{stdout}");
-    assert!(stdout.contains("# config OK"), "{stdout}");
+    assert!(
+        stdout.ends_with(&format!(
+            "\n# config OK\n# to see what it extracts from a page: pagecrawl try --config {}\n",
+            config.display()
+        )),
+        "{stdout}"
+    );
     assert!(!env.out_path().exists(), "check has no side effects");
 }
 

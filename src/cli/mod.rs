@@ -53,6 +53,11 @@ pub fn run(cli: Cli, progress: Option<Progress>) -> Result<ExitCode> {
         Some(Command::Check { config }) => {
             print!("{}", load_config(&config)?.describe());
             println!("\n# config OK");
+            // What `check` cannot know: whether the selectors find anything on the real site.
+            println!(
+                "# to see what it extracts from a page: pagecrawl try --config {}",
+                config.display()
+            );
             Ok(ExitCode::Success)
         }
         Some(Command::Try { config, page }) => try_page::command(&load_config(&config)?, page),
