@@ -635,3 +635,36 @@ fn sighup_reloads_the_config_and_never_stops_the_service() {
     let counts = link_counts(&env.out_path());
     assert!(counts.len() >= 1000, "round 1 whole: {}", counts.len());
 }
+
+#[test]
+fn a_selector_warning_is_given_once_in_each_round() {
+    let env = TestEnv::with_pages(6);
+    let config = env.write_config(&Knobs {
+        last_page: Some(5),
+        extra_fields: "isbn = \"span.isbn\"\n",
+        extra: schedule(1),
+        ..Knobs::default()
+    });
+    let service = Service::start(&config);
+    service.wait_line("round 2 done");
+    service.signal(libc::SIGTERM);
+    let (code, log) = service.wait(Duration::from_secs(30));
+    assert!(matches!(code, Some(0 | 130)), "{log}");
+    let warning = "`extract.fields.isbn` = \"span.isbn\" is null on all 25 items of page ";
+    let at = |text: &str| {
+        log.lines()
+            .enumerate()
+            .filter(|(_, line)| line.contains(text))
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>()
+    };
+    let warnings = at(warning);
+    let done = [at("round 1 done in "), at("round 2 done in ")].concat();
+    assert_eq!(done.len(), 2, "{log}");
+    // Once in round 1, once in round 2 (and at most once in a round 3 cut short).
+    assert!(warnings.len() >= 2 && warnings.len() <= 3, "{log}");
+    assert!(
+        warnings[0] < done[0] && done[0] < warnings[1] && warnings[1] < done[1],
+        "{log}"
+    );
+}

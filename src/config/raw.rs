@@ -217,7 +217,7 @@ impl RawConfig {
         let site = self
             .site
             .context("missing table `[site]` (with at least `url`)")?;
-        let url = UrlTemplate::parse(&site.url)?;
+        let url = UrlTemplate::parse(&site.url).map_err(anyhow::Error::msg)?;
         let page_size = site.page_size.unwrap_or(SiteConfig::DEFAULT_PAGE_SIZE);
         if page_size == 0 {
             bail!("`site.page_size` must be at least 1, got 0");
@@ -346,8 +346,31 @@ impl RawConfig {
             name.push(suffix);
             PathBuf::from(name)
         };
-        let state = output.state.unwrap_or_else(|| beside(".state"));
-        let seen = output.seen.unwrap_or_else(|| beside(".seen"));
+        // `/dev/stdout`, `/dev/null`: the state beside them would be a file created in /dev
+        // (as root) or refused there. (A FIFO in a folder of its own keeps its state beside it.)
+        let in_dev = crate::store::output::in_dev(&output.path);
+        let state = match output.state {
+            Some(state) => state,
+            None if in_dev => bail!(
+                "`output.path` {} is in /dev, where its state cannot be kept (as {}): set \
+                 `output.state` to a file elsewhere, or write to a file and follow it (`tail \
+                 -F out/items.jsonl | …`). A pipe or a device cannot be resumed: a later run \
+                 sends every item again",
+                output.path.display(),
+                beside(".state").display()
+            ),
+            None => beside(".state"),
+        };
+        let seen = match output.seen {
+            Some(seen) => seen,
+            None if in_dev && output.dedup.is_some() => bail!(
+                "`output.path` {} is in /dev, where the seen-set of `output.dedup` cannot be \
+                 kept (as {}): set `output.seen` to a file elsewhere",
+                output.path.display(),
+                beside(".seen").display()
+            ),
+            None => beside(".seen"),
+        };
         if state == output.path {
             bail!("`output.state` must differ from `output.path`");
         }

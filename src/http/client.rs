@@ -73,13 +73,24 @@ impl Client {
         self.agent.shutdown();
     }
 
-    /// Fetches `url`, retrying retryable errors with exponential backoff.
+    /// Fetches `url`, retrying retryable errors with exponential backoff: its decoded body.
     pub fn fetch(
         &self,
         url: &str,
         shutdown: &Shutdown,
         stats: &Stats,
     ) -> Result<String, FetchError> {
+        self.fetch_response(url, shutdown, stats)
+            .map(|response| response.body)
+    }
+
+    /// [`Client::fetch`], also saying where the redirects led and the final status.
+    pub fn fetch_response(
+        &self,
+        url: &str,
+        shutdown: &Shutdown,
+        stats: &Stats,
+    ) -> Result<Response, FetchError> {
         let mut attempt = 0;
         loop {
             if !self.pacer.wait_turn(shutdown) {
@@ -125,7 +136,7 @@ impl Client {
     /// One attempt: a GET, following redirects the policy allows, whose final answer must be
     /// 2xx with a body that fits `max_body_bytes` once decoded. `timeout_secs` bounds the whole
     /// attempt, every redirect hop included: each hop gets what is left of one deadline.
-    fn get(&self, url: &str) -> Result<String, FetchError> {
+    fn get(&self, url: &str) -> Result<Response, FetchError> {
         let limit = self.http.max_body_bytes;
         let deadline = Instant::now() + self.http.timeout;
         let mut target: Uri = url
@@ -183,8 +194,23 @@ impl Client {
         // that counts applies to the decoded bytes.
         let raw = response.body_mut().with_config().limit(limit).reader();
         body::read_decoded(raw, encoding, limit, &mut bytes)?;
-        Ok(decode_body(bytes, content_type.as_deref()))
+        Ok(Response {
+            body: decode_body(bytes, content_type.as_deref()),
+            url: target.to_string(),
+            status,
+        })
     }
+}
+
+/// A page as the server finally answered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Response {
+    /// The body, decoded to text.
+    pub body: String,
+    /// The URL that answered, after the redirects.
+    pub url: String,
+    /// Its status (2xx).
+    pub status: u16,
 }
 
 /// Builds the agent all crawler threads share: timeouts always set (ureq sets none by default),

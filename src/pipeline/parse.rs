@@ -13,6 +13,7 @@ use log::{debug, warn};
 
 use super::budget::BudgetSender;
 use super::message::{Failure, Fetched, Item, Page, Parsed};
+use super::selector_warnings::SelectorWarnings;
 use super::stage::Stage;
 use crate::extract::{Extractor, Used};
 use crate::http::BodyPool;
@@ -29,6 +30,8 @@ pub(crate) struct Parser {
     /// hold, so an empty page tells the crawlers at once. (The writer decides, in page order,
     /// where the listing ends.) With a known range an empty page is just a page.
     pub until_empty: bool,
+    /// The round's warnings about selectors that find nothing, shared by its parsers.
+    pub warnings: Arc<SelectorWarnings>,
     /// The round's counters and end of the listing.
     pub stage: Stage,
 }
@@ -76,6 +79,7 @@ impl Parser {
             super::stage::inject_panic(url, "parser");
             self.extractor.extract_reporting(&body)
         }));
+        let body_bytes = body.len();
         self.bodies.give(body.into_bytes());
         let outcome = match extracted {
             Ok((outcome, used)) => {
@@ -93,6 +97,7 @@ impl Parser {
                 return Err(Failure::Failed(reason));
             }
         };
+        self.warnings.check(number, url, body_bytes, &items);
         if items.is_empty() {
             debug!("page {number} ({url}): no items");
             if self.until_empty {

@@ -17,6 +17,7 @@ use crate::pipeline::crawl::Crawler;
 use crate::pipeline::feeder::Feeder;
 use crate::pipeline::listing::{InOrder, Limits, Listing, ListingEnd, Unordered};
 use crate::pipeline::parse::Parser;
+use crate::pipeline::selector_warnings::SelectorWarnings;
 use crate::pipeline::stage::{Context, Listener, Source};
 use crate::pipeline::write::Writer;
 use crate::pipeline::{Observer, Parts, Silent};
@@ -217,8 +218,10 @@ pub(super) fn prepare(
     };
     let extractor: Arc<Extractor> = Arc::new(config.extract.clone());
     let bodies = Arc::new(BodyPool::new(crawlers + config.queues.html.get() + parsers));
+    let warnings = Arc::new(SelectorWarnings::new(&config.extract, site));
     let parsers = (0..parsers)
         .map(|i| Parser {
+            warnings: warnings.clone(),
             extractor: extractor.clone(),
             bodies: bodies.clone(),
             until_empty,
