@@ -170,7 +170,7 @@ impl Config {
             tight: true,
         });
         for (name, spec) in extract.field_specs() {
-            out.push(set(name, quoted(spec)));
+            out.push(set(name, spec.as_toml()));
         }
 
         let o = &self.output;

@@ -73,13 +73,14 @@ impl Client {
         self.agent.shutdown();
     }
 
-    /// Fetches `url`, retrying retryable errors with exponential backoff.
+    /// Fetches `url`, retrying retryable errors with exponential backoff: the decoded body, and
+    /// the URL it came from after redirects.
     pub fn fetch(
         &self,
         url: &str,
         shutdown: &Shutdown,
         stats: &Stats,
-    ) -> Result<String, FetchError> {
+    ) -> Result<(String, String), FetchError> {
         let mut attempt = 0;
         loop {
             if !self.pacer.wait_turn(shutdown) {
@@ -125,7 +126,7 @@ impl Client {
     /// One attempt: a GET, following redirects the policy allows, whose final answer must be
     /// 2xx with a body that fits `max_body_bytes` once decoded. `timeout_secs` bounds the whole
     /// attempt, every redirect hop included: each hop gets what is left of one deadline.
-    fn get(&self, url: &str) -> Result<String, FetchError> {
+    fn get(&self, url: &str) -> Result<(String, String), FetchError> {
         let limit = self.http.max_body_bytes;
         let deadline = Instant::now() + self.http.timeout;
         let mut target: Uri = url
@@ -183,7 +184,10 @@ impl Client {
         // that counts applies to the decoded bytes.
         let raw = response.body_mut().with_config().limit(limit).reader();
         body::read_decoded(raw, encoding, limit, &mut bytes)?;
-        Ok(decode_body(bytes, content_type.as_deref()))
+        Ok((
+            decode_body(bytes, content_type.as_deref()),
+            target.to_string(),
+        ))
     }
 }
 
