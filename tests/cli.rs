@@ -80,7 +80,43 @@ fn demo_crawls_and_verifies() {
         ),
         "{stdout}"
     );
-    assert_eq!(common::read_items(&out_path).len(), 750);
+    // Every item exactly, the table forms of config/demo.toml included: an integer, the
+    // page's digits of the price, the list of tags, the link made absolute.
+    let site = SiteOptions {
+        pages: 30,
+        ..SiteOptions::default()
+    };
+    let mut want: Vec<String> = (0..30)
+        .flat_map(|page| {
+            demo_site::expected_items(&site, page)
+                .into_iter()
+                .map(move |item| {
+                    let tags: Vec<String> = item.tags.iter().map(|t| format!("{t:?}")).collect();
+                    format!(
+                        "\"page\":{page},\"title\":{:?},\"link\":{:?},\"rank\":{},\"price\":{},\"tags\":[{}]",
+                        item.title,
+                        item.link,
+                        item.rank,
+                        item.price,
+                        tags.join(",")
+                    )
+                })
+        })
+        .collect();
+    let written = std::fs::read_to_string(&out_path).unwrap();
+    let mut got: Vec<String> = written
+        .lines()
+        .map(|line| {
+            // Drop the "url" (it names the port the demo chose): `{"page":N,"url":"…",`.
+            let (head, rest) = line.split_once(",\"url\":").unwrap();
+            let rest = &rest[rest.find(",\"title\"").unwrap()..];
+            format!("{}{}", &head[1..], &rest[..rest.len() - 1])
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got.len(), 750);
+    assert_eq!(got, want);
 }
 
 #[test]

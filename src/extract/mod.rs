@@ -499,7 +499,9 @@ mod tests {
              must be followed by a class name (one that starts with a digit needs escaping: \
              `.\\31 0` for class \"10\")"
         );
-        let err = Extractor::new("li:eq(2)", &[("t", "a")]).unwrap_err().to_string();
+        let err = Extractor::new("li:eq(2)", &[("t", "a")])
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("`extract.item`: invalid CSS selector \"li:eq(2)\" at character 4"),
             "{err}"
