@@ -11,7 +11,11 @@
 //! - an item is an element matching the item selector, in document order (items may nest);
 //! - a field is the *first* element after the item, in document order, that is inside it and
 //!   matches the field's selector; its text is every text node under it, each split on
-//!   whitespace, joined with single spaces; its attribute is read by [`get_attribute`].
+//!   whitespace, joined with single spaces; its attribute is read by [`get_attribute`];
+//! - an `all = true` field is every such element, in document order; a field without a
+//!   selector is the item element itself (its text is captured like a field element's);
+//! - the document's base is the first HTML `<base>` with an `href`: elements are created in
+//!   tree order on these pages, so the first one created is the DOM's first in tree order.
 //!
 //! When the builder refuses a token, the whole page is handed back ([`Outcome::Irregular`]) and
 //! the DOM engine parses it from the start.
@@ -421,7 +425,8 @@ impl<'p> Walk<'p> {
                     continue;
                 };
                 // Outer items decide no later than inner ones: when the innermost item has its
-                // field, every item around it has too.
+                // field, every item around it has too. A list (`all`) is never decided: every
+                // match goes to every item it is inside.
                 if !plan.all
                     && !matches!(self.items[innermost as usize].values[field], Value::Pending)
                     || !tree.matches(selector, id)
@@ -467,7 +472,7 @@ impl<'p> Walk<'p> {
             let mut values = Vec::with_capacity(self.plan.fields.len());
             for field in &self.plan.fields {
                 values.push(match (&field.selector, &field.attr) {
-                    (_, _) if field.all => Value::List(Vec::new()),
+                    _ if field.all => Value::List(Vec::new()),
                     (None, Some(attr)) => {
                         let node = tree.node(id);
                         let attrs = tree.attrs(id).iter().map(|a| (&a.name, &*a.value));
