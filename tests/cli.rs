@@ -87,7 +87,43 @@ fn demo_crawls_and_verifies() {
         ),
         "{stdout}"
     );
-    assert_eq!(common::read_items(&out_path).len(), 750);
+    // Every item exactly, the table forms of config/demo.toml included: an integer, the
+    // page's digits of the price, the list of tags, the link made absolute.
+    let site = SiteOptions {
+        pages: 30,
+        ..SiteOptions::default()
+    };
+    let mut want: Vec<String> = (0..30)
+        .flat_map(|page| {
+            demo_site::expected_items(&site, page)
+                .into_iter()
+                .map(move |item| {
+                    let tags: Vec<String> = item.tags.iter().map(|t| format!("{t:?}")).collect();
+                    format!(
+                        "\"page\":{page},\"title\":{:?},\"link\":{:?},\"rank\":{},\"price\":{},\"tags\":[{}]",
+                        item.title,
+                        item.link,
+                        item.rank,
+                        item.price,
+                        tags.join(",")
+                    )
+                })
+        })
+        .collect();
+    let written = std::fs::read_to_string(&out_path).unwrap();
+    let mut got: Vec<String> = written
+        .lines()
+        .map(|line| {
+            // Drop the "url" (it names the port the demo chose): `{"page":N,"url":"…",`.
+            let (head, rest) = line.split_once(",\"url\":").unwrap();
+            let rest = &rest[rest.find(",\"title\"").unwrap()..];
+            format!("{}{}", &head[1..], &rest[..rest.len() - 1])
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got.len(), 750);
+    assert_eq!(got, want);
 }
 
 #[test]
@@ -559,4 +595,63 @@ fn files_in(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+#[test]
+fn verify_takes_other_crawlers_raw_links_as_the_base_makes_them() {
+    // A peer's output: title and the href as written, relative on the odd pages (under their
+    // <base href>), no rank, price or tags.
+    let site = SiteOptions {
+        pages: 2,
+        ..SiteOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("peer.jsonl");
+    let lines = |title_of: &dyn Fn(&str) -> String| -> String {
+        (0..2)
+            .flat_map(|page| {
+                demo_site::expected_items(&site, page)
+                    .into_iter()
+                    .map(move |item| (page, item))
+            })
+            .map(|(page, item)| {
+                let link = if page % 2 == 1 {
+                    item.link.replace("https://book.example/", "")
+                } else {
+                    item.link.clone()
+                };
+                let line = serde_json::json!({ "title": title_of(&item.title), "link": link });
+                format!("{line}\n")
+            })
+            .collect()
+    };
+    std::fs::write(&path, lines(&|t| t.to_string())).unwrap();
+    let verify = || {
+        run_bin(
+            &["demo", "--verify", path.to_str().unwrap(), "--pages", "2"],
+            LIMIT,
+        )
+    };
+    let out = verify();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        r#"{"expected":50,"missing":0,"duplicated":0,"unexpected":0}"#
+    );
+    // A wrong title is no match: one unexpected, one missing, exit 1.
+    let first = demo_site::expected_items(&site, 0)[0].title.clone();
+    let typo = |t: &str| {
+        if t == first {
+            format!("{t}!")
+        } else {
+            t.to_string()
+        }
+    };
+    std::fs::write(&path, lines(&typo)).unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        r#"{"expected":50,"missing":1,"duplicated":0,"unexpected":1}"#
+    );
 }

@@ -274,6 +274,8 @@ fn metrics_match_the_summary_and_health_reflects_the_state() {
     let env = TestEnv::with_pages(8);
     let config = env.write_config(&Knobs {
         last_page: Some(7),
+        // "£47.01" is no number: 25 values per page that do not convert.
+        extra_fields: "bad_price = { css = \"span.price\", type = \"number\" }\n",
         extra: format!("{}[service]\nlisten = \"127.0.0.1:0\"\n", schedule(3600)),
         ..Knobs::default()
     });
@@ -281,6 +283,7 @@ fn metrics_match_the_summary_and_health_reflects_the_state() {
     let addr = service.endpoint();
     service.wait_line("round 1 done");
     let summary = summary_of(&service.log());
+    assert_eq!(num(&summary, "fields_unconverted"), 200);
 
     let (code, body) = get(addr, "/healthz");
     assert_eq!(code, 200, "{body}");
@@ -315,6 +318,7 @@ fn metrics_match_the_summary_and_health_reflects_the_state() {
         ("pagecrawl_pages_written_total", "pages_written"),
         ("pagecrawl_response_bytes_total", "bytes"),
         ("pagecrawl_pages_parsed_dom_total", "pages_parsed_dom"),
+        ("pagecrawl_fields_unconverted_total", "fields_unconverted"),
     ] {
         assert_eq!(value(metric), num(&summary, key) as f64, "{metric}");
     }

@@ -77,10 +77,14 @@ fn report(config: &Config, preview: &Preview) -> String {
         .map(|(name, _)| name.chars().count())
         .max()
         .unwrap_or(0);
-    let specs: Vec<(&str, &str)> = config.extract.field_specs().collect();
-    for ((name, filled), (_, spec)) in preview.filled.iter().zip(specs) {
+    let specs: Vec<String> = config
+        .extract
+        .field_specs()
+        .map(|(_, spec)| spec.as_toml())
+        .collect();
+    for ((name, filled), spec) in preview.filled.iter().zip(specs) {
         let note = if *filled == 0 {
-            format!("  ← never matched: {spec:?}")
+            format!("  ← never matched: {spec}")
         } else {
             String::new()
         };

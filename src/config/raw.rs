@@ -15,7 +15,7 @@ use super::{
     RedisFrontierConfig, ScheduleConfig, ServiceConfig, SiteConfig, SyncMode, ThreadsConfig,
     UrlTemplate,
 };
-use crate::extract::{Engine, Extractor, Limits};
+use crate::extract::{Engine, Extractor, FieldSpec, Limits};
 
 /// The file as written; every table and key is optional unless validation says otherwise.
 #[derive(Debug, Deserialize)]
@@ -310,13 +310,11 @@ impl RawConfig {
         limits::FIELDS.check_usize(extract.fields.len())?;
         let mut fields = Vec::with_capacity(extract.fields.len());
         for (name, value) in extract.fields {
-            let spec = value.as_str().with_context(|| {
-                format!(
-                    "`extract.fields.{name}` must be a string like \"a\" or \"a@href\", got {value}"
-                )
-            })?;
-            limits::SELECTOR_BYTES.check_len(&format!("`extract.fields.{name}`"), spec)?;
-            fields.push((name, spec.to_string()));
+            if let Some(short) = value.as_str() {
+                limits::SELECTOR_BYTES.check_len(&format!("`extract.fields.{name}`"), short)?;
+            }
+            let spec = FieldSpec::from_toml(&name, &value).map_err(anyhow::Error::msg)?;
+            fields.push((name, spec));
         }
         let defaults = Limits::default();
         let limits = Limits {
@@ -332,7 +330,7 @@ impl RawConfig {
             )?,
         };
         let extract =
-            Extractor::with_engine(&extract.item, &fields, extract.engine.unwrap_or_default())?
+            Extractor::from_specs(&extract.item, fields, extract.engine.unwrap_or_default())?
                 .with_limits(limits);
 
         let output = self

@@ -50,6 +50,33 @@ impl Value {
         }
     }
 
+    /// Whether the field found nothing: `null`, or a list with no element (`all = true` that
+    /// matched nothing). What `pagecrawl try` and the selector warnings count as no value.
+    pub fn is_missing(&self) -> bool {
+        match self {
+            Value::Null => true,
+            Value::List(list) => list.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The value as text for a dedup key or a page hash: a string as it is (so the keys of
+    /// the short forms stay what they were), anything else as its JSON; `None` for null.
+    pub fn key_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Value::Null => None,
+            Value::String(text) => Some(std::borrow::Cow::Borrowed(text)),
+            other => {
+                let mut out = Vec::new();
+                other.write_json(&mut out);
+                // JSON is UTF-8.
+                Some(std::borrow::Cow::Owned(
+                    String::from_utf8(out).expect("JSON is UTF-8"),
+                ))
+            }
+        }
+    }
+
     /// About the heap memory the value holds, in bytes, for the items queue's byte budget.
     pub fn heap_bytes(&self) -> usize {
         match self {

@@ -73,19 +73,9 @@ impl Client {
         self.agent.shutdown();
     }
 
-    /// Fetches `url`, retrying retryable errors with exponential backoff: its decoded body.
+    /// Fetches `url`, retrying retryable errors with exponential backoff: the decoded body, the
+    /// URL the redirects led to (links on the page resolve against it) and the final status.
     pub fn fetch(
-        &self,
-        url: &str,
-        shutdown: &Shutdown,
-        stats: &Stats,
-    ) -> Result<String, FetchError> {
-        self.fetch_response(url, shutdown, stats)
-            .map(|response| response.body)
-    }
-
-    /// [`Client::fetch`], also saying where the redirects led and the final status.
-    pub fn fetch_response(
         &self,
         url: &str,
         shutdown: &Shutdown,

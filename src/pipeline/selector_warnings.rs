@@ -42,7 +42,7 @@ impl SelectorWarnings {
             item_warned: AtomicBool::new(false),
             fields: extractor
                 .field_specs()
-                .map(|(name, spec)| (name.to_string(), spec.to_string(), AtomicBool::new(false)))
+                .map(|(name, spec)| (name.to_string(), spec.as_toml(), AtomicBool::new(false)))
                 .collect(),
             until_empty: site.last_page.is_none(),
             first_page: site.first_page,
@@ -67,11 +67,11 @@ impl SelectorWarnings {
         }
         for (i, (name, spec, warned)) in self.fields.iter().enumerate() {
             if !warned.load(Ordering::Relaxed)
-                && items.iter().all(|item| item[i].is_none())
+                && items.iter().all(|item| item[i].is_missing())
                 && first_time(warned)
             {
                 warn!(
-                    "`extract.fields.{name}` = {spec:?} is null on all {} items of page \
+                    "`extract.fields.{name}` = {spec} is null on all {} items of page \
                      {number} ({url}): check the selector against an item's HTML (`pagecrawl \
                      try` shows what a page gives). Warned once per round.",
                     items.len()
@@ -92,6 +92,8 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
+    use crate::extract::Value;
+
     fn warnings(until_empty: bool) -> SelectorWarnings {
         let range = if until_empty { "" } else { "last_page = 9\n" };
         let config = Config::from_toml(&format!(
@@ -110,8 +112,10 @@ mod tests {
         // Small pages and pages with items do not raise the item warning.
         w.check(2, "u", MIN_CONTENT_BYTES, &[]);
         assert!(!w.item_warned.load(Ordering::Relaxed));
-        let item = vec![Some("t".to_string()), None];
-        w.check(2, "u", big, &[item]);
+        let item = vec![Value::String("t".to_string()), Value::Null];
+        // An empty list is no value either.
+        let other = vec![Value::String("u".to_string()), Value::List(Vec::new())];
+        w.check(2, "u", big, &[item, other]);
         assert!(!w.item_warned.load(Ordering::Relaxed));
         assert!(!w.fields[0].2.load(Ordering::Relaxed));
         assert!(

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use url::Url;
 
 use crate::config::Config;
 use crate::extract::Used;
@@ -47,10 +48,16 @@ pub fn preview(config: &Config, page: u64) -> Result<Preview> {
     let client = Client::new(&config.http, &config.site, 1, Arc::new(BodyPool::new(1)));
     let stats = Stats::new(Some(1), stats::fetch_latency_histogram());
     let response = client
-        .fetch_response(&url, &Shutdown::new(), &stats)
+        .fetch(&url, &Shutdown::new(), &stats)
         .with_context(|| format!("fetching page {page} ({url})"))?;
-    let (items, used) = config.extract.extract_reporting(&response.body);
-    let items = items.map_err(|reason| anyhow::anyhow!("page {page} ({url}): {reason}"))?;
+    // Links resolve against where the redirects led, as in a crawl.
+    let final_url = Url::parse(&response.url)
+        .or_else(|_| Url::parse(&url))
+        .with_context(|| format!("page {page}: bad page URL {:?}", response.url))?;
+    let (extracted, used) = config.extract.extract_values(&response.body, &final_url);
+    let items = extracted
+        .map_err(|reason| anyhow::anyhow!("page {page} ({url}): {reason}"))?
+        .items;
     let mut encoded = Vec::new();
     LineEncoder::new(config.extract.field_names()).encode_page(page, &url, &items, &mut encoded);
     let lines = String::from_utf8(encoded)
@@ -63,7 +70,7 @@ pub fn preview(config: &Config, page: u64) -> Result<Preview> {
         .field_names()
         .enumerate()
         .map(|(i, name)| {
-            let n = items.iter().filter(|item| item[i].is_some()).count();
+            let n = items.iter().filter(|item| !item[i].is_missing()).count();
             (name.to_string(), n)
         })
         .collect();

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use anyhow::{Context, Result};
 
 use super::seen::{self, Key, SeenSet};
-use crate::extract::Item;
+use crate::extract::{Item, Value};
 
 /// A seen-set that other processes share, asked before a page is written.
 pub(crate) trait SharedSet: Send {
@@ -114,8 +114,10 @@ impl Dedup {
 /// The dedup key of `item`: its field at `index`, or the whole item when that field is missing.
 fn key_of(item: &Item, index: usize) -> Key {
     match item.get(index) {
-        Some(Some(value)) => seen::key_of([Some(value.as_str())]),
-        _ => seen::key_of(item.iter().map(Option::as_deref)),
+        Some(
+            value @ (Value::String(_) | Value::Number(_) | Value::Integer(_) | Value::List(_)),
+        ) => seen::key_of([value.key_text()]),
+        _ => seen::key_of(item.iter().map(Value::key_text)),
     }
 }
 
@@ -133,7 +135,10 @@ mod tests {
     }
 
     fn item(values: &[&str]) -> Item {
-        values.iter().map(|v| Some(v.to_string())).collect()
+        values
+            .iter()
+            .map(|v| Value::String(v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -168,7 +173,7 @@ mod tests {
     #[test]
     fn an_item_without_its_key_field_is_keyed_by_all_of_it() {
         let mut whole = item(&["a", "b"]);
-        whole[1] = None;
+        whole[1] = Value::Null;
         assert_eq!(key_of(&whole, 1), seen::key_of([Some("a"), None]));
         assert_ne!(key_of(&whole, 0), key_of(&whole, 1));
     }

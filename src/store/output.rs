@@ -112,10 +112,7 @@ impl LineEncoder {
         out.extend_from_slice(url_json);
         for (key, value) in self.keys.iter().zip(item) {
             out.extend_from_slice(key.as_bytes());
-            match value {
-                Some(value) => write_json_str(out, value),
-                None => out.extend_from_slice(b"null"),
-            }
+            value.write_json(out);
         }
         if let Some(first_seen) = first_seen {
             out.extend_from_slice(b",\"first_seen\":");
@@ -133,13 +130,17 @@ fn write_json_str(out: &mut Vec<u8>, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::Value;
 
     #[test]
     fn encodes_one_json_object_per_item_in_field_order() {
         let encoder = LineEncoder::new(["title", "link"]);
         let items = vec![
-            vec![Some("红楼梦 \"1\"".into()), Some("/a".into())],
-            vec![None, Some("/b\n".into())],
+            vec![
+                Value::String("红楼梦 \"1\"".into()),
+                Value::String("/a".into()),
+            ],
+            vec![Value::Null, Value::String("/b\n".into())],
         ];
         let mut out = Vec::new();
         encoder.encode_page(3, "http://x/?start=75", &items, &mut out);
