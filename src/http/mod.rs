@@ -5,20 +5,17 @@
 pub(crate) mod body;
 mod client;
 mod error;
+pub(crate) mod headers;
 mod pacer;
 pub(crate) mod policy;
 mod pool;
-// Not wired in yet: issue 15/16 integrate it.
-#[allow(dead_code)]
-pub(crate) mod headers;
+pub(crate) mod tls;
 // Not wired in yet: issue 15/16 integrate it.
 #[allow(dead_code)]
 pub(crate) mod host_list;
 // Not wired in yet: issue 15/16 integrate it.
 #[allow(dead_code)]
 pub(crate) mod hosts;
-// Not wired in yet: issue 15/16 integrate it.
-#[allow(dead_code)]
 pub(crate) mod robots;
 
 pub(crate) use client::Client;

@@ -25,6 +25,10 @@ pub enum Failure {
     /// "Until empty" mode: the page answered 404 or 410, the status given. It ends the listing,
     /// unless a page before it ends it first. (With a known range, that is a `Failed`.)
     Gone(u16),
+    /// robots.txt (`http.robots`) disallows the page, so it was not fetched. Neither failed nor
+    /// committed: the writer counts it and records nothing, so a later round or run asks
+    /// robots.txt again. It does not end the listing.
+    Disallowed,
 }
 
 /// One page between two stages.
@@ -64,7 +68,7 @@ impl Parsed {
                             .sum::<usize>()
                 }
                 Err(Failure::Failed(reason)) => text(reason),
-                Err(Failure::Gone(_)) => 0,
+                Err(Failure::Gone(_) | Failure::Disallowed) => 0,
             }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use log::{info, warn};
 
-use super::{Limits, ListingEnd, Why, ending, first_page_reason, items_hash};
+use super::{Limits, ListingEnd, Why, disallowed_reason, ending, first_page_reason, items_hash};
 use crate::pipeline::message::{Failure, Parsed};
 use crate::stats::Stats;
 
@@ -24,6 +24,8 @@ pub(crate) struct InOrder {
     previous: Option<(u64, u64)>,
     /// Failed pages released in a row.
     failed_in_a_row: u32,
+    /// Pages robots.txt disallowed, released in a row.
+    disallowed_in_a_row: u32,
     /// The end recorded by an earlier run, or found by this one.
     end: Option<u64>,
     /// Whether this run found `end` (and must record it).
@@ -59,6 +61,7 @@ impl InOrder {
             held: BTreeMap::new(),
             previous: tail,
             failed_in_a_row: 0,
+            disallowed_in_a_row: 0,
             end,
             found_end: false,
             stopped: false,
@@ -163,7 +166,22 @@ impl InOrder {
                 break;
             }
             match &message.content {
+                Err(Failure::Disallowed) => {
+                    // Not fetched, like a gap: it says nothing about the end of the listing,
+                    // and the page after it is not compared with the one before.
+                    self.disallowed_in_a_row += 1;
+                    self.previous = None;
+                    out.push(message);
+                    if self.disallowed_in_a_row >= self.limits.max_failed_in_a_row {
+                        self.stop(disallowed_reason(
+                            self.disallowed_in_a_row,
+                            &self.limits,
+                            page,
+                        ));
+                    }
+                }
                 Err(Failure::Failed(_)) => {
+                    self.disallowed_in_a_row = 0;
                     self.failed_in_a_row += 1;
                     self.previous = None;
                     out.push(message);
@@ -179,6 +197,7 @@ impl InOrder {
                 }
                 Ok(items) => {
                     self.failed_in_a_row = 0;
+                    self.disallowed_in_a_row = 0;
                     self.previous = Some((page, items_hash(items)));
                     out.push(message);
                 }
