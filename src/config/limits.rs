@@ -165,18 +165,18 @@ impl Bound {
 /// blocking, so that opening a FIFO does not wait for a writer either, and its kind is taken
 /// from the open file, not from the path, so it cannot change in between.
 pub fn read_config_file(path: &Path) -> Result<String> {
-    let bytes = read_bounded(path, MAX_FILE_BYTES, "a config")?;
+    let bytes = read_bounded(path, MAX_FILE_BYTES, "a config file")?;
     String::from_utf8(bytes).context("not UTF-8 text")
 }
 
 /// Reads a regular file (or a link to one) of at most `max` bytes, as [`read_config_file`]
 /// does (a FIFO or a device refused unread); `what` names the file's role in the errors
-/// ("a config", "`http.ca_file`").
+/// ("a config file", "`http.ca_file`").
 pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
     let file = open_nonblocking(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        bail!("not a regular file ({what} must be a file, not a FIFO, a device or a folder)");
+        bail!("not a regular file ({what} must be one, not a FIFO, a device or a folder)");
     }
     if meta.len() > max {
         bail!("{} bytes; {what} may be at most {max} bytes", meta.len());
