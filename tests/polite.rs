@@ -429,3 +429,61 @@ fn a_bad_ca_file_is_refused_at_load_naming_the_key_and_file() {
         );
     }
 }
+
+#[test]
+fn robots_txt_redirects_are_followed_within_the_address_policy() {
+    let rules = "User-agent: *\nDisallow: /top250?start=50$\n";
+    // To the site's own file: followed, its rules apply.
+    let env = env_with_robots(
+        4,
+        RobotsTxt::Redirect {
+            location: "/robots.txt?direct=1".into(),
+            text: rules.into(),
+        },
+    );
+    let k = Knobs {
+        last_page: Some(3),
+        ..Knobs::default()
+    };
+    let outcome = env.crawl(&k, LIMIT);
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    assert_eq!(outcome.summary.disallowed, 1);
+    assert_eq!(env.site.requests_for(2), 0);
+    assert_eq!(env.site.robots_requests(), 2, "the redirect and its target");
+
+    // To another site (another port): the address policy does not follow it, so there is no
+    // file, and everything is allowed, as RFC 9309 has it for a redirect not followed.
+    let other = env_with_robots(1, RobotsTxt::Text("User-agent: *\nDisallow: /\n".into()));
+    let env = env_with_robots(
+        4,
+        RobotsTxt::Redirect {
+            location: format!("http://{}/robots.txt", other.site.addr()),
+            text: String::new(),
+        },
+    );
+    let outcome = env.crawl(&k, LIMIT);
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    assert_eq!(outcome.summary.disallowed, 0);
+    assert_eq!(other.site.robots_requests(), 0, "not followed");
+    assert_eq!(check_pages(&env.items(), &env.site.options()).len(), 4);
+}
+
+#[test]
+fn a_huge_robots_txt_is_read_to_its_first_500_kib() {
+    let mut text = "User-agent: *\nDisallow: /top250?start=25$\n".to_string();
+    while text.len() < 700 * 1024 {
+        text.push_str("# a comment line that pads the file past the 500 KiB RFC 9309 limit\n");
+    }
+    // Past the limit: ignored.
+    text.push_str("Disallow: /top250?start=50$\n");
+    let env = env_with_robots(4, RobotsTxt::Text(text));
+    let k = Knobs {
+        last_page: Some(3),
+        ..Knobs::default()
+    };
+    let outcome = env.crawl(&k, LIMIT);
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    assert_eq!(outcome.summary.disallowed, 1, "{:?}", outcome.summary);
+    assert_eq!(env.site.requests_for(1), 0);
+    assert_eq!(env.site.requests_for(2), 1);
+}

@@ -43,6 +43,14 @@ pub enum RobotsTxt {
     Text(String),
     /// This status (a 500, a 403 …), with an error page.
     Status(u16),
+    /// A `301` to `location` (sent verbatim); `/robots.txt?direct=1` answers `text`, so that a
+    /// redirect back to the site's own file ends.
+    Redirect {
+        /// The `Location` header value.
+        location: String,
+        /// What `/robots.txt?direct=1` answers.
+        text: String,
+    },
     /// 200 with this text, after `delay` on top of the site's latency: a server slow to answer.
     Slow {
         /// The file.

@@ -126,7 +126,7 @@ impl Shared {
         let page = match route(target, opts.page_size) {
             Route::Page(page) => page,
             Route::Index => return full(200, render_index()),
-            Route::Robots => return self.robots_txt(&opts),
+            Route::Robots => return self.robots_txt(&opts, target),
             Route::NotFound => return full(404, render_error(404)),
         };
         let nth = {
@@ -192,7 +192,8 @@ impl Shared {
     }
 
     /// The answer to `/robots.txt`, counted.
-    fn robots_txt(&self, opts: &SiteOptions) -> Reply {
+    fn robots_txt(&self, opts: &SiteOptions, target: &str) -> Reply {
+        let direct = target.ends_with("?direct=1");
         self.robots.fetch_add(1, Ordering::SeqCst);
         let text = |text: &str| Reply::Full {
             status: 200,
@@ -203,6 +204,12 @@ impl Shared {
             RobotsTxt::Missing => full(404, render_error(404)),
             RobotsTxt::Status(code) => full(*code, render_error(*code)),
             RobotsTxt::Text(body) | RobotsTxt::Slow { text: body, .. } => text(body),
+            RobotsTxt::Redirect { text: body, .. } if direct => text(body),
+            RobotsTxt::Redirect { location, .. } => Reply::Full {
+                status: 301,
+                body: render_error(301).into_bytes(),
+                headers: vec![("Location", location.clone())],
+            },
         }
     }
 

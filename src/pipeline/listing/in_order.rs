@@ -348,6 +348,42 @@ mod tests {
     }
 
     #[test]
+    fn disallowed_pages_neither_end_the_listing_nor_count_as_failed() {
+        let disallowed = |n| Page {
+            number: n,
+            url: format!("http://x/?p={n}"),
+            content: Err(Failure::Disallowed),
+        };
+        let same = |n| with_items(n, vec![vec![Some("same".into())]]);
+        let mut f = fixture(limits(), &[], None);
+        assert_eq!(pages(&f.order.push(same(0))), [0]);
+        assert_eq!(pages(&f.order.push(disallowed(1))), [1]);
+        // Page 2 repeats page 0, but page 1 between them was not seen: no end.
+        assert_eq!(pages(&f.order.push(same(2))), [2]);
+        assert_eq!(pages(&f.order.push(failed(3))), [3]);
+        assert_eq!(pages(&f.order.push(disallowed(4))), [4]);
+        assert_eq!(
+            pages(&f.order.push(failed(5))),
+            [5],
+            "not three failed in a row"
+        );
+        assert!(!f.listing.is_stopped());
+        assert_eq!(f.order.found_end(), None);
+        // Three disallowed in a row: the end cannot be found without them.
+        for n in 6..8 {
+            assert_eq!(pages(&f.order.push(disallowed(n))), [n]);
+        }
+        assert!(!f.listing.is_stopped());
+        assert_eq!(pages(&f.order.push(disallowed(8))), [8]);
+        let reason = f.listing.stop_reason().unwrap();
+        assert!(
+            reason.contains("3 pages in a row are disallowed by robots.txt"),
+            "{reason}"
+        );
+        assert!(reason.contains("the last one page 8"), "{reason}");
+    }
+
+    #[test]
     fn a_first_page_past_the_end_stops_with_a_reason() {
         let mut f = fixture(limits(), &[], None);
         let gone = Page {
