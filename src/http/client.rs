@@ -7,6 +7,12 @@
 //! `Content-Encoding` and charset (see [`body`]). Retryable errors are retried with backoff;
 //! waits for the pacer or a backoff wake at once on shutdown. It knows nothing of pages,
 //! channels or stages.
+//!
+//! A client lives one round, so its [`RobotsCache`] fetches each origin's robots.txt once per
+//! round (`http.robots`), and its `Crawl-delay` raises the pacer for that round. `[http.headers]`
+//! are added per request, only when the request goes to the site's origin: issue 16's requests
+//! to other hosts (detail pages, files on a CDN) get none of them, a `Cookie` least of all.
+//! Certificates are checked against Mozilla's roots and `http.ca_file`'s (see [`tls`]).
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

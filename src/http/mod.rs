@@ -1,6 +1,7 @@
-//! HTTP: the client the crawlers share (retries, redirects, the whole-request deadline), the
-//! pacer between request starts, the body buffers and their decoding (content encoding and
-//! charset), and the address policy. It knows nothing of pages or stages.
+//! HTTP: the client the crawlers share (retries, redirects, the whole-request deadline, the
+//! config's extra headers), the pacer between request starts, the body buffers and their
+//! decoding (content encoding and charset), the address policy, robots.txt, and TLS (the roots
+//! trusted, certificate errors in words). It knows nothing of pages or stages.
 
 pub(crate) mod body;
 mod client;
