@@ -487,3 +487,44 @@ fn a_huge_robots_txt_is_read_to_its_first_500_kib() {
     assert_eq!(env.site.requests_for(1), 0);
     assert_eq!(env.site.requests_for(2), 1);
 }
+
+#[test]
+fn the_binary_exits_0_with_a_warning_for_some_and_3_for_all_disallowed() {
+    let env = env_with_robots(
+        4,
+        RobotsTxt::Text("User-agent: *\nDisallow: /top250?start=50$\n".into()),
+    );
+    let k = Knobs {
+        last_page: Some(3),
+        retries: 0,
+        ..Knobs::default()
+    };
+    let path = env.write_config(&k);
+    let out = run_bin(&["run", "--config", path.to_str().unwrap()], LIMIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        common::num(&common::summary_of(&stderr), "pages_disallowed"),
+        1
+    );
+    assert!(
+        stderr.contains("robots.txt disallowed 1 page (e.g. http://")
+            && stderr.contains("/top250?start=50): skipped, not failed"),
+        "{stderr}"
+    );
+
+    env.reset();
+    env.site
+        .set_robots(RobotsTxt::Text("User-agent: *\nDisallow: /\n".into()));
+    let out = run_bin(&["run", "--config", path.to_str().unwrap()], LIMIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        common::num(&common::summary_of(&stderr), "pages_disallowed"),
+        4
+    );
+    assert!(
+        stderr.contains("robots.txt disallowed every page this run tried (4, e.g. http://"),
+        "{stderr}"
+    );
+}

@@ -199,11 +199,12 @@ fn log_summary(config: &Config, options: &RunOptions, outcome: &Outcome) {
                 summary.disallowed
             );
         } else {
+            let n = summary.disallowed;
+            let pages = if n == 1 { "page" } else { "pages" };
             warn!(
                 target: stats::TARGET,
-                "robots.txt disallowed {} pages (e.g. {example}): skipped, not failed; they are \
-                 not recorded, and robots.txt is asked again {when}",
-                summary.disallowed
+                "robots.txt disallowed {n} {pages} (e.g. {example}): skipped, not failed; not \
+                 recorded, and robots.txt is asked again {when}"
             );
         }
     }
