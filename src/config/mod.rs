@@ -19,6 +19,8 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::extract::Extractor;
+use crate::http::headers::ExtraHeaders;
+use crate::http::tls::CaFile;
 
 mod describe;
 pub mod limits;
@@ -198,6 +200,13 @@ pub struct HttpConfig {
     pub follow_offsite_redirects: bool,
     /// The proxy to use (`http://`, `socks5://` …); `None` uses none, whatever the environment says.
     pub proxy: Option<String>,
+    /// Obey each origin's robots.txt (`http.robots`): skip the pages it disallows and honour
+    /// its `Crawl-delay`.
+    pub robots: bool,
+    /// `[http.headers]`: extra headers sent with every request to the site's origin.
+    pub headers: ExtraHeaders,
+    /// `http.ca_file`: certificates trusted in addition to the built-in roots.
+    pub ca_file: Option<CaFile>,
 }
 
 impl Default for HttpConfig {
@@ -214,6 +223,9 @@ impl Default for HttpConfig {
             max_redirects: 5,
             follow_offsite_redirects: false,
             proxy: None,
+            robots: true,
+            headers: ExtraHeaders::default(),
+            ca_file: None,
         }
     }
 }

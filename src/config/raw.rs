@@ -16,6 +16,8 @@ use super::{
     UrlTemplate,
 };
 use crate::extract::{Engine, Extractor, FieldSpec, Limits};
+use crate::http::headers::ExtraHeaders;
+use crate::http::tls::CaFile;
 
 /// The file as written; every table and key is optional unless validation says otherwise.
 #[derive(Debug, Deserialize)]
@@ -102,6 +104,9 @@ struct RawHttp {
     max_redirects: Option<u32>,
     follow_offsite_redirects: Option<bool>,
     proxy: Option<String>,
+    robots: Option<bool>,
+    ca_file: Option<PathBuf>,
+    headers: Option<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -299,6 +304,18 @@ impl RawConfig {
                         .map_err(|err| anyhow::anyhow!("`http.proxy` {proxy:?}: {err}"))?;
                     Some(proxy)
                 }
+                None => None,
+            },
+            robots: h.robots.unwrap_or(d.robots),
+            headers: match &h.headers {
+                Some(table) => {
+                    limits::HEADERS.check_usize(table.len())?;
+                    ExtraHeaders::from_toml(table).map_err(anyhow::Error::msg)?
+                }
+                None => d.headers,
+            },
+            ca_file: match h.ca_file {
+                Some(path) => Some(CaFile::load(path)?),
                 None => None,
             },
         };

@@ -1,5 +1,7 @@
-//! The gap between request starts, across all crawler threads: `http.delay_ms`, widened while
-//! the server answers 429 and relaxed slowly after.
+//! The gap between request starts, across all crawler threads: `http.delay_ms` (or the site's
+//! robots.txt `Crawl-delay`, when larger), widened while the server answers 429 and relaxed
+//! slowly after. Every request of a round goes to the site's origin (issue 16 brings other
+//! hosts, and `hosts.rs` with a pacer per origin), so one pacer is the origin's pacer.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -18,15 +20,15 @@ const MAX_GAP: Duration = Duration::from_secs(60);
 /// for less never gets more.
 #[derive(Debug)]
 pub struct Pacer {
-    /// The configured minimum gap (`http.delay_ms`).
-    base: Duration,
-    /// The gap now and the next start time not yet handed out.
+    /// The gap now, its floor and the next start time not yet handed out.
     state: Mutex<PacerState>,
 }
 
 /// The pacer's mutable part.
 #[derive(Debug)]
 struct PacerState {
+    /// The smallest gap: `http.delay_ms`, or the `Crawl-delay` when larger.
+    base: Duration,
     /// The current gap: `base`, or wider after 429s.
     gap: Duration,
     /// The earliest start time not yet handed out.
@@ -37,8 +39,8 @@ impl Pacer {
     /// A pacer with the given minimum gap; a zero gap never waits until a 429 widens it.
     pub fn new(gap: Duration) -> Pacer {
         Pacer {
-            base: gap,
             state: Mutex::new(PacerState {
+                base: gap,
                 gap,
                 next: Instant::now(),
             }),
@@ -82,8 +84,18 @@ impl Pacer {
     /// A request succeeded: narrow a widened gap by 1/16, never below `delay_ms`.
     pub fn relax(&self) {
         let mut state = self.state();
-        if state.gap > self.base {
-            state.gap = (state.gap - state.gap / 16).max(self.base);
+        if state.gap > state.base {
+            state.gap = (state.gap - state.gap / 16).max(state.base);
+        }
+    }
+
+    /// Never space requests less than `floor` apart from now on (robots.txt's `Crawl-delay`);
+    /// a smaller floor than the one set changes nothing.
+    pub fn raise_floor(&self, floor: Duration) {
+        let mut state = self.state();
+        if floor > state.base {
+            state.base = floor;
+            state.gap = state.gap.max(floor);
         }
     }
 
@@ -122,6 +134,28 @@ mod tests {
             floor.gap(),
             Duration::from_millis(300),
             "never below delay_ms"
+        );
+    }
+
+    #[test]
+    fn a_crawl_delay_raises_the_floor_for_good() {
+        let pacer = Pacer::new(Duration::from_millis(100));
+        pacer.raise_floor(Duration::from_millis(50));
+        assert_eq!(
+            pacer.gap(),
+            Duration::from_millis(100),
+            "a lower floor changes nothing"
+        );
+        pacer.raise_floor(Duration::from_secs(2));
+        assert_eq!(pacer.gap(), Duration::from_secs(2));
+        pacer.slow_down(None);
+        for _ in 0..1000 {
+            pacer.relax();
+        }
+        assert_eq!(
+            pacer.gap(),
+            Duration::from_secs(2),
+            "never below the Crawl-delay"
         );
     }
 

@@ -17,13 +17,22 @@ use log::{debug, warn};
 use tokio::sync::watch;
 
 use crate::pages::render_error;
-use crate::reply::{Reply, Shared};
+use crate::reply::{Reply, SeenRequest, Shared};
 
-/// Starts the main server: hyper on a two-thread tokio runtime, on a thread of its own.
+/// What turns an accepted connection into HTTPS (feature `tls`).
+#[cfg(feature = "tls")]
+pub(crate) type Acceptor = tokio_rustls::TlsAcceptor;
+/// Without the `tls` feature there is none, and no value of this type.
+#[cfg(not(feature = "tls"))]
+pub(crate) type Acceptor = Infallible;
+
+/// Starts the main server (or, with `tls`, the HTTPS one): hyper on a two-thread tokio
+/// runtime, on a thread of its own.
 pub(crate) fn spawn_main(
     listener: TcpListener,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
+    tls: Option<Acceptor>,
 ) -> io::Result<JoinHandle<()>> {
     listener.set_nonblocking(true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -35,14 +44,19 @@ pub(crate) fn spawn_main(
     thread::Builder::new()
         .name("demo-site-main".into())
         .spawn(move || {
-            runtime.block_on(serve_main(listener, shared, stop));
+            runtime.block_on(serve_main(listener, shared, stop, tls));
             // Cancels every connection task, stalled ones included, without waiting for them.
             runtime.shutdown_background();
         })
 }
 
 /// Accepts connections until `stop` turns `true`, one task each.
-async fn serve_main(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn serve_main(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<Acceptor>,
+) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(err) => {
@@ -69,15 +83,32 @@ async fn serve_main(listener: TcpListener, shared: Arc<Shared>, mut stop: watch:
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         let stop = stop.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service =
-                service_fn(move |request| answer(request, Arc::clone(&shared), stop.clone()));
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            if let Err(err) = connection.await {
-                // Clients time out and hang up, which is their right.
-                debug!("demo site: main connection: {err}");
+            match tls {
+                None => serve_connection(TokioIo::new(stream), shared, stop).await,
+                #[cfg(feature = "tls")]
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => serve_connection(TokioIo::new(stream), shared, stop).await,
+                    // A client that refuses our certificate hangs up here: the tests' point.
+                    Err(err) => debug!("demo site: TLS handshake: {err}"),
+                },
+                #[cfg(not(feature = "tls"))]
+                Some(never) => match never {},
             }
         });
+    }
+}
+
+/// Serves the requests of one connection (plain or TLS).
+async fn serve_connection<I>(io: I, shared: Arc<Shared>, stop: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| answer(request, Arc::clone(&shared), stop.clone()));
+    if let Err(err) = http1::Builder::new().serve_connection(io, service).await {
+        // Clients time out and hang up, which is their right.
+        debug!("demo site: main connection: {err}");
     }
 }
 
@@ -107,6 +138,18 @@ async fn answer(
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let arrived = std::time::Instant::now();
     let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    shared.record(SeenRequest {
+        at: arrived,
+        target: target.to_string(),
+        headers: request
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_string(), value)
+            })
+            .collect(),
+    });
     let (status, body, headers) = match shared.reply(target) {
         Reply::Full {
             status,
