@@ -5,7 +5,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Knobs, TestEnv, check_pages, num, run_bin, summary_of};
+use common::{Knobs, TestEnv, check_pages, files_in, num, run_bin, summary_of};
 use demo_site::SiteOptions;
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -585,16 +585,6 @@ fn a_pipe_output_with_its_state_set_gets_every_item_each_run_and_is_never_moved(
             "pagecrawl.toml"
         ]
     );
-}
-
-/// The names in `dir`, sorted.
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]

@@ -4,10 +4,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
-use common::{Knobs, TestEnv, run_bin};
+use common::{Knobs, TestEnv, files_in, run_bin};
 use demo_site::{Fault, SiteOptions, expected_items};
 use serde_json::json;
 
@@ -15,16 +14,6 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The names in `dir`, sorted.
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// Knobs for a config that would write an output, a state, a lock and a seen-set, and join a

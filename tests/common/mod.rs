@@ -379,3 +379,13 @@ pub fn summary_of(stderr: &str) -> BTreeMap<String, String> {
 pub fn num(summary: &BTreeMap<String, String>, key: &str) -> u64 {
     summary[key].parse().unwrap()
 }
+
+/// The names in `dir`, sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
