@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 use log::{debug, warn};
 
-use super::budget::BudgetSender;
+use super::budget::Onward;
 use super::message::{Failure, Fetched, Item, Page, Parsed};
 use super::stage::Stage;
 use crate::extract::{Extractor, Used};
@@ -35,7 +35,7 @@ pub(crate) struct Parser {
 
 impl Parser {
     /// Parses pages until the `html` channel is disconnected and drained, or the writer is gone.
-    pub fn run(self, html: Receiver<Fetched>, items: BudgetSender<Parsed>) {
+    pub fn run(self, html: Receiver<Fetched>, items: Onward<Parsed>) {
         let stats = &self.stage.stats;
         for page in html.iter() {
             stats.queue_depth(Queue::Html, html.len());

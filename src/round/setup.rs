@@ -15,6 +15,7 @@ use crate::frontier::SharedCrawl;
 use crate::http::{BodyPool, Client};
 use crate::pipeline::crawl::Crawler;
 use crate::pipeline::feeder::Feeder;
+use crate::pipeline::follow::Follower;
 use crate::pipeline::listing::{InOrder, Limits, Listing, ListingEnd, Unordered};
 use crate::pipeline::parse::Parser;
 use crate::pipeline::stage::{Context, Listener, Source};
@@ -209,7 +210,7 @@ pub(super) fn prepare(
         len: out_len,
         journal,
         sync: output.sync,
-        encoder: LineEncoder::new(config.extract.field_names()),
+        encoder: LineEncoder::new(config.item_fields()),
         lock: output_lock.clone(),
         listing,
         dedup,
@@ -225,7 +226,9 @@ pub(super) fn prepare(
             stage: context.stage(format!("parser-{i}")),
         })
         .collect();
-    let client = Client::new(&config.http, site, crawlers, bodies);
+    let follow_threads = config.follow.as_ref().map_or(0, |f| f.crawlers.get());
+    let requesters = crawlers + follow_threads;
+    let client = Client::new(&config.http, site, requesters, bodies.clone());
     let crawler_threads = (0..crawlers)
         .map(|i| Crawler {
             client: client.clone(),
@@ -233,6 +236,25 @@ pub(super) fn prepare(
             stage: context.stage(format!("crawler-{i}")),
         })
         .collect();
+    // Raised at the end of the grace period: the follow-ups of pages already fetched stop then.
+    let give_up = Shutdown::new();
+    let followers = match &config.follow {
+        None => Vec::new(),
+        Some(follow) => {
+            let extractor = Arc::new(follow.extract.clone());
+            (0..follow_threads)
+                .map(|i| Follower {
+                    client: client.clone(),
+                    extractor: extractor.clone(),
+                    index: follow.index,
+                    hosts: follow.hosts.clone(),
+                    bodies: bodies.clone(),
+                    give_up: give_up.clone(),
+                    stage: context.stage(format!("follower-{i}")),
+                })
+                .collect()
+        }
+    };
 
     info!(
         "crawling {} (pages {}..{}) with {crawlers} crawlers and {} parsers into {}",
@@ -249,11 +271,15 @@ pub(super) fn prepare(
             listener,
             crawlers: crawler_threads,
             parsers,
+            followers,
             writer,
             queues: config.queues,
             grace: (
                 config.http.shutdown_grace,
-                Box::new(move || client.abandon()),
+                Box::new(move || {
+                    give_up.request();
+                    client.abandon();
+                }),
             ),
         },
         stats,

@@ -33,6 +33,7 @@ use log::warn;
 use tokio::sync::watch;
 
 mod corpus;
+mod detail;
 mod options;
 mod pages;
 mod raw;
@@ -41,7 +42,10 @@ mod server;
 #[cfg(test)]
 mod tests;
 
-pub use options::{DEFAULT_PAGE_SIZE, DemoItem, Fault, PastEnd, SiteOptions};
+pub use detail::{expected_detail, image_bytes};
+pub use options::{
+    DEFAULT_PAGE_SIZE, DemoDetail, DemoImage, DemoItem, Fault, PastEnd, SiteOptions,
+};
 pub use pages::{expected_items, render_page};
 use raw::accept_raw;
 use reply::Shared;
@@ -58,6 +62,8 @@ pub struct DemoSite {
     addr: SocketAddr,
     /// Where the raw server listens.
     raw_addr: SocketAddr,
+    /// Where the second host listens: the main server again, on another port, for images.
+    img_addr: SocketAddr,
     /// Set to `true` on drop: the main server stops accepting and its runtime is shut down,
     /// which closes every connection, stalled ones included.
     main_stop: watch::Sender<bool>,
@@ -76,16 +82,24 @@ impl DemoSite {
     }
 
     /// Bind the main server on `addr`, the raw server on 127.0.0.1:0, and start serving.
-    pub fn bind(addr: SocketAddr, opts: SiteOptions) -> io::Result<DemoSite> {
+    pub fn bind(addr: SocketAddr, mut opts: SiteOptions) -> io::Result<DemoSite> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let raw_listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
         let raw_addr = raw_listener.local_addr()?;
+        let img_listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+        let img_addr = img_listener.local_addr()?;
+        if opts.self_links {
+            opts.links_to = Some(format!("http://{}", connectable(addr)));
+            // Another host name for the same machine: another host, as a crawler sees it.
+            opts.img_origin = Some(format!("http://localhost:{}", img_addr.port()));
+        }
 
         let (stop_tx, stop) = crossbeam_channel::bounded(0);
         let shared = Arc::new(Shared {
             opts: RwLock::new(Arc::new(opts)),
             per_page: Mutex::new(HashMap::new()),
+            per_path: Mutex::new(HashMap::new()),
             total: AtomicU64::new(0),
             live: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
@@ -99,12 +113,13 @@ impl DemoSite {
             stop_tx: Some(stop_tx),
             addr,
             raw_addr,
+            img_addr,
             main_stop,
             main_thread: None,
             raw_thread: None,
         };
         site.main_thread = Some(spawn_main(
-            listener,
+            vec![listener, img_listener],
             Arc::clone(&site.shared),
             main_stop_rx,
         )?);
@@ -125,6 +140,22 @@ impl DemoSite {
     /// Where the hostile raw-socket server listens.
     pub fn raw_addr(&self) -> SocketAddr {
         self.raw_addr
+    }
+
+    /// Where the second host (images) listens, on 127.0.0.1; its URLs say `localhost`.
+    pub fn img_addr(&self) -> SocketAddr {
+        self.img_addr
+    }
+
+    /// How many requests for `path` (a detail page or an image, without a query) arrived so
+    /// far, on any server.
+    pub fn requests_for_path(&self, path: &str) -> u64 {
+        let counts = self
+            .shared
+            .per_path
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        counts.get(path).copied().unwrap_or(0)
     }
 
     /// The main server's listing URL, with a literal `{offset}` placeholder.
@@ -167,6 +198,12 @@ impl DemoSite {
     /// crawler and lets it in again, say.
     pub fn set_past_end(&self, past_end: PastEnd) {
         self.update(|opts| opts.past_end = past_end);
+    }
+
+    /// From now on, detail pages and images misbehave as `faults` says (see
+    /// [`SiteOptions::path_faults`]), and only those.
+    pub fn set_path_faults(&self, faults: std::collections::BTreeMap<String, Fault>) {
+        self.update(|opts| opts.path_faults = faults);
     }
 
     /// Changes the options for the requests that arrive from now on.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
+use crate::detail::{detail_book, image_bytes, image_of, render_detail};
 use crate::options::{Fault, PastEnd, SiteOptions};
 use crate::pages::{pad_page, render_error, render_index, render_page};
 
@@ -20,6 +21,9 @@ pub(crate) struct Shared {
     /// Requests per page so far. It also decides when a `Fault::Status` stops, so both servers
     /// must go through it.
     pub(crate) per_page: Mutex<HashMap<u64, u64>>,
+    /// Requests per path of a detail page or an image so far. It also decides when a
+    /// `Fault::Status` of `path_faults` stops.
+    pub(crate) per_path: Mutex<HashMap<String, u64>>,
     /// Requests for any path on either server.
     pub(crate) total: AtomicU64,
     /// Connections being served now, capped at `opts.workers`.
@@ -71,6 +75,9 @@ pub(crate) enum Route {
     Index,
     /// `/top250?...`: one listing page.
     Page(u64),
+    /// `/subject/<id>/` or `/img/<book>-<n>.png`: a detail page or an image (served with
+    /// `self_links` only).
+    Detail,
     /// Anything else: 404.
     NotFound,
 }
@@ -94,6 +101,7 @@ impl Shared {
         let page = match route(target, opts.page_size) {
             Route::Page(page) => page,
             Route::Index => return full(200, render_index()),
+            Route::Detail => return self.reply_detail(&opts, target),
             Route::NotFound => return full(404, render_error(404)),
         };
         let nth = {
@@ -146,6 +154,61 @@ impl Shared {
             },
             // Empty is part of the content, so render_page handles it.
             _ => full(200, render_page(&opts, page)),
+        }
+    }
+
+    /// Answers a detail page or an image, misbehaving as `path_faults` says.
+    fn reply_detail(&self, opts: &SiteOptions, target: &str) -> Reply {
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        let (body, content_type) = match (detail_book(path), image_of(path)) {
+            _ if !opts.self_links => return full(404, render_error(404)),
+            (Some(book), _) => (
+                render_detail(opts, book).into_bytes(),
+                "text/html; charset=utf-8",
+            ),
+            (_, Some((book, n))) => (image_bytes(book, n), "image/png"),
+            _ => return full(404, render_error(404)),
+        };
+        let nth = {
+            let mut counts = self.per_path.lock().unwrap_or_else(PoisonError::into_inner);
+            let count = counts.entry(path.to_string()).or_insert(0);
+            *count += 1;
+            *count
+        };
+        let headers = vec![("Content-Type", content_type.to_string())];
+        match opts.path_faults.get(path) {
+            Some(Fault::Status {
+                code,
+                times,
+                retry_after,
+            }) if *times == u32::MAX || nth <= u64::from(*times) => Reply::Full {
+                status: *code,
+                body: render_error(*code).into_bytes(),
+                headers: retry_after
+                    .iter()
+                    .map(|value| ("Retry-After", value.clone()))
+                    .collect(),
+            },
+            Some(Fault::Stall) => Reply::Stall,
+            Some(Fault::Redirect { status, location }) => Reply::Full {
+                status: *status,
+                body: render_error(*status).into_bytes(),
+                headers: vec![("Location", location.clone())],
+            },
+            Some(Fault::Huge { bytes }) => {
+                let mut body = body;
+                body.resize(body.len().max(*bytes), 0);
+                Reply::Full {
+                    status: 200,
+                    body,
+                    headers,
+                }
+            }
+            _ => Reply::Full {
+                status: 200,
+                body,
+                headers,
+            },
         }
     }
 
@@ -247,6 +310,7 @@ pub(crate) fn route(target: &str, page_size: usize) -> Route {
     match path {
         "/" => Route::Index,
         "/top250" => Route::Page(page_from_query(query, page_size)),
+        _ if detail_book(path).is_some() || image_of(path).is_some() => Route::Detail,
         _ => Route::NotFound,
     }
 }

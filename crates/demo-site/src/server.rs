@@ -19,13 +19,16 @@ use tokio::sync::watch;
 use crate::pages::render_error;
 use crate::reply::{Reply, Shared};
 
-/// Starts the main server: hyper on a two-thread tokio runtime, on a thread of its own.
+/// Starts the main server on every listener (the site's own port and the second host's):
+/// hyper on a two-thread tokio runtime, on a thread of its own.
 pub(crate) fn spawn_main(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
 ) -> io::Result<JoinHandle<()>> {
-    listener.set_nonblocking(true)?;
+    for listener in &listeners {
+        listener.set_nonblocking(true)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("demo-site-io")
@@ -35,7 +38,13 @@ pub(crate) fn spawn_main(
     thread::Builder::new()
         .name("demo-site-main".into())
         .spawn(move || {
-            runtime.block_on(serve_main(listener, shared, stop));
+            runtime.block_on(async move {
+                let mut servers = tokio::task::JoinSet::new();
+                for listener in listeners {
+                    servers.spawn(serve_main(listener, Arc::clone(&shared), stop.clone()));
+                }
+                while servers.join_next().await.is_some() {}
+            });
             // Cancels every connection task, stalled ones included, without waiting for them.
             runtime.shutdown_background();
         })

@@ -1,0 +1,196 @@
+//! The follow stage (`[follow]`): parsed list pages in, the same pages out with every item's
+//! detail fields added.
+//!
+//! A detail crawler takes one whole list page at a time and fetches the detail page of each of
+//! its items in turn (the URL in `follow.field`, resolved against the list page's URL), through
+//! the crawl's shared client (per-host slots and pacing), extracts `[follow.fields]` from it and
+//! appends them to the item. A page leaves this stage only when every one of its items is
+//! complete, so the writer commits whole pages as before and exactly-once holds: a page whose
+//! detail page failed after its retries fails as a whole (the reason names the detail URL) and
+//! is fetched again next run; an item is never written without its detail fields.
+//!
+//! A stop does not end this stage: every list page already fetched is followed up, with the
+//! requests bounded by the grace period. At its deadline (`give_up`) the requests in flight
+//! fail, and the page being followed, like every page still queued, is dropped: not committed,
+//! and fetched again next run. The stage never writes.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+use log::{debug, warn};
+use url::Url;
+
+use super::budget::Onward;
+use super::message::{Failure, Item, Page, Parsed};
+use super::stage::Stage;
+use crate::extract::Extractor;
+use crate::http::host_list::HostList;
+use crate::http::{BodyPool, Client, FetchError};
+use crate::shutdown::{Shutdown, panic_text};
+
+/// One detail crawler thread's share of the work.
+pub(crate) struct Follower {
+    /// The HTTP client, shared with every thread that sends requests.
+    pub client: Client,
+    /// The detail page's fields (one item: the whole document).
+    pub extractor: Arc<Extractor>,
+    /// The position of the list field holding the detail URL.
+    pub index: usize,
+    /// Hosts detail pages may be on.
+    pub hosts: HostList,
+    /// Where bodies go back once parsed.
+    pub bodies: Arc<BodyPool>,
+    /// Raised at the end of the grace period after a stop: what is not done by then is
+    /// dropped, for the next run.
+    pub give_up: Shutdown,
+    /// The round's counters (and its shutdown flag, which this stage does not obey).
+    pub stage: Stage,
+}
+
+/// Why a page could not be completed.
+enum Incomplete {
+    /// A detail page failed after its retries: the page fails.
+    Failed(String),
+    /// The grace period ran out: the page is dropped, not committed.
+    Abandoned,
+}
+
+impl Follower {
+    /// Follows up pages until `input` is disconnected and drained, or the next stage is gone.
+    pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {
+        // Hosts already warned about, so that a listing of links elsewhere warns once.
+        let mut warned = HashSet::new();
+        for page in input.iter() {
+            if self.give_up.is_requested() {
+                // Draining without fetching: the next run fetches the page again.
+                self.stage.stats.pages_not_crawled(1);
+                continue;
+            }
+            let Page {
+                number,
+                url,
+                content,
+            } = page;
+            let content = match content {
+                Ok(items) => match self.complete(&url, items, &mut warned) {
+                    Ok(items) => Ok(items),
+                    Err(Incomplete::Failed(reason)) => {
+                        warn!("page {number} ({url}): {reason}");
+                        Err(Failure::Failed(reason))
+                    }
+                    Err(Incomplete::Abandoned) => {
+                        self.stage.stats.pages_not_crawled(1);
+                        continue;
+                    }
+                },
+                Err(failure) => Err(failure),
+            };
+            let message = Page {
+                number,
+                url,
+                content,
+            };
+            if output.send(message).is_err() {
+                // The next stage is gone; the pipeline reports why.
+                break;
+            }
+        }
+    }
+
+    /// `items` of the page at `page_url`, each with its detail fields after its own.
+    fn complete(
+        &self,
+        page_url: &str,
+        mut items: Vec<Item>,
+        warned: &mut HashSet<String>,
+    ) -> Result<Vec<Item>, Incomplete> {
+        let base = Url::parse(page_url).ok();
+        let width = self.extractor.field_names().count();
+        for item in &mut items {
+            let link = item.get(self.index).cloned().flatten();
+            let target = link.and_then(|link| resolve(base.as_ref(), &link));
+            let detail = match target {
+                None => None,
+                Some(target) if !self.hosts.allows(&target) => {
+                    self.stage.stats.detail_refused();
+                    let host = target.host_str().unwrap_or_default().to_string();
+                    if warned.insert(host.clone()) {
+                        warn!(
+                            "detail page {target} not fetched: {host} is not the site's host nor \
+                             listed in `follow.hosts` (its items get null detail fields)"
+                        );
+                    }
+                    None
+                }
+                Some(target) => Some(self.detail(&target)?),
+            };
+            match detail {
+                Some(fields) => item.extend(fields),
+                None => item.extend(std::iter::repeat_n(None, width)),
+            }
+        }
+        Ok(items)
+    }
+
+    /// The fields of the detail page at `url`.
+    fn detail(&self, url: &Url) -> Result<Item, Incomplete> {
+        let stats = &self.stage.stats;
+        let body = match self.client.fetch(url.as_str(), &self.give_up, stats) {
+            Ok(body) => body,
+            Err(FetchError::Interrupted) => return Err(Incomplete::Abandoned),
+            // Cut off at the grace deadline: not a failure of the page.
+            Err(_) if self.give_up.is_requested() => return Err(Incomplete::Abandoned),
+            Err(err) => {
+                stats.detail_failed();
+                return Err(Incomplete::Failed(format!("detail page {url}: {err}")));
+            }
+        };
+        stats.detail_fetched(body.len() as u64);
+        // A parser bug on one hostile page must cost that page, not the crawl.
+        let extracted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.extractor.extract(&body)
+        }));
+        self.bodies.give(body.into_bytes());
+        let items = match extracted {
+            Ok(Ok(items)) => items,
+            Ok(Err(reason)) => {
+                stats.detail_failed();
+                return Err(Incomplete::Failed(format!("detail page {url}: {reason}")));
+            }
+            Err(panic) => {
+                stats.detail_failed();
+                return Err(Incomplete::Failed(format!(
+                    "detail page {url}: the HTML parser panicked: {}",
+                    panic_text(&*panic)
+                )));
+            }
+        };
+        let width = self.extractor.field_names().count();
+        // The item selector is the root element, which every document has.
+        Ok(items
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| vec![None; width]))
+    }
+}
+
+/// `link` as an absolute http(s) URL, resolved against the list page's URL; `None` (logged)
+/// when it is not one.
+fn resolve(base: Option<&Url>, link: &str) -> Option<Url> {
+    let resolved = match base {
+        Some(base) => base.join(link.trim()),
+        None => Url::parse(link.trim()),
+    };
+    match resolved {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+        Ok(url) => {
+            debug!("not a detail page URL (scheme {}): {link:?}", url.scheme());
+            None
+        }
+        Err(err) => {
+            debug!("not a detail page URL ({err}): {link:?}");
+            None
+        }
+    }
+}
