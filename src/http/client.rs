@@ -1,6 +1,8 @@
-//! The HTTP client the crawler threads share: one ureq [`Agent`] (one connection pool, and a DNS
-//! resolver that enforces the crawl's address [`Policy`]), one [`Pacer`] (the `delay_ms` gap
-//! between request starts, which widens while the server answers 429) and one [`BodyPool`].
+//! The HTTP client every thread that sends requests shares (crawlers, detail crawlers,
+//! downloaders): one ureq [`Agent`] (one connection pool, and a DNS resolver that enforces the
+//! crawl's address [`Policy`]), one [`Hosts`] (per host: `per_host` requests at once, and the
+//! `delay_ms` gap between request starts, which widens while that host answers 429) and one
+//! [`BodyPool`].
 //!
 //! Redirects are followed here, one hop at a time, so that each is checked against the policy,
 //! and `timeout_secs` is one deadline for the whole chain; bodies are decoded from their
@@ -8,17 +10,20 @@
 //! waits for the pacer or a backoff wake at once on shutdown. It knows nothing of pages,
 //! channels or stages.
 
+use std::io::Write;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use log::debug;
-use ureq::Agent;
+use log::{debug, warn};
 use ureq::http::Uri;
 use ureq::unversioned::transport::DefaultConnector;
+use ureq::{Agent, Body};
+use url::Url;
 
 use super::body::{self, ACCEPT_ENCODING, ContentEncoding, decode_body};
 use super::error::FetchError;
-use super::pacer::Pacer;
+use super::hosts::Hosts;
 use super::policy::{GuardedResolver, Policy, resolve_location};
 use super::pool::BodyPool;
 use crate::config::{HttpConfig, SiteConfig};
@@ -31,15 +36,15 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// The largest response head (status line and headers) accepted; a larger one fails the page.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
-/// The client of one crawl. Clones share the agent, the pacer, the policy and the body pool.
+/// The client of one crawl. Clones share the agent, the hosts, the policy and the body pool.
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
     /// The connection pool and the guarded resolver.
     agent: Agent,
     /// HTTP settings.
     http: HttpConfig,
-    /// The shared request pacer.
-    pacer: Arc<Pacer>,
+    /// Every host's request slots (`per_host`) and pacing (`delay_ms`, widened by 429s).
+    hosts: Arc<Hosts>,
     /// Where redirects may lead.
     policy: Arc<Policy>,
     /// Buffers to read bodies into, given back by whoever is done with a body.
@@ -47,21 +52,26 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    /// The client of a crawl of `site` by `crawlers` threads, reading bodies into `bodies`.
+    /// The client of a crawl of `site` by `threads` threads in all (crawlers, detail crawlers,
+    /// downloaders), reading bodies into `bodies`.
     pub fn new(
         http: &HttpConfig,
         site: &SiteConfig,
-        crawlers: usize,
+        threads: usize,
         bodies: Arc<BodyPool>,
     ) -> Client {
         let policy = Arc::new(Policy::for_site(
             &site.url_of(site.first_page),
             http.follow_offsite_redirects,
         ));
+        // Without `per_host`, as many requests to one host as there are threads: no cap.
+        let per_host = http
+            .per_host
+            .unwrap_or(NonZeroUsize::new(threads.max(1)).expect("at least one"));
         Client {
-            agent: build_agent(http, crawlers, policy.clone()),
+            agent: build_agent(http, threads, policy.clone()),
             http: http.clone(),
-            pacer: Arc::new(Pacer::new(http.delay)),
+            hosts: Arc::new(Hosts::new(per_host, http.delay)),
             policy,
             bodies,
         }
@@ -73,49 +83,103 @@ impl Client {
         self.agent.shutdown();
     }
 
-    /// Fetches `url`, retrying retryable errors with exponential backoff.
+    /// Fetches `url`, retrying retryable errors with exponential backoff: its decoded body.
     pub fn fetch(
         &self,
         url: &str,
         shutdown: &Shutdown,
         stats: &Stats,
     ) -> Result<String, FetchError> {
-        let mut attempt = 0;
+        self.with_retries(url, shutdown, stats, || self.get(url))
+    }
+
+    /// Downloads `url` into the writer `start` makes once the response head is in (it is
+    /// given the `Content-Type`), retrying as [`Client::fetch`] does (each attempt with a
+    /// writer of its own; a failed attempt's is dropped). At most `limit` bytes are taken,
+    /// after decoding; a larger body is [`FetchError::TooLarge`]. Returns the writer, holding
+    /// the whole body.
+    pub fn download<W: Write>(
+        &self,
+        url: &str,
+        limit: u64,
+        shutdown: &Shutdown,
+        stats: &Stats,
+        mut start: impl FnMut(Option<&str>) -> std::io::Result<W>,
+    ) -> Result<W, FetchError> {
+        self.with_retries(url, shutdown, stats, || {
+            let mut response = self.open(url, limit)?;
+            let content_type = header(&response, "content-type").map(str::to_string);
+            let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
+            let mut into = start(content_type.as_deref())
+                .map_err(|err| FetchError::Store(format!("creating the file: {err}")))?;
+            let raw = response.body_mut().with_config().limit(limit).reader();
+            body::copy_decoded(raw, encoding, limit, &mut into)?;
+            Ok(into)
+        })
+    }
+
+    /// Runs `attempt` on `url` until it succeeds, fails for good, or retries run out, each
+    /// attempt holding one of the host's slots and waiting its turn by the host's pacing.
+    /// A 429 widens that host's gap; other retryable errors back off exponentially. Every
+    /// wait ends at once on `shutdown`, and no attempt starts once it is requested.
+    fn with_retries<T>(
+        &self,
+        url: &str,
+        shutdown: &Shutdown,
+        stats: &Stats,
+        mut attempt: impl FnMut() -> Result<T, FetchError>,
+    ) -> Result<T, FetchError> {
+        let host = Url::parse(url)
+            .map_err(|err| FetchError::Redirect(format!("bad URL {url:?}: {err}")))?;
+        let mut retries = 0;
         loop {
-            if !self.pacer.wait_turn(shutdown) {
+            if shutdown.is_requested() {
                 return Err(FetchError::Interrupted);
             }
+            let Some(permit) = self.hosts.acquire(&host, shutdown.waker()) else {
+                return Err(FetchError::Interrupted);
+            };
             let started = Instant::now();
-            let result = self.get(url);
+            let result = attempt();
             stats.fetch_took(started.elapsed());
+            drop(permit);
             let err = match result {
-                Ok(body) => {
-                    self.pacer.relax();
-                    return Ok(body);
+                Ok(done) => {
+                    self.hosts.relax(&host);
+                    return Ok(done);
                 }
                 Err(err) => err,
             };
-            if !err.is_retryable() || attempt >= self.http.retries {
+            if !err.is_retryable() || retries >= self.http.retries {
                 return Err(err);
             }
-            attempt += 1;
+            retries += 1;
             stats.retried();
             let wait = match &err {
                 FetchError::Status {
                     code: 429,
                     retry_after,
                 } => {
-                    self.pacer.slow_down(*retry_after);
-                    // The pacer now holds every crawler back; this page also waits its turn.
-                    retry_after.unwrap_or_default().max(self.pacer.gap())
+                    let before = self.hosts.gap(&host);
+                    let gap = self.hosts.slow_down(&host, *retry_after);
+                    if gap > before {
+                        warn!(
+                            "{} answers 429 Too Many Requests: {} ms between requests to it now",
+                            host.origin().ascii_serialization(),
+                            gap.as_millis()
+                        );
+                    }
+                    // The host's pacing now holds every thread back; this request also waits
+                    // its turn.
+                    retry_after.unwrap_or_default().max(gap)
                 }
                 FetchError::Status {
                     retry_after: Some(wait),
                     ..
                 } => *wait,
-                _ => backoff(self.http.backoff, attempt, url),
+                _ => backoff(self.http.backoff, retries, url),
             };
-            debug!("{url}: {err}; retry {attempt} in {wait:?}");
+            debug!("{url}: {err}; retry {retries} in {wait:?}");
             if shutdown.wait_timeout(wait) {
                 return Err(FetchError::Interrupted);
             }
@@ -127,12 +191,27 @@ impl Client {
     /// attempt, every redirect hop included: each hop gets what is left of one deadline.
     fn get(&self, url: &str) -> Result<String, FetchError> {
         let limit = self.http.max_body_bytes;
+        let mut response = self.open(url, limit)?;
+        let content_type = header(&response, "content-type").map(str::to_string);
+        let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
+        let mut bytes = self.bodies.take();
+        // The wire limit only stops a body that is too large even before decoding; the one
+        // that counts applies to the decoded bytes.
+        let raw = response.body_mut().with_config().limit(limit).reader();
+        body::read_decoded(raw, encoding, limit, &mut bytes)?;
+        Ok(decode_body(bytes, content_type.as_deref()))
+    }
+
+    /// A GET of `url` up to its 2xx response head, following the redirects the policy allows,
+    /// all within one `timeout_secs` deadline (the body is read within it too). `limit` is
+    /// for the error of a body that the client refuses as too large.
+    fn open(&self, url: &str, limit: u64) -> Result<ureq::http::Response<Body>, FetchError> {
         let deadline = Instant::now() + self.http.timeout;
         let mut target: Uri = url
             .parse()
             .map_err(|err| FetchError::Redirect(format!("bad URL {url:?}: {err}")))?;
         let mut hops = 0;
-        let mut response = loop {
+        let response = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(FetchError::Timeout(ureq::Error::Timeout(
@@ -176,14 +255,7 @@ impl Client {
                 retry_after,
             });
         }
-        let content_type = header(&response, "content-type").map(str::to_string);
-        let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
-        let mut bytes = self.bodies.take();
-        // The wire limit only stops a body that is too large even before decoding; the one
-        // that counts applies to the decoded bytes.
-        let raw = response.body_mut().with_config().limit(limit).reader();
-        body::read_decoded(raw, encoding, limit, &mut bytes)?;
-        Ok(decode_body(bytes, content_type.as_deref()))
+        Ok(response)
     }
 }
 
@@ -192,15 +264,15 @@ impl Client {
 /// (so each hop is checked), DNS answers filtered by `policy`, and no proxy unless `http.proxy`
 /// names one (a crawler should not silently route through whatever `HTTP_PROXY` says). With a
 /// proxy, the proxy resolves names, so the address guard then covers redirects only.
-fn build_agent(http: &HttpConfig, crawlers: usize, policy: Arc<Policy>) -> Agent {
+fn build_agent(http: &HttpConfig, threads: usize, policy: Arc<Policy>) -> Agent {
     let proxy = http.proxy.as_deref().and_then(|p| ureq::Proxy::new(p).ok());
     let config = Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(http.user_agent.as_str())
         .timeout_global(Some(http.timeout))
         .timeout_connect(Some(http.connect_timeout))
-        .max_idle_connections(crawlers.max(10))
-        .max_idle_connections_per_host(crawlers.max(3))
+        .max_idle_connections(threads.max(10))
+        .max_idle_connections_per_host(threads.max(3))
         .max_redirects(0)
         // Decoded by `body`, with the size limit applied after decoding.
         .accept_encoding(ACCEPT_ENCODING)

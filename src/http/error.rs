@@ -27,6 +27,8 @@ pub enum FetchError {
     Encoding(String),
     /// Anything else the client reported (a bad URL, TLS).
     Other(ureq::Error),
+    /// A downloaded file could not be written (a full disk, a folder that went away).
+    Store(String),
     /// Shutdown was requested while waiting to (re)try; the page was not fetched.
     Interrupted,
 }
@@ -42,6 +44,7 @@ impl FetchError {
             | FetchError::Refused(_)
             | FetchError::Encoding(_)
             | FetchError::Other(_)
+            | FetchError::Store(_)
             | FetchError::Interrupted => false,
         }
     }
@@ -73,7 +76,9 @@ impl fmt::Display for FetchError {
             FetchError::Timeout(err) => write!(f, "timed out: {err}"),
             FetchError::Network(err) => write!(f, "network error: {err}"),
             FetchError::Redirect(why) => write!(f, "{why}"),
-            FetchError::Refused(why) | FetchError::Encoding(why) => write!(f, "{why}"),
+            FetchError::Refused(why) | FetchError::Encoding(why) | FetchError::Store(why) => {
+                write!(f, "{why}")
+            }
             FetchError::Other(err) => write!(f, "{err}"),
             FetchError::Interrupted => write!(f, "interrupted by shutdown"),
         }

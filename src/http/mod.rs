@@ -5,17 +5,12 @@
 pub(crate) mod body;
 mod client;
 mod error;
-mod pacer;
 pub(crate) mod policy;
 mod pool;
 // Not wired in yet: issue 15/16 integrate it.
 #[allow(dead_code)]
 pub(crate) mod headers;
-// Not wired in yet: issue 15/16 integrate it.
-#[allow(dead_code)]
 pub(crate) mod host_list;
-// Not wired in yet: issue 15/16 integrate it.
-#[allow(dead_code)]
 pub(crate) mod hosts;
 // Not wired in yet: issue 15/16 integrate it.
 #[allow(dead_code)]

@@ -18,12 +18,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
-use log::{debug, warn};
+use log::warn;
 use url::Url;
 
 use super::budget::Onward;
-use super::message::{Failure, Item, Page, Parsed};
-use super::stage::Stage;
+use super::message::{Item, Parsed};
+use super::stage::{Incomplete, Stage, complete_pages, resolve_link};
 use crate::extract::Extractor;
 use crate::http::host_list::HostList;
 use crate::http::{BodyPool, Client, FetchError};
@@ -48,54 +48,14 @@ pub(crate) struct Follower {
     pub stage: Stage,
 }
 
-/// Why a page could not be completed.
-enum Incomplete {
-    /// A detail page failed after its retries: the page fails.
-    Failed(String),
-    /// The grace period ran out: the page is dropped, not committed.
-    Abandoned,
-}
-
 impl Follower {
     /// Follows up pages until `input` is disconnected and drained, or the next stage is gone.
     pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {
         // Hosts already warned about, so that a listing of links elsewhere warns once.
         let mut warned = HashSet::new();
-        for page in input.iter() {
-            if self.give_up.is_requested() {
-                // Draining without fetching: the next run fetches the page again.
-                self.stage.stats.pages_not_crawled(1);
-                continue;
-            }
-            let Page {
-                number,
-                url,
-                content,
-            } = page;
-            let content = match content {
-                Ok(items) => match self.complete(&url, items, &mut warned) {
-                    Ok(items) => Ok(items),
-                    Err(Incomplete::Failed(reason)) => {
-                        warn!("page {number} ({url}): {reason}");
-                        Err(Failure::Failed(reason))
-                    }
-                    Err(Incomplete::Abandoned) => {
-                        self.stage.stats.pages_not_crawled(1);
-                        continue;
-                    }
-                },
-                Err(failure) => Err(failure),
-            };
-            let message = Page {
-                number,
-                url,
-                content,
-            };
-            if output.send(message).is_err() {
-                // The next stage is gone; the pipeline reports why.
-                break;
-            }
-        }
+        complete_pages(input, output, &self.stage, &self.give_up, |url, items| {
+            self.complete(url, items, &mut warned)
+        });
     }
 
     /// `items` of the page at `page_url`, each with its detail fields after its own.
@@ -109,7 +69,7 @@ impl Follower {
         let width = self.extractor.field_names().count();
         for item in &mut items {
             let link = item.get(self.index).cloned().flatten();
-            let target = link.and_then(|link| resolve(base.as_ref(), &link));
+            let target = link.and_then(|link| resolve_link(base.as_ref(), &link));
             let detail = match target {
                 None => None,
                 Some(target) if !self.hosts.allows(&target) => {
@@ -172,25 +132,5 @@ impl Follower {
             .into_iter()
             .next()
             .unwrap_or_else(|| vec![None; width]))
-    }
-}
-
-/// `link` as an absolute http(s) URL, resolved against the list page's URL; `None` (logged)
-/// when it is not one.
-fn resolve(base: Option<&Url>, link: &str) -> Option<Url> {
-    let resolved = match base {
-        Some(base) => base.join(link.trim()),
-        None => Url::parse(link.trim()),
-    };
-    match resolved {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
-        Ok(url) => {
-            debug!("not a detail page URL (scheme {}): {link:?}", url.scheme());
-            None
-        }
-        Err(err) => {
-            debug!("not a detail page URL ({err}): {link:?}");
-            None
-        }
     }
 }

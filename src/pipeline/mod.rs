@@ -24,6 +24,7 @@ use log::warn;
 
 pub(crate) mod budget;
 pub(crate) mod crawl;
+pub(crate) mod download;
 pub(crate) mod feeder;
 pub(crate) mod follow;
 mod grace;
@@ -55,6 +56,8 @@ pub(crate) struct Parts {
     pub parsers: Vec<parse::Parser>,
     /// Fetch each item's detail page (`[follow]`); empty when not configured.
     pub followers: Vec<follow::Follower>,
+    /// Download each item's files (`[download]`); empty when not configured.
+    pub downloaders: Vec<download::Downloader>,
     /// Writes and commits.
     pub writer: Writer,
     /// Hears of every commit (the shared frontier's acker), if anyone needs to.
@@ -102,6 +105,7 @@ pub(crate) fn run(parts: Parts, shutdown: &Shutdown) -> Joined {
     // as deep as the html queue: pages wait there for a slow stage, so it is the one to hold
     // the crawl back.
     let mut items_tx = Onward::Budget(writer_tx);
+    let download = stage_before(&mut items_tx, !parts.downloaders.is_empty(), q.html.get());
     let follow = stage_before(&mut items_tx, !parts.followers.is_empty(), q.html.get());
     let (committed_tx, committed_rx) = bounded(q.items.get());
     let committed_tx = parts.listener.is_some().then_some(committed_tx);
@@ -115,6 +119,13 @@ pub(crate) fn run(parts: Parts, shutdown: &Shutdown) -> Joined {
         };
         // Consumers first, so that each stage's consumer exists before its producer.
         let writer = spawn.thread("writer", move || parts.writer.run(items_rx, committed_tx));
+        let mut downloaders = Vec::new();
+        for (i, downloader) in parts.downloaders.into_iter().enumerate() {
+            let (input, output) = download.clone().expect("a channel for every downloader");
+            downloaders.push(spawn.thread(format!("downloader-{i}"), move || {
+                downloader.run(input, output)
+            }));
+        }
         let mut followers = Vec::new();
         for (i, follower) in parts.followers.into_iter().enumerate() {
             let (input, output) = follow.clone().expect("a channel for every follower");
@@ -141,7 +152,7 @@ pub(crate) fn run(parts: Parts, shutdown: &Shutdown) -> Joined {
         });
         let feeder = spawn.thread("feeder", move || parts.source.run(pages_tx));
         // Our copies must go now, or the channels would never disconnect.
-        drop((pages_rx, html_tx, html_rx, items_tx, follow));
+        drop((pages_rx, html_tx, html_rx, items_tx, follow, download));
         let watch = Builder::new()
             .name("grace".into())
             .spawn_scoped(s, move || {
@@ -164,6 +175,9 @@ pub(crate) fn run(parts: Parts, shutdown: &Shutdown) -> Joined {
         }
         for follower in followers {
             join(follower, &mut joined.failures);
+        }
+        for downloader in downloaders {
+            join(downloader, &mut joined.failures);
         }
         // Every request is done: the grace watch has nothing left to guard.
         drop(crawlers_done);

@@ -9,11 +9,12 @@ use anyhow::{Context as _, Result};
 use log::{info, warn};
 
 use super::RunOptions;
-use crate::config::{Config, FrontierConfig};
+use crate::config::{Config, FILES_KEY, FrontierConfig};
 use crate::extract::Extractor;
 use crate::frontier::SharedCrawl;
 use crate::http::{BodyPool, Client};
 use crate::pipeline::crawl::Crawler;
+use crate::pipeline::download::Downloader;
 use crate::pipeline::feeder::Feeder;
 use crate::pipeline::follow::Follower;
 use crate::pipeline::listing::{InOrder, Limits, Listing, ListingEnd, Unordered};
@@ -24,6 +25,7 @@ use crate::pipeline::{Observer, Parts, Silent};
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::stats::Stats;
 use crate::store::dedup::Dedup;
+use crate::store::files::sweep_stale_parts;
 use crate::store::journal::{Fingerprint, Journal};
 use crate::store::output::{LineEncoder, create_parent, open_output};
 use crate::store::resume::{Files, Mode, Opened};
@@ -99,6 +101,9 @@ pub(super) fn prepare(
         },
         (Some(_), None, None) => unreachable!("a dedup field always has a seen-set path"),
     };
+    if let Some(download) = &config.download {
+        prepare_download_dir(&download.dir)?;
+    }
     let file = open_output(&output.path)?;
     let out_len = file
         .metadata()
@@ -210,7 +215,12 @@ pub(super) fn prepare(
         len: out_len,
         journal,
         sync: output.sync,
-        encoder: LineEncoder::new(config.item_fields()),
+        encoder: match &config.download {
+            None => LineEncoder::new(config.item_fields()),
+            // The download stage adds `files`, as JSON, after every other field.
+            Some(_) => LineEncoder::new(config.item_fields().into_iter().chain([FILES_KEY]))
+                .with_json_last(),
+        },
         lock: output_lock.clone(),
         listing,
         dedup,
@@ -227,7 +237,8 @@ pub(super) fn prepare(
         })
         .collect();
     let follow_threads = config.follow.as_ref().map_or(0, |f| f.crawlers.get());
-    let requesters = crawlers + follow_threads;
+    let download_threads = config.download.as_ref().map_or(0, |d| d.threads.get());
+    let requesters = crawlers + follow_threads + download_threads;
     let client = Client::new(&config.http, site, requesters, bodies.clone());
     let crawler_threads = (0..crawlers)
         .map(|i| Crawler {
@@ -255,6 +266,22 @@ pub(super) fn prepare(
                 .collect()
         }
     };
+    let downloaders = match &config.download {
+        None => Vec::new(),
+        Some(download) => {
+            let fields: Vec<String> = config.item_fields().iter().map(|f| f.to_string()).collect();
+            let (download, fields) = (Arc::new(download.clone()), Arc::new(fields));
+            (0..download_threads)
+                .map(|i| Downloader {
+                    client: client.clone(),
+                    config: download.clone(),
+                    fields: fields.clone(),
+                    give_up: give_up.clone(),
+                    stage: context.stage(format!("downloader-{i}")),
+                })
+                .collect()
+        }
+    };
 
     info!(
         "crawling {} (pages {}..{}) with {crawlers} crawlers and {} parsers into {}",
@@ -272,6 +299,7 @@ pub(super) fn prepare(
             crawlers: crawler_threads,
             parsers,
             followers,
+            downloaders,
             writer,
             queues: config.queues,
             grace: (
@@ -288,4 +316,23 @@ pub(super) fn prepare(
         started_ms: recovery.started_ms,
         resumed_pages: committed.len() as u64,
     })
+}
+
+/// Creates `download.dir` if missing, and removes the temporaries that downloads killed
+/// mid-way (`kill -9`, a power cut) left there: older than this round's start, so none of a
+/// live process.
+fn prepare_download_dir(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating download.dir {}", dir.display()))?;
+    let removed = sweep_stale_parts(dir, std::time::SystemTime::now())
+        .with_context(|| format!("sweeping temporary files in download.dir {}", dir.display()))?;
+    if !removed.is_empty() {
+        info!(
+            "removed {} unfinished downloads from {} (a crawl stopped mid-way): they are \
+             downloaded again",
+            removed.len(),
+            dir.display()
+        );
+    }
+    Ok(())
 }

@@ -95,12 +95,28 @@ impl fmt::Display for Checksum {
     }
 }
 
-/// The default file name of a download: the hex sha1 of its URL, then [`extension_for`].
-pub fn file_name_for(url: &Url, content_type: Option<&str>) -> String {
+/// The hex sha1 of `url`: the default file name of a download is this, then
+/// [`extension_for`].
+pub fn url_digest(url: &Url) -> String {
     let digest = Sha1::digest(url.as_str().as_bytes());
-    let mut name: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    name.push_str(&extension_for(url, content_type));
-    name
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The extensions a download of `url` may have been stored with: the URL's own, when it shows
+/// one; else any that a `Content-Type` gives, or none. What an up-to-date check must look for
+/// before the response (and its type) is known.
+pub fn possible_extensions(url: &Url) -> Vec<String> {
+    let own = extension_for(url, None);
+    if !own.is_empty() {
+        return vec![own];
+    }
+    let mut all: Vec<String> = vec![String::new()];
+    for (_, ext) in EXTENSIONS {
+        if !all.iter().any(|known| known == ext) {
+            all.push(ext.to_string());
+        }
+    }
+    all
 }
 
 /// A download's extension with its dot, lower-case: the URL's, when its last path segment ends
@@ -166,7 +182,7 @@ pub fn check_name_template(key: &str, template: &str, fields: &[&str]) -> Result
 /// (`/` and `\` become `_`), NUL and control characters. The whole is trimmed, loses its
 /// leading dots (no hidden file, no `..`), has each run of dots made one, and is cut to
 /// [`MAX_NAME_BYTES`] on a character boundary, keeping the extension. A name that ends up
-/// empty is an error: the download stage then falls back to [`file_name_for`].
+/// empty is an error: the download stage then falls back to [`url_digest`].
 pub fn name_from_template(
     template: &str,
     fields: &dyn Fn(&str) -> Option<String>,
@@ -273,6 +289,7 @@ impl AtomicFile {
     }
 
     /// Bytes written so far.
+    #[cfg(test)]
     pub fn written(&self) -> u64 {
         self.written
     }
@@ -415,7 +432,7 @@ mod tests {
         let u = url("http://x.example/a/b.JPG?x=1");
         // hashlib.sha1(b"http://x.example/a/b.JPG?x=1").hexdigest()
         assert_eq!(
-            file_name_for(&u, None),
+            format!("{}{}", url_digest(&u), extension_for(&u, None)),
             "380d58b466e7e789163e1d842039aca6a6fd4b99.jpg"
         );
         let cases = [

@@ -35,6 +35,8 @@ pub(crate) fn open_output(path: &Path) -> Result<File> {
 pub(crate) struct LineEncoder {
     /// `,"name":` for each field, encoded once.
     keys: Vec<String>,
+    /// The last field's value is JSON already (the `files` of `[download]`), written as it is.
+    json_last: bool,
 }
 
 impl LineEncoder {
@@ -44,7 +46,16 @@ impl LineEncoder {
             .into_iter()
             .map(|name| format!(",{}:", serde_json::Value::from(name)))
             .collect();
-        LineEncoder { keys }
+        LineEncoder {
+            keys,
+            json_last: false,
+        }
+    }
+
+    /// The same encoder, writing the last field's value as the JSON it already is.
+    pub fn with_json_last(mut self) -> LineEncoder {
+        self.json_last = true;
+        self
     }
 
     /// Appends one line per item of page `page` (fetched from `url`) to `out`; returns how many
@@ -88,9 +99,11 @@ impl LineEncoder {
         out.extend_from_slice(page.to_string().as_bytes());
         out.extend_from_slice(b",\"url\":");
         out.extend_from_slice(url_json);
-        for (key, value) in self.keys.iter().zip(item) {
+        let last = self.keys.len().saturating_sub(1);
+        for (i, (key, value)) in self.keys.iter().zip(item).enumerate() {
             out.extend_from_slice(key.as_bytes());
             match value {
+                Some(json) if self.json_last && i == last => out.extend_from_slice(json.as_bytes()),
                 Some(value) => write_json_str(out, value),
                 None => out.extend_from_slice(b"null"),
             }
