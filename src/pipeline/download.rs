@@ -31,8 +31,8 @@ use crate::config::DownloadConfig;
 use crate::http::{Client, FetchError};
 use crate::shutdown::Shutdown;
 use crate::store::files::{
-    AtomicFile, Checksum, extension_for, name_from_template, possible_extensions, uptodate,
-    url_digest,
+    AtomicFile, Checksum, extension_for, name_from_template, possible_extensions, sync_dir,
+    uptodate, url_digest,
 };
 
 /// One downloader thread's share of the work.
@@ -43,6 +43,9 @@ pub(crate) struct Downloader {
     pub config: Arc<DownloadConfig>,
     /// The item's field names in order, for the name template.
     pub fields: Arc<Vec<String>>,
+    /// Whether stored files are synced to disk before their page is committed: not with
+    /// `output.sync = "never"`, whose promise (nothing lost to a `kill -9`) holds without it.
+    pub sync: bool,
     /// Raised at the end of the grace period after a stop.
     pub give_up: Shutdown,
     /// The round's counters (and its shutdown flag, which this stage does not obey).
@@ -93,6 +96,7 @@ impl Downloader {
         warned: &mut HashSet<String>,
     ) -> Result<Vec<Item>, Incomplete> {
         let base = Url::parse(page_url).ok();
+        let mut stored_any = false;
         for item in &mut items {
             let urls = urls_of(item.get(self.config.index).cloned().flatten());
             let mut files = Vec::with_capacity(urls.len());
@@ -111,10 +115,21 @@ impl Downloader {
                     }
                     continue;
                 }
-                files.push(self.store(&url, item, n)?.to_json());
+                let record = self.store(&url, item, n)?;
+                stored_any |= record.status == "downloaded";
+                files.push(record.to_json());
             }
             // Written as JSON by the writer (the last field of an item with downloads).
             item.push(Some(serde_json::Value::Array(files).to_string()));
+        }
+        // One sync of the folder makes the page's renames durable, before its commit.
+        if stored_any && self.sync {
+            sync_dir(&self.config.dir).map_err(|err| {
+                Incomplete::Failed(format!(
+                    "syncing download.dir {}: {err}",
+                    self.config.dir.display()
+                ))
+            })?;
         }
         Ok(items)
     }
@@ -164,7 +179,7 @@ impl Downloader {
             Err(err) => return Err(failed(err.to_string())),
         };
         let stored = file
-            .commit()
+            .commit_unsynced_rename(self.sync)
             .map_err(|err| failed(format!("storing {}: {err}", path(dir, &name))))?;
         stats.file_downloaded(stored.bytes);
         Ok(self.record(url, dir, &name, stored.checksum, "downloaded"))

@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use log::{info, warn};
 
 use super::RunOptions;
-use crate::config::{Config, FILES_KEY, FrontierConfig};
+use crate::config::{Config, FILES_KEY, FrontierConfig, SyncMode};
 use crate::extract::Extractor;
 use crate::frontier::SharedCrawl;
 use crate::http::{BodyPool, Client};
@@ -276,6 +276,7 @@ pub(super) fn prepare(
                     client: client.clone(),
                     config: download.clone(),
                     fields: fields.clone(),
+                    sync: config.output.sync != SyncMode::Never,
                     give_up: give_up.clone(),
                     stage: context.stage(format!("downloader-{i}")),
                 })
