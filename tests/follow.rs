@@ -296,3 +296,29 @@ fn kill_9_with_follow_up_keeps_every_item_once() {
     let summary = summary_of(&stderr);
     assert!(num(&summary, "detail_pages_fetched") > 0, "{summary:?}");
 }
+
+#[test]
+fn per_host_caps_requests_to_one_host_across_every_stage() {
+    for per_host in [None, Some(2)] {
+        let env = site(6, 30);
+        let http = per_host.map_or(String::new(), |n| format!("per_host = {n}\n"));
+        let text = env
+            .config_toml(&Knobs {
+                last_page: Some(5),
+                crawlers: 4,
+                extra: follow_table(4),
+                ..Knobs::default()
+            })
+            .replace("[http]\n", &format!("[http]\n{http}"));
+        let config = pagecrawl::Config::from_toml(&text).unwrap();
+        let outcome = run_bounded(config, Shutdown::new(), LIMIT);
+        assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+        assert_eq!(check(&env).len(), 6);
+        let most = env.site.most_in_flight();
+        match per_host {
+            // 4 crawlers and 4 detail crawlers: more than 2 at once without a cap.
+            None => assert!(most > 2, "{most}"),
+            Some(n) => assert_eq!(most, n, "never more than per_host, and all of it used"),
+        }
+    }
+}

@@ -102,6 +102,8 @@ impl DemoSite {
             per_path: Mutex::new(HashMap::new()),
             total: AtomicU64::new(0),
             live: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             stop,
         });
@@ -176,6 +178,12 @@ impl DemoSite {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         counts.get(&page).copied().unwrap_or(0)
+    }
+
+    /// The most requests the main server (its own port and the second host's) answered at
+    /// once so far, latency included.
+    pub fn most_in_flight(&self) -> usize {
+        self.shared.most_in_flight.load(Ordering::SeqCst)
     }
 
     /// How many requests arrived so far, for any path, on either server.

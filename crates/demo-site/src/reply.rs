@@ -28,6 +28,10 @@ pub(crate) struct Shared {
     pub(crate) total: AtomicU64,
     /// Connections being served now, capped at `opts.workers`.
     pub(crate) live: AtomicUsize,
+    /// Requests being answered now by the main server (either port).
+    pub(crate) in_flight: AtomicUsize,
+    /// The most requests the main server answered at once.
+    pub(crate) most_in_flight: AtomicUsize,
     /// Set when the site is dropped: accept loops end, and no further request is answered.
     pub(crate) stopping: AtomicBool,
     /// Disconnected when the site is dropped; waits use it instead of `sleep` so they can end

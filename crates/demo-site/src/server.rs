@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -108,6 +109,26 @@ async fn wait_until(deadline: std::time::Instant) {
     .await;
 }
 
+/// One request being answered, counted in `in_flight` until dropped.
+struct InFlight<'a> {
+    /// The counters.
+    shared: &'a Shared,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared) -> InFlight<'a> {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight { shared }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Answers one request on the main server.
 async fn answer(
     request: hyper::Request<hyper::body::Incoming>,
@@ -115,6 +136,7 @@ async fn answer(
     mut stop: watch::Receiver<bool>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let arrived = std::time::Instant::now();
+    let _answering = InFlight::new(&shared);
     let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let (status, body, headers) = match shared.reply(target) {
         Reply::Full {
