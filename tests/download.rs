@@ -323,3 +323,56 @@ fn kill_9_leaves_no_partial_file_under_a_final_name() {
     let names = names_in(&files_dir(&env));
     assert_eq!(names.len(), 1500, "every file once, no temporary left");
 }
+
+/// The race hammer with the two new stages: every mix of thread counts and tiny queues, some
+/// crawls interrupted at a random moment. Each must end in bounded time, and every page that
+/// was fetched must be in the output exactly once, each item with its detail fields and its
+/// file on disk.
+#[test]
+fn race_hammer_with_follow_and_download() {
+    let env = site(4, 0);
+    let mut interrupted = 0;
+    for round in 0..48usize {
+        let knobs = Knobs {
+            last_page: Some(3),
+            crawlers: 1 + (round * 7) % 6,
+            parsers: 1 + (round * 5) % 3,
+            queues: (1 + round % 3, 1 + (round / 3) % 3, 1 + (round / 9) % 3),
+            extra: tables(&env, 1 + (round * 3) % 7, 1 + (round * 11) % 5, ""),
+            ..Knobs::default()
+        };
+        env.reset();
+        let shutdown = pagecrawl::Shutdown::new();
+        let stopper = (round % 4 == 3).then(|| {
+            let shutdown = shutdown.clone();
+            let after = Duration::from_micros(300 * (round as u64 % 11));
+            std::thread::spawn(move || {
+                std::thread::sleep(after);
+                shutdown.request();
+            })
+        });
+        let outcome = common::run_bounded(env.config(&knobs), shutdown, Duration::from_secs(30));
+        if let Some(stopper) = stopper {
+            stopper.join().unwrap();
+        }
+        let s = outcome.summary;
+        assert!(outcome.failures.is_empty(), "{outcome:?}");
+        assert_eq!(s.failed, 0, "round {round}: {s:?}");
+        assert_eq!(
+            s.fetched, s.written_pages,
+            "round {round} {knobs:?}: a fetched page was not written"
+        );
+        let (pages, _) = check(&env, false);
+        assert_eq!(pages.len() as u64, s.fetched, "round {round}");
+        assert_eq!(s.fetched + s.not_crawled, 4, "round {round}: {s:?}");
+        if outcome.interrupted {
+            interrupted += 1;
+        } else {
+            assert_eq!(pages.len(), 4, "round {round}");
+        }
+    }
+    assert!(
+        interrupted >= 8,
+        "only {interrupted} crawls were interrupted"
+    );
+}
