@@ -322,3 +322,38 @@ fn per_host_caps_requests_to_one_host_across_every_stage() {
         }
     }
 }
+
+#[test]
+fn with_dedup_the_detail_pages_of_items_written_before_are_not_fetched_again() {
+    let env = site(2, 0);
+    let config = env.config(&Knobs {
+        last_page: Some(3),
+        dedup: Some("link"),
+        extra: follow_table(3),
+        ..Knobs::default()
+    });
+    let rounds = pagecrawl::RunOptions {
+        scheduled: true,
+        ..Default::default()
+    };
+    let round = || {
+        let outcome =
+            pagecrawl::run_with(&config, &Shutdown::new(), &Default::default(), &rounds).unwrap();
+        assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+        outcome
+    };
+    assert_eq!(round().summary.detail_fetched, 50);
+    env.site.set_pages(3); // the listing grows between the rounds
+    let second = round();
+    assert_eq!(second.summary.items, 25, "only page 2's items are new");
+    assert_eq!(
+        second.summary.detail_fetched, 25,
+        "only the new items' detail pages"
+    );
+    assert_eq!(env.site.requests_for_path("/subject/1000000/"), 1);
+    assert_eq!(env.site.requests_for_path("/subject/1000050/"), 1);
+    let new: Vec<serde_json::Value> = lines(&env).into_iter().filter(|l| l["page"] == 2).collect();
+    assert_eq!(new.len(), 25);
+    let opts = env.site.options();
+    assert_eq!(new[0]["rating"], expected_detail(&opts, 50).rating.as_str());
+}

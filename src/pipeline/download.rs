@@ -30,6 +30,7 @@ use super::stage::{Incomplete, Stage, complete_pages, resolve_link};
 use crate::config::DownloadConfig;
 use crate::http::{Client, FetchError};
 use crate::shutdown::Shutdown;
+use crate::store::dedup::AlreadyWritten;
 use crate::store::files::{
     AtomicFile, Checksum, extension_for, name_from_template, possible_extensions, sync_dir,
     uptodate, url_digest,
@@ -48,6 +49,9 @@ pub(crate) struct Downloader {
     pub sync: bool,
     /// Raised at the end of the grace period after a stop.
     pub give_up: Shutdown,
+    /// With `output.dedup`: the items written before, whose files are not fetched (the writer
+    /// drops them).
+    pub written: Option<AlreadyWritten>,
     /// The round's counters (and its shutdown flag, which this stage does not obey).
     pub stage: Stage,
 }
@@ -98,6 +102,10 @@ impl Downloader {
         let base = Url::parse(page_url).ok();
         let mut stored_any = false;
         for item in &mut items {
+            if self.written.as_ref().is_some_and(|w| w.contains(item)) {
+                item.push(Some("[]".to_string()));
+                continue;
+            }
             let urls = urls_of(item.get(self.config.index).cloned().flatten());
             let mut files = Vec::with_capacity(urls.len());
             for (n, link) in urls.iter().enumerate() {

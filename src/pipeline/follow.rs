@@ -28,6 +28,7 @@ use crate::extract::Extractor;
 use crate::http::host_list::HostList;
 use crate::http::{BodyPool, Client, FetchError};
 use crate::shutdown::{Shutdown, panic_text};
+use crate::store::dedup::AlreadyWritten;
 
 /// One detail crawler thread's share of the work.
 pub(crate) struct Follower {
@@ -44,6 +45,9 @@ pub(crate) struct Follower {
     /// Raised at the end of the grace period after a stop: what is not done by then is
     /// dropped, for the next run.
     pub give_up: Shutdown,
+    /// With `output.dedup`: the items written before, whose detail pages are not fetched (the
+    /// writer drops them).
+    pub written: Option<AlreadyWritten>,
     /// The round's counters (and its shutdown flag, which this stage does not obey).
     pub stage: Stage,
 }
@@ -68,6 +72,10 @@ impl Follower {
         let base = Url::parse(page_url).ok();
         let width = self.extractor.field_names().count();
         for item in &mut items {
+            if self.written.as_ref().is_some_and(|w| w.contains(item)) {
+                item.extend(std::iter::repeat_n(None, width));
+                continue;
+            }
             let link = item.get(self.index).cloned().flatten();
             let target = link.and_then(|link| resolve_link(base.as_ref(), &link));
             let detail = match target {

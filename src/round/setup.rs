@@ -209,6 +209,11 @@ pub(super) fn prepare(
         }
     };
 
+    // Items written before need no follow-ups: the writer drops them.
+    let written = match (&config.follow, &config.download) {
+        (None, None) => None,
+        _ => dedup.already_written(),
+    };
     let writer = Writer {
         file,
         path: output.path.clone(),
@@ -261,6 +266,7 @@ pub(super) fn prepare(
                     hosts: follow.hosts.clone(),
                     bodies: bodies.clone(),
                     give_up: give_up.clone(),
+                    written: written.clone(),
                     stage: context.stage(format!("follower-{i}")),
                 })
                 .collect()
@@ -278,6 +284,7 @@ pub(super) fn prepare(
                     fields: fields.clone(),
                     sync: config.output.sync != SyncMode::Never,
                     give_up: give_up.clone(),
+                    written: written.clone(),
                     stage: context.stage(format!("downloader-{i}")),
                 })
                 .collect()
