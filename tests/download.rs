@@ -186,6 +186,47 @@ fn a_file_over_max_bytes_fails_its_page_and_leaves_nothing_behind() {
 }
 
 #[test]
+fn an_image_bomb_is_stopped_at_max_bytes_after_decoding() {
+    let env = site(2, 0);
+    let opts = env.site.options();
+    let url = expected_detail(&opts, 7).images[0].url.clone();
+    let path = url
+        .split_once("/img/")
+        .map(|(_, p)| format!("/img/{p}"))
+        .unwrap();
+    // A few kilobytes on the wire, 200 MB once decoded.
+    env.site.set_path_faults(BTreeMap::from([(
+        path,
+        Fault::GzipBomb {
+            decoded_bytes: 200 << 20,
+        },
+    )]));
+    let started = Instant::now();
+    let outcome = env.crawl(
+        &Knobs {
+            last_page: Some(1),
+            extra: tables(&env, 2, 2, "max_bytes = 100000"),
+            ..Knobs::default()
+        },
+        LIMIT,
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(outcome.exit_code(), ExitCode::PagesFailed);
+    assert!(
+        outcome.failed_pages[&0].contains("larger than download.max_bytes (100000 bytes)"),
+        "{:?}",
+        outcome.failed_pages
+    );
+    assert_eq!(check(&env, false).0, BTreeSet::from([1]));
+    let names = names_in(&files_dir(&env));
+    assert!(names.iter().all(|n| !n.ends_with(".part")), "{names:?}");
+    // Page 1's files, and page 0's before the bomb: stored, and up to date next run.
+    assert_eq!(names.len(), 25 + 7, "{names:?}");
+    let digest = hex(&Sha1::digest(url.as_bytes()));
+    assert!(!names.iter().any(|n| n.starts_with(&digest)), "{names:?}");
+}
+
+#[test]
 fn names_from_a_template_stay_in_the_folder() {
     let env = site(1, 0);
     let outcome = env.crawl(

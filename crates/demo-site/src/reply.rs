@@ -199,6 +199,14 @@ impl Shared {
                 body: render_error(*status).into_bytes(),
                 headers: vec![("Location", location.clone())],
             },
+            Some(Fault::GzipBomb { decoded_bytes }) => Reply::Full {
+                status: 200,
+                body: gzip_filler(*decoded_bytes),
+                headers: vec![
+                    ("Content-Type", content_type.to_string()),
+                    ("Content-Encoding", "gzip".to_string()),
+                ],
+            },
             Some(Fault::Huge { bytes }) => {
                 let mut body = body;
                 body.resize(body.len().max(*bytes), 0);
