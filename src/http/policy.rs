@@ -7,8 +7,10 @@
 //! connection; redirects are also checked before they are followed. This module decides; it
 //! neither fetches nor logs.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
@@ -217,13 +219,25 @@ fn is_scheme(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
+/// How long a name's addresses are kept before it is resolved again.
+const RESOLVED_FOR: Duration = Duration::from_secs(60);
+/// Names kept at most; past it the cache starts over.
+const RESOLVED_MAX: usize = 1_024;
+
 /// The agent's DNS resolver: the default one, minus every address the policy refuses.
+///
+/// ureq asks its resolver before every request, pooled connection or not, and its default
+/// resolver spawns a thread for each lookup to bound it by the timeout: one thread per
+/// request. Here an IP address is taken as it is, and a name's addresses are kept for
+/// [`RESOLVED_FOR`]: one lookup (and one thread) per host a minute.
 #[derive(Debug)]
 pub struct GuardedResolver {
     /// The system resolver.
     inner: DefaultResolver,
     /// The rules.
     policy: Arc<Policy>,
+    /// Recent answers: `host:port` to when it was resolved and what it resolved to.
+    cache: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
 }
 
 impl GuardedResolver {
@@ -232,7 +246,45 @@ impl GuardedResolver {
         GuardedResolver {
             inner: DefaultResolver::default(),
             policy,
+            cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Every address of `uri`'s host: the address itself, a recent answer, or a new lookup.
+    fn addresses(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or_default();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<IpAddr>() {
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let key = format!("{host}:{port}");
+        let lock = || self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, addrs)) = lock().get(&key)
+            && at.elapsed() < RESOLVED_FOR
+        {
+            return Ok(addrs.clone());
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        let mut cache = lock();
+        if cache.len() >= RESOLVED_MAX {
+            cache.clear();
+        }
+        cache.insert(key, (Instant::now(), addrs.clone()));
+        Ok(addrs)
     }
 }
 
@@ -243,7 +295,7 @@ impl Resolver for GuardedResolver {
         config: &ureq::config::Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let resolved = self.inner.resolve(uri, config, timeout)?;
+        let resolved = self.addresses(uri, config, timeout)?;
         let mut allowed = self.empty();
         let mut refused: Option<SocketAddr> = None;
         for addr in resolved.iter() {
