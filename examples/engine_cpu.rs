@@ -56,7 +56,7 @@ fn cpu_time() -> Duration {
 /// CPU microseconds per page of one pass of `ex` over `pages`.
 fn pass(ex: &Extractor, pages: &[String]) -> f64 {
     timed(pages, |page| {
-        ex.extract(page).map_or(0, |items| items.len())
+        ex.extract(page).map_or(0, |items| items.items.len())
     })
 }
 
@@ -64,7 +64,7 @@ fn pass(ex: &Extractor, pages: &[String]) -> f64 {
 /// the fast tokenizer falls back to), without the DOM engine's fallback.
 fn pass_exact(ex: &Extractor, pages: &[String]) -> f64 {
     timed(pages, |page| match ex.extract_stream_exact(page) {
-        Some(StreamOutcome::Items(items)) => items.len(),
+        Some(StreamOutcome::Items(items)) => items.items.len(),
         _ => 0,
     })
 }

@@ -58,10 +58,10 @@ fn measure(engine: &str, ex: &Extractor, pages: &[String]) -> usize {
     for page in pages {
         items += match engine {
             "exact" => match ex.extract_stream_exact(page) {
-                Some(pagecrawl::extract::StreamOutcome::Items(items)) => items.len(),
+                Some(pagecrawl::extract::StreamOutcome::Items(items)) => items.items.len(),
                 _ => 0,
             },
-            _ => ex.extract(page).map_or(0, |items| items.len()),
+            _ => ex.extract(page).map_or(0, |items| items.items.len()),
         };
     }
     std::hint::black_box(items)

@@ -12,8 +12,9 @@
 //! The public surface is small: a [`Config`] (loaded and validated from TOML), [`run`] one crawl
 //! (or [`run_with`] as a round of a service, with an [`Observer`]) and read its [`Outcome`]; the
 //! [`extract::Extractor`] on its own; and what the binary needs around a crawl (the owner lock,
-//! `--fresh`, the last round of a service, `pagecrawl seed`). The layers behind it (`http`,
-//! `extract`'s engines, `store`, `frontier`, `round`, `pipeline`) are the crate's own.
+//! `--fresh`, the last round of a service, `pagecrawl seed`, and the [`preview`] of one page
+//! that `pagecrawl try` prints). The layers behind it (`http`, `extract`'s engines, `store`,
+//! `frontier`, `round`, `pipeline`) are the crate's own.
 
 pub mod config;
 mod exit_code;
@@ -31,7 +32,7 @@ pub use config::Config;
 pub use exit_code::ExitCode;
 pub use frontier::{SeedReport, Seeded, seed};
 pub use pipeline::{Observer, Silent};
-pub use round::{Outcome, RunOptions, run, run_with};
+pub use round::{Outcome, Preview, RunOptions, preview, run, run_with};
 pub use shutdown::{OutputLock, Shutdown};
 pub use store::owner::OwnerLock;
 pub use store::recovery::{RoundMark, last_round};

@@ -66,6 +66,8 @@ pub struct Stats {
     parsed: AtomicU64,
     /// Pages parsed by building their document tree (`extract.engine`).
     parsed_dom: AtomicU64,
+    /// Field values that did not convert to their field's `type` (each list element counts).
+    unconverted: AtomicU64,
     /// Pages whose items reached the output file.
     written_pages: AtomicU64,
     /// Items written.
@@ -117,6 +119,7 @@ impl Stats {
             past_end: AtomicU64::new(0),
             parsed: AtomicU64::new(0),
             parsed_dom: AtomicU64::new(0),
+            unconverted: AtomicU64::new(0),
             written_pages: AtomicU64::new(0),
             items: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
@@ -167,6 +170,11 @@ impl Stats {
     /// A page was parsed by the DOM engine rather than the stream.
     pub fn page_parsed_dom(&self) {
         self.parsed_dom.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` field values of a parsed page did not convert to their field's `type`.
+    pub fn fields_unconverted(&self, n: u64) {
+        self.unconverted.fetch_add(n, Ordering::Relaxed);
     }
 
     /// A page and its `items` items reached the output file.
@@ -264,6 +272,7 @@ impl Stats {
             past_end: load(&self.past_end),
             parsed: load(&self.parsed),
             parsed_dom: load(&self.parsed_dom),
+            fields_unconverted: load(&self.unconverted),
             written_pages: load(&self.written_pages),
             items: load(&self.items),
             bytes: load(&self.bytes),
@@ -301,6 +310,8 @@ pub struct Summary {
     pub parsed: u64,
     /// Pages parsed by the DOM engine.
     pub parsed_dom: u64,
+    /// Field values that did not convert to their field's `type`.
+    pub fields_unconverted: u64,
     /// Pages whose items were written.
     pub written_pages: u64,
     /// Items written.
@@ -364,7 +375,8 @@ impl fmt::Display for Summary {
             f,
             "pages_fetched={} pages_failed={} pages_not_crawled={} pages_past_end={} \
              pages_written={} items={} items_already_seen={} bytes={} retries={} \
-             pages_parsed_dom={} lease_reclaims={} elapsed={:.3}s pages_per_sec={:.1}",
+             pages_parsed_dom={} lease_reclaims={} fields_unconverted={} elapsed={:.3}s \
+             pages_per_sec={:.1}",
             self.fetched,
             self.failed,
             self.not_crawled,
@@ -376,6 +388,7 @@ impl fmt::Display for Summary {
             self.retries,
             self.parsed_dom,
             self.reclaims,
+            self.fields_unconverted,
             self.elapsed.as_secs_f64(),
             self.pages_per_sec()
         )?;
@@ -432,7 +445,8 @@ mod tests {
         let line = s.to_string();
         assert!(line.starts_with(
             "pages_fetched=2 pages_failed=1 pages_not_crawled=7 pages_past_end=0 pages_written=1 items=25 \
-             items_already_seen=0 bytes=150 retries=1 pages_parsed_dom=0 lease_reclaims=0 elapsed="
+             items_already_seen=0 bytes=150 retries=1 pages_parsed_dom=0 lease_reclaims=0 \
+             fields_unconverted=0 elapsed="
         ));
     }
 }

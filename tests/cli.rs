@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::{Knobs, TestEnv, check_pages, num, run_bin, summary_of};
@@ -60,7 +61,13 @@ fn check_prints_effective_settings() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("crawlers = 4"), "{stdout}");
     assert!(stdout.contains("retries = 2"), "{stdout}");
-    assert!(stdout.contains("# config OK"), "{stdout}");
+    assert!(
+        stdout.ends_with(&format!(
+            "\n# config OK\n# to see what it extracts from a page: pagecrawl try --config {}\n",
+            config.display()
+        )),
+        "{stdout}"
+    );
     assert!(!env.out_path().exists(), "check has no side effects");
 }
 
@@ -80,7 +87,43 @@ fn demo_crawls_and_verifies() {
         ),
         "{stdout}"
     );
-    assert_eq!(common::read_items(&out_path).len(), 750);
+    // Every item exactly, the table forms of config/demo.toml included: an integer, the
+    // page's digits of the price, the list of tags, the link made absolute.
+    let site = SiteOptions {
+        pages: 30,
+        ..SiteOptions::default()
+    };
+    let mut want: Vec<String> = (0..30)
+        .flat_map(|page| {
+            demo_site::expected_items(&site, page)
+                .into_iter()
+                .map(move |item| {
+                    let tags: Vec<String> = item.tags.iter().map(|t| format!("{t:?}")).collect();
+                    format!(
+                        "\"page\":{page},\"title\":{:?},\"link\":{:?},\"rank\":{},\"price\":{},\"tags\":[{}]",
+                        item.title,
+                        item.link,
+                        item.rank,
+                        item.price,
+                        tags.join(",")
+                    )
+                })
+        })
+        .collect();
+    let written = std::fs::read_to_string(&out_path).unwrap();
+    let mut got: Vec<String> = written
+        .lines()
+        .map(|line| {
+            // Drop the "url" (it names the port the demo chose): `{"page":N,"url":"…",`.
+            let (head, rest) = line.split_once(",\"url\":").unwrap();
+            let rest = &rest[rest.find(",\"title\"").unwrap()..];
+            format!("{}{}", &head[1..], &rest[..rest.len() - 1])
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got.len(), 750);
+    assert_eq!(got, want);
 }
 
 #[test]
@@ -367,4 +410,300 @@ fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_log_lines() {
         "{stderr}"
     );
     assert!(stderr.contains("progress: "), "{stderr}");
+}
+
+/// The lines of `stderr` that contain `needle`.
+fn lines_with(stderr: &str, needle: &str) -> usize {
+    stderr.lines().filter(|line| line.contains(needle)).count()
+}
+
+#[test]
+fn a_selector_that_finds_nothing_is_warned_of_once_per_round() {
+    let env = TestEnv::with_pages(10);
+    // A field typo: null on every item of every page, warned of once, by the parsers together.
+    let config = env.write_config(&Knobs {
+        extra_fields: "isbn = \"span.isbn\"\n",
+        ..Knobs::default()
+    });
+    let out = run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(num(&summary_of(&stderr), "items"), 250);
+    let warning = "`extract.fields.isbn` = \"span.isbn\" is null on all 25 items of page ";
+    assert_eq!(lines_with(&stderr, warning), 1, "{stderr}");
+    assert_eq!(lines_with(&stderr, "is null on all"), 1, "{stderr}");
+    assert_eq!(lines_with(&stderr, "matched nothing"), 0, "{stderr}");
+
+    // An item typo: every page of the range is empty, warned of once.
+    env.reset();
+    let text_config = env
+        .config_toml(&Knobs::default())
+        .replace("item = \"div.pl2\"", "item = \"div.pl3\"");
+    std::fs::write(&config, text_config).unwrap();
+    let out = run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(num(&summary_of(&stderr), "pages_fetched"), 10);
+    let warning = "`extract.item` = \"div.pl3\" matched nothing on page ";
+    assert_eq!(lines_with(&stderr, warning), 1, "{stderr}");
+    assert_eq!(lines_with(&stderr, "is null on all"), 0, "{stderr}");
+}
+
+#[test]
+fn until_empty_warns_of_an_empty_first_page_not_of_the_end_of_the_listing() {
+    let env = TestEnv::with_pages(4);
+    let config = env.write_config(&Knobs {
+        last_page: None,
+        ..Knobs::default()
+    });
+    let out = run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(env.items().len(), 100);
+    // Page 4 and the pages fetched past it are large and empty: the end, not a typo.
+    assert!(env.site.requests_for(4) == 1, "{stderr}");
+    assert_eq!(lines_with(&stderr, "matched nothing"), 0, "{stderr}");
+
+    env.reset();
+    let text_config = env
+        .config_toml(&Knobs {
+            last_page: None,
+            ..Knobs::default()
+        })
+        .replace("item = \"div.pl2\"", "item = \"li.item\"");
+    std::fs::write(&config, text_config).unwrap();
+    let out = run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let warning = "`extract.item` = \"li.item\" matched nothing on page 0 ";
+    assert_eq!(lines_with(&stderr, warning), 1, "{stderr}");
+    assert_eq!(lines_with(&stderr, "matched nothing"), 1, "{stderr}");
+}
+
+#[test]
+fn check_refuses_unknown_placeholders_in_the_site_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    let check = |url: &str| {
+        let body = format!(
+            "[site]\nurl = {url:?}\nlast_page = 1\n[extract]\nitem = \"div\"\n\
+             [extract.fields]\nt = \"a\"\n[output]\npath = \"o.jsonl\"\n"
+        );
+        std::fs::write(&config, body).unwrap();
+        run_bin(&["check", "--config", config.to_str().unwrap()], LIMIT)
+    };
+    for (url, says) in [
+        (
+            "http://127.0.0.1:1/list?p={pgae}",
+            "`site.url` has an unknown placeholder `{pgae}`: did you mean `{page}`? (only \
+             `{page}` and `{offset}` exist)",
+        ),
+        (
+            "http://127.0.0.1:1/list?start={start}",
+            "`site.url` has an unknown placeholder `{start}`: did you mean `{offset}`? (only \
+             `{page}` and `{offset}` exist)",
+        ),
+        (
+            "http://127.0.0.1:1/list",
+            "`site.url` must contain `{page}` or `{offset}`: \"http://127.0.0.1:1/list\"",
+        ),
+        (
+            "http://127.0.0.1:1/list?p={page",
+            "`site.url`: unclosed `{` at character 27 (write `{{` for a literal brace)",
+        ),
+    ] {
+        let out = check(url);
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        assert_eq!(
+            text(&out.stderr),
+            format!(
+                "pagecrawl: error: in config file {}: {says}\n",
+                config.display()
+            )
+        );
+        assert_eq!(text(&out.stdout), "");
+    }
+    // Doubled braces are literal ones.
+    let out = check("http://127.0.0.1:1/q?f={{\"a\":{page}}}");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("# first url: http://127.0.0.1:1/q?f={\"a\":0}"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_output_in_dev_needs_its_state_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    let write = |path: &Path, state: &str| {
+        let body = format!(
+            "[site]\nurl = \"http://127.0.0.1:1/?p={{page}}\"\nlast_page = 1\n[extract]\n\
+             item = \"div\"\n[extract.fields]\nt = \"a\"\n[output]\npath = {:?}\n{state}",
+            path.display().to_string()
+        );
+        std::fs::write(&config, body).unwrap();
+    };
+    for path in [Path::new("/dev/stdout"), Path::new("/dev/null")] {
+        write(path, "");
+        for cmd in ["check", "run", "try"] {
+            let out = run_bin(&[cmd, "--config", config.to_str().unwrap()], LIMIT);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {path:?}");
+            assert_eq!(
+                text(&out.stderr),
+                format!(
+                    "pagecrawl: error: in config file {}: `output.path` {} is in /dev, where \
+                     its state cannot be kept (as {}.state): set `output.state` to a file \
+                     elsewhere, or write to a file and follow it (`tail -F out/items.jsonl | \
+                     …`). A pipe or a device cannot be resumed: a later run sends every item \
+                     again\n",
+                    config.display(),
+                    path.display(),
+                    path.display()
+                )
+            );
+        }
+        assert!(!Path::new(&format!("{}.state", path.display())).exists());
+        assert!(!Path::new(&format!("{}.state.lock", path.display())).exists());
+        // With the state elsewhere, it is a valid config.
+        let state = dir.path().join("s.state");
+        write(
+            path,
+            &format!("state = {:?}\n", state.display().to_string()),
+        );
+        let out = run_bin(&["check", "--config", config.to_str().unwrap()], LIMIT);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    assert_eq!(files_in(dir.path()), ["c.toml"]);
+}
+
+#[test]
+fn a_pipe_output_with_its_state_set_gets_every_item_each_run_and_is_never_moved() {
+    let env = TestEnv::with_pages(4);
+    let fifo = env.dir.path().join("items.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let state = env.dir.path().join("items.state");
+    let text_config = env
+        .config_toml(&Knobs {
+            last_page: Some(3),
+            ..Knobs::default()
+        })
+        .replace(
+            &format!("path = {:?}", env.out_path().display().to_string()),
+            &format!(
+                "path = {:?}\nstate = {:?}",
+                fifo.display().to_string(),
+                state.display().to_string()
+            ),
+        );
+    let config = env.dir.path().join("pagecrawl.toml");
+    std::fs::write(&config, text_config).unwrap();
+    // A pipe cannot be resumed (nothing says what its reader got): every run sends every item,
+    // and `--fresh` leaves the pipe where it is.
+    for args in [&["run"][..], &["run"], &["run", "--fresh"]] {
+        // The reader ends when the crawl closes the pipe.
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        let out = run_bin(
+            &[args, &["--config", config.to_str().unwrap()]].concat(),
+            LIMIT,
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(num(&summary_of(&stderr), "pages_fetched"), 4, "{stderr}");
+        let lines = reader.join().unwrap();
+        assert_eq!(lines.lines().count(), 100, "{args:?}");
+        let kind = std::fs::metadata(&fifo).unwrap().file_type();
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
+    }
+    // `--fresh` moved the state aside, not the pipe.
+    let files = files_in(env.dir.path());
+    assert_eq!(files.len(), 5, "{files:?}");
+    assert!(
+        files[2].starts_with("items.state.") && files[2].ends_with(".old"),
+        "{files:?}"
+    );
+    assert_eq!(
+        [&files[..2], &files[3..]].concat(),
+        [
+            "items.fifo",
+            "items.state",
+            "items.state.lock",
+            "pagecrawl.toml"
+        ]
+    );
+}
+
+/// The names in `dir`, sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn verify_takes_other_crawlers_raw_links_as_the_base_makes_them() {
+    // A peer's output: title and the href as written, relative on the odd pages (under their
+    // <base href>), no rank, price or tags.
+    let site = SiteOptions {
+        pages: 2,
+        ..SiteOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("peer.jsonl");
+    let lines = |title_of: &dyn Fn(&str) -> String| -> String {
+        (0..2)
+            .flat_map(|page| {
+                demo_site::expected_items(&site, page)
+                    .into_iter()
+                    .map(move |item| (page, item))
+            })
+            .map(|(page, item)| {
+                let link = if page % 2 == 1 {
+                    item.link.replace("https://book.example/", "")
+                } else {
+                    item.link.clone()
+                };
+                let line = serde_json::json!({ "title": title_of(&item.title), "link": link });
+                format!("{line}\n")
+            })
+            .collect()
+    };
+    std::fs::write(&path, lines(&|t| t.to_string())).unwrap();
+    let verify = || {
+        run_bin(
+            &["demo", "--verify", path.to_str().unwrap(), "--pages", "2"],
+            LIMIT,
+        )
+    };
+    let out = verify();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        r#"{"expected":50,"missing":0,"duplicated":0,"unexpected":0}"#
+    );
+    // A wrong title is no match: one unexpected, one missing, exit 1.
+    let first = demo_site::expected_items(&site, 0)[0].title.clone();
+    let typo = |t: &str| {
+        if t == first {
+            format!("{t}!")
+        } else {
+            t.to_string()
+        }
+    };
+    std::fs::write(&path, lines(&typo)).unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        r#"{"expected":50,"missing":1,"duplicated":0,"unexpected":1}"#
+    );
 }

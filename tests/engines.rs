@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pagecrawl::extract::{Engine, Extractor, Item, Reading, StreamOutcome};
+use pagecrawl::extract::{Engine, Extractor, FieldSpec, RawItem, RawValue, Reading, StreamOutcome};
 use proptest::prelude::*;
 
 /// Generic item and field selectors, each set one extractor.
@@ -57,14 +57,54 @@ const SETS: &[(&str, &[(&str, &str)])] = &[
     ("span", &[("div", "div"), ("text", "span ~ *")]),
 ];
 
-fn extractors() -> Vec<Extractor> {
-    SETS.iter()
-        .map(|(item, fields)| {
-            let ex = Extractor::with_engine(item, fields, Engine::Stream).unwrap();
-            assert_eq!(ex.stream_unavailable(), None, "{item}: {fields:?}");
-            ex
-        })
+/// Item selectors and fields in the table forms (issue 15): lists, the item's own text and
+/// attribute, lists of attributes, `re` and `type`, nested matches of one list.
+const TABLE_SETS: &[(&str, &str)] = &[
+    (
+        "div",
+        r#"tags = { css = "a", all = true }
+           own = { }
+           cls = { attr = "class" }
+           hrefs = { css = "a", attr = "href", all = true }"#,
+    ),
+    (
+        "li, p",
+        r#"every = { css = "*", all = true }
+           own = { }
+           num = { css = "b", re = '(\d+)', type = "integer" }
+           srcs = { css = "img", attr = "srcset", all = true }"#,
+    ),
+    (
+        "a, span, td",
+        r#"nested = { css = "span, b, i", all = true }
+           text = { }
+           first = { css = "b" }
+           price = { re = '[0-9.]+', type = "number" }"#,
+    ),
+    ("body, table, svg", r#"own = { }"#),
+];
+
+/// The fields of a `[extract.fields]` table written in TOML.
+fn table_fields(toml_text: &str) -> Vec<(String, FieldSpec)> {
+    let table: toml::Table = toml::from_str(toml_text).unwrap();
+    table
+        .iter()
+        .map(|(name, value)| (name.clone(), FieldSpec::from_toml(name, value).unwrap()))
         .collect()
+}
+
+fn extractors() -> Vec<Extractor> {
+    let short = SETS.iter().map(|(item, fields)| {
+        let ex = Extractor::with_engine(item, fields, Engine::Stream).unwrap();
+        assert_eq!(ex.stream_unavailable(), None, "{item}: {fields:?}");
+        ex
+    });
+    let tables = TABLE_SETS.iter().map(|(item, fields)| {
+        let ex = Extractor::from_specs(item, table_fields(fields), Engine::Stream).unwrap();
+        assert_eq!(ex.stream_unavailable(), None, "{item}: {fields}");
+        ex
+    });
+    short.chain(tables).collect()
 }
 
 /// What comparing the engines on a corpus found.
@@ -119,7 +159,7 @@ impl Tally {
                 }
             };
             self.streamed += 1;
-            self.items += streamed.as_ref().map_or(0, Vec::len);
+            self.items += streamed.as_ref().map_or(0, |s| s.items.len());
             if streamed != dom {
                 self.differences.push(format!(
                     "{:?} on {html:?}:\n  stream {streamed:?}\n  dom    {dom:?}",
@@ -230,9 +270,13 @@ fn demo_pages_stream_and_give_the_same_items() {
 }
 
 /// Shorthand for expected items.
-fn items(rows: &[&[Option<&str>]]) -> Vec<Item> {
+fn items(rows: &[&[Option<&str>]]) -> Vec<RawItem> {
     rows.iter()
-        .map(|row| row.iter().map(|v| v.map(str::to_string)).collect())
+        .map(|row| {
+            row.iter()
+                .map(|v| RawValue::One(v.map(str::to_string)))
+                .collect()
+        })
         .collect()
 }
 
@@ -241,7 +285,7 @@ fn one(item: &str, fields: &[(&str, &str)]) -> Extractor {
 }
 
 /// Both engines, and the stream's own answer when it keeps the page.
-fn both(ex: &Extractor, html: &str) -> Vec<Item> {
+fn both(ex: &Extractor, html: &str) -> Vec<RawItem> {
     let dom = ex.extract_dom(html).unwrap();
     match ex.extract_stream(html).unwrap() {
         StreamOutcome::Items(streamed) => assert_eq!(streamed, dom, "{html}"),
@@ -249,7 +293,7 @@ fn both(ex: &Extractor, html: &str) -> Vec<Item> {
         StreamOutcome::Irregular(_) => {}
     }
     assert_eq!(ex.extract(html).as_ref(), Ok(&dom), "{html}");
-    dom
+    dom.items
 }
 
 #[test]
@@ -469,4 +513,164 @@ proptest! {
         tally.compare(&extractors, &html);
         prop_assert!(tally.differences.is_empty(), "{}", tally.differences.join("\n"));
     }
+}
+
+/// Both engines on `html` under table-form `fields`: the whole outcome (items and base)
+/// must be equal, and the stream must keep the page when `streams`.
+fn both_scraped(
+    item: &str,
+    fields: &str,
+    html: &str,
+    streams: bool,
+) -> pagecrawl::extract::Scraped {
+    let ex = Extractor::from_specs(item, table_fields(fields), Engine::Stream).unwrap();
+    let dom = ex.extract_dom(html).unwrap();
+    match ex.extract_stream(html).unwrap() {
+        StreamOutcome::Items(streamed) => assert_eq!(streamed, dom, "{html}"),
+        StreamOutcome::TooBig(reason) => panic!("{reason} on {html}"),
+        StreamOutcome::Irregular(why) => assert!(!streams, "{why} on {html}"),
+    }
+    dom
+}
+
+#[test]
+fn lists_and_the_items_own_text_and_attribute_in_both_engines() {
+    let fields = r#"tags = { css = "a.tag", all = true }
+                    hrefs = { css = "a", attr = "href", all = true }
+                    own = { }
+                    cls = { attr = "class" }
+                    none = { css = "i", all = true }"#;
+    let html = r#"<div class="q one"> Quote <b>1</b>
+        <a class=tag href="t/a">love</a><a href=x>other</a><a class=tag>life <b>now</b></a></div>
+        <div class=q><a class=tag><a class=tag>inner</a></a></div>"#;
+    let scraped = both_scraped("div.q", fields, html, true);
+    let all = |v: &[&str]| RawValue::All(v.iter().map(|s| s.to_string()).collect());
+    assert_eq!(
+        scraped.items,
+        vec![
+            vec![
+                all(&["love", "life now"]),
+                all(&["t/a", "x"]),
+                RawValue::One(Some("Quote 1 love other life now".into())),
+                RawValue::One(Some("q one".into())),
+                all(&[]),
+            ],
+            vec![
+                all(&["", "inner"]),
+                all(&[]),
+                RawValue::One(Some("inner".into())),
+                RawValue::One(Some("q".into())),
+                all(&[]),
+            ],
+        ]
+    );
+    // Nested items each take every match inside them, and their own text.
+    let nested = both_scraped(
+        "div",
+        r#"a = { css = "a", all = true }
+           own = { }"#,
+        "<div id=o><a>1</a><div id=i><a>2</a><a>3</a></div><a>4</a></div>",
+        true,
+    );
+    assert_eq!(
+        nested.items,
+        vec![
+            vec![
+                all(&["1", "2", "3", "4"]),
+                RawValue::One(Some("1 2 3 4".into()))
+            ],
+            vec![all(&["2", "3"]), RawValue::One(Some("2 3".into()))],
+        ]
+    );
+}
+
+#[test]
+fn the_document_base_is_the_first_base_href_in_tree_order_in_both_engines() {
+    let fields = r#"link = { css = "a", attr = "href" }"#;
+    for (html, base) in [
+        ("<a href=x>x</a>", None),
+        ("<head><base href='/b/'></head><a href=x>x</a>", Some("/b/")),
+        // A <base> without href does not count; the next one with href does.
+        (
+            "<head><base target=_top><base href='/two/'><base href='/three/'></head><a>x</a>",
+            Some("/two/"),
+        ),
+        // In the body, after the items, twice: the first in tree order.
+        (
+            "<body><a href=x>x</a><base href='/late/'><p><base href='/later/'>",
+            Some("/late/"),
+        ),
+        // After </head>: the parser puts it back into the head.
+        (
+            "<head></head><base href='/after-head/'><body><a>x</a>",
+            Some("/after-head/"),
+        ),
+        // Broken markup around it, an unclosed attribute quote before it.
+        (
+            "<div><a href=x>x<base href=/in-a/ ></div><base href=/second/>",
+            Some("/in-a/"),
+        ),
+        // A <base> in SVG is not an HTML base element.
+        (
+            "<svg><base href='/svg/'></base></svg><a href=x>x</a><base href='/html/'>",
+            Some("/html/"),
+        ),
+        ("<base HREF=' /spaced/ '><a>x</a>", Some(" /spaced/ ")),
+    ] {
+        let scraped = both_scraped("a", fields, html, true);
+        assert_eq!(scraped.base_href.as_deref(), base, "{html}");
+    }
+    // Pages the stream hands to the DOM engine still find their base there.
+    let moved = "<table><base href='/fostered/'><a href=x>x</a><tr><td>1</td></tr></table>";
+    let scraped = both_scraped("a", fields, moved, false);
+    assert_eq!(scraped.base_href.as_deref(), Some("/fostered/"));
+}
+
+#[test]
+fn re_and_type_values_in_both_engines() {
+    let ex = Extractor::from_specs(
+        "article",
+        table_fields(
+            r#"price = { css = "p.price", re = '([0-9.]+)', type = "number" }
+               rank = { css = "span.rank", re = '(\d+)', type = "integer" }
+               stars = { attr = "class", re = 'star-(\w+)' }
+               link = "h3 a@href"
+               img = { css = "img", attr = "data-original", type = "url" }
+               tags = { css = "a.tag", all = true, type = "integer" }"#,
+        ),
+        Engine::Stream,
+    )
+    .unwrap();
+    let html = r#"<html><head><base href="/shop/"></head><body>
+        <article class="star-Two"><h3><a href="book/1.html">A</a></h3><span class=rank>61.</span>
+          <p class=price>£47.01</p><img data-original="../i/1.jpg"><a class=tag>1</a><a class=tag>x</a></article>
+        <article><p class=price>£4.7.01</p><span class=rank>none</span><img data-original="http://[::1"></article>
+        </body></html>"#;
+    let url = url::Url::parse("http://books.example/list/page-2.html").unwrap();
+    let (stream, used) = ex.extract_values(html, &url);
+    assert_eq!(used, pagecrawl::extract::Used::Stream);
+    let dom = ex.convert(ex.extract_dom(html).unwrap(), &url);
+    let stream = stream.unwrap();
+    assert_eq!(stream, dom);
+    let json: Vec<String> = stream
+        .items
+        .iter()
+        .map(|item| {
+            let mut out = Vec::new();
+            for value in item {
+                value.write_json(&mut out);
+                out.push(b' ');
+            }
+            String::from_utf8(out).unwrap()
+        })
+        .collect();
+    assert_eq!(
+        json,
+        [
+            r#"47.01 61 "Two" "http://books.example/shop/book/1.html" "http://books.example/i/1.jpg" [1] "#,
+            r#"null null null null null [] "#,
+        ]
+    );
+    // "£4.7.01" gives "4.7.01", not a number; "x" is no integer; "http://[::1" no URL.
+    assert_eq!(stream.unconverted, 3);
 }

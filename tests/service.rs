@@ -274,6 +274,8 @@ fn metrics_match_the_summary_and_health_reflects_the_state() {
     let env = TestEnv::with_pages(8);
     let config = env.write_config(&Knobs {
         last_page: Some(7),
+        // "£47.01" is no number: 25 values per page that do not convert.
+        extra_fields: "bad_price = { css = \"span.price\", type = \"number\" }\n",
         extra: format!("{}[service]\nlisten = \"127.0.0.1:0\"\n", schedule(3600)),
         ..Knobs::default()
     });
@@ -281,6 +283,7 @@ fn metrics_match_the_summary_and_health_reflects_the_state() {
     let addr = service.endpoint();
     service.wait_line("round 1 done");
     let summary = summary_of(&service.log());
+    assert_eq!(num(&summary, "fields_unconverted"), 200);
 
     let (code, body) = get(addr, "/healthz");
     assert_eq!(code, 200, "{body}");
@@ -315,6 +318,7 @@ fn metrics_match_the_summary_and_health_reflects_the_state() {
         ("pagecrawl_pages_written_total", "pages_written"),
         ("pagecrawl_response_bytes_total", "bytes"),
         ("pagecrawl_pages_parsed_dom_total", "pages_parsed_dom"),
+        ("pagecrawl_fields_unconverted_total", "fields_unconverted"),
     ] {
         assert_eq!(value(metric), num(&summary, key) as f64, "{metric}");
     }
@@ -634,4 +638,37 @@ fn sighup_reloads_the_config_and_never_stops_the_service() {
     assert!(matches!(code, Some(0 | 130)), "{code:?}: {log}");
     let counts = link_counts(&env.out_path());
     assert!(counts.len() >= 1000, "round 1 whole: {}", counts.len());
+}
+
+#[test]
+fn a_selector_warning_is_given_once_in_each_round() {
+    let env = TestEnv::with_pages(6);
+    let config = env.write_config(&Knobs {
+        last_page: Some(5),
+        extra_fields: "isbn = \"span.isbn\"\n",
+        extra: schedule(1),
+        ..Knobs::default()
+    });
+    let service = Service::start(&config);
+    service.wait_line("round 2 done");
+    service.signal(libc::SIGTERM);
+    let (code, log) = service.wait(Duration::from_secs(30));
+    assert!(matches!(code, Some(0 | 130)), "{log}");
+    let warning = "`extract.fields.isbn` = \"span.isbn\" is null on all 25 items of page ";
+    let at = |text: &str| {
+        log.lines()
+            .enumerate()
+            .filter(|(_, line)| line.contains(text))
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>()
+    };
+    let warnings = at(warning);
+    let done = [at("round 1 done in "), at("round 2 done in ")].concat();
+    assert_eq!(done.len(), 2, "{log}");
+    // Once in round 1, once in round 2 (and at most once in a round 3 cut short).
+    assert!(warnings.len() >= 2 && warnings.len() <= 3, "{log}");
+    assert!(
+        warnings[0] < done[0] && done[0] < warnings[1] && warnings[1] < done[1],
+        "{log}"
+    );
 }

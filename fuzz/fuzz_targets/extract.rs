@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use pagecrawl::testing::decode_body;
-use pagecrawl::extract::{Engine, Extractor, Limits, StreamOutcome};
+use pagecrawl::extract::{Engine, Extractor, FieldSpec, Limits, StreamOutcome};
 
 /// Selector sets the engines are compared under: the demo's, and generic ones that match the
 /// elements a parser adds, foreign content, siblings and attributes in any case.
@@ -27,21 +27,53 @@ const SETS: &[(&str, &[(&str, &str)])] = &[
     ("[class] span", &[("b", "b ~ i"), ("href", "a[href*='&']@href")]),
 ];
 
+/// Selector sets in the table forms of issue 15: lists (nested matches included), the item's
+/// own text and attribute, `re` and `type`. The engines' raw strings and `<base href>` are
+/// compared, so every form is held equal.
+const TABLE_SETS: &[(&str, &str)] = &[
+    (
+        "div, li, p",
+        r#"all = { css = "a, b", all = true }
+           own = { }
+           cls = { attr = "class" }
+           hrefs = { css = "a", attr = "href", all = true }"#,
+    ),
+    (
+        "*",
+        r#"own = { }
+           num = { css = "*", re = '(\d+)', type = "integer", all = true }"#,
+    ),
+];
+
+/// The limits every fuzzed extractor runs under.
+const LIMITS: Limits = Limits {
+    max_items: 500,
+    max_bytes: 1 << 20,
+};
+
 fn extractors() -> &'static [Extractor] {
     static EXTRACTORS: OnceLock<Vec<Extractor>> = OnceLock::new();
     EXTRACTORS.get_or_init(|| {
-        SETS.iter()
-            .map(|(item, fields)| {
-                let ex = Extractor::with_engine(item, fields, Engine::Stream)
-                    .expect("valid selectors")
-                    .with_limits(Limits {
-                        max_items: 500,
-                        max_bytes: 1 << 20,
-                    });
-                assert_eq!(ex.stream_unavailable(), None, "{item}");
-                ex
-            })
-            .collect()
+        let short = SETS.iter().map(|(item, fields)| {
+            let ex = Extractor::with_engine(item, fields, Engine::Stream)
+                .expect("valid selectors")
+                .with_limits(LIMITS);
+            assert_eq!(ex.stream_unavailable(), None, "{item}");
+            ex
+        });
+        let tables = TABLE_SETS.iter().map(|(item, fields)| {
+            let table: toml::Table = toml::from_str(fields).expect("valid TOML");
+            let fields = table
+                .iter()
+                .map(|(name, value)| (name.clone(), FieldSpec::from_toml(name, value).unwrap()))
+                .collect();
+            let ex = Extractor::from_specs(item, fields, Engine::Stream)
+                .expect("valid selectors")
+                .with_limits(LIMITS);
+            assert_eq!(ex.stream_unavailable(), None, "{item}");
+            ex
+        });
+        short.chain(tables).collect()
     })
 }
 

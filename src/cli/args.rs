@@ -33,6 +33,16 @@ pub enum Command {
         #[arg(long, short, value_name = "PATH")]
         config: PathBuf,
     },
+    /// Fetch one page as the crawl would (every `[http]` setting, the config's extractor) and
+    /// print its items as JSON, then how many items each field filled. Writes no file.
+    Try {
+        /// The config file.
+        #[arg(long, short, value_name = "PATH")]
+        config: PathBuf,
+        /// The page number to fetch; `site.first_page` when not given.
+        #[arg(long, value_name = "N")]
+        page: Option<u64>,
+    },
     /// Put the page range of a `[frontier] kind = "redis"` crawl into Redis (daemons also do
     /// it when they start; this is the same, exactly once), and put back pages that failed.
     Seed {

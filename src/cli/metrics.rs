@@ -121,6 +121,11 @@ impl Collector for Status {
                 t.parsed_dom,
             ),
             (
+                "fields_unconverted",
+                "Field values that did not convert to their field's type (null in the output)",
+                t.fields_unconverted,
+            ),
+            (
                 "lease_reclaims",
                 "Pages of the shared frontier taken over from a daemon whose lease ran out",
                 t.reclaims,

@@ -1,8 +1,9 @@
 //! What only the binary does: the command line (`args.rs`), the signal handlers (`signals.rs`),
 //! the service loop of rounds (`service.rs`), its status (`status.rs`) and, with the "metrics"
-//! feature, its `/metrics` and `/healthz` (`metrics.rs`, `endpoint.rs`), logging and the progress bar (`progress.rs`,
-//! `watch.rs`), and the demo command (`demo.rs`, with the "demo" feature). The library crawls;
-//! this module decides what to crawl, when, and what to tell the world about it.
+//! feature, its `/metrics` and `/healthz` (`metrics.rs`, `endpoint.rs`), logging and the
+//! progress bar (`progress.rs`, `watch.rs`), `pagecrawl try` (`try_page.rs`), and the demo
+//! command (`demo.rs`, with the "demo" feature). The library crawls; this module decides what to
+//! crawl, when, and what to tell the world about it.
 
 use std::path::Path;
 
@@ -26,6 +27,7 @@ pub mod progress;
 mod service;
 mod signals;
 mod status;
+mod try_page;
 mod watch;
 
 /// Runs the command `cli` asks for.
@@ -51,8 +53,14 @@ pub fn run(cli: Cli, progress: Option<Progress>) -> Result<ExitCode> {
         Some(Command::Check { config }) => {
             print!("{}", load_config(&config)?.describe());
             println!("\n# config OK");
+            // What `check` cannot know: whether the selectors find anything on the real site.
+            println!(
+                "# to see what it extracts from a page: pagecrawl try --config {}",
+                config.display()
+            );
             Ok(ExitCode::Success)
         }
+        Some(Command::Try { config, page }) => try_page::command(&load_config(&config)?, page),
         #[cfg(feature = "demo")]
         Some(Command::Demo(args)) => demo::command(args),
     }

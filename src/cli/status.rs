@@ -37,6 +37,7 @@ pub(super) struct Totals {
     pub(super) items: u64,
     pub(super) already_seen: u64,
     pub(super) parsed_dom: u64,
+    pub(super) fields_unconverted: u64,
     pub(super) reclaims: u64,
     pub(super) bytes: u64,
     pub(super) detail_fetched: u64,
@@ -57,6 +58,7 @@ impl Totals {
         self.items += s.items;
         self.already_seen += s.already_seen;
         self.parsed_dom += s.parsed_dom;
+        self.fields_unconverted += s.fields_unconverted;
         self.reclaims += s.reclaims;
         self.bytes += s.bytes;
         self.detail_fetched += s.detail_fetched;

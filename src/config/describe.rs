@@ -174,7 +174,7 @@ impl Config {
             tight: true,
         });
         for (name, spec) in extract.field_specs() {
-            out.push(set(name, quoted(spec)));
+            out.push(set(name, spec.as_toml()));
         }
 
         self.follow_lines(&mut out);
@@ -240,7 +240,7 @@ impl Config {
                 },
             ]);
             for (name, spec) in f.extract.field_specs() {
-                out.push(set(name, quoted(spec)));
+                out.push(set(name, spec.as_toml()));
             }
         }
         if let Some(d) = &self.download {
@@ -296,6 +296,31 @@ mod tests {
                 "output.dedup: unset -> \"u\"",
                 "output.seen: unset -> \"o.seen\"",
                 "schedule.every_secs: unset -> 60",
+            ]
+        );
+    }
+
+    #[test]
+    fn table_fields_show_their_form_and_their_changes() {
+        let config = |fields: &str| {
+            Config::from_toml(&format!(
+                "[site]\nurl = \"http://x/?p={{page}}\"\n[extract]\nitem = \"div\"\n\
+                 [extract.fields]\n{fields}\n[output]\npath = \"o\"\n"
+            ))
+            .unwrap()
+        };
+        let old = config("t = \"a\"\ntags = { all = true, css = \"a.tag\" }");
+        let text = old.describe();
+        assert!(
+            text.contains("\ntags = { css = \"a.tag\", all = true }\n"),
+            "{text}"
+        );
+        let new = config("t = { }\ntags = { css = \"a.tag\", all = true, type = \"integer\" }");
+        assert_eq!(
+            old.changes(&new),
+            [
+                "extract.fields.t: \"a\" -> { }",
+                "extract.fields.tags: { css = \"a.tag\", all = true } -> { css = \"a.tag\", all = true, type = \"integer\" }",
             ]
         );
     }

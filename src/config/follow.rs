@@ -13,7 +13,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::limits::{self, Bound};
-use crate::extract::{Engine, Extractor};
+use crate::extract::{Engine, Extractor, FieldSpec};
 use crate::http::host_list::HostList;
 use crate::store::files::check_name_template;
 
@@ -131,19 +131,19 @@ impl RawFollow {
                      to the item beside the list's"
                 );
             }
-            let spec = value.as_str().with_context(|| {
-                format!(
-                    "`follow.fields.{name}` must be a string like \"a\" or \"a@href\", got {value}"
-                )
-            })?;
-            limits::SELECTOR_BYTES.check_len(&format!("`follow.fields.{name}`"), spec)?;
-            fields.push((name, spec.to_string()));
+            if let Some(short) = value.as_str() {
+                limits::SELECTOR_BYTES.check_len(&format!("`follow.fields.{name}`"), short)?;
+            }
+            let spec = FieldSpec::from_toml_in("follow.fields", &name, &value)
+                .map_err(anyhow::Error::msg)?;
+            fields.push((name, spec));
         }
         if fields.is_empty() {
             bail!("`[follow.fields]` must name at least one field");
         }
-        // The detail page is one item: the whole document.
-        let extract = Extractor::with_engine("html", &fields, self.engine.unwrap_or_default())
+        // The detail page is one item: the whole document. The extractor's own errors name
+        // `extract.fields`; here they are about `follow.fields`.
+        let extract = Extractor::from_specs("html", fields, self.engine.unwrap_or_default())
             .map_err(|err| anyhow!("{}", err.to_string().replace("extract.", "follow.")))?;
         Ok(FollowConfig {
             field: self.field,

@@ -15,7 +15,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::extract::Extractor;
@@ -26,11 +26,11 @@ mod describe;
 mod follow;
 pub mod limits;
 mod raw;
-// Not wired in yet: issue 15/16 integrate it.
 #[cfg(test)]
 mod tests;
-#[allow(dead_code)]
 pub(crate) mod url_template;
+
+pub use url_template::UrlTemplate;
 
 /// A validated configuration, ready for [`crate::run`].
 #[derive(Debug, Clone)]
@@ -109,7 +109,7 @@ pub struct ServiceConfig {
 /// The `[site]` table: the listing and its page range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteConfig {
-    /// The page URL with `{page}` and/or `{offset}` placeholders.
+    /// The page URL with `{page}` and/or `{offset}` placeholders (and `{{`, `}}` for braces).
     pub url: UrlTemplate,
     /// The first page number to crawl.
     pub first_page: u64,
@@ -288,44 +288,6 @@ impl Default for LogConfig {
         LogConfig {
             stats_interval: Some(Duration::from_secs(60)),
         }
-    }
-}
-
-/// A page URL with `{page}` and `{offset}` placeholders, checked to be http(s).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UrlTemplate(String);
-
-impl UrlTemplate {
-    /// Checks that `template` has a placeholder and gives an http(s) URL once filled in.
-    pub fn parse(template: &str) -> Result<UrlTemplate> {
-        if !template.contains("{page}") && !template.contains("{offset}") {
-            bail!("`site.url` must contain `{{page}}` or `{{offset}}`: {template:?}");
-        }
-        let template = UrlTemplate(template.to_string());
-        let sample = template.render(0, 1);
-        let uri: ureq::http::Uri = sample
-            .parse()
-            .with_context(|| format!("`site.url` is not a valid URL: {sample:?}"))?;
-        match uri.scheme_str() {
-            Some("http" | "https") => {}
-            _ => bail!("`site.url` must start with http:// or https://: {sample:?}"),
-        }
-        if uri.host().is_none_or(str::is_empty) {
-            bail!("`site.url` has no host: {sample:?}");
-        }
-        Ok(template)
-    }
-
-    /// The URL of `page`, with `{offset}` = `page * page_size`.
-    pub fn render(&self, page: u64, page_size: u64) -> String {
-        self.0
-            .replace("{page}", &page.to_string())
-            .replace("{offset}", &page.saturating_mul(page_size).to_string())
-    }
-
-    /// The template as written in the config.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 

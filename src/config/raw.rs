@@ -16,7 +16,7 @@ use super::{
     RedisFrontierConfig, ScheduleConfig, ServiceConfig, SiteConfig, SyncMode, ThreadsConfig,
     UrlTemplate,
 };
-use crate::extract::{Engine, Extractor, Limits};
+use crate::extract::{Engine, Extractor, FieldSpec, Limits};
 
 /// The file as written; every table and key is optional unless validation says otherwise.
 #[derive(Debug, Deserialize)]
@@ -221,7 +221,7 @@ impl RawConfig {
         let site = self
             .site
             .context("missing table `[site]` (with at least `url`)")?;
-        let url = UrlTemplate::parse(&site.url)?;
+        let url = UrlTemplate::parse(&site.url).map_err(anyhow::Error::msg)?;
         let page_size = site.page_size.unwrap_or(SiteConfig::DEFAULT_PAGE_SIZE);
         if page_size == 0 {
             bail!("`site.page_size` must be at least 1, got 0");
@@ -318,13 +318,11 @@ impl RawConfig {
         limits::FIELDS.check_usize(extract.fields.len())?;
         let mut fields = Vec::with_capacity(extract.fields.len());
         for (name, value) in extract.fields {
-            let spec = value.as_str().with_context(|| {
-                format!(
-                    "`extract.fields.{name}` must be a string like \"a\" or \"a@href\", got {value}"
-                )
-            })?;
-            limits::SELECTOR_BYTES.check_len(&format!("`extract.fields.{name}`"), spec)?;
-            fields.push((name, spec.to_string()));
+            if let Some(short) = value.as_str() {
+                limits::SELECTOR_BYTES.check_len(&format!("`extract.fields.{name}`"), short)?;
+            }
+            let spec = FieldSpec::from_toml(&name, &value).map_err(anyhow::Error::msg)?;
+            fields.push((name, spec));
         }
         let defaults = Limits::default();
         let limits = Limits {
@@ -340,7 +338,7 @@ impl RawConfig {
             )?,
         };
         let extract =
-            Extractor::with_engine(&extract.item, &fields, extract.engine.unwrap_or_default())?
+            Extractor::from_specs(&extract.item, fields, extract.engine.unwrap_or_default())?
                 .with_limits(limits);
 
         let output = self
@@ -354,8 +352,31 @@ impl RawConfig {
             name.push(suffix);
             PathBuf::from(name)
         };
-        let state = output.state.unwrap_or_else(|| beside(".state"));
-        let seen = output.seen.unwrap_or_else(|| beside(".seen"));
+        // `/dev/stdout`, `/dev/null`: the state beside them would be a file created in /dev
+        // (as root) or refused there. (A FIFO in a folder of its own keeps its state beside it.)
+        let in_dev = crate::store::output::in_dev(&output.path);
+        let state = match output.state {
+            Some(state) => state,
+            None if in_dev => bail!(
+                "`output.path` {} is in /dev, where its state cannot be kept (as {}): set \
+                 `output.state` to a file elsewhere, or write to a file and follow it (`tail \
+                 -F out/items.jsonl | …`). A pipe or a device cannot be resumed: a later run \
+                 sends every item again",
+                output.path.display(),
+                beside(".state").display()
+            ),
+            None => beside(".state"),
+        };
+        let seen = match output.seen {
+            Some(seen) => seen,
+            None if in_dev && output.dedup.is_some() => bail!(
+                "`output.path` {} is in /dev, where the seen-set of `output.dedup` cannot be \
+                 kept (as {}): set `output.seen` to a file elsewhere",
+                output.path.display(),
+                beside(".seen").display()
+            ),
+            None => beside(".seen"),
+        };
         if state == output.path {
             bail!("`output.state` must differ from `output.path`");
         }

@@ -117,6 +117,22 @@ pub struct FieldSpec {
     /// What the value becomes: from `type`, else [`Kind::Url`] or [`Kind::Srcset`] for a URL
     /// attribute, else [`Kind::String`]. `type = "string"` keeps a URL attribute as written.
     pub kind: Kind,
+    /// The field as written: the short form's string, or the table in a canonical order
+    /// (`{ css = "a.tag", all = true }`), for `pagecrawl check` and the journal's fingerprint.
+    pub source: String,
+    /// Whether it was written in the short form (a string).
+    pub short: bool,
+}
+
+impl FieldSpec {
+    /// The field as TOML: the short form quoted, or the table.
+    pub fn as_toml(&self) -> String {
+        if self.short {
+            format!("{:?}", self.source)
+        } else {
+            self.source.clone()
+        }
+    }
 }
 
 impl FieldSpec {
@@ -125,7 +141,13 @@ impl FieldSpec {
     ///
     /// The selector is checked with [`check_selector`]; the caller compiles it for its engine.
     pub fn from_toml(name: &str, value: &toml::Value) -> Result<FieldSpec, String> {
-        let key = format!("extract.fields.{name}");
+        FieldSpec::from_toml_in("extract.fields", name, value)
+    }
+
+    /// [`FieldSpec::from_toml`] for a field of another table of fields (`follow.fields`),
+    /// which errors name.
+    pub fn from_toml_in(table: &str, name: &str, value: &toml::Value) -> Result<FieldSpec, String> {
+        let key = format!("{table}.{name}");
         match value {
             toml::Value::String(short) => FieldSpec::from_short(&key, short),
             toml::Value::Table(table) => FieldSpec::from_table(&key, table),
@@ -153,7 +175,10 @@ impl FieldSpec {
             ));
         }
         let css = (!css.is_empty()).then_some(css);
-        FieldSpec::build(key, css, attr, false, None, None)
+        let mut spec = FieldSpec::build(key, css, attr, false, None, None)?;
+        spec.source = short.to_string();
+        spec.short = true;
+        Ok(spec)
     }
 
     /// The table form: `css`, `attr`, `all`, `re`, `type`, each optional.
@@ -197,7 +222,9 @@ impl FieldSpec {
                 "`{key}.attr` is not an attribute name: {attr:?} (no spaces, quotes, `=`, `>` or `/`)"
             ));
         }
-        FieldSpec::build(key, css, attr, all, text("re")?, text("type")?)
+        let mut spec = FieldSpec::build(key, css, attr, all, text("re")?, text("type")?)?;
+        spec.source = canonical_table(table);
+        Ok(spec)
     }
 
     /// Checks the parts shared by both forms and works out the kind.
@@ -248,7 +275,23 @@ impl FieldSpec {
             all,
             re,
             kind,
+            source: String::new(),
+            short: false,
         })
+    }
+}
+
+/// A field's table written back as one inline TOML table, its keys in the documented order
+/// (`{ css = "p.price", re = '…', type = "number" }`); `{ }` when empty.
+fn canonical_table(table: &toml::Table) -> String {
+    let parts: Vec<String> = TABLE_KEYS
+        .iter()
+        .filter_map(|key| Some(format!("{key} = {}", table.get(*key)?)))
+        .collect();
+    if parts.is_empty() {
+        "{ }".to_string()
+    } else {
+        format!("{{ {} }}", parts.join(", "))
     }
 }
 

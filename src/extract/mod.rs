@@ -13,31 +13,29 @@
 use anyhow::{Result, anyhow};
 use log::debug;
 use scraper::Selector;
+use url::Url;
 
 mod dom;
-// Not wired in yet: issue 15/16 integrate it.
-#[allow(dead_code)]
 pub(crate) mod field_spec;
-// Not wired in yet: issue 15/16 integrate it.
-#[allow(dead_code)]
-pub(crate) mod selector_check;
-// Not wired in yet: issue 15/16 integrate it.
-#[allow(dead_code)]
-pub(crate) mod srcset;
-// Not wired in yet: issue 15/16 integrate it.
 mod limits;
+mod scraped;
+pub(crate) mod selector_check;
+pub(crate) mod srcset;
 mod stream;
-#[allow(dead_code)]
 pub(crate) mod values;
 
+pub use field_spec::FieldSpec;
 pub use limits::Limits;
+pub use scraped::{Extracted, RawItem, RawValue, Scraped};
 pub use stream::Outcome as StreamOutcome;
 pub use stream::Reading;
+pub use values::Value;
 
 use limits::Budget;
+use selector_check::check_selector;
 
-/// One extracted item: the field values in config order; `None` when a field matched nothing.
-pub type Item = Vec<Option<String>>;
+/// One extracted item: the field values in config order.
+pub type Item = Vec<Value>;
 
 /// How pages are turned into items (`extract.engine`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -81,8 +79,10 @@ pub struct Extractor {
     item: Selector,
     /// The fields in config order, as the DOM engine takes them.
     fields: Vec<dom::DomField>,
-    /// `(name, spec)` of each field, as written in the config.
-    specs: Vec<(String, String)>,
+    /// The name of each field, in config order.
+    names: Vec<String>,
+    /// Each field's form, in config order: what the engines take and how it is converted.
+    specs: Vec<FieldSpec>,
     /// The engine asked for.
     engine: Engine,
     /// The streaming plan; `None` with `engine = "dom"` or a selector the stream cannot match.
@@ -97,12 +97,14 @@ pub struct Extractor {
 const RESERVED_FIELDS: [&str; 2] = ["page", "url"];
 
 impl Extractor {
-    /// Compiles the item selector and the `(name, spec)` field list.
+    /// Compiles the item selector and the `(name, spec)` field list, each spec in the short
+    /// form.
     ///
     /// A spec is `selector` (the text of the first match, whitespace collapsed), `selector@attr`
     /// (an attribute of the first match) or `@attr` (an attribute of the item element itself).
     /// An attribute is named as the DOM's `getAttribute` takes it: case-insensitively on HTML
-    /// elements, exactly on SVG and MathML ones (`viewBox`, `xlink:href`).
+    /// elements, exactly on SVG and MathML ones (`viewBox`, `xlink:href`). Attributes that hold
+    /// URLs (`href`, `src` …) are resolved against the page's URL.
     pub fn new(item: &str, fields: &[(impl AsRef<str>, impl AsRef<str>)]) -> Result<Extractor> {
         Extractor::with_engine(item, fields, Engine::default())
     }
@@ -113,42 +115,55 @@ impl Extractor {
         fields: &[(impl AsRef<str>, impl AsRef<str>)],
         engine: Engine,
     ) -> Result<Extractor> {
-        let item_selector = Selector::parse(item)
-            .map_err(|err| anyhow!("`extract.item`: invalid CSS selector {item:?}: {err}"))?;
+        let fields = fields
+            .iter()
+            .map(|(name, spec)| {
+                let value = toml::Value::String(spec.as_ref().to_string());
+                let spec = FieldSpec::from_toml(name.as_ref(), &value).map_err(|e| anyhow!(e))?;
+                Ok((name.as_ref().to_string(), spec))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Extractor::from_specs(item, fields, engine)
+    }
+
+    /// Compiles the item selector and fields read from the config ([`FieldSpec::from_toml`]),
+    /// in output order.
+    pub fn from_specs(
+        item: &str,
+        fields: Vec<(String, FieldSpec)>,
+        engine: Engine,
+    ) -> Result<Extractor> {
+        let item_selector = check_selector(item).map_err(|err| anyhow!("`extract.item`: {err}"))?;
         if fields.is_empty() {
             return Err(anyhow!("`[extract.fields]` must name at least one field"));
         }
         let mut compiled = Vec::with_capacity(fields.len());
-        let mut plan_fields = Vec::with_capacity(fields.len());
-        for (name, spec) in fields {
-            let (name, spec) = (name.as_ref(), spec.as_ref());
-            let key = format!("extract.fields.{name}");
-            if RESERVED_FIELDS.contains(&name) {
+        for (name, spec) in &fields {
+            if RESERVED_FIELDS.contains(&name.as_str()) {
                 return Err(anyhow!(
-                    "`{key}`: the name {name:?} is reserved (every item already has \"page\" and \"url\")"
+                    "`extract.fields.{name}`: the name {name:?} is reserved (every item already has \"page\" and \"url\")"
                 ));
             }
-            let (selector, attr) = match spec.rsplit_once('@') {
-                Some((sel, attr)) => (sel.trim(), Some(attr.trim())),
-                None => (spec.trim(), None),
-            };
-            if attr.is_some_and(str::is_empty) {
-                return Err(anyhow!("`{key}`: no attribute name after `@` in {spec:?}"));
-            }
-            plan_fields.push(((!selector.is_empty()).then_some(selector), attr));
-            let selector = match (selector, attr) {
-                ("", None) => return Err(anyhow!("`{key}`: empty selector")),
-                ("", Some(_)) => None,
-                (sel, _) => Some(
-                    Selector::parse(sel)
-                        .map_err(|err| anyhow!("`{key}`: invalid CSS selector {sel:?}: {err}"))?,
+            let selector = match &spec.css {
+                Some(css) => Some(
+                    check_selector(css).map_err(|err| anyhow!("`extract.fields.{name}`: {err}"))?,
                 ),
+                None => None,
             };
             compiled.push(dom::DomField {
                 selector,
-                attr: attr.map(str::to_string),
+                attr: spec.attr.clone(),
+                all: spec.all,
             });
         }
+        let plan_fields: Vec<stream::PlanField<'_>> = fields
+            .iter()
+            .map(|(_, spec)| stream::PlanField {
+                selector: spec.css.as_deref(),
+                attr: spec.attr.as_deref(),
+                all: spec.all,
+            })
+            .collect();
         let (stream, no_stream) = match engine {
             Engine::Dom => (None, None),
             Engine::Stream => match stream::Plan::new(item, &plan_fields) {
@@ -156,14 +171,13 @@ impl Extractor {
                 Err(why) => (None, Some(why)),
             },
         };
+        let (names, specs) = fields.into_iter().unzip();
         Ok(Extractor {
             item_source: item.to_string(),
             item: item_selector,
             fields: compiled,
-            specs: fields
-                .iter()
-                .map(|(name, spec)| (name.as_ref().to_string(), spec.as_ref().to_string()))
-                .collect(),
+            names,
+            specs,
             engine,
             stream,
             no_stream,
@@ -200,24 +214,39 @@ impl Extractor {
 
     /// The field names in output order.
     pub fn field_names(&self) -> impl Iterator<Item = &str> {
-        self.specs.iter().map(|(name, _)| name.as_str())
+        self.names.iter().map(String::as_str)
     }
 
-    /// `(name, spec)` pairs as written in the config.
-    pub fn field_specs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.specs
-            .iter()
-            .map(|(name, spec)| (name.as_str(), spec.as_str()))
+    /// `(name, spec)` pairs: each field as written in the config (the short form's string, or
+    /// its table in a canonical order).
+    pub fn field_specs(&self) -> impl Iterator<Item = (&str, &FieldSpec)> {
+        self.names.iter().map(String::as_str).zip(&self.specs)
     }
 
-    /// Extracts every item of `html`, in document order, or says which per-page limit the page
-    /// is over.
-    pub fn extract(&self, html: &str) -> Result<Vec<Item>, String> {
+    /// Takes every item of `html`, in document order, as raw strings, or says which per-page
+    /// limit the page is over.
+    pub fn extract(&self, html: &str) -> Result<Scraped, String> {
         self.extract_reporting(html).0
     }
 
+    /// The items of `html` as output values, their URLs resolved against `final_url` (the
+    /// page's URL after redirects) and the page's `<base href>`; also says which engine did the
+    /// work.
+    pub fn extract_values(&self, html: &str, final_url: &Url) -> (Result<Extracted, String>, Used) {
+        let (scraped, used) = self.extract_reporting(html);
+        (
+            scraped.map(|scraped| self.convert(scraped, final_url)),
+            used,
+        )
+    }
+
+    /// Raw items as output values (see [`Extractor::extract_values`]).
+    pub fn convert(&self, scraped: Scraped, final_url: &Url) -> Extracted {
+        scraped.convert(&self.specs, final_url)
+    }
+
     /// [`Extractor::extract`], also saying which engine did the work.
-    pub fn extract_reporting(&self, html: &str) -> (Result<Vec<Item>, String>, Used) {
+    pub fn extract_reporting(&self, html: &str) -> (Result<Scraped, String>, Used) {
         if let Some(plan) = &self.stream {
             match plan.extract(html, self.limits) {
                 stream::Outcome::Items(items) => return (Ok(items), Used::Stream),
@@ -251,8 +280,8 @@ impl Extractor {
         Some(plan.extract_reading(html, self.limits, true))
     }
 
-    /// Extracts every item of `html` from its full HTML5 document tree (the `dom` engine).
-    pub fn extract_dom(&self, html: &str) -> Result<Vec<Item>, String> {
+    /// Takes every item of `html` from its full HTML5 document tree (the `dom` engine).
+    pub fn extract_dom(&self, html: &str) -> Result<Scraped, String> {
         dom::extract(html, &self.item, &self.fields, self.limits)
     }
 }
@@ -293,11 +322,11 @@ mod tests {
     }
 
     /// The items of `html`, from the engine that `used` says; both engines must agree.
-    pub(super) fn extract_with(ex: &Extractor, html: &str, used: Used) -> Vec<Item> {
+    pub(super) fn extract_with(ex: &Extractor, html: &str, used: Used) -> Vec<RawItem> {
         let (items, by) = ex.extract_reporting(html);
         assert_eq!(by, used, "{html:.200}");
         assert_eq!(items, ex.extract_dom(html), "{html:.200}");
-        items.unwrap()
+        items.unwrap().items
     }
 
     fn s(v: &str) -> Option<String> {
@@ -430,7 +459,7 @@ mod tests {
     #[test]
     fn hostile_html_is_parsed_without_trouble() {
         let ex = extractor(&[("title", "a")]);
-        assert_eq!(extract_with(&ex, "", Used::Stream), Vec::<Item>::new());
+        assert_eq!(extract_with(&ex, "", Used::Stream), Vec::<RawItem>::new());
         // Thousands of nested elements around one item.
         let deep = format!(
             "{}<div class=\"pl2\"><a>deep</a></div>{}",
@@ -450,7 +479,7 @@ mod tests {
         assert!(extract_with(&ex, &big, Used::Stream).is_empty());
         // Unclosed and misnested tags, stray bytes.
         let broken = "<div class=pl2><a href=x>one<div class='pl2'><a>two</b></i></div>\u{0}<<>>";
-        assert_eq!(ex.extract(broken).unwrap().len(), 2);
+        assert_eq!(ex.extract(broken).unwrap().items.len(), 2);
     }
 
     #[test]
@@ -461,8 +490,23 @@ mod tests {
                 .to_string()
         };
         assert!(try_new("a@").contains("`extract.fields.f`: no attribute"));
-        assert!(try_new("").contains("`extract.fields.f`: empty selector"));
+        assert!(try_new("").contains("`extract.fields.f` is empty"));
         assert!(try_new("a[").contains("`extract.fields.f`: invalid CSS selector"));
+        // CSS errors are in our own words, for the item selector too.
+        assert_eq!(
+            try_new("div..x"),
+            "`extract.fields.f`: invalid CSS selector \"div..x\" at character 5 (\".x\"): `.` \
+             must be followed by a class name (one that starts with a digit needs escaping: \
+             `.\\31 0` for class \"10\")"
+        );
+        let err = Extractor::new("li:eq(2)", &[("t", "a")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("`extract.item`: invalid CSS selector \"li:eq(2)\" at character 4"),
+            "{err}"
+        );
+        assert!(!err.contains("report this"), "{err}");
         let err = Extractor::new("div", &[("url".to_string(), "a".to_string())]).unwrap_err();
         assert!(err.to_string().contains("reserved"), "{err}");
         let err = Extractor::new("div", &[] as &[(&str, &str)]).unwrap_err();
@@ -478,10 +522,9 @@ mod tests {
             .expect("`:last-child` needs the elements after it");
         assert!(why.contains("a:last-child"), "{why}");
         let html = "<div><a>x</a><a>last</a></div>";
-        assert_eq!(
-            ex.extract_reporting(html),
-            (Ok(vec![vec![s("last")]]), Used::Dom)
-        );
+        let (items, used) = ex.extract_reporting(html);
+        assert_eq!(used, Used::Dom);
+        assert_eq!(items.unwrap().items, vec![vec![s("last")]]);
         let dom = Extractor::with_engine("div", &fields, Engine::Dom).unwrap();
         assert_eq!(dom.stream_unavailable(), None);
         assert_eq!(dom.extract_reporting(html).1, Used::Dom);

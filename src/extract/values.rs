@@ -26,6 +26,9 @@ pub enum Value {
     Integer(i64),
     /// The values of an `all = true` field, or the URLs of a `srcset`.
     List(Vec<Value>),
+    /// Named values, in order: a record the crawl adds to an item (each of the `files` of
+    /// `[download]`). No field form gives one.
+    Object(Vec<(String, Value)>),
 }
 
 impl Value {
@@ -47,6 +50,45 @@ impl Value {
                 }
                 out.push(b']');
             }
+            Value::Object(fields) => {
+                out.push(b'{');
+                for (i, (key, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, key).expect("string to JSON");
+                    out.push(b':');
+                    value.write_json(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+
+    /// Whether the field found nothing: `null`, or a list with no element (`all = true` that
+    /// matched nothing). What `pagecrawl try` and the selector warnings count as no value.
+    pub fn is_missing(&self) -> bool {
+        match self {
+            Value::Null => true,
+            Value::List(list) => list.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The value as text for a dedup key or a page hash: a string as it is (so the keys of
+    /// the short forms stay what they were), anything else as its JSON; `None` for null.
+    pub fn key_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Value::Null => None,
+            Value::String(text) => Some(std::borrow::Cow::Borrowed(text)),
+            other => {
+                let mut out = Vec::new();
+                other.write_json(&mut out);
+                // JSON is UTF-8.
+                Some(std::borrow::Cow::Owned(
+                    String::from_utf8(out).expect("JSON is UTF-8"),
+                ))
+            }
         }
     }
 
@@ -58,6 +100,13 @@ impl Value {
             Value::List(values) => {
                 values.capacity() * std::mem::size_of::<Value>()
                     + values.iter().map(Value::heap_bytes).sum::<usize>()
+            }
+            Value::Object(fields) => {
+                fields.capacity() * std::mem::size_of::<(String, Value)>()
+                    + fields
+                        .iter()
+                        .map(|(key, value)| key.capacity() + value.heap_bytes())
+                        .sum::<usize>()
             }
         }
     }
@@ -493,11 +542,19 @@ mod tests {
             Value::Number("47.010".into()),
             Value::Integer(-3),
             Value::List(vec![]),
+            Value::Object(vec![
+                ("url".into(), Value::String("u".into())),
+                ("n\"".into(), Value::Integer(1)),
+            ]),
+            Value::Object(vec![]),
         ]);
         let text = json(&value);
-        assert_eq!(text, r#"[null,"a \"q\" \\ \n ü \u0001",47.010,-3,[]]"#);
+        assert_eq!(
+            text,
+            r#"[null,"a \"q\" \\ \n ü \u0001",47.010,-3,[],{"url":"u","n\"":1},{}]"#
+        );
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed[1], "a \"q\" \\ \n ü \u{1}");
-        assert!(value.heap_bytes() >= 5 * std::mem::size_of::<Value>());
+        assert!(value.heap_bytes() >= 7 * std::mem::size_of::<Value>());
     }
 }

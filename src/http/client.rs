@@ -83,13 +83,14 @@ impl Client {
         self.agent.shutdown();
     }
 
-    /// Fetches `url`, retrying retryable errors with exponential backoff: its decoded body.
+    /// Fetches `url`, retrying retryable errors with exponential backoff: the decoded body, the
+    /// URL the redirects led to (links on the page resolve against it) and the final status.
     pub fn fetch(
         &self,
         url: &str,
         shutdown: &Shutdown,
         stats: &Stats,
-    ) -> Result<String, FetchError> {
+    ) -> Result<Response, FetchError> {
         self.with_retries(url, shutdown, stats, || self.get(url))
     }
 
@@ -107,7 +108,7 @@ impl Client {
         mut start: impl FnMut(Option<&str>) -> std::io::Result<W>,
     ) -> Result<W, FetchError> {
         self.with_retries(url, shutdown, stats, || {
-            let mut response = self.open(url, limit)?;
+            let (_, mut response) = self.open(url, limit)?;
             let content_type = header(&response, "content-type").map(str::to_string);
             let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
             let mut into = start(content_type.as_deref())
@@ -189,9 +190,10 @@ impl Client {
     /// One attempt: a GET, following redirects the policy allows, whose final answer must be
     /// 2xx with a body that fits `max_body_bytes` once decoded. `timeout_secs` bounds the whole
     /// attempt, every redirect hop included: each hop gets what is left of one deadline.
-    fn get(&self, url: &str) -> Result<String, FetchError> {
+    fn get(&self, url: &str) -> Result<Response, FetchError> {
         let limit = self.http.max_body_bytes;
-        let mut response = self.open(url, limit)?;
+        let (target, mut response) = self.open(url, limit)?;
+        let status = response.status().as_u16();
         let content_type = header(&response, "content-type").map(str::to_string);
         let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
         let mut bytes = self.bodies.take();
@@ -199,13 +201,18 @@ impl Client {
         // that counts applies to the decoded bytes.
         let raw = response.body_mut().with_config().limit(limit).reader();
         body::read_decoded(raw, encoding, limit, &mut bytes)?;
-        Ok(decode_body(bytes, content_type.as_deref()))
+        Ok(Response {
+            body: decode_body(bytes, content_type.as_deref()),
+            url: target.to_string(),
+            status,
+        })
     }
 
     /// A GET of `url` up to its 2xx response head, following the redirects the policy allows,
-    /// all within one `timeout_secs` deadline (the body is read within it too). `limit` is
-    /// for the error of a body that the client refuses as too large.
-    fn open(&self, url: &str, limit: u64) -> Result<ureq::http::Response<Body>, FetchError> {
+    /// all within one `timeout_secs` deadline (the body is read within it too): the URL the
+    /// redirects led to, and the response. `limit` is for the error of a body that the client
+    /// refuses as too large.
+    fn open(&self, url: &str, limit: u64) -> Result<(Uri, ureq::http::Response<Body>), FetchError> {
         let deadline = Instant::now() + self.http.timeout;
         let mut target: Uri = url
             .parse()
@@ -255,8 +262,19 @@ impl Client {
                 retry_after,
             });
         }
-        Ok(response)
+        Ok((target, response))
     }
+}
+
+/// A page as the server finally answered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Response {
+    /// The body, decoded to text.
+    pub body: String,
+    /// The URL that answered, after the redirects.
+    pub url: String,
+    /// Its status (2xx).
+    pub status: u16,
 }
 
 /// Builds the agent all crawler threads share: timeouts always set (ureq sets none by default),

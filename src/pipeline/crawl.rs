@@ -10,7 +10,7 @@
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, warn};
 
-use super::message::{Failure, Fetched, Page};
+use super::message::{Failure, Fetched, Html, Page};
 use super::stage::Stage;
 use crate::config::SiteConfig;
 use crate::http::{Client, FetchError};
@@ -51,9 +51,12 @@ impl Crawler {
             #[cfg(test)]
             super::stage::inject_panic(&url, "crawler");
             let content = match self.client.fetch(&url, shutdown, stats) {
-                Ok(body) => {
-                    stats.page_fetched(body.len() as u64);
-                    Ok(body)
+                Ok(response) => {
+                    stats.page_fetched(response.body.len() as u64);
+                    Ok(Html {
+                        body: response.body,
+                        final_url: response.url,
+                    })
                 }
                 Err(FetchError::Interrupted) => {
                     stats.pages_not_crawled(1);

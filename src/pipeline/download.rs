@@ -28,6 +28,7 @@ use super::budget::Onward;
 use super::message::{Item, Parsed};
 use super::stage::{Incomplete, Stage, complete_pages, resolve_link};
 use crate::config::DownloadConfig;
+use crate::extract::Value;
 use crate::http::{Client, FetchError};
 use crate::shutdown::Shutdown;
 use crate::store::dedup::AlreadyWritten;
@@ -70,14 +71,18 @@ pub(crate) struct FileRecord {
 }
 
 impl FileRecord {
-    /// The record as a JSON object, keys in Scrapy's order.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "url": self.url,
-            "path": self.path,
-            "checksum": self.checksum.to_string(),
-            "status": self.status,
-        })
+    /// The record as an item's value: an object, keys in Scrapy's order.
+    pub fn to_value(&self) -> Value {
+        let text = |s: &str| Value::String(s.to_string());
+        Value::Object(vec![
+            ("url".to_string(), text(&self.url)),
+            ("path".to_string(), text(&self.path)),
+            (
+                "checksum".to_string(),
+                Value::String(self.checksum.to_string()),
+            ),
+            ("status".to_string(), text(self.status)),
+        ])
     }
 }
 
@@ -103,10 +108,10 @@ impl Downloader {
         let mut stored_any = false;
         for item in &mut items {
             if self.written.as_ref().is_some_and(|w| w.contains(item)) {
-                item.push(Some("[]".to_string()));
+                item.push(Value::List(Vec::new()));
                 continue;
             }
-            let urls = urls_of(item.get(self.config.index).cloned().flatten());
+            let urls = urls_of(item.get(self.config.index));
             let mut files = Vec::with_capacity(urls.len());
             for (n, link) in urls.iter().enumerate() {
                 let Some(url) = resolve_link(base.as_ref(), link) else {
@@ -125,10 +130,9 @@ impl Downloader {
                 }
                 let record = self.store(&url, item, n)?;
                 stored_any |= record.status == "downloaded";
-                files.push(record.to_json());
+                files.push(record.to_value());
             }
-            // Written as JSON by the writer (the last field of an item with downloads).
-            item.push(Some(serde_json::Value::Array(files).to_string()));
+            item.push(Value::List(files));
         }
         // One sync of the folder makes the page's renames durable, before its commit.
         if stored_any && self.sync {
@@ -201,9 +205,10 @@ impl Downloader {
         let Some(template) = &self.config.name else {
             return format!("{}{ext}", url_digest(url));
         };
+        // A field's text: a string as it is, a number or a list as its JSON.
         let value = |field: &str| {
             let i = self.fields.iter().position(|name| name == field)?;
-            item.get(i).cloned().flatten()
+            Some(item.get(i)?.key_text()?.into_owned())
         };
         match name_from_template(template, &value, ext) {
             Ok(name) if n == 0 => name,
@@ -258,12 +263,20 @@ fn path(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
 
-/// The URLs a download field holds: one, or none when it is null or blank.
-fn urls_of(value: Option<String>) -> Vec<String> {
-    value
-        .filter(|url| !url.trim().is_empty())
-        .into_iter()
-        .collect()
+/// The URLs a download field holds: a string, or the strings of a list (`all = true`, a
+/// `srcset`), in order; none for null, blanks or anything else.
+fn urls_of(value: Option<&Value>) -> Vec<&str> {
+    fn one(value: &Value) -> Option<&str> {
+        match value {
+            Value::String(url) if !url.trim().is_empty() => Some(url.as_str()),
+            _ => None,
+        }
+    }
+    match value {
+        Some(Value::List(values)) => values.iter().filter_map(one).collect(),
+        Some(value) => one(value).into_iter().collect(),
+        None => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -278,9 +291,19 @@ mod tests {
             checksum: Checksum([0xab; 16]),
             status: "downloaded",
         };
+        let mut json = Vec::new();
+        record.to_value().write_json(&mut json);
         assert_eq!(
-            record.to_json().to_string(),
+            String::from_utf8(json).unwrap(),
             r#"{"url":"http://x/a.png","path":"out/files/a.png","checksum":"abababababababababababababababab","status":"downloaded"}"#
         );
+        let list = Value::List(vec![
+            Value::String("http://x/1.png".into()),
+            Value::Null,
+            Value::String(" ".into()),
+            Value::String("/2.png".into()),
+        ]);
+        assert_eq!(urls_of(Some(&list)), ["http://x/1.png", "/2.png"]);
+        assert_eq!(urls_of(Some(&Value::Integer(3))), Vec::<&str>::new());
     }
 }

@@ -24,7 +24,7 @@ use url::Url;
 use super::budget::Onward;
 use super::message::{Item, Parsed};
 use super::stage::{Incomplete, Stage, complete_pages, resolve_link};
-use crate::extract::Extractor;
+use crate::extract::{Extractor, Value};
 use crate::http::host_list::HostList;
 use crate::http::{BodyPool, Client, FetchError};
 use crate::shutdown::{Shutdown, panic_text};
@@ -73,11 +73,19 @@ impl Follower {
         let width = self.extractor.field_names().count();
         for item in &mut items {
             if self.written.as_ref().is_some_and(|w| w.contains(item)) {
-                item.extend(std::iter::repeat_n(None, width));
+                item.extend(std::iter::repeat_n(Value::Null, width));
                 continue;
             }
-            let link = item.get(self.index).cloned().flatten();
-            let target = link.and_then(|link| resolve_link(base.as_ref(), &link));
+            // Field forms give a string, a URL (resolved already) or a list: its first URL.
+            let link = match item.get(self.index) {
+                Some(Value::String(link)) => Some(link.as_str()),
+                Some(Value::List(links)) => links.iter().find_map(|link| match link {
+                    Value::String(link) => Some(link.as_str()),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            let target = link.and_then(|link| resolve_link(base.as_ref(), link));
             let detail = match target {
                 None => None,
                 Some(target) if !self.hosts.allows(&target) => {
@@ -95,7 +103,7 @@ impl Follower {
             };
             match detail {
                 Some(fields) => item.extend(fields),
-                None => item.extend(std::iter::repeat_n(None, width)),
+                None => item.extend(std::iter::repeat_n(Value::Null, width)),
             }
         }
         Ok(items)
@@ -104,8 +112,8 @@ impl Follower {
     /// The fields of the detail page at `url`.
     fn detail(&self, url: &Url) -> Result<Item, Incomplete> {
         let stats = &self.stage.stats;
-        let body = match self.client.fetch(url.as_str(), &self.give_up, stats) {
-            Ok(body) => body,
+        let response = match self.client.fetch(url.as_str(), &self.give_up, stats) {
+            Ok(response) => response,
             Err(FetchError::Interrupted) => return Err(Incomplete::Abandoned),
             // Cut off at the grace deadline: not a failure of the page.
             Err(_) if self.give_up.is_requested() => return Err(Incomplete::Abandoned),
@@ -114,14 +122,22 @@ impl Follower {
                 return Err(Incomplete::Failed(format!("detail page {url}: {err}")));
             }
         };
+        let body = response.body;
         stats.detail_fetched(body.len() as u64);
+        // Its links resolve against where the redirects led.
+        let final_url = Url::parse(&response.url).unwrap_or_else(|_| url.clone());
         // A parser bug on one hostile page must cost that page, not the crawl.
         let extracted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.extractor.extract(&body)
+            self.extractor.extract_values(&body, &final_url).0
         }));
         self.bodies.give(body.into_bytes());
         let items = match extracted {
-            Ok(Ok(items)) => items,
+            Ok(Ok(extracted)) => {
+                if extracted.unconverted > 0 {
+                    stats.fields_unconverted(extracted.unconverted);
+                }
+                extracted.items
+            }
             Ok(Err(reason)) => {
                 stats.detail_failed();
                 return Err(Incomplete::Failed(format!("detail page {url}: {reason}")));
@@ -139,6 +155,6 @@ impl Follower {
         Ok(items
             .into_iter()
             .next()
-            .unwrap_or_else(|| vec![None; width]))
+            .unwrap_or_else(|| vec![Value::Null; width]))
     }
 }

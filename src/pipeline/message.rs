@@ -38,8 +38,18 @@ pub struct Page<T> {
     pub content: Result<T, Failure>,
 }
 
+/// A fetched page's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Html {
+    /// The decoded body.
+    pub body: String,
+    /// The URL the body came from, after redirects: what the page's relative links resolve
+    /// against.
+    pub final_url: String,
+}
+
 /// A fetched page on its way to a parser: its decoded body.
-pub type Fetched = Page<String>;
+pub type Fetched = Page<Html>;
 
 /// A parsed page on its way to the writer: its items, in document order.
 pub type Parsed = Page<Vec<Item>>;
@@ -58,8 +68,11 @@ impl Parsed {
                         + items
                             .iter()
                             .map(|item| {
-                                item.capacity() * size_of::<Option<String>>()
-                                    + item.iter().flatten().map(text).sum::<usize>()
+                                item.capacity() * size_of::<crate::extract::Value>()
+                                    + item
+                                        .iter()
+                                        .map(crate::extract::Value::heap_bytes)
+                                        .sum::<usize>()
                             })
                             .sum::<usize>()
                 }

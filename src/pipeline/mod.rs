@@ -32,6 +32,7 @@ pub(crate) mod listing;
 pub(crate) mod message;
 mod observer;
 pub(crate) mod parse;
+pub(crate) mod selector_warnings;
 pub(crate) mod stage;
 mod threads;
 pub(crate) mod write;

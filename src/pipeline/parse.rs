@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 use log::{debug, warn};
+use url::Url;
 
 use super::budget::Onward;
-use super::message::{Failure, Fetched, Item, Page, Parsed};
+use super::message::{Failure, Fetched, Html, Item, Page, Parsed};
+use super::selector_warnings::SelectorWarnings;
 use super::stage::Stage;
 use crate::extract::{Extractor, Used};
 use crate::http::BodyPool;
@@ -29,6 +31,8 @@ pub(crate) struct Parser {
     /// hold, so an empty page tells the crawlers at once. (The writer decides, in page order,
     /// where the listing ends.) With a known range an empty page is just a page.
     pub until_empty: bool,
+    /// The round's warnings about selectors that find nothing, shared by its parsers.
+    pub warnings: Arc<SelectorWarnings>,
     /// The round's counters and end of the listing.
     pub stage: Stage,
 }
@@ -45,7 +49,7 @@ impl Parser {
                 content,
             } = page;
             let content = match content {
-                Ok(body) => self.parse(number, &url, body),
+                Ok(html) => self.parse(number, &url, html),
                 // Failed before: on to the writer as it is.
                 Err(failure) => Err(failure),
             };
@@ -68,14 +72,20 @@ impl Parser {
     }
 
     /// The items of page `number`, or why it fails.
-    fn parse(&self, number: u64, url: &str, body: String) -> Result<Vec<Item>, Failure> {
+    fn parse(&self, number: u64, url: &str, html: Html) -> Result<Vec<Item>, Failure> {
         let stats = &self.stage.stats;
+        let Html { body, final_url } = html;
+        // The client fetched it, so it parses; the page's own URL is the fallback all the same.
+        let final_url = Url::parse(&final_url)
+            .or_else(|_| Url::parse(url))
+            .map_err(|err| Failure::Failed(format!("bad page URL {final_url:?}: {err}")))?;
         // A parser bug on one hostile page must cost that page, not the crawl.
         let extracted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             #[cfg(test)]
             super::stage::inject_panic(url, "parser");
-            self.extractor.extract_reporting(&body)
+            self.extractor.extract_values(&body, &final_url)
         }));
+        let body_bytes = body.len();
         self.bodies.give(body.into_bytes());
         let outcome = match extracted {
             Ok((outcome, used)) => {
@@ -87,12 +97,22 @@ impl Parser {
             Err(panic) => Err(format!("the HTML parser panicked: {}", panic_text(&*panic))),
         };
         let items = match outcome {
-            Ok(items) => items,
+            Ok(extracted) => {
+                if extracted.unconverted > 0 {
+                    debug!(
+                        "page {number} ({url}): {} field values did not convert to their type",
+                        extracted.unconverted
+                    );
+                    stats.fields_unconverted(extracted.unconverted);
+                }
+                extracted.items
+            }
             Err(reason) => {
                 warn!("page {number} ({url}): {reason}");
                 return Err(Failure::Failed(reason));
             }
         };
+        self.warnings.check(number, url, body_bytes, &items);
         if items.is_empty() {
             debug!("page {number} ({url}): no items");
             if self.until_empty {

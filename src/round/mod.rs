@@ -20,7 +20,10 @@ use crate::shutdown::{OutputLock, Shutdown};
 use crate::stats::{self, Summary};
 use crate::store::journal::{Record, now_ms};
 
+mod preview;
 mod setup;
+
+pub use preview::{Preview, preview};
 
 /// How a crawl ended.
 #[derive(Debug, Clone)]

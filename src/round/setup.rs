@@ -19,6 +19,7 @@ use crate::pipeline::feeder::Feeder;
 use crate::pipeline::follow::Follower;
 use crate::pipeline::listing::{InOrder, Limits, Listing, ListingEnd, Unordered};
 use crate::pipeline::parse::Parser;
+use crate::pipeline::selector_warnings::SelectorWarnings;
 use crate::pipeline::stage::{Context, Listener, Source};
 use crate::pipeline::write::Writer;
 use crate::pipeline::{Observer, Parts, Silent};
@@ -222,9 +223,8 @@ pub(super) fn prepare(
         sync: output.sync,
         encoder: match &config.download {
             None => LineEncoder::new(config.item_fields()),
-            // The download stage adds `files`, as JSON, after every other field.
-            Some(_) => LineEncoder::new(config.item_fields().into_iter().chain([FILES_KEY]))
-                .with_json_last(),
+            // The download stage adds `files` after every other field.
+            Some(_) => LineEncoder::new(config.item_fields().into_iter().chain([FILES_KEY])),
         },
         lock: output_lock.clone(),
         listing,
@@ -233,8 +233,10 @@ pub(super) fn prepare(
     };
     let extractor: Arc<Extractor> = Arc::new(config.extract.clone());
     let bodies = Arc::new(BodyPool::new(crawlers + config.queues.html.get() + parsers));
+    let warnings = Arc::new(SelectorWarnings::new(&config.extract, site));
     let parsers = (0..parsers)
         .map(|i| Parser {
+            warnings: warnings.clone(),
             extractor: extractor.clone(),
             bodies: bodies.clone(),
             until_empty,

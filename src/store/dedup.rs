@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use super::seen::{self, Key, KeySet, SeenSet};
-use crate::extract::Item;
+use crate::extract::{Item, Value};
 
 /// A seen-set that other processes share, asked before a page is written.
 pub(crate) trait SharedSet: Send {
@@ -129,8 +129,8 @@ impl AlreadyWritten {
     /// the writer do not all have yet: it is never taken as written here.
     pub fn contains(&self, item: &Item) -> bool {
         match item.get(self.index) {
-            Some(Some(value)) => self.keys.contains(&seen::key_of([Some(value.as_str())])),
-            _ => false,
+            Some(Value::Null) | None => false,
+            Some(_) => self.keys.contains(&key_of(item, self.index)),
         }
     }
 }
@@ -152,8 +152,10 @@ impl Dedup {
 /// The dedup key of `item`: its field at `index`, or the whole item when that field is missing.
 fn key_of(item: &Item, index: usize) -> Key {
     match item.get(index) {
-        Some(Some(value)) => seen::key_of([Some(value.as_str())]),
-        _ => seen::key_of(item.iter().map(Option::as_deref)),
+        Some(
+            value @ (Value::String(_) | Value::Number(_) | Value::Integer(_) | Value::List(_)),
+        ) => seen::key_of([value.key_text()]),
+        _ => seen::key_of(item.iter().map(Value::key_text)),
     }
 }
 
@@ -171,7 +173,10 @@ mod tests {
     }
 
     fn item(values: &[&str]) -> Item {
-        values.iter().map(|v| Some(v.to_string())).collect()
+        values
+            .iter()
+            .map(|v| Value::String(v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -206,7 +211,7 @@ mod tests {
     #[test]
     fn an_item_without_its_key_field_is_keyed_by_all_of_it() {
         let mut whole = item(&["a", "b"]);
-        whole[1] = None;
+        whole[1] = Value::Null;
         assert_eq!(key_of(&whole, 1), seen::key_of([Some("a"), None]));
         assert_ne!(key_of(&whole, 0), key_of(&whole, 1));
     }

@@ -67,7 +67,7 @@ impl Fingerprint {
             fields: config
                 .extract
                 .field_specs()
-                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .map(|(n, s)| (n.to_string(), s.source.clone()))
                 .collect(),
         }
     }

@@ -22,14 +22,18 @@ pub(crate) mod seen;
 mod verify;
 
 /// `--fresh`: moves the output, the state and the seen-set aside (renamed
-/// `<path>.<unix seconds>.old`, never deleted), so that the crawl starts over. Returns what moved
-/// where.
+/// `<path>.<unix seconds>.old`, never deleted; a pipe or a device is left alone), so that the
+/// crawl starts over. Returns what moved where.
 pub fn start_fresh(output: &OutputConfig) -> Result<Vec<(PathBuf, PathBuf)>> {
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut moved = Vec::new();
     for path in [&output.path, &output.state, &output.seen] {
+        // A pipe or a device (`/dev/stdout`) is not ours to rename, and holds nothing to keep.
+        if output::is_stream(path) {
+            continue;
+        }
         if let Some(to) = journal::move_aside(path, stamp)? {
             moved.push((path.clone(), to));
         }

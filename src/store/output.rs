@@ -20,6 +20,28 @@ pub(crate) fn create_parent(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether `path` is a device or a pipe rather than a file to append to: anything under
+/// `/dev` (`/dev/stdout` is a link to whatever stdout is, even a regular file), or a path that
+/// exists and is neither a regular file nor a folder (a FIFO, a socket). `--fresh` never moves
+/// such a path aside: it is not ours, and holds nothing to keep.
+pub(crate) fn is_stream(path: &Path) -> bool {
+    path.starts_with("/dev") || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// Whether `path` is in the `/dev` folder itself (`/dev/stdout`, `/dev/null`, or a name in it
+/// relative to a working directory of /dev), where nothing of ours may be created beside it.
+/// `/dev/shm` and other folders under /dev are ordinary folders.
+pub(crate) fn in_dev(path: &Path) -> bool {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match std::fs::canonicalize(parent) {
+        Ok(parent) => parent == Path::new("/dev"),
+        Err(_) => path.parent() == Some(Path::new("/dev")),
+    }
+}
+
 /// Opens `path` for appending, creating it and its parent folders.
 pub(crate) fn open_output(path: &Path) -> Result<File> {
     create_parent(path)?;
@@ -35,8 +57,6 @@ pub(crate) fn open_output(path: &Path) -> Result<File> {
 pub(crate) struct LineEncoder {
     /// `,"name":` for each field, encoded once.
     keys: Vec<String>,
-    /// The last field's value is JSON already (the `files` of `[download]`), written as it is.
-    json_last: bool,
 }
 
 impl LineEncoder {
@@ -46,16 +66,7 @@ impl LineEncoder {
             .into_iter()
             .map(|name| format!(",{}:", serde_json::Value::from(name)))
             .collect();
-        LineEncoder {
-            keys,
-            json_last: false,
-        }
-    }
-
-    /// The same encoder, writing the last field's value as the JSON it already is.
-    pub fn with_json_last(mut self) -> LineEncoder {
-        self.json_last = true;
-        self
+        LineEncoder { keys }
     }
 
     /// Appends one line per item of page `page` (fetched from `url`) to `out`; returns how many
@@ -99,14 +110,9 @@ impl LineEncoder {
         out.extend_from_slice(page.to_string().as_bytes());
         out.extend_from_slice(b",\"url\":");
         out.extend_from_slice(url_json);
-        let last = self.keys.len().saturating_sub(1);
-        for (i, (key, value)) in self.keys.iter().zip(item).enumerate() {
+        for (key, value) in self.keys.iter().zip(item) {
             out.extend_from_slice(key.as_bytes());
-            match value {
-                Some(json) if self.json_last && i == last => out.extend_from_slice(json.as_bytes()),
-                Some(value) => write_json_str(out, value),
-                None => out.extend_from_slice(b"null"),
-            }
+            value.write_json(out);
         }
         if let Some(first_seen) = first_seen {
             out.extend_from_slice(b",\"first_seen\":");
@@ -124,13 +130,17 @@ fn write_json_str(out: &mut Vec<u8>, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::Value;
 
     #[test]
     fn encodes_one_json_object_per_item_in_field_order() {
         let encoder = LineEncoder::new(["title", "link"]);
         let items = vec![
-            vec![Some("红楼梦 \"1\"".into()), Some("/a".into())],
-            vec![None, Some("/b\n".into())],
+            vec![
+                Value::String("红楼梦 \"1\"".into()),
+                Value::String("/a".into()),
+            ],
+            vec![Value::Null, Value::String("/b\n".into())],
         ];
         let mut out = Vec::new();
         encoder.encode_page(3, "http://x/?start=75", &items, &mut out);
@@ -143,6 +153,20 @@ mod tests {
         for line in text.lines() {
             serde_json::from_str::<serde_json::Value>(line).unwrap();
         }
+    }
+
+    #[test]
+    fn what_is_in_dev_and_what_is_a_stream() {
+        assert!(in_dev(Path::new("/dev/stdout")));
+        assert!(in_dev(Path::new("/dev/null")));
+        assert!(in_dev(Path::new("/dev/not-there")));
+        assert!(!in_dev(Path::new("/dev/shm/items.jsonl")));
+        assert!(!in_dev(Path::new("/tmp/items.jsonl")));
+        assert!(!in_dev(Path::new("items.jsonl")));
+        assert!(is_stream(Path::new("/dev/null")));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!is_stream(dir.path()));
+        assert!(!is_stream(&dir.path().join("items.jsonl")));
     }
 
     #[test]

@@ -168,6 +168,14 @@ pub struct DemoImage {
 pub struct DemoItem {
     /// The anchor text with whitespace collapsed and trimmed, entities decoded.
     pub title: String,
-    /// The anchor's `href`, unique across the site.
+    /// The anchor's `href` made absolute, unique across the site. Odd pages write it relative
+    /// (`subject/1000025/`) under a `<base href="https://book.example/">`; even pages write it
+    /// absolute: either way it is `https://book.example/subject/{id}/`.
     pub link: String,
+    /// The rank, written `61.` in a `span.rank`.
+    pub rank: u64,
+    /// The price as a JSON number (`47.01`), written `£47.01` in a `span.price`.
+    pub price: String,
+    /// The texts of the `a.tag` links, in order: none to three.
+    pub tags: Vec<String>,
 }

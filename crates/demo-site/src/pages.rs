@@ -10,6 +10,16 @@ use crate::corpus::{
 };
 use crate::{DemoItem, Fault, PastEnd, SiteOptions};
 
+/// Where item links point by default: a host that is not this site (so a crawl without
+/// `[follow]` never fetches them). The odd pages' `<base href>` is this, with a `/`; with
+/// [`SiteOptions::self_links`] both are this site's own origin instead.
+pub(crate) const BOOK_SITE: &str = "https://book.example";
+
+/// The tags a book may carry (`a.tag`), lower-case ASCII words.
+const TAGS: &[&str] = &[
+    "fiction", "classic", "poetry", "history", "love", "china", "essays",
+];
+
 /// Where `Fault::Huge` padding goes: right after the listing, so a parser has to skip it.
 const LISTING_END: &str = "<!-- /listing -->";
 
@@ -26,6 +36,9 @@ pub fn expected_items(opts: &SiteOptions, page: u64) -> Vec<DemoItem> {
             DemoItem {
                 title: book.title(),
                 link: book.link(&opts.links_to),
+                rank: book.rank(),
+                price: book.price(),
+                tags: book.tags().iter().map(|t| t.to_string()).collect(),
             }
         })
         .collect()
@@ -36,7 +49,20 @@ pub fn expected_items(opts: &SiteOptions, page: u64) -> Vec<DemoItem> {
 pub fn render_page(opts: &SiteOptions, page: u64) -> String {
     // About 2.1 KB per item plus 20 KB of chrome; a little spare avoids regrowth.
     let mut out = String::with_capacity(24 * 1024 + opts.page_size * 2300);
-    out.push_str(HEAD);
+    // Odd pages give their links relative to a `<base href>`, as some real sites do.
+    let listed = listed_page(opts, page);
+    let based = listed.is_some_and(|listed| listed % 2 == 1);
+    let site = opts.links_to.as_deref().unwrap_or(BOOK_SITE);
+    match HEAD.split_once("<head>\n") {
+        Some((before, after)) if based => {
+            out.push_str(before);
+            out.push_str("<head>\n  <base href=\"");
+            out.push_str(site);
+            out.push_str("/\">\n");
+            out.push_str(after);
+        }
+        _ => out.push_str(HEAD),
+    }
     out.push_str(BODY_TOP);
     let _ = writeln!(
         out,
@@ -46,9 +72,9 @@ pub fn render_page(opts: &SiteOptions, page: u64) -> String {
     );
     // A decoy that only a parser ignoring comments would extract.
     out.push_str(DECOY_COMMENT);
-    if let Some(listed) = listed_page(opts, page) {
+    if let Some(listed) = listed {
         for i in 0..opts.page_size {
-            Book::new(listed, opts.page_size, i).render(&mut out, &opts.links_to);
+            Book::new(listed, opts.page_size, i).render(&mut out, based, site);
         }
     } else {
         out.push_str(EMPTY_LISTING);
@@ -168,10 +194,6 @@ pub(crate) fn pick(list: &'static [&'static str], hash: u64) -> &'static str {
     list[(hash % list.len() as u64) as usize]
 }
 
-/// Where item links point by default: a host that is not this site (so a crawl without
-/// `[follow]` never fetches them).
-pub(crate) const BOOK_SITE: &str = "https://book.example";
-
 /// One listed book, everything derived from its place in the whole listing.
 pub(crate) struct Book {
     /// 0-based index across the whole site; makes titles and links unique.
@@ -183,16 +205,6 @@ pub(crate) struct Book {
 }
 
 impl Book {
-    /// The book at index `i` of `page`.
-    fn new(page: u64, page_size: usize, i: usize) -> Book {
-        let global = page * page_size as u64 + i as u64;
-        Book {
-            global,
-            on_page: i,
-            hash: mix(global),
-        }
-    }
-
     /// The book at index `global` of the whole listing.
     pub(crate) fn at(global: u64) -> Book {
         Book {
@@ -205,6 +217,16 @@ impl Book {
     /// Its rating out of 100 (shown as 8.7 for 87), on the list and on its detail page.
     pub(crate) fn rating(&self) -> u64 {
         70 + self.hash % 30
+    }
+
+    /// The book at index `i` of `page`.
+    fn new(page: u64, page_size: usize, i: usize) -> Book {
+        let global = page * page_size as u64 + i as u64;
+        Book {
+            global,
+            on_page: i,
+            hash: mix(global),
+        }
     }
 
     /// Names cycle through the list rather than hash, so every page has a name with `&`.
@@ -222,21 +244,33 @@ impl Book {
         format!("{} 第{}卷 (Vol. {})", self.name(), self.rank(), self.rank())
     }
 
-    /// The link, unique across the site: on `links_to` (this site's own origin, see
-    /// [`SiteOptions::links_to`]) or else on book.example.
+    /// The link, unique across the site: on `links_to` (this site's own origin, see [`SiteOptions::links_to`]) or else on
+    /// book.example; absolute once resolved against the odd pages' `<base href>`.
     fn link(&self, links_to: &Option<String>) -> String {
         let site = links_to.as_deref().unwrap_or(BOOK_SITE);
         format!("{site}/subject/{}/", 1_000_000 + self.global)
     }
 
+    /// The price as a JSON number: pounds and pence.
+    fn price(&self) -> String {
+        format!("{}.{:02}", 5 + self.hash % 60, (self.hash >> 7) % 100)
+    }
+
+    /// None to three tags, in the order they are shown.
+    fn tags(&self) -> Vec<&'static str> {
+        let count = (self.hash >> 13) % 4;
+        (0..count)
+            .map(|n| TAGS[((self.hash >> 17) + n) as usize % TAGS.len()])
+            .collect()
+    }
+
     /// Appends this book's table, laid out like a Douban Top 250 entry.
-    fn render(&self, out: &mut String, links_to: &Option<String>) {
+    fn render(&self, out: &mut String, based: bool, site: &str) {
         let h = self.hash;
         let id = 1_000_000 + self.global;
         let i = self.on_page;
         let rank = self.rank();
         let rating = self.rating();
-        let site = links_to.as_deref().unwrap_or(BOOK_SITE);
         let stars = match rating {
             90.. => 50,
             80..=89 => 45,
@@ -248,8 +282,13 @@ impl Book {
              <a class=\"nbg\" href=\"{site}/subject/{id}/\"\n        onclick=\"moreurl(this,{{i:'{i}'}})\"\n        >\n        \
              <img src=\"https://img{img}.book.example/view/subject/s/public/s{id}.jpg\" width=\"90\" />\n      </a>\n    </td>\n    \
              <td valign=\"top\">\n\n      <div class=\"pl2\">\n        \
-             <a href=\"{site}/subject/{id}/\" onclick=\"&#34;moreurl(this,{{i:&#39;{i}&#39;}})&#34;\" title=\"",
+             <a href=\"{prefix}subject/{id}/\" onclick=\"&#34;moreurl(this,{{i:&#39;{i}&#39;}})&#34;\" title=\"",
             img = 1 + h % 3,
+            prefix = if based {
+                String::new()
+            } else {
+                format!("{site}/")
+            },
         );
         push_escaped(out, &self.title());
         out.push_str("\"\n          >\n            ");
@@ -260,7 +299,9 @@ impl Book {
             out,
             "\n            第{rank}卷  (Vol. {rank})\n\n          </a>\n          \
              &nbsp; <img src=\"https://img3.book.example/pics/read.gif\" width=\"16\" title=\"可试读\" alt=\"可试读\"/>\n          \
-             <br/>\n          <span style=\"font-size:12px;\">: {subtitle}</span>\n      </div>\n\n        \
+             <br/>\n          <span style=\"font-size:12px;\">: {subtitle}</span>\n          \
+             <span class=\"rank\">{rank}.</span> <span class=\"price\">£{price}</span>\n          \
+             <span class=\"tags\">{tags}</span>\n      </div>\n\n        \
              <p class=\"pl\">{author} / {publisher} / {year}-{month} / {yuan}.{fen:02}元</p>\n\n        \
              <div class=\"star clearfix\">\n          <span class=\"allstar{stars}\"></span>\n          \
              <span class=\"rating_nums\">{whole}.{tenth}</span>\n          <span class=\"pl\">(\n                    \
@@ -278,6 +319,13 @@ impl Book {
             tenth = rating % 10,
             votes = 1_000 + (h >> 40) % 500_000,
             quote = pick(QUOTES, h >> 44),
+            price = self.price(),
+            tags = self
+                .tags()
+                .iter()
+                .map(|t| format!("<a class=\"tag\" href=\"tag/{t}\">{t}</a>"))
+                .collect::<Vec<_>>()
+                .join(" "),
         );
         // One or two reviews, so that pages differ a little in size, as real ones do.
         let reviews = 1 + (h >> 50) % 2;

@@ -321,7 +321,9 @@ pub(crate) fn route(target: &str, page_size: usize) -> Route {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     match path {
         "/" => Route::Index,
-        "/top250" => Route::Page(page_from_query(query, page_size)),
+        // `/books/top250` serves the same pages one folder down: a redirect there changes what
+        // the pages' relative links resolve against.
+        "/top250" | "/books/top250" => Route::Page(page_from_query(query, page_size)),
         _ if detail_book(path).is_some() || image_of(path).is_some() => Route::Detail,
         _ => Route::NotFound,
     }

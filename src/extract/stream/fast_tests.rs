@@ -17,7 +17,7 @@ use proptest::prelude::*;
 
 use super::builder::Builder;
 use super::tags;
-use super::{Plan, Reading};
+use super::{Plan, PlanField, Reading};
 use crate::extract::Limits;
 
 impl Builder<'_> {
@@ -76,8 +76,16 @@ fn plan() -> Plan {
     Plan::new(
         "div, [id]",
         &[
-            (Some("a"), Some("href")),
-            (Some("svg use"), Some("xlink:href")),
+            PlanField {
+                selector: Some("a"),
+                attr: Some("href"),
+                all: false,
+            },
+            PlanField {
+                selector: Some("svg use"),
+                attr: Some("xlink:href"),
+                all: false,
+            },
         ],
     )
     .unwrap()

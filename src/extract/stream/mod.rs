@@ -11,7 +11,11 @@
 //! - an item is an element matching the item selector, in document order (items may nest);
 //! - a field is the *first* element after the item, in document order, that is inside it and
 //!   matches the field's selector; its text is every text node under it, each split on
-//!   whitespace, joined with single spaces; its attribute is read by [`get_attribute`].
+//!   whitespace, joined with single spaces; its attribute is read by [`get_attribute`];
+//! - an `all = true` field is every such element, in document order; a field without a
+//!   selector is the item element itself (its text is captured like a field element's);
+//! - the document's base is the first HTML `<base>` with an `href`: elements are created in
+//!   tree order on these pages, so the first one created is the DOM's first in tree order.
 //!
 //! When the builder refuses a token, the whole page is handed back ([`Outcome::Irregular`]) and
 //! the DOM engine parses it from the start.
@@ -29,7 +33,7 @@ use self::builder::{Bail, Builder};
 use self::fast::Stop;
 use self::select::List;
 use self::tree::{NONE, Tree};
-use super::{Budget, Item, Limits, push_words};
+use super::{Budget, Limits, RawValue, Scraped, push_words};
 
 mod body_rules;
 mod builder;
@@ -68,17 +72,30 @@ pub(super) struct Plan {
 /// How one field is taken.
 #[derive(Debug, Clone)]
 struct FieldPlan {
-    /// The selector inside the item; `None` takes an attribute of the item element itself.
+    /// The selector inside the item; `None` takes the item element itself.
     selector: Option<List>,
     /// The attribute to take; `None` takes the text.
     attr: Option<String>,
+    /// Every match, in document order, not only the first.
+    all: bool,
+}
+
+/// One field as the extractor describes it to [`Plan::new`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PlanField<'a> {
+    /// The selector inside the item; `None` takes the item element itself.
+    pub(super) selector: Option<&'a str>,
+    /// The attribute to take; `None` takes the text.
+    pub(super) attr: Option<&'a str>,
+    /// Every match, not only the first.
+    pub(super) all: bool,
 }
 
 /// What a streaming pass over one page gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The items, identical to what the DOM engine would give.
-    Items(Vec<Item>),
+    /// The items and the base URL, identical to what the DOM engine would give.
+    Items(Scraped),
     /// The page is over a per-page limit; the reason, as the DOM engine words it.
     TooBig(String),
     /// The stream cannot follow the page, which goes to the DOM engine; why, for the log.
@@ -88,7 +105,7 @@ pub enum Outcome {
 impl Plan {
     /// Compiles the plan, or says which selector cannot be decided while streaming (the caller
     /// then uses the DOM engine for every page).
-    pub(super) fn new(item: &str, fields: &[(Option<&str>, Option<&str>)]) -> Result<Plan, String> {
+    pub(super) fn new(item: &str, fields: &[PlanField<'_>]) -> Result<Plan, String> {
         let compile = |source: &str| {
             let list = select::parse(source)?;
             select::streamable(source, &list)?;
@@ -97,14 +114,16 @@ impl Plan {
         let item = compile(item)?;
         let fields = fields
             .iter()
-            .map(|(selector, attr)| {
+            .map(|field| {
                 Ok(FieldPlan {
-                    selector: selector.map(compile).transpose()?,
-                    attr: attr.map(str::to_string),
+                    selector: field.selector.map(compile).transpose()?,
+                    attr: field.attr.map(str::to_string),
+                    all: field.all,
                 })
             })
             .collect::<Result<Vec<FieldPlan>, String>>()?;
-        let mut attributes = Vec::new();
+        // `href`, for the document's `<base href>`.
+        let mut attributes = vec!["href".to_string()];
         select::attribute_names(&item, &mut attributes);
         for field in &fields {
             if let Some(selector) = &field.selector {
@@ -302,6 +321,17 @@ enum Value {
     Fixed(Option<String>),
     /// The text of a captured element, still being read.
     Text(u32),
+    /// An `all = true` field: every match so far, in document order.
+    List(Vec<Part>),
+}
+
+/// One match of an `all = true` field.
+#[derive(Debug, Clone)]
+enum Part {
+    /// An attribute's value.
+    Attr(String),
+    /// The text of a captured element.
+    Text(u32),
 }
 
 /// One item being extracted.
@@ -340,6 +370,10 @@ struct Walk<'p> {
     /// Raw bytes captured, counted once per item taking them: past the byte limit the page
     /// goes to the DOM engine, which decides exactly (this bounds the stream's memory).
     raw_bytes: usize,
+    /// The `href` of the first HTML `<base>` element that has one. Elements are created in
+    /// tree order on the pages the builder follows (it refuses every rule that would insert
+    /// an element before one already created), so the first created is the DOM's first.
+    base_href: Option<String>,
 }
 
 impl<'p> Walk<'p> {
@@ -350,6 +384,7 @@ impl<'p> Walk<'p> {
             items: Vec::new(),
             captures: Vec::new(),
             raw_bytes: 0,
+            base_href: None,
         }
     }
 
@@ -376,6 +411,13 @@ impl<'p> Walk<'p> {
     /// Element `id` was just inserted: it may be the first match of a field of the items it is
     /// in, and it may be an item itself.
     fn element(&mut self, tree: &mut Tree, id: u32) -> Result<(), Bail> {
+        if self.base_href.is_none() {
+            let node = tree.node(id);
+            if node.name.ns == ns!(html) && &*node.name.local == "base" {
+                let attrs = tree.attrs(id).iter().map(|a| (&a.name, &*a.value));
+                self.base_href = get_attribute(&node.name, attrs, "href").map(str::to_string);
+            }
+        }
         let innermost = tree.node(id).item;
         let mut capture = None;
         if innermost != NONE {
@@ -384,8 +426,10 @@ impl<'p> Walk<'p> {
                     continue;
                 };
                 // Outer items decide no later than inner ones: when the innermost item has its
-                // field, every item around it has too.
-                if !matches!(self.items[innermost as usize].values[field], Value::Pending)
+                // field, every item around it has too. A list (`all`) is never decided: every
+                // match goes to every item it is inside.
+                if !plan.all
+                    && !matches!(self.items[innermost as usize].values[field], Value::Pending)
                     || !tree.matches(selector, id)
                 {
                     continue;
@@ -396,56 +440,77 @@ impl<'p> Walk<'p> {
                         let name = &tree.node(id).name;
                         Value::Fixed(get_attribute(name, attrs, attr).map(str::to_string))
                     }
-                    None => Value::Text(*capture.get_or_insert_with(|| {
-                        self.captures.push(Capture {
-                            outer: tree.node(id).capture,
-                            text: String::new(),
-                            node: String::new(),
-                            node_id: NONE,
-                            takers: 0,
-                        });
-                        self.captures.len() as u32 - 1
-                    })),
+                    None => Value::Text(self.capture_for(tree, id, &mut capture)),
                 };
                 let mut at = innermost;
-                while at != NONE && matches!(self.items[at as usize].values[field], Value::Pending)
-                {
-                    if let Value::Text(c) = value {
-                        self.captures[c as usize].takers += 1;
-                    }
+                while at != NONE {
                     let item = &mut self.items[at as usize];
-                    item.values[field] = value.clone();
+                    match &mut item.values[field] {
+                        Value::List(parts) => match &value {
+                            Value::Fixed(Some(text)) => parts.push(Part::Attr(text.clone())),
+                            Value::Text(c) => {
+                                parts.push(Part::Text(*c));
+                                self.captures[*c as usize].takers += 1;
+                            }
+                            _ => {}
+                        },
+                        slot @ Value::Pending => {
+                            if let Value::Text(c) = value {
+                                self.captures[c as usize].takers += 1;
+                            }
+                            *slot = value.clone();
+                        }
+                        _ => break,
+                    }
                     at = item.outer;
                 }
             }
-        }
-        if let Some(c) = capture {
-            tree.node_mut(id).capture = c;
         }
         if tree.matches(&self.plan.item, id) {
             if self.items.len() >= self.limits.max_items {
                 return Err("more items than extract.max_items_per_page (the tree decides)");
             }
-            let node = tree.node(id);
-            let values = self
-                .plan
-                .fields
-                .iter()
-                .map(|field| match (&field.selector, &field.attr) {
+            let mut values = Vec::with_capacity(self.plan.fields.len());
+            for field in &self.plan.fields {
+                values.push(match (&field.selector, &field.attr) {
+                    _ if field.all => Value::List(Vec::new()),
                     (None, Some(attr)) => {
+                        let node = tree.node(id);
                         let attrs = tree.attrs(id).iter().map(|a| (&a.name, &*a.value));
                         Value::Fixed(get_attribute(&node.name, attrs, attr).map(str::to_string))
                     }
+                    (None, None) => {
+                        let c = self.capture_for(tree, id, &mut capture);
+                        self.captures[c as usize].takers += 1;
+                        Value::Text(c)
+                    }
                     _ => Value::Pending,
-                })
-                .collect();
+                });
+            }
             self.items.push(ItemState {
                 outer: innermost,
                 values,
             });
             tree.node_mut(id).item = self.items.len() as u32 - 1;
         }
+        if let Some(c) = capture {
+            tree.node_mut(id).capture = c;
+        }
         Ok(())
+    }
+
+    /// The capture of element `id`'s text, created on first use (`capture` holds it).
+    fn capture_for(&mut self, tree: &Tree, id: u32, capture: &mut Option<u32>) -> u32 {
+        *capture.get_or_insert_with(|| {
+            self.captures.push(Capture {
+                outer: tree.node(id).capture,
+                text: String::new(),
+                node: String::new(),
+                node_id: NONE,
+                takers: 0,
+            });
+            self.captures.len() as u32 - 1
+        })
     }
 
     /// `text` was appended to element `parent`.
@@ -480,10 +545,18 @@ impl<'p> Walk<'p> {
             push_words(&mut capture.text, &capture.node);
             capture.node = String::new();
         }
+        let text_len = |c: u32| self.captures[c as usize].text.len();
         let value_len = |value: &Value| match value {
             Value::Pending | Value::Fixed(None) => 0,
             Value::Fixed(Some(text)) => text.len(),
-            Value::Text(c) => self.captures[*c as usize].text.len(),
+            Value::Text(c) => text_len(*c),
+            Value::List(parts) => parts
+                .iter()
+                .map(|part| match part {
+                    Part::Attr(text) => text.len(),
+                    Part::Text(c) => text_len(*c),
+                })
+                .sum(),
         };
         let mut budget = Budget::new(self.limits);
         for item in &self.items {
@@ -492,6 +565,8 @@ impl<'p> Walk<'p> {
                 return Outcome::TooBig(reason);
             }
         }
+        let captures = &self.captures;
+        let text = |c: u32| captures[c as usize].text.clone();
         let items = self
             .items
             .into_iter()
@@ -499,13 +574,26 @@ impl<'p> Walk<'p> {
                 item.values
                     .into_iter()
                     .map(|value| match value {
-                        Value::Pending => None,
-                        Value::Fixed(value) => value,
-                        Value::Text(c) => Some(self.captures[c as usize].text.clone()),
+                        Value::Pending => RawValue::One(None),
+                        Value::Fixed(value) => RawValue::One(value),
+                        Value::Text(c) => RawValue::One(Some(text(c))),
+                        Value::List(parts) => RawValue::All(
+                            parts
+                                .into_iter()
+                                .map(|part| match part {
+                                    Part::Attr(value) => value,
+                                    Part::Text(c) => text(c),
+                                })
+                                .collect(),
+                        ),
                     })
                     .collect()
             })
             .collect();
+        let items = Scraped {
+            items,
+            base_href: self.base_href,
+        };
         Outcome::Items(items)
     }
 }

@@ -291,14 +291,28 @@ mod tests {
     #[test]
     fn a_page_that_repeats_the_one_before_ends_the_listing() {
         let mut f = fixture(limits(), &[], None);
-        let same = |n| with_items(n, vec![vec![Some("a".into())], vec![None]]);
+        let same = |n| {
+            with_items(
+                n,
+                vec![
+                    vec![crate::extract::Value::String("a".into())],
+                    vec![crate::extract::Value::Null],
+                ],
+            )
+        };
         assert_eq!(pages(&f.order.push(page(0, 2))), [0]);
         assert_eq!(pages(&f.order.push(same(1))), [1]);
         assert!(f.order.push(same(2)).is_empty());
         assert_eq!(f.order.found_end(), Some(2));
 
         // After a resume, the journal's tail stands for the last committed page.
-        let tail = Some((1, items_hash(&[vec![Some("a".into())], vec![None]])));
+        let tail = Some((
+            1,
+            items_hash(&[
+                vec![crate::extract::Value::String("a".into())],
+                vec![crate::extract::Value::Null],
+            ]),
+        ));
         let mut f = fixture(limits(), &[0, 1], tail);
         assert!(f.order.push(same(2)).is_empty());
         assert_eq!(f.order.found_end(), Some(2));

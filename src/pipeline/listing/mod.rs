@@ -115,7 +115,7 @@ pub(crate) struct Limits {
 /// A hash of a page's items, to tell a page that repeats the one before it.
 pub(crate) fn items_hash(items: &[Item]) -> u64 {
     // Every item has one value per field, so the item boundaries need no marker.
-    crate::store::seen::key_of(items.iter().flatten().map(Option::as_deref)) as u64
+    crate::store::seen::key_of(items.iter().flatten().map(crate::extract::Value::key_text)) as u64
 }
 
 /// Why a listing ended.
@@ -234,7 +234,9 @@ pub(super) mod tests {
         Page {
             number: n,
             url: format!("http://x/?p={n}"),
-            content: Ok((0..items).map(|i| vec![Some(format!("{n}-{i}"))]).collect()),
+            content: Ok((0..items)
+                .map(|i| vec![crate::extract::Value::String(format!("{n}-{i}"))])
+                .collect()),
         }
     }
 

@@ -119,7 +119,7 @@ mod tests {
         let listing = Arc::new(ListingEnd::default());
         let stats = Stats::new(None, fetch_latency_histogram());
         let mut u = Unordered::new(limits(), listing.clone(), stats);
-        let same = |n| with_items(n, vec![vec![Some("last".into())]]);
+        let same = |n| with_items(n, vec![vec![crate::extract::Value::String("last".into())]]);
         assert!(u.push(same(8)).is_some());
         assert!(u.push(same(9)).is_none(), "9 repeats 8");
         assert_eq!(listing.first_empty(), Some(9));
