@@ -143,21 +143,32 @@ fn demo_follow_crawls_list_detail_and_files_and_verifies_every_byte() {
     );
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // 1 to 3 images per book.
+    let opts = demo_site::SiteOptions {
+        self_links: true,
+        ..demo_site::SiteOptions::default()
+    };
+    let images: usize = (0..150)
+        .map(|book| demo_site::expected_detail(&opts, book).images.len())
+        .sum();
+    assert!(images > 200, "{images}");
     assert!(
-        stdout.contains("150 detail pages fetched, 150 files downloaded"),
+        stdout.contains(&format!(
+            "150 detail pages fetched, {images} files downloaded"
+        )),
         "{stdout}"
     );
     assert!(
-        stdout.contains(
-            "verified against the detail pages: 150 items right, 0 wrong; files: 150 right \
-             (bytes and md5), 0 wrong or missing"
-        ),
+        stdout.contains(&format!(
+            "verified against the detail pages: 150 items right, 0 wrong; files: {images} of \
+             {images} right (bytes and md5), 0 wrong or missing"
+        )),
         "{stdout}"
     );
     let files = std::fs::read_dir(dir.path().join("demo-files"))
         .unwrap()
         .count();
-    assert_eq!(files, 150);
+    assert_eq!(files, images);
 
     // Without downloads: the detail pages only.
     let out = run_bin(

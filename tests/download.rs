@@ -417,3 +417,51 @@ fn race_hammer_with_follow_and_download() {
         "only {interrupted} crawls were interrupted"
     );
 }
+
+#[test]
+fn every_url_of_a_list_field_is_stored_in_order_and_named_apart() {
+    let env = site(2, 0);
+    let extra = format!(
+        "[follow]\nfield = \"link\"\ncrawlers = 3\n[follow.fields]\n\
+         images = {{ css = \"div.gallery img\", attr = \"src\", all = true }}\n\
+         rating = {{ css = \"strong.rating_num\", type = \"number\" }}\n\
+         [download]\nfield = \"images\"\ndir = {dir:?}\nthreads = 3\nname = \"{{title}}{{ext}}\"\n\
+         hosts = [\"localhost\"]\n",
+        dir = files_dir(&env).display().to_string()
+    );
+    let outcome = env.crawl(
+        &Knobs {
+            last_page: Some(1),
+            extra,
+            ..Knobs::default()
+        },
+        LIMIT,
+    );
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    let opts = env.site.options();
+    let mut stored = 0;
+    for (global, line) in lines(&env).iter().enumerate() {
+        let detail = expected_detail(&opts, global as u64);
+        let title = line["title"].as_str().unwrap();
+        assert_eq!(
+            line["rating"].as_f64(),
+            detail.rating.parse().ok(),
+            "{line}"
+        );
+        let files = line["files"].as_array().unwrap();
+        assert_eq!(files.len(), detail.images.len(), "{line}");
+        for (n, (file, image)) in files.iter().zip(&detail.images).enumerate() {
+            assert_eq!(file["url"], image.url.as_str(), "in the order of the URLs");
+            let name = match n {
+                0 => format!("{title}.png"),
+                n => format!("{title}-{}.png", n + 1),
+            };
+            let path = files_dir(&env).join(&name);
+            assert_eq!(file["path"], path.display().to_string().as_str());
+            assert_eq!(std::fs::read(&path).unwrap(), image.bytes, "{name}");
+            stored += 1;
+        }
+    }
+    assert_eq!(outcome.summary.files_downloaded, stored);
+    assert_eq!(names_in(&files_dir(&env)).len() as u64, stored);
+}

@@ -362,13 +362,15 @@ fn has_the_demo_values(value: &serde_json::Value, item: &DemoItem) -> bool {
 /// What `demo --follow` found of the detail fields and files, item by item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct DetailCheck {
-    /// Items whose rating, summary and cover are the detail page's.
+    /// Items whose rating, summary and images are the detail page's.
     details_ok: u64,
     /// Items with a detail field missing or wrong.
     details_wrong: u64,
-    /// Files whose bytes on disk and checksum are the image's.
+    /// Images the items of the file should have (1 to 3 per book).
+    files_expected: u64,
+    /// Files whose URL, bytes on disk and checksum are the image's, in the image's place.
     files_ok: u64,
-    /// Files missing, with other bytes, or with a wrong checksum or URL.
+    /// Files missing, out of place, with other bytes, or with a wrong checksum.
     files_wrong: u64,
 }
 
@@ -377,7 +379,7 @@ impl DetailCheck {
     fn is_complete(&self, files: bool) -> bool {
         self.details_wrong == 0
             && self.details_ok > 0
-            && (!files || (self.files_wrong == 0 && self.files_ok == self.details_ok))
+            && (!files || (self.files_wrong == 0 && self.files_ok == self.files_expected))
     }
 }
 
@@ -385,9 +387,13 @@ impl std::fmt::Display for DetailCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "verified against the detail pages: {} items right, {} wrong; files: {} right \
+            "verified against the detail pages: {} items right, {} wrong; files: {} of {} right \
              (bytes and md5), {} wrong or missing",
-            self.details_ok, self.details_wrong, self.files_ok, self.files_wrong
+            self.details_ok,
+            self.details_wrong,
+            self.files_ok,
+            self.files_expected,
+            self.files_wrong
         )
     }
 }
@@ -411,10 +417,13 @@ fn verify_details(path: &Path, site: &SiteOptions) -> Result<DetailCheck> {
             continue;
         };
         let want = expected_detail(site, book);
-        let image = &want.images[0];
-        if value["rating"] == want.rating.as_str()
+        let urls: Vec<&str> = want.images.iter().map(|image| image.url.as_str()).collect();
+        let images: Option<Vec<&str>> = value["images"]
+            .as_array()
+            .and_then(|images| images.iter().map(serde_json::Value::as_str).collect());
+        if value["rating"].as_f64() == want.rating.parse().ok()
             && value["summary"] == want.summary.as_str()
-            && value["cover"] == image.url.as_str()
+            && images.is_some_and(|images| images == urls)
         {
             check.details_ok += 1;
         } else {
@@ -423,24 +432,27 @@ fn verify_details(path: &Path, site: &SiteOptions) -> Result<DetailCheck> {
         let Some(files) = value["files"].as_array() else {
             continue;
         };
-        let stored = files.first().filter(|_| files.len() == 1);
-        let right = stored.is_some_and(|file| {
-            let bytes = file["path"]
-                .as_str()
-                .and_then(|path| std::fs::read(path).ok());
-            let md5: String = Md5::digest(&image.bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            file["url"] == image.url.as_str()
-                && bytes.as_deref() == Some(image.bytes.as_slice())
-                && file["checksum"] == md5.as_str()
-        });
-        if right {
-            check.files_ok += 1;
-        } else {
-            check.files_wrong += 1;
+        check.files_expected += want.images.len() as u64;
+        for (n, image) in want.images.iter().enumerate() {
+            let right = files.get(n).is_some_and(|file| {
+                let bytes = file["path"]
+                    .as_str()
+                    .and_then(|path| std::fs::read(path).ok());
+                let md5: String = Md5::digest(&image.bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                file["url"] == image.url.as_str()
+                    && bytes.as_deref() == Some(image.bytes.as_slice())
+                    && file["checksum"] == md5.as_str()
+            });
+            if right {
+                check.files_ok += 1;
+            } else {
+                check.files_wrong += 1;
+            }
         }
+        check.files_wrong += files.len().saturating_sub(want.images.len()) as u64;
     }
     Ok(check)
 }
