@@ -357,3 +357,22 @@ fn with_dedup_the_detail_pages_of_items_written_before_are_not_fetched_again() {
     let opts = env.site.options();
     assert_eq!(new[0]["rating"], expected_detail(&opts, 50).rating.as_str());
 }
+
+#[test]
+fn an_until_empty_crawl_with_follow_up_ends_at_the_end_of_the_listing() {
+    let env = site(7, 0);
+    let outcome = env.crawl(
+        &Knobs {
+            last_page: None,
+            crawlers: 3,
+            queues: (2, 2, 4),
+            extra: follow_table(3),
+            ..Knobs::default()
+        },
+        LIMIT,
+    );
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    assert_eq!(outcome.end_of_listing, Some(7));
+    assert_eq!(check(&env).len(), 7);
+    assert_eq!(outcome.summary.detail_fetched, 175);
+}

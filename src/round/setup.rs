@@ -168,7 +168,12 @@ pub(super) fn prepare(
         ),
         (true, None) => {
             let q = &config.queues;
-            let window = 2 * (q.pages.get() + crawlers + q.html.get()) + 2 * parsers;
+            // The detail crawlers and downloaders hold pages too, each with a queue in front.
+            let follow_ups = [config.follow.is_some(), config.download.is_some()];
+            let held = follow_ups.iter().filter(|&&on| on).count() * q.html.get()
+                + config.follow.as_ref().map_or(0, |f| f.crawlers.get())
+                + config.download.as_ref().map_or(0, |d| d.threads.get());
+            let window = 2 * (q.pages.get() + crawlers + q.html.get() + held) + 2 * parsers;
             let (credits_tx, credits_rx) = crossbeam_channel::bounded(window);
             for _ in 0..window {
                 // Cannot fail: the channel has room for exactly these.
