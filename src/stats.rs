@@ -62,6 +62,8 @@ pub struct Stats {
     /// Pages queued past the end of an "until empty" listing before the end was known: skipped,
     /// or fetched and not written. They are not part of the crawl.
     past_end: AtomicU64,
+    /// Pages robots.txt disallowed: skipped, neither failed nor committed.
+    disallowed: AtomicU64,
     /// Pages parsed.
     parsed: AtomicU64,
     /// Pages parsed by building their document tree (`extract.engine`).
@@ -117,6 +119,7 @@ impl Stats {
             failed: AtomicU64::new(0),
             not_crawled: AtomicU64::new(0),
             past_end: AtomicU64::new(0),
+            disallowed: AtomicU64::new(0),
             parsed: AtomicU64::new(0),
             parsed_dom: AtomicU64::new(0),
             unconverted: AtomicU64::new(0),
@@ -155,6 +158,11 @@ impl Stats {
     /// `n` pages were not crawled (a stop), and are left for the next run.
     pub fn pages_not_crawled(&self, n: u64) {
         self.not_crawled.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A page was skipped because robots.txt disallows it.
+    pub fn page_disallowed(&self) {
+        self.disallowed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A page queued past the end of the listing was skipped or dropped.
@@ -270,6 +278,7 @@ impl Stats {
             failed: load(&self.failed),
             not_crawled: load(&self.not_crawled),
             past_end: load(&self.past_end),
+            disallowed: load(&self.disallowed),
             parsed: load(&self.parsed),
             parsed_dom: load(&self.parsed_dom),
             fields_unconverted: load(&self.unconverted),
@@ -306,6 +315,8 @@ pub struct Summary {
     pub not_crawled: u64,
     /// Pages queued past the end of an "until empty" listing, not written.
     pub past_end: u64,
+    /// Pages robots.txt disallowed (`http.robots`): skipped, not failed, not committed.
+    pub disallowed: u64,
     /// Pages parsed.
     pub parsed: u64,
     /// Pages parsed by the DOM engine.
@@ -374,13 +385,14 @@ impl fmt::Display for Summary {
         write!(
             f,
             "pages_fetched={} pages_failed={} pages_not_crawled={} pages_past_end={} \
-             pages_written={} items={} items_already_seen={} bytes={} retries={} \
-             pages_parsed_dom={} lease_reclaims={} fields_unconverted={} elapsed={:.3}s \
-             pages_per_sec={:.1}",
+             pages_disallowed={} pages_written={} items={} items_already_seen={} bytes={} \
+             retries={} pages_parsed_dom={} lease_reclaims={} fields_unconverted={} \
+             elapsed={:.3}s pages_per_sec={:.1}",
             self.fetched,
             self.failed,
             self.not_crawled,
             self.past_end,
+            self.disallowed,
             self.written_pages,
             self.items,
             self.already_seen,
@@ -444,9 +456,9 @@ mod tests {
         );
         let line = s.to_string();
         assert!(line.starts_with(
-            "pages_fetched=2 pages_failed=1 pages_not_crawled=7 pages_past_end=0 pages_written=1 items=25 \
-             items_already_seen=0 bytes=150 retries=1 pages_parsed_dom=0 lease_reclaims=0 \
-             fields_unconverted=0 elapsed="
+            "pages_fetched=2 pages_failed=1 pages_not_crawled=7 pages_past_end=0 pages_disallowed=0 \
+             pages_written=1 items=25 items_already_seen=0 bytes=150 retries=1 pages_parsed_dom=0 \
+             lease_reclaims=0 fields_unconverted=0 elapsed="
         ));
     }
 }

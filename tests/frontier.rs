@@ -548,3 +548,54 @@ fn until_empty_is_shared_and_every_way_a_listing_ends_ends_it_for_all() {
     let past: u64 = (30..2000).map(|p| env.site.requests_for(p)).sum();
     assert!(past <= 2 * 20 + 2 * 64, "{past} requests past the end");
 }
+
+#[test]
+fn a_page_robots_txt_disallows_is_handed_back_to_the_frontier_not_leased_forever() {
+    let redis = RedisServer::start();
+    let env = TestEnv::new(SiteOptions {
+        pages: 10,
+        robots: demo_site::RobotsTxt::Text("User-agent: *\nDisallow: /top250?start=75$\n".into()),
+        ..SiteOptions::default()
+    });
+    let (config, out) = daemon_config(&env, &redis, 0, &knobs(10));
+    let config = config.to_str().unwrap();
+    let run = run_bin(&["run", "--config", config], LIMIT);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert_eq!(num(&summary_of(&stderr), "pages_disallowed"), 1, "{stderr}");
+    let pages: BTreeSet<u64> = read_items(&out).iter().map(|i| i.page).collect();
+    assert_eq!(pages, (0..10).filter(|&p| p != 3).collect(), "{stderr}");
+
+    // Its lease ended: nothing is pending, and the page is with the failed ones, for the next
+    // seed to put back.
+    let mut conn = redis::Client::open(redis.url().as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let pending: redis::Value = redis::cmd("XPENDING")
+        .arg("pagecrawl:books:pages")
+        .arg("crawlers")
+        .query(&mut conn)
+        .unwrap();
+    let redis::Value::Array(summary) = pending else {
+        panic!("XPENDING answered {pending:?}")
+    };
+    assert_eq!(summary[0], redis::Value::Int(0), "pending: {summary:?}");
+    let reason: Option<String> = redis::cmd("HGET")
+        .arg("pagecrawl:books:failed")
+        .arg(3)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(reason.as_deref(), Some("disallowed by robots.txt"));
+
+    // Allowed again: the next seed puts it back, and a run writes it.
+    env.site.set_robots(demo_site::RobotsTxt::Missing);
+    let seed = run_bin(&["seed", "--config", config], LIMIT);
+    assert_eq!(seed.status.code(), Some(0), "{:?}", seed);
+    let run = run_bin(&["run", "--config", config], LIMIT);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    let pages: BTreeSet<u64> = read_items(&out).iter().map(|i| i.page).collect();
+    assert_eq!(pages, (0..10).collect(), "{stderr}");
+    assert_eq!(read_items(&out).len(), 250, "every item once");
+}

@@ -313,6 +313,7 @@ fn metrics_match_the_summary_and_health_reflects_the_state() {
     for (metric, key) in [
         ("pagecrawl_pages_fetched_total", "pages_fetched"),
         ("pagecrawl_pages_failed_total", "pages_failed"),
+        ("pagecrawl_pages_disallowed_total", "pages_disallowed"),
         ("pagecrawl_retries_total", "retries"),
         ("pagecrawl_items_written_total", "items"),
         ("pagecrawl_pages_written_total", "pages_written"),

@@ -26,6 +26,7 @@ struct Health {
     round: u64,
     pages_done: u64,
     pages_failed: u64,
+    pages_disallowed: u64,
     items_written: u64,
     last_error: Option<String>,
     next_round_at: Option<String>,
@@ -43,6 +44,7 @@ impl Status {
             round: inner.round,
             pages_done: now.map_or(0, |s| s.written_pages),
             pages_failed: now.map_or(0, |s| s.failed),
+            pages_disallowed: now.map_or(0, |s| s.disallowed),
             items_written: inner.totals.items + now.map_or(0, |s| s.items),
             last_error: inner.last_error.clone(),
             next_round_at: inner.next_round.map(rfc3339),
@@ -98,6 +100,11 @@ impl Collector for Status {
                 "pages_failed",
                 "Pages that failed after their retries",
                 t.failed,
+            ),
+            (
+                "pages_disallowed",
+                "Pages skipped because robots.txt disallows them (http.robots)",
+                t.disallowed,
             ),
             (
                 "retries",

@@ -283,11 +283,13 @@ fn log_round(config: &Config, outcome: &Outcome, next: SystemTime) {
         None => format!("{} items", s.items),
     };
     info!(
-        "round {} done in {:.1}s: {} pages fetched, {} failed, {items}; next round at {}",
+        "round {} done in {:.1}s: {} pages fetched, {} failed, {} disallowed by robots.txt, \
+         {items}; next round at {}",
         outcome.round,
         s.elapsed.as_secs_f64(),
         s.fetched,
         s.failed,
+        s.disallowed,
         rfc3339(next)
     );
 }

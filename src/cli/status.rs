@@ -32,6 +32,7 @@ pub enum Phase {
 pub(super) struct Totals {
     pub(super) fetched: u64,
     pub(super) failed: u64,
+    pub(super) disallowed: u64,
     pub(super) retries: u64,
     pub(super) written_pages: u64,
     pub(super) items: u64,
@@ -53,6 +54,7 @@ impl Totals {
     pub(super) fn add(&mut self, s: &Summary) {
         self.fetched += s.fetched;
         self.failed += s.failed;
+        self.disallowed += s.disallowed;
         self.retries += s.retries;
         self.written_pages += s.written_pages;
         self.items += s.items;

@@ -45,6 +45,32 @@ fn quoted(text: impl AsRef<str>) -> String {
     format!("{:?}", text.as_ref())
 }
 
+/// A header name as a TOML key: bare when it can be.
+fn header_key(name: &str) -> String {
+    if name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        name.to_string()
+    } else {
+        quoted(name)
+    }
+}
+
+/// A header's value as `check` shows it: credentials (`Cookie`, `Authorization`) are not
+/// printed, only their length and a hash, so that a reload still tells they changed.
+fn shown_header(name: &str, value: &str) -> String {
+    let secret = ["cookie", "authorization"]
+        .iter()
+        .any(|s| name.eq_ignore_ascii_case(s));
+    if secret {
+        let hash = crate::hash::fnv1a(value.bytes()) & 0xffff_ffff;
+        quoted(format!("<hidden: {} bytes, hash {hash:08x}>", value.len()))
+    } else {
+        quoted(value)
+    }
+}
+
 fn note(text: impl Into<String>) -> Line {
     Line::Note(text.into())
 }
@@ -154,6 +180,32 @@ impl Config {
             Some(n) => set("per_host", n),
             None => note("per_host unset: requests to one host are capped by the thread counts"),
         });
+        out.push(set("robots", h.robots));
+        if !h.robots {
+            out.push(note(
+                "robots.txt is not read: every page is fetched, Crawl-delay ignored",
+            ));
+        }
+        out.push(match &h.ca_file {
+            Some(ca) => set("ca_file", quoted(ca.path.display().to_string())),
+            None => note("ca_file unset: the built-in (Mozilla) roots only"),
+        });
+        if let Some(ca) = &h.ca_file {
+            out.push(note(format!(
+                "{} certificates trusted besides the built-in roots",
+                ca.len()
+            )));
+        }
+        if !h.headers.is_empty() {
+            out.push(Line::Table {
+                name: "http.headers",
+                tight: false,
+            });
+            out.push(note("sent to the site's origin only (and its robots.txt)"));
+            for (name, value) in h.headers.iter() {
+                out.push(set(header_key(name), shown_header(name, value)));
+            }
+        }
 
         let extract = &self.extract;
         let limits = extract.limits();

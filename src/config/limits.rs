@@ -61,6 +61,10 @@ pub const SHUTDOWN_GRACE_SECS: Bound = Bound::new("http.shutdown_grace_secs", 0,
 pub const MAX_REDIRECTS: Bound = Bound::new("http.max_redirects", 0, 20);
 /// The User-Agent header, in bytes.
 pub const USER_AGENT_BYTES: Bound = Bound::new("http.user_agent", 1, 512);
+/// How many `[http.headers]` (see `crate::http::headers::MAX_HEADERS`).
+pub const HEADERS: Bound = Bound::new("http.headers", 0, 64);
+/// The `http.ca_file` PEM bundle, in bytes (Mozilla's whole root list is about 250 KB).
+pub const CA_FILE_BYTES: Bound = Bound::new("http.ca_file", 1, 4 << 20);
 /// A selector (`extract.item`, or one field's spec), in bytes.
 pub const SELECTOR_BYTES: Bound = Bound::new("extract.item, extract.fields.*", 1, 1_024);
 /// How many `[extract.fields]`.
@@ -87,7 +91,7 @@ pub const DOWNLOAD_THREADS: Bound = Bound::new("download.threads", 1, 512);
 pub const DOWNLOAD_MAX_BYTES: Bound = Bound::new("download.max_bytes", 1, 16 << 30);
 
 /// Every bound, in the order of the README's table.
-pub const ALL: [Bound; 29] = [
+pub const ALL: [Bound; 31] = [
     MAX_PAGES,
     MAX_FAILED_IN_A_ROW,
     CRAWLERS,
@@ -106,6 +110,8 @@ pub const ALL: [Bound; 29] = [
     SHUTDOWN_GRACE_SECS,
     MAX_REDIRECTS,
     PER_HOST,
+    HEADERS,
+    CA_FILE_BYTES,
     SELECTOR_BYTES,
     FIELDS,
     MAX_ITEMS_PER_PAGE,
@@ -174,24 +180,29 @@ impl Bound {
 /// blocking, so that opening a FIFO does not wait for a writer either, and its kind is taken
 /// from the open file, not from the path, so it cannot change in between.
 pub fn read_config_file(path: &Path) -> Result<String> {
+    let bytes = read_bounded(path, MAX_FILE_BYTES, "a config file")?;
+    String::from_utf8(bytes).context("not UTF-8 text")
+}
+
+/// Reads a regular file (or a link to one) of at most `max` bytes, as [`read_config_file`]
+/// does (a FIFO or a device refused unread); `what` names the file's role in the errors
+/// ("a config file", "`http.ca_file`").
+pub fn read_bounded(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
     let file = open_nonblocking(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
-        bail!("not a regular file (a config must be a file, not a FIFO, a device or a folder)");
+        bail!("not a regular file ({what} must be one, not a FIFO, a device or a folder)");
     }
-    if meta.len() > MAX_FILE_BYTES {
-        bail!(
-            "{} bytes; a config file may be at most {MAX_FILE_BYTES} bytes",
-            meta.len()
-        );
+    if meta.len() > max {
+        bail!("{} bytes; {what} may be at most {max} bytes", meta.len());
     }
     // The length may change while we read: read one byte more than allowed to notice.
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        bail!("it grew past {MAX_FILE_BYTES} bytes while being read");
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        bail!("it grew past {max} bytes while being read");
     }
-    String::from_utf8(bytes).context("not UTF-8 text")
+    Ok(bytes)
 }
 
 #[cfg(unix)]

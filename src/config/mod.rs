@@ -19,6 +19,8 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::extract::Extractor;
+use crate::http::headers::ExtraHeaders;
+use crate::http::tls::CaFile;
 
 pub use follow::{DownloadConfig, FILES_KEY, FollowConfig};
 
@@ -208,6 +210,13 @@ pub struct HttpConfig {
     /// Requests in flight to one host (scheme, host and port) at once, by every stage together;
     /// `None` caps them only by the thread counts.
     pub per_host: Option<NonZeroUsize>,
+    /// Obey each origin's robots.txt (`http.robots`): skip the pages it disallows and honour
+    /// its `Crawl-delay`.
+    pub robots: bool,
+    /// `[http.headers]`: extra headers sent with every request to the site's origin.
+    pub headers: ExtraHeaders,
+    /// `http.ca_file`: certificates trusted in addition to the built-in roots.
+    pub ca_file: Option<CaFile>,
 }
 
 impl Default for HttpConfig {
@@ -225,6 +234,9 @@ impl Default for HttpConfig {
             follow_offsite_redirects: false,
             proxy: None,
             per_host: None,
+            robots: true,
+            headers: ExtraHeaders::default(),
+            ca_file: None,
         }
     }
 }

@@ -17,6 +17,8 @@ use super::{
     UrlTemplate,
 };
 use crate::extract::{Engine, Extractor, FieldSpec, Limits};
+use crate::http::headers::ExtraHeaders;
+use crate::http::tls::CaFile;
 
 /// The file as written; every table and key is optional unless validation says otherwise.
 #[derive(Debug, Deserialize)]
@@ -106,6 +108,9 @@ struct RawHttp {
     follow_offsite_redirects: Option<bool>,
     proxy: Option<String>,
     per_host: Option<usize>,
+    robots: Option<bool>,
+    ca_file: Option<PathBuf>,
+    headers: Option<toml::Table>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -307,6 +312,18 @@ impl RawConfig {
             },
             per_host: match h.per_host {
                 Some(n) => Some(count(limits::PER_HOST, Some(n), NonZeroUsize::MIN)?),
+                None => None,
+            },
+            robots: h.robots.unwrap_or(d.robots),
+            headers: match &h.headers {
+                Some(table) => {
+                    limits::HEADERS.check_usize(table.len())?;
+                    ExtraHeaders::from_toml(table).map_err(anyhow::Error::msg)?
+                }
+                None => d.headers,
+            },
+            ca_file: match h.ca_file {
+                Some(path) => Some(CaFile::load(path)?),
                 None => None,
             },
         };

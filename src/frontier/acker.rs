@@ -118,23 +118,41 @@ impl Acker {
                     })?;
                 self.leases.release(&pages);
             }
+            // The lease must end, or this daemon would renew it until it exits; recorded with
+            // the failed pages, a disallowed page is put back in the stream by the next
+            // `pagecrawl seed`, and robots.txt is asked again then.
+            Committed::Disallowed { page } => {
+                self.record_failed(page, "disallowed by robots.txt", stop)?;
+            }
             Committed::Failed { page, reason } => {
-                let id = self.leases.ids_of(&[page]);
-                self.link.retry("recording a failed page", stop, |c| {
-                    let mut pipe = redis::pipe();
-                    pipe.atomic().hset(&keys.failed, page, &reason).ignore();
-                    if !id.is_empty() {
-                        pipe.cmd("XACK")
-                            .arg(&keys.pages)
-                            .arg(GROUP)
-                            .arg(&id[0])
-                            .ignore();
-                    }
-                    pipe.query::<()>(c)
-                })?;
-                self.leases.release(&[page]);
+                self.record_failed(page, &reason, stop)?;
             }
         }
+        Ok(())
+    }
+
+    /// Records `page` as failed for `reason` in the frontier and acknowledges its lease.
+    fn record_failed(
+        &mut self,
+        page: u64,
+        reason: &str,
+        stop: impl FnMut(Duration) -> bool,
+    ) -> Result<()> {
+        let keys = &self.keys;
+        let id = self.leases.ids_of(&[page]);
+        self.link.retry("recording a failed page", stop, |c| {
+            let mut pipe = redis::pipe();
+            pipe.atomic().hset(&keys.failed, page, reason).ignore();
+            if !id.is_empty() {
+                pipe.cmd("XACK")
+                    .arg(&keys.pages)
+                    .arg(GROUP)
+                    .arg(&id[0])
+                    .ignore();
+            }
+            pipe.query::<()>(c)
+        })?;
+        self.leases.release(&[page]);
         Ok(())
     }
 }

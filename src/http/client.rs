@@ -1,37 +1,46 @@
-//! The HTTP client every thread that sends requests shares (crawlers, detail crawlers,
-//! downloaders): one ureq [`Agent`] (one connection pool, and a DNS resolver that enforces the
-//! crawl's address [`Policy`]), one [`Hosts`] (per host: `per_host` requests at once, and the
-//! `delay_ms` gap between request starts, which widens while that host answers 429) and one
-//! [`BodyPool`].
+//! The HTTP client the crawler threads share: one ureq [`Agent`] (one connection pool, and a DNS
+//! resolver that enforces the crawl's address [`Policy`]), one [`Hosts`] (the `delay_ms` gap
+//! between request starts, which widens while the server answers 429) and one [`BodyPool`].
 //!
 //! Redirects are followed here, one hop at a time, so that each is checked against the policy,
 //! and `timeout_secs` is one deadline for the whole chain; bodies are decoded from their
 //! `Content-Encoding` and charset (see [`body`]). Retryable errors are retried with backoff;
-//! waits for the pacer or a backoff wake at once on shutdown. It knows nothing of pages,
+//! waits for a host's slot or turn, or a backoff, wake at once on shutdown. It knows nothing of pages,
 //! channels or stages.
+//!
+//! A client lives one round, so its [`RobotsCache`] fetches each origin's robots.txt once per
+//! round (`http.robots`), and its `Crawl-delay` raises that host's pacing for that round. `[http.headers]`
+//! are added per request, only when the request goes to the site's origin: issue 16's requests
+//! to other hosts (detail pages, files on a CDN) get none of them, a `Cookie` least of all.
+//! Certificates are checked against Mozilla's roots and `http.ca_file`'s (see [`tls`]).
 
 use std::io::Write;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use log::{debug, warn};
+use log::{debug, info, warn};
 use ureq::http::Uri;
 use ureq::unversioned::transport::DefaultConnector;
 use ureq::{Agent, Body};
-use url::Url;
+use url::{Origin, Url};
 
 use super::body::{self, ACCEPT_ENCODING, ContentEncoding, decode_body};
 use super::error::FetchError;
 use super::hosts::Hosts;
 use super::policy::{GuardedResolver, Policy, resolve_location};
 use super::pool::BodyPool;
+use super::robots::{FetchResult, MAX_ROBOTS_BYTES, RobotsCache, RobotsRules, Source};
+use super::tls;
 use crate::config::{HttpConfig, SiteConfig};
 use crate::shutdown::Shutdown;
 use crate::stats::Stats;
 
 /// Longest `Retry-After` we honour; a server asking for more gets this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// Redirects followed for a robots.txt: RFC 9309 asks for at least five.
+const ROBOTS_MAX_REDIRECTS: u32 = 5;
 
 /// The largest response head (status line and headers) accepted; a larger one fails the page.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
@@ -43,12 +52,17 @@ pub(crate) struct Client {
     agent: Agent,
     /// HTTP settings.
     http: HttpConfig,
-    /// Every host's request slots (`per_host`) and pacing (`delay_ms`, widened by 429s).
+    /// Every host's request slots (`per_host`) and pacing (`delay_ms`, or its robots.txt
+    /// `Crawl-delay` when larger, widened by its 429s).
     hosts: Arc<Hosts>,
     /// Where redirects may lead.
     policy: Arc<Policy>,
     /// Buffers to read bodies into, given back by whoever is done with a body.
     bodies: Arc<BodyPool>,
+    /// The site's origin: the only one `[http.headers]` are sent to.
+    site_origin: Origin,
+    /// This round's robots.txt rules by origin, with `http.robots` (the client lives a round).
+    robots: Option<Arc<RobotsCache>>,
 }
 
 impl Client {
@@ -60,15 +74,20 @@ impl Client {
         threads: usize,
         bodies: Arc<BodyPool>,
     ) -> Client {
-        let policy = Arc::new(Policy::for_site(
-            &site.url_of(site.first_page),
-            http.follow_offsite_redirects,
-        ));
+        let first = site.url_of(site.first_page);
+        let policy = Arc::new(Policy::for_site(&first, http.follow_offsite_redirects));
+        // One try and the configured retries, as for a page.
+        let attempts = NonZeroU32::new(http.retries.saturating_add(1)).unwrap_or(NonZeroU32::MIN);
         // Without `per_host`, as many requests to one host as there are threads: no cap.
         let per_host = http
             .per_host
             .unwrap_or(NonZeroUsize::new(threads.max(1)).expect("at least one"));
         Client {
+            // `site.url` was checked at load; an opaque origin matches no request.
+            site_origin: Url::parse(&first).map_or_else(|_| Origin::new_opaque(), |u| u.origin()),
+            robots: http
+                .robots
+                .then(|| Arc::new(RobotsCache::new(&http.user_agent, attempts))),
             agent: build_agent(http, threads, policy.clone()),
             http: http.clone(),
             hosts: Arc::new(Hosts::new(per_host, http.delay)),
@@ -214,46 +233,14 @@ impl Client {
     /// refuses as too large.
     fn open(&self, url: &str, limit: u64) -> Result<(Uri, ureq::http::Response<Body>), FetchError> {
         let deadline = Instant::now() + self.http.timeout;
-        let mut target: Uri = url
+        let target: Uri = url
             .parse()
             .map_err(|err| FetchError::Redirect(format!("bad URL {url:?}: {err}")))?;
-        let mut hops = 0;
-        let response = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(FetchError::Timeout(ureq::Error::Timeout(
-                    ureq::Timeout::Global,
-                )));
-            }
-            let response = self
-                .agent
-                .get(target.clone())
-                .config()
-                .timeout_global(Some(left))
-                .build()
-                .call()
-                .map_err(|err| FetchError::from_ureq(err, limit))?;
-            let status = response.status().as_u16();
-            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
-                break response;
-            }
-            let location = header(&response, "location").ok_or_else(|| {
-                FetchError::Redirect(format!("http status {status} without a Location header"))
-            })?;
-            let next = resolve_location(&target, location).map_err(FetchError::Redirect)?;
-            if hops == self.http.max_redirects {
-                return Err(FetchError::Redirect(format!(
-                    "more than http.max_redirects ({}) redirects; the last one was to {next}",
-                    self.http.max_redirects
-                )));
-            }
-            self.policy
-                .check_redirect(&next)
-                .map_err(FetchError::Redirect)?;
-            debug!("{target}: {status} to {next}");
-            hops += 1;
-            target = next;
-        };
+        let (response, target) =
+            match self.follow(target, self.http.max_redirects, deadline, limit)? {
+                Followed::Done(response, target) => (response, target),
+                Followed::Stuck { why, .. } => return Err(FetchError::Redirect(why)),
+            };
         let status = response.status().as_u16();
         if !(200..=299).contains(&status) {
             let retry_after = header(&response, "retry-after").and_then(parse_retry_after);
@@ -275,6 +262,185 @@ pub(crate) struct Response {
     pub url: String,
     /// Its status (2xx).
     pub status: u16,
+}
+
+/// Where a chain of redirects led.
+enum Followed {
+    /// A response that is not a redirect, and the URL that gave it.
+    Done(ureq::http::Response<ureq::Body>, Uri),
+    /// A redirect that was not followed: one too many, refused by the policy, or without a
+    /// usable `Location`. Its status, and why, naming the URL.
+    Stuck {
+        /// The redirect's status.
+        status: u16,
+        /// Why it was not followed.
+        why: String,
+    },
+}
+
+impl Client {
+    /// Sends a GET to `target` and follows its redirects, at most `max_hops`, each checked
+    /// against the policy, all within `deadline`. `[http.headers]` go to the site's origin
+    /// only: a `Cookie` never leaves for another host, whatever a redirect says.
+    fn follow(
+        &self,
+        mut target: Uri,
+        max_hops: u32,
+        deadline: Instant,
+        limit: u64,
+    ) -> Result<Followed, FetchError> {
+        let mut hops = 0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(FetchError::Timeout(ureq::Error::Timeout(
+                    ureq::Timeout::Global,
+                )));
+            }
+            let mut request = self.agent.get(target.clone());
+            if self.is_site_origin(&target) {
+                for (name, value) in self.http.headers.iter() {
+                    request = request.header(name, value);
+                }
+            }
+            let response = request
+                .config()
+                .timeout_global(Some(left))
+                .build()
+                .call()
+                .map_err(|err| match tls::describe(&err) {
+                    Some(what) => FetchError::Tls(format!("{target}: {what}")),
+                    None => FetchError::from_ureq(err, limit),
+                })?;
+            let status = response.status().as_u16();
+            if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+                return Ok(Followed::Done(response, target));
+            }
+            let stuck = |why: String| Ok(Followed::Stuck { status, why });
+            let Some(location) = header(&response, "location") else {
+                return stuck(format!(
+                    "http status {status} without a Location header (at {target})"
+                ));
+            };
+            let next = match resolve_location(&target, location) {
+                Ok(next) => next,
+                Err(why) => return stuck(why),
+            };
+            if hops == max_hops {
+                return stuck(format!(
+                    "more than http.max_redirects ({max_hops}) redirects; the last one was to \
+                     {next}"
+                ));
+            }
+            if let Err(why) = self.policy.check_redirect(&next) {
+                return stuck(why);
+            }
+            debug!("{target}: {status} to {next}");
+            hops += 1;
+            target = next;
+        }
+    }
+
+    /// Whether `target` is on the site's origin (scheme, host and port of `site.url`).
+    fn is_site_origin(&self, target: &Uri) -> bool {
+        Url::parse(&target.to_string()).is_ok_and(|url| url.origin() == self.site_origin)
+    }
+
+    /// The robots.txt rules for `url`'s origin this round, fetching the file if no crawler
+    /// has yet (the others wait for it), and raising that host's pacing to its `Crawl-delay`. `None`
+    /// with `http.robots = false`.
+    pub fn robots_rules(&self, url: &Url, shutdown: &Shutdown) -> Option<Arc<RobotsRules>> {
+        let cache = self.robots.as_ref()?;
+        let mut fetched = false;
+        let rules = cache.rules_for(url, |robots_url, attempt| {
+            fetched = true;
+            self.fetch_robots(robots_url, attempt, shutdown)
+        });
+        if fetched {
+            let origin = url.origin().ascii_serialization();
+            match rules.source() {
+                Source::Unreachable { .. } | Source::Untrusted(_) => {
+                    warn!("robots.txt of {origin}: {}", rules.source())
+                }
+                source => info!("robots.txt of {origin}: {source}"),
+            }
+            if let Some(delay) = rules.crawl_delay() {
+                info!(
+                    "robots.txt of {origin} asks for Crawl-delay {:.3}s: at least that between \
+                     requests this round",
+                    delay.as_secs_f64()
+                );
+            }
+        }
+        if let Some(delay) = rules.crawl_delay() {
+            self.hosts.set_crawl_delay(url, delay);
+        }
+        Some(rules)
+    }
+
+    /// One attempt at `robots_url` (after its backoff, for a retry): paced like the pages, with
+    /// our User-Agent and the site's headers, redirects followed within the address policy
+    /// (five, as RFC 9309 asks), `timeout_secs` for the whole, and at most
+    /// [`MAX_ROBOTS_BYTES`] of the body read.
+    fn fetch_robots(&self, robots_url: &Url, attempt: u32, shutdown: &Shutdown) -> FetchResult {
+        if attempt > 1 {
+            let wait = backoff(self.http.backoff, attempt - 1, robots_url.as_str());
+            if shutdown.wait_timeout(wait) {
+                return FetchResult::Interrupted;
+            }
+        }
+        if shutdown.is_requested() {
+            return FetchResult::Interrupted;
+        }
+        // One of the host's slots, and its turn, as a page would take.
+        let Some(_permit) = self.hosts.acquire(robots_url, shutdown.waker()) else {
+            return FetchResult::Interrupted;
+        };
+        let Ok(target) = robots_url.as_str().parse::<Uri>() else {
+            return FetchResult::Unreachable(format!("bad URL {robots_url}"));
+        };
+        let limit = MAX_ROBOTS_BYTES as u64;
+        let deadline = Instant::now() + self.http.timeout;
+        let mut response = match self.follow(target, ROBOTS_MAX_REDIRECTS, deadline, limit) {
+            Ok(Followed::Done(response, _)) => response,
+            Ok(Followed::Stuck { status, why }) => {
+                debug!("{robots_url}: {why}");
+                return FetchResult::Response {
+                    status,
+                    body: Vec::new(),
+                };
+            }
+            Err(FetchError::Interrupted) => return FetchResult::Interrupted,
+            // The origin's own certificate (not a host a redirect led to): its pages fail the
+            // same way, and say so.
+            Err(FetchError::Tls(why))
+                if why.starts_with(&format!("{}/", robots_url.origin().ascii_serialization())) =>
+            {
+                return FetchResult::Untrusted(why);
+            }
+            Err(err) => return FetchResult::Unreachable(format!("{robots_url}: {err}")),
+        };
+        let status = response.status().as_u16();
+        if !(200..=299).contains(&status) {
+            return FetchResult::Response {
+                status,
+                body: Vec::new(),
+            };
+        }
+        let encoding = match ContentEncoding::of(header(&response, "content-encoding")) {
+            Ok(encoding) => encoding,
+            Err(err) => return FetchResult::Unreachable(format!("{robots_url}: {err}")),
+        };
+        let raw = response.body_mut().with_config().reader();
+        let mut body = Vec::new();
+        match body::read_decoded(raw, encoding, limit, &mut body) {
+            Ok(()) => {}
+            // RFC 9309: the rules in the first 500 KiB apply; the rest is ignored.
+            Err(FetchError::TooLarge(_)) => body.truncate(MAX_ROBOTS_BYTES),
+            Err(err) => return FetchResult::Unreachable(format!("{robots_url}: {err}")),
+        }
+        FetchResult::Response { status, body }
+    }
 }
 
 /// Builds the agent all crawler threads share: timeouts always set (ureq sets none by default),
@@ -301,6 +467,7 @@ fn build_agent(http: &HttpConfig, threads: usize, policy: Arc<Policy>) -> Agent 
         .input_buffer_size(MAX_RESPONSE_HEAD)
         .max_response_header_size(MAX_RESPONSE_HEAD)
         .output_buffer_size(16 * 1024)
+        .tls_config(tls::tls_config(http.ca_file.as_ref()))
         .build();
     Agent::with_parts(
         config,

@@ -25,7 +25,10 @@ pub enum FetchError {
     Refused(String),
     /// The body came in a `Content-Encoding` that was not asked for, or did not decode.
     Encoding(String),
-    /// Anything else the client reported (a bad URL, TLS).
+    /// The TLS handshake failed: a certificate that expired, names another host or has an
+    /// unknown issuer. The URL and what failed, in words.
+    Tls(String),
+    /// Anything else the client reported (a bad URL).
     Other(ureq::Error),
     /// A downloaded file could not be written (a full disk, a folder that went away).
     Store(String),
@@ -43,6 +46,7 @@ impl FetchError {
             | FetchError::Redirect(_)
             | FetchError::Refused(_)
             | FetchError::Encoding(_)
+            | FetchError::Tls(_)
             | FetchError::Other(_)
             | FetchError::Store(_)
             | FetchError::Interrupted => false,
@@ -76,7 +80,10 @@ impl fmt::Display for FetchError {
             FetchError::Timeout(err) => write!(f, "timed out: {err}"),
             FetchError::Network(err) => write!(f, "network error: {err}"),
             FetchError::Redirect(why) => write!(f, "{why}"),
-            FetchError::Refused(why) | FetchError::Encoding(why) | FetchError::Store(why) => {
+            FetchError::Refused(why)
+            | FetchError::Encoding(why)
+            | FetchError::Tls(why)
+            | FetchError::Store(why) => {
                 write!(f, "{why}")
             }
             FetchError::Other(err) => write!(f, "{err}"),

@@ -1,20 +1,19 @@
-//! HTTP: the client the crawlers share (retries, redirects, the whole-request deadline), the
-//! pacer between request starts, the body buffers and their decoding (content encoding and
-//! charset), and the address policy. It knows nothing of pages or stages.
+//! HTTP: the client every stage that sends requests shares (retries, redirects, the
+//! whole-request deadline, the config's extra headers, downloads into a file), per-host slots
+//! and pacing (`hosts.rs`), the hosts follow-ups may go to (`host_list.rs`), the body buffers and their
+//! decoding (content encoding and charset), the address policy, robots.txt, and TLS (the roots
+//! trusted, certificate errors in words). It knows nothing of pages or stages.
 
 pub(crate) mod body;
 mod client;
 mod error;
-pub(crate) mod policy;
-mod pool;
-// Not wired in yet: issue 15/16 integrate it.
-#[allow(dead_code)]
 pub(crate) mod headers;
 pub(crate) mod host_list;
 pub(crate) mod hosts;
-// Not wired in yet: issue 15/16 integrate it.
-#[allow(dead_code)]
+pub(crate) mod policy;
+mod pool;
 pub(crate) mod robots;
+pub(crate) mod tls;
 
 pub(crate) use client::Client;
 pub(crate) use error::FetchError;

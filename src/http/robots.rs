@@ -43,8 +43,13 @@ pub enum FetchResult {
         /// The body, or its first [`MAX_ROBOTS_BYTES`].
         body: Vec<u8>,
     },
-    /// No response: no connection, DNS failure, a timeout, TLS, a body cut short.
+    /// No response: no connection, DNS failure, a timeout, a body cut short.
     Unreachable(String),
+    /// The origin's own TLS certificate was refused (expired, wrong name, unknown issuer):
+    /// no page of that origin can be fetched either, so the rules are left open and each
+    /// page fails on its own with the certificate error, which names what is wrong, instead
+    /// of being counted as disallowed. What failed, in words.
+    Untrusted(String),
     /// A stop was requested before an answer came.
     Interrupted,
 }
@@ -73,6 +78,9 @@ pub enum Source {
     },
     /// A stop came first: all disallowed, since nothing may be fetched any more.
     Interrupted,
+    /// The origin's certificate was refused: no page can be fetched, each fails with the
+    /// certificate error (see [`FetchResult::Untrusted`]).
+    Untrusted(String),
     /// Not an http(s) URL with a host: robots.txt does not apply.
     NotApplicable,
 }
@@ -87,6 +95,7 @@ impl fmt::Display for Source {
                 "unreachable after {attempts} attempts ({last}): everything disallowed this round"
             ),
             Source::Interrupted => write!(f, "not fetched: stopping"),
+            Source::Untrusted(why) => write!(f, "not read, {why}: every page will fail alike"),
             Source::NotApplicable => write!(f, "not applicable"),
         }
     }
@@ -230,17 +239,23 @@ impl RobotsCache {
         }
     }
 
+    // The crawl makes a cache per round (one per client); the tests reuse one.
+    #[cfg(test)]
     /// Forgets every origin's rules: call at the start of each round, so that each file is
     /// fetched again once per round.
     pub fn new_round(&self) {
         *self.lock() = Slots::default();
     }
 
+    // The crawl makes a cache per round (one per client); the tests reuse one.
+    #[cfg(test)]
     /// How many origins are remembered.
     pub fn len(&self) -> usize {
         self.lock().by_origin.len()
     }
 
+    // The crawl makes a cache per round (one per client); the tests reuse one.
+    #[cfg(test)]
     /// Whether no origin is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -304,6 +319,9 @@ impl RobotsCache {
                     }
                 }
                 FetchResult::Unreachable(why) => last = why,
+                FetchResult::Untrusted(why) => {
+                    return RobotsRules::allow_all(Source::Untrusted(why));
+                }
                 FetchResult::Interrupted => return RobotsRules::disallow_all(Source::Interrupted),
             }
         }

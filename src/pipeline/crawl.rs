@@ -5,10 +5,13 @@
 //! every page it receives once the flag is up (or once the page is past the end of the listing),
 //! counting each; a request already in flight is finished (bounded by the timeouts and the grace
 //! period) and its page is passed on. A page that fails after its retries is passed on as a
-//! [`Failure`], for the writer to record. This stage never parses and never writes.
+//! [`Failure`], for the writer to record. With `http.robots`, a page robots.txt disallows is not
+//! fetched and goes on as [`Failure::Disallowed`], for the writer to count (and not record).
+//! This stage never parses and never writes.
 
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, warn};
+use url::Url;
 
 use super::message::{Failure, Fetched, Html, Page};
 use super::stage::Stage;
@@ -27,6 +30,22 @@ pub(crate) struct Crawler {
 }
 
 impl Crawler {
+    /// Whether robots.txt lets the crawler fetch `url` (always, with `http.robots = false`);
+    /// `None` when a stop came first, so the page is not crawled rather than disallowed.
+    fn robots_allow(&self, url: &str) -> Option<bool> {
+        let Ok(parsed) = Url::parse(url) else {
+            // The fetch reports the bad URL, as it always has.
+            return Some(true);
+        };
+        let Some(rules) = self.client.robots_rules(&parsed, &self.stage.shutdown) else {
+            return Some(true);
+        };
+        if self.stage.shutdown.is_requested() {
+            return None;
+        }
+        Some(rules.allowed(&parsed))
+    }
+
     /// Fetches pages until the `pages` channel is disconnected and drained, or no parser is left.
     pub fn run(self, pages: Receiver<u64>, html: Sender<Fetched>) {
         let Stage {
@@ -50,7 +69,27 @@ impl Crawler {
             let url = self.site.url_of(page);
             #[cfg(test)]
             super::stage::inject_panic(&url, "crawler");
-            let content = match self.client.fetch(&url, shutdown, stats) {
+            let content = match self.robots_allow(&url) {
+                Some(true) => self.client.fetch(&url, shutdown, stats),
+                Some(false) => {
+                    debug!("page {page} ({url}): disallowed by robots.txt");
+                    let message = Page {
+                        number: page,
+                        url,
+                        content: Err(Failure::Disallowed),
+                    };
+                    if html.send(message).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                // A stop came while robots.txt was being fetched.
+                None => {
+                    stats.pages_not_crawled(1);
+                    continue;
+                }
+            };
+            let content = match content {
                 Ok(response) => {
                     stats.page_fetched(response.body.len() as u64);
                     Ok(Html {

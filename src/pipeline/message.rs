@@ -25,6 +25,10 @@ pub enum Failure {
     /// "Until empty" mode: the page answered 404 or 410, the status given. It ends the listing,
     /// unless a page before it ends it first. (With a known range, that is a `Failed`.)
     Gone(u16),
+    /// robots.txt (`http.robots`) disallows the page, so it was not fetched. Neither failed nor
+    /// committed: the writer counts it and records nothing, so a later round or run asks
+    /// robots.txt again. It does not end the listing.
+    Disallowed,
 }
 
 /// One page between two stages.
@@ -77,7 +81,7 @@ impl Parsed {
                             .sum::<usize>()
                 }
                 Err(Failure::Failed(reason)) => text(reason),
-                Err(Failure::Gone(_)) => 0,
+                Err(Failure::Gone(_) | Failure::Disallowed) => 0,
             }
     }
 }
@@ -93,6 +97,12 @@ pub enum Committed {
         /// The dedup keys of the items written for them that no listener has heard of yet
         /// (with `output.dedup` and a shared seen-set; empty otherwise).
         keys: Vec<Key>,
+    },
+    /// robots.txt disallowed this page: nothing is recorded in the journal, and whoever leased
+    /// it out (the shared frontier) must hand it back for a later round to ask again.
+    Disallowed {
+        /// The page.
+        page: u64,
     },
     /// This page failed after its retries, and is recorded as failed in the journal.
     Failed {

@@ -81,6 +81,8 @@ pub(crate) struct WriterReport {
     pub journal: Option<Journal>,
     /// Where the listing ends, in "until empty" mode, if that is known.
     pub end: Option<u64>,
+    /// The URL of the first page robots.txt disallowed, if any, for the warning that names one.
+    pub disallowed_example: Option<String>,
 }
 
 /// The writer thread's working state, passed between its steps.
@@ -198,6 +200,15 @@ impl Writer {
     fn handle(&mut self, message: Parsed, session: &mut Session) -> Result<()> {
         match message.content {
             Err(Failure::Failed(reason)) => self.record_failure(message.number, reason, session),
+            // Nothing is recorded: the page is neither done nor failed, and the next run or
+            // round asks robots.txt again.
+            Err(Failure::Disallowed) => {
+                self.stage.stats.page_disallowed();
+                session.report.disallowed_example.get_or_insert(message.url);
+                session.announce(Committed::Disallowed {
+                    page: message.number,
+                })
+            }
             Ok(items) => {
                 if items.is_empty() && !self.listing.until_empty() {
                     warn!(

@@ -53,6 +53,9 @@ pub struct Outcome {
     /// Whether the round finished and its end is recorded, so that the next scheduled round
     /// starts afresh.
     pub round_ended: bool,
+    /// The URL of a page robots.txt disallowed this run, if any (`summary.disallowed` counts
+    /// them).
+    pub disallowed_example: Option<String>,
 }
 
 impl Outcome {
@@ -62,11 +65,19 @@ impl Outcome {
             ExitCode::Error
         } else if self.interrupted {
             ExitCode::Interrupted
-        } else if !self.failed_pages.is_empty() || self.stopped.is_some() {
+        } else if !self.failed_pages.is_empty() || self.stopped.is_some() || self.all_disallowed() {
             ExitCode::PagesFailed
         } else {
             ExitCode::Success
         }
+    }
+}
+
+impl Outcome {
+    /// Whether robots.txt disallowed every page this run tried: nothing was fetched, so the
+    /// crawl did nothing, which exits 3 rather than 0.
+    pub fn all_disallowed(&self) -> bool {
+        self.summary.disallowed > 0 && self.summary.fetched == 0 && self.failed_pages.is_empty()
     }
 }
 
@@ -115,7 +126,10 @@ pub fn run_with(
     // service fetches them again next round anyway.
     let interrupted = shutdown.is_requested();
     let stopped = round.end.stop_reason();
-    let complete = report.failed.is_empty() && stopped.is_none();
+    // Pages robots.txt disallowed are not done either: they are not committed, and a resume
+    // asks robots.txt again.
+    let disallowed = round.stats.snapshot().disallowed;
+    let complete = report.failed.is_empty() && stopped.is_none() && disallowed == 0;
     let mut round_ended = false;
     if failures.is_empty()
         && !interrupted
@@ -153,6 +167,7 @@ pub fn run_with(
         round: round.round,
         round_started_ms: round.started_ms,
         round_ended,
+        disallowed_example: report.disallowed_example,
     };
     log_summary(config, options, &outcome);
     Ok(outcome)
@@ -170,6 +185,31 @@ fn log_summary(config: &Config, options: &RunOptions, outcome: &Outcome) {
             target: stats::TARGET,
             "the crawl stopped before the end of the listing: {reason}"
         );
+    }
+    if summary.disallowed > 0 {
+        let example = outcome.disallowed_example.as_deref().unwrap_or("?");
+        let when = if options.scheduled {
+            "next round"
+        } else {
+            "by the next run"
+        };
+        if outcome.all_disallowed() {
+            warn!(
+                target: stats::TARGET,
+                "robots.txt disallowed every page this run tried ({}, e.g. {example}): nothing \
+                 was crawled (exit 3). They are not recorded; robots.txt is asked again {when}. \
+                 Check the site's robots.txt, or set `http.robots = false` where its owner agrees",
+                summary.disallowed
+            );
+        } else {
+            let n = summary.disallowed;
+            let pages = if n == 1 { "page" } else { "pages" };
+            warn!(
+                target: stats::TARGET,
+                "robots.txt disallowed {n} {pages} (e.g. {example}): skipped, not failed; not \
+                 recorded, and robots.txt is asked again {when}"
+            );
+        }
     }
     if !outcome.failed_pages.is_empty() {
         let list: Vec<String> = outcome

@@ -41,15 +41,21 @@ mod reply;
 mod server;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use detail::{expected_detail, image_bytes};
 pub use options::{
-    DEFAULT_PAGE_SIZE, DemoDetail, DemoImage, DemoItem, Fault, PastEnd, SiteOptions,
+    DEFAULT_PAGE_SIZE, DemoDetail, DemoImage, DemoItem, Fault, PastEnd, RobotsTxt, SiteOptions,
+    TlsIdentity,
 };
 pub use pages::{expected_items, render_page};
 use raw::accept_raw;
+pub use reply::SeenRequest;
 use reply::Shared;
 use server::spawn_main;
+#[cfg(feature = "tls")]
+pub use tls::{TestCa, Validity};
 
 /// The running site: both servers and their accept threads. Dropping it stops everything.
 pub struct DemoSite {
@@ -69,6 +75,10 @@ pub struct DemoSite {
     main_stop: watch::Sender<bool>,
     /// The thread running the main server's runtime, joined on drop.
     main_thread: Option<JoinHandle<()>>,
+    /// Where the HTTPS server listens, with `SiteOptions::tls`.
+    https_addr: Option<SocketAddr>,
+    /// The thread running the HTTPS server's runtime, joined on drop.
+    https_thread: Option<JoinHandle<()>>,
     /// The raw server's accept thread, joined on drop; it owns its listener, so joining closes
     /// it. Its connection threads are detached: once the site is dropped they answer nothing
     /// more and end when their client closes or times out.
@@ -95,12 +105,18 @@ impl DemoSite {
             opts.img_origin = Some(format!("http://localhost:{}", img_addr.port()));
         }
 
+        let tls = match &opts.tls {
+            Some(identity) => Some(tls_acceptor(identity)?),
+            None => None,
+        };
         let (stop_tx, stop) = crossbeam_channel::bounded(0);
         let shared = Arc::new(Shared {
             opts: RwLock::new(Arc::new(opts)),
             per_page: Mutex::new(HashMap::new()),
             per_path: Mutex::new(HashMap::new()),
             total: AtomicU64::new(0),
+            robots: AtomicU64::new(0),
+            seen: Mutex::new(std::collections::VecDeque::new()),
             live: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             most_in_flight: AtomicUsize::new(0),
@@ -118,13 +134,26 @@ impl DemoSite {
             img_addr,
             main_stop,
             main_thread: None,
+            https_addr: None,
+            https_thread: None,
             raw_thread: None,
         };
         site.main_thread = Some(spawn_main(
             vec![listener, img_listener],
             Arc::clone(&site.shared),
-            main_stop_rx,
+            main_stop_rx.clone(),
+            None,
         )?);
+        if let Some(acceptor) = tls {
+            let https = TcpListener::bind(SocketAddr::from((addr.ip(), 0)))?;
+            site.https_addr = Some(https.local_addr()?);
+            site.https_thread = Some(spawn_main(
+                vec![https],
+                Arc::clone(&site.shared),
+                main_stop_rx,
+                Some(acceptor),
+            )?);
+        }
         let shared = Arc::clone(&site.shared);
         site.raw_thread = Some(
             thread::Builder::new()
@@ -158,6 +187,43 @@ impl DemoSite {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         counts.get(path).copied().unwrap_or(0)
+    }
+
+    /// Where the HTTPS server listens, if the site serves HTTPS (`SiteOptions::tls`).
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.https_addr
+    }
+
+    /// The HTTPS server's listing URL, with a literal `{offset}` placeholder.
+    ///
+    /// # Panics
+    /// If the site was started without `SiteOptions::tls`.
+    pub fn https_url_template(&self) -> String {
+        let addr = self
+            .https_addr
+            .expect("the site serves HTTPS (SiteOptions::tls)");
+        format!("https://{addr}/top250?start={{offset}}")
+    }
+
+    /// How many requests for `/robots.txt` arrived so far.
+    pub fn robots_requests(&self) -> u64 {
+        self.shared.robots.load(Ordering::SeqCst)
+    }
+
+    /// The most recent requests of the main and HTTPS servers (up to 1024), oldest first,
+    /// with their headers.
+    pub fn requests_seen(&self) -> Vec<SeenRequest> {
+        let seen = self
+            .shared
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        seen.iter().cloned().collect()
+    }
+
+    /// From now on, `/robots.txt` answers as `robots` says: a server that recovers, say.
+    pub fn set_robots(&self, robots: RobotsTxt) {
+        self.update(|opts| opts.robots = robots);
     }
 
     /// The main server's listing URL, with a literal `{offset}` placeholder.
@@ -250,10 +316,13 @@ impl Drop for DemoSite {
         drop(self.stop_tx.take());
         // The main server: its accept loop and every handler wait on this.
         let _ = self.main_stop.send(true);
-        if let Some(handle) = self.main_thread.take()
-            && handle.join().is_err()
+        for handle in [self.main_thread.take(), self.https_thread.take()]
+            .into_iter()
+            .flatten()
         {
-            warn!("demo site: the main server's thread panicked");
+            if handle.join().is_err() {
+                warn!("demo site: a main server's thread panicked");
+            }
         }
         // `accept` has no timeout: a connection of our own is what makes the raw loop see the
         // flag. If that connection fails the thread is left detached, because joining it could
@@ -270,6 +339,21 @@ impl Drop for DemoSite {
             }
         }
     }
+}
+
+/// The HTTPS acceptor for `identity`.
+#[cfg(feature = "tls")]
+fn tls_acceptor(identity: &TlsIdentity) -> io::Result<server::Acceptor> {
+    tls::acceptor(identity)
+}
+
+/// Without the `tls` feature, a site asked to serve HTTPS is refused.
+#[cfg(not(feature = "tls"))]
+fn tls_acceptor(_: &TlsIdentity) -> io::Result<server::Acceptor> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the demo site was built without its `tls` feature",
+    ))
 }
 
 /// `addr`, with an unspecified IP (a server bound to 0.0.0.0) replaced by loopback.

@@ -40,6 +40,54 @@ pub struct SiteOptions {
     /// Misbehaviour per path of a detail page or image (`/subject/1000003/`, `/img/3-0.png`),
     /// on both hosts. `Fault::Huge` pads an image with zeros to that many bytes.
     pub path_faults: BTreeMap<String, Fault>,
+    /// How `/robots.txt` answers.
+    pub robots: RobotsTxt,
+    /// Serve HTTPS too, with this certificate, on a port of its own ([`crate::DemoSite::https_addr`]).
+    /// Needs the crate's `tls` feature.
+    pub tls: Option<TlsIdentity>,
+}
+
+/// How the site's `/robots.txt` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RobotsTxt {
+    /// 404: no file, so everything is allowed (the default).
+    #[default]
+    Missing,
+    /// 200 with this text (`text/plain`).
+    Text(String),
+    /// This status (a 500, a 403 …), with an error page.
+    Status(u16),
+    /// A `301` to `location` (sent verbatim); `/robots.txt?direct=1` answers `text`, so that a
+    /// redirect back to the site's own file ends.
+    Redirect {
+        /// The `Location` header value.
+        location: String,
+        /// What `/robots.txt?direct=1` answers.
+        text: String,
+    },
+    /// 200 with this text, after `delay` on top of the site's latency: a server slow to answer.
+    Slow {
+        /// The file.
+        text: String,
+        /// The extra wait before answering.
+        delay: Duration,
+    },
+}
+
+/// A certificate chain and its key, in PEM, for the HTTPS server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsIdentity {
+    /// The server's certificate, then the certificates that issued it.
+    pub chain_pem: String,
+    /// The server's private key (PKCS#8).
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A test key, but a key: not printed.
+        f.debug_struct("TlsIdentity").finish_non_exhaustive()
+    }
 }
 
 /// How a listing answers for page numbers past its last page: sites differ, and "until empty"
@@ -70,6 +118,8 @@ impl Default for SiteOptions {
             links_to: None,
             img_origin: None,
             path_faults: BTreeMap::new(),
+            robots: RobotsTxt::Missing,
+            tls: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! How one request is answered, decided once so that both servers behave alike: the route, the
 //! page's fault, the latency, and the request counters that tests read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -10,7 +10,7 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 
 use crate::detail::{detail_book, image_bytes, image_of, render_detail};
-use crate::options::{Fault, PastEnd, SiteOptions};
+use crate::options::{Fault, PastEnd, RobotsTxt, SiteOptions};
 use crate::pages::{pad_page, render_error, render_index, render_page};
 
 /// What every server thread needs.
@@ -26,6 +26,11 @@ pub(crate) struct Shared {
     pub(crate) per_path: Mutex<HashMap<String, u64>>,
     /// Requests for any path on either server.
     pub(crate) total: AtomicU64,
+    /// Requests for `/robots.txt`.
+    pub(crate) robots: AtomicU64,
+    /// The most recent requests of the main servers, with their headers (at most
+    /// [`MAX_SEEN`]).
+    pub(crate) seen: Mutex<VecDeque<SeenRequest>>,
     /// Connections being served now, capped at `opts.workers`.
     pub(crate) live: AtomicUsize,
     /// Requests being answered now by the main server (either port).
@@ -72,11 +77,38 @@ pub(crate) enum Damage {
     HugeHeaders(usize),
 }
 
+/// Requests remembered with their headers; older ones are forgotten.
+pub(crate) const MAX_SEEN: usize = 1024;
+
+/// A request as the main (or HTTPS) server received it, for tests that check what a crawler
+/// sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRequest {
+    /// The request target (path and query).
+    pub target: String,
+    /// The headers, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// When it arrived.
+    pub at: std::time::Instant,
+}
+
+impl SeenRequest {
+    /// The value of header `name` (any case), if it was sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// What a request target asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Route {
     /// `/`: a small index page.
     Index,
+    /// `/robots.txt`.
+    Robots,
     /// `/top250?...`: one listing page.
     Page(u64),
     /// `/subject/<id>/` or `/img/<book>-<n>.png`: a detail page or an image (served with
@@ -106,6 +138,7 @@ impl Shared {
             Route::Page(page) => page,
             Route::Index => return full(200, render_index()),
             Route::Detail => return self.reply_detail(&opts, target),
+            Route::Robots => return self.robots_txt(&opts, target),
             Route::NotFound => return full(404, render_error(404)),
         };
         let nth = {
@@ -225,10 +258,47 @@ impl Shared {
     }
 
     /// The latency of `target`: the site's, plus the page's own in `slow`.
+    /// Remembers a request and its headers, forgetting the oldest past [`MAX_SEEN`].
+    pub(crate) fn record(&self, request: SeenRequest) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.len() >= MAX_SEEN {
+            seen.pop_front();
+        }
+        seen.push_back(request);
+    }
+
+    /// The answer to `/robots.txt`, counted.
+    fn robots_txt(&self, opts: &SiteOptions, target: &str) -> Reply {
+        let direct = target.ends_with("?direct=1");
+        self.robots.fetch_add(1, Ordering::SeqCst);
+        let text = |text: &str| Reply::Full {
+            status: 200,
+            body: text.as_bytes().to_vec(),
+            headers: vec![("Content-Type", "text/plain".to_string())],
+        };
+        match &opts.robots {
+            RobotsTxt::Missing => full(404, render_error(404)),
+            RobotsTxt::Status(code) => full(*code, render_error(*code)),
+            RobotsTxt::Text(body) | RobotsTxt::Slow { text: body, .. } => text(body),
+            RobotsTxt::Redirect { text: body, .. } if direct => text(body),
+            RobotsTxt::Redirect { location, .. } => Reply::Full {
+                status: 301,
+                body: render_error(301).into_bytes(),
+                headers: vec![("Location", location.clone())],
+            },
+        }
+    }
+
+    /// The latency of `target`: the site's, plus the page's own in `slow` (or a slow
+    /// robots.txt's delay).
     pub(crate) fn latency_of(&self, target: &str) -> Duration {
         let opts = self.opts();
         let extra = match route(target, opts.page_size) {
             Route::Page(page) => opts.slow.get(&page).copied().unwrap_or_default(),
+            Route::Robots => match &opts.robots {
+                RobotsTxt::Slow { delay, .. } => *delay,
+                _ => Duration::ZERO,
+            },
             _ => Duration::ZERO,
         };
         opts.latency + extra
@@ -321,6 +391,7 @@ pub(crate) fn route(target: &str, page_size: usize) -> Route {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     match path {
         "/" => Route::Index,
+        "/robots.txt" => Route::Robots,
         // `/books/top250` serves the same pages one folder down: a redirect there changes what
         // the pages' relative links resolve against.
         "/top250" | "/books/top250" => Route::Page(page_from_query(query, page_size)),

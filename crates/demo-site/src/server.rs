@@ -18,14 +18,22 @@ use log::{debug, warn};
 use tokio::sync::watch;
 
 use crate::pages::render_error;
-use crate::reply::{Reply, Shared};
+use crate::reply::{Reply, SeenRequest, Shared};
 
-/// Starts the main server on every listener (the site's own port and the second host's):
-/// hyper on a two-thread tokio runtime, on a thread of its own.
+/// What turns an accepted connection into HTTPS (feature `tls`).
+#[cfg(feature = "tls")]
+pub(crate) type Acceptor = tokio_rustls::TlsAcceptor;
+/// Without the `tls` feature there is none, and no value of this type.
+#[cfg(not(feature = "tls"))]
+pub(crate) type Acceptor = Infallible;
+
+/// Starts the main server on every listener (the site's own port and the second host's; or,
+/// with `tls`, the HTTPS one): hyper on a two-thread tokio runtime, on a thread of its own.
 pub(crate) fn spawn_main(
     listeners: Vec<TcpListener>,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
+    tls: Option<Acceptor>,
 ) -> io::Result<JoinHandle<()>> {
     for listener in &listeners {
         listener.set_nonblocking(true)?;
@@ -42,7 +50,8 @@ pub(crate) fn spawn_main(
             runtime.block_on(async move {
                 let mut servers = tokio::task::JoinSet::new();
                 for listener in listeners {
-                    servers.spawn(serve_main(listener, Arc::clone(&shared), stop.clone()));
+                    let (shared, stop, tls) = (Arc::clone(&shared), stop.clone(), tls.clone());
+                    servers.spawn(serve_main(listener, shared, stop, tls));
                 }
                 while servers.join_next().await.is_some() {}
             });
@@ -52,7 +61,12 @@ pub(crate) fn spawn_main(
 }
 
 /// Accepts connections until `stop` turns `true`, one task each.
-async fn serve_main(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+async fn serve_main(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<Acceptor>,
+) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(err) => {
@@ -79,15 +93,32 @@ async fn serve_main(listener: TcpListener, shared: Arc<Shared>, mut stop: watch:
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
         let stop = stop.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service =
-                service_fn(move |request| answer(request, Arc::clone(&shared), stop.clone()));
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            if let Err(err) = connection.await {
-                // Clients time out and hang up, which is their right.
-                debug!("demo site: main connection: {err}");
+            match tls {
+                None => serve_connection(TokioIo::new(stream), shared, stop).await,
+                #[cfg(feature = "tls")]
+                Some(acceptor) => match acceptor.accept(stream).await {
+                    Ok(stream) => serve_connection(TokioIo::new(stream), shared, stop).await,
+                    // A client that refuses our certificate hangs up here: the tests' point.
+                    Err(err) => debug!("demo site: TLS handshake: {err}"),
+                },
+                #[cfg(not(feature = "tls"))]
+                Some(never) => match never {},
             }
         });
+    }
+}
+
+/// Serves the requests of one connection (plain or TLS).
+async fn serve_connection<I>(io: I, shared: Arc<Shared>, stop: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| answer(request, Arc::clone(&shared), stop.clone()));
+    if let Err(err) = http1::Builder::new().serve_connection(io, service).await {
+        // Clients time out and hang up, which is their right.
+        debug!("demo site: main connection: {err}");
     }
 }
 
@@ -138,6 +169,18 @@ async fn answer(
     let arrived = std::time::Instant::now();
     let _answering = InFlight::new(&shared);
     let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    shared.record(SeenRequest {
+        at: arrived,
+        target: target.to_string(),
+        headers: request
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_string(), value)
+            })
+            .collect(),
+    });
     let (status, body, headers) = match shared.reply(target) {
         Reply::Full {
             status,

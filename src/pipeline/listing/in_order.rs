@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use log::{info, warn};
 
-use super::{Limits, ListingEnd, Why, ending, first_page_reason, items_hash};
+use super::{Limits, ListingEnd, Why, disallowed_reason, ending, first_page_reason, items_hash};
 use crate::pipeline::message::{Failure, Parsed};
 use crate::stats::Stats;
 
@@ -24,6 +24,8 @@ pub(crate) struct InOrder {
     previous: Option<(u64, u64)>,
     /// Failed pages released in a row.
     failed_in_a_row: u32,
+    /// Pages robots.txt disallowed, released in a row.
+    disallowed_in_a_row: u32,
     /// The end recorded by an earlier run, or found by this one.
     end: Option<u64>,
     /// Whether this run found `end` (and must record it).
@@ -59,6 +61,7 @@ impl InOrder {
             held: BTreeMap::new(),
             previous: tail,
             failed_in_a_row: 0,
+            disallowed_in_a_row: 0,
             end,
             found_end: false,
             stopped: false,
@@ -163,7 +166,22 @@ impl InOrder {
                 break;
             }
             match &message.content {
+                Err(Failure::Disallowed) => {
+                    // Not fetched, like a gap: it says nothing about the end of the listing,
+                    // and the page after it is not compared with the one before.
+                    self.disallowed_in_a_row += 1;
+                    self.previous = None;
+                    out.push(message);
+                    if self.disallowed_in_a_row >= self.limits.max_failed_in_a_row {
+                        self.stop(disallowed_reason(
+                            self.disallowed_in_a_row,
+                            &self.limits,
+                            page,
+                        ));
+                    }
+                }
                 Err(Failure::Failed(_)) => {
+                    self.disallowed_in_a_row = 0;
                     self.failed_in_a_row += 1;
                     self.previous = None;
                     out.push(message);
@@ -179,6 +197,7 @@ impl InOrder {
                 }
                 Ok(items) => {
                     self.failed_in_a_row = 0;
+                    self.disallowed_in_a_row = 0;
                     self.previous = Some((page, items_hash(items)));
                     out.push(message);
                 }
@@ -234,6 +253,7 @@ impl InOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::Value;
     use crate::pipeline::listing::tests::{failed, limits, page, with_items};
     use crate::pipeline::message::Page;
     use crate::stats::fetch_latency_histogram;
@@ -340,6 +360,42 @@ mod tests {
         );
         assert_eq!(f.order.found_end(), None);
         assert_eq!(f.stats.snapshot().not_crawled, 1, "page 5 was held");
+    }
+
+    #[test]
+    fn disallowed_pages_neither_end_the_listing_nor_count_as_failed() {
+        let disallowed = |n| Page {
+            number: n,
+            url: format!("http://x/?p={n}"),
+            content: Err(Failure::Disallowed),
+        };
+        let same = |n| with_items(n, vec![vec![Value::String("same".into())]]);
+        let mut f = fixture(limits(), &[], None);
+        assert_eq!(pages(&f.order.push(same(0))), [0]);
+        assert_eq!(pages(&f.order.push(disallowed(1))), [1]);
+        // Page 2 repeats page 0, but page 1 between them was not seen: no end.
+        assert_eq!(pages(&f.order.push(same(2))), [2]);
+        assert_eq!(pages(&f.order.push(failed(3))), [3]);
+        assert_eq!(pages(&f.order.push(disallowed(4))), [4]);
+        assert_eq!(
+            pages(&f.order.push(failed(5))),
+            [5],
+            "not three failed in a row"
+        );
+        assert!(!f.listing.is_stopped());
+        assert_eq!(f.order.found_end(), None);
+        // Three disallowed in a row: the end cannot be found without them.
+        for n in 6..8 {
+            assert_eq!(pages(&f.order.push(disallowed(n))), [n]);
+        }
+        assert!(!f.listing.is_stopped());
+        assert_eq!(pages(&f.order.push(disallowed(8))), [8]);
+        let reason = f.listing.stop_reason().unwrap();
+        assert!(
+            reason.contains("3 pages in a row are disallowed by robots.txt"),
+            "{reason}"
+        );
+        assert!(reason.contains("the last one page 8"), "{reason}");
     }
 
     #[test]

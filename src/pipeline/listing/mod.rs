@@ -164,6 +164,18 @@ pub(super) fn first_page_reason(page: u64, url: &str, why: Why) -> String {
     )
 }
 
+/// Why a listing stops when `count` pages in a row, the last one `page`, are disallowed by
+/// robots.txt: past `site.max_failed_in_a_row` of them, the listing's end cannot be found.
+pub(super) fn disallowed_reason(count: u32, limits: &Limits, page: u64) -> String {
+    format!(
+        "{count} pages in a row are disallowed by robots.txt (`site.max_failed_in_a_row` = {}), \
+         the last one page {page}: stopping, since the end of the listing cannot be found \
+         without them. They are not recorded; the next run asks robots.txt again (or set \
+         `http.robots = false` where the site's owner agrees)",
+        limits.max_failed_in_a_row
+    )
+}
+
 /// What the writer does with each page, by the kind of crawl.
 pub(crate) enum Listing {
     /// A known range (`site.last_page`): every page is written as it comes, an empty one too.

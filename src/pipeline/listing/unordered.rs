@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use log::{info, warn};
 
-use super::{Limits, ListingEnd, Why, ending, first_page_reason, items_hash};
+use super::{Limits, ListingEnd, Why, disallowed_reason, ending, first_page_reason, items_hash};
 use crate::pipeline::message::{Failure, Item, Parsed};
 use crate::stats::Stats;
 
@@ -21,6 +21,8 @@ pub(crate) struct Unordered {
     pub limits: Limits,
     /// Failed pages in a row, in arrival order.
     pub failed_in_a_row: u32,
+    /// Pages robots.txt disallowed in a row.
+    pub disallowed_in_a_row: u32,
     /// The hashes of the items of the pages this daemon saw last, by page.
     pub recent: BTreeMap<u64, u64>,
     /// Shared with the feeder, the crawlers and, through Redis, the other daemons.
@@ -38,6 +40,7 @@ impl Unordered {
         Unordered {
             limits,
             failed_in_a_row: 0,
+            disallowed_in_a_row: 0,
             recent: BTreeMap::new(),
             listing,
             stats,
@@ -79,7 +82,20 @@ impl Unordered {
                     ));
                 }
             }
-            _ => self.failed_in_a_row = 0,
+            Err(Failure::Disallowed) => {
+                self.disallowed_in_a_row += 1;
+                if self.disallowed_in_a_row >= self.limits.max_failed_in_a_row {
+                    self.listing.stop(disallowed_reason(
+                        self.disallowed_in_a_row,
+                        &self.limits,
+                        page,
+                    ));
+                }
+            }
+            _ => {
+                self.failed_in_a_row = 0;
+                self.disallowed_in_a_row = 0;
+            }
         }
         Some(message)
     }
