@@ -376,3 +376,37 @@ fn an_until_empty_crawl_with_follow_up_ends_at_the_end_of_the_listing() {
     assert_eq!(check(&env).len(), 7);
     assert_eq!(outcome.summary.detail_fetched, 175);
 }
+
+#[test]
+fn detail_pages_that_robots_txt_disallows_are_not_fetched() {
+    let env = TestEnv::new(SiteOptions {
+        pages: 2,
+        self_links: true,
+        robots: demo_site::RobotsTxt::Text("User-agent: *\nDisallow: /subject/1000001/\n".into()),
+        ..SiteOptions::default()
+    });
+    let outcome = env.crawl(
+        &Knobs {
+            last_page: Some(1),
+            extra: follow_table(2),
+            ..Knobs::default()
+        },
+        LIMIT,
+    );
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    assert_eq!(outcome.summary.detail_fetched, 49);
+    assert_eq!(outcome.summary.detail_refused, 1);
+    assert_eq!(env.site.requests_for_path("/subject/1000001/"), 0);
+    assert_eq!(env.site.requests_for_path("/subject/1000002/"), 1);
+    let lines = lines(&env);
+    assert_eq!(lines.len(), 50);
+    let book = |n: u64| {
+        let link = format!("/subject/{}/", 1_000_000 + n);
+        lines
+            .iter()
+            .find(|l| l["link"].as_str().unwrap().ends_with(&link))
+            .unwrap()
+    };
+    assert!(book(1)["rating"].is_null() && book(1)["summary"].is_null());
+    assert!(book(2)["rating"].is_string());
+}

@@ -26,7 +26,7 @@ use url::Url;
 
 use super::budget::Onward;
 use super::message::{Item, Parsed};
-use super::stage::{Incomplete, Stage, complete_pages, resolve_link};
+use super::stage::{Incomplete, Stage, complete_pages, resolve_link, robots_allow};
 use crate::config::DownloadConfig;
 use crate::extract::Value;
 use crate::http::{Client, FetchError};
@@ -125,6 +125,14 @@ impl Downloader {
                             "file {url} not downloaded: {host} is not the site's host nor listed \
                              in `download.hosts`"
                         );
+                    }
+                    continue;
+                }
+                if !robots_allow(&self.client, &url, &self.give_up)? {
+                    self.stage.stats.file_refused();
+                    let host = url.host_str().unwrap_or_default().to_string();
+                    if warned.insert(format!("robots {host}")) {
+                        warn!("file {url} not downloaded: the robots.txt of {host} disallows it");
                     }
                     continue;
                 }

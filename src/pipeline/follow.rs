@@ -23,7 +23,7 @@ use url::Url;
 
 use super::budget::Onward;
 use super::message::{Item, Parsed};
-use super::stage::{Incomplete, Stage, complete_pages, resolve_link};
+use super::stage::{Incomplete, Stage, complete_pages, resolve_link, robots_allow};
 use crate::extract::{Extractor, Value};
 use crate::http::host_list::HostList;
 use crate::http::{BodyPool, Client, FetchError};
@@ -95,6 +95,17 @@ impl Follower {
                         warn!(
                             "detail page {target} not fetched: {host} is not the site's host nor \
                              listed in `follow.hosts` (its items get null detail fields)"
+                        );
+                    }
+                    None
+                }
+                Some(target) if !robots_allow(&self.client, &target, &self.give_up)? => {
+                    self.stage.stats.detail_refused();
+                    let host = target.host_str().unwrap_or_default().to_string();
+                    if warned.insert(format!("robots {host}")) {
+                        warn!(
+                            "detail page {target} not fetched: the robots.txt of {host} \
+                             disallows it (its items get null detail fields)"
                         );
                     }
                     None

@@ -10,6 +10,7 @@ use url::Url;
 
 use super::budget::Onward;
 use super::message::{Committed, Failure, Item, Page, Parsed};
+use crate::http::Client;
 use crate::pipeline::listing::ListingEnd;
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::Stats;
@@ -121,6 +122,23 @@ pub(crate) fn complete_pages(
             break;
         }
     }
+}
+
+/// Whether robots.txt lets a follow-up fetch `url` (always, with `http.robots = false`): its
+/// host's file is fetched once per round, as for pages. [`Incomplete::Abandoned`] when the
+/// grace deadline (`give_up`) came while it was being fetched.
+pub(crate) fn robots_allow(
+    client: &Client,
+    url: &Url,
+    give_up: &Shutdown,
+) -> Result<bool, Incomplete> {
+    let Some(rules) = client.robots_rules(url, give_up) else {
+        return Ok(true);
+    };
+    if give_up.is_requested() {
+        return Err(Incomplete::Abandoned);
+    }
+    Ok(rules.allowed(url))
 }
 
 /// `link` (a detail page's or a file's URL in an item) as an absolute http(s) URL, resolved
