@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Knobs, TestEnv, run_bin, spawn_bin, wait_bounded};
+use common::{Knobs, TestEnv, kill_9_cycles};
 use demo_site::{Fault, SiteOptions, expected_detail, expected_items};
 use md5::{Digest, Md5};
 use pagecrawl::ExitCode;
@@ -331,31 +331,10 @@ fn kill_9_leaves_no_partial_file_under_a_final_name() {
             assert_eq!(Some(&bytes), want.get(&name), "{name}: partial or unknown");
         }
     };
-    let mut kills = 0;
-    let mut seed = 0x1234_5678_9abc_def1u64;
-    let finished = loop {
-        let mut child = spawn_bin(&["run", "--config", config.to_str().unwrap()]);
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = Duration::from_millis(60 + seed % 200);
-        let started = Instant::now();
-        while started.elapsed() < delay && child.try_wait().unwrap().is_none() {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        if child.try_wait().unwrap().is_some() || kills == 6 {
-            break wait_bounded(child, LIMIT);
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
+    let (kills, _) = kill_9_cycles(&config, 6, 0x1234_5678_9abc_def1, LIMIT, || {
         check_files();
         check(&env, false);
-    };
-    if finished.status.code() != Some(0) {
-        let out = run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
-        assert_eq!(out.status.code(), Some(0));
-    }
+    });
     assert!(kills >= 3, "only {kills} kills landed mid-crawl");
     let (pages, _) = check(&env, false);
     assert_eq!(pages.len(), 60);

@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::{Knobs, TestEnv, num, run_bin, run_bounded, spawn_bin, summary_of, wait_bounded};
+use common::{Knobs, TestEnv, kill_9_cycles, num, run_bounded, summary_of};
 use demo_site::{Fault, SiteOptions, expected_detail, expected_items};
 use pagecrawl::{ExitCode, Shutdown};
 
@@ -262,34 +262,10 @@ fn kill_9_with_follow_up_keeps_every_item_once() {
         extra: follow_table(6),
         ..Knobs::default()
     });
-    let mut kills = 0;
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let finished = loop {
-        let mut child = spawn_bin(&["run", "--config", config.to_str().unwrap()]);
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = Duration::from_millis(50 + seed % 200);
-        let started = Instant::now();
-        while started.elapsed() < delay && child.try_wait().unwrap().is_none() {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        if child.try_wait().unwrap().is_some() || kills == 6 {
-            break wait_bounded(child, LIMIT);
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-        // Whatever was committed is whole and complete.
+    // Whatever was committed after each kill is whole and complete.
+    let (kills, stderr) = kill_9_cycles(&config, 6, 0x2545_f491_4f6c_dd1d, LIMIT, || {
         check(&env);
-    };
-    let stderr = if finished.status.code() == Some(0) {
-        String::from_utf8_lossy(&finished.stderr).into_owned()
-    } else {
-        let out = run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
-        assert_eq!(out.status.code(), Some(0));
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
+    });
     assert!(kills >= 3, "only {kills} kills landed mid-crawl");
     assert_eq!(check(&env).len(), 120);
     assert_eq!(lines(&env).len(), 3000);

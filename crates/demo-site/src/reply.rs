@@ -155,29 +155,14 @@ impl Shared {
         {
             return full(code, render_error(code));
         }
+        if let Some(reply) = fault.and_then(|fault| status_fault(fault, nth)) {
+            return reply;
+        }
         match fault {
-            Some(Fault::Status {
-                code,
-                times,
-                retry_after,
-            }) if *times == u32::MAX || nth <= u64::from(*times) => Reply::Full {
-                status: *code,
-                body: render_error(*code).into_bytes(),
-                headers: retry_after
-                    .iter()
-                    .map(|value| ("Retry-After", value.clone()))
-                    .collect(),
-            },
-            Some(Fault::Stall) => Reply::Stall,
             Some(Fault::Truncated) => damaged(&opts, page, Damage::Truncate),
             Some(Fault::Trickle) => damaged(&opts, page, Damage::Trickle),
             Some(Fault::HugeHeaders { bytes }) => damaged(&opts, page, Damage::HugeHeaders(*bytes)),
             Some(Fault::Huge { bytes }) => full(200, pad_page(render_page(&opts, page), *bytes)),
-            Some(Fault::Redirect { status, location }) => Reply::Full {
-                status: *status,
-                body: render_error(*status).into_bytes(),
-                headers: vec![("Location", location.clone())],
-            },
             Some(Fault::Charset { label, in_meta }) => encoded_page(&opts, page, label, *in_meta),
             Some(Fault::GzipBomb { decoded_bytes }) => Reply::Full {
                 status: 200,
@@ -213,25 +198,11 @@ impl Shared {
             *count
         };
         let headers = vec![("Content-Type", content_type.to_string())];
-        match opts.path_faults.get(path) {
-            Some(Fault::Status {
-                code,
-                times,
-                retry_after,
-            }) if *times == u32::MAX || nth <= u64::from(*times) => Reply::Full {
-                status: *code,
-                body: render_error(*code).into_bytes(),
-                headers: retry_after
-                    .iter()
-                    .map(|value| ("Retry-After", value.clone()))
-                    .collect(),
-            },
-            Some(Fault::Stall) => Reply::Stall,
-            Some(Fault::Redirect { status, location }) => Reply::Full {
-                status: *status,
-                body: render_error(*status).into_bytes(),
-                headers: vec![("Location", location.clone())],
-            },
+        let fault = opts.path_faults.get(path);
+        if let Some(reply) = fault.and_then(|fault| status_fault(fault, nth)) {
+            return reply;
+        }
+        match fault {
             Some(Fault::GzipBomb { decoded_bytes }) => Reply::Full {
                 status: 200,
                 body: gzip_filler(*decoded_bytes),
@@ -331,6 +302,33 @@ impl Shared {
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The answer of a fault that replaces the content whatever it is (an error status for the
+/// first `times` requests, the `nth` being this one; a stall; a redirect), or `None` for a
+/// fault that serves the content in some way, or no longer applies.
+fn status_fault(fault: &Fault, nth: u64) -> Option<Reply> {
+    match fault {
+        Fault::Status {
+            code,
+            times,
+            retry_after,
+        } if *times == u32::MAX || nth <= u64::from(*times) => Some(Reply::Full {
+            status: *code,
+            body: render_error(*code).into_bytes(),
+            headers: retry_after
+                .iter()
+                .map(|value| ("Retry-After", value.clone()))
+                .collect(),
+        }),
+        Fault::Stall => Some(Reply::Stall),
+        Fault::Redirect { status, location } => Some(Reply::Full {
+            status: *status,
+            body: render_error(*status).into_bytes(),
+            headers: vec![("Location", location.clone())],
+        }),
+        _ => None,
     }
 }
 
