@@ -444,3 +444,52 @@ fn every_url_of_a_list_field_is_stored_in_order_and_named_apart() {
     assert_eq!(outcome.summary.files_downloaded, stored);
     assert_eq!(names_in(&files_dir(&env)).len() as u64, stored);
 }
+
+#[test]
+fn a_file_on_a_listed_host_may_redirect_within_that_host() {
+    let env = site(1, 0);
+    let opts = env.site.options();
+    // The first book whose first image is on the second host ("localhost").
+    let book = (0..25)
+        .find(|&g| {
+            expected_detail(&opts, g).images[0]
+                .url
+                .contains("localhost")
+        })
+        .unwrap();
+    let url = expected_detail(&opts, book).images[0].url.clone();
+    let (origin, path) = url.split_once("/img/").unwrap();
+    env.site.set_path_faults(BTreeMap::from([(
+        format!("/img/{path}"),
+        Fault::Redirect {
+            status: 302,
+            location: format!("{origin}/img/999-0.png"),
+        },
+    )]));
+    let outcome = env.crawl(
+        &Knobs {
+            last_page: Some(0),
+            extra: tables(&env, 2, 2, ""),
+            ..Knobs::default()
+        },
+        LIMIT,
+    );
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    let lines = lines(&env);
+    let line = lines
+        .iter()
+        .find(|l| l["cover"] == url.as_str())
+        .unwrap_or_else(|| panic!("no line for {url}"));
+    let file = &line["files"][0];
+    assert_eq!(
+        file["url"],
+        url.as_str(),
+        "recorded under the URL asked for"
+    );
+    let bytes = std::fs::read(file["path"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        bytes,
+        demo_site::image_bytes(999, 0),
+        "the bytes the redirect led to"
+    );
+}

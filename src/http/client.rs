@@ -290,6 +290,8 @@ impl Client {
         limit: u64,
     ) -> Result<Followed, FetchError> {
         let mut hops = 0;
+        // A redirect may stay on the origin the request began on, as well as the site's.
+        let start = target.clone();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -332,7 +334,7 @@ impl Client {
                      {next}"
                 ));
             }
-            if let Err(why) = self.policy.check_redirect(&next) {
+            if let Err(why) = self.policy.check_redirect_from(&next, Some(&start)) {
                 return stuck(why);
             }
             debug!("{target}: {status} to {next}");

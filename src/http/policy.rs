@@ -155,7 +155,15 @@ impl Policy {
 
     /// Checks a redirect target before it is followed; `Err` says why it is refused. Without
     /// `follow_offsite_redirects`, only the same site (scheme, host and port) is followed.
+    #[cfg(test)]
     pub fn check_redirect(&self, to: &Uri) -> Result<(), String> {
+        self.check_redirect_from(to, None)
+    }
+
+    /// [`Policy::check_redirect`] for a request that began at `from`: a redirect that stays
+    /// on `from`'s origin is followed too (a detail page or a file on a host the config lists,
+    /// moving within it). The address check applies whatever the origin.
+    pub fn check_redirect_from(&self, to: &Uri, from: Option<&Uri>) -> Result<(), String> {
         match to.scheme_str() {
             Some("http" | "https") => {}
             other => {
@@ -166,7 +174,8 @@ impl Policy {
             }
         }
         let target = Origin::of(to);
-        if target != self.site && !self.follow_offsite {
+        let same_as_start = from.is_some_and(|from| Origin::of(from) == target);
+        if target != self.site && !same_as_start && !self.follow_offsite {
             return Err(format!(
                 "redirect to another site ({target}, not {}) refused: same site means the same \
                  scheme, host and port; set http.follow_offsite_redirects = true to follow it",
@@ -441,6 +450,23 @@ mod tests {
                 .check_redirect(&"http://93.184.216.34/".parse().unwrap())
                 .is_ok()
         );
+        // A request that began on another host (a listed CDN) may move within that host,
+        // and nowhere else; and never to an address the guard refuses.
+        let cdn: Uri = "http://cdn.example/a.jpg".parse().unwrap();
+        let from = |to: &str| policy.check_redirect_from(&to.parse().unwrap(), Some(&cdn));
+        assert!(from("http://cdn.example/b.jpg").is_ok());
+        assert!(from("http://127.0.0.1:8080/x").is_ok(), "the site itself");
+        assert!(
+            from("http://other.example/b.jpg")
+                .unwrap_err()
+                .contains("another site")
+        );
+        assert!(from("https://cdn.example/b.jpg").is_err(), "another scheme");
+        let private: Uri = "http://10.0.0.1/a.jpg".parse().unwrap();
+        let err = policy
+            .check_redirect_from(&"http://10.0.0.1/b.jpg".parse().unwrap(), Some(&private))
+            .unwrap_err();
+        assert!(err.contains("not a public address"), "{err}");
     }
 
     #[test]
