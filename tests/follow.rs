@@ -386,3 +386,33 @@ fn detail_pages_that_robots_txt_disallows_are_not_fetched() {
     assert!(book(1)["rating"].is_null() && book(1)["summary"].is_null());
     assert!(book(2)["rating"].is_string());
 }
+
+#[test]
+fn sigint_with_follow_ups_exits_130_with_whole_pages_and_the_next_run_completes() {
+    let env = site(80, 10);
+    let config = env.write_config(&Knobs {
+        last_page: Some(79),
+        crawlers: 4,
+        extra: follow_table(4),
+        ..Knobs::default()
+    });
+    let child = common::spawn_bin(&["run", "--config", config.to_str().unwrap()]);
+    common::wait_for("items on disk", LIMIT, || {
+        std::fs::metadata(env.out_path()).is_ok_and(|m| m.len() > 0)
+    });
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = common::wait_bounded(child, LIMIT);
+    assert_eq!(out.status.code(), Some(130));
+    let written = check(&env);
+    assert!(
+        !written.is_empty() && written.len() < 80,
+        "{}",
+        written.len()
+    );
+
+    let out = common::run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(check(&env).len(), 80);
+    assert_eq!(lines(&env).len(), 2000);
+}
