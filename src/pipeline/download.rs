@@ -93,6 +93,8 @@ impl Downloader {
         // Hosts already warned about, so that files elsewhere warn once.
         let mut warned = HashSet::new();
         complete_pages(input, output, &self.stage, &self.give_up, |url, items| {
+            #[cfg(test)]
+            super::stage::inject_panic(url, "downloader");
             self.complete(url, items, &mut warned)
         });
     }

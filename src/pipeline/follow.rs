@@ -58,6 +58,8 @@ impl Follower {
         // Hosts already warned about, so that a listing of links elsewhere warns once.
         let mut warned = HashSet::new();
         complete_pages(input, output, &self.stage, &self.give_up, |url, items| {
+            #[cfg(test)]
+            super::stage::inject_panic(url, "follower");
             self.complete(url, items, &mut warned)
         });
     }
