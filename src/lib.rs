@@ -6,6 +6,9 @@
 //! feeder ─pages─▶ N crawlers ─html─▶ M parsers ─items─▶ 1 writer ─▶ out.jsonl
 //! ```
 //!
+//! with, when configured, detail crawlers (`[follow]`) and downloaders (`[download]`) between
+//! the parsers and the writer, which pass on only whole pages.
+//!
 //! Every stage ends when its input channel is disconnected and drained, so shutdown never loses
 //! a fetched page: the [`Shutdown`] flag only stops new pages from being taken.
 //!

@@ -84,6 +84,24 @@ pub struct Stats {
     reclaims: AtomicU64,
     /// Pages of the shared frontier that no daemon has acknowledged yet, when last looked at.
     frontier_lag: AtomicU64,
+    /// Detail pages fetched (`[follow]`), and their body bytes.
+    detail_fetched: AtomicU64,
+    /// Bytes of detail pages fetched.
+    detail_bytes: AtomicU64,
+    /// Detail pages that failed after their retries (each fails its list page).
+    detail_failed: AtomicU64,
+    /// Detail pages not fetched because their host is not in `follow.hosts`.
+    detail_refused: AtomicU64,
+    /// Files downloaded and stored (`[download]`).
+    files_downloaded: AtomicU64,
+    /// Files found complete on disk, not fetched again.
+    files_uptodate: AtomicU64,
+    /// Files that failed after their retries (each fails its list page).
+    files_failed: AtomicU64,
+    /// Files not fetched because their host is not in `download.hosts`.
+    files_refused: AtomicU64,
+    /// Bytes of files downloaded.
+    file_bytes: AtomicU64,
     /// Messages in each queue when last looked at, by [`Queue`].
     depth: [AtomicU64; 3],
     /// How long each request attempt took; shared with the metrics endpoint across rounds.
@@ -112,6 +130,15 @@ impl Stats {
             already_seen: AtomicU64::new(0),
             reclaims: AtomicU64::new(0),
             frontier_lag: AtomicU64::new(0),
+            detail_fetched: AtomicU64::new(0),
+            detail_bytes: AtomicU64::new(0),
+            detail_failed: AtomicU64::new(0),
+            detail_refused: AtomicU64::new(0),
+            files_downloaded: AtomicU64::new(0),
+            files_uptodate: AtomicU64::new(0),
+            files_failed: AtomicU64::new(0),
+            files_refused: AtomicU64::new(0),
+            file_bytes: AtomicU64::new(0),
             depth: Default::default(),
             fetch_latency,
         })
@@ -162,6 +189,43 @@ impl Stats {
     pub fn page_written(&self, items: u64) {
         self.written_pages.fetch_add(1, Ordering::Relaxed);
         self.items.fetch_add(items, Ordering::Relaxed);
+    }
+
+    /// A detail page was fetched, with a body of `bytes`.
+    pub fn detail_fetched(&self, bytes: u64) {
+        self.detail_fetched.fetch_add(1, Ordering::Relaxed);
+        self.detail_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A detail page failed after its retries.
+    pub fn detail_failed(&self) {
+        self.detail_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A detail page was not fetched: its host is not listed.
+    pub fn detail_refused(&self) {
+        self.detail_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A file of `bytes` was downloaded and stored.
+    pub fn file_downloaded(&self, bytes: u64) {
+        self.files_downloaded.fetch_add(1, Ordering::Relaxed);
+        self.file_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A file was complete on disk already.
+    pub fn file_uptodate(&self) {
+        self.files_uptodate.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A file failed after its retries.
+    pub fn file_failed(&self) {
+        self.files_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A file was not fetched: its host is not listed.
+    pub fn file_refused(&self) {
+        self.files_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A retry was made.
@@ -224,6 +288,15 @@ impl Stats {
             retries: load(&self.retries),
             already_seen: load(&self.already_seen),
             reclaims: load(&self.reclaims),
+            detail_fetched: load(&self.detail_fetched),
+            detail_bytes: load(&self.detail_bytes),
+            detail_failed: load(&self.detail_failed),
+            detail_refused: load(&self.detail_refused),
+            files_downloaded: load(&self.files_downloaded),
+            files_uptodate: load(&self.files_uptodate),
+            files_failed: load(&self.files_failed),
+            files_refused: load(&self.files_refused),
+            file_bytes: load(&self.file_bytes),
             elapsed: self.started.elapsed(),
         }
     }
@@ -262,11 +335,39 @@ pub struct Summary {
     pub already_seen: u64,
     /// Pages taken over from daemons whose lease ran out.
     pub reclaims: u64,
+    /// Detail pages fetched.
+    pub detail_fetched: u64,
+    /// Body bytes of detail pages.
+    pub detail_bytes: u64,
+    /// Detail pages failed after retries.
+    pub detail_failed: u64,
+    /// Detail pages on hosts not listed, not fetched.
+    pub detail_refused: u64,
+    /// Files downloaded.
+    pub files_downloaded: u64,
+    /// Files complete on disk already.
+    pub files_uptodate: u64,
+    /// Files failed after retries.
+    pub files_failed: u64,
+    /// Files on hosts not listed, not fetched.
+    pub files_refused: u64,
+    /// Bytes of files downloaded.
+    pub file_bytes: u64,
     /// Time since the crawl started.
     pub elapsed: Duration,
 }
 
 impl Summary {
+    /// Items written per second of wall time.
+    pub fn items_per_sec(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.items as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
     /// Fetched pages per second of wall time.
     pub fn pages_per_sec(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
@@ -302,7 +403,36 @@ impl fmt::Display for Summary {
             self.fields_unconverted,
             self.elapsed.as_secs_f64(),
             self.pages_per_sec()
-        )
+        )?;
+        // Only crawls with `[follow]` or `[download]` have these; the line above stays as it was.
+        let detail = [self.detail_fetched, self.detail_failed, self.detail_refused];
+        if detail.iter().any(|&n| n > 0) {
+            write!(
+                f,
+                " detail_pages_fetched={} detail_pages_failed={} detail_pages_refused={} \
+                 detail_bytes={}",
+                self.detail_fetched, self.detail_failed, self.detail_refused, self.detail_bytes
+            )?;
+        }
+        let files = [
+            self.files_downloaded,
+            self.files_uptodate,
+            self.files_failed,
+            self.files_refused,
+        ];
+        if files.iter().any(|&n| n > 0) {
+            write!(
+                f,
+                " files_downloaded={} files_uptodate={} files_failed={} files_refused={} \
+                 file_bytes={}",
+                self.files_downloaded,
+                self.files_uptodate,
+                self.files_failed,
+                self.files_refused,
+                self.file_bytes
+            )?;
+        }
+        Ok(())
     }
 }
 

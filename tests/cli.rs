@@ -127,6 +127,69 @@ fn demo_crawls_and_verifies() {
 }
 
 #[test]
+fn demo_follow_crawls_list_detail_and_files_and_verifies_every_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("demo.jsonl");
+    let out = run_bin(
+        &[
+            "demo",
+            "--pages",
+            "6",
+            "--follow",
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // 1 to 3 images per book.
+    let opts = demo_site::SiteOptions {
+        self_links: true,
+        ..demo_site::SiteOptions::default()
+    };
+    let images: usize = (0..150)
+        .map(|book| demo_site::expected_detail(&opts, book).images.len())
+        .sum();
+    assert!(images > 200, "{images}");
+    assert!(
+        stdout.contains(&format!(
+            "150 detail pages fetched, {images} files downloaded"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "verified against the detail pages: 150 items right, 0 wrong; files: {images} of \
+             {images} right (bytes and md5), 0 wrong or missing"
+        )),
+        "{stdout}"
+    );
+    let files = std::fs::read_dir(dir.path().join("demo-files"))
+        .unwrap()
+        .count();
+    assert_eq!(files, images);
+
+    // Without downloads: the detail pages only.
+    let out = run_bin(
+        &[
+            "demo",
+            "--pages",
+            "2",
+            "--follow",
+            "--no-download",
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("50 items right, 0 wrong"), "{stdout}");
+    assert!(stdout.contains("0 files downloaded"), "{stdout}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     for args in [
         &["run", "--config", "x.toml", "--crawlers", "0"][..],

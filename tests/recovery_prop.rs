@@ -16,6 +16,7 @@ fn fingerprint() -> Fingerprint {
         page_size: 25,
         item: "div.pl2".into(),
         fields: vec![("title".into(), "a".into())],
+        follow_ups: Vec::new(),
     }
 }
 

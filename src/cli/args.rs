@@ -87,6 +87,14 @@ pub struct DemoArgs {
     /// Latency the site adds to every response, in milliseconds.
     #[arg(long, default_value_t = 0, value_name = "L")]
     pub latency_ms: u64,
+    /// Also follow every book to its detail page (rating, summary, first image) and download
+    /// the image (half of them from a second host), then verify every detail field and every
+    /// file's bytes: the list → detail → files crawl.
+    #[arg(long, conflicts_with_all = ["serve", "verify"])]
+    pub follow: bool,
+    /// With --follow: detail pages only, no downloads.
+    #[arg(long, requires = "follow")]
+    pub no_download: bool,
     /// When the demo crawl syncs its output and state: page, batch or never.
     #[arg(long, default_value = "batch", value_name = "MODE", value_parser = ["page", "batch", "never"])]
     pub sync: String,

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use log::info;
 
-use demo_site::{DemoItem, DemoSite, SiteOptions, expected_items};
+use demo_site::{DemoItem, DemoSite, SiteOptions, expected_detail, expected_items};
 use pagecrawl::config::{SyncMode, demo_toml};
 use pagecrawl::{Config, ExitCode, OutputLock, OwnerLock, RunOptions, Shutdown};
 
@@ -43,6 +43,11 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
         crawlers: args.crawlers,
         parsers: args.parsers,
         latency,
+        follow: match (args.follow, args.no_download) {
+            (false, _) => Follow::No,
+            (true, true) => Follow::Detail,
+            (true, false) => Follow::DetailAndFiles,
+        },
         sync: match args.sync.as_str() {
             "page" => SyncMode::Page,
             "never" => SyncMode::Never,
@@ -67,6 +72,19 @@ struct DemoOptions {
     pub latency: Duration,
     /// When the crawl syncs its output and state.
     pub sync: SyncMode,
+    /// Whether items are followed to their detail pages, and their images downloaded.
+    pub follow: Follow,
+}
+
+/// How far `pagecrawl demo` follows each item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Follow {
+    /// The list only.
+    No,
+    /// The list and each item's detail page.
+    Detail,
+    /// The list, the detail pages and their images.
+    DetailAndFiles,
 }
 
 /// Crawls the built-in site and verifies the output against it.
@@ -77,6 +95,7 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
     let site = DemoSite::start(SiteOptions {
         pages: opts.pages,
         latency: opts.latency,
+        self_links: opts.follow != Follow::No,
         ..SiteOptions::default()
     })
     .context("starting the demo site on 127.0.0.1")?;
@@ -86,7 +105,11 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
         site.addr()
     );
 
-    let text = demo_toml(&site.url_template(), opts.pages - 1, &opts.out);
+    let mut text = demo_toml(&site.url_template(), opts.pages - 1, &opts.out);
+    let files = files_dir(&opts.out);
+    if opts.follow != Follow::No {
+        text.push_str(&follow_toml(&files, opts.follow == Follow::DetailAndFiles));
+    }
     let mut config = Config::from_toml(&text).context("the built-in demo config")?;
     if let Some(n) = opts.crawlers {
         config.threads.crawlers = n;
@@ -107,6 +130,10 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
         }
     }
 
+    if opts.follow == Follow::DetailAndFiles {
+        remove_demo_files(&files)?;
+    }
+
     // Progress lines as the config says; never a bar, whatever stderr is.
     let options = RunOptions {
         scheduled: false,
@@ -115,23 +142,85 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
     let outcome = pagecrawl::run_with(&config, shutdown, output_lock, &options)?;
     let s = outcome.summary;
     println!(
-        "demo: {} pages fetched, {} failed, {} items written to {} in {:.2}s ({:.0} pages/s)",
+        "demo: {} pages fetched, {} failed, {} items written to {} in {:.2}s ({:.0} pages/s, \
+         {:.0} items/s)",
         s.fetched,
         s.failed,
         s.items,
         opts.out.display(),
         s.elapsed.as_secs_f64(),
-        s.pages_per_sec()
+        s.pages_per_sec(),
+        s.items_per_sec()
     );
+    if opts.follow != Follow::No {
+        println!(
+            "demo: {} detail pages fetched, {} files downloaded ({} bytes) into {}, {} up to date",
+            s.detail_fetched,
+            s.files_downloaded,
+            s.file_bytes,
+            files.display(),
+            s.files_uptodate
+        );
+    }
     let code = outcome.exit_code();
     if code == ExitCode::Success {
         let check = verify(&opts.out, &site.options(), true)?;
         println!("{check}");
-        if !check.is_complete() {
+        let mut complete = check.is_complete();
+        if opts.follow != Follow::No {
+            let details = verify_details(&opts.out, &site.options())?;
+            println!("{details}");
+            complete &= details.is_complete(opts.follow == Follow::DetailAndFiles);
+        }
+        if !complete {
             return Ok(ExitCode::Error);
         }
     }
     Ok(code)
+}
+
+/// Where `demo --follow` stores images: `<out's name>-files` beside the output.
+fn files_dir(out: &Path) -> PathBuf {
+    let mut name = out.file_stem().unwrap_or_default().to_owned();
+    name.push("-files");
+    out.with_file_name(name)
+}
+
+/// Removes the images an earlier demo stored in `dir` (named `<40 hex digits>.png`, as the
+/// demo names them; nothing else is touched): the site's port, and so every URL, changes
+/// from one demo to the next, and the files would pile up.
+fn remove_demo_files(dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        let name = entry.file_name();
+        let ours = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".png"))
+            .is_some_and(|stem| stem.len() == 40 && stem.bytes().all(|b| b.is_ascii_hexdigit()));
+        if ours {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing old {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The `[follow]` (and, with `download`, `[download]`) tables of `demo --follow`
+/// (`config/demo-follow.toml`), images stored in `files`.
+fn follow_toml(files: &Path, download: bool) -> String {
+    let text = include_str!("../../config/demo-follow.toml").replace(
+        "{files}",
+        &toml::Value::String(files.display().to_string()).to_string(),
+    );
+    match text.split_once("\n[download]\n") {
+        Some((follow, _)) if !download => follow.to_string(),
+        _ => text,
+    }
 }
 
 /// Serves the built-in site on `listen` until shutdown is requested.
@@ -268,4 +357,102 @@ fn has_the_demo_values(value: &serde_json::Value, item: &DemoItem) -> bool {
     value["rank"].as_u64() == Some(item.rank)
         && value["price"].as_f64() == item.price.parse::<f64>().ok()
         && tags.is_some_and(|tags| tags == item.tags)
+}
+
+/// What `demo --follow` found of the detail fields and files, item by item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct DetailCheck {
+    /// Items whose rating, summary and images are the detail page's.
+    details_ok: u64,
+    /// Items with a detail field missing or wrong.
+    details_wrong: u64,
+    /// Images the items of the file should have (1 to 3 per book).
+    files_expected: u64,
+    /// Files whose URL, bytes on disk and checksum are the image's, in the image's place.
+    files_ok: u64,
+    /// Files missing, out of place, with other bytes, or with a wrong checksum.
+    files_wrong: u64,
+}
+
+impl DetailCheck {
+    /// Every item's details right, and (with `files`) every file.
+    fn is_complete(&self, files: bool) -> bool {
+        self.details_wrong == 0
+            && self.details_ok > 0
+            && (!files || (self.files_wrong == 0 && self.files_ok == self.files_expected))
+    }
+}
+
+impl std::fmt::Display for DetailCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "verified against the detail pages: {} items right, {} wrong; files: {} of {} right \
+             (bytes and md5), {} wrong or missing",
+            self.details_ok,
+            self.details_wrong,
+            self.files_ok,
+            self.files_expected,
+            self.files_wrong
+        )
+    }
+}
+
+/// Compares the detail fields and files of the items at `path` with the site's detail pages
+/// and images.
+fn verify_details(path: &Path, site: &SiteOptions) -> Result<DetailCheck> {
+    use md5::{Digest, Md5};
+    let mut books: HashMap<String, u64> = HashMap::new();
+    for page in 0..site.pages {
+        for (i, item) in expected_items(site, page).into_iter().enumerate() {
+            books.insert(item.link, page * site.page_size as u64 + i as u64);
+        }
+    }
+    let mut check = DetailCheck::default();
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.with_context(|| format!("reading {}", path.display()))?;
+        let value = serde_json::from_str::<serde_json::Value>(&line).unwrap_or_default();
+        let Some(&book) = value["link"].as_str().and_then(|link| books.get(link)) else {
+            continue;
+        };
+        let want = expected_detail(site, book);
+        let urls: Vec<&str> = want.images.iter().map(|image| image.url.as_str()).collect();
+        let images: Option<Vec<&str>> = value["images"]
+            .as_array()
+            .and_then(|images| images.iter().map(serde_json::Value::as_str).collect());
+        if value["rating"].as_f64() == want.rating.parse().ok()
+            && value["summary"] == want.summary.as_str()
+            && images.is_some_and(|images| images == urls)
+        {
+            check.details_ok += 1;
+        } else {
+            check.details_wrong += 1;
+        }
+        let Some(files) = value["files"].as_array() else {
+            continue;
+        };
+        check.files_expected += want.images.len() as u64;
+        for (n, image) in want.images.iter().enumerate() {
+            let right = files.get(n).is_some_and(|file| {
+                let bytes = file["path"]
+                    .as_str()
+                    .and_then(|path| std::fs::read(path).ok());
+                let md5: String = Md5::digest(&image.bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                file["url"] == image.url.as_str()
+                    && bytes.as_deref() == Some(image.bytes.as_slice())
+                    && file["checksum"] == md5.as_str()
+            });
+            if right {
+                check.files_ok += 1;
+            } else {
+                check.files_wrong += 1;
+            }
+        }
+        check.files_wrong += files.len().saturating_sub(want.images.len()) as u64;
+    }
+    Ok(check)
 }

@@ -142,6 +142,37 @@ impl Collector for Status {
                 "Response body bytes of fetched pages",
                 t.bytes,
             ),
+            (
+                "detail_pages_fetched",
+                "Detail pages fetched whole ([follow])",
+                t.detail_fetched,
+            ),
+            (
+                "detail_pages_failed",
+                "Detail pages that failed after their retries (each fails its list page)",
+                t.detail_failed,
+            ),
+            (
+                "detail_bytes",
+                "Response body bytes of detail pages",
+                t.detail_bytes,
+            ),
+            (
+                "files_downloaded",
+                "Files downloaded and stored ([download])",
+                t.files_downloaded,
+            ),
+            (
+                "files_uptodate",
+                "Files found complete on disk, not fetched again",
+                t.files_uptodate,
+            ),
+            (
+                "files_failed",
+                "Files that failed after their retries (each fails its list page)",
+                t.files_failed,
+            ),
+            ("file_bytes", "Bytes of files downloaded", t.file_bytes),
         ];
         for (name, help, value) in counters {
             encode_one(&mut encoder, name, help, &ConstCounter::new(value))?;
@@ -217,6 +248,9 @@ mod tests {
         let stats = Stats::new(Some(3), status.fetch_latency());
         stats.page_fetched(10);
         stats.page_written(25);
+        stats.detail_fetched(700);
+        stats.file_downloaded(2048);
+        stats.file_uptodate();
         status.round_started(4, stats.clone());
         let (code, body) = status.health();
         assert_eq!(code, 200);
@@ -234,11 +268,17 @@ mod tests {
         );
         // The next round's counters add to the last one's.
         status.round_started(5, Stats::new(Some(3), status.fetch_latency()));
-        assert!(
-            status
-                .encode_metrics()
-                .contains("pagecrawl_items_written_total 25\n")
-        );
+        let metrics = status.encode_metrics();
+        for line in [
+            "pagecrawl_items_written_total 25\n",
+            "pagecrawl_detail_pages_fetched_total 1\n",
+            "pagecrawl_detail_bytes_total 700\n",
+            "pagecrawl_files_downloaded_total 1\n",
+            "pagecrawl_files_uptodate_total 1\n",
+            "pagecrawl_file_bytes_total 2048\n",
+        ] {
+            assert!(metrics.contains(line), "{line} not in {metrics}");
+        }
         shutdown.request();
         let (code, body) = status.health();
         assert_eq!(code, 503);

@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use log::{Log, Metadata, Record, info};
 
-use pagecrawl::stats::{Stats, TARGET};
+use pagecrawl::stats::{Stats, Summary, TARGET};
 
 /// The terminal's progress area, shared by the logger and the rounds' bars.
 #[derive(Debug, Clone)]
@@ -119,18 +119,19 @@ pub fn spawn_reporter(
                 match &report {
                     Report::Bar(bar) => {
                         bar.set_position(s.fetched + s.failed);
-                        bar.set_message(format!("{} items", s.items));
+                        bar.set_message(format!("{} items{}", s.items, follow_ups(&s)));
                     }
                     Report::Lines(_) => {
                         let of = s.planned.map_or(String::new(), |p| format!("/{p}"));
                         info!(
                             target: TARGET,
                             "progress: {}{of} pages fetched, {} failed, {} items written, \
-                             {:.1} pages/s",
+                             {:.1} pages/s{}",
                             s.fetched,
                             s.failed,
                             s.items,
-                            s.pages_per_sec()
+                            s.pages_per_sec(),
+                            follow_ups(&s)
                         );
                     }
                 }
@@ -139,6 +140,29 @@ pub fn spawn_reporter(
                 bar.finish_and_clear();
             }
         })
+}
+
+/// What the progress shows of detail pages and files, when the crawl has any:
+/// `, 120 detail pages, 300 files (2.1 MB)`.
+fn follow_ups(s: &Summary) -> String {
+    let mut out = String::new();
+    if s.detail_fetched + s.detail_failed > 0 {
+        out.push_str(&format!(", {} detail pages", s.detail_fetched));
+        if s.detail_failed > 0 {
+            out.push_str(&format!(" ({} failed)", s.detail_failed));
+        }
+    }
+    let files = s.files_downloaded + s.files_uptodate;
+    if files + s.files_failed > 0 {
+        out.push_str(&format!(
+            ", {files} files ({:.1} MB)",
+            s.file_bytes as f64 / 1e6
+        ));
+        if s.files_failed > 0 {
+            out.push_str(&format!(" ({} failed)", s.files_failed));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -41,6 +41,13 @@ pub(super) struct Totals {
     pub(super) fields_unconverted: u64,
     pub(super) reclaims: u64,
     pub(super) bytes: u64,
+    pub(super) detail_fetched: u64,
+    pub(super) detail_failed: u64,
+    pub(super) detail_bytes: u64,
+    pub(super) files_downloaded: u64,
+    pub(super) files_uptodate: u64,
+    pub(super) files_failed: u64,
+    pub(super) file_bytes: u64,
 }
 
 impl Totals {
@@ -56,6 +63,13 @@ impl Totals {
         self.fields_unconverted += s.fields_unconverted;
         self.reclaims += s.reclaims;
         self.bytes += s.bytes;
+        self.detail_fetched += s.detail_fetched;
+        self.detail_failed += s.detail_failed;
+        self.detail_bytes += s.detail_bytes;
+        self.files_downloaded += s.files_downloaded;
+        self.files_uptodate += s.files_uptodate;
+        self.files_failed += s.files_failed;
+        self.file_bytes += s.file_bytes;
     }
 }
 

@@ -176,6 +176,10 @@ impl Config {
             Some(proxy) => set("proxy", quoted(proxy)),
             None => note("proxy unset: none is used, whatever the environment says"),
         });
+        out.push(match h.per_host {
+            Some(n) => set("per_host", n),
+            None => note("per_host unset: requests to one host are capped by the thread counts"),
+        });
         out.push(set("robots", h.robots));
         if !h.robots {
             out.push(note(
@@ -225,6 +229,8 @@ impl Config {
             out.push(set(name, spec.as_toml()));
         }
 
+        self.follow_lines(&mut out);
+
         let o = &self.output;
         out.extend([
             table("output"),
@@ -264,6 +270,45 @@ impl Config {
             ]),
         }
         out
+    }
+
+    /// The `[follow]` and `[download]` tables, when set.
+    fn follow_lines(&self, out: &mut Vec<Line>) {
+        let hosts = |listed: &[String]| {
+            let quoted: Vec<String> = listed.iter().map(quoted).collect();
+            format!("[{}]", quoted.join(", "))
+        };
+        if let Some(f) = &self.follow {
+            out.extend([
+                table("follow"),
+                set("field", quoted(&f.field)),
+                set("crawlers", f.crawlers),
+                set("hosts", hosts(&f.hosts_listed)),
+                set("engine", quoted(f.extract.engine().name())),
+                note("detail pages on other hosts than the site's are skipped unless listed"),
+                Line::Table {
+                    name: "follow.fields",
+                    tight: true,
+                },
+            ]);
+            for (name, spec) in f.extract.field_specs() {
+                out.push(set(name, spec.as_toml()));
+            }
+        }
+        if let Some(d) = &self.download {
+            out.extend([
+                table("download"),
+                set("field", quoted(&d.field)),
+                set("dir", quoted(d.dir.display().to_string())),
+                set("threads", d.threads),
+                set("max_bytes", d.max_bytes),
+                set("hosts", hosts(&d.hosts_listed)),
+            ]);
+            out.push(match &d.name {
+                Some(name) => set("name", quoted(name)),
+                None => note("name unset: each file is <sha1 of its URL><ext>"),
+            });
+        }
     }
 }
 

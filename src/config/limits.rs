@@ -79,9 +79,19 @@ pub const STATS_INTERVAL_SECS: Bound = Bound::new("log.stats_interval_secs", 0, 
 pub const EVERY_SECS: Bound = Bound::new("schedule.every_secs", 0, 366 * 86_400);
 /// A shared frontier's lease.
 pub const LEASE_SECS: Bound = Bound::new("frontier.lease_secs", 0, 86_400);
+/// Requests in flight to one host (scheme, host and port), by all stages together.
+pub const PER_HOST: Bound = Bound::new("http.per_host", 1, 512);
+/// Detail page threads: each a thread with a connection of its own, like a crawler.
+pub const FOLLOW_CRAWLERS: Bound = Bound::new("follow.crawlers", 1, 512);
+/// How many `[follow.fields]`.
+pub const FOLLOW_FIELDS: Bound = Bound::new("follow.fields", 1, 100);
+/// Download threads.
+pub const DOWNLOAD_THREADS: Bound = Bound::new("download.threads", 1, 512);
+/// The largest downloaded file: 16 GiB.
+pub const DOWNLOAD_MAX_BYTES: Bound = Bound::new("download.max_bytes", 1, 16 << 30);
 
 /// Every bound, in the order of the README's table.
-pub const ALL: [Bound; 26] = [
+pub const ALL: [Bound; 31] = [
     MAX_PAGES,
     MAX_FAILED_IN_A_ROW,
     CRAWLERS,
@@ -99,12 +109,17 @@ pub const ALL: [Bound; 26] = [
     MAX_BODY_BYTES,
     SHUTDOWN_GRACE_SECS,
     MAX_REDIRECTS,
+    PER_HOST,
     HEADERS,
     CA_FILE_BYTES,
     SELECTOR_BYTES,
     FIELDS,
     MAX_ITEMS_PER_PAGE,
     MAX_BYTES_PER_PAGE,
+    FOLLOW_CRAWLERS,
+    FOLLOW_FIELDS,
+    DOWNLOAD_THREADS,
+    DOWNLOAD_MAX_BYTES,
     STATS_INTERVAL_SECS,
     EVERY_SECS,
     LEASE_SECS,

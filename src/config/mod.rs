@@ -22,7 +22,10 @@ use crate::extract::Extractor;
 use crate::http::headers::ExtraHeaders;
 use crate::http::tls::CaFile;
 
+pub use follow::{DownloadConfig, FILES_KEY, FollowConfig};
+
 mod describe;
+mod follow;
 pub mod limits;
 mod raw;
 #[cfg(test)]
@@ -54,6 +57,10 @@ pub struct Config {
     pub service: ServiceConfig,
     /// Where page numbers come from: this process's range, or a frontier shared in Redis.
     pub frontier: FrontierConfig,
+    /// Each item's detail page, fetched and merged into the item; `None` fetches none.
+    pub follow: Option<FollowConfig>,
+    /// The files each item names, downloaded; `None` downloads none.
+    pub download: Option<DownloadConfig>,
 }
 
 /// The `[frontier]` table.
@@ -188,7 +195,7 @@ pub struct HttpConfig {
     pub retries: u32,
     /// Base of the exponential backoff between attempts.
     pub backoff: Duration,
-    /// Minimum gap between two request starts, across all crawler threads.
+    /// Minimum gap between two request starts to one host, across all threads.
     pub delay: Duration,
     /// A response body larger than this fails the page.
     pub max_body_bytes: u64,
@@ -200,6 +207,9 @@ pub struct HttpConfig {
     pub follow_offsite_redirects: bool,
     /// The proxy to use (`http://`, `socks5://` …); `None` uses none, whatever the environment says.
     pub proxy: Option<String>,
+    /// Requests in flight to one host (scheme, host and port) at once, by every stage together;
+    /// `None` caps them only by the thread counts.
+    pub per_host: Option<NonZeroUsize>,
     /// Obey each origin's robots.txt (`http.robots`): skip the pages it disallows and honour
     /// its `Crawl-delay`.
     pub robots: bool,
@@ -223,6 +233,7 @@ impl Default for HttpConfig {
             max_redirects: 5,
             follow_offsite_redirects: false,
             proxy: None,
+            per_host: None,
             robots: true,
             headers: ExtraHeaders::default(),
             ca_file: None,
@@ -329,6 +340,16 @@ pub fn demo_toml(url_template: &str, last_page: u64, out: &Path) -> String {
 }
 
 impl Config {
+    /// The names of an item's fields in output order: the list's, then the detail page's
+    /// (without the `files` the download stage adds).
+    pub fn item_fields(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.extract.field_names().collect();
+        if let Some(follow) = &self.follow {
+            names.extend(follow.extract.field_names());
+        }
+        names
+    }
+
     /// Reads and validates the config file at `path`: a regular file of at most
     /// [`limits::MAX_FILE_BYTES`].
     pub fn load(path: &Path) -> Result<Config> {

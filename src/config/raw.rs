@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use super::follow::{RawDownload, RawFollow};
 use super::limits::{self, Bound};
 use super::{
     Config, Dedup, FrontierConfig, HttpConfig, LogConfig, OutputConfig, QueuesConfig,
@@ -39,6 +40,8 @@ pub(super) struct RawConfig {
     service: RawService,
     #[serde(default)]
     frontier: RawFrontier,
+    follow: Option<RawFollow>,
+    download: Option<RawDownload>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +107,7 @@ struct RawHttp {
     max_redirects: Option<u32>,
     follow_offsite_redirects: Option<bool>,
     proxy: Option<String>,
+    per_host: Option<usize>,
     robots: Option<bool>,
     ca_file: Option<PathBuf>,
     headers: Option<toml::Table>,
@@ -306,6 +310,10 @@ impl RawConfig {
                 }
                 None => None,
             },
+            per_host: match h.per_host {
+                Some(n) => Some(count(limits::PER_HOST, Some(n), NonZeroUsize::MIN)?),
+                None => None,
+            },
             robots: h.robots.unwrap_or(d.robots),
             headers: match &h.headers {
                 Some(table) => {
@@ -453,6 +461,24 @@ impl RawConfig {
             );
         }
 
+        let list_fields: Vec<&str> = extract.field_names().collect();
+        let first_url = site.url_of(site.first_page);
+        let follow = match self.follow {
+            Some(follow) => Some(follow.validate(&list_fields, &first_url, threads.crawlers)?),
+            None => None,
+        };
+        let download = match self.download {
+            Some(download) => {
+                let mut fields = list_fields.clone();
+                if let Some(follow) = &follow {
+                    fields.extend(follow.extract.field_names());
+                }
+                Some(download.validate(&fields, &first_url)?)
+            }
+            None => None,
+        };
+        drop(list_fields);
+
         Ok(Config {
             site,
             threads,
@@ -464,6 +490,8 @@ impl RawConfig {
             schedule,
             service,
             frontier,
+            follow,
+            download,
         })
     }
 }

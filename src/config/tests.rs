@@ -241,3 +241,127 @@ fn dedup_must_name_a_field_and_listen_must_be_an_address() {
     );
     assert!(err.contains("`service.listen`"), "{err}");
 }
+
+/// [`GOOD`] with `[follow]` and `[download]` tables.
+fn with_follow(follow: &str, download: &str) -> String {
+    format!(
+        "{GOOD}\n[follow]\nfield = \"link\"\n{follow}\n[follow.fields]\nrating = \"strong\"\n\
+         cover = \"img@src\"\nalt = \"img@alt\"\n[download]\nfield = \"cover\"\ndir = \"files\"\n{download}\n"
+    )
+}
+
+#[test]
+fn follow_and_download_get_defaults_and_show_in_check() {
+    let c = Config::from_toml(&with_follow("", "")).unwrap();
+    let follow = c.follow.as_ref().unwrap();
+    assert_eq!(
+        (follow.index, follow.crawlers.get()),
+        (1, 3),
+        "crawlers: threads.crawlers"
+    );
+    let download = c.download.as_ref().unwrap();
+    assert_eq!(
+        download.index, 3,
+        "the item's fields: title, link, rating, cover, alt"
+    );
+    assert_eq!((download.threads.get(), download.max_bytes), (4, 20 << 20));
+    assert_eq!(c.item_fields(), ["title", "link", "rating", "cover", "alt"]);
+    assert_eq!(c.http.per_host, None);
+    let text = c.describe();
+    for line in [
+        "[follow]\nfield = \"link\"\ncrawlers = 3\nhosts = []\n",
+        "[follow.fields]\nrating = \"strong\"\n",
+        "[download]\nfield = \"cover\"\ndir = \"files\"\nthreads = 4\nmax_bytes = 20971520\n",
+        "# per_host unset",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    let c = Config::from_toml(
+        &with_follow(
+            "hosts = [\"*.example.com\"]",
+            "name = \"{alt}{ext}\"\nhosts = [\"cdn.example\"]",
+        )
+        .replace("[threads]", "[http]\nper_host = 4\n[threads]"),
+    )
+    .unwrap();
+    assert_eq!(c.http.per_host.map(NonZeroUsize::get), Some(4));
+    let text = c.describe();
+    assert!(
+        text.contains("hosts = [\"cdn.example\"]\nname = \"{alt}{ext}\""),
+        "{text}"
+    );
+    assert!(text.contains("per_host = 4"), "{text}");
+}
+
+#[test]
+fn follow_and_download_values_are_checked_with_their_keys() {
+    for (follow, download, says) in [
+        ("crawlers = 0", "", "`follow.crawlers` must be at least 1"),
+        (
+            "crawlers = 513",
+            "",
+            "`follow.crawlers` must be at most 512",
+        ),
+        (
+            "hosts = [\"*\"]",
+            "",
+            "`follow.hosts[0]` would allow every host",
+        ),
+        (
+            "hosts = [\"http://cdn.x/\"]",
+            "",
+            "`follow.hosts[0]` must be a host name, not a URL",
+        ),
+        ("", "threads = 0", "`download.threads` must be at least 1"),
+        (
+            "",
+            "max_bytes = 0",
+            "`download.max_bytes` must be at least 1",
+        ),
+        (
+            "",
+            "max_bytes = 17179869185",
+            "`download.max_bytes` must be at most 17179869184",
+        ),
+        (
+            "",
+            "name = \"../{alt}{ext}\"",
+            "must be a file name, not a path",
+        ),
+        ("", "name = \"{atl}{ext}\"", "did you mean `{alt}`?"),
+        ("", "name = \"cover.jpg\"", "must use at least one field"),
+        (
+            "",
+            "hosts = [\"cdn.x:8080\"]",
+            "`download.hosts[0]` must be a host without a port",
+        ),
+    ] {
+        let err = err_of(&with_follow(follow, download));
+        assert!(err.contains(says), "{follow} {download}: {err}");
+    }
+    let err = err_of(&with_follow("", "").replace("field = \"link\"", "field = \"lnk\""));
+    assert!(
+        err.contains(
+            "`follow.field` must name one of the `[extract.fields]` (title, link), got \"lnk\""
+        ),
+        "{err}"
+    );
+    let err = err_of(&with_follow("", "").replace("field = \"cover\"", "field = \"covr\""));
+    assert!(
+        err.contains("`download.field` must name one of the item's fields"),
+        "{err}"
+    );
+    let err = err_of(&with_follow("", "").replace("rating = \"strong\"", "title = \"strong\""));
+    assert!(
+        err.contains("`follow.fields.title`: the name \"title\" is already taken"),
+        "{err}"
+    );
+    let err = err_of(&with_follow("", "").replace("rating = \"strong\"", "rating = \"a[\""));
+    assert!(err.contains("follow.fields.rating"), "{err}");
+    let err = err_of(&with_follow("", "").replace("dir = \"files\"", "dir = \"\""));
+    assert!(err.contains("`download.dir` must not be empty"), "{err}");
+    for bad in ["per_host = 0", "per_host = 513"] {
+        let err = err_of(&GOOD.replace("[threads]", &format!("[http]\n{bad}\n[threads]")));
+        assert!(err.contains("`http.per_host` must be at"), "{err}");
+    }
+}

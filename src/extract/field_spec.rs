@@ -141,7 +141,13 @@ impl FieldSpec {
     ///
     /// The selector is checked with [`check_selector`]; the caller compiles it for its engine.
     pub fn from_toml(name: &str, value: &toml::Value) -> Result<FieldSpec, String> {
-        let key = format!("extract.fields.{name}");
+        FieldSpec::from_toml_in("extract.fields", name, value)
+    }
+
+    /// [`FieldSpec::from_toml`] for a field of another table of fields (`follow.fields`),
+    /// which errors name.
+    pub fn from_toml_in(table: &str, name: &str, value: &toml::Value) -> Result<FieldSpec, String> {
+        let key = format!("{table}.{name}");
         match value {
             toml::Value::String(short) => FieldSpec::from_short(&key, short),
             toml::Value::Table(table) => FieldSpec::from_table(&key, table),

@@ -26,6 +26,9 @@ pub enum Value {
     Integer(i64),
     /// The values of an `all = true` field, or the URLs of a `srcset`.
     List(Vec<Value>),
+    /// Named values, in order: a record the crawl adds to an item (each of the `files` of
+    /// `[download]`). No field form gives one.
+    Object(Vec<(String, Value)>),
 }
 
 impl Value {
@@ -46,6 +49,18 @@ impl Value {
                     value.write_json(out);
                 }
                 out.push(b']');
+            }
+            Value::Object(fields) => {
+                out.push(b'{');
+                for (i, (key, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, key).expect("string to JSON");
+                    out.push(b':');
+                    value.write_json(out);
+                }
+                out.push(b'}');
             }
         }
     }
@@ -85,6 +100,13 @@ impl Value {
             Value::List(values) => {
                 values.capacity() * std::mem::size_of::<Value>()
                     + values.iter().map(Value::heap_bytes).sum::<usize>()
+            }
+            Value::Object(fields) => {
+                fields.capacity() * std::mem::size_of::<(String, Value)>()
+                    + fields
+                        .iter()
+                        .map(|(key, value)| key.capacity() + value.heap_bytes())
+                        .sum::<usize>()
             }
         }
     }
@@ -520,11 +542,19 @@ mod tests {
             Value::Number("47.010".into()),
             Value::Integer(-3),
             Value::List(vec![]),
+            Value::Object(vec![
+                ("url".into(), Value::String("u".into())),
+                ("n\"".into(), Value::Integer(1)),
+            ]),
+            Value::Object(vec![]),
         ]);
         let text = json(&value);
-        assert_eq!(text, r#"[null,"a \"q\" \\ \n ü \u0001",47.010,-3,[]]"#);
+        assert_eq!(
+            text,
+            r#"[null,"a \"q\" \\ \n ü \u0001",47.010,-3,[],{"url":"u","n\"":1},{}]"#
+        );
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(parsed[1], "a \"q\" \\ \n ü \u{1}");
-        assert!(value.heap_bytes() >= 5 * std::mem::size_of::<Value>());
+        assert!(value.heap_bytes() >= 7 * std::mem::size_of::<Value>());
     }
 }

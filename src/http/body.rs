@@ -95,6 +95,50 @@ impl ContentEncoding {
 
 /// Reads the body from `raw` into `into` (emptied first; a buffer from the body pool), decoded
 /// from `encoding`, failing once the decoded body passes `limit` bytes.
+/// Like [`read_decoded`], but writing the decoded bytes to `into` as they come (a file being
+/// downloaded): at most `limit` bytes, a larger body is [`FetchError::TooLarge`]. An error of
+/// `into` is [`FetchError::Store`].
+pub fn copy_decoded(
+    raw: impl Read,
+    encoding: ContentEncoding,
+    limit: u64,
+    into: &mut impl std::io::Write,
+) -> Result<(), FetchError> {
+    let failed = |err: std::io::Error| read_failed(err, encoding, limit);
+    let mut decoder = encoding.decoder(raw).map_err(failed)?;
+    let mut buf = vec![0; 64 * 1024];
+    let mut total: u64 = 0;
+    loop {
+        let n = match decoder.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(failed(err)),
+        };
+        total += n as u64;
+        if total > limit {
+            return Err(FetchError::TooLarge(limit));
+        }
+        into.write_all(&buf[..n])
+            .map_err(|err| FetchError::Store(format!("writing the file: {err}")))?;
+    }
+}
+
+/// What a read error of a body (`encoding`, at most `limit` bytes) means for the request.
+fn read_failed(err: std::io::Error, encoding: ContentEncoding, limit: u64) -> FetchError {
+    // The client's own errors (a timeout, a connection cut, the wire limit) travel inside the
+    // io::Error; whatever else the decoder says is about the bytes the server sent.
+    let decoding = matches!(
+        err.kind(),
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+    ) && err.get_ref().is_none_or(|inner| !inner.is::<ureq::Error>());
+    if decoding && encoding != ContentEncoding::Identity {
+        FetchError::Encoding(format!("the body is not valid {}: {err}", encoding.name()))
+    } else {
+        FetchError::from_ureq(ureq::Error::from(err), limit)
+    }
+}
+
 pub fn read_decoded(
     raw: impl Read,
     encoding: ContentEncoding,
@@ -102,19 +146,7 @@ pub fn read_decoded(
     into: &mut Vec<u8>,
 ) -> Result<(), FetchError> {
     into.clear();
-    let failed = |err: std::io::Error| {
-        // The client's own errors (a timeout, a connection cut, the wire limit) travel inside
-        // the io::Error; whatever else the decoder says is about the bytes the server sent.
-        let decoding = matches!(
-            err.kind(),
-            std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
-        ) && err.get_ref().is_none_or(|inner| !inner.is::<ureq::Error>());
-        if decoding && encoding != ContentEncoding::Identity {
-            FetchError::Encoding(format!("the body is not valid {}: {err}", encoding.name()))
-        } else {
-            FetchError::from_ureq(ureq::Error::from(err), limit)
-        }
-    };
+    let failed = |err: std::io::Error| read_failed(err, encoding, limit);
     let decoder = encoding.decoder(raw).map_err(failed)?;
     // One byte past the limit tells a body of exactly `limit` bytes from a larger one.
     decoder

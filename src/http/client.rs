@@ -1,32 +1,33 @@
 //! The HTTP client the crawler threads share: one ureq [`Agent`] (one connection pool, and a DNS
-//! resolver that enforces the crawl's address [`Policy`]), one [`Pacer`] (the `delay_ms` gap
+//! resolver that enforces the crawl's address [`Policy`]), one [`Hosts`] (the `delay_ms` gap
 //! between request starts, which widens while the server answers 429) and one [`BodyPool`].
 //!
 //! Redirects are followed here, one hop at a time, so that each is checked against the policy,
 //! and `timeout_secs` is one deadline for the whole chain; bodies are decoded from their
 //! `Content-Encoding` and charset (see [`body`]). Retryable errors are retried with backoff;
-//! waits for the pacer or a backoff wake at once on shutdown. It knows nothing of pages,
+//! waits for a host's slot or turn, or a backoff, wake at once on shutdown. It knows nothing of pages,
 //! channels or stages.
 //!
 //! A client lives one round, so its [`RobotsCache`] fetches each origin's robots.txt once per
-//! round (`http.robots`), and its `Crawl-delay` raises the pacer for that round. `[http.headers]`
+//! round (`http.robots`), and its `Crawl-delay` raises that host's pacing for that round. `[http.headers]`
 //! are added per request, only when the request goes to the site's origin: issue 16's requests
 //! to other hosts (detail pages, files on a CDN) get none of them, a `Cookie` least of all.
 //! Certificates are checked against Mozilla's roots and `http.ca_file`'s (see [`tls`]).
 
-use std::num::NonZeroU32;
+use std::io::Write;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use log::{debug, info, warn};
-use ureq::Agent;
 use ureq::http::Uri;
 use ureq::unversioned::transport::DefaultConnector;
+use ureq::{Agent, Body};
 use url::{Origin, Url};
 
 use super::body::{self, ACCEPT_ENCODING, ContentEncoding, decode_body};
 use super::error::FetchError;
-use super::pacer::Pacer;
+use super::hosts::Hosts;
 use super::policy::{GuardedResolver, Policy, resolve_location};
 use super::pool::BodyPool;
 use super::robots::{FetchResult, MAX_ROBOTS_BYTES, RobotsCache, RobotsRules, Source};
@@ -44,15 +45,16 @@ const ROBOTS_MAX_REDIRECTS: u32 = 5;
 /// The largest response head (status line and headers) accepted; a larger one fails the page.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
-/// The client of one crawl. Clones share the agent, the pacer, the policy and the body pool.
+/// The client of one crawl. Clones share the agent, the hosts, the policy and the body pool.
 #[derive(Debug, Clone)]
 pub(crate) struct Client {
     /// The connection pool and the guarded resolver.
     agent: Agent,
     /// HTTP settings.
     http: HttpConfig,
-    /// The shared request pacer.
-    pacer: Arc<Pacer>,
+    /// Every host's request slots (`per_host`) and pacing (`delay_ms`, or its robots.txt
+    /// `Crawl-delay` when larger, widened by its 429s).
+    hosts: Arc<Hosts>,
     /// Where redirects may lead.
     policy: Arc<Policy>,
     /// Buffers to read bodies into, given back by whoever is done with a body.
@@ -64,26 +66,31 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    /// The client of a crawl of `site` by `crawlers` threads, reading bodies into `bodies`.
+    /// The client of a crawl of `site` by `threads` threads in all (crawlers, detail crawlers,
+    /// downloaders), reading bodies into `bodies`.
     pub fn new(
         http: &HttpConfig,
         site: &SiteConfig,
-        crawlers: usize,
+        threads: usize,
         bodies: Arc<BodyPool>,
     ) -> Client {
         let first = site.url_of(site.first_page);
         let policy = Arc::new(Policy::for_site(&first, http.follow_offsite_redirects));
         // One try and the configured retries, as for a page.
         let attempts = NonZeroU32::new(http.retries.saturating_add(1)).unwrap_or(NonZeroU32::MIN);
+        // Without `per_host`, as many requests to one host as there are threads: no cap.
+        let per_host = http
+            .per_host
+            .unwrap_or(NonZeroUsize::new(threads.max(1)).expect("at least one"));
         Client {
             // `site.url` was checked at load; an opaque origin matches no request.
             site_origin: Url::parse(&first).map_or_else(|_| Origin::new_opaque(), |u| u.origin()),
             robots: http
                 .robots
                 .then(|| Arc::new(RobotsCache::new(&http.user_agent, attempts))),
-            agent: build_agent(http, crawlers, policy.clone()),
+            agent: build_agent(http, threads, policy.clone()),
             http: http.clone(),
-            pacer: Arc::new(Pacer::new(http.delay)),
+            hosts: Arc::new(Hosts::new(per_host, http.delay)),
             policy,
             bodies,
         }
@@ -103,42 +110,96 @@ impl Client {
         shutdown: &Shutdown,
         stats: &Stats,
     ) -> Result<Response, FetchError> {
-        let mut attempt = 0;
+        self.with_retries(url, shutdown, stats, || self.get(url))
+    }
+
+    /// Downloads `url` into the writer `start` makes once the response head is in (it is
+    /// given the `Content-Type`), retrying as [`Client::fetch`] does (each attempt with a
+    /// writer of its own; a failed attempt's is dropped). At most `limit` bytes are taken,
+    /// after decoding; a larger body is [`FetchError::TooLarge`]. Returns the writer, holding
+    /// the whole body.
+    pub fn download<W: Write>(
+        &self,
+        url: &str,
+        limit: u64,
+        shutdown: &Shutdown,
+        stats: &Stats,
+        mut start: impl FnMut(Option<&str>) -> std::io::Result<W>,
+    ) -> Result<W, FetchError> {
+        self.with_retries(url, shutdown, stats, || {
+            let (_, mut response) = self.open(url, limit)?;
+            let content_type = header(&response, "content-type").map(str::to_string);
+            let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
+            let mut into = start(content_type.as_deref())
+                .map_err(|err| FetchError::Store(format!("creating the file: {err}")))?;
+            let raw = response.body_mut().with_config().limit(limit).reader();
+            body::copy_decoded(raw, encoding, limit, &mut into)?;
+            Ok(into)
+        })
+    }
+
+    /// Runs `attempt` on `url` until it succeeds, fails for good, or retries run out, each
+    /// attempt holding one of the host's slots and waiting its turn by the host's pacing.
+    /// A 429 widens that host's gap; other retryable errors back off exponentially. Every
+    /// wait ends at once on `shutdown`, and no attempt starts once it is requested.
+    fn with_retries<T>(
+        &self,
+        url: &str,
+        shutdown: &Shutdown,
+        stats: &Stats,
+        mut attempt: impl FnMut() -> Result<T, FetchError>,
+    ) -> Result<T, FetchError> {
+        let host = Url::parse(url)
+            .map_err(|err| FetchError::Redirect(format!("bad URL {url:?}: {err}")))?;
+        let mut retries = 0;
         loop {
-            if !self.pacer.wait_turn(shutdown) {
+            if shutdown.is_requested() {
                 return Err(FetchError::Interrupted);
             }
+            let Some(permit) = self.hosts.acquire(&host, shutdown.waker()) else {
+                return Err(FetchError::Interrupted);
+            };
             let started = Instant::now();
-            let result = self.get(url);
+            let result = attempt();
             stats.fetch_took(started.elapsed());
+            drop(permit);
             let err = match result {
-                Ok(body) => {
-                    self.pacer.relax();
-                    return Ok(body);
+                Ok(done) => {
+                    self.hosts.relax(&host);
+                    return Ok(done);
                 }
                 Err(err) => err,
             };
-            if !err.is_retryable() || attempt >= self.http.retries {
+            if !err.is_retryable() || retries >= self.http.retries {
                 return Err(err);
             }
-            attempt += 1;
+            retries += 1;
             stats.retried();
             let wait = match &err {
                 FetchError::Status {
                     code: 429,
                     retry_after,
                 } => {
-                    self.pacer.slow_down(*retry_after);
-                    // The pacer now holds every crawler back; this page also waits its turn.
-                    retry_after.unwrap_or_default().max(self.pacer.gap())
+                    let before = self.hosts.gap(&host);
+                    let gap = self.hosts.slow_down(&host, *retry_after);
+                    if gap > before {
+                        warn!(
+                            "{} answers 429 Too Many Requests: {} ms between requests to it now",
+                            host.origin().ascii_serialization(),
+                            gap.as_millis()
+                        );
+                    }
+                    // The host's pacing now holds every thread back; this request also waits
+                    // its turn.
+                    retry_after.unwrap_or_default().max(gap)
                 }
                 FetchError::Status {
                     retry_after: Some(wait),
                     ..
                 } => *wait,
-                _ => backoff(self.http.backoff, attempt, url),
+                _ => backoff(self.http.backoff, retries, url),
             };
-            debug!("{url}: {err}; retry {attempt} in {wait:?}");
+            debug!("{url}: {err}; retry {retries} in {wait:?}");
             if shutdown.wait_timeout(wait) {
                 return Err(FetchError::Interrupted);
             }
@@ -150,23 +211,8 @@ impl Client {
     /// attempt, every redirect hop included: each hop gets what is left of one deadline.
     fn get(&self, url: &str) -> Result<Response, FetchError> {
         let limit = self.http.max_body_bytes;
-        let deadline = Instant::now() + self.http.timeout;
-        let target: Uri = url
-            .parse()
-            .map_err(|err| FetchError::Redirect(format!("bad URL {url:?}: {err}")))?;
-        let (mut response, target) =
-            match self.follow(target, self.http.max_redirects, deadline, limit)? {
-                Followed::Done(response, target) => (response, target),
-                Followed::Stuck { why, .. } => return Err(FetchError::Redirect(why)),
-            };
+        let (target, mut response) = self.open(url, limit)?;
         let status = response.status().as_u16();
-        if !(200..=299).contains(&status) {
-            let retry_after = header(&response, "retry-after").and_then(parse_retry_after);
-            return Err(FetchError::Status {
-                code: status,
-                retry_after,
-            });
-        }
         let content_type = header(&response, "content-type").map(str::to_string);
         let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
         let mut bytes = self.bodies.take();
@@ -179,6 +225,31 @@ impl Client {
             url: target.to_string(),
             status,
         })
+    }
+
+    /// A GET of `url` up to its 2xx response head, following the redirects the policy allows,
+    /// all within one `timeout_secs` deadline (the body is read within it too): the URL the
+    /// redirects led to, and the response. `limit` is for the error of a body that the client
+    /// refuses as too large.
+    fn open(&self, url: &str, limit: u64) -> Result<(Uri, ureq::http::Response<Body>), FetchError> {
+        let deadline = Instant::now() + self.http.timeout;
+        let target: Uri = url
+            .parse()
+            .map_err(|err| FetchError::Redirect(format!("bad URL {url:?}: {err}")))?;
+        let (response, target) =
+            match self.follow(target, self.http.max_redirects, deadline, limit)? {
+                Followed::Done(response, target) => (response, target),
+                Followed::Stuck { why, .. } => return Err(FetchError::Redirect(why)),
+            };
+        let status = response.status().as_u16();
+        if !(200..=299).contains(&status) {
+            let retry_after = header(&response, "retry-after").and_then(parse_retry_after);
+            return Err(FetchError::Status {
+                code: status,
+                retry_after,
+            });
+        }
+        Ok((target, response))
     }
 }
 
@@ -219,6 +290,8 @@ impl Client {
         limit: u64,
     ) -> Result<Followed, FetchError> {
         let mut hops = 0;
+        // A redirect may stay on the origin the request began on, as well as the site's.
+        let start = target.clone();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -261,7 +334,7 @@ impl Client {
                      {next}"
                 ));
             }
-            if let Err(why) = self.policy.check_redirect(&next) {
+            if let Err(why) = self.policy.check_redirect_from(&next, Some(&start)) {
                 return stuck(why);
             }
             debug!("{target}: {status} to {next}");
@@ -276,7 +349,7 @@ impl Client {
     }
 
     /// The robots.txt rules for `url`'s origin this round, fetching the file if no crawler
-    /// has yet (the others wait for it), and raising the pacer to its `Crawl-delay`. `None`
+    /// has yet (the others wait for it), and raising that host's pacing to its `Crawl-delay`. `None`
     /// with `http.robots = false`.
     pub fn robots_rules(&self, url: &Url, shutdown: &Shutdown) -> Option<Arc<RobotsRules>> {
         let cache = self.robots.as_ref()?;
@@ -302,7 +375,7 @@ impl Client {
             }
         }
         if let Some(delay) = rules.crawl_delay() {
-            self.pacer.raise_floor(delay);
+            self.hosts.set_crawl_delay(url, delay);
         }
         Some(rules)
     }
@@ -318,9 +391,13 @@ impl Client {
                 return FetchResult::Interrupted;
             }
         }
-        if !self.pacer.wait_turn(shutdown) {
+        if shutdown.is_requested() {
             return FetchResult::Interrupted;
         }
+        // One of the host's slots, and its turn, as a page would take.
+        let Some(_permit) = self.hosts.acquire(robots_url, shutdown.waker()) else {
+            return FetchResult::Interrupted;
+        };
         let Ok(target) = robots_url.as_str().parse::<Uri>() else {
             return FetchResult::Unreachable(format!("bad URL {robots_url}"));
         };
@@ -373,15 +450,15 @@ impl Client {
 /// (so each hop is checked), DNS answers filtered by `policy`, and no proxy unless `http.proxy`
 /// names one (a crawler should not silently route through whatever `HTTP_PROXY` says). With a
 /// proxy, the proxy resolves names, so the address guard then covers redirects only.
-fn build_agent(http: &HttpConfig, crawlers: usize, policy: Arc<Policy>) -> Agent {
+fn build_agent(http: &HttpConfig, threads: usize, policy: Arc<Policy>) -> Agent {
     let proxy = http.proxy.as_deref().and_then(|p| ureq::Proxy::new(p).ok());
     let config = Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(http.user_agent.as_str())
         .timeout_global(Some(http.timeout))
         .timeout_connect(Some(http.connect_timeout))
-        .max_idle_connections(crawlers.max(10))
-        .max_idle_connections_per_host(crawlers.max(3))
+        .max_idle_connections(threads.max(10))
+        .max_idle_connections_per_host(threads.max(3))
         .max_redirects(0)
         // Decoded by `body`, with the size limit applied after decoding.
         .accept_encoding(ACCEPT_ENCODING)

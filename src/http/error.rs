@@ -30,6 +30,8 @@ pub enum FetchError {
     Tls(String),
     /// Anything else the client reported (a bad URL).
     Other(ureq::Error),
+    /// A downloaded file could not be written (a full disk, a folder that went away).
+    Store(String),
     /// Shutdown was requested while waiting to (re)try; the page was not fetched.
     Interrupted,
 }
@@ -46,6 +48,7 @@ impl FetchError {
             | FetchError::Encoding(_)
             | FetchError::Tls(_)
             | FetchError::Other(_)
+            | FetchError::Store(_)
             | FetchError::Interrupted => false,
         }
     }
@@ -77,7 +80,10 @@ impl fmt::Display for FetchError {
             FetchError::Timeout(err) => write!(f, "timed out: {err}"),
             FetchError::Network(err) => write!(f, "network error: {err}"),
             FetchError::Redirect(why) => write!(f, "{why}"),
-            FetchError::Refused(why) | FetchError::Encoding(why) | FetchError::Tls(why) => {
+            FetchError::Refused(why)
+            | FetchError::Encoding(why)
+            | FetchError::Tls(why)
+            | FetchError::Store(why) => {
                 write!(f, "{why}")
             }
             FetchError::Other(err) => write!(f, "{err}"),

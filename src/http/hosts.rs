@@ -25,6 +25,8 @@ pub const MAX_429_GAP: Duration = Duration::from_secs(60);
 /// The longest `Retry-After` honoured.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// The longest floor a `Crawl-delay` can set: the bound of `http.delay_ms`.
+// For robots.txt's Crawl-delay (issue 15), wired in with it.
+#[allow(dead_code)]
 pub const MAX_CRAWL_DELAY: Duration = Duration::from_secs(3_600);
 
 /// The pacing of one origin.
@@ -125,13 +127,10 @@ impl Hosts {
     }
 
     /// How many origins are remembered.
+    #[cfg(test)]
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         self.lock().by_origin.len()
-    }
-
-    /// Whether none is.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn lock(&self) -> MutexGuard<'_, Map> {
@@ -213,6 +212,8 @@ impl Hosts {
         }
     }
 
+    // For robots.txt's Crawl-delay (issue 15), wired in with it.
+    #[allow(dead_code)]
     /// The origin's robots.txt asks for `delay` between requests: its floor becomes the larger
     /// of that (at most [`MAX_CRAWL_DELAY`]) and `delay_ms`, for as long as it is remembered.
     pub fn set_crawl_delay(&self, url: &Url, delay: Duration) {

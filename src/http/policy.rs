@@ -7,8 +7,10 @@
 //! connection; redirects are also checked before they are followed. This module decides; it
 //! neither fetches nor logs.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
@@ -153,7 +155,15 @@ impl Policy {
 
     /// Checks a redirect target before it is followed; `Err` says why it is refused. Without
     /// `follow_offsite_redirects`, only the same site (scheme, host and port) is followed.
+    #[cfg(test)]
     pub fn check_redirect(&self, to: &Uri) -> Result<(), String> {
+        self.check_redirect_from(to, None)
+    }
+
+    /// [`Policy::check_redirect`] for a request that began at `from`: a redirect that stays
+    /// on `from`'s origin is followed too (a detail page or a file on a host the config lists,
+    /// moving within it). The address check applies whatever the origin.
+    pub fn check_redirect_from(&self, to: &Uri, from: Option<&Uri>) -> Result<(), String> {
         match to.scheme_str() {
             Some("http" | "https") => {}
             other => {
@@ -164,7 +174,8 @@ impl Policy {
             }
         }
         let target = Origin::of(to);
-        if target != self.site && !self.follow_offsite {
+        let same_as_start = from.is_some_and(|from| Origin::of(from) == target);
+        if target != self.site && !same_as_start && !self.follow_offsite {
             return Err(format!(
                 "redirect to another site ({target}, not {}) refused: same site means the same \
                  scheme, host and port; set http.follow_offsite_redirects = true to follow it",
@@ -217,13 +228,25 @@ fn is_scheme(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
+/// How long a name's addresses are kept before it is resolved again.
+const RESOLVED_FOR: Duration = Duration::from_secs(60);
+/// Names kept at most; past it the cache starts over.
+const RESOLVED_MAX: usize = 1_024;
+
 /// The agent's DNS resolver: the default one, minus every address the policy refuses.
+///
+/// ureq asks its resolver before every request, pooled connection or not, and its default
+/// resolver spawns a thread for each lookup to bound it by the timeout: one thread per
+/// request. Here an IP address is taken as it is, and a name's addresses are kept for
+/// [`RESOLVED_FOR`]: one lookup (and one thread) per host a minute.
 #[derive(Debug)]
 pub struct GuardedResolver {
     /// The system resolver.
     inner: DefaultResolver,
     /// The rules.
     policy: Arc<Policy>,
+    /// Recent answers: `host:port` to when it was resolved and what it resolved to.
+    cache: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
 }
 
 impl GuardedResolver {
@@ -232,7 +255,45 @@ impl GuardedResolver {
         GuardedResolver {
             inner: DefaultResolver::default(),
             policy,
+            cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Every address of `uri`'s host: the address itself, a recent answer, or a new lookup.
+    fn addresses(
+        &self,
+        uri: &Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or_default();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<IpAddr>() {
+            let mut addrs = self.empty();
+            addrs.push(SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let key = format!("{host}:{port}");
+        let lock = || self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, addrs)) = lock().get(&key)
+            && at.elapsed() < RESOLVED_FOR
+        {
+            return Ok(addrs.clone());
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        let mut cache = lock();
+        if cache.len() >= RESOLVED_MAX {
+            cache.clear();
+        }
+        cache.insert(key, (Instant::now(), addrs.clone()));
+        Ok(addrs)
     }
 }
 
@@ -243,7 +304,7 @@ impl Resolver for GuardedResolver {
         config: &ureq::config::Config,
         timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let resolved = self.inner.resolve(uri, config, timeout)?;
+        let resolved = self.addresses(uri, config, timeout)?;
         let mut allowed = self.empty();
         let mut refused: Option<SocketAddr> = None;
         for addr in resolved.iter() {
@@ -389,6 +450,23 @@ mod tests {
                 .check_redirect(&"http://93.184.216.34/".parse().unwrap())
                 .is_ok()
         );
+        // A request that began on another host (a listed CDN) may move within that host,
+        // and nowhere else; and never to an address the guard refuses.
+        let cdn: Uri = "http://cdn.example/a.jpg".parse().unwrap();
+        let from = |to: &str| policy.check_redirect_from(&to.parse().unwrap(), Some(&cdn));
+        assert!(from("http://cdn.example/b.jpg").is_ok());
+        assert!(from("http://127.0.0.1:8080/x").is_ok(), "the site itself");
+        assert!(
+            from("http://other.example/b.jpg")
+                .unwrap_err()
+                .contains("another site")
+        );
+        assert!(from("https://cdn.example/b.jpg").is_err(), "another scheme");
+        let private: Uri = "http://10.0.0.1/a.jpg".parse().unwrap();
+        let err = policy
+            .check_redirect_from(&"http://10.0.0.1/b.jpg".parse().unwrap(), Some(&private))
+            .unwrap_err();
+        assert!(err.contains("not a public address"), "{err}");
     }
 
     #[test]

@@ -158,6 +158,45 @@ impl<T> BudgetSender<T> {
     }
 }
 
+/// Where a stage sends pages: the writer's channel, bounded in bytes ([`BudgetSender`]), or
+/// the plain bounded channel in front of a stage that several threads take from (the detail
+/// crawlers, the downloaders), whose receiver a [`BudgetReceiver`] could not be.
+#[derive(Debug)]
+pub enum Onward<T> {
+    /// To the writer.
+    Budget(BudgetSender<T>),
+    /// To a stage of several threads.
+    Plain(Sender<T>),
+}
+
+impl<T> Clone for Onward<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Onward::Budget(tx) => Onward::Budget(tx.clone()),
+            Onward::Plain(tx) => Onward::Plain(tx.clone()),
+        }
+    }
+}
+
+impl<T> Onward<T> {
+    /// Sends `message`, waiting for room; an error, handing it back, when the receivers are
+    /// gone.
+    pub fn send(&self, message: T) -> Result<(), SendError<T>> {
+        match self {
+            Onward::Budget(tx) => tx.send(message),
+            Onward::Plain(tx) => tx.send(message),
+        }
+    }
+
+    /// Messages waiting in the channel.
+    pub fn len(&self) -> usize {
+        match self {
+            Onward::Budget(tx) => tx.len(),
+            Onward::Plain(tx) => tx.len(),
+        }
+    }
+}
+
 /// The receiving end, owned by one thread: it is done with a message when it asks for the
 /// next, so the message it is working on still counts against the budget.
 #[derive(Debug)]

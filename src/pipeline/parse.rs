@@ -12,7 +12,7 @@ use crossbeam_channel::Receiver;
 use log::{debug, warn};
 use url::Url;
 
-use super::budget::BudgetSender;
+use super::budget::Onward;
 use super::message::{Failure, Fetched, Html, Item, Page, Parsed};
 use super::selector_warnings::SelectorWarnings;
 use super::stage::Stage;
@@ -39,7 +39,7 @@ pub(crate) struct Parser {
 
 impl Parser {
     /// Parses pages until the `html` channel is disconnected and drained, or the writer is gone.
-    pub fn run(self, html: Receiver<Fetched>, items: BudgetSender<Parsed>) {
+    pub fn run(self, html: Receiver<Fetched>, items: Onward<Parsed>) {
         let stats = &self.stage.stats;
         for page in html.iter() {
             stats.queue_depth(Queue::Html, html.len());

@@ -5,8 +5,12 @@
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
+use log::{debug, warn};
+use url::Url;
 
-use super::message::Committed;
+use super::budget::Onward;
+use super::message::{Committed, Failure, Item, Page, Parsed};
+use crate::http::Client;
 use crate::pipeline::listing::ListingEnd;
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::Stats;
@@ -60,6 +64,101 @@ pub(crate) trait Listener: Send {
     /// `writer_done` disconnects once the writer has ended: from then on nothing holds the crawl
     /// back, and a listener should give up on what it cannot do in a bounded time.
     fn run(self: Box<Self>, committed: Receiver<Committed>, writer_done: Receiver<()>);
+}
+
+/// Why a stage between the parsers and the writer could not complete a page.
+pub(crate) enum Incomplete {
+    /// A follow-up (a detail page, a file) failed after its retries: the page fails, with this
+    /// reason, and the next run fetches it again.
+    Failed(String),
+    /// The grace period after a stop ran out: the page is dropped, not committed, and the next
+    /// run fetches it again.
+    Abandoned,
+}
+
+/// The loop of a stage that completes whole pages (detail crawlers, downloaders): each page
+/// with items goes through `complete` and on, whole, or fails whole; failed pages pass on
+/// unchanged. Once `give_up` is raised (the grace deadline), pages are dropped unworked. Ends
+/// when `input` is disconnected and drained, or the next stage is gone.
+pub(crate) fn complete_pages(
+    input: Receiver<Parsed>,
+    output: Onward<Parsed>,
+    stage: &Stage,
+    give_up: &Shutdown,
+    mut complete: impl FnMut(&str, Vec<Item>) -> Result<Vec<Item>, Incomplete>,
+) {
+    for page in input.iter() {
+        if give_up.is_requested() {
+            // Draining without working: the next run fetches the page again.
+            stage.stats.pages_not_crawled(1);
+            continue;
+        }
+        let Page {
+            number,
+            url,
+            content,
+        } = page;
+        let content = match content {
+            Ok(items) => match complete(&url, items) {
+                Ok(items) => Ok(items),
+                Err(Incomplete::Failed(reason)) => {
+                    warn!("page {number} ({url}): {reason}");
+                    Err(Failure::Failed(reason))
+                }
+                Err(Incomplete::Abandoned) => {
+                    stage.stats.pages_not_crawled(1);
+                    continue;
+                }
+            },
+            Err(failure) => Err(failure),
+        };
+        let message = Page {
+            number,
+            url,
+            content,
+        };
+        if output.send(message).is_err() {
+            // The next stage is gone; the pipeline reports why.
+            break;
+        }
+    }
+}
+
+/// Whether robots.txt lets a follow-up fetch `url` (always, with `http.robots = false`): its
+/// host's file is fetched once per round, as for pages. [`Incomplete::Abandoned`] when the
+/// grace deadline (`give_up`) came while it was being fetched.
+pub(crate) fn robots_allow(
+    client: &Client,
+    url: &Url,
+    give_up: &Shutdown,
+) -> Result<bool, Incomplete> {
+    let Some(rules) = client.robots_rules(url, give_up) else {
+        return Ok(true);
+    };
+    if give_up.is_requested() {
+        return Err(Incomplete::Abandoned);
+    }
+    Ok(rules.allowed(url))
+}
+
+/// `link` (a detail page's or a file's URL in an item) as an absolute http(s) URL, resolved
+/// against the URL of the page it was found on; `None` (logged) when it is not one.
+pub(crate) fn resolve_link(page_url: Option<&Url>, link: &str) -> Option<Url> {
+    let resolved = match page_url {
+        Some(base) => base.join(link.trim()),
+        None => Url::parse(link.trim()),
+    };
+    match resolved {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+        Ok(url) => {
+            debug!("not an http(s) URL (scheme {}): {link:?}", url.scheme());
+            None
+        }
+        Err(err) => {
+            debug!("not a URL ({err}): {link:?}");
+            None
+        }
+    }
 }
 
 /// Test-only fault injection: panics when the URL carries `pagecrawl-test-panic=<stage>`.

@@ -243,16 +243,23 @@ mod tests {
     fn crawl_with_panic_in(stage: &str) -> Outcome {
         let site = DemoSite::start(SiteOptions {
             pages: 30,
+            self_links: true,
             ..SiteOptions::default()
         })
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let text = crate::config::demo_toml(
+        let mut text = crate::config::demo_toml(
             &format!("{}&pagecrawl-test-panic={stage}", site.url_template()),
             29,
             &dir.path().join("out.jsonl"),
         )
         .replace("stats_interval_secs = 5", "stats_interval_secs = 0");
+        // Every stage there is: the detail crawlers and the downloaders too.
+        text.push_str(&format!(
+            "[follow]\nfield = \"link\"\ncrawlers = 2\n[follow.fields]\nimage = \"img@src\"\n\
+             [download]\nfield = \"image\"\ndir = {:?}\nthreads = 2\nhosts = [\"localhost\"]\n",
+            dir.path().join("files").display().to_string()
+        ));
         let config = Config::from_toml(&text).unwrap();
         let (tx, rx) = crossbeam_channel::bounded(1);
         std::thread::spawn(move || {
@@ -278,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_panic_in_any_stage_stops_the_crawl_and_is_reported() {
-        for stage in ["crawler", "writer"] {
+        for stage in ["crawler", "follower", "downloader", "writer"] {
             let outcome = crawl_with_panic_in(stage);
             assert_eq!(outcome.exit_code(), ExitCode::Error, "{stage}");
             assert!(
@@ -292,6 +299,7 @@ mod tests {
             // Every thread of the stage panics on its first page, before doing its work.
             match stage {
                 "crawler" => assert_eq!(outcome.summary.fetched, 0),
+                "downloader" => assert_eq!(outcome.summary.files_downloaded, 0),
                 _ => assert_eq!(outcome.summary.written_pages, 0),
             }
         }

@@ -9,12 +9,14 @@ use anyhow::{Context as _, Result};
 use log::{info, warn};
 
 use super::RunOptions;
-use crate::config::{Config, FrontierConfig};
+use crate::config::{Config, FILES_KEY, FrontierConfig, SyncMode};
 use crate::extract::Extractor;
 use crate::frontier::SharedCrawl;
 use crate::http::{BodyPool, Client};
 use crate::pipeline::crawl::Crawler;
+use crate::pipeline::download::Downloader;
 use crate::pipeline::feeder::Feeder;
+use crate::pipeline::follow::Follower;
 use crate::pipeline::listing::{InOrder, Limits, Listing, ListingEnd, Unordered};
 use crate::pipeline::parse::Parser;
 use crate::pipeline::selector_warnings::SelectorWarnings;
@@ -24,6 +26,7 @@ use crate::pipeline::{Observer, Parts, Silent};
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::stats::Stats;
 use crate::store::dedup::Dedup;
+use crate::store::files::sweep_stale_parts;
 use crate::store::journal::{Fingerprint, Journal};
 use crate::store::output::{LineEncoder, create_parent, open_output};
 use crate::store::resume::{Files, Mode, Opened};
@@ -99,6 +102,9 @@ pub(super) fn prepare(
         },
         (Some(_), None, None) => unreachable!("a dedup field always has a seen-set path"),
     };
+    if let Some(download) = &config.download {
+        prepare_download_dir(&download.dir)?;
+    }
     let file = open_output(&output.path)?;
     let out_len = file
         .metadata()
@@ -162,7 +168,12 @@ pub(super) fn prepare(
         ),
         (true, None) => {
             let q = &config.queues;
-            let window = 2 * (q.pages.get() + crawlers + q.html.get()) + 2 * parsers;
+            // The detail crawlers and downloaders hold pages too, each with a queue in front.
+            let follow_ups = [config.follow.is_some(), config.download.is_some()];
+            let held = follow_ups.iter().filter(|&&on| on).count() * q.html.get()
+                + config.follow.as_ref().map_or(0, |f| f.crawlers.get())
+                + config.download.as_ref().map_or(0, |d| d.threads.get());
+            let window = 2 * (q.pages.get() + crawlers + q.html.get() + held) + 2 * parsers;
             let (credits_tx, credits_rx) = crossbeam_channel::bounded(window);
             for _ in 0..window {
                 // Cannot fail: the channel has room for exactly these.
@@ -204,13 +215,22 @@ pub(super) fn prepare(
         }
     };
 
+    // Items written before need no follow-ups: the writer drops them.
+    let written = match (&config.follow, &config.download) {
+        (None, None) => None,
+        _ => dedup.already_written(),
+    };
     let writer = Writer {
         file,
         path: output.path.clone(),
         len: out_len,
         journal,
         sync: output.sync,
-        encoder: LineEncoder::new(config.extract.field_names()),
+        encoder: match &config.download {
+            None => LineEncoder::new(config.item_fields()),
+            // The download stage adds `files` after every other field.
+            Some(_) => LineEncoder::new(config.item_fields().into_iter().chain([FILES_KEY])),
+        },
         lock: output_lock.clone(),
         listing,
         dedup,
@@ -228,7 +248,10 @@ pub(super) fn prepare(
             stage: context.stage(format!("parser-{i}")),
         })
         .collect();
-    let client = Client::new(&config.http, site, crawlers, bodies);
+    let follow_threads = config.follow.as_ref().map_or(0, |f| f.crawlers.get());
+    let download_threads = config.download.as_ref().map_or(0, |d| d.threads.get());
+    let requesters = crawlers + follow_threads + download_threads;
+    let client = Client::new(&config.http, site, requesters, bodies.clone());
     let crawler_threads = (0..crawlers)
         .map(|i| Crawler {
             client: client.clone(),
@@ -236,6 +259,44 @@ pub(super) fn prepare(
             stage: context.stage(format!("crawler-{i}")),
         })
         .collect();
+    // Raised at the end of the grace period: the follow-ups of pages already fetched stop then.
+    let give_up = Shutdown::new();
+    let followers = match &config.follow {
+        None => Vec::new(),
+        Some(follow) => {
+            let extractor = Arc::new(follow.extract.clone());
+            (0..follow_threads)
+                .map(|i| Follower {
+                    client: client.clone(),
+                    extractor: extractor.clone(),
+                    index: follow.index,
+                    hosts: follow.hosts.clone(),
+                    bodies: bodies.clone(),
+                    give_up: give_up.clone(),
+                    written: written.clone(),
+                    stage: context.stage(format!("follower-{i}")),
+                })
+                .collect()
+        }
+    };
+    let downloaders = match &config.download {
+        None => Vec::new(),
+        Some(download) => {
+            let fields: Vec<String> = config.item_fields().iter().map(|f| f.to_string()).collect();
+            let (download, fields) = (Arc::new(download.clone()), Arc::new(fields));
+            (0..download_threads)
+                .map(|i| Downloader {
+                    client: client.clone(),
+                    config: download.clone(),
+                    fields: fields.clone(),
+                    sync: config.output.sync != SyncMode::Never,
+                    give_up: give_up.clone(),
+                    written: written.clone(),
+                    stage: context.stage(format!("downloader-{i}")),
+                })
+                .collect()
+        }
+    };
 
     info!(
         "crawling {} (pages {}..{}) with {crawlers} crawlers and {} parsers into {}",
@@ -252,11 +313,16 @@ pub(super) fn prepare(
             listener,
             crawlers: crawler_threads,
             parsers,
+            followers,
+            downloaders,
             writer,
             queues: config.queues,
             grace: (
                 config.http.shutdown_grace,
-                Box::new(move || client.abandon()),
+                Box::new(move || {
+                    give_up.request();
+                    client.abandon();
+                }),
             ),
         },
         stats,
@@ -265,4 +331,23 @@ pub(super) fn prepare(
         started_ms: recovery.started_ms,
         resumed_pages: committed.len() as u64,
     })
+}
+
+/// Creates `download.dir` if missing, and removes the temporaries that downloads killed
+/// mid-way (`kill -9`, a power cut) left there: older than this round's start, so none of a
+/// live process.
+fn prepare_download_dir(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating download.dir {}", dir.display()))?;
+    let removed = sweep_stale_parts(dir, std::time::SystemTime::now())
+        .with_context(|| format!("sweeping temporary files in download.dir {}", dir.display()))?;
+    if !removed.is_empty() {
+        info!(
+            "removed {} unfinished downloads from {} (a crawl stopped mid-way): they are \
+             downloaded again",
+            removed.len(),
+            dir.display()
+        );
+    }
+    Ok(())
 }

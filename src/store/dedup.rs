@@ -7,10 +7,11 @@
 //! The writer does not know which.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::seen::{self, Key, SeenSet};
+use super::seen::{self, Key, KeySet, SeenSet};
 use crate::extract::{Item, Value};
 
 /// A seen-set that other processes share, asked before a page is written.
@@ -107,6 +108,43 @@ impl Dedup {
                 seen_len: None,
                 keys: std::mem::take(pending),
             }),
+        }
+    }
+}
+
+/// The keys written before a round, for the stages before the writer (detail crawlers,
+/// downloaders): an item among them will not be written, so its detail page and files need not
+/// be fetched.
+#[derive(Debug, Clone)]
+pub(crate) struct AlreadyWritten {
+    /// The keys.
+    keys: Arc<KeySet>,
+    /// The key field's position among the fields.
+    index: usize,
+}
+
+impl AlreadyWritten {
+    /// Whether `item` (its list fields at least) was written before this round. An item
+    /// without a value in the key field is keyed by all of its fields, which the stages before
+    /// the writer do not all have yet: it is never taken as written here.
+    pub fn contains(&self, item: &Item) -> bool {
+        match item.get(self.index) {
+            Some(Value::Null) | None => false,
+            Some(_) => self.keys.contains(&key_of(item, self.index)),
+        }
+    }
+}
+
+impl Dedup {
+    /// The keys written before this round, when this process keeps them (one daemon); `None`
+    /// otherwise (no dedup, or a set shared in Redis, which is asked page by page).
+    pub fn already_written(&self) -> Option<AlreadyWritten> {
+        match self {
+            Dedup::Local { set, index } => Some(AlreadyWritten {
+                keys: Arc::new(set.snapshot()),
+                index: *index,
+            }),
+            Dedup::Off | Dedup::Shared { .. } => None,
         }
     }
 }

@@ -95,12 +95,28 @@ impl fmt::Display for Checksum {
     }
 }
 
-/// The default file name of a download: the hex sha1 of its URL, then [`extension_for`].
-pub fn file_name_for(url: &Url, content_type: Option<&str>) -> String {
+/// The hex sha1 of `url`: the default file name of a download is this, then
+/// [`extension_for`].
+pub fn url_digest(url: &Url) -> String {
     let digest = Sha1::digest(url.as_str().as_bytes());
-    let mut name: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    name.push_str(&extension_for(url, content_type));
-    name
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The extensions a download of `url` may have been stored with: the URL's own, when it shows
+/// one; else any that a `Content-Type` gives, or none. What an up-to-date check must look for
+/// before the response (and its type) is known.
+pub fn possible_extensions(url: &Url) -> Vec<String> {
+    let own = extension_for(url, None);
+    if !own.is_empty() {
+        return vec![own];
+    }
+    let mut all: Vec<String> = vec![String::new()];
+    for (_, ext) in EXTENSIONS {
+        if !all.iter().any(|known| known == ext) {
+            all.push(ext.to_string());
+        }
+    }
+    all
 }
 
 /// A download's extension with its dot, lower-case: the URL's, when its last path segment ends
@@ -166,7 +182,7 @@ pub fn check_name_template(key: &str, template: &str, fields: &[&str]) -> Result
 /// (`/` and `\` become `_`), NUL and control characters. The whole is trimmed, loses its
 /// leading dots (no hidden file, no `..`), has each run of dots made one, and is cut to
 /// [`MAX_NAME_BYTES`] on a character boundary, keeping the extension. A name that ends up
-/// empty is an error: the download stage then falls back to [`file_name_for`].
+/// empty is an error: the download stage then falls back to [`url_digest`].
 pub fn name_from_template(
     template: &str,
     fields: &dyn Fn(&str) -> Option<String>,
@@ -273,23 +289,37 @@ impl AtomicFile {
     }
 
     /// Bytes written so far.
+    #[cfg(test)]
     pub fn written(&self) -> u64 {
         self.written
     }
 
     /// Makes the file complete under its final name: flushes it, syncs it, renames it over any
     /// older file of that name, and syncs the folder so the rename survives a crash.
-    pub fn commit(mut self) -> io::Result<Stored> {
+    #[cfg(test)]
+    pub fn commit(self) -> io::Result<Stored> {
+        let dir = self.path.parent().map(Path::to_path_buf);
+        let stored = self.commit_unsynced_rename(true)?;
+        if let Some(dir) = dir {
+            sync_dir(&dir)?;
+        }
+        Ok(stored)
+    }
+
+    /// [`AtomicFile::commit`] without syncing the folder (and, without `sync`, without syncing
+    /// the file): for several files of one folder, whose renames one [`sync_dir`] then makes
+    /// durable together. Without either sync a `kill -9` still never leaves a partial file
+    /// under a final name (the rename comes after the last write); a power cut may.
+    pub fn commit_unsynced_rename(mut self, sync: bool) -> io::Result<Stored> {
         let file = self.file.take().expect("an AtomicFile is committed once");
         let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         drop(file);
         if let Err(err) = fs::rename(&self.temp, &self.path) {
             let _ = fs::remove_file(&self.temp);
             return Err(err);
-        }
-        if let Some(dir) = self.path.parent() {
-            File::open(dir)?.sync_all()?;
         }
         Ok(Stored {
             path: self.path.clone(),
@@ -297,6 +327,11 @@ impl AtomicFile {
             bytes: self.written,
         })
     }
+}
+
+/// Syncs the folder `dir`, so that the renames into it survive a crash.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 impl Write for AtomicFile {
@@ -415,7 +450,7 @@ mod tests {
         let u = url("http://x.example/a/b.JPG?x=1");
         // hashlib.sha1(b"http://x.example/a/b.JPG?x=1").hexdigest()
         assert_eq!(
-            file_name_for(&u, None),
+            format!("{}{}", url_digest(&u), extension_for(&u, None)),
             "380d58b466e7e789163e1d842039aca6a6fd4b99.jpg"
         );
         let cases = [

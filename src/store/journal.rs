@@ -53,6 +53,11 @@ pub struct Fingerprint {
     pub item: String,
     /// `extract.fields`, in order.
     pub fields: Vec<(String, String)>,
+    /// What `[follow]` and `[download]` add to each line: `(key, value)` of the follow field,
+    /// each `follow.fields.<name>`, the download field and name. Empty without them (and in
+    /// the state of a crawl older than them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<(String, String)>,
 }
 
 impl Fingerprint {
@@ -69,6 +74,7 @@ impl Fingerprint {
                 .field_specs()
                 .map(|(n, s)| (n.to_string(), s.source.clone()))
                 .collect(),
+            follow_ups: follow_ups(config),
         }
     }
 
@@ -107,8 +113,31 @@ impl Fingerprint {
             format!("{:?}", self.fields),
             format!("{:?}", new.fields),
         );
+        cmp(
+            "[follow] and [download]",
+            format!("{:?}", self.follow_ups),
+            format!("{:?}", new.follow_ups),
+        );
         out
     }
+}
+
+/// The settings of `[follow]` and `[download]` that shape an output line.
+fn follow_ups(config: &Config) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Some(follow) = &config.follow {
+        out.push(("follow.field".to_string(), follow.field.clone()));
+        for (name, spec) in follow.extract.field_specs() {
+            out.push((format!("follow.fields.{name}"), spec.source.clone()));
+        }
+    }
+    if let Some(download) = &config.download {
+        out.push(("download.field".to_string(), download.field.clone()));
+        if let Some(name) = &download.name {
+            out.push(("download.name".to_string(), name.clone()));
+        }
+    }
+    out
 }
 
 /// One journal record.
@@ -303,6 +332,7 @@ pub(crate) mod tests {
             page_size: 25,
             item: "div".into(),
             fields: vec![("t".into(), "a".into())],
+            follow_ups: Vec::new(),
         }
     }
 
@@ -355,5 +385,17 @@ pub(crate) mod tests {
         assert_eq!(diff.len(), 2);
         assert!(diff[0].starts_with("site.url: "));
         assert_eq!(diff[1], "site.last_page: 9 -> unset");
+        // A crawl gains a detail field: its lines change shape.
+        let mut followed = fp();
+        followed.follow_ups = vec![("follow.fields.rating".into(), "strong".into())];
+        let diff = fp().differences(&followed);
+        assert_eq!(
+            diff,
+            [r#"[follow] and [download]: [] -> [("follow.fields.rating", "strong")]"#]
+        );
+        // An older state, without follow-ups, reads as none; none are not written.
+        let text = serde_json::to_string(&fp()).unwrap();
+        assert!(!text.contains("follow_ups"), "{text}");
+        assert_eq!(serde_json::from_str::<Fingerprint>(&text).unwrap(), fp());
     }
 }

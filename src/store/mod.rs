@@ -12,6 +12,7 @@ use anyhow::Result;
 use crate::config::OutputConfig;
 
 pub(crate) mod dedup;
+pub(crate) mod files;
 pub(crate) mod journal;
 pub(crate) mod output;
 pub(crate) mod owner;
@@ -19,9 +20,6 @@ pub(crate) mod recovery;
 pub(crate) mod resume;
 pub(crate) mod seen;
 mod verify;
-// Not wired in yet: issue 15/16 integrate it.
-#[allow(dead_code)]
-pub(crate) mod files;
 
 /// `--fresh`: moves the output, the state and the seen-set aside (renamed
 /// `<path>.<unix seconds>.old`, never deleted; a pipe or a device is left alone), so that the

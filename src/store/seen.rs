@@ -43,7 +43,10 @@ pub fn key_of<S: AsRef<str>>(values: impl IntoIterator<Item = Option<S>>) -> Key
 
 /// Keys are hashes already: the set's own hasher only needs to take 64 of their bits.
 #[derive(Debug, Default)]
-struct KeyHasher(u64);
+pub struct KeyHasher(u64);
+
+/// A set of keys, hashed by [`KeyHasher`].
+pub type KeySet = HashSet<Key, BuildHasherDefault<KeyHasher>>;
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -66,7 +69,7 @@ impl Hasher for KeyHasher {
 #[derive(Debug)]
 pub struct SeenSet {
     /// Every key in the file, plus those added since the last flush.
-    keys: HashSet<Key, BuildHasherDefault<KeyHasher>>,
+    keys: KeySet,
     /// Keys added since the last flush, encoded.
     pending: Vec<u8>,
     /// The file, opened for appending.
@@ -121,6 +124,11 @@ impl SeenSet {
             self.pending.extend_from_slice(&key.to_le_bytes());
         }
         new
+    }
+
+    /// A copy of every key in the set now.
+    pub fn snapshot(&self) -> KeySet {
+        self.keys.clone()
     }
 
     #[cfg(test)]

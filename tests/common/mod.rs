@@ -389,3 +389,44 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// `kill -9` cycles: runs `pagecrawl run --config <config>` and kills it (SIGKILL) after 50 to
+/// 250 ms (from `seed`), calling `after_kill` after each kill, until `max_kills` kills or a run
+/// ends by itself; then runs it to the end. Returns the kills that landed mid-crawl and the
+/// last run's stderr, which exited 0.
+pub fn kill_9_cycles(
+    config: &Path,
+    max_kills: u32,
+    mut seed: u64,
+    limit: Duration,
+    mut after_kill: impl FnMut(),
+) -> (u32, String) {
+    let args = ["run", "--config", config.to_str().unwrap()];
+    let mut kills = 0;
+    let finished = loop {
+        let mut child = spawn_bin(&args);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_millis(50 + seed % 200);
+        let started = Instant::now();
+        while started.elapsed() < delay && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if child.try_wait().unwrap().is_some() || kills == max_kills {
+            break wait_bounded(child, limit);
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        after_kill();
+    };
+    let out = if finished.status.code() == Some(0) {
+        finished
+    } else {
+        run_bin(&args, limit)
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    (kills, stderr)
+}

@@ -33,6 +33,7 @@ use log::warn;
 use tokio::sync::watch;
 
 mod corpus;
+mod detail;
 mod options;
 mod pages;
 mod raw;
@@ -43,8 +44,10 @@ mod tests;
 #[cfg(feature = "tls")]
 mod tls;
 
+pub use detail::{expected_detail, image_bytes};
 pub use options::{
-    DEFAULT_PAGE_SIZE, DemoItem, Fault, PastEnd, RobotsTxt, SiteOptions, TlsIdentity,
+    DEFAULT_PAGE_SIZE, DemoDetail, DemoImage, DemoItem, Fault, PastEnd, RobotsTxt, SiteOptions,
+    TlsIdentity,
 };
 pub use pages::{expected_items, render_page};
 use raw::accept_raw;
@@ -65,6 +68,8 @@ pub struct DemoSite {
     addr: SocketAddr,
     /// Where the raw server listens.
     raw_addr: SocketAddr,
+    /// Where the second host listens: the main server again, on another port, for images.
+    img_addr: SocketAddr,
     /// Set to `true` on drop: the main server stops accepting and its runtime is shut down,
     /// which closes every connection, stalled ones included.
     main_stop: watch::Sender<bool>,
@@ -87,11 +92,18 @@ impl DemoSite {
     }
 
     /// Bind the main server on `addr`, the raw server on 127.0.0.1:0, and start serving.
-    pub fn bind(addr: SocketAddr, opts: SiteOptions) -> io::Result<DemoSite> {
+    pub fn bind(addr: SocketAddr, mut opts: SiteOptions) -> io::Result<DemoSite> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let raw_listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
         let raw_addr = raw_listener.local_addr()?;
+        let img_listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+        let img_addr = img_listener.local_addr()?;
+        if opts.self_links {
+            opts.links_to = Some(format!("http://{}", connectable(addr)));
+            // Another host name for the same machine: another host, as a crawler sees it.
+            opts.img_origin = Some(format!("http://localhost:{}", img_addr.port()));
+        }
 
         let tls = match &opts.tls {
             Some(identity) => Some(tls_acceptor(identity)?),
@@ -101,10 +113,13 @@ impl DemoSite {
         let shared = Arc::new(Shared {
             opts: RwLock::new(Arc::new(opts)),
             per_page: Mutex::new(HashMap::new()),
+            per_path: Mutex::new(HashMap::new()),
             total: AtomicU64::new(0),
             robots: AtomicU64::new(0),
             seen: Mutex::new(std::collections::VecDeque::new()),
             live: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             stop,
         });
@@ -116,6 +131,7 @@ impl DemoSite {
             stop_tx: Some(stop_tx),
             addr,
             raw_addr,
+            img_addr,
             main_stop,
             main_thread: None,
             https_addr: None,
@@ -123,7 +139,7 @@ impl DemoSite {
             raw_thread: None,
         };
         site.main_thread = Some(spawn_main(
-            listener,
+            vec![listener, img_listener],
             Arc::clone(&site.shared),
             main_stop_rx.clone(),
             None,
@@ -132,7 +148,7 @@ impl DemoSite {
             let https = TcpListener::bind(SocketAddr::from((addr.ip(), 0)))?;
             site.https_addr = Some(https.local_addr()?);
             site.https_thread = Some(spawn_main(
-                https,
+                vec![https],
                 Arc::clone(&site.shared),
                 main_stop_rx,
                 Some(acceptor),
@@ -155,6 +171,22 @@ impl DemoSite {
     /// Where the hostile raw-socket server listens.
     pub fn raw_addr(&self) -> SocketAddr {
         self.raw_addr
+    }
+
+    /// Where the second host (images) listens, on 127.0.0.1; its URLs say `localhost`.
+    pub fn img_addr(&self) -> SocketAddr {
+        self.img_addr
+    }
+
+    /// How many requests for `path` (a detail page or an image, without a query) arrived so
+    /// far, on any server.
+    pub fn requests_for_path(&self, path: &str) -> u64 {
+        let counts = self
+            .shared
+            .per_path
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        counts.get(path).copied().unwrap_or(0)
     }
 
     /// Where the HTTPS server listens, if the site serves HTTPS (`SiteOptions::tls`).
@@ -214,6 +246,12 @@ impl DemoSite {
         counts.get(&page).copied().unwrap_or(0)
     }
 
+    /// The most requests the main server (its own port and the second host's) answered at
+    /// once so far, latency included.
+    pub fn most_in_flight(&self) -> usize {
+        self.shared.most_in_flight.load(Ordering::SeqCst)
+    }
+
     /// How many requests arrived so far, for any path, on either server.
     pub fn total_requests(&self) -> u64 {
         self.shared.total.load(Ordering::SeqCst)
@@ -234,6 +272,12 @@ impl DemoSite {
     /// crawler and lets it in again, say.
     pub fn set_past_end(&self, past_end: PastEnd) {
         self.update(|opts| opts.past_end = past_end);
+    }
+
+    /// From now on, detail pages and images misbehave as `faults` says (see
+    /// [`SiteOptions::path_faults`]), and only those.
+    pub fn set_path_faults(&self, faults: std::collections::BTreeMap<String, Fault>) {
+        self.update(|opts| opts.path_faults = faults);
     }
 
     /// Changes the options for the requests that arrive from now on.

@@ -26,6 +26,20 @@ pub struct SiteOptions {
     /// Extra latency for these pages, after `latency`: a page that answers later than the
     /// pages after it.
     pub slow: BTreeMap<u64, Duration>,
+    /// Item links point at this site's own detail pages (`/subject/<id>/`, each with a rating,
+    /// a summary and 1 to 3 images, some on the second host), instead of at book.example.
+    /// Off by default, which keeps every listing page's bytes as they always were.
+    pub self_links: bool,
+    /// With `self_links`: this site's origin (`http://127.0.0.1:<port>`), which item links and
+    /// half of the images use. Filled in by [`crate::DemoSite::start`]; read, do not set.
+    pub links_to: Option<String>,
+    /// With `self_links`: the second host's origin (`http://localhost:<port>`, the same server
+    /// on another port and host name, as a CDN would be), which the other images use. Filled
+    /// in by [`crate::DemoSite::start`]; read, do not set.
+    pub img_origin: Option<String>,
+    /// Misbehaviour per path of a detail page or image (`/subject/1000003/`, `/img/3-0.png`),
+    /// on both hosts. `Fault::Huge` pads an image with zeros to that many bytes.
+    pub path_faults: BTreeMap<String, Fault>,
     /// How `/robots.txt` answers.
     pub robots: RobotsTxt,
     /// Serve HTTPS too, with this certificate, on a port of its own ([`crate::DemoSite::https_addr`]).
@@ -100,6 +114,10 @@ impl Default for SiteOptions {
             workers: 64,
             past_end: PastEnd::Empty,
             slow: BTreeMap::new(),
+            self_links: false,
+            links_to: None,
+            img_origin: None,
+            path_faults: BTreeMap::new(),
             robots: RobotsTxt::Missing,
             tls: None,
         }
@@ -171,6 +189,28 @@ pub enum Fault {
         /// The body bytes, sent unchanged.
         body: Vec<u8>,
     },
+}
+
+/// A book's detail page as a crawler should extract it (see [`crate::expected_detail`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoDetail {
+    /// The rating, as shown: `8.7`.
+    pub rating: String,
+    /// The summary paragraph's text.
+    pub summary: String,
+    /// Its images, in page order.
+    pub images: Vec<DemoImage>,
+}
+
+/// One image of a detail page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoImage {
+    /// Its absolute URL, on this site or the second host.
+    pub url: String,
+    /// Its `alt` text.
+    pub alt: String,
+    /// Its bytes, as served.
+    pub bytes: Vec<u8>,
 }
 
 /// One item as a crawler should extract it: the text and `href` of the first `a` in `div.pl2`.

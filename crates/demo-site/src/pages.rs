@@ -10,8 +10,10 @@ use crate::corpus::{
 };
 use crate::{DemoItem, Fault, PastEnd, SiteOptions};
 
-/// The `<base href>` of the odd pages, which their relative links resolve against.
-const BASE: &str = "https://book.example/";
+/// Where item links point by default: a host that is not this site (so a crawl without
+/// `[follow]` never fetches them). The odd pages' `<base href>` is this, with a `/`; with
+/// [`SiteOptions::self_links`] both are this site's own origin instead.
+pub(crate) const BOOK_SITE: &str = "https://book.example";
 
 /// The tags a book may carry (`a.tag`), lower-case ASCII words.
 const TAGS: &[&str] = &[
@@ -33,7 +35,7 @@ pub fn expected_items(opts: &SiteOptions, page: u64) -> Vec<DemoItem> {
             let book = Book::new(listed, opts.page_size, i);
             DemoItem {
                 title: book.title(),
-                link: book.link(),
+                link: book.link(&opts.links_to),
                 rank: book.rank(),
                 price: book.price(),
                 tags: book.tags().iter().map(|t| t.to_string()).collect(),
@@ -50,12 +52,13 @@ pub fn render_page(opts: &SiteOptions, page: u64) -> String {
     // Odd pages give their links relative to a `<base href>`, as some real sites do.
     let listed = listed_page(opts, page);
     let based = listed.is_some_and(|listed| listed % 2 == 1);
+    let site = opts.links_to.as_deref().unwrap_or(BOOK_SITE);
     match HEAD.split_once("<head>\n") {
         Some((before, after)) if based => {
             out.push_str(before);
             out.push_str("<head>\n  <base href=\"");
-            out.push_str(BASE);
-            out.push_str("\">\n");
+            out.push_str(site);
+            out.push_str("/\">\n");
             out.push_str(after);
         }
         _ => out.push_str(HEAD),
@@ -71,7 +74,7 @@ pub fn render_page(opts: &SiteOptions, page: u64) -> String {
     out.push_str(DECOY_COMMENT);
     if let Some(listed) = listed {
         for i in 0..opts.page_size {
-            Book::new(listed, opts.page_size, i).render(&mut out, based);
+            Book::new(listed, opts.page_size, i).render(&mut out, based, site);
         }
     } else {
         out.push_str(EMPTY_LISTING);
@@ -165,7 +168,7 @@ pub(crate) fn render_error(code: u16) -> String {
 }
 
 /// Appends `text` with `&`, `<`, `>` and `"` escaped, so it is safe in text and attributes.
-fn push_escaped(out: &mut String, text: &str) {
+pub(crate) fn push_escaped(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -179,7 +182,7 @@ fn push_escaped(out: &mut String, text: &str) {
 
 /// The splitmix64 finaliser: spreads an item's index over all bits, so that neighbouring items
 /// get unrelated authors and ratings without a random number generator.
-fn mix(x: u64) -> u64 {
+pub(crate) fn mix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -187,21 +190,35 @@ fn mix(x: u64) -> u64 {
 }
 
 /// Picks from `list` with some bits of a hash.
-fn pick(list: &'static [&'static str], hash: u64) -> &'static str {
+pub(crate) fn pick(list: &'static [&'static str], hash: u64) -> &'static str {
     list[(hash % list.len() as u64) as usize]
 }
 
 /// One listed book, everything derived from its place in the whole listing.
-struct Book {
+pub(crate) struct Book {
     /// 0-based index across the whole site; makes titles and links unique.
-    global: u64,
+    pub(crate) global: u64,
     /// 0-based index on its page, as Douban's `moreurl` uses.
     on_page: usize,
     /// A hash of `global` that picks the decorations.
-    hash: u64,
+    pub(crate) hash: u64,
 }
 
 impl Book {
+    /// The book at index `global` of the whole listing.
+    pub(crate) fn at(global: u64) -> Book {
+        Book {
+            global,
+            on_page: 0,
+            hash: mix(global),
+        }
+    }
+
+    /// Its rating out of 100 (shown as 8.7 for 87), on the list and on its detail page.
+    pub(crate) fn rating(&self) -> u64 {
+        70 + self.hash % 30
+    }
+
     /// The book at index `i` of `page`.
     fn new(page: u64, page_size: usize, i: usize) -> Book {
         let global = page * page_size as u64 + i as u64;
@@ -223,13 +240,15 @@ impl Book {
     }
 
     /// The title as a parser should extract it; `render` lays out the same words.
-    fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         format!("{} 第{}卷 (Vol. {})", self.name(), self.rank(), self.rank())
     }
 
-    /// The link, unique across the site.
-    fn link(&self) -> String {
-        format!("https://book.example/subject/{}/", 1_000_000 + self.global)
+    /// The link, unique across the site: on `links_to` (this site's own origin, see [`SiteOptions::links_to`]) or else on
+    /// book.example; absolute once resolved against the odd pages' `<base href>`.
+    fn link(&self, links_to: &Option<String>) -> String {
+        let site = links_to.as_deref().unwrap_or(BOOK_SITE);
+        format!("{site}/subject/{}/", 1_000_000 + self.global)
     }
 
     /// The price as a JSON number: pounds and pence.
@@ -246,12 +265,12 @@ impl Book {
     }
 
     /// Appends this book's table, laid out like a Douban Top 250 entry.
-    fn render(&self, out: &mut String, based: bool) {
+    fn render(&self, out: &mut String, based: bool, site: &str) {
         let h = self.hash;
         let id = 1_000_000 + self.global;
         let i = self.on_page;
         let rank = self.rank();
-        let rating = 70 + h % 30;
+        let rating = self.rating();
         let stars = match rating {
             90.. => 50,
             80..=89 => 45,
@@ -260,12 +279,16 @@ impl Book {
         let _ = write!(
             out,
             "<table width=\"100%\">\n  <tr class=\"item\">\n    <td width=\"100\" valign=\"top\">\n      \
-             <a class=\"nbg\" href=\"https://book.example/subject/{id}/\"\n        onclick=\"moreurl(this,{{i:'{i}'}})\"\n        >\n        \
+             <a class=\"nbg\" href=\"{site}/subject/{id}/\"\n        onclick=\"moreurl(this,{{i:'{i}'}})\"\n        >\n        \
              <img src=\"https://img{img}.book.example/view/subject/s/public/s{id}.jpg\" width=\"90\" />\n      </a>\n    </td>\n    \
              <td valign=\"top\">\n\n      <div class=\"pl2\">\n        \
              <a href=\"{prefix}subject/{id}/\" onclick=\"&#34;moreurl(this,{{i:&#39;{i}&#39;}})&#34;\" title=\"",
             img = 1 + h % 3,
-            prefix = if based { "" } else { BASE },
+            prefix = if based {
+                String::new()
+            } else {
+                format!("{site}/")
+            },
         );
         push_escaped(out, &self.title());
         out.push_str("\"\n          >\n            ");

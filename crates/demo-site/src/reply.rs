@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
+use crate::detail::{detail_book, image_bytes, image_of, render_detail};
 use crate::options::{Fault, PastEnd, RobotsTxt, SiteOptions};
 use crate::pages::{pad_page, render_error, render_index, render_page};
 
@@ -20,6 +21,9 @@ pub(crate) struct Shared {
     /// Requests per page so far. It also decides when a `Fault::Status` stops, so both servers
     /// must go through it.
     pub(crate) per_page: Mutex<HashMap<u64, u64>>,
+    /// Requests per path of a detail page or an image so far. It also decides when a
+    /// `Fault::Status` of `path_faults` stops.
+    pub(crate) per_path: Mutex<HashMap<String, u64>>,
     /// Requests for any path on either server.
     pub(crate) total: AtomicU64,
     /// Requests for `/robots.txt`.
@@ -29,6 +33,10 @@ pub(crate) struct Shared {
     pub(crate) seen: Mutex<VecDeque<SeenRequest>>,
     /// Connections being served now, capped at `opts.workers`.
     pub(crate) live: AtomicUsize,
+    /// Requests being answered now by the main server (either port).
+    pub(crate) in_flight: AtomicUsize,
+    /// The most requests the main server answered at once.
+    pub(crate) most_in_flight: AtomicUsize,
     /// Set when the site is dropped: accept loops end, and no further request is answered.
     pub(crate) stopping: AtomicBool,
     /// Disconnected when the site is dropped; waits use it instead of `sleep` so they can end
@@ -103,6 +111,9 @@ pub(crate) enum Route {
     Robots,
     /// `/top250?...`: one listing page.
     Page(u64),
+    /// `/subject/<id>/` or `/img/<book>-<n>.png`: a detail page or an image (served with
+    /// `self_links` only).
+    Detail,
     /// Anything else: 404.
     NotFound,
 }
@@ -126,6 +137,7 @@ impl Shared {
         let page = match route(target, opts.page_size) {
             Route::Page(page) => page,
             Route::Index => return full(200, render_index()),
+            Route::Detail => return self.reply_detail(&opts, target),
             Route::Robots => return self.robots_txt(&opts, target),
             Route::NotFound => return full(404, render_error(404)),
         };
@@ -143,29 +155,14 @@ impl Shared {
         {
             return full(code, render_error(code));
         }
+        if let Some(reply) = fault.and_then(|fault| status_fault(fault, nth)) {
+            return reply;
+        }
         match fault {
-            Some(Fault::Status {
-                code,
-                times,
-                retry_after,
-            }) if *times == u32::MAX || nth <= u64::from(*times) => Reply::Full {
-                status: *code,
-                body: render_error(*code).into_bytes(),
-                headers: retry_after
-                    .iter()
-                    .map(|value| ("Retry-After", value.clone()))
-                    .collect(),
-            },
-            Some(Fault::Stall) => Reply::Stall,
             Some(Fault::Truncated) => damaged(&opts, page, Damage::Truncate),
             Some(Fault::Trickle) => damaged(&opts, page, Damage::Trickle),
             Some(Fault::HugeHeaders { bytes }) => damaged(&opts, page, Damage::HugeHeaders(*bytes)),
             Some(Fault::Huge { bytes }) => full(200, pad_page(render_page(&opts, page), *bytes)),
-            Some(Fault::Redirect { status, location }) => Reply::Full {
-                status: *status,
-                body: render_error(*status).into_bytes(),
-                headers: vec![("Location", location.clone())],
-            },
             Some(Fault::Charset { label, in_meta }) => encoded_page(&opts, page, label, *in_meta),
             Some(Fault::GzipBomb { decoded_bytes }) => Reply::Full {
                 status: 200,
@@ -182,6 +179,56 @@ impl Shared {
         }
     }
 
+    /// Answers a detail page or an image, misbehaving as `path_faults` says.
+    fn reply_detail(&self, opts: &SiteOptions, target: &str) -> Reply {
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        let (body, content_type) = match (detail_book(path), image_of(path)) {
+            _ if !opts.self_links => return full(404, render_error(404)),
+            (Some(book), _) => (
+                render_detail(opts, book).into_bytes(),
+                "text/html; charset=utf-8",
+            ),
+            (_, Some((book, n))) => (image_bytes(book, n), "image/png"),
+            _ => return full(404, render_error(404)),
+        };
+        let nth = {
+            let mut counts = self.per_path.lock().unwrap_or_else(PoisonError::into_inner);
+            let count = counts.entry(path.to_string()).or_insert(0);
+            *count += 1;
+            *count
+        };
+        let headers = vec![("Content-Type", content_type.to_string())];
+        let fault = opts.path_faults.get(path);
+        if let Some(reply) = fault.and_then(|fault| status_fault(fault, nth)) {
+            return reply;
+        }
+        match fault {
+            Some(Fault::GzipBomb { decoded_bytes }) => Reply::Full {
+                status: 200,
+                body: gzip_filler(*decoded_bytes),
+                headers: vec![
+                    ("Content-Type", content_type.to_string()),
+                    ("Content-Encoding", "gzip".to_string()),
+                ],
+            },
+            Some(Fault::Huge { bytes }) => {
+                let mut body = body;
+                body.resize(body.len().max(*bytes), 0);
+                Reply::Full {
+                    status: 200,
+                    body,
+                    headers,
+                }
+            }
+            _ => Reply::Full {
+                status: 200,
+                body,
+                headers,
+            },
+        }
+    }
+
+    /// The latency of `target`: the site's, plus the page's own in `slow`.
     /// Remembers a request and its headers, forgetting the oldest past [`MAX_SEEN`].
     pub(crate) fn record(&self, request: SeenRequest) {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
@@ -258,6 +305,33 @@ impl Drop for Slot<'_> {
     }
 }
 
+/// The answer of a fault that replaces the content whatever it is (an error status for the
+/// first `times` requests, the `nth` being this one; a stall; a redirect), or `None` for a
+/// fault that serves the content in some way, or no longer applies.
+fn status_fault(fault: &Fault, nth: u64) -> Option<Reply> {
+    match fault {
+        Fault::Status {
+            code,
+            times,
+            retry_after,
+        } if *times == u32::MAX || nth <= u64::from(*times) => Some(Reply::Full {
+            status: *code,
+            body: render_error(*code).into_bytes(),
+            headers: retry_after
+                .iter()
+                .map(|value| ("Retry-After", value.clone()))
+                .collect(),
+        }),
+        Fault::Stall => Some(Reply::Stall),
+        Fault::Redirect { status, location } => Some(Reply::Full {
+            status: *status,
+            body: render_error(*status).into_bytes(),
+            headers: vec![("Location", location.clone())],
+        }),
+        _ => None,
+    }
+}
+
 /// A complete response without `Retry-After`.
 fn full(status: u16, body: String) -> Reply {
     Reply::Full {
@@ -319,6 +393,7 @@ pub(crate) fn route(target: &str, page_size: usize) -> Route {
         // `/books/top250` serves the same pages one folder down: a redirect there changes what
         // the pages' relative links resolve against.
         "/top250" | "/books/top250" => Route::Page(page_from_query(query, page_size)),
+        _ if detail_book(path).is_some() || image_of(path).is_some() => Route::Detail,
         _ => Route::NotFound,
     }
 }

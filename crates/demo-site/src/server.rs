@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -26,15 +27,17 @@ pub(crate) type Acceptor = tokio_rustls::TlsAcceptor;
 #[cfg(not(feature = "tls"))]
 pub(crate) type Acceptor = Infallible;
 
-/// Starts the main server (or, with `tls`, the HTTPS one): hyper on a two-thread tokio
-/// runtime, on a thread of its own.
+/// Starts the main server on every listener (the site's own port and the second host's; or,
+/// with `tls`, the HTTPS one): hyper on a two-thread tokio runtime, on a thread of its own.
 pub(crate) fn spawn_main(
-    listener: TcpListener,
+    listeners: Vec<TcpListener>,
     shared: Arc<Shared>,
     stop: watch::Receiver<bool>,
     tls: Option<Acceptor>,
 ) -> io::Result<JoinHandle<()>> {
-    listener.set_nonblocking(true)?;
+    for listener in &listeners {
+        listener.set_nonblocking(true)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("demo-site-io")
@@ -44,7 +47,14 @@ pub(crate) fn spawn_main(
     thread::Builder::new()
         .name("demo-site-main".into())
         .spawn(move || {
-            runtime.block_on(serve_main(listener, shared, stop, tls));
+            runtime.block_on(async move {
+                let mut servers = tokio::task::JoinSet::new();
+                for listener in listeners {
+                    let (shared, stop, tls) = (Arc::clone(&shared), stop.clone(), tls.clone());
+                    servers.spawn(serve_main(listener, shared, stop, tls));
+                }
+                while servers.join_next().await.is_some() {}
+            });
             // Cancels every connection task, stalled ones included, without waiting for them.
             runtime.shutdown_background();
         })
@@ -130,6 +140,26 @@ async fn wait_until(deadline: std::time::Instant) {
     .await;
 }
 
+/// One request being answered, counted in `in_flight` until dropped.
+struct InFlight<'a> {
+    /// The counters.
+    shared: &'a Shared,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared) -> InFlight<'a> {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight { shared }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Answers one request on the main server.
 async fn answer(
     request: hyper::Request<hyper::body::Incoming>,
@@ -137,6 +167,7 @@ async fn answer(
     mut stop: watch::Receiver<bool>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let arrived = std::time::Instant::now();
+    let _answering = InFlight::new(&shared);
     let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
     shared.record(SeenRequest {
         at: arrived,

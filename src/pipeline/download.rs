@@ -1,0 +1,319 @@
+//! The download stage (`[download]`): pages in, the same pages out with every item's files on
+//! disk and listed in its `files`.
+//!
+//! A downloader takes one whole page at a time and, for each item, each URL of the download
+//! field (resolved against the page's URL), in order: a file already complete under its name
+//! is `"uptodate"` and not fetched again; any other is fetched through the crawl's shared
+//! client into a temporary file in `download.dir`, synced and renamed to its final name
+//! ([`crate::store::files`]), `"downloaded"`. The item gains `"files": [{url, path, checksum,
+//! status}]` in the order of its URLs, as Scrapy's FilesPipeline writes it.
+//!
+//! A page leaves this stage only when every file of every item is on disk, so the writer's
+//! commit means "items written and files stored": a file that fails after its retries (or is
+//! larger than `max_bytes`) fails its whole page, which the next run fetches again (its stored
+//! files are then up to date). At the grace deadline after a stop, the page being worked on is
+//! dropped like every page still queued; a `kill -9` leaves at most a temporary, never a partial
+//! file under a final name, and the next start sweeps it. The stage never writes the output.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+use log::{debug, warn};
+use url::Url;
+
+use super::budget::Onward;
+use super::message::{Item, Parsed};
+use super::stage::{Incomplete, Stage, complete_pages, resolve_link, robots_allow};
+use crate::config::DownloadConfig;
+use crate::extract::Value;
+use crate::http::{Client, FetchError};
+use crate::shutdown::Shutdown;
+use crate::store::dedup::AlreadyWritten;
+use crate::store::files::{
+    AtomicFile, Checksum, extension_for, name_from_template, possible_extensions, sync_dir,
+    uptodate, url_digest,
+};
+
+/// One downloader thread's share of the work.
+pub(crate) struct Downloader {
+    /// The HTTP client, shared with every thread that sends requests.
+    pub client: Client,
+    /// `[download]`: the field, the folder, the size cap, the name template, the hosts.
+    pub config: Arc<DownloadConfig>,
+    /// The item's field names in order, for the name template.
+    pub fields: Arc<Vec<String>>,
+    /// Whether stored files are synced to disk before their page is committed: not with
+    /// `output.sync = "never"`, whose promise (nothing lost to a `kill -9`) holds without it.
+    pub sync: bool,
+    /// Raised at the end of the grace period after a stop.
+    pub give_up: Shutdown,
+    /// With `output.dedup`: the items written before, whose files are not fetched (the writer
+    /// drops them).
+    pub written: Option<AlreadyWritten>,
+    /// The round's counters (and its shutdown flag, which this stage does not obey).
+    pub stage: Stage,
+}
+
+/// One stored file, as the item lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileRecord {
+    /// The URL it was downloaded from.
+    pub url: String,
+    /// Where it is: `download.dir` joined with its name.
+    pub path: String,
+    /// The md5 of its bytes.
+    pub checksum: Checksum,
+    /// `"downloaded"` now, or `"uptodate"`: complete on disk already.
+    pub status: &'static str,
+}
+
+impl FileRecord {
+    /// The record as an item's value: an object, keys in Scrapy's order.
+    pub fn to_value(&self) -> Value {
+        let text = |s: &str| Value::String(s.to_string());
+        Value::Object(vec![
+            ("url".to_string(), text(&self.url)),
+            ("path".to_string(), text(&self.path)),
+            (
+                "checksum".to_string(),
+                Value::String(self.checksum.to_string()),
+            ),
+            ("status".to_string(), text(self.status)),
+        ])
+    }
+}
+
+impl Downloader {
+    /// Downloads the files of pages until `input` is disconnected and drained, or the next
+    /// stage is gone.
+    pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {
+        // Hosts already warned about, so that files elsewhere warn once.
+        let mut warned = HashSet::new();
+        complete_pages(input, output, &self.stage, &self.give_up, |url, items| {
+            #[cfg(test)]
+            super::stage::inject_panic(url, "downloader");
+            self.complete(url, items, &mut warned)
+        });
+    }
+
+    /// `items` of the page at `page_url`, each with its `files`.
+    fn complete(
+        &self,
+        page_url: &str,
+        mut items: Vec<Item>,
+        warned: &mut HashSet<String>,
+    ) -> Result<Vec<Item>, Incomplete> {
+        let base = Url::parse(page_url).ok();
+        let mut stored_any = false;
+        for item in &mut items {
+            if self.written.as_ref().is_some_and(|w| w.contains(item)) {
+                item.push(Value::List(Vec::new()));
+                continue;
+            }
+            let urls = urls_of(item.get(self.config.index));
+            let mut files = Vec::with_capacity(urls.len());
+            for (n, link) in urls.iter().enumerate() {
+                let Some(url) = resolve_link(base.as_ref(), link) else {
+                    continue;
+                };
+                if !self.config.hosts.allows(&url) {
+                    self.stage.stats.file_refused();
+                    let host = url.host_str().unwrap_or_default().to_string();
+                    if warned.insert(host.clone()) {
+                        warn!(
+                            "file {url} not downloaded: {host} is not the site's host nor listed \
+                             in `download.hosts`"
+                        );
+                    }
+                    continue;
+                }
+                if !robots_allow(&self.client, &url, &self.give_up)? {
+                    self.stage.stats.file_refused();
+                    let host = url.host_str().unwrap_or_default().to_string();
+                    if warned.insert(format!("robots {host}")) {
+                        warn!("file {url} not downloaded: the robots.txt of {host} disallows it");
+                    }
+                    continue;
+                }
+                let record = self.store(&url, item, n)?;
+                stored_any |= record.status == "downloaded";
+                files.push(record.to_value());
+            }
+            item.push(Value::List(files));
+        }
+        // One sync of the folder makes the page's renames durable, before its commit.
+        if stored_any && self.sync {
+            sync_dir(&self.config.dir).map_err(|err| {
+                Incomplete::Failed(format!(
+                    "syncing download.dir {}: {err}",
+                    self.config.dir.display()
+                ))
+            })?;
+        }
+        Ok(items)
+    }
+
+    /// Stores the file at `url` (the `n`th of `item`), or finds it stored already.
+    fn store(&self, url: &Url, item: &Item, n: usize) -> Result<FileRecord, Incomplete> {
+        let stats = &self.stage.stats;
+        let dir = self.config.dir.as_path();
+        let failed = |why: String| {
+            stats.file_failed();
+            Incomplete::Failed(format!("file {url}: {why}"))
+        };
+        let names = possible_extensions(url)
+            .iter()
+            .map(|ext| self.name(url, item, n, ext))
+            .collect::<Vec<_>>();
+        for name in &names {
+            match uptodate(dir, name) {
+                Ok(Some(checksum)) => {
+                    stats.file_uptodate();
+                    return Ok(self.record(url, dir, name, checksum, "uptodate"));
+                }
+                Ok(None) => {}
+                Err(err) => return Err(failed(format!("reading {}: {err}", path(dir, name)))),
+            }
+        }
+        let max_bytes = self.config.max_bytes;
+        let result = self.client.download(
+            url.as_str(),
+            max_bytes,
+            &self.give_up,
+            stats,
+            |content_type| {
+                let name = self.name(url, item, n, &extension_for(url, content_type));
+                AtomicFile::create(dir, &name, max_bytes).map(|file| Named { name, file })
+            },
+        );
+        let Named { name, file } = match result {
+            Ok(done) => done,
+            Err(FetchError::Interrupted) => return Err(Incomplete::Abandoned),
+            Err(_) if self.give_up.is_requested() => return Err(Incomplete::Abandoned),
+            Err(FetchError::TooLarge(limit)) => {
+                return Err(failed(format!(
+                    "larger than download.max_bytes ({limit} bytes)"
+                )));
+            }
+            Err(err) => return Err(failed(err.to_string())),
+        };
+        let stored = file
+            .commit_unsynced_rename(self.sync)
+            .map_err(|err| failed(format!("storing {}: {err}", path(dir, &name))))?;
+        stats.file_downloaded(stored.bytes);
+        Ok(self.record(url, dir, &name, stored.checksum, "downloaded"))
+    }
+
+    /// The file name of the `n`th file of `item`, at `url`, with extension `ext`: from the
+    /// name template (the second and later files of an item get `-2`, `-3` … before the
+    /// extension, so that one item's files do not share a name), or the sha1 of the URL when
+    /// there is none or it gives no name (a null field).
+    fn name(&self, url: &Url, item: &Item, n: usize, ext: &str) -> String {
+        let Some(template) = &self.config.name else {
+            return format!("{}{ext}", url_digest(url));
+        };
+        // A field's text: a string as it is, a number or a list as its JSON.
+        let value = |field: &str| {
+            let i = self.fields.iter().position(|name| name == field)?;
+            Some(item.get(i)?.key_text()?.into_owned())
+        };
+        match name_from_template(template, &value, ext) {
+            Ok(name) if n == 0 => name,
+            Ok(name) => match name.strip_suffix(ext).filter(|_| !ext.is_empty()) {
+                Some(stem) => format!("{stem}-{}{ext}", n + 1),
+                None => format!("{name}-{}", n + 1),
+            },
+            Err(why) => {
+                debug!("file {url}: `download.name` gives no name ({why}); named by its URL");
+                format!("{}{ext}", url_digest(url))
+            }
+        }
+    }
+
+    fn record(
+        &self,
+        url: &Url,
+        dir: &Path,
+        name: &str,
+        checksum: Checksum,
+        status: &'static str,
+    ) -> FileRecord {
+        FileRecord {
+            url: url.to_string(),
+            path: path(dir, name),
+            checksum,
+            status,
+        }
+    }
+}
+
+/// A file being downloaded, and its name.
+struct Named {
+    /// Its final name.
+    name: String,
+    /// The file, under a temporary name until committed.
+    file: AtomicFile,
+}
+
+impl Write for Named {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// The path of `name` in `dir`, as the item shows it.
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}
+
+/// The URLs a download field holds: a string, or the strings of a list (`all = true`, a
+/// `srcset`), in order; none for null, blanks or anything else.
+fn urls_of(value: Option<&Value>) -> Vec<&str> {
+    fn one(value: &Value) -> Option<&str> {
+        match value {
+            Value::String(url) if !url.trim().is_empty() => Some(url.as_str()),
+            _ => None,
+        }
+    }
+    match value {
+        Some(Value::List(values)) => values.iter().filter_map(one).collect(),
+        Some(value) => one(value).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_scrapys_objects() {
+        let record = FileRecord {
+            url: "http://x/a.png".into(),
+            path: "out/files/a.png".into(),
+            checksum: Checksum([0xab; 16]),
+            status: "downloaded",
+        };
+        let mut json = Vec::new();
+        record.to_value().write_json(&mut json);
+        assert_eq!(
+            String::from_utf8(json).unwrap(),
+            r#"{"url":"http://x/a.png","path":"out/files/a.png","checksum":"abababababababababababababababab","status":"downloaded"}"#
+        );
+        let list = Value::List(vec![
+            Value::String("http://x/1.png".into()),
+            Value::Null,
+            Value::String(" ".into()),
+            Value::String("/2.png".into()),
+        ]);
+        assert_eq!(urls_of(Some(&list)), ["http://x/1.png", "/2.png"]);
+        assert_eq!(urls_of(Some(&Value::Integer(3))), Vec::<&str>::new());
+    }
+}

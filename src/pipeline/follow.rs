@@ -1,0 +1,173 @@
+//! The follow stage (`[follow]`): parsed list pages in, the same pages out with every item's
+//! detail fields added.
+//!
+//! A detail crawler takes one whole list page at a time and fetches the detail page of each of
+//! its items in turn (the URL in `follow.field`, resolved against the list page's URL), through
+//! the crawl's shared client (per-host slots and pacing), extracts `[follow.fields]` from it and
+//! appends them to the item. A page leaves this stage only when every one of its items is
+//! complete, so the writer commits whole pages as before and exactly-once holds: a page whose
+//! detail page failed after its retries fails as a whole (the reason names the detail URL) and
+//! is fetched again next run; an item is never written without its detail fields.
+//!
+//! A stop does not end this stage: every list page already fetched is followed up, with the
+//! requests bounded by the grace period. At its deadline (`give_up`) the requests in flight
+//! fail, and the page being followed, like every page still queued, is dropped: not committed,
+//! and fetched again next run. The stage never writes.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+use log::warn;
+use url::Url;
+
+use super::budget::Onward;
+use super::message::{Item, Parsed};
+use super::stage::{Incomplete, Stage, complete_pages, resolve_link, robots_allow};
+use crate::extract::{Extractor, Value};
+use crate::http::host_list::HostList;
+use crate::http::{BodyPool, Client, FetchError};
+use crate::shutdown::{Shutdown, panic_text};
+use crate::store::dedup::AlreadyWritten;
+
+/// One detail crawler thread's share of the work.
+pub(crate) struct Follower {
+    /// The HTTP client, shared with every thread that sends requests.
+    pub client: Client,
+    /// The detail page's fields (one item: the whole document).
+    pub extractor: Arc<Extractor>,
+    /// The position of the list field holding the detail URL.
+    pub index: usize,
+    /// Hosts detail pages may be on.
+    pub hosts: HostList,
+    /// Where bodies go back once parsed.
+    pub bodies: Arc<BodyPool>,
+    /// Raised at the end of the grace period after a stop: what is not done by then is
+    /// dropped, for the next run.
+    pub give_up: Shutdown,
+    /// With `output.dedup`: the items written before, whose detail pages are not fetched (the
+    /// writer drops them).
+    pub written: Option<AlreadyWritten>,
+    /// The round's counters (and its shutdown flag, which this stage does not obey).
+    pub stage: Stage,
+}
+
+impl Follower {
+    /// Follows up pages until `input` is disconnected and drained, or the next stage is gone.
+    pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {
+        // Hosts already warned about, so that a listing of links elsewhere warns once.
+        let mut warned = HashSet::new();
+        complete_pages(input, output, &self.stage, &self.give_up, |url, items| {
+            #[cfg(test)]
+            super::stage::inject_panic(url, "follower");
+            self.complete(url, items, &mut warned)
+        });
+    }
+
+    /// `items` of the page at `page_url`, each with its detail fields after its own.
+    fn complete(
+        &self,
+        page_url: &str,
+        mut items: Vec<Item>,
+        warned: &mut HashSet<String>,
+    ) -> Result<Vec<Item>, Incomplete> {
+        let base = Url::parse(page_url).ok();
+        let width = self.extractor.field_names().count();
+        for item in &mut items {
+            if self.written.as_ref().is_some_and(|w| w.contains(item)) {
+                item.extend(std::iter::repeat_n(Value::Null, width));
+                continue;
+            }
+            // Field forms give a string, a URL (resolved already) or a list: its first URL.
+            let link = match item.get(self.index) {
+                Some(Value::String(link)) => Some(link.as_str()),
+                Some(Value::List(links)) => links.iter().find_map(|link| match link {
+                    Value::String(link) => Some(link.as_str()),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            let target = link.and_then(|link| resolve_link(base.as_ref(), link));
+            let detail = match target {
+                None => None,
+                Some(target) if !self.hosts.allows(&target) => {
+                    self.stage.stats.detail_refused();
+                    let host = target.host_str().unwrap_or_default().to_string();
+                    if warned.insert(host.clone()) {
+                        warn!(
+                            "detail page {target} not fetched: {host} is not the site's host nor \
+                             listed in `follow.hosts` (its items get null detail fields)"
+                        );
+                    }
+                    None
+                }
+                Some(target) if !robots_allow(&self.client, &target, &self.give_up)? => {
+                    self.stage.stats.detail_refused();
+                    let host = target.host_str().unwrap_or_default().to_string();
+                    if warned.insert(format!("robots {host}")) {
+                        warn!(
+                            "detail page {target} not fetched: the robots.txt of {host} \
+                             disallows it (its items get null detail fields)"
+                        );
+                    }
+                    None
+                }
+                Some(target) => Some(self.detail(&target)?),
+            };
+            match detail {
+                Some(fields) => item.extend(fields),
+                None => item.extend(std::iter::repeat_n(Value::Null, width)),
+            }
+        }
+        Ok(items)
+    }
+
+    /// The fields of the detail page at `url`.
+    fn detail(&self, url: &Url) -> Result<Item, Incomplete> {
+        let stats = &self.stage.stats;
+        let response = match self.client.fetch(url.as_str(), &self.give_up, stats) {
+            Ok(response) => response,
+            Err(FetchError::Interrupted) => return Err(Incomplete::Abandoned),
+            // Cut off at the grace deadline: not a failure of the page.
+            Err(_) if self.give_up.is_requested() => return Err(Incomplete::Abandoned),
+            Err(err) => {
+                stats.detail_failed();
+                return Err(Incomplete::Failed(format!("detail page {url}: {err}")));
+            }
+        };
+        let body = response.body;
+        stats.detail_fetched(body.len() as u64);
+        // Its links resolve against where the redirects led.
+        let final_url = Url::parse(&response.url).unwrap_or_else(|_| url.clone());
+        // A parser bug on one hostile page must cost that page, not the crawl.
+        let extracted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.extractor.extract_values(&body, &final_url).0
+        }));
+        self.bodies.give(body.into_bytes());
+        let items = match extracted {
+            Ok(Ok(extracted)) => {
+                if extracted.unconverted > 0 {
+                    stats.fields_unconverted(extracted.unconverted);
+                }
+                extracted.items
+            }
+            Ok(Err(reason)) => {
+                stats.detail_failed();
+                return Err(Incomplete::Failed(format!("detail page {url}: {reason}")));
+            }
+            Err(panic) => {
+                stats.detail_failed();
+                return Err(Incomplete::Failed(format!(
+                    "detail page {url}: the HTML parser panicked: {}",
+                    panic_text(&*panic)
+                )));
+            }
+        };
+        let width = self.extractor.field_names().count();
+        // The item selector is the root element, which every document has.
+        Ok(items
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| vec![Value::Null; width]))
+    }
+}
