@@ -15,18 +15,17 @@
 //! dropped like every page still queued; a `kill -9` leaves at most a temporary, never a partial
 //! file under a final name, and the next start sweeps it. The stage never writes the output.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
-use log::{debug, warn};
+use log::debug;
 use url::Url;
 
 use super::budget::Onward;
 use super::message::{Item, Parsed};
-use super::stage::{Incomplete, Stage, complete_pages, resolve_link, robots_allow};
+use super::stage::{Incomplete, Refusals, Stage, complete_pages, resolve_link};
 use crate::config::DownloadConfig;
 use crate::extract::Value;
 use crate::http::{Client, FetchError};
@@ -90,12 +89,11 @@ impl Downloader {
     /// Downloads the files of pages until `input` is disconnected and drained, or the next
     /// stage is gone.
     pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {
-        // Hosts already warned about, so that files elsewhere warn once.
-        let mut warned = HashSet::new();
+        let mut refusals = Refusals::new("file", "download.hosts", "");
         complete_pages(input, output, &self.stage, &self.give_up, |url, items| {
             #[cfg(test)]
             super::stage::inject_panic(url, "downloader");
-            self.complete(url, items, &mut warned)
+            self.complete(url, items, &mut refusals)
         });
     }
 
@@ -104,7 +102,7 @@ impl Downloader {
         &self,
         page_url: &str,
         mut items: Vec<Item>,
-        warned: &mut HashSet<String>,
+        refusals: &mut Refusals,
     ) -> Result<Vec<Item>, Incomplete> {
         let base = Url::parse(page_url).ok();
         let mut stored_any = false;
@@ -119,23 +117,8 @@ impl Downloader {
                 let Some(url) = resolve_link(base.as_ref(), link) else {
                     continue;
                 };
-                if !self.config.hosts.allows(&url) {
+                if !refusals.allows(&self.client, &self.config.hosts, &url, &self.give_up)? {
                     self.stage.stats.file_refused();
-                    let host = url.host_str().unwrap_or_default().to_string();
-                    if warned.insert(host.clone()) {
-                        warn!(
-                            "file {url} not downloaded: {host} is not the site's host nor listed \
-                             in `download.hosts`"
-                        );
-                    }
-                    continue;
-                }
-                if !robots_allow(&self.client, &url, &self.give_up)? {
-                    self.stage.stats.file_refused();
-                    let host = url.host_str().unwrap_or_default().to_string();
-                    if warned.insert(format!("robots {host}")) {
-                        warn!("file {url} not downloaded: the robots.txt of {host} disallows it");
-                    }
                     continue;
                 }
                 let record = self.store(&url, item, n)?;

@@ -14,16 +14,14 @@
 //! fail, and the page being followed, like every page still queued, is dropped: not committed,
 //! and fetched again next run. The stage never writes.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
-use log::warn;
 use url::Url;
 
 use super::budget::Onward;
 use super::message::{Item, Parsed};
-use super::stage::{Incomplete, Stage, complete_pages, resolve_link, robots_allow};
+use super::stage::{Incomplete, Refusals, Stage, complete_pages, resolve_link};
 use crate::extract::{Extractor, Value};
 use crate::http::host_list::HostList;
 use crate::http::{BodyPool, Client, FetchError};
@@ -55,12 +53,15 @@ pub(crate) struct Follower {
 impl Follower {
     /// Follows up pages until `input` is disconnected and drained, or the next stage is gone.
     pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {
-        // Hosts already warned about, so that a listing of links elsewhere warns once.
-        let mut warned = HashSet::new();
+        let mut refusals = Refusals::new(
+            "detail page",
+            "follow.hosts",
+            " (its items get null detail fields)",
+        );
         complete_pages(input, output, &self.stage, &self.give_up, |url, items| {
             #[cfg(test)]
             super::stage::inject_panic(url, "follower");
-            self.complete(url, items, &mut warned)
+            self.complete(url, items, &mut refusals)
         });
     }
 
@@ -69,7 +70,7 @@ impl Follower {
         &self,
         page_url: &str,
         mut items: Vec<Item>,
-        warned: &mut HashSet<String>,
+        refusals: &mut Refusals,
     ) -> Result<Vec<Item>, Incomplete> {
         let base = Url::parse(page_url).ok();
         let width = self.extractor.field_names().count();
@@ -90,26 +91,10 @@ impl Follower {
             let target = link.and_then(|link| resolve_link(base.as_ref(), link));
             let detail = match target {
                 None => None,
-                Some(target) if !self.hosts.allows(&target) => {
+                Some(target)
+                    if !refusals.allows(&self.client, &self.hosts, &target, &self.give_up)? =>
+                {
                     self.stage.stats.detail_refused();
-                    let host = target.host_str().unwrap_or_default().to_string();
-                    if warned.insert(host.clone()) {
-                        warn!(
-                            "detail page {target} not fetched: {host} is not the site's host nor \
-                             listed in `follow.hosts` (its items get null detail fields)"
-                        );
-                    }
-                    None
-                }
-                Some(target) if !robots_allow(&self.client, &target, &self.give_up)? => {
-                    self.stage.stats.detail_refused();
-                    let host = target.host_str().unwrap_or_default().to_string();
-                    if warned.insert(format!("robots {host}")) {
-                        warn!(
-                            "detail page {target} not fetched: the robots.txt of {host} \
-                             disallows it (its items get null detail fields)"
-                        );
-                    }
                     None
                 }
                 Some(target) => Some(self.detail(&target)?),

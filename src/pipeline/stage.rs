@@ -2,6 +2,7 @@
 //! a [`Source`] of page numbers (the local feeder, or the shared frontier's) and a [`Listener`]
 //! to what the writer commits (the shared frontier's acker).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -11,6 +12,7 @@ use url::Url;
 use super::budget::Onward;
 use super::message::{Committed, Failure, Item, Page, Parsed};
 use crate::http::Client;
+use crate::http::host_list::HostList;
 use crate::pipeline::listing::ListingEnd;
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::Stats;
@@ -124,21 +126,63 @@ pub(crate) fn complete_pages(
     }
 }
 
-/// Whether robots.txt lets a follow-up fetch `url` (always, with `http.robots = false`): its
-/// host's file is fetched once per round, as for pages. [`Incomplete::Abandoned`] when the
-/// grace deadline (`give_up`) came while it was being fetched.
-pub(crate) fn robots_allow(
-    client: &Client,
-    url: &Url,
-    give_up: &Shutdown,
-) -> Result<bool, Incomplete> {
-    let Some(rules) = client.robots_rules(url, give_up) else {
-        return Ok(true);
-    };
-    if give_up.is_requested() {
-        return Err(Incomplete::Abandoned);
+/// The gate every follow-up request passes (detail pages, files): its host must be the site's
+/// or listed (`follow.hosts`, `download.hosts`), and its robots.txt must allow it. A refusal is
+/// warned of once per host and reason, for the whole of a stage thread's life.
+pub(crate) struct Refusals {
+    /// What is requested, for the warning: "detail page", "file".
+    what: &'static str,
+    /// The key that lists other hosts: "follow.hosts", "download.hosts".
+    key: &'static str,
+    /// What a refusal means for the item, for the warning.
+    outcome: &'static str,
+    /// The hosts warned of, with the reason ("hosts" or "robots").
+    warned: HashSet<(String, &'static str)>,
+}
+
+impl Refusals {
+    /// A gate that names `what` is refused, the `key` that lists hosts and the `outcome`.
+    pub fn new(what: &'static str, key: &'static str, outcome: &'static str) -> Refusals {
+        Refusals {
+            what,
+            key,
+            outcome,
+            warned: HashSet::new(),
+        }
     }
-    Ok(rules.allowed(url))
+
+    /// Whether `url` may be requested (robots.txt is read as for pages, once per host and
+    /// round; always allowed with `http.robots = false`). [`Incomplete::Abandoned`] when the
+    /// grace deadline (`give_up`) came while robots.txt was being fetched.
+    pub fn allows(
+        &mut self,
+        client: &Client,
+        hosts: &HostList,
+        url: &Url,
+        give_up: &Shutdown,
+    ) -> Result<bool, Incomplete> {
+        let host = url.host_str().unwrap_or_default();
+        let (reason, why) = if !hosts.allows(url) {
+            let why = format!("{host} is not the site's host nor listed in `{}`", self.key);
+            ("hosts", why)
+        } else {
+            let Some(rules) = client.robots_rules(url, give_up) else {
+                return Ok(true);
+            };
+            if give_up.is_requested() {
+                return Err(Incomplete::Abandoned);
+            }
+            if rules.allowed(url) {
+                return Ok(true);
+            }
+            ("robots", format!("the robots.txt of {host} disallows it"))
+        };
+        // One warning per host and reason: a listing of links elsewhere would repeat it.
+        if self.warned.insert((host.to_string(), reason)) {
+            warn!("{} {url} not requested: {why}{}", self.what, self.outcome);
+        }
+        Ok(false)
+    }
 }
 
 /// `link` (a detail page's or a file's URL in an item) as an absolute http(s) URL, resolved
