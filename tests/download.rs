@@ -109,6 +109,18 @@ fn names_in(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Book `book`'s first image: its URL, and its path on the site (where a fault is set).
+fn first_image(env: &TestEnv, book: u64) -> (String, String) {
+    let url = expected_detail(&env.site.options(), book).images[0]
+        .url
+        .clone();
+    let path = url
+        .split_once("/img/")
+        .map(|(_, p)| format!("/img/{p}"))
+        .expect("an image URL has /img/");
+    (url, path)
+}
+
 #[test]
 fn every_file_is_stored_whole_with_one_and_many_threads_then_up_to_date() {
     for (followers, threads) in [(1, 1), (4, 6)] {
@@ -155,12 +167,7 @@ fn every_file_is_stored_whole_with_one_and_many_threads_then_up_to_date() {
 fn a_file_over_max_bytes_fails_its_page_and_leaves_nothing_behind() {
     let env = site(3, 0);
     // Book 30's first image (page 1), padded to 50 kB.
-    let opts = env.site.options();
-    let url = expected_detail(&opts, 30).images[0].url.clone();
-    let path = url
-        .split_once("/img/")
-        .map(|(_, p)| format!("/img/{p}"))
-        .unwrap();
+    let (url, path) = first_image(&env, 30);
     env.site
         .set_path_faults(BTreeMap::from([(path, Fault::Huge { bytes: 50_000 })]));
     let outcome = env.crawl(
@@ -188,12 +195,7 @@ fn a_file_over_max_bytes_fails_its_page_and_leaves_nothing_behind() {
 #[test]
 fn an_image_bomb_is_stopped_at_max_bytes_after_decoding() {
     let env = site(2, 0);
-    let opts = env.site.options();
-    let url = expected_detail(&opts, 7).images[0].url.clone();
-    let path = url
-        .split_once("/img/")
-        .map(|(_, p)| format!("/img/{p}"))
-        .unwrap();
+    let (url, path) = first_image(&env, 7);
     // A few kilobytes on the wire, 200 MB once decoded.
     env.site.set_path_faults(BTreeMap::from([(
         path,
@@ -258,12 +260,7 @@ fn names_from_a_template_stay_in_the_folder() {
 #[test]
 fn an_image_redirecting_to_a_private_address_is_refused() {
     let env = site(2, 0);
-    let opts = env.site.options();
-    let url = expected_detail(&opts, 4).images[0].url.clone();
-    let path = url
-        .split_once("/img/")
-        .map(|(_, p)| format!("/img/{p}"))
-        .unwrap();
+    let (url, path) = first_image(&env, 4);
     env.site.set_path_faults(BTreeMap::from([(
         path,
         Fault::Redirect {
