@@ -23,6 +23,7 @@ use html5ever::{Attribute, LocalName, Namespace, QualName, local_name, ns};
 
 use super::Walk;
 use super::open_elements::Stack;
+use super::quirks;
 use super::tags;
 use super::tree::{NONE, Tree};
 
@@ -142,7 +143,7 @@ impl<'p> Builder<'p> {
             tokenizer::ParseError(_) => return Ok(TokenSinkResult::Continue),
             tokenizer::DoctypeToken(doctype) => {
                 if self.mode == Mode::Initial {
-                    self.quirks = tags::doctype_is_quirky(&doctype);
+                    self.quirks = quirks::doctype_is_quirky(&doctype);
                     self.mode = Mode::BeforeHtml;
                 }
                 return Ok(TokenSinkResult::Continue);

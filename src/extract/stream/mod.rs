@@ -44,6 +44,7 @@ mod fast_tests;
 mod foreign;
 mod formatting;
 mod open_elements;
+mod quirks;
 mod rules;
 mod select;
 mod stack;
