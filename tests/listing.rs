@@ -434,28 +434,7 @@ fn until_empty_survives_kill_9() {
         ..SiteOptions::default()
     });
     let config = env.write_config(&until_empty(8));
-    let config = config.to_str().unwrap();
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut kills = 0;
-    for _ in 0..8 {
-        let mut child = common::spawn_bin(&["run", "--config", config]);
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let delay = Duration::from_millis(20 + seed % 150);
-        let started = std::time::Instant::now();
-        while started.elapsed() < delay && child.try_wait().unwrap().is_none() {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        kills += 1;
-    }
-    let (code, stderr) = run(&env, &until_empty(8));
-    assert_eq!(code, Some(0), "{stderr}");
+    let (kills, _) = common::kill_9_cycles(&config, 8, 0x2545_f491_4f6c_dd1d, LIMIT, || {});
     let items = env.items();
     assert_eq!(pages_written(&env), (0..300).collect::<Vec<_>>());
     assert_eq!(items.len(), 300 * 25);
