@@ -93,8 +93,6 @@ impl ContentEncoding {
     }
 }
 
-/// Reads the body from `raw` into `into` (emptied first; a buffer from the body pool), decoded
-/// from `encoding`, failing once the decoded body passes `limit` bytes.
 /// Like [`read_decoded`], but writing the decoded bytes to `into` as they come (a file being
 /// downloaded): at most `limit` bytes, a larger body is [`FetchError::TooLarge`]. An error of
 /// `into` is [`FetchError::Store`].
@@ -139,13 +137,25 @@ fn read_failed(err: std::io::Error, encoding: ContentEncoding, limit: u64) -> Fe
     }
 }
 
+/// Reads the body from `raw` into `into` (emptied first; a buffer from the body pool), decoded
+/// from `encoding`, failing once the decoded body passes `limit` bytes. `expected` is the
+/// body's `Content-Length` when the server sent one.
 pub fn read_decoded(
     raw: impl Read,
     encoding: ContentEncoding,
     limit: u64,
+    expected: Option<u64>,
     into: &mut Vec<u8>,
 ) -> Result<(), FetchError> {
     into.clear();
+    // Room for exactly the announced length (never past the limit), when nothing is to be
+    // decoded: `read_to_end` would otherwise double the buffer past the body (a 78 KB page
+    // left a 128 KiB buffer, zero-filled by the reads, each kept by the body pool) and, past
+    // 128 KiB, glibc maps and unmaps every such buffer. A wrong length costs nothing: the
+    // read goes on to the end as before.
+    if let (ContentEncoding::Identity, Some(length)) = (encoding, expected) {
+        into.reserve_exact(usize::try_from(length.min(limit)).unwrap_or(usize::MAX));
+    }
     let failed = |err: std::io::Error| read_failed(err, encoding, limit);
     let decoder = encoding.decoder(raw).map_err(failed)?;
     // One byte past the limit tells a body of exactly `limit` bytes from a larger one.
@@ -218,8 +228,50 @@ mod tests {
 
     fn decoded(encoding: ContentEncoding, wire: &[u8], limit: u64) -> Result<Vec<u8>, String> {
         let mut out = vec![b'x'; 3];
-        read_decoded(wire, encoding, limit, &mut out).map_err(|e| e.to_string())?;
+        read_decoded(wire, encoding, limit, None, &mut out).map_err(|e| e.to_string())?;
         Ok(out)
+    }
+
+    /// Issue 17: a body read to its announced length keeps a buffer of that length (it was
+    /// doubled past the body before, 128 KiB for a 78 KB page); a wrong length still reads the
+    /// whole body, and a length past the limit reserves no more than the limit.
+    #[test]
+    fn content_length_sizes_the_body_buffer() {
+        let body = vec![b'a'; 78_000];
+        let mut out = Vec::new();
+        read_decoded(
+            &body[..],
+            ContentEncoding::Identity,
+            1 << 20,
+            Some(78_000),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, body);
+        assert_eq!(out.capacity(), 78_000);
+
+        let mut out = Vec::new();
+        read_decoded(
+            &body[..],
+            ContentEncoding::Identity,
+            1 << 20,
+            Some(10),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, body, "a short Content-Length does not cut the body");
+
+        let mut out = Vec::new();
+        read_decoded(
+            &b"tiny"[..],
+            ContentEncoding::Identity,
+            4096,
+            Some(1 << 40),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, b"tiny");
+        assert!(out.capacity() <= 4096, "{}", out.capacity());
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {

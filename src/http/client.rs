@@ -215,11 +215,12 @@ impl Client {
         let status = response.status().as_u16();
         let content_type = header(&response, "content-type").map(str::to_string);
         let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
+        let expected = header(&response, "content-length").and_then(|v| v.parse().ok());
         let mut bytes = self.bodies.take();
         // The wire limit only stops a body that is too large even before decoding; the one
         // that counts applies to the decoded bytes.
         let raw = response.body_mut().with_config().limit(limit).reader();
-        body::read_decoded(raw, encoding, limit, &mut bytes)?;
+        body::read_decoded(raw, encoding, limit, expected, &mut bytes)?;
         Ok(Response {
             body: decode_body(bytes, content_type.as_deref()),
             url: target.to_string(),
@@ -435,7 +436,7 @@ impl Client {
         };
         let raw = response.body_mut().with_config().reader();
         let mut body = Vec::new();
-        match body::read_decoded(raw, encoding, limit, &mut body) {
+        match body::read_decoded(raw, encoding, limit, None, &mut body) {
             Ok(()) => {}
             // RFC 9309: the rules in the first 500 KiB apply; the rest is ignored.
             Err(FetchError::TooLarge(_)) => body.truncate(MAX_ROBOTS_BYTES),
