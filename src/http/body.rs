@@ -181,9 +181,13 @@ pub fn decode_body(bytes: Vec<u8>, content_type: Option<&str>) -> String {
         .or_else(|| meta_charset(&bytes[..bytes.len().min(1024)]))
         .unwrap_or(encoding_rs::UTF_8);
     if encoding == encoding_rs::UTF_8 {
-        // The common case: no copy when the bytes are valid.
-        return String::from_utf8(bytes)
-            .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned());
+        // The common case: no copy when the bytes are valid. simdutf8 checks them several
+        // times faster than `String::from_utf8` once a page has non-ASCII text.
+        if simdutf8::basic::from_utf8(&bytes).is_err() {
+            return String::from_utf8_lossy(&bytes).into_owned();
+        }
+        // SAFETY: simdutf8 has just found `bytes` to be valid UTF-8.
+        return unsafe { String::from_utf8_unchecked(bytes) };
     }
     encoding.decode(&bytes).0.into_owned()
 }
