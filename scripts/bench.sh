@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh                      # everything: about 40 minutes on 2 cores
 #   scripts/bench.sh --quick              # a small smoke version of every section: a few minutes
-#   scripts/bench.sh --only matrix        # one section: matrix, shutdown, memory or soak
+#   scripts/bench.sh --only matrix        # one section: matrix, shutdown, memory, soak or detail
 #   scripts/bench.sh --only matrix --cell 0,8,4000    # one cell of the matrix (latency ms,
 #                                                     # threads, pages), every crawler in it
 #   scripts/bench.sh --only shutdown --only memory --quick    # options combine
@@ -14,7 +14,8 @@
 # x 1, 8, 32 threads x 400, 4,000 pages, the wall time, pages/s, CPU (user+sys) per page and peak
 # RSS of the crawler process, and the items written, missing, duplicated and unexpected (each
 # output is checked with `pagecrawl demo --verify`); then pagecrawl's shutdown latency under
-# SIGINT, its peak RSS on a 100,000-page crawl against a 1,000-page one, and the service soak.
+# SIGINT, its peak RSS on a 100,000-page crawl against a 1,000-page one, the service soak, and
+# the CPU of list + detail pages against the list alone (`demo --serve --follow`).
 #
 # How to read the results: every run prints a line as it finishes; the end of the output (and
 # bench/results.md) has the tables, the ratios pagecrawl / spider and pagecrawl / Scrapy per

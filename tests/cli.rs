@@ -5,7 +5,9 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Knobs, TestEnv, check_pages, files_in, num, run_bin, summary_of};
+use common::{
+    Knobs, TestEnv, check_pages, files_in, num, run_bin, spawn_bin, summary_of, wait_for,
+};
 use demo_site::SiteOptions;
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -187,6 +189,71 @@ fn demo_follow_crawls_list_detail_and_files_and_verifies_every_byte() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(stdout.contains("50 items right, 0 wrong"), "{stdout}");
     assert!(stdout.contains("0 files downloaded"), "{stdout}");
+}
+
+/// `demo --serve --follow` serves the site `demo --follow` crawls, for a crawler in another
+/// process (the benchmark's list + detail run): its books link to its own detail pages, and a
+/// `run` with `[follow]` reads every book's rating from them.
+#[test]
+fn demo_serve_follow_serves_the_detail_pages_to_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut site = spawn_bin(&[
+        "demo", "--serve", "--follow", "--listen", &listen, "--pages", "2",
+    ]);
+    wait_for("the demo site to listen", LIMIT, || {
+        std::net::TcpStream::connect(&listen).is_ok()
+    });
+    let out_path = dir.path().join("books.jsonl");
+    let follow = include_str!("../config/demo-follow.toml")
+        .split_once("\n[download]\n")
+        .unwrap()
+        .0;
+    let config = dir.path().join("books.toml");
+    std::fs::write(
+        &config,
+        pagecrawl::config::demo_toml(
+            &format!("http://{listen}/top250?start={{offset}}"),
+            1,
+            &out_path,
+        ) + follow,
+    )
+    .unwrap();
+    let out = run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
+    site.kill().unwrap();
+    site.wait().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let opts = SiteOptions {
+        self_links: true,
+        ..SiteOptions::default()
+    };
+    let mut got: Vec<(String, String)> = std::fs::read_to_string(&out_path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let item: serde_json::Value = serde_json::from_str(line).unwrap();
+            (item["link"].to_string(), item["rating"].to_string())
+        })
+        .collect();
+    let mut want: Vec<(String, String)> = (0..50)
+        .map(|book| {
+            (
+                format!("\"http://{listen}/subject/{}/\"", 1_000_000 + book),
+                demo_site::expected_detail(&opts, book).rating,
+            )
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    // Downloads are the crawler's business: --no-download means nothing to a site.
+    let out = run_bin(&["demo", "--serve", "--follow", "--no-download"], LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -89,11 +89,13 @@ pub struct DemoArgs {
     pub latency_ms: u64,
     /// Also follow every book to its detail page (rating, summary, first image) and download
     /// the image (half of them from a second host), then verify every detail field and every
-    /// file's bytes: the list → detail → files crawl.
-    #[arg(long, conflicts_with_all = ["serve", "verify"])]
+    /// file's bytes: the list → detail → files crawl. With --serve: serve the site that crawl
+    /// reads, its books linking to its own detail pages (`/subject/<1000000 + book>/`) and
+    /// images, for a crawler in another process (the benchmark's list + detail run).
+    #[arg(long, conflicts_with = "verify")]
     pub follow: bool,
     /// With --follow: detail pages only, no downloads.
-    #[arg(long, requires = "follow")]
+    #[arg(long, requires = "follow", conflicts_with = "serve")]
     pub no_download: bool,
     /// When the demo crawl syncs its output and state: page, batch or never.
     #[arg(long, default_value = "batch", value_name = "MODE", value_parser = ["page", "batch", "never"])]

@@ -35,7 +35,7 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
     drop(signals::install(shutdown.clone(), output_lock.clone())?);
     let latency = Duration::from_millis(args.latency_ms);
     if args.serve {
-        return serve(args.listen, args.pages, latency, &shutdown);
+        return serve(args.listen, args.pages, latency, args.follow, &shutdown);
     }
     let opts = DemoOptions {
         pages: args.pages,
@@ -223,11 +223,13 @@ fn follow_toml(files: &Path, download: bool) -> String {
     }
 }
 
-/// Serves the built-in site on `listen` until shutdown is requested.
+/// Serves the built-in site on `listen` until shutdown is requested; with `detail_pages`, its
+/// books link to its own detail pages and images (what `demo --follow` crawls).
 fn serve(
     listen: SocketAddr,
     pages: u64,
     latency: Duration,
+    detail_pages: bool,
     shutdown: &Shutdown,
 ) -> Result<ExitCode> {
     let site = DemoSite::bind(
@@ -235,14 +237,20 @@ fn serve(
         SiteOptions {
             pages,
             latency,
+            self_links: detail_pages,
             ..SiteOptions::default()
         },
     )
     .with_context(|| format!("binding the demo site to {listen}"))?;
     println!(
-        "serving {pages} pages at {} (latency {} ms); Ctrl-C to stop",
+        "serving {pages} pages at {} (latency {} ms{}); Ctrl-C to stop",
         site.url_template(),
-        latency.as_millis()
+        latency.as_millis(),
+        if detail_pages {
+            ", books link to detail pages at /subject/<1000000 + book>/"
+        } else {
+            ""
+        }
     );
     shutdown.wait();
     drop(site);
