@@ -293,16 +293,29 @@ fn ipv6_addresses_that_carry_an_internal_ipv4_address_are_refused() {
 
 #[test]
 fn huge_response_headers_fail_the_page_only() {
-    let env = site(3, [(1, Fault::HugeHeaders { bytes: 1024 * 1024 })]);
+    // Response heads up to 32 KiB are read (what AWS's load balancers pass on); a larger one
+    // fails its page with a reason, a megabyte of them as well.
+    let env = site(
+        5,
+        [
+            (1, Fault::HugeHeaders { bytes: 1024 * 1024 }),
+            (2, Fault::HugeHeaders { bytes: 40 * 1024 }),
+            (3, Fault::HugeHeaders { bytes: 28 * 1024 }),
+        ],
+    );
     let knobs = Knobs {
-        last_page: Some(2),
+        last_page: Some(4),
         raw_server: true,
         retries: 1,
         ..Knobs::default()
     };
     let outcome = env.crawl(&knobs, LIMIT);
     assert!(outcome.failed_pages.contains_key(&1), "{outcome:?}");
-    assert_eq!(pages_written(&env), BTreeSet::from([0, 2]));
+    for page in [1, 2] {
+        let reason = format!("{:?}", outcome.failed_pages[&page]);
+        assert!(reason.contains("response header is too big"), "{reason}");
+    }
+    assert_eq!(pages_written(&env), BTreeSet::from([0, 3, 4]));
 }
 
 #[test]
