@@ -296,6 +296,32 @@ fn both(ex: &Extractor, html: &str) -> Vec<RawItem> {
     dom.items
 }
 
+/// The stream engine keeps a page's attribute values for the next page's, on the same thread
+/// (issue 17): a value taken over from a longer one, a shorter one, one that fits inline and
+/// an empty one come out exactly, page after page.
+#[test]
+fn attribute_values_reused_from_earlier_pages_come_out_exact() {
+    let ex = one("div", &[("class", "@class"), ("link", "a@href")]);
+    let pages = [
+        (
+            "a-rather-long-class-name-number-one",
+            "/a/long/link/that/takes/room/1",
+        ),
+        ("short-but-heap", "/b/2"),
+        ("tiny", "/c"),
+        ("", "/d/long/link/after/an/empty/class/4"),
+    ];
+    for round in 0..3 {
+        for (class, link) in pages {
+            let html = format!(
+                "<div class=\"{class}\"><a href=\"{link}\">x</a></div><p class=filler-{round}>"
+            );
+            let want = items(&[&[Some(class), Some(link)]]);
+            assert_eq!(both(&ex, &html), want, "{html}");
+        }
+    }
+}
+
 #[test]
 fn the_minimal_pages_of_issue_13() {
     let some = Some;

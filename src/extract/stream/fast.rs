@@ -401,9 +401,9 @@ impl Reader<'_, '_, '_> {
     }
 
     /// An attribute value, its character references decoded.
-    fn attribute_value(&self, range: Range<usize>) -> StrTendril {
+    fn attribute_value(&mut self, range: Range<usize>) -> StrTendril {
         let Some(first) = memchr(b'&', &self.bytes[range.clone()]) else {
-            return StrTendril::from_slice(&self.text[range]);
+            return self.builder.tree.value(&self.text[range]);
         };
         let mut value = StrTendril::new();
         let (mut start, mut amp) = (range.start, range.start + first);

@@ -13,6 +13,7 @@
 use std::cell::Cell;
 use std::mem::take;
 
+use html5ever::tendril::StrTendril;
 use html5ever::{Attribute, Namespace, QualName, ns};
 use scraper::selector::{CssLocalName, CssString, NonTSPseudoClass, PseudoElement, Simple};
 use selectors::attr::{AttrSelectorOperation, CaseSensitivity, NamespaceConstraint};
@@ -58,29 +59,56 @@ pub(super) struct Tree {
     attrs: Vec<Attribute>,
     /// Emptied attribute lists, with their room, for the tokenizer's next tags.
     spare: Vec<Vec<Attribute>>,
+    /// Emptied attribute values of earlier pages, with their room, for this page's values.
+    values: Vec<StrTendril>,
     /// Text nodes created so far.
     text_nodes: u32,
 }
+
+/// The buffers a thread keeps from one page's tree for the next: the elements, the attribute
+/// list, and emptied attribute values.
+type Spare = (Vec<Node>, Vec<Attribute>, Vec<StrTendril>);
 
 thread_local! {
     /// The emptied buffers of this thread's last tree, for its next page. A page's records
     /// take tens of kilobytes, which glibc would map and unmap for every page (the daemon has
     /// it map every block of 32 KiB or more, src/main.rs), faulting each page of it in anew.
-    static SPARE: Cell<(Vec<Node>, Vec<Attribute>)> = const { Cell::new((Vec::new(), Vec::new())) };
+    /// Attribute values are kept too: a page's hundreds of `class` and `href` values were a
+    /// malloc and a free each, about a tenth of the crawl's CPU (issue 17).
+    static SPARE: Cell<Spare> = const { Cell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 /// The most elements, and attributes, whose buffers a thread keeps between pages: a huge page
 /// must not leave its memory with every parser thread.
 const KEEP: usize = 32_768;
 
+/// The most attribute values a thread keeps between pages, and the longest one kept: at most
+/// 4096 x 256 bytes (1 MiB) per parser thread, and in practice the few kilobytes of a page's
+/// short values.
+const KEEP_VALUES: usize = 4096;
+const KEEP_VALUE_BYTES: usize = 256;
+
+/// The longest value a tendril holds inline, without a buffer of its own: nothing to reuse.
+const INLINE_BYTES: usize = 8;
+
 impl Drop for Tree {
     fn drop(&mut self) {
         if self.nodes.capacity() <= KEEP && self.attrs.capacity() <= KEEP {
             let (mut nodes, mut attrs) = (take(&mut self.nodes), take(&mut self.attrs));
+            let mut values = take(&mut self.values);
             nodes.clear();
-            attrs.clear();
+            for attr in attrs.drain(..) {
+                let mut value = attr.value;
+                let len = value.len();
+                if len > INLINE_BYTES && len <= KEEP_VALUE_BYTES && values.len() < KEEP_VALUES {
+                    // An owned buffer keeps its room (a shared one becomes an empty tendril,
+                    // which the next `value` simply fills anew).
+                    value.clear();
+                    values.push(value);
+                }
+            }
             // Not at all while the thread's locals are being destroyed.
-            let _ = SPARE.try_with(|spare| spare.set((nodes, attrs)));
+            let _ = SPARE.try_with(|spare| spare.set((nodes, attrs, values)));
         }
     }
 }
@@ -90,12 +118,13 @@ impl Tree {
     /// about one element per 60 bytes), so that it seldom grows; bounded, for huge pages of
     /// text.
     pub(super) fn for_page(bytes: usize) -> Tree {
-        let (mut nodes, attrs) = SPARE.try_with(Cell::take).unwrap_or_default();
+        let (mut nodes, attrs, values) = SPARE.try_with(Cell::take).unwrap_or_default();
         nodes.reserve((bytes / 64).min(16_384));
         Tree {
             nodes,
             attrs,
             spare: Vec::new(),
+            values,
             text_nodes: 0,
         }
     }
@@ -137,6 +166,18 @@ impl Tree {
     pub(super) fn attrs(&self, id: u32) -> &[Attribute] {
         let (start, end) = self.nodes[id as usize].attrs;
         &self.attrs[start as usize..end as usize]
+    }
+
+    /// `text` as an attribute value, in the buffer of an earlier page's value when one is
+    /// kept (a value that fits inline needs none).
+    pub(super) fn value(&mut self, text: &str) -> StrTendril {
+        if text.len() > INLINE_BYTES
+            && let Some(mut value) = self.values.pop()
+        {
+            value.push_slice(text);
+            return value;
+        }
+        StrTendril::from_slice(text)
     }
 
     /// An empty attribute list, with room from an earlier tag when there is one.
