@@ -1,0 +1,257 @@
+//! `pagecrawl demo`: the crawl of the built-in site and its check, the list → detail → files
+//! crawl, the site served to another process, and `--verify` on other crawlers' output.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{run_bin, spawn_bin, wait_for};
+use demo_site::SiteOptions;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn demo_crawls_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("demo.jsonl");
+    let out = run_bin(
+        &["demo", "--pages", "30", "--out", out_path.to_str().unwrap()],
+        LIMIT,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "verified against the site: 750 items expected, 0 missing, 0 duplicated, 0 unexpected"
+        ),
+        "{stdout}"
+    );
+    // Every item exactly, the table forms of config/demo.toml included: an integer, the
+    // page's digits of the price, the list of tags, the link made absolute.
+    let site = SiteOptions {
+        pages: 30,
+        ..SiteOptions::default()
+    };
+    let mut want: Vec<String> = (0..30)
+        .flat_map(|page| {
+            demo_site::expected_items(&site, page)
+                .into_iter()
+                .map(move |item| {
+                    let tags: Vec<String> = item.tags.iter().map(|t| format!("{t:?}")).collect();
+                    format!(
+                        "\"page\":{page},\"title\":{:?},\"link\":{:?},\"rank\":{},\"price\":{},\"tags\":[{}]",
+                        item.title,
+                        item.link,
+                        item.rank,
+                        item.price,
+                        tags.join(",")
+                    )
+                })
+        })
+        .collect();
+    let written = std::fs::read_to_string(&out_path).unwrap();
+    let mut got: Vec<String> = written
+        .lines()
+        .map(|line| {
+            // Drop the "url" (it names the port the demo chose): `{"page":N,"url":"…",`.
+            let (head, rest) = line.split_once(",\"url\":").unwrap();
+            let rest = &rest[rest.find(",\"title\"").unwrap()..];
+            format!("{}{}", &head[1..], &rest[..rest.len() - 1])
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got.len(), 750);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn demo_follow_crawls_list_detail_and_files_and_verifies_every_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("demo.jsonl");
+    let out = run_bin(
+        &[
+            "demo",
+            "--pages",
+            "6",
+            "--follow",
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // 1 to 3 images per book.
+    let opts = demo_site::SiteOptions {
+        self_links: true,
+        ..demo_site::SiteOptions::default()
+    };
+    let images: usize = (0..150)
+        .map(|book| demo_site::expected_detail(&opts, book).images.len())
+        .sum();
+    assert!(images > 200, "{images}");
+    assert!(
+        stdout.contains(&format!(
+            "150 detail pages fetched, {images} files downloaded"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "verified against the detail pages: 150 items right, 0 wrong; files: {images} of \
+             {images} right (bytes and md5), 0 wrong or missing"
+        )),
+        "{stdout}"
+    );
+    let files = std::fs::read_dir(dir.path().join("demo-files"))
+        .unwrap()
+        .count();
+    assert_eq!(files, images);
+
+    // Without downloads: the detail pages only.
+    let out = run_bin(
+        &[
+            "demo",
+            "--pages",
+            "2",
+            "--follow",
+            "--no-download",
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("50 items right, 0 wrong"), "{stdout}");
+    assert!(stdout.contains("0 files downloaded"), "{stdout}");
+}
+
+/// `demo --serve --follow` serves the site `demo --follow` crawls, for a crawler in another
+/// process (the benchmark's list + detail run): its books link to its own detail pages, and a
+/// `run` with `[follow]` reads every book's rating from them.
+#[test]
+fn demo_serve_follow_serves_the_detail_pages_to_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut site = spawn_bin(&[
+        "demo", "--serve", "--follow", "--listen", &listen, "--pages", "2",
+    ]);
+    wait_for("the demo site to listen", LIMIT, || {
+        std::net::TcpStream::connect(&listen).is_ok()
+    });
+    let out_path = dir.path().join("books.jsonl");
+    let follow = include_str!("../config/demo-follow.toml")
+        .split_once("\n[download]\n")
+        .unwrap()
+        .0;
+    let config = dir.path().join("books.toml");
+    std::fs::write(
+        &config,
+        pagecrawl::config::demo_toml(
+            &format!("http://{listen}/top250?start={{offset}}"),
+            1,
+            &out_path,
+        ) + follow,
+    )
+    .unwrap();
+    let out = run_bin(&["run", "--config", config.to_str().unwrap()], LIMIT);
+    site.kill().unwrap();
+    site.wait().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let opts = SiteOptions {
+        self_links: true,
+        ..SiteOptions::default()
+    };
+    let mut got: Vec<(String, String)> = std::fs::read_to_string(&out_path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let item: serde_json::Value = serde_json::from_str(line).unwrap();
+            (item["link"].to_string(), item["rating"].to_string())
+        })
+        .collect();
+    let mut want: Vec<(String, String)> = (0..50)
+        .map(|book| {
+            (
+                format!("\"http://{listen}/subject/{}/\"", 1_000_000 + book),
+                demo_site::expected_detail(&opts, book).rating,
+            )
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    // Downloads are the crawler's business: --no-download means nothing to a site.
+    let out = run_bin(&["demo", "--serve", "--follow", "--no-download"], LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn verify_takes_other_crawlers_raw_links_as_the_base_makes_them() {
+    // A peer's output: title and the href as written, relative on the odd pages (under their
+    // <base href>), no rank, price or tags.
+    let site = SiteOptions {
+        pages: 2,
+        ..SiteOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("peer.jsonl");
+    let lines = |title_of: &dyn Fn(&str) -> String| -> String {
+        (0..2)
+            .flat_map(|page| {
+                demo_site::expected_items(&site, page)
+                    .into_iter()
+                    .map(move |item| (page, item))
+            })
+            .map(|(page, item)| {
+                let link = if page % 2 == 1 {
+                    item.link.replace("https://book.example/", "")
+                } else {
+                    item.link.clone()
+                };
+                let line = serde_json::json!({ "title": title_of(&item.title), "link": link });
+                format!("{line}\n")
+            })
+            .collect()
+    };
+    std::fs::write(&path, lines(&|t| t.to_string())).unwrap();
+    let verify = || {
+        run_bin(
+            &["demo", "--verify", path.to_str().unwrap(), "--pages", "2"],
+            LIMIT,
+        )
+    };
+    let out = verify();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        r#"{"expected":50,"missing":0,"duplicated":0,"unexpected":0}"#
+    );
+    // A wrong title is no match: one unexpected, one missing, exit 1.
+    let first = demo_site::expected_items(&site, 0)[0].title.clone();
+    let typo = |t: &str| {
+        if t == first {
+            format!("{t}!")
+        } else {
+            t.to_string()
+        }
+    };
+    std::fs::write(&path, lines(&typo)).unwrap();
+    let out = verify();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        r#"{"expected":50,"missing":1,"duplicated":0,"unexpected":1}"#
+    );
+}
