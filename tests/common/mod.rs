@@ -430,3 +430,17 @@ pub fn kill_9_cycles(
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     (kills, stderr)
 }
+
+/// The fields of a `[extract.fields]` table written in TOML.
+pub fn table_fields(toml_text: &str) -> Vec<(String, pagecrawl::extract::FieldSpec)> {
+    let table: toml::Table = toml::from_str(toml_text).unwrap();
+    table
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.clone(),
+                pagecrawl::extract::FieldSpec::from_toml(name, value).unwrap(),
+            )
+        })
+        .collect()
+}
