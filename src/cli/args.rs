@@ -7,7 +7,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use pagecrawl::config::limits;
+use pagecrawl::config::keys;
 
 /// Crawl page-numbered listings into JSON Lines, and stop without losing an item.
 #[derive(Debug, Parser)]
@@ -119,17 +119,17 @@ pub struct DemoArgs {
 
 /// `--crawlers`, within the bounds of `threads.crawlers`.
 fn crawlers_arg(text: &str) -> Result<NonZeroUsize, String> {
-    thread_count(limits::CRAWLERS, text)
+    thread_count(keys::CRAWLERS, text)
 }
 
 /// `--parsers`, within the bounds of `threads.parsers`.
 fn parsers_arg(text: &str) -> Result<NonZeroUsize, String> {
-    thread_count(limits::PARSERS, text)
+    thread_count(keys::PARSERS, text)
 }
 
 /// A thread count from the command line, held to the same bound as the config file's.
-fn thread_count(bound: limits::Bound, text: &str) -> Result<NonZeroUsize, String> {
+fn thread_count(key: keys::Key, text: &str) -> Result<NonZeroUsize, String> {
     let n: usize = text.parse().map_err(|err| format!("{err}"))?;
-    bound.check_usize(n).map_err(|err| err.to_string())?;
+    key.check_usize(n).map_err(|err| err.to_string())?;
     NonZeroUsize::new(n).ok_or_else(|| "must be at least 1".to_string())
 }

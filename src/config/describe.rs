@@ -1,13 +1,15 @@
 //! The effective settings as `pagecrawl check` prints them, and what changed between two configs
 //! (the reload log line).
 //!
-//! Both come from one list of lines made from the typed [`Config`]: tables, `key = value` pairs
-//! and comments. `describe` prints the list; `changes` compares the pairs of two lists, so a
-//! key is never spelled twice here and nothing is read back from printed text.
+//! Both come from one list of lines: the keys of the key table (`keys.rs`) in its order, each
+//! with its value as the typed [`Config`] serializes it, or the key's note when it is unset,
+//! and the notes that follow from the values. `describe` prints the list; `changes` compares
+//! the pairs of two lists, so no key is spelled here and nothing is read back from printed text.
 
 use std::fmt::Write as _;
 
-use super::{Config, FrontierConfig};
+use super::{Config, keys};
+use crate::extract::Extractor;
 
 /// One line of the printout.
 enum Line {
@@ -27,10 +29,6 @@ enum Line {
     },
     /// `# note`: what an unset key means, or a consequence worth knowing. Never compared.
     Note(String),
-}
-
-fn table(name: &'static str) -> Line {
-    Line::Table { name, tight: false }
 }
 
 fn set(key: impl Into<String>, value: impl ToString) -> Line {
@@ -125,190 +123,149 @@ impl Config {
         out
     }
 
-    /// Every table, setting and note, in the order of the printout.
+    /// Every table, setting and note, in the order of the printout: the keys of the key table in
+    /// its order, each with its value from the typed config or its note when unset.
     fn lines(&self) -> Vec<Line> {
+        let values = toml::Table::try_from(self).expect("a config serializes into TOML");
+        let notes = self.notes();
         let mut out = Vec::new();
-        let s = &self.site;
-        out.extend([
-            table("site"),
-            set("url", quoted(s.url.as_str())),
-            set("first_page", s.first_page),
-        ]);
-        out.push(match s.last_page {
-            Some(last) => set("last_page", last),
-            None => note("last_page unset: crawl until a page yields no items"),
-        });
-        out.extend([
-            set("page_size", s.page_size),
-            set("max_pages", s.max_pages),
-            set("max_failed_in_a_row", s.max_failed_in_a_row),
-        ]);
-        if s.last_page.is_some() {
-            out.push(note(
-                "max_pages and max_failed_in_a_row apply without last_page only",
-            ));
-        }
-        out.push(note(format!("first url: {}", s.url_of(s.first_page))));
-
-        let (t, q, h) = (&self.threads, &self.queues, &self.http);
-        out.extend([
-            table("threads"),
-            set("crawlers", t.crawlers),
-            set("parsers", t.parsers),
-            table("queues"),
-            set("pages", q.pages),
-            set("html", q.html),
-            set("items", q.items),
-            set("items_bytes", q.items_bytes),
-            table("http"),
-            set("user_agent", quoted(&h.user_agent)),
-            set("timeout_secs", h.timeout.as_secs_f64()),
-            set("connect_timeout_secs", h.connect_timeout.as_secs_f64()),
-            set("retries", h.retries),
-            set("backoff_ms", h.backoff.as_millis()),
-            set("delay_ms", h.delay.as_millis()),
-            set("max_body_bytes", h.max_body_bytes),
-            set("shutdown_grace_secs", h.shutdown_grace.as_secs_f64()),
-            set("max_redirects", h.max_redirects),
-            set("follow_offsite_redirects", h.follow_offsite_redirects),
-        ]);
-        out.push(match &h.proxy {
-            Some(proxy) => set("proxy", quoted(proxy)),
-            None => note("proxy unset: none is used, whatever the environment says"),
-        });
-        out.push(match h.per_host {
-            Some(n) => set("per_host", n),
-            None => note("per_host unset: requests to one host are capped by the thread counts"),
-        });
-        out.push(set("robots", h.robots));
-        if !h.robots {
-            out.push(note(
-                "robots.txt is not read: every page is fetched, Crawl-delay ignored",
-            ));
-        }
-        out.push(match &h.ca_file {
-            Some(ca) => set("ca_file", quoted(ca.path.display().to_string())),
-            None => note("ca_file unset: the built-in (Mozilla) roots only"),
-        });
-        if let Some(ca) = &h.ca_file {
-            out.push(note(format!(
-                "{} certificates trusted besides the built-in roots",
-                ca.len()
-            )));
-        }
-        if !h.headers.is_empty() {
-            out.push(Line::Table {
-                name: "http.headers",
-                tight: false,
-            });
-            out.push(note("sent to the site's origin only (and its robots.txt)"));
-            for (name, value) in h.headers.iter() {
-                out.push(set(header_key(name), shown_header(name, value)));
+        let mut table = "";
+        for key in keys::ALL {
+            let section = key.path.split('.').next().unwrap_or_default();
+            if key.name() == "*" || !self.shows(section) {
+                continue;
+            }
+            if key.table() != table {
+                table = key.table();
+                out.push(Line::Table {
+                    name: table,
+                    tight: false,
+                });
+            }
+            match key.path {
+                "extract.fields" => self.field_lines("extract.fields", &self.extract, &mut out),
+                "follow.fields" => {
+                    if let Some(follow) = &self.follow {
+                        self.field_lines("follow.fields", &follow.extract, &mut out);
+                    }
+                }
+                "http.headers" => self.header_lines(&mut out),
+                _ => {
+                    let value = keys::table_at(&values, table).and_then(|t| t.get(key.name()));
+                    match (value, key.unset) {
+                        (Some(value), _) if self.applies(key) => {
+                            out.push(set(key.name(), shown(value)));
+                        }
+                        (None, Some(unset)) => {
+                            out.push(note(format!("{} unset: {unset}", key.name())))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for (_, text) in notes.iter().filter(|(after, _)| *after == key.path) {
+                out.push(note(text.clone()));
             }
         }
+        out
+    }
 
-        let extract = &self.extract;
-        let limits = extract.limits();
-        out.extend([
-            table("extract"),
-            set("item", quoted(extract.item_selector())),
-            set("engine", quoted(extract.engine().name())),
-            set("max_items_per_page", limits.max_items),
-            set("max_bytes_per_page", limits.max_bytes),
-        ]);
-        if let Some(why) = extract.stream_unavailable() {
-            out.push(note(format!(
-                "every page goes to the DOM engine: the stream cannot match {why}"
-            )));
+    /// Whether `check` prints the table `section`: `[follow]` and `[download]` only when set.
+    fn shows(&self, section: &str) -> bool {
+        match section {
+            "follow" => self.follow.is_some(),
+            "download" => self.download.is_some(),
+            _ => true,
         }
+    }
+
+    /// Whether `key`, which has a value, means anything in this config: the seen-set only
+    /// with `output.dedup`.
+    fn applies(&self, key: &keys::Key) -> bool {
+        key.path != keys::OUTPUT_SEEN.path || self.output.dedup.is_some()
+    }
+
+    /// The notes that follow from the values, each after the key it is printed after.
+    fn notes(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let s = &self.site;
+        if s.last_page.is_some() {
+            out.push((
+                keys::MAX_FAILED_IN_A_ROW.path,
+                "max_pages and max_failed_in_a_row apply without last_page only".to_string(),
+            ));
+        }
+        out.push((
+            keys::MAX_FAILED_IN_A_ROW.path,
+            format!("first url: {}", s.url_of(s.first_page)),
+        ));
+        if !self.http.robots {
+            out.push((
+                keys::ROBOTS.path,
+                "robots.txt is not read: every page is fetched, Crawl-delay ignored".to_string(),
+            ));
+        }
+        if let Some(ca) = &self.http.ca_file {
+            out.push((
+                keys::CA_FILE.path,
+                format!(
+                    "{} certificates trusted besides the built-in roots",
+                    ca.len()
+                ),
+            ));
+        }
+        if let Some(why) = self.extract.stream_unavailable() {
+            out.push((
+                keys::MAX_BYTES_PER_PAGE.path,
+                format!("every page goes to the DOM engine: the stream cannot match {why}"),
+            ));
+        }
+        out.push((
+            keys::FOLLOW_ENGINE.path,
+            "detail pages on other hosts than the site's are skipped unless listed".to_string(),
+        ));
+        out
+    }
+
+    /// `[<table>]` right after the table before it, and each field in the form it was written.
+    fn field_lines(&self, table: &'static str, extract: &Extractor, out: &mut Vec<Line>) {
         out.push(Line::Table {
-            name: "extract.fields",
+            name: table,
             tight: true,
         });
         for (name, spec) in extract.field_specs() {
             out.push(set(name, spec.as_toml()));
         }
-
-        self.follow_lines(&mut out);
-
-        let o = &self.output;
-        out.extend([
-            table("output"),
-            set("path", quoted(o.path.display().to_string())),
-            set("state", quoted(o.state.display().to_string())),
-            set("sync", quoted(o.sync.to_string())),
-        ]);
-        match &o.dedup {
-            Some(dedup) => out.extend([
-                set("dedup", quoted(&dedup.field)),
-                set("seen", quoted(o.seen.display().to_string())),
-            ]),
-            None => out.push(note("dedup unset: every item is written, every round")),
-        }
-
-        let secs = self.log.stats_interval.map_or(0.0, |d| d.as_secs_f64());
-        out.extend([table("log"), set("stats_interval_secs", secs)]);
-        out.push(table("schedule"));
-        out.push(match self.schedule {
-            Some(schedule) => set("every_secs", schedule.every.as_secs()),
-            None => note("every_secs unset: crawl once, then exit"),
-        });
-        out.push(table("service"));
-        out.push(match self.service.listen {
-            Some(addr) => set("listen", quoted(addr.to_string())),
-            None => note("listen unset: no /metrics or /healthz"),
-        });
-
-        out.push(table("frontier"));
-        match &self.frontier {
-            FrontierConfig::Local => out.push(set("kind", quoted("local"))),
-            FrontierConfig::Redis(redis) => out.extend([
-                set("kind", quoted("redis")),
-                set("url", quoted(&redis.url)),
-                set("name", quoted(&redis.name)),
-                set("lease_secs", redis.lease.as_secs_f64()),
-            ]),
-        }
-        out
     }
 
-    /// The `[follow]` and `[download]` tables, when set.
-    fn follow_lines(&self, out: &mut Vec<Line>) {
-        let hosts = |listed: &[String]| {
-            let quoted: Vec<String> = listed.iter().map(quoted).collect();
-            format!("[{}]", quoted.join(", "))
-        };
-        if let Some(f) = &self.follow {
-            out.extend([
-                table("follow"),
-                set("field", quoted(&f.field)),
-                set("crawlers", f.crawlers),
-                set("hosts", hosts(&f.hosts_listed)),
-                set("engine", quoted(f.extract.engine().name())),
-                note("detail pages on other hosts than the site's are skipped unless listed"),
-                Line::Table {
-                    name: "follow.fields",
-                    tight: true,
-                },
-            ]);
-            for (name, spec) in f.extract.field_specs() {
-                out.push(set(name, spec.as_toml()));
-            }
+    /// `[http.headers]`, when there are any, credentials hidden.
+    fn header_lines(&self, out: &mut Vec<Line>) {
+        let headers = &self.http.headers;
+        if headers.is_empty() {
+            return;
         }
-        if let Some(d) = &self.download {
-            out.extend([
-                table("download"),
-                set("field", quoted(&d.field)),
-                set("dir", quoted(d.dir.display().to_string())),
-                set("threads", d.threads),
-                set("max_bytes", d.max_bytes),
-                set("hosts", hosts(&d.hosts_listed)),
-            ]);
-            out.push(match &d.name {
-                Some(name) => set("name", quoted(name)),
-                None => note("name unset: each file is <sha1 of its URL><ext>"),
-            });
+        out.push(Line::Table {
+            name: "http.headers",
+            tight: false,
+        });
+        out.push(note("sent to the site's origin only (and its robots.txt)"));
+        for (name, value) in headers.iter() {
+            out.push(set(header_key(name), shown_header(name, value)));
         }
+    }
+}
+
+/// A value as the printout shows it (and as a change compares it): text quoted, numbers and
+/// seconds as they read best (`30`, `2.5`), lists in brackets.
+fn shown(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(text) => quoted(text),
+        toml::Value::Float(x) => x.to_string(),
+        toml::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(shown).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The config file's validation: defaults, and every invalid value refused with its key.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
-//! `site.url` templates (issue 15): `https://site.example/top250?start={offset}`, checked so
-//! that `check` refuses what would crawl the wrong pages, and rendered for each page.
+//! `site.url` templates: `https://site.example/top250?start={offset}`, checked so that `check`
+//! refuses what would crawl the wrong pages, and rendered for each page.
 //!
 //! It also owns the brace syntax that file-name templates share ([`split_template`]): `{name}`
 //! is a placeholder, `{{` and `}}` are literal braces, any other brace is an error. It fetches
@@ -235,6 +235,20 @@ impl UrlTemplate {
     /// The template as written in the config.
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for UrlTemplate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<UrlTemplate, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        UrlTemplate::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl serde::Serialize for UrlTemplate {
+    /// As written in the config.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.source)
     }
 }
 

@@ -38,7 +38,7 @@ use selector_check::check_selector;
 pub type Item = Vec<Value>;
 
 /// How pages are turned into items (`extract.engine`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// Follow html5ever's tree builder on the token stream without building a tree, and hand

@@ -1,14 +1,12 @@
 //! HTTP: the client every stage that sends requests shares (retries, redirects, the
 //! whole-request deadline, the config's extra headers, downloads into a file), per-host slots
-//! and pacing (`hosts.rs`), the hosts follow-ups may go to (`host_list.rs`), the body buffers and their
-//! decoding (content encoding and charset), the address policy, robots.txt, and TLS (the roots
-//! trusted, certificate errors in words). It knows nothing of pages or stages.
+//! and pacing (`hosts.rs`), the body buffers and their decoding (content encoding and
+//! charset), the address policy, robots.txt, and TLS (the roots trusted, certificate errors in
+//! words). It knows nothing of pages or stages.
 
 pub(crate) mod body;
 mod client;
 mod error;
-pub(crate) mod headers;
-pub(crate) mod host_list;
 pub(crate) mod hosts;
 pub(crate) mod policy;
 mod pool;

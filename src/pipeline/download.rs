@@ -32,8 +32,7 @@ use crate::http::{Client, FetchError};
 use crate::shutdown::Shutdown;
 use crate::store::dedup::AlreadyWritten;
 use crate::store::files::{
-    AtomicFile, Checksum, extension_for, name_from_template, possible_extensions, sync_dir,
-    uptodate, url_digest,
+    AtomicFile, Checksum, extension_for, possible_extensions, sync_dir, uptodate, url_digest,
 };
 
 /// One downloader thread's share of the work.
@@ -203,7 +202,7 @@ impl Downloader {
             let i = self.fields.iter().position(|name| name == field)?;
             Some(item.get(i)?.key_text()?.into_owned())
         };
-        match name_from_template(template, &value, ext) {
+        match template.render(&value, ext) {
             Ok(name) if n == 0 => name,
             Ok(name) => match name.strip_suffix(ext).filter(|_| !ext.is_empty()) {
                 Some(stem) => format!("{stem}-{}{ext}", n + 1),

@@ -11,8 +11,8 @@ use url::Url;
 
 use super::budget::Onward;
 use super::message::{Committed, Failure, Item, Page, Parsed};
+use crate::config::HostList;
 use crate::http::Client;
-use crate::http::host_list::HostList;
 use crate::pipeline::listing::ListingEnd;
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::Stats;

@@ -1,5 +1,5 @@
-//! Downloaded files on disk (issue 16), as Scrapy's FilesPipeline stores them: named
-//! `<sha1 of the URL><ext>` (or by a `name` template from the item's fields), written under a
+//! Downloaded files on disk, as Scrapy's FilesPipeline stores them: named `<sha1 of the
+//! URL><ext>` (or by a `download.name` template from the item's fields), written under a
 //! temporary name, synced and renamed, so that a file under its final name is always complete,
 //! even after `kill -9`; and a file already complete is not fetched again.
 //!
@@ -16,12 +16,6 @@ use std::time::SystemTime;
 use md5::{Digest as _, Md5};
 use sha1::Sha1;
 use url::Url;
-
-use crate::config::url_template::{Piece, closest, split_template};
-
-/// The longest file name made from a template, in bytes: under the 255 of common file systems
-/// with room for the temporary name's `.<name>.<pid>.<n>.part`.
-pub const MAX_NAME_BYTES: usize = 200;
 
 /// The suffix of temporary files.
 const PART_SUFFIX: &str = ".part";
@@ -140,95 +134,6 @@ pub fn extension_for(url: &Url, content_type: Option<&str>) -> String {
         .iter()
         .find(|(ty, _)| Some(*ty) == essence.as_deref())
         .map_or_else(String::new, |(_, ext)| ext.to_string())
-}
-
-/// Checks a `name` template at config time (`key` names it in errors): its braces, every
-/// placeholder a field of the item or `{ext}`, at least one field (a constant name would give
-/// every file one name), and no `/` or `\` in its text (the folder is `dir`).
-pub fn check_name_template(key: &str, template: &str, fields: &[&str]) -> Result<(), String> {
-    let pieces = split_template(template).map_err(|err| format!("`{key}`: {err}"))?;
-    let mut uses_a_field = false;
-    for piece in &pieces {
-        match piece {
-            Piece::Placeholder("ext") => {}
-            Piece::Placeholder(name) if fields.contains(name) => uses_a_field = true,
-            Piece::Placeholder(name) => {
-                let hint = closest(name, fields, &[])
-                    .map(|known| format!(": did you mean `{{{known}}}`?"))
-                    .unwrap_or_default();
-                return Err(format!(
-                    "`{key}` names `{{{name}}}`, which is neither a field nor `{{ext}}`{hint}"
-                ));
-            }
-            Piece::Text(text) if text.contains(['/', '\\']) => {
-                return Err(format!(
-                    "`{key}` must be a file name, not a path: put folders in `dir` ({template:?})"
-                ));
-            }
-            Piece::Text(_) => {}
-        }
-    }
-    if !uses_a_field {
-        return Err(format!(
-            "`{key}` must use at least one field, such as \"{{title}}{{ext}}\": otherwise every \
-             file gets the same name ({template:?})"
-        ));
-    }
-    Ok(())
-}
-
-/// The file name a `name` template gives: `{ext}` is `ext`, any other `{field}` the item's
-/// value from `fields` (an error when it has none), each value stripped of path separators
-/// (`/` and `\` become `_`), NUL and control characters. The whole is trimmed, loses its
-/// leading dots (no hidden file, no `..`), has each run of dots made one, and is cut to
-/// [`MAX_NAME_BYTES`] on a character boundary, keeping the extension. A name that ends up
-/// empty is an error: the download stage then falls back to [`url_digest`].
-pub fn name_from_template(
-    template: &str,
-    fields: &dyn Fn(&str) -> Option<String>,
-    ext: &str,
-) -> Result<String, String> {
-    let mut name = String::new();
-    for piece in split_template(template)? {
-        match piece {
-            Piece::Text(text) => name.push_str(&text),
-            Piece::Placeholder("ext") => name.push_str(ext),
-            Piece::Placeholder(field) => {
-                let value = fields(field).ok_or_else(|| format!("the field {field:?} is null"))?;
-                name.extend(value.chars().filter(|c| !c.is_control()).map(|c| match c {
-                    '/' | '\\' => '_',
-                    c => c,
-                }));
-            }
-        }
-    }
-    let mut clean = String::with_capacity(name.len());
-    for c in name.trim().trim_start_matches('.').chars() {
-        if !(c == '.' && clean.ends_with('.')) {
-            clean.push(c);
-        }
-    }
-    if clean.is_empty() || clean == ext || clean == ext.trim_start_matches('.') {
-        return Err(format!("the name is empty once cleaned ({name:?})"));
-    }
-    Ok(cap_name(clean, ext))
-}
-
-/// `name` cut to [`MAX_NAME_BYTES`] on a character boundary, keeping `ext` when it ends it.
-fn cap_name(name: String, ext: &str) -> String {
-    if name.len() <= MAX_NAME_BYTES {
-        return name;
-    }
-    let keep = if !ext.is_empty() && name.ends_with(ext) && ext.len() < MAX_NAME_BYTES {
-        ext
-    } else {
-        ""
-    };
-    let mut cut = MAX_NAME_BYTES - keep.len();
-    while !name.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}{keep}", &name[..cut])
 }
 
 /// A file stored by [`AtomicFile::commit`].

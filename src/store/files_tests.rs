@@ -50,66 +50,6 @@ fn names_are_the_sha1_of_the_url_and_an_extension() {
     }
 }
 
-fn from_template(template: &str, alt: Option<&str>, ext: &str) -> Result<String, String> {
-    let fields = |name: &str| (name == "alt").then(|| alt.map(str::to_string)).flatten();
-    name_from_template(template, &fields, ext)
-}
-
-#[test]
-fn template_names_are_sanitised() {
-    let ok = |alt: &str| from_template("{alt}{ext}", Some(alt), ".jpg").unwrap();
-    assert_eq!(ok("Cover of A Light"), "Cover of A Light.jpg");
-    assert_eq!(ok("../../etc/passwd"), "_._etc_passwd.jpg");
-    assert_eq!(ok("a\\b/c"), "a_b_c.jpg");
-    assert_eq!(ok("  .hidden "), "hidden .jpg");
-    assert_eq!(ok("a\nb\tc\u{7f}\u{0}d"), "abcd.jpg");
-    assert_eq!(ok("dots...and..more"), "dots.and.more.jpg");
-    assert_eq!(
-        from_template("{{x}}-{alt}{ext}", Some("a"), ".png").unwrap(),
-        "{x}-a.png"
-    );
-    // Long names are cut on a character boundary, keeping the extension.
-    let long = ok(&"é".repeat(150));
-    assert!(
-        long.len() <= MAX_NAME_BYTES && long.ends_with(".jpg"),
-        "{long}"
-    );
-    assert_eq!(long, format!("{}.jpg", "é".repeat(98)));
-    let no_ext = from_template("{alt}", Some(&"ü".repeat(150)), "").unwrap();
-    assert_eq!(no_ext, "ü".repeat(100));
-    for (alt, says) in [
-        (Some("   "), "empty"),
-        (Some(".."), "empty"),
-        (Some("..."), "empty"),
-        (None, "the field \"alt\" is null"),
-    ] {
-        let err = from_template("{alt}{ext}", alt, ".jpg").unwrap_err();
-        assert!(err.contains(says), "{alt:?}: {err}");
-    }
-}
-
-#[test]
-fn templates_are_checked_at_config_time() {
-    let fields = ["title", "alt"];
-    assert_eq!(
-        check_name_template("download.name", "{alt}{ext}", &fields),
-        Ok(())
-    );
-    for (template, says) in [
-        (
-            "{atl}{ext}",
-            "`download.name` names `{atl}`, which is neither a field nor `{ext}`: did you mean `{alt}`?",
-        ),
-        ("covers/{alt}{ext}", "must be a file name, not a path"),
-        ("{ext}", "must use at least one field"),
-        ("cover.jpg", "must use at least one field"),
-        ("{alt", "`download.name`: unclosed `{`"),
-    ] {
-        let err = check_name_template("download.name", template, &fields).unwrap_err();
-        assert!(err.contains(says), "{template}: {err}");
-    }
-}
-
 #[test]
 fn a_commit_stores_the_whole_file_with_its_md5() {
     let dir = tempfile::tempdir().unwrap();

@@ -134,7 +134,7 @@ fn follow_ups(config: &Config) -> Vec<(String, String)> {
     if let Some(download) = &config.download {
         out.push(("download.field".to_string(), download.field.clone()));
         if let Some(name) = &download.name {
-            out.push(("download.name".to_string(), name.clone()));
+            out.push(("download.name".to_string(), name.to_string()));
         }
     }
     out

@@ -28,20 +28,6 @@ pub(crate) fn is_stream(path: &Path) -> bool {
     path.starts_with("/dev") || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
-/// Whether `path` is in the `/dev` folder itself (`/dev/stdout`, `/dev/null`, or a name in it
-/// relative to a working directory of /dev), where nothing of ours may be created beside it.
-/// `/dev/shm` and other folders under /dev are ordinary folders.
-pub(crate) fn in_dev(path: &Path) -> bool {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    match std::fs::canonicalize(parent) {
-        Ok(parent) => parent == Path::new("/dev"),
-        Err(_) => path.parent() == Some(Path::new("/dev")),
-    }
-}
-
 /// Opens `path` for appending, creating it and its parent folders.
 pub(crate) fn open_output(path: &Path) -> Result<File> {
     create_parent(path)?;
@@ -156,13 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn what_is_in_dev_and_what_is_a_stream() {
-        assert!(in_dev(Path::new("/dev/stdout")));
-        assert!(in_dev(Path::new("/dev/null")));
-        assert!(in_dev(Path::new("/dev/not-there")));
-        assert!(!in_dev(Path::new("/dev/shm/items.jsonl")));
-        assert!(!in_dev(Path::new("/tmp/items.jsonl")));
-        assert!(!in_dev(Path::new("items.jsonl")));
+    fn what_is_a_stream() {
         assert!(is_stream(Path::new("/dev/null")));
         let dir = tempfile::tempdir().unwrap();
         assert!(!is_stream(dir.path()));

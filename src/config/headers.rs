@@ -1,6 +1,6 @@
-//! `[http.headers]` (issue 15): extra request headers from the config, such as
-//! `Accept-Language`, `Cookie` or `Referer`, checked so that none can break a request, smuggle
-//! another header in, or take over a header pagecrawl itself must control.
+//! `[http.headers]`: extra request headers from the config, such as `Accept-Language`, `Cookie`
+//! or `Referer`, checked so that none can break a request, smuggle another header in, or take
+//! over a header pagecrawl itself must control.
 //!
 //! It only checks the table; the HTTP client adds the headers to its requests.
 
@@ -130,6 +130,13 @@ impl ExtraHeaders {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.headers.is_empty()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ExtraHeaders {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ExtraHeaders, D::Error> {
+        let table = toml::Table::deserialize(deserializer)?;
+        ExtraHeaders::from_toml(&table).map_err(serde::de::Error::custom)
     }
 }
 

@@ -1,6 +1,6 @@
-//! The hosts that follow-ups may go to (issue 16: `[follow] hosts`, `[download] hosts`): the
-//! site's own host always, and those the config lists, so that a page cannot send the crawler
-//! to any host it likes by linking there.
+//! The hosts that follow-ups may go to (`follow.hosts`, `download.hosts`): the site's own host
+//! always, and those the config lists, so that a page cannot send the crawler to any host it
+//! likes by linking there.
 //!
 //! It only checks names and matches URLs; the follow and download stages skip what it refuses.
 
@@ -16,8 +16,8 @@ enum Pattern {
     Subdomains(String),
 }
 
-/// The hosts follow-ups may go to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The hosts follow-ups may go to. The default, before the config is read whole, allows none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostList {
     /// The site's host, then the listed ones.
     patterns: Vec<Pattern>,
