@@ -45,6 +45,151 @@ pub fn fetch_latency_histogram() -> Histogram {
     ))
 }
 
+/// Where a counter stands in the summary line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// In the line always, before `elapsed`.
+    Pages,
+    /// After it, when any detail page counter is above 0 (`[follow]`).
+    Detail,
+    /// After those, when any file counter is above 0 (`[download]`).
+    Files,
+    /// Not in the line (in `/metrics` only).
+    Hidden,
+}
+
+/// One counter of a [`Summary`]: its names and its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    /// Its key in the summary line (`pages_fetched`).
+    pub key: &'static str,
+    /// Where the line shows it.
+    pub group: Group,
+    /// Its name in `/metrics`, without the `pagecrawl_` prefix and `_total` suffix.
+    pub metric: &'static str,
+    /// What it counts, for `/metrics`.
+    pub help: &'static str,
+    /// Its value.
+    pub value: u64,
+}
+
+/// Defines every counter once: its field in [`Summary`] (and its atomic in [`Stats`]), its key
+/// in the summary line and its metric. The stages bump them through the methods of [`Stats`].
+macro_rules! counters {
+    ($( $(#[doc = $doc:literal])* $field:ident => $group:ident $key:literal,
+        $metric:literal: $help:literal; )*) => {
+        /// Counters at one moment.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct Summary {
+            /// Pages in the configured range, if known.
+            pub planned: Option<u64>,
+            $( $(#[doc = $doc])* pub $field: u64, )*
+            /// Time since the crawl started.
+            pub elapsed: Duration,
+        }
+
+        /// The live counters of a round, one atomic per field of [`Summary`].
+        #[derive(Debug, Default)]
+        struct Counts {
+            $( $field: AtomicU64, )*
+        }
+
+        impl Counts {
+            fn load(&self, planned: Option<u64>, elapsed: Duration) -> Summary {
+                Summary {
+                    planned,
+                    $( $field: self.$field.load(Ordering::Relaxed), )*
+                    elapsed,
+                }
+            }
+        }
+
+        impl Summary {
+            /// Every counter, in the order of the summary line.
+            pub fn counters(&self) -> Vec<Counter> {
+                vec![$( Counter {
+                    key: $key,
+                    group: Group::$group,
+                    metric: $metric,
+                    help: $help,
+                    value: self.$field,
+                }, )*]
+            }
+
+            /// Adds `other`'s counters to these (the rounds of a service, summed).
+            pub fn add(&mut self, other: &Summary) {
+                $( self.$field += other.$field; )*
+            }
+        }
+    };
+}
+
+counters! {
+    /// Pages fetched with a 2xx status and a whole body.
+    fetched => Pages "pages_fetched", "pages_fetched": "Pages fetched whole with a 2xx status";
+    /// Pages that failed after their retries.
+    failed => Pages "pages_failed", "pages_failed": "Pages that failed after their retries";
+    /// Pages of the crawl not fetched, or fetched and not written, because it stopped (Ctrl-C,
+    /// or a stop before the end of an "until empty" listing): the next run fetches them.
+    not_crawled => Pages "pages_not_crawled", "pages_not_crawled":
+        "Pages left for the next run or round because the crawl stopped";
+    /// Pages queued past the end of an "until empty" listing before the end was known: skipped,
+    /// or fetched and not written. They are not part of the crawl.
+    past_end => Pages "pages_past_end", "pages_past_end":
+        "Pages queued past the end of the listing before it was known, not written";
+    /// Pages robots.txt disallowed: skipped, neither failed nor committed.
+    disallowed => Pages "pages_disallowed", "pages_disallowed":
+        "Pages skipped because robots.txt disallows them (http.robots)";
+    /// Pages whose items reached the output file.
+    written_pages => Pages "pages_written", "pages_written":
+        "Pages whose items were committed to the output";
+    /// Items written.
+    items => Pages "items", "items_written": "Items written to the output";
+    /// Items not written because `output.dedup` had seen their key before.
+    already_seen => Pages "items_already_seen", "items_already_seen":
+        "Items not written because output.dedup had seen their key";
+    /// Response body bytes received for fetched pages.
+    bytes => Pages "bytes", "response_bytes": "Response body bytes of fetched pages";
+    /// Extra attempts made after a retryable error.
+    retries => Pages "retries", "retries": "Request attempts made after a retryable error";
+    /// Pages parsed by building their document tree (`extract.engine`).
+    parsed_dom => Pages "pages_parsed_dom", "pages_parsed_dom":
+        "Pages parsed into a full document tree rather than streamed (extract.engine)";
+    /// Pages taken over from another daemon whose lease ran out (shared frontier).
+    reclaims => Pages "lease_reclaims", "lease_reclaims":
+        "Pages of the shared frontier taken over from a daemon whose lease ran out";
+    /// Field values that did not convert to their field's `type` (each list element counts).
+    fields_unconverted => Pages "fields_unconverted", "fields_unconverted":
+        "Field values that did not convert to their field's type (null in the output)";
+    /// Pages parsed.
+    parsed => Hidden "pages_parsed", "pages_parsed": "Pages parsed";
+    /// Detail pages fetched (`[follow]`).
+    detail_fetched => Detail "detail_pages_fetched", "detail_pages_fetched":
+        "Detail pages fetched whole ([follow])";
+    /// Detail pages that failed after their retries (each fails its list page).
+    detail_failed => Detail "detail_pages_failed", "detail_pages_failed":
+        "Detail pages that failed after their retries (each fails its list page)";
+    /// Detail pages not fetched because their host is not in `follow.hosts`.
+    detail_refused => Detail "detail_pages_refused", "detail_pages_refused":
+        "Detail pages not fetched: their host is not listed, or robots.txt disallows them";
+    /// Bytes of detail pages fetched.
+    detail_bytes => Detail "detail_bytes", "detail_bytes": "Response body bytes of detail pages";
+    /// Files downloaded and stored (`[download]`).
+    files_downloaded => Files "files_downloaded", "files_downloaded":
+        "Files downloaded and stored ([download])";
+    /// Files found complete on disk, not fetched again.
+    files_uptodate => Files "files_uptodate", "files_uptodate":
+        "Files found complete on disk, not fetched again";
+    /// Files that failed after their retries (each fails its list page).
+    files_failed => Files "files_failed", "files_failed":
+        "Files that failed after their retries (each fails its list page)";
+    /// Files not fetched because their host is not in `download.hosts`.
+    files_refused => Files "files_refused", "files_refused":
+        "Files not fetched: their host is not listed, or robots.txt disallows them";
+    /// Bytes of files downloaded.
+    file_bytes => Files "file_bytes", "file_bytes": "Bytes of files downloaded";
+}
+
 /// Live counters of one crawl (one round), shared by all stages.
 #[derive(Debug)]
 pub struct Stats {
@@ -52,60 +197,19 @@ pub struct Stats {
     started: Instant,
     /// Pages in the configured range, if it is known.
     planned: Option<u64>,
-    /// Pages fetched with a 2xx status and a whole body.
-    fetched: AtomicU64,
-    /// Pages that failed after their retries.
-    failed: AtomicU64,
-    /// Pages of the crawl not fetched, or fetched and not written, because it stopped (Ctrl-C,
-    /// or a stop before the end of an "until empty" listing): the next run fetches them.
-    not_crawled: AtomicU64,
-    /// Pages queued past the end of an "until empty" listing before the end was known: skipped,
-    /// or fetched and not written. They are not part of the crawl.
-    past_end: AtomicU64,
-    /// Pages robots.txt disallowed: skipped, neither failed nor committed.
-    disallowed: AtomicU64,
-    /// Pages parsed.
-    parsed: AtomicU64,
-    /// Pages parsed by building their document tree (`extract.engine`).
-    parsed_dom: AtomicU64,
-    /// Field values that did not convert to their field's `type` (each list element counts).
-    unconverted: AtomicU64,
-    /// Pages whose items reached the output file.
-    written_pages: AtomicU64,
-    /// Items written.
-    items: AtomicU64,
-    /// Response body bytes received for fetched pages.
-    bytes: AtomicU64,
-    /// Extra attempts made after a retryable error.
-    retries: AtomicU64,
-    /// Items not written because `output.dedup` had seen their key before.
-    already_seen: AtomicU64,
-    /// Pages taken over from another daemon whose lease ran out (shared frontier).
-    reclaims: AtomicU64,
+    /// The counters of [`Summary`].
+    counts: Counts,
     /// Pages of the shared frontier that no daemon has acknowledged yet, when last looked at.
     frontier_lag: AtomicU64,
-    /// Detail pages fetched (`[follow]`), and their body bytes.
-    detail_fetched: AtomicU64,
-    /// Bytes of detail pages fetched.
-    detail_bytes: AtomicU64,
-    /// Detail pages that failed after their retries (each fails its list page).
-    detail_failed: AtomicU64,
-    /// Detail pages not fetched because their host is not in `follow.hosts`.
-    detail_refused: AtomicU64,
-    /// Files downloaded and stored (`[download]`).
-    files_downloaded: AtomicU64,
-    /// Files found complete on disk, not fetched again.
-    files_uptodate: AtomicU64,
-    /// Files that failed after their retries (each fails its list page).
-    files_failed: AtomicU64,
-    /// Files not fetched because their host is not in `download.hosts`.
-    files_refused: AtomicU64,
-    /// Bytes of files downloaded.
-    file_bytes: AtomicU64,
     /// Messages in each queue when last looked at, by [`Queue`].
     depth: [AtomicU64; 3],
     /// How long each request attempt took; shared with the metrics endpoint across rounds.
     fetch_latency: Histogram,
+}
+
+/// Adds `n` to `counter`.
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
 }
 
 impl Stats {
@@ -115,30 +219,8 @@ impl Stats {
         Arc::new(Stats {
             started: Instant::now(),
             planned,
-            fetched: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            not_crawled: AtomicU64::new(0),
-            past_end: AtomicU64::new(0),
-            disallowed: AtomicU64::new(0),
-            parsed: AtomicU64::new(0),
-            parsed_dom: AtomicU64::new(0),
-            unconverted: AtomicU64::new(0),
-            written_pages: AtomicU64::new(0),
-            items: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            retries: AtomicU64::new(0),
-            already_seen: AtomicU64::new(0),
-            reclaims: AtomicU64::new(0),
+            counts: Counts::default(),
             frontier_lag: AtomicU64::new(0),
-            detail_fetched: AtomicU64::new(0),
-            detail_bytes: AtomicU64::new(0),
-            detail_failed: AtomicU64::new(0),
-            detail_refused: AtomicU64::new(0),
-            files_downloaded: AtomicU64::new(0),
-            files_uptodate: AtomicU64::new(0),
-            files_failed: AtomicU64::new(0),
-            files_refused: AtomicU64::new(0),
-            file_bytes: AtomicU64::new(0),
             depth: Default::default(),
             fetch_latency,
         })
@@ -146,101 +228,101 @@ impl Stats {
 
     /// A page was fetched, with a body of `bytes`.
     pub fn page_fetched(&self, bytes: u64) {
-        self.fetched.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        bump(&self.counts.fetched, 1);
+        bump(&self.counts.bytes, bytes);
     }
 
     /// A page failed after its retries.
     pub fn page_failed(&self) {
-        self.failed.fetch_add(1, Ordering::Relaxed);
+        bump(&self.counts.failed, 1);
     }
 
     /// `n` pages were not crawled (a stop), and are left for the next run.
     pub fn pages_not_crawled(&self, n: u64) {
-        self.not_crawled.fetch_add(n, Ordering::Relaxed);
+        bump(&self.counts.not_crawled, n);
     }
 
     /// A page was skipped because robots.txt disallows it.
     pub fn page_disallowed(&self) {
-        self.disallowed.fetch_add(1, Ordering::Relaxed);
+        bump(&self.counts.disallowed, 1);
     }
 
     /// A page queued past the end of the listing was skipped or dropped.
     pub fn page_past_end(&self) {
-        self.past_end.fetch_add(1, Ordering::Relaxed);
+        bump(&self.counts.past_end, 1);
     }
 
     /// A page was parsed.
     pub fn page_parsed(&self) {
-        self.parsed.fetch_add(1, Ordering::Relaxed);
+        bump(&self.counts.parsed, 1);
     }
 
     /// A page was parsed by the DOM engine rather than the stream.
     pub fn page_parsed_dom(&self) {
-        self.parsed_dom.fetch_add(1, Ordering::Relaxed);
+        bump(&self.counts.parsed_dom, 1);
     }
 
     /// `n` field values of a parsed page did not convert to their field's `type`.
     pub fn fields_unconverted(&self, n: u64) {
-        self.unconverted.fetch_add(n, Ordering::Relaxed);
+        bump(&self.counts.fields_unconverted, n);
     }
 
     /// A page and its `items` items reached the output file.
     pub fn page_written(&self, items: u64) {
-        self.written_pages.fetch_add(1, Ordering::Relaxed);
-        self.items.fetch_add(items, Ordering::Relaxed);
+        bump(&self.counts.written_pages, 1);
+        bump(&self.counts.items, items);
     }
 
     /// A detail page was fetched, with a body of `bytes`.
     pub fn detail_fetched(&self, bytes: u64) {
-        self.detail_fetched.fetch_add(1, Ordering::Relaxed);
-        self.detail_bytes.fetch_add(bytes, Ordering::Relaxed);
+        bump(&self.counts.detail_fetched, 1);
+        bump(&self.counts.detail_bytes, bytes);
     }
 
     /// A detail page failed after its retries.
     pub fn detail_failed(&self) {
-        self.detail_failed.fetch_add(1, Ordering::Relaxed);
+        bump(&self.counts.detail_failed, 1);
     }
 
     /// A detail page was not fetched: its host is not listed.
     pub fn detail_refused(&self) {
-        self.detail_refused.fetch_add(1, Ordering::Relaxed);
+        bump(&self.counts.detail_refused, 1);
     }
 
     /// A file of `bytes` was downloaded and stored.
     pub fn file_downloaded(&self, bytes: u64) {
-        self.files_downloaded.fetch_add(1, Ordering::Relaxed);
-        self.file_bytes.fetch_add(bytes, Ordering::Relaxed);
+        bump(&self.counts.files_downloaded, 1);
+        bump(&self.counts.file_bytes, bytes);
     }
 
     /// A file was complete on disk already.
     pub fn file_uptodate(&self) {
-        self.files_uptodate.fetch_add(1, Ordering::Relaxed);
+        bump(&self.counts.files_uptodate, 1);
     }
 
     /// A file failed after its retries.
     pub fn file_failed(&self) {
-        self.files_failed.fetch_add(1, Ordering::Relaxed);
+        bump(&self.counts.files_failed, 1);
     }
 
     /// A file was not fetched: its host is not listed.
     pub fn file_refused(&self) {
-        self.files_refused.fetch_add(1, Ordering::Relaxed);
+        bump(&self.counts.files_refused, 1);
     }
 
     /// A retry was made.
     pub fn retried(&self) {
-        self.retries.fetch_add(1, Ordering::Relaxed);
+        bump(&self.counts.retries, 1);
     }
 
     /// `n` items were not written: their keys were seen before.
     pub fn items_already_seen(&self, n: u64) {
-        self.already_seen.fetch_add(n, Ordering::Relaxed);
+        bump(&self.counts.already_seen, n);
     }
 
     /// `n` pages were taken over from daemons whose lease ran out.
     pub fn leases_reclaimed(&self, n: u64) {
-        self.reclaims.fetch_add(n, Ordering::Relaxed);
+        bump(&self.counts.reclaims, n);
     }
 
     /// The shared frontier holds `n` unacknowledged pages; a gauge for `/metrics`.
@@ -271,90 +353,8 @@ impl Stats {
 
     /// A consistent-enough copy of the counters.
     pub fn snapshot(&self) -> Summary {
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        Summary {
-            planned: self.planned,
-            fetched: load(&self.fetched),
-            failed: load(&self.failed),
-            not_crawled: load(&self.not_crawled),
-            past_end: load(&self.past_end),
-            disallowed: load(&self.disallowed),
-            parsed: load(&self.parsed),
-            parsed_dom: load(&self.parsed_dom),
-            fields_unconverted: load(&self.unconverted),
-            written_pages: load(&self.written_pages),
-            items: load(&self.items),
-            bytes: load(&self.bytes),
-            retries: load(&self.retries),
-            already_seen: load(&self.already_seen),
-            reclaims: load(&self.reclaims),
-            detail_fetched: load(&self.detail_fetched),
-            detail_bytes: load(&self.detail_bytes),
-            detail_failed: load(&self.detail_failed),
-            detail_refused: load(&self.detail_refused),
-            files_downloaded: load(&self.files_downloaded),
-            files_uptodate: load(&self.files_uptodate),
-            files_failed: load(&self.files_failed),
-            files_refused: load(&self.files_refused),
-            file_bytes: load(&self.file_bytes),
-            elapsed: self.started.elapsed(),
-        }
+        self.counts.load(self.planned, self.started.elapsed())
     }
-}
-
-/// Counters at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Summary {
-    /// Pages in the configured range, if known.
-    pub planned: Option<u64>,
-    /// Pages fetched.
-    pub fetched: u64,
-    /// Pages failed after retries.
-    pub failed: u64,
-    /// Pages not crawled (or not written) because the crawl stopped.
-    pub not_crawled: u64,
-    /// Pages queued past the end of an "until empty" listing, not written.
-    pub past_end: u64,
-    /// Pages robots.txt disallowed (`http.robots`): skipped, not failed, not committed.
-    pub disallowed: u64,
-    /// Pages parsed.
-    pub parsed: u64,
-    /// Pages parsed by the DOM engine.
-    pub parsed_dom: u64,
-    /// Field values that did not convert to their field's `type`.
-    pub fields_unconverted: u64,
-    /// Pages whose items were written.
-    pub written_pages: u64,
-    /// Items written.
-    pub items: u64,
-    /// Body bytes received.
-    pub bytes: u64,
-    /// Retries made.
-    pub retries: u64,
-    /// Items skipped by `output.dedup`.
-    pub already_seen: u64,
-    /// Pages taken over from daemons whose lease ran out.
-    pub reclaims: u64,
-    /// Detail pages fetched.
-    pub detail_fetched: u64,
-    /// Body bytes of detail pages.
-    pub detail_bytes: u64,
-    /// Detail pages failed after retries.
-    pub detail_failed: u64,
-    /// Detail pages on hosts not listed, not fetched.
-    pub detail_refused: u64,
-    /// Files downloaded.
-    pub files_downloaded: u64,
-    /// Files complete on disk already.
-    pub files_uptodate: u64,
-    /// Files failed after retries.
-    pub files_failed: u64,
-    /// Files on hosts not listed, not fetched.
-    pub files_refused: u64,
-    /// Bytes of files downloaded.
-    pub file_bytes: u64,
-    /// Time since the crawl started.
-    pub elapsed: Duration,
 }
 
 impl Summary {
@@ -380,57 +380,27 @@ impl Summary {
 }
 
 impl fmt::Display for Summary {
-    /// `key=value` pairs, stable so that scripts and tests can read them.
+    /// `key=value` pairs, stable so that scripts and tests can read them: the page counters,
+    /// the time, then the detail and file counters of a crawl that has any.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let counters = self.counters();
+        let group = |group: Group| counters.iter().filter(move |c| c.group == group);
+        for (i, counter) in group(Group::Pages).enumerate() {
+            let space = if i == 0 { "" } else { " " };
+            write!(f, "{space}{}={}", counter.key, counter.value)?;
+        }
         write!(
             f,
-            "pages_fetched={} pages_failed={} pages_not_crawled={} pages_past_end={} \
-             pages_disallowed={} pages_written={} items={} items_already_seen={} bytes={} \
-             retries={} pages_parsed_dom={} lease_reclaims={} fields_unconverted={} \
-             elapsed={:.3}s pages_per_sec={:.1}",
-            self.fetched,
-            self.failed,
-            self.not_crawled,
-            self.past_end,
-            self.disallowed,
-            self.written_pages,
-            self.items,
-            self.already_seen,
-            self.bytes,
-            self.retries,
-            self.parsed_dom,
-            self.reclaims,
-            self.fields_unconverted,
+            " elapsed={:.3}s pages_per_sec={:.1}",
             self.elapsed.as_secs_f64(),
             self.pages_per_sec()
         )?;
-        // Only crawls with `[follow]` or `[download]` have these; the line above stays as it was.
-        let detail = [self.detail_fetched, self.detail_failed, self.detail_refused];
-        if detail.iter().any(|&n| n > 0) {
-            write!(
-                f,
-                " detail_pages_fetched={} detail_pages_failed={} detail_pages_refused={} \
-                 detail_bytes={}",
-                self.detail_fetched, self.detail_failed, self.detail_refused, self.detail_bytes
-            )?;
-        }
-        let files = [
-            self.files_downloaded,
-            self.files_uptodate,
-            self.files_failed,
-            self.files_refused,
-        ];
-        if files.iter().any(|&n| n > 0) {
-            write!(
-                f,
-                " files_downloaded={} files_uptodate={} files_failed={} files_refused={} \
-                 file_bytes={}",
-                self.files_downloaded,
-                self.files_uptodate,
-                self.files_failed,
-                self.files_refused,
-                self.file_bytes
-            )?;
+        for extra in [Group::Detail, Group::Files] {
+            if group(extra).any(|c| c.value > 0 && !c.key.ends_with("bytes")) {
+                for counter in group(extra) {
+                    write!(f, " {}={}", counter.key, counter.value)?;
+                }
+            }
         }
         Ok(())
     }

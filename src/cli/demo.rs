@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +20,7 @@ use pagecrawl::config::{SyncMode, demo_toml};
 use pagecrawl::{Config, ExitCode, OutputLock, OwnerLock, RunOptions, Shutdown};
 
 use super::args::DemoArgs;
+use super::service::Overrides;
 use super::signals;
 use super::watch::Watch;
 
@@ -40,8 +40,10 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
     let opts = DemoOptions {
         pages: args.pages,
         out: args.out,
-        crawlers: args.crawlers,
-        parsers: args.parsers,
+        threads: Overrides {
+            crawlers: args.crawlers,
+            parsers: args.parsers,
+        },
         latency,
         follow: match (args.follow, args.no_download) {
             (false, _) => Follow::No,
@@ -64,10 +66,8 @@ struct DemoOptions {
     pub pages: u64,
     /// The output file, replaced at the start of the demo.
     pub out: PathBuf,
-    /// Crawler threads, overriding the default.
-    pub crawlers: Option<NonZeroUsize>,
-    /// Parser threads, overriding the default.
-    pub parsers: Option<NonZeroUsize>,
+    /// Crawler and parser threads, overriding the demo config's.
+    pub threads: Overrides,
     /// Latency the site adds to every response.
     pub latency: Duration,
     /// When the crawl syncs its output and state.
@@ -111,12 +111,7 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
         text.push_str(&follow_toml(&files, opts.follow == Follow::DetailAndFiles));
     }
     let mut config = Config::from_toml(&text).context("the built-in demo config")?;
-    if let Some(n) = opts.crawlers {
-        config.threads.crawlers = n;
-    }
-    if let Some(n) = opts.parsers {
-        config.threads.parsers = n;
-    }
+    opts.threads.apply(&mut config);
     config.output.sync = opts.sync;
     let _owner = OwnerLock::acquire(&config.output)?;
     // A demo starts from an empty file and no state, so that its check below is meaningful.

@@ -90,92 +90,9 @@ impl Collector for Status {
         if let Some(now) = &current {
             t.add(now);
         }
-        let counters = [
-            (
-                "pages_fetched",
-                "Pages fetched whole with a 2xx status",
-                t.fetched,
-            ),
-            (
-                "pages_failed",
-                "Pages that failed after their retries",
-                t.failed,
-            ),
-            (
-                "pages_disallowed",
-                "Pages skipped because robots.txt disallows them (http.robots)",
-                t.disallowed,
-            ),
-            (
-                "retries",
-                "Request attempts made after a retryable error",
-                t.retries,
-            ),
-            (
-                "pages_written",
-                "Pages whose items were committed to the output",
-                t.written_pages,
-            ),
-            ("items_written", "Items written to the output", t.items),
-            (
-                "items_already_seen",
-                "Items not written because output.dedup had seen their key",
-                t.already_seen,
-            ),
-            (
-                "pages_parsed_dom",
-                "Pages parsed into a full document tree rather than streamed (extract.engine)",
-                t.parsed_dom,
-            ),
-            (
-                "fields_unconverted",
-                "Field values that did not convert to their field's type (null in the output)",
-                t.fields_unconverted,
-            ),
-            (
-                "lease_reclaims",
-                "Pages of the shared frontier taken over from a daemon whose lease ran out",
-                t.reclaims,
-            ),
-            (
-                "response_bytes",
-                "Response body bytes of fetched pages",
-                t.bytes,
-            ),
-            (
-                "detail_pages_fetched",
-                "Detail pages fetched whole ([follow])",
-                t.detail_fetched,
-            ),
-            (
-                "detail_pages_failed",
-                "Detail pages that failed after their retries (each fails its list page)",
-                t.detail_failed,
-            ),
-            (
-                "detail_bytes",
-                "Response body bytes of detail pages",
-                t.detail_bytes,
-            ),
-            (
-                "files_downloaded",
-                "Files downloaded and stored ([download])",
-                t.files_downloaded,
-            ),
-            (
-                "files_uptodate",
-                "Files found complete on disk, not fetched again",
-                t.files_uptodate,
-            ),
-            (
-                "files_failed",
-                "Files that failed after their retries (each fails its list page)",
-                t.files_failed,
-            ),
-            ("file_bytes", "Bytes of files downloaded", t.file_bytes),
-        ];
-        for (name, help, value) in counters {
-            encode_one(&mut encoder, name, help, &ConstCounter::new(value))?;
+        for counter in t.counters() {
+            let value = ConstCounter::new(counter.value);
+            encode_one(&mut encoder, counter.metric, counter.help, &value)?;
         }
 
         let mut depth = encoder.encode_descriptor(

@@ -27,52 +27,6 @@ pub enum Phase {
     Stopping,
 }
 
-/// Counters summed over the rounds before the current (or last) one.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Totals {
-    pub(super) fetched: u64,
-    pub(super) failed: u64,
-    pub(super) disallowed: u64,
-    pub(super) retries: u64,
-    pub(super) written_pages: u64,
-    pub(super) items: u64,
-    pub(super) already_seen: u64,
-    pub(super) parsed_dom: u64,
-    pub(super) fields_unconverted: u64,
-    pub(super) reclaims: u64,
-    pub(super) bytes: u64,
-    pub(super) detail_fetched: u64,
-    pub(super) detail_failed: u64,
-    pub(super) detail_bytes: u64,
-    pub(super) files_downloaded: u64,
-    pub(super) files_uptodate: u64,
-    pub(super) files_failed: u64,
-    pub(super) file_bytes: u64,
-}
-
-impl Totals {
-    pub(super) fn add(&mut self, s: &Summary) {
-        self.fetched += s.fetched;
-        self.failed += s.failed;
-        self.disallowed += s.disallowed;
-        self.retries += s.retries;
-        self.written_pages += s.written_pages;
-        self.items += s.items;
-        self.already_seen += s.already_seen;
-        self.parsed_dom += s.parsed_dom;
-        self.fields_unconverted += s.fields_unconverted;
-        self.reclaims += s.reclaims;
-        self.bytes += s.bytes;
-        self.detail_fetched += s.detail_fetched;
-        self.detail_failed += s.detail_failed;
-        self.detail_bytes += s.detail_bytes;
-        self.files_downloaded += s.files_downloaded;
-        self.files_uptodate += s.files_uptodate;
-        self.files_failed += s.files_failed;
-        self.file_bytes += s.file_bytes;
-    }
-}
-
 /// The mutable part of [`Status`].
 #[derive(Debug)]
 pub(super) struct Inner {
@@ -80,7 +34,8 @@ pub(super) struct Inner {
     pub(super) round: u64,
     /// The running round's counters, or the last round's while idle.
     pub(super) current: Option<Arc<Stats>>,
-    pub(super) totals: Totals,
+    /// Counters summed over the rounds before the current (or last) one.
+    pub(super) totals: Summary,
     pub(super) last_round_secs: Option<f64>,
     pub(super) last_round_end: Option<SystemTime>,
     pub(super) next_round: Option<SystemTime>,
@@ -108,7 +63,7 @@ impl Status {
                 phase: Phase::Starting,
                 round: 0,
                 current: None,
-                totals: Totals::default(),
+                totals: Summary::default(),
                 last_round_secs: None,
                 last_round_end: None,
                 next_round: None,

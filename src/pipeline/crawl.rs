@@ -14,8 +14,8 @@ use log::{debug, warn};
 use url::Url;
 
 use super::message::{Failure, Fetched, Html, Page};
-use super::stage::Stage;
-use crate::config::SiteConfig;
+use super::stage::{Context, Stage};
+use crate::config::{Config, SiteConfig};
 use crate::http::{Client, FetchError};
 use crate::stats::Queue;
 
@@ -30,6 +30,17 @@ pub(crate) struct Crawler {
 }
 
 impl Crawler {
+    /// The round's crawlers: `threads.crawlers` of them, sharing the context's client.
+    pub fn build_all(config: &Config, context: &Context) -> Vec<Crawler> {
+        (0..config.threads.crawlers.get())
+            .map(|i| Crawler {
+                client: context.client.clone(),
+                site: config.site.clone(),
+                stage: context.stage(format!("crawler-{i}")),
+            })
+            .collect()
+    }
+
     /// Whether robots.txt lets the crawler fetch `url` (always, with `http.robots = false`);
     /// `None` when a stop came first, so the page is not crawled rather than disallowed.
     fn robots_allow(&self, url: &str) -> Option<bool> {

@@ -25,8 +25,8 @@ use url::Url;
 
 use super::budget::Onward;
 use super::message::{Item, Parsed};
-use super::stage::{Incomplete, Refusals, Stage, complete_pages, resolve_link};
-use crate::config::DownloadConfig;
+use super::stage::{Context, Incomplete, Refusals, Stage, complete_pages, resolve_link};
+use crate::config::{Config, DownloadConfig, SyncMode};
 use crate::extract::Value;
 use crate::http::{Client, FetchError};
 use crate::shutdown::Shutdown;
@@ -85,6 +85,31 @@ impl FileRecord {
 }
 
 impl Downloader {
+    /// The round's downloaders: `download.threads` of them; none without `[download]`.
+    /// `written` are the items written before (`output.dedup`).
+    pub fn build_all(
+        config: &Config,
+        context: &Context,
+        written: &Option<AlreadyWritten>,
+    ) -> Vec<Downloader> {
+        let Some(download) = &config.download else {
+            return Vec::new();
+        };
+        let fields: Vec<String> = config.item_fields().iter().map(|f| f.to_string()).collect();
+        let (download, fields) = (Arc::new(download.clone()), Arc::new(fields));
+        (0..download.threads.get())
+            .map(|i| Downloader {
+                client: context.client.clone(),
+                config: download.clone(),
+                fields: fields.clone(),
+                sync: config.output.sync != SyncMode::Never,
+                give_up: context.give_up.clone(),
+                written: written.clone(),
+                stage: context.stage(format!("downloader-{i}")),
+            })
+            .collect()
+    }
+
     /// Downloads the files of pages until `input` is disconnected and drained, or the next
     /// stage is gone.
     pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {

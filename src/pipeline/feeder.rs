@@ -1,5 +1,5 @@
 //! The feed stage of a local crawl: this process's page range into the bounded `pages` channel.
-//! (A shared crawl's feeder takes its pages from Redis instead: `frontier/feeder.rs`.)
+//! (A shared crawl's feeder takes its pages from Redis instead: the frontier's `RedisFeeder`.)
 //!
 //! The feeder is the only sender of `pages`. It ends (and so disconnects the channel) when the
 //! range is done, when "until empty" mode has seen the end of the listing (or stopped before
@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 use crossbeam_channel::{Receiver, Sender, select};
 use log::info;
 
-use super::stage::{Source, Stage};
+use super::build::Resumed;
+use super::stage::{Context, Source, Stage};
+use crate::config::Config;
 use crate::stats::Queue;
 
 /// The feeder's settings and shared state.
@@ -32,6 +34,31 @@ pub(crate) struct Feeder {
     /// The shutdown flag (stops feeding), the counters (pages never sent count as not
     /// crawled) and the end of the listing.
     pub stage: Stage,
+}
+
+impl Feeder {
+    /// The feeder of a round of `config` on this process's own range, which passes over what
+    /// earlier runs committed (and the page that ended the listing); `credits` when the writer
+    /// paces it.
+    pub fn new(
+        config: &Config,
+        resumed: &Resumed,
+        credits: Option<Receiver<()>>,
+        context: &Context,
+    ) -> Feeder {
+        let site = &config.site;
+        let mut skip = resumed.committed.clone();
+        // The page that ended the listing is not committed; it is not fetched again either.
+        skip.extend(resumed.end);
+        Feeder {
+            skip,
+            first_page: site.first_page,
+            last_page: site.last_page,
+            max_page: site.max_page(),
+            credits,
+            stage: context.stage("feeder"),
+        }
+    }
 }
 
 impl Source for Feeder {
@@ -100,7 +127,6 @@ mod tests {
 
     use super::*;
     use crate::pipeline::listing::ListingEnd;
-    use crate::pipeline::stage::Context;
     use crate::shutdown::Shutdown;
     use crate::stats::{Stats, fetch_latency_histogram};
 
@@ -112,12 +138,12 @@ mod tests {
             last_page: last,
             max_page: u64::MAX,
             credits: None,
-            stage: Context {
-                shutdown: shutdown.clone(),
-                end: end.clone(),
-                stats: Stats::new(last.map(|l| l - first + 1), fetch_latency_histogram()),
-            }
-            .stage("feeder"),
+            stage: Stage::new(
+                shutdown,
+                &Stats::new(last.map(|l| l - first + 1), fetch_latency_histogram()),
+                &end,
+                "feeder",
+            ),
         };
         (feeder, end)
     }

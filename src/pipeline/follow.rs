@@ -21,8 +21,8 @@ use url::Url;
 
 use super::budget::Onward;
 use super::message::{Item, Parsed};
-use super::stage::{Incomplete, Refusals, Stage, complete_pages, resolve_link};
-use crate::config::HostList;
+use super::stage::{Context, Incomplete, Refusals, Stage, complete_pages, resolve_link};
+use crate::config::{Config, HostList};
 use crate::extract::{Extractor, Value};
 use crate::http::{BodyPool, Client, FetchError};
 use crate::shutdown::{Shutdown, panic_text};
@@ -51,6 +51,31 @@ pub(crate) struct Follower {
 }
 
 impl Follower {
+    /// The round's detail crawlers: `follow.crawlers` of them, sharing one compiled extractor;
+    /// none without `[follow]`. `written` are the items written before (`output.dedup`).
+    pub fn build_all(
+        config: &Config,
+        context: &Context,
+        written: &Option<AlreadyWritten>,
+    ) -> Vec<Follower> {
+        let Some(follow) = &config.follow else {
+            return Vec::new();
+        };
+        let extractor = Arc::new(follow.extract.clone());
+        (0..follow.crawlers.get())
+            .map(|i| Follower {
+                client: context.client.clone(),
+                extractor: extractor.clone(),
+                index: follow.index,
+                hosts: follow.hosts.clone(),
+                bodies: context.bodies.clone(),
+                give_up: context.give_up.clone(),
+                written: written.clone(),
+                stage: context.stage(format!("follower-{i}")),
+            })
+            .collect()
+    }
+
     /// Follows up pages until `input` is disconnected and drained, or the next stage is gone.
     pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {
         let mut refusals = Refusals::new(

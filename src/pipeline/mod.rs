@@ -1,28 +1,35 @@
-//! The pipeline of one round: channels, threads and join order, nothing else.
+//! The pipeline of one round: its channels, its threads and their join order.
 //!
 //! ```text
 //! feeder ─pages─▶ N crawlers ─html─▶ M parsers ─items─▶ [detail crawlers ─items─▶]
 //!        [downloaders ─items─▶] writer ─committed─▶ listener
+//!    ▲                                                 │
+//!    └──────────────── credits ("until empty") ◀───────┘
 //! ```
 //!
 //! The stages in brackets run only when configured (`[follow]`, `[download]`); absent, their
 //! channel is not made and the stage before sends straight on. It is still a chain, so every
 //! stage ends when its input is disconnected and drained.
 //!
-//! Every stage is built by the caller before any thread starts ([`Parts`]); this function makes
+//! [`run`] makes what the stages share (the end of the listing, the credit loop), has every
+//! stage built before any thread starts (`build.rs`: each from its own config section), makes
 //! the bounded channels, gives each thread its own clones of the ends it uses, drops its own
 //! originals right after spawning (so each channel disconnects exactly when the last thread of
 //! the stage before it ends), and joins every thread in pipeline order, turning a panic or the
 //! writer's error into a failure instead of a hang. One file per stage (`feeder.rs`,
-//! `crawl.rs`, `parse.rs`, `write.rs`); what flows between them is in `message.rs`.
+//! `crawl.rs`, `parse.rs`, `follow.rs`, `download.rs`, `write.rs`); what flows between them is
+//! in `message.rs`.
 
+use std::sync::Arc;
 use std::thread::Builder;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, bounded};
+use anyhow::Result;
+use crossbeam_channel::{Receiver, Sender, bounded};
 use log::warn;
 
 pub(crate) mod budget;
+mod build;
 pub(crate) mod crawl;
 pub(crate) mod download;
 pub(crate) mod feeder;
@@ -37,38 +44,19 @@ pub(crate) mod stage;
 mod threads;
 pub(crate) mod write;
 
+pub(crate) use build::{Resumed, Round};
 pub use observer::{Observer, Silent};
+pub(crate) use write::Output;
 
 use crate::config::QueuesConfig;
 use crate::shutdown::Shutdown;
 use budget::Onward;
+use build::Stages;
+use listing::ListingEnd;
 use message::Parsed;
-use stage::{Listener, Source};
-use threads::{Spawner, join};
-use write::{Writer, WriterReport};
-
-/// Every thread of one round, built and ready.
-pub(crate) struct Parts {
-    /// Sends page numbers: the local feeder, or the shared frontier's.
-    pub source: Box<dyn Source>,
-    /// Fetch pages.
-    pub crawlers: Vec<crawl::Crawler>,
-    /// Extract items.
-    pub parsers: Vec<parse::Parser>,
-    /// Fetch each item's detail page (`[follow]`); empty when not configured.
-    pub followers: Vec<follow::Follower>,
-    /// Download each item's files (`[download]`); empty when not configured.
-    pub downloaders: Vec<download::Downloader>,
-    /// Writes and commits.
-    pub writer: Writer,
-    /// Hears of every commit (the shared frontier's acker), if anyone needs to.
-    pub listener: Option<Box<dyn Listener>>,
-    /// The capacities of the channels.
-    pub queues: QueuesConfig,
-    /// How long requests in flight get after a stop (in every stage that sends requests), and
-    /// what abandons them after that.
-    pub grace: (Duration, Box<dyn FnOnce() + Send>),
-}
+use stage::Context;
+use threads::{Spawned, Spawner, join};
+use write::WriterReport;
 
 /// What the threads left behind.
 #[derive(Default)]
@@ -77,6 +65,26 @@ pub(crate) struct Joined {
     pub report: Option<WriterReport>,
     /// Panics, the writer's error, a thread that could not be spawned. Empty if all went well.
     pub failures: Vec<String>,
+    /// Why an "until empty" crawl stopped before the end of its listing, if it did.
+    pub stopped: Option<String>,
+}
+
+/// Runs one round until every thread has ended. An error comes before any thread starts (a
+/// shared frontier's connection that cannot be made); `shutdown` is raised if a thread cannot
+/// be spawned.
+pub(crate) fn run(round: Round<'_>, shutdown: &Shutdown) -> Result<Joined> {
+    let config = round.config;
+    // What the crawl knows of the listing's end, shared by every stage: the feeder stops at
+    // it, the crawlers skip pages past it, the parsers and the writer find it.
+    let end = Arc::new(ListingEnd::new(round.resumed.end));
+    // The writer gives the feeder a credit for each page it writes in page order, so that the
+    // feeder stays a window of pages ahead of it ("until empty" on one daemon).
+    let credits = round.paced().then(|| build::credits(config));
+    let context = build::context(config, shutdown, &round.stats, &end);
+    let stages = Stages::build(round, &context, credits)?;
+    let mut joined = wire(stages, &context, config.queues, config.http.shutdown_grace);
+    joined.stopped = end.stop_reason();
+    Ok(joined)
 }
 
 /// If `present`, the channel in front of a stage (`capacity` pages) that sends where `head`
@@ -94,9 +102,20 @@ fn stage_before(
     Some((rx, output))
 }
 
-/// Runs `parts` until every thread has ended; `shutdown` is raised if a thread cannot be spawned.
-pub(crate) fn run(parts: Parts, shutdown: &Shutdown) -> Joined {
-    let q = parts.queues;
+/// The round's threads, spawned, in the order they end.
+struct Threads<'scope> {
+    feeder: Spawned<'scope, ()>,
+    crawlers: Vec<Spawned<'scope, ()>>,
+    parsers: Vec<Spawned<'scope, ()>>,
+    followers: Vec<Spawned<'scope, ()>>,
+    downloaders: Vec<Spawned<'scope, ()>>,
+    writer: Spawned<'scope, Result<WriterReport>>,
+    listener: Option<Spawned<'scope, ()>>,
+}
+
+/// Makes the channels, spawns every stage of `stages` on them and joins them all.
+fn wire(stages: Stages, context: &Context, q: QueuesConfig, grace: Duration) -> Joined {
+    let shutdown = &context.shutdown;
     let (pages_tx, pages_rx) = bounded(q.pages.get());
     let (html_tx, html_rx) = bounded(q.html.get());
     // To the writer: bounded in pages and in bytes, since a page of many items weighs what it
@@ -106,52 +125,49 @@ pub(crate) fn run(parts: Parts, shutdown: &Shutdown) -> Joined {
     // as deep as the html queue: pages wait there for a slow stage, so it is the one to hold
     // the crawl back.
     let mut items_tx = Onward::Budget(writer_tx);
-    let download = stage_before(&mut items_tx, !parts.downloaders.is_empty(), q.html.get());
-    let follow = stage_before(&mut items_tx, !parts.followers.is_empty(), q.html.get());
+    let download = stage_before(&mut items_tx, !stages.downloaders.is_empty(), q.html.get());
+    let follow = stage_before(&mut items_tx, !stages.followers.is_empty(), q.html.get());
     let (committed_tx, committed_rx) = bounded(q.items.get());
-    let committed_tx = parts.listener.is_some().then_some(committed_tx);
+    let committed_tx = stages.listener.is_some().then_some(committed_tx);
     let (writer_done, writer_done_rx) = bounded::<()>(0);
     let (crawlers_done, crawlers_done_rx) = bounded::<()>(0);
-    let (grace, abandon) = parts.grace;
+    // At the end of the grace period, the follow-ups give up and the connections are shut.
+    let abandon = {
+        let (give_up, client) = (context.give_up.clone(), context.client.clone());
+        move || {
+            give_up.request();
+            client.abandon();
+        }
+    };
     std::thread::scope(|s| {
         let mut spawn = Spawner {
             scope: s,
             error: None,
         };
         // Consumers first, so that each stage's consumer exists before its producer.
-        let writer = spawn.thread("writer", move || parts.writer.run(items_rx, committed_tx));
-        let mut downloaders = Vec::new();
-        for (i, downloader) in parts.downloaders.into_iter().enumerate() {
+        let writer = spawn.thread("writer", move || stages.writer.run(items_rx, committed_tx));
+        let downloaders = spawn.each("downloader", stages.downloaders, |d| {
             let (input, output) = download.clone().expect("a channel for every downloader");
-            downloaders.push(spawn.thread(format!("downloader-{i}"), move || {
-                downloader.run(input, output)
-            }));
-        }
-        let mut followers = Vec::new();
-        for (i, follower) in parts.followers.into_iter().enumerate() {
+            move || d.run(input, output)
+        });
+        let followers = spawn.each("follower", stages.followers, |f| {
             let (input, output) = follow.clone().expect("a channel for every follower");
-            followers
-                .push(spawn.thread(format!("follower-{i}"), move || follower.run(input, output)));
-        }
-        let mut parsers = Vec::new();
-        for (i, parser) in parts.parsers.into_iter().enumerate() {
+            move || f.run(input, output)
+        });
+        let parsers = spawn.each("parser", stages.parsers, |p| {
             let (html_rx, items_tx) = (html_rx.clone(), items_tx.clone());
-            parsers
-                .push(spawn.thread(format!("parser-{i}"), move || parser.run(html_rx, items_tx)));
-        }
-        let mut crawlers = Vec::new();
-        for (i, crawler) in parts.crawlers.into_iter().enumerate() {
+            move || p.run(html_rx, items_tx)
+        });
+        let crawlers = spawn.each("crawler", stages.crawlers, |c| {
             let (pages_rx, html_tx) = (pages_rx.clone(), html_tx.clone());
-            crawlers.push(spawn.thread(format!("crawler-{i}"), move || {
-                crawler.run(pages_rx, html_tx)
-            }));
-        }
-        let listener = parts.listener.map(|listener| {
+            move || c.run(pages_rx, html_tx)
+        });
+        let listener = stages.listener.map(|listener| {
             spawn.thread("listener", move || {
                 listener.run(committed_rx, writer_done_rx)
             })
         });
-        let feeder = spawn.thread("feeder", move || parts.source.run(pages_tx));
+        let feeder = spawn.thread("feeder", move || stages.source.run(pages_tx));
         // Our copies must go now, or the channels would never disconnect.
         drop((pages_rx, html_tx, html_rx, items_tx, follow, download));
         let watch = Builder::new()
@@ -160,41 +176,53 @@ pub(crate) fn run(parts: Parts, shutdown: &Shutdown) -> Joined {
                 grace::watch(shutdown, grace, &crawlers_done_rx, abandon)
             })
             .inspect_err(|err| warn!("no grace deadline: spawning its thread failed: {err}"));
-
         let mut joined = Joined::default();
         if let Some(err) = spawn.error {
             shutdown.request();
             joined.failures.push(format!("spawning a thread: {err}"));
         }
-        // In the order the stages end: feeder, crawlers, parsers, writer, listener.
-        join(feeder, &mut joined.failures);
-        for crawler in crawlers {
-            join(crawler, &mut joined.failures);
-        }
-        for parser in parsers {
-            join(parser, &mut joined.failures);
-        }
-        for follower in followers {
-            join(follower, &mut joined.failures);
-        }
-        for downloader in downloaders {
-            join(downloader, &mut joined.failures);
-        }
-        // Every request is done: the grace watch has nothing left to guard.
-        drop(crawlers_done);
-        match join(writer, &mut joined.failures) {
-            Some(Ok(report)) => joined.report = Some(report),
-            Some(Err(err)) => joined.failures.push(format!("{err:#}")),
-            None => {}
-        }
-        // The writer is done: a listener gives what is left a deadline.
-        drop(writer_done);
-        if let Some(listener) = listener {
-            join(listener, &mut joined.failures);
-        }
+        let threads = Threads {
+            feeder,
+            crawlers,
+            parsers,
+            followers,
+            downloaders,
+            writer,
+            listener,
+        };
+        join_all(threads, (crawlers_done, writer_done), &mut joined);
         if let Ok(watch) = watch {
             let _ = watch.join();
         }
         joined
     })
+}
+
+/// Joins `threads` in the order the stages end: feeder, crawlers, parsers, detail crawlers,
+/// downloaders, writer, listener. `done` disconnects first when every request is over (the
+/// grace watch has nothing left to guard), then when the writer is (a listener gives what is
+/// left a deadline).
+fn join_all(threads: Threads<'_>, done: (Sender<()>, Sender<()>), joined: &mut Joined) {
+    let (crawlers_done, writer_done) = done;
+    let failures = &mut joined.failures;
+    join(threads.feeder, failures);
+    let requesters = [
+        threads.crawlers,
+        threads.parsers,
+        threads.followers,
+        threads.downloaders,
+    ];
+    for thread in requesters.into_iter().flatten() {
+        join(thread, failures);
+    }
+    drop(crawlers_done);
+    match join(threads.writer, failures) {
+        Some(Ok(report)) => joined.report = Some(report),
+        Some(Err(err)) => failures.push(format!("{err:#}")),
+        None => {}
+    }
+    drop(writer_done);
+    if let Some(listener) = threads.listener {
+        join(listener, failures);
+    }
 }

@@ -15,7 +15,8 @@ use url::Url;
 use super::budget::Onward;
 use super::message::{Failure, Fetched, Html, Item, Page, Parsed};
 use super::selector_warnings::SelectorWarnings;
-use super::stage::Stage;
+use super::stage::{Context, Stage};
+use crate::config::Config;
 use crate::extract::{Extractor, Used};
 use crate::http::BodyPool;
 use crate::shutdown::panic_text;
@@ -38,6 +39,22 @@ pub(crate) struct Parser {
 }
 
 impl Parser {
+    /// The round's parsers: `threads.parsers` of them, sharing one compiled extractor and one
+    /// set of selector warnings.
+    pub fn build_all(config: &Config, context: &Context) -> Vec<Parser> {
+        let extractor = Arc::new(config.extract.clone());
+        let warnings = Arc::new(SelectorWarnings::new(&config.extract, &config.site));
+        (0..config.threads.parsers.get())
+            .map(|i| Parser {
+                extractor: extractor.clone(),
+                bodies: context.bodies.clone(),
+                until_empty: config.site.last_page.is_none(),
+                warnings: warnings.clone(),
+                stage: context.stage(format!("parser-{i}")),
+            })
+            .collect()
+    }
+
     /// Parses pages until the `html` channel is disconnected and drained, or the writer is gone.
     pub fn run(self, html: Receiver<Fetched>, items: Onward<Parsed>) {
         let stats = &self.stage.stats;

@@ -1,6 +1,8 @@
-//! What every stage thread shares, and the two kinds of thread the caller provides to the wiring:
-//! a [`Source`] of page numbers (the local feeder, or the shared frontier's) and a [`Listener`]
-//! to what the writer commits (the shared frontier's acker).
+//! What every stage thread shares ([`Context`], and each thread's [`Stage`] made from it), the
+//! two kinds of thread that may come from elsewhere (a [`Source`] of page numbers: the local
+//! feeder or the shared frontier's; a [`Listener`] to what the writer commits: the shared
+//! frontier's acker), and what the stages that complete whole pages have in common (the detail
+//! crawlers and the downloaders: [`complete_pages`], [`Refusals`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,13 +14,14 @@ use url::Url;
 use super::budget::Onward;
 use super::message::{Committed, Failure, Item, Page, Parsed};
 use crate::config::HostList;
-use crate::http::Client;
+use crate::http::{BodyPool, Client};
 use crate::pipeline::listing::ListingEnd;
 use crate::shutdown::{PanicGuard, Shutdown};
 use crate::stats::Stats;
 
-/// What the threads of one round share; each thread's own [`Stage`] is made from it.
-#[derive(Debug, Clone)]
+/// What the threads of one round share; each stage is built from it and its own config
+/// section, and each thread's own [`Stage`] is made from it.
+#[derive(Clone)]
 pub(crate) struct Context {
     /// Raised to stop taking new pages.
     pub shutdown: Shutdown,
@@ -26,16 +29,36 @@ pub(crate) struct Context {
     pub stats: Arc<Stats>,
     /// The end of the listing, in "until empty" mode: no page past it is needed.
     pub end: Arc<ListingEnd>,
+    /// The HTTP client every stage that sends requests shares (one connection pool, per-host
+    /// slots and pacing, robots.txt).
+    pub client: Client,
+    /// The body buffers the crawlers read pages into and the parsers give back.
+    pub bodies: Arc<BodyPool>,
+    /// Raised at the end of the grace period after a stop: the follow-ups of pages already
+    /// fetched give up then.
+    pub give_up: Shutdown,
 }
 
 impl Context {
     /// The stage context of the thread called `name` (for the log, should it panic).
     pub fn stage(&self, name: impl Into<String>) -> Stage {
+        Stage::new(&self.shutdown, &self.stats, &self.end, name)
+    }
+}
+
+impl Stage {
+    /// The share of the thread called `name` in a round with these flag, counters and end.
+    pub fn new(
+        shutdown: &Shutdown,
+        stats: &Arc<Stats>,
+        end: &Arc<ListingEnd>,
+        name: impl Into<String>,
+    ) -> Stage {
         Stage {
-            shutdown: self.shutdown.clone(),
-            stats: self.stats.clone(),
-            end: self.end.clone(),
-            _guard: self.shutdown.panic_guard(name),
+            shutdown: shutdown.clone(),
+            stats: stats.clone(),
+            end: end.clone(),
+            _guard: shutdown.panic_guard(name),
         }
     }
 }

@@ -18,6 +18,7 @@ pub(super) struct Spawner<'scope, 'env> {
 pub(super) type Spawned<'scope, T> = Option<(String, ScopedJoinHandle<'scope, T>)>;
 
 impl<'scope> Spawner<'scope, '_> {
+    /// Spawns `f` on a thread called `name`, unless a spawn failed before.
     pub fn thread<T: Send + 'scope>(
         &mut self,
         name: impl Into<String>,
@@ -37,6 +38,27 @@ impl<'scope> Spawner<'scope, '_> {
                 None
             }
         }
+    }
+}
+
+impl<'scope> Spawner<'scope, '_> {
+    /// Spawns one thread per stage of `stages`, called `<name>-0`, `<name>-1` …, each running
+    /// what `body` makes of its stage.
+    pub fn each<S, F, T>(
+        &mut self,
+        name: &str,
+        stages: Vec<S>,
+        mut body: impl FnMut(S) -> F,
+    ) -> Vec<Spawned<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, stage)| self.thread(format!("{name}-{i}"), body(stage)))
+            .collect()
     }
 }
 

@@ -34,7 +34,7 @@ use xxhash_rust::xxh3::Xxh3;
 use super::budget::BudgetReceiver;
 use super::message::{Committed, Failure, Item, Parsed};
 use super::stage::Stage;
-use crate::config::SyncMode;
+use crate::config::{Config, FILES_KEY, SyncMode};
 use crate::pipeline::listing::Listing;
 use crate::shutdown::OutputLock;
 use crate::stats::Queue;
@@ -47,9 +47,9 @@ const BATCH_WINDOW: Duration = Duration::from_millis(250);
 /// In `sync = "batch"` mode, the most pages one commit covers.
 const BATCH_PAGES: usize = 64;
 
-/// The writer thread's state.
-pub(crate) struct Writer {
-    /// The output file, opened (and recovered) before any thread starts.
+/// What the writer owns, opened (and recovered) by the round's setup before any thread starts.
+pub(crate) struct Output {
+    /// The output file.
     pub file: File,
     /// Its path, for error messages.
     pub path: PathBuf,
@@ -57,19 +57,35 @@ pub(crate) struct Writer {
     pub len: u64,
     /// The state journal.
     pub journal: Journal,
-    /// When to sync.
-    pub sync: SyncMode,
-    /// Encodes items.
-    pub encoder: LineEncoder,
-    /// Held around each write, see [`OutputLock`].
-    pub lock: OutputLock,
-    /// What a page means for the end of the listing, in "until empty" mode: it puts pages in
-    /// order and drops those past the end.
-    pub listing: Listing,
     /// Which items are new, with `output.dedup`.
     pub dedup: Dedup,
+    /// Held around each write, see [`OutputLock`].
+    pub lock: OutputLock,
+}
+
+/// The writer thread's state.
+pub(crate) struct Writer {
+    /// The output file.
+    file: File,
+    /// Its path, for error messages.
+    path: PathBuf,
+    /// Its length now, which the next commit record builds on.
+    len: u64,
+    /// The state journal.
+    journal: Journal,
+    /// When to sync.
+    sync: SyncMode,
+    /// Encodes items.
+    encoder: LineEncoder,
+    /// Held around each write, see [`OutputLock`].
+    lock: OutputLock,
+    /// What a page means for the end of the listing, in "until empty" mode: it puts pages in
+    /// order and drops those past the end.
+    listing: Listing,
+    /// Which items are new, with `output.dedup`.
+    dedup: Dedup,
     /// The round's counters, and the shutdown flag raised when writing fails.
-    pub stage: Stage,
+    stage: Stage,
 }
 
 /// What the writer reports when it is done.
@@ -118,6 +134,29 @@ impl Session {
 }
 
 impl Writer {
+    /// The writer of a round of `config` into `output`, which hands every page to `listing`
+    /// first.
+    pub fn new(config: &Config, output: Output, listing: Listing, stage: Stage) -> Writer {
+        let fields = config.item_fields();
+        let encoder = match &config.download {
+            None => LineEncoder::new(fields),
+            // The download stage adds `files` after every other field.
+            Some(_) => LineEncoder::new(fields.into_iter().chain([FILES_KEY])),
+        };
+        Writer {
+            file: output.file,
+            path: output.path,
+            len: output.len,
+            journal: output.journal,
+            sync: config.output.sync,
+            encoder,
+            lock: output.lock,
+            listing,
+            dedup: output.dedup,
+            stage,
+        }
+    }
+
     /// Writes and commits pages until the `items` channel is disconnected and drained, announcing
     /// every commit and failed page to `listener`.
     pub fn run(

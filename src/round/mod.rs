@@ -18,7 +18,7 @@ use crate::exit_code::ExitCode;
 use crate::pipeline::{self, Observer, Silent};
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::stats::{self, Summary};
-use crate::store::journal::{Record, now_ms};
+use crate::store::journal::{Journal, Record, now_ms};
 
 mod preview;
 mod setup;
@@ -116,41 +116,34 @@ pub fn run_with(
     output_lock: &OutputLock,
     options: &RunOptions,
 ) -> Result<Outcome> {
-    let round = setup::prepare(config, shutdown, output_lock, options)?;
-    let joined = pipeline::run(round.parts, shutdown);
+    let prepared = setup::prepare(config, shutdown, output_lock, options)?;
+    let stats = prepared.round.stats.clone();
+    let (number, started_ms) = (prepared.number, prepared.started_ms);
+    let joined = pipeline::run(prepared.round, shutdown)?;
     let mut failures = joined.failures;
     let mut report = joined.report.unwrap_or_default();
 
     // The round is over only if every page got its chance. In a single crawl, failed pages
     // (or a stop before the end of the listing) keep it open for the next run to retry; a
-    // service fetches them again next round anyway.
+    // service fetches them again next round anyway. Pages robots.txt disallowed are not done
+    // either: they are not committed, and a resume asks robots.txt again.
     let interrupted = shutdown.is_requested();
-    let stopped = round.end.stop_reason();
-    // Pages robots.txt disallowed are not done either: they are not committed, and a resume
-    // asks robots.txt again.
-    let disallowed = round.stats.snapshot().disallowed;
-    let complete = report.failed.is_empty() && stopped.is_none() && disallowed == 0;
+    let stopped = joined.stopped;
+    let complete =
+        report.failed.is_empty() && stopped.is_none() && stats.snapshot().disallowed == 0;
     let mut round_ended = false;
     if failures.is_empty()
         && !interrupted
         && (options.scheduled || complete)
-        && let Some(mut journal) = report.journal.take()
+        && let Some(journal) = report.journal.take()
     {
-        let _whole = output_lock.lock();
-        let record = Record::RoundEnd {
-            round: round.round,
-            at_ms: now_ms(),
-        };
-        match journal.append(&record, true) {
+        match end_round(journal, number, output_lock) {
             Ok(()) => round_ended = true,
-            Err(err) => failures.push(format!(
-                "writing state file {}: {err}",
-                journal.path().display()
-            )),
+            Err(failure) => failures.push(failure),
         }
     }
 
-    let summary = round.stats.snapshot();
+    let summary = stats.snapshot();
     let observer: &dyn Observer = options.observer.as_deref().unwrap_or(&Silent);
     observer.round_finished(&summary);
     for failure in &failures {
@@ -163,14 +156,26 @@ pub fn run_with(
         end_of_listing: report.end,
         stopped,
         failed_pages: report.failed,
-        resumed_pages: round.resumed_pages,
-        round: round.round,
-        round_started_ms: round.started_ms,
+        resumed_pages: prepared.resumed_pages,
+        round: number,
+        round_started_ms: started_ms,
         round_ended,
         disallowed_example: report.disallowed_example,
     };
     log_summary(config, options, &outcome);
     Ok(outcome)
+}
+
+/// Records that round `round` ended, as one whole record.
+fn end_round(mut journal: Journal, round: u64, output_lock: &OutputLock) -> Result<(), String> {
+    let _whole = output_lock.lock();
+    let record = Record::RoundEnd {
+        round,
+        at_ms: now_ms(),
+    };
+    journal
+        .append(&record, true)
+        .map_err(|err| format!("writing state file {}: {err}", journal.path().display()))
 }
 
 /// The summary line, and what a next run or round will do about what is left.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use log::{info, warn};
 
-use super::{Limits, ListingEnd, Why, disallowed_reason, ending, first_page_reason, items_hash};
+use super::{
+    ListingEnd, ListingLimits, Why, disallowed_reason, ending, first_page_reason, items_hash,
+};
 use crate::pipeline::message::{Failure, Parsed};
 use crate::stats::Stats;
 
@@ -33,7 +35,7 @@ pub(crate) struct InOrder {
     /// Whether the crawl stopped before the end (recorded in `listing`).
     stopped: bool,
     /// The crawl's limits.
-    limits: Limits,
+    limits: ListingLimits,
     /// Given back to the feeder, one per released page; dropped once nothing more is needed.
     credits: Option<Sender<()>>,
     /// Shared with the feeder and crawlers.
@@ -47,11 +49,11 @@ impl InOrder {
     /// journal's `tail` (the last listing page committed, and its items' hash) and `end` come
     /// from an earlier run.
     pub fn new(
-        limits: Limits,
+        limits: ListingLimits,
         committed: BTreeSet<u64>,
         tail: Option<(u64, u64)>,
         end: Option<u64>,
-        credits: Sender<()>,
+        credits: Option<Sender<()>>,
         listing: Arc<ListingEnd>,
         stats: Arc<Stats>,
     ) -> InOrder {
@@ -66,7 +68,7 @@ impl InOrder {
             found_end: false,
             stopped: false,
             limits,
-            credits: Some(credits),
+            credits,
             listing,
             stats,
         }
@@ -265,7 +267,7 @@ mod tests {
         credits: crossbeam_channel::Receiver<()>,
     }
 
-    fn fixture(limits: Limits, committed: &[u64], tail: Option<(u64, u64)>) -> Fixture {
+    fn fixture(limits: ListingLimits, committed: &[u64], tail: Option<(u64, u64)>) -> Fixture {
         let listing = Arc::new(ListingEnd::default());
         let stats = Stats::new(None, fetch_latency_histogram());
         let (tx, credits) = crossbeam_channel::bounded(64);
@@ -274,7 +276,7 @@ mod tests {
             committed.iter().copied().collect(),
             tail,
             None,
-            tx,
+            Some(tx),
             listing.clone(),
             stats.clone(),
         );
@@ -415,7 +417,7 @@ mod tests {
 
     #[test]
     fn committed_pages_are_passed_over_and_max_pages_stops() {
-        let limits = Limits {
+        let limits = ListingLimits {
             max_page: 4,
             ..limits()
         };

@@ -27,7 +27,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use log::warn;
 
+use crossbeam_channel::Sender;
+
+use crate::config::Config;
+use crate::pipeline::build::Resumed;
 use crate::pipeline::message::{Failure, Item, Parsed};
+use crate::pipeline::stage::Context;
 
 mod in_order;
 mod unordered;
@@ -58,6 +63,15 @@ impl Default for ListingEnd {
 }
 
 impl ListingEnd {
+    /// What a round knows of the end when it starts: where an earlier run found it, if one did.
+    pub fn new(recorded: Option<u64>) -> ListingEnd {
+        let end = ListingEnd::default();
+        if let Some(page) = recorded {
+            end.observe_empty(page);
+        }
+        end
+    }
+
     /// Records that the listing ends at `page` at the latest; the lowest such page wins.
     pub fn observe_empty(&self, page: u64) {
         self.first_empty.fetch_min(page, Ordering::SeqCst);
@@ -103,7 +117,7 @@ impl ListingEnd {
 
 /// The limits of an "until empty" crawl, from `[site]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Limits {
+pub(crate) struct ListingLimits {
     /// `site.first_page`: a listing that ends there is an error, not an empty success.
     pub first_page: u64,
     /// The last page `site.max_pages` lets the crawl fetch.
@@ -166,7 +180,7 @@ pub(super) fn first_page_reason(page: u64, url: &str, why: Why) -> String {
 
 /// Why a listing stops when `count` pages in a row, the last one `page`, are disallowed by
 /// robots.txt: past `site.max_failed_in_a_row` of them, the listing's end cannot be found.
-pub(super) fn disallowed_reason(count: u32, limits: &Limits, page: u64) -> String {
+pub(super) fn disallowed_reason(count: u32, limits: &ListingLimits, page: u64) -> String {
     format!(
         "{count} pages in a row are disallowed by robots.txt (`site.max_failed_in_a_row` = {}), \
          the last one page {page}: stopping, since the end of the listing cannot be found \
@@ -187,6 +201,40 @@ pub(crate) enum Listing {
 }
 
 impl Listing {
+    /// What the writer of a round of `config` does with each page: in page order on one
+    /// daemon, as they come with a `shared` frontier, without a listing at all with a known
+    /// range. `credits` go back to the feeder as pages are released in order.
+    pub fn new(
+        config: &Config,
+        resumed: &Resumed,
+        shared: bool,
+        credits: Option<Sender<()>>,
+        context: &Context,
+    ) -> Listing {
+        let site = &config.site;
+        if site.last_page.is_some() {
+            return Listing::Range;
+        }
+        let limits = ListingLimits {
+            first_page: site.first_page,
+            max_page: site.max_page(),
+            max_failed_in_a_row: site.max_failed_in_a_row,
+        };
+        let (end, stats) = (context.end.clone(), context.stats.clone());
+        if shared {
+            return Listing::Unordered(Unordered::new(limits, end, stats));
+        }
+        Listing::InOrder(Box::new(InOrder::new(
+            limits,
+            resumed.committed.clone(),
+            resumed.tail,
+            resumed.end,
+            credits,
+            end,
+            stats,
+        )))
+    }
+
     /// Takes one page from the parsers; returns the pages to write or record now, in order.
     pub fn push(&mut self, message: Parsed) -> Vec<Parsed> {
         match self {
@@ -270,8 +318,8 @@ pub(super) mod tests {
         }
     }
 
-    pub(in crate::pipeline::listing) fn limits() -> Limits {
-        Limits {
+    pub(in crate::pipeline::listing) fn limits() -> ListingLimits {
+        ListingLimits {
             first_page: 0,
             max_page: u64::MAX,
             max_failed_in_a_row: 3,

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use log::{info, warn};
 
-use super::{Limits, ListingEnd, Why, disallowed_reason, ending, first_page_reason, items_hash};
+use super::{
+    ListingEnd, ListingLimits, Why, disallowed_reason, ending, first_page_reason, items_hash,
+};
 use crate::pipeline::message::{Failure, Item, Parsed};
 use crate::stats::Stats;
 
@@ -18,7 +20,7 @@ use crate::stats::Stats;
 /// last). Failed pages in a row (in the order they arrive) stop this daemon.
 pub(crate) struct Unordered {
     /// The crawl's limits.
-    pub limits: Limits,
+    pub limits: ListingLimits,
     /// Failed pages in a row, in arrival order.
     pub failed_in_a_row: u32,
     /// Pages robots.txt disallowed in a row.
@@ -36,7 +38,7 @@ impl Unordered {
     const RECENT: usize = 256;
 
     /// A daemon's view of a shared listing.
-    pub fn new(limits: Limits, listing: Arc<ListingEnd>, stats: Arc<Stats>) -> Unordered {
+    pub fn new(limits: ListingLimits, listing: Arc<ListingEnd>, stats: Arc<Stats>) -> Unordered {
         Unordered {
             limits,
             failed_in_a_row: 0,
