@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::{Knobs, TestEnv, check_pages, run_bounded};
 use demo_site::{Fault, SiteOptions};
-use pagecrawl::ExitCode;
 use pagecrawl::Shutdown;
+use pagecrawl::{ExitCode, FetchError};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -386,18 +386,21 @@ fn http_faults_are_retried_or_failed_without_stopping_the_crawl() {
     let s = outcome.summary;
     assert_eq!(outcome.exit_code(), ExitCode::PagesFailed, "{outcome:?}");
     assert_eq!((s.fetched, s.failed), (7, 3), "{s:?}");
-    let failed: Vec<(u64, &str)> = outcome
+    let failed: Vec<(u64, Option<&FetchError>)> = outcome
         .failed_pages
         .iter()
-        .map(|(p, r)| (*p, r.as_str()))
+        .map(|(p, r)| (*p, r.fetch_error()))
         .collect();
-    assert_eq!(failed[0], (2, "http status 404"));
     assert!(
-        failed[1].0 == 3 && failed[1].1.starts_with("timed out"),
+        matches!(failed[0], (2, Some(FetchError::Status { code: 404, .. }))),
         "{failed:?}"
     );
     assert!(
-        failed[2].0 == 4 && failed[2].1.contains("max_body_bytes"),
+        matches!(failed[1], (3, Some(FetchError::Timeout(_)))),
+        "{failed:?}"
+    );
+    assert!(
+        matches!(failed[2], (4, Some(FetchError::TooLarge(_)))),
         "{failed:?}"
     );
     let site = &env.site;
@@ -445,7 +448,10 @@ fn truncated_body_is_retried_and_never_parsed() {
     assert_eq!(outcome.exit_code(), ExitCode::PagesFailed);
     assert_eq!((s.fetched, s.failed), (5, 1), "{s:?}");
     assert!(
-        outcome.failed_pages[&2].starts_with("network error"),
+        matches!(
+            outcome.failed_pages[&2].fetch_error(),
+            Some(FetchError::Network(_))
+        ),
         "{outcome:?}"
     );
     assert_eq!(env.site.requests_for(2), 3);

@@ -9,7 +9,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::{Knobs, TestEnv, check_pages, num, summary_of};
 use demo_site::{Fault, SiteOptions};
-use pagecrawl::ExitCode;
+use pagecrawl::{ExitCode, FetchError, PageError};
+
+/// The fetch error a page failed with.
+fn fetch_error(reason: &PageError) -> &FetchError {
+    reason
+        .fetch_error()
+        .unwrap_or_else(|| panic!("not a fetch error: {reason:?}"))
+}
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -55,7 +62,10 @@ fn a_trickling_body_is_stopped_by_the_whole_request_budget() {
         started.elapsed()
     );
     assert!(
-        outcome.failed_pages[&1].starts_with("timed out"),
+        matches!(
+            fetch_error(&outcome.failed_pages[&1]),
+            FetchError::Timeout(_)
+        ),
         "{outcome:?}"
     );
     assert_eq!(env.site.requests_for(1), 2);
@@ -80,7 +90,10 @@ fn a_gzip_bomb_is_limited_after_decoding() {
     };
     let outcome = env.crawl(&knobs, LIMIT);
     assert!(
-        outcome.failed_pages[&1].contains("larger than http.max_body_bytes"),
+        matches!(
+            fetch_error(&outcome.failed_pages[&1]),
+            FetchError::TooLarge(_)
+        ),
         "{outcome:?}"
     );
     assert_eq!(env.site.requests_for(1), 1, "not retried");
@@ -190,7 +203,8 @@ fn redirects_are_followed_only_where_the_policy_allows() {
     let outcome = env.crawl(&knobs, LIMIT);
     let failed = &outcome.failed_pages;
     assert!(
-        failed[&1].contains("more than http.max_redirects (5)"),
+        matches!(fetch_error(&failed[&1]), FetchError::Redirect(why)
+            if why.contains("more than http.max_redirects (5)")),
         "{failed:?}"
     );
     assert_eq!(
@@ -200,19 +214,23 @@ fn redirects_are_followed_only_where_the_policy_allows() {
     );
     assert!(!failed.contains_key(&2), "a same-site redirect is followed");
     assert_eq!(env.site.requests_for(2), 2);
-    assert!(failed[&4].contains("scheme file"), "{failed:?}");
-    assert!(failed[&5].contains("scheme ftp"), "{failed:?}");
+    let redirect = |page: u64| match fetch_error(&failed[&page]) {
+        FetchError::Redirect(why) => why.clone(),
+        other => panic!("page {page}: not a refused redirect: {other:?}"),
+    };
+    assert!(redirect(4).contains("scheme file"), "{failed:?}");
+    assert!(redirect(5).contains("scheme ftp"), "{failed:?}");
     // Same site means the same scheme, host and port: localhost is not 127.0.0.1, another port
     // is another server, and https is not http.
     for page in [3, 6, 7] {
         assert!(
-            failed[&page].contains("redirect to another site"),
+            redirect(page).contains("redirect to another site"),
             "page {page}: {failed:?}"
         );
         assert_eq!(env.site.requests_for(page), 1, "page {page}: not followed");
     }
     assert!(
-        failed[&6].contains(&format!("(http://{b}, not http://127.0.0.1:")),
+        redirect(6).contains(&format!("(http://{b}, not http://127.0.0.1:")),
         "{failed:?}"
     );
     assert_eq!(
@@ -256,10 +274,14 @@ fn offsite_redirects_follow_only_when_allowed_and_never_to_internal_addresses() 
     let outcome = crawl_following_offsite(&env, 5);
     let failed = &outcome.failed_pages;
     // Followed (localhost is the site's own 127.0.0.1), then nothing listens on port 1.
-    assert!(failed[&1].starts_with("network error"), "{failed:?}");
+    assert!(
+        matches!(fetch_error(&failed[&1]), FetchError::Network(_)),
+        "{failed:?}"
+    );
     for page in [2, 3, 4] {
         assert!(
-            failed[&page].contains("not a public address"),
+            matches!(fetch_error(&failed[&page]), FetchError::Redirect(why)
+                if why.contains("not a public address")),
             "page {page}: {failed:?}"
         );
     }
@@ -284,7 +306,8 @@ fn ipv6_addresses_that_carry_an_internal_ipv4_address_are_refused() {
     let failed = &outcome.failed_pages;
     for page in 1..=5 {
         assert!(
-            failed[&page].contains("not a public address"),
+            matches!(fetch_error(&failed[&page]), FetchError::Redirect(why)
+                if why.contains("not a public address")),
             "page {page}: {failed:?}"
         );
     }
@@ -312,8 +335,12 @@ fn huge_response_headers_fail_the_page_only() {
     let outcome = env.crawl(&knobs, LIMIT);
     assert!(outcome.failed_pages.contains_key(&1), "{outcome:?}");
     for page in [1, 2] {
-        let reason = format!("{:?}", outcome.failed_pages[&page]);
-        assert!(reason.contains("response header is too big"), "{reason}");
+        let err = fetch_error(&outcome.failed_pages[&page]);
+        assert!(
+            matches!(err, FetchError::Other(_))
+                && err.to_string().contains("response header is too big"),
+            "{err:?}"
+        );
     }
     assert_eq!(pages_written(&env), BTreeSet::from([0, 3, 4]));
 }
@@ -387,7 +414,10 @@ fn timeout_secs_bounds_the_whole_request_redirects_included() {
     let started = Instant::now();
     let outcome = env.crawl(&knobs, LIMIT);
     assert!(
-        outcome.failed_pages[&1].starts_with("timed out"),
+        matches!(
+            fetch_error(&outcome.failed_pages[&1]),
+            FetchError::Timeout(_)
+        ),
         "{:?}",
         outcome.failed_pages
     );
@@ -455,12 +485,13 @@ fn gzip_deflate_and_br_pages_are_decoded_and_bombs_of_each_stopped_after_decodin
     let outcome = env.crawl(&knobs, LIMIT);
     let failed = &outcome.failed_pages;
     assert!(
-        failed[&5].contains("\"zstd\" was not asked for"),
+        matches!(fetch_error(&failed[&5]), FetchError::Encoding(why)
+            if why.contains("\"zstd\" was not asked for")),
         "{failed:?}"
     );
     for page in [6, 7, 8] {
         assert!(
-            failed[&page].contains("larger than http.max_body_bytes"),
+            matches!(fetch_error(&failed[&page]), FetchError::TooLarge(_)),
             "page {page}: {failed:?}"
         );
     }

@@ -364,7 +364,8 @@ fn https_with_the_ca_in_ca_file_crawls_everything() {
     assert_eq!(env.site.robots_requests(), 1, "robots.txt over HTTPS too");
 }
 
-/// Crawls `env` over HTTPS (trusting `ca_file`, if any) and returns each page's failure.
+/// Crawls `env` over HTTPS (trusting `ca_file`, if any) and returns each page's TLS failure,
+/// in words.
 fn https_failures(env: &TestEnv, ca_file: Option<&std::path::Path>) -> Vec<String> {
     let outcome = common::run_bounded(
         https_config(env, ca_file),
@@ -380,10 +381,15 @@ fn https_failures(env: &TestEnv, ca_file: Option<&std::path::Path>) -> Vec<Strin
         "a certificate error is not retried"
     );
     let https = format!("https://{}/top250?start=", env.site.https_addr().unwrap());
+    let mut out = Vec::new();
     for reason in outcome.failed_pages.values() {
-        assert!(reason.contains(&https), "the URL in {reason:?}");
+        let Some(pagecrawl::FetchError::Tls(why)) = reason.fetch_error() else {
+            panic!("not a TLS failure: {reason:?}");
+        };
+        assert!(why.contains(&https), "the URL in {why:?}");
+        out.push(why.clone());
     }
-    outcome.failed_pages.into_values().collect()
+    out
 }
 
 #[test]

@@ -14,5 +14,5 @@ pub(crate) mod robots;
 pub(crate) mod tls;
 
 pub(crate) use client::Client;
-pub(crate) use error::FetchError;
+pub use error::FetchError;
 pub(crate) use pool::BodyPool;

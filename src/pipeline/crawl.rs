@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 use log::{debug, warn};
 use url::Url;
 
-use super::message::{Failure, Fetched, Html, Page};
+use super::message::{Failure, Fetched, Html, Page, PageError};
 use super::stage::{Context, Stage};
 use crate::config::{Config, SiteConfig};
 use crate::http::{Client, FetchError};
@@ -129,7 +129,7 @@ impl Crawler {
                 }
                 Err(err) => {
                     warn!("page {page} ({url}): {err}");
-                    Err(Failure::Failed(err.to_string()))
+                    Err(Failure::Failed(PageError::fetch(err)))
                 }
             };
             let fetched = content.is_ok();

@@ -24,6 +24,7 @@ use log::debug;
 use url::Url;
 
 use super::budget::Onward;
+use super::error::{FileError, PageError};
 use super::message::{Item, Parsed};
 use super::stage::{Context, Incomplete, Refusals, Stage, complete_pages, resolve_link};
 use crate::config::{Config, DownloadConfig, SyncMode};
@@ -154,10 +155,10 @@ impl Downloader {
         // One sync of the folder makes the page's renames durable, before its commit.
         if stored_any && self.sync {
             sync_dir(&self.config.dir).map_err(|err| {
-                Incomplete::Failed(format!(
-                    "syncing download.dir {}: {err}",
-                    self.config.dir.display()
-                ))
+                Incomplete::Failed(PageError::SyncDir {
+                    dir: self.config.dir.display().to_string(),
+                    error: Arc::new(err),
+                })
             })?;
         }
         Ok(items)
@@ -167,9 +168,12 @@ impl Downloader {
     fn store(&self, url: &Url, item: &Item, n: usize) -> Result<FileRecord, Incomplete> {
         let stats = &self.stage.stats;
         let dir = self.config.dir.as_path();
-        let failed = |why: String| {
+        let failed = |error: FileError| {
             stats.file_failed();
-            Incomplete::Failed(format!("file {url}: {why}"))
+            Incomplete::Failed(PageError::File {
+                url: url.to_string(),
+                error,
+            })
         };
         let names = possible_extensions(url)
             .iter()
@@ -182,7 +186,12 @@ impl Downloader {
                     return Ok(self.record(url, dir, name, checksum, "uptodate"));
                 }
                 Ok(None) => {}
-                Err(err) => return Err(failed(format!("reading {}: {err}", path(dir, name)))),
+                Err(err) => {
+                    return Err(failed(FileError::Read {
+                        path: path(dir, name),
+                        error: Arc::new(err),
+                    }));
+                }
             }
         }
         let max_bytes = self.config.max_bytes;
@@ -200,16 +209,15 @@ impl Downloader {
             Ok(done) => done,
             Err(FetchError::Interrupted) => return Err(Incomplete::Abandoned),
             Err(_) if self.give_up.is_requested() => return Err(Incomplete::Abandoned),
-            Err(FetchError::TooLarge(limit)) => {
-                return Err(failed(format!(
-                    "larger than download.max_bytes ({limit} bytes)"
-                )));
-            }
-            Err(err) => return Err(failed(err.to_string())),
+            Err(FetchError::TooLarge(limit)) => return Err(failed(FileError::TooLarge(limit))),
+            Err(err) => return Err(failed(FileError::Fetch(Arc::new(err)))),
         };
-        let stored = file
-            .commit_unsynced_rename(self.sync)
-            .map_err(|err| failed(format!("storing {}: {err}", path(dir, &name))))?;
+        let stored = file.commit_unsynced_rename(self.sync).map_err(|err| {
+            failed(FileError::Store {
+                path: path(dir, &name),
+                error: Arc::new(err),
+            })
+        })?;
         stats.file_downloaded(stored.bytes);
         Ok(self.record(url, dir, &name, stored.checksum, "downloaded"))
     }

@@ -20,12 +20,15 @@ use crossbeam_channel::Receiver;
 use url::Url;
 
 use super::budget::Onward;
+use super::error::{DetailError, PageError};
 use super::message::{Item, Parsed};
-use super::stage::{Context, Incomplete, Refusals, Stage, complete_pages, resolve_link};
+use super::stage::{
+    Context, Incomplete, Refusals, Stage, complete_pages, extract_guarded, resolve_link,
+};
 use crate::config::{Config, HostList};
 use crate::extract::{Extractor, Value};
 use crate::http::{BodyPool, Client, FetchError};
-use crate::shutdown::{Shutdown, panic_text};
+use crate::shutdown::Shutdown;
 use crate::store::dedup::AlreadyWritten;
 
 /// One detail crawler thread's share of the work.
@@ -142,35 +145,25 @@ impl Follower {
             Err(_) if self.give_up.is_requested() => return Err(Incomplete::Abandoned),
             Err(err) => {
                 stats.detail_failed();
-                return Err(Incomplete::Failed(format!("detail page {url}: {err}")));
+                return Err(detail_failed(url, DetailError::Fetch(Arc::new(err))));
             }
         };
         let body = response.body;
         stats.detail_fetched(body.len() as u64);
         // Its links resolve against where the redirects led.
         let final_url = Url::parse(&response.url).unwrap_or_else(|_| url.clone());
-        // A parser bug on one hostile page must cost that page, not the crawl.
-        let extracted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.extractor.extract_values(&body, &final_url).0
-        }));
+        let (extracted, _) = extract_guarded(|| self.extractor.extract_values(&body, &final_url));
         self.bodies.give(body.into_bytes());
         let items = match extracted {
-            Ok(Ok(extracted)) => {
+            Ok(extracted) => {
                 if extracted.unconverted > 0 {
                     stats.fields_unconverted(extracted.unconverted);
                 }
                 extracted.items
             }
-            Ok(Err(reason)) => {
+            Err(reason) => {
                 stats.detail_failed();
-                return Err(Incomplete::Failed(format!("detail page {url}: {reason}")));
-            }
-            Err(panic) => {
-                stats.detail_failed();
-                return Err(Incomplete::Failed(format!(
-                    "detail page {url}: the HTML parser panicked: {}",
-                    panic_text(&*panic)
-                )));
+                return Err(detail_failed(url, DetailError::Parse(reason)));
             }
         };
         let width = self.extractor.field_names().count();
@@ -180,4 +173,12 @@ impl Follower {
             .next()
             .unwrap_or_else(|| vec![Value::Null; width]))
     }
+}
+
+/// The page fails: the detail page at `url` did, for `error`.
+fn detail_failed(url: &Url, error: DetailError) -> Incomplete {
+    Incomplete::Failed(PageError::Detail {
+        url: url.to_string(),
+        error,
+    })
 }

@@ -12,16 +12,17 @@
 
 use std::mem::size_of;
 
+pub use super::error::PageError;
 pub use crate::extract::Item;
 use crate::store::seen::Key;
 
 /// Why a page carries no content past the stage that found it. Every later stage passes it on
 /// unchanged; the writer records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Failure {
-    /// The page failed after its retries, or could not be parsed (a parser panic, a per-page
-    /// limit). Recorded as failed; the next run tries it again. The reason is one line.
-    Failed(String),
+    /// The page failed after its retries, or could not be parsed or completed. Recorded as
+    /// failed; the next run tries it again.
+    Failed(PageError),
     /// "Until empty" mode: the page answered 404 or 410, the status given. It ends the listing,
     /// unless a page before it ends it first. (With a known range, that is a `Failed`.)
     Gone(u16),
@@ -32,7 +33,7 @@ pub enum Failure {
 }
 
 /// One page between two stages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Page<T> {
     /// The page number.
     pub number: u64,
@@ -80,8 +81,8 @@ impl Parsed {
                             })
                             .sum::<usize>()
                 }
-                Err(Failure::Failed(reason)) => text(reason),
-                Err(Failure::Gone(_) | Failure::Disallowed) => 0,
+                // A failure holds a few words and a shared error.
+                Err(_) => 0,
             }
     }
 }

@@ -32,6 +32,7 @@ pub(crate) mod budget;
 mod build;
 pub(crate) mod crawl;
 pub(crate) mod download;
+mod error;
 pub(crate) mod feeder;
 pub(crate) mod follow;
 mod grace;
@@ -45,6 +46,7 @@ mod threads;
 pub(crate) mod write;
 
 pub(crate) use build::{Resumed, Round};
+pub use error::{DetailError, FileError, PageError, ParseError, StageFailure};
 pub use observer::{Observer, Silent};
 pub(crate) use write::Output;
 
@@ -64,7 +66,7 @@ pub(crate) struct Joined {
     /// The writer's report; `None` if it failed or panicked.
     pub report: Option<WriterReport>,
     /// Panics, the writer's error, a thread that could not be spawned. Empty if all went well.
-    pub failures: Vec<String>,
+    pub failures: Vec<StageFailure>,
     /// Why an "until empty" crawl stopped before the end of its listing, if it did.
     pub stopped: Option<String>,
 }
@@ -179,7 +181,7 @@ fn wire(stages: Stages, context: &Context, q: QueuesConfig, grace: Duration) -> 
         let mut joined = Joined::default();
         if let Some(err) = spawn.error {
             shutdown.request();
-            joined.failures.push(format!("spawning a thread: {err}"));
+            joined.failures.push(StageFailure::Spawn(Arc::new(err)));
         }
         let threads = Threads {
             feeder,
@@ -218,7 +220,7 @@ fn join_all(threads: Threads<'_>, done: (Sender<()>, Sender<()>), joined: &mut J
     drop(crawlers_done);
     match join(threads.writer, failures) {
         Some(Ok(report)) => joined.report = Some(report),
-        Some(Err(err)) => failures.push(format!("{err:#}")),
+        Some(Err(err)) => failures.push(StageFailure::Writer(Arc::new(err))),
         None => {}
     }
     drop(writer_done);

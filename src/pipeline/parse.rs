@@ -13,13 +13,13 @@ use log::{debug, warn};
 use url::Url;
 
 use super::budget::Onward;
-use super::message::{Failure, Fetched, Html, Item, Page, Parsed};
+use super::error::ParseError;
+use super::message::{Failure, Fetched, Html, Item, Page, PageError, Parsed};
 use super::selector_warnings::SelectorWarnings;
-use super::stage::{Context, Stage};
+use super::stage::{Context, Stage, extract_guarded};
 use crate::config::Config;
 use crate::extract::{Extractor, Used};
 use crate::http::BodyPool;
-use crate::shutdown::panic_text;
 use crate::stats::Queue;
 
 /// One parser thread's share of the work.
@@ -95,24 +95,22 @@ impl Parser {
         // The client fetched it, so it parses; the page's own URL is the fallback all the same.
         let final_url = Url::parse(&final_url)
             .or_else(|_| Url::parse(url))
-            .map_err(|err| Failure::Failed(format!("bad page URL {final_url:?}: {err}")))?;
-        // A parser bug on one hostile page must cost that page, not the crawl.
-        let extracted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            .map_err(|reason| {
+                Failure::Failed(PageError::Parse(ParseError::BadUrl {
+                    url: final_url.clone(),
+                    reason,
+                }))
+            })?;
+        let (outcome, used) = extract_guarded(|| {
             #[cfg(test)]
             super::stage::inject_panic(url, "parser");
             self.extractor.extract_values(&body, &final_url)
-        }));
+        });
+        if used == Some(Used::Dom) {
+            stats.page_parsed_dom();
+        }
         let body_bytes = body.len();
         self.bodies.give(body.into_bytes());
-        let outcome = match extracted {
-            Ok((outcome, used)) => {
-                if used == Used::Dom {
-                    stats.page_parsed_dom();
-                }
-                outcome
-            }
-            Err(panic) => Err(format!("the HTML parser panicked: {}", panic_text(&*panic))),
-        };
         let items = match outcome {
             Ok(extracted) => {
                 if extracted.unconverted > 0 {
@@ -126,7 +124,7 @@ impl Parser {
             }
             Err(reason) => {
                 warn!("page {number} ({url}): {reason}");
-                return Err(Failure::Failed(reason));
+                return Err(Failure::Failed(PageError::Parse(reason)));
             }
         };
         self.warnings.check(number, url, body_bytes, &items);

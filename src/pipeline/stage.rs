@@ -12,11 +12,13 @@ use log::{debug, warn};
 use url::Url;
 
 use super::budget::Onward;
-use super::message::{Committed, Failure, Item, Page, Parsed};
+use super::error::ParseError;
+use super::message::{Committed, Failure, Item, Page, PageError, Parsed};
 use crate::config::HostList;
+use crate::extract::{Extracted, Used};
 use crate::http::{BodyPool, Client};
 use crate::pipeline::listing::ListingEnd;
-use crate::shutdown::{PanicGuard, Shutdown};
+use crate::shutdown::{PanicGuard, Shutdown, panic_text};
 use crate::stats::Stats;
 
 /// What the threads of one round share; each stage is built from it and its own config
@@ -95,7 +97,7 @@ pub(crate) trait Listener: Send {
 pub(crate) enum Incomplete {
     /// A follow-up (a detail page, a file) failed after its retries: the page fails, with this
     /// reason, and the next run fetches it again.
-    Failed(String),
+    Failed(PageError),
     /// The grace period after a stop ran out: the page is dropped, not committed, and the next
     /// run fetches it again.
     Abandoned,
@@ -205,6 +207,19 @@ impl Refusals {
             warn!("{} {url} not requested: {why}{}", self.what, self.outcome);
         }
         Ok(false)
+    }
+}
+
+/// Runs `extract` (an extractor on one page), catching a panic of the HTML parser so that a
+/// parser bug on one hostile page costs that page, not the crawl. The engine that read the page
+/// comes back with the items; `None` when the parser panicked.
+pub(crate) fn extract_guarded(
+    extract: impl FnOnce() -> (Result<Extracted, String>, Used),
+) -> (Result<Extracted, ParseError>, Option<Used>) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(extract)) {
+        Ok((Ok(extracted), used)) => (Ok(extracted), Some(used)),
+        Ok((Err(reason), used)) => (Err(ParseError::Limit(reason)), Some(used)),
+        Err(panic) => (Err(ParseError::Panicked(panic_text(&*panic))), None),
     }
 }
 

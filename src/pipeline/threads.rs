@@ -3,6 +3,7 @@
 
 use std::thread::{Builder, Scope, ScopedJoinHandle};
 
+use super::error::StageFailure;
 use crate::shutdown::panic_text;
 
 /// Spawns named threads in a scope until one fails; after that, each closure is dropped unrun
@@ -63,10 +64,15 @@ impl<'scope> Spawner<'scope, '_> {
 }
 
 /// Joins `thread`, if it was spawned: its result, or its panic added to `failures`.
-pub(super) fn join<T>(thread: Spawned<'_, T>, failures: &mut Vec<String>) -> Option<T> {
+pub(super) fn join<T>(thread: Spawned<'_, T>, failures: &mut Vec<StageFailure>) -> Option<T> {
     let (name, handle) = thread?;
     handle
         .join()
-        .map_err(|panic| failures.push(format!("{name} panicked: {}", panic_text(&*panic))))
+        .map_err(|panic| {
+            failures.push(StageFailure::Panicked {
+                thread: name,
+                message: panic_text(&*panic),
+            })
+        })
         .ok()
 }

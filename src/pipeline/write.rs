@@ -32,7 +32,7 @@ use log::warn;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::budget::BudgetReceiver;
-use super::message::{Committed, Failure, Item, Parsed};
+use super::message::{Committed, Failure, Item, PageError, Parsed};
 use super::stage::Stage;
 use crate::config::{Config, FILES_KEY, SyncMode};
 use crate::pipeline::listing::Listing;
@@ -92,7 +92,7 @@ pub(crate) struct Writer {
 #[derive(Debug, Default)]
 pub(crate) struct WriterReport {
     /// Pages that failed in this run (after their retries), with the reason.
-    pub failed: BTreeMap<u64, String>,
+    pub failed: BTreeMap<u64, PageError>,
     /// The journal, handed back so that the end of the round can be recorded.
     pub journal: Option<Journal>,
     /// Where the listing ends, in "until empty" mode, if that is known.
@@ -266,11 +266,16 @@ impl Writer {
     }
 
     /// Records a page that failed after its retries, for the next run (and the listeners).
-    fn record_failure(&mut self, page: u64, reason: String, session: &mut Session) -> Result<()> {
+    fn record_failure(
+        &mut self,
+        page: u64,
+        reason: PageError,
+        session: &mut Session,
+    ) -> Result<()> {
         self.stage.stats.page_failed();
         let record = Record::Failed {
             page,
-            reason: reason.clone(),
+            reason: reason.to_string(),
         };
         {
             let _whole = self.lock.lock();
@@ -280,7 +285,7 @@ impl Writer {
         }
         session.announce(Committed::Failed {
             page,
-            reason: reason.clone(),
+            reason: reason.to_string(),
         })?;
         session.report.failed.insert(page, reason);
         Ok(())

@@ -15,7 +15,7 @@ use log::{error, info, warn};
 
 use crate::config::Config;
 use crate::exit_code::ExitCode;
-use crate::pipeline::{self, Observer, Silent};
+use crate::pipeline::{self, Observer, PageError, Silent, StageFailure};
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::stats::{self, Summary};
 use crate::store::journal::{Journal, Record, now_ms};
@@ -33,7 +33,7 @@ pub struct Outcome {
     /// Whether shutdown was requested before the crawl finished.
     pub interrupted: bool,
     /// Stage failures: panics, and the writer's error. Empty when every stage ended cleanly.
-    pub failures: Vec<String>,
+    pub failures: Vec<StageFailure>,
     /// Where the listing ends, in "until empty" mode: the first page that is empty, answered
     /// 404 or 410, or repeated the page before it.
     pub end_of_listing: Option<u64>,
@@ -42,7 +42,7 @@ pub struct Outcome {
     pub stopped: Option<String>,
     /// Pages that failed in this run after their retries, with the reason. The state keeps them,
     /// and the next run tries them again.
-    pub failed_pages: BTreeMap<u64, String>,
+    pub failed_pages: BTreeMap<u64, PageError>,
     /// Pages committed by earlier runs and skipped by this one.
     pub resumed_pages: u64,
     /// The round this crawl was (1 for a first crawl).
@@ -167,7 +167,11 @@ pub fn run_with(
 }
 
 /// Records that round `round` ended, as one whole record.
-fn end_round(mut journal: Journal, round: u64, output_lock: &OutputLock) -> Result<(), String> {
+fn end_round(
+    mut journal: Journal,
+    round: u64,
+    output_lock: &OutputLock,
+) -> Result<(), StageFailure> {
     let _whole = output_lock.lock();
     let record = Record::RoundEnd {
         round,
@@ -175,7 +179,10 @@ fn end_round(mut journal: Journal, round: u64, output_lock: &OutputLock) -> Resu
     };
     journal
         .append(&record, true)
-        .map_err(|err| format!("writing state file {}: {err}", journal.path().display()))
+        .map_err(|err| StageFailure::RoundEnd {
+            path: journal.path().display().to_string(),
+            error: Arc::new(err),
+        })
 }
 
 /// The summary line, and what a next run or round will do about what is left.
@@ -282,7 +289,11 @@ mod tests {
         assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
         assert_eq!(outcome.failed_pages.len(), 30);
         assert!(
-            outcome.failed_pages[&0].contains("parser panicked: injected parser panic"),
+            matches!(
+                &outcome.failed_pages[&0],
+                PageError::Parse(crate::pipeline::ParseError::Panicked(message))
+                    if message == "injected parser panic"
+            ),
             "{:?}",
             outcome.failed_pages
         );
@@ -294,10 +305,11 @@ mod tests {
             let outcome = crawl_with_panic_in(stage);
             assert_eq!(outcome.exit_code(), ExitCode::Error, "{stage}");
             assert!(
-                outcome
-                    .failures
-                    .iter()
-                    .any(|f| f.contains(stage) && f.contains("injected")),
+                outcome.failures.iter().any(|f| matches!(
+                    f,
+                    StageFailure::Panicked { thread, message }
+                        if thread.starts_with(stage) && message.contains("injected")
+                )),
                 "{stage}: {:?}",
                 outcome.failures
             );

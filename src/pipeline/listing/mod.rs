@@ -287,7 +287,7 @@ impl Listing {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::pipeline::message::Page;
+    use crate::pipeline::message::{Page, PageError};
 
     /// Page `n` with `items` items.
     pub(in crate::pipeline::listing) fn page(n: u64, items: usize) -> Parsed {
@@ -314,7 +314,12 @@ pub(super) mod tests {
         Page {
             number: n,
             url: format!("http://x/?p={n}"),
-            content: Err(Failure::Failed("http status 500".into())),
+            content: Err(Failure::Failed(PageError::fetch(
+                crate::http::FetchError::Status {
+                    code: 500,
+                    retry_after: None,
+                },
+            ))),
         }
     }
 
