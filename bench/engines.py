@@ -14,7 +14,7 @@ Usage: python3 bench/engines.py [BINARY] [PAGES]   (default target/dist/pagecraw
 With `--vs`, instead: two binaries A/B (say this branch's against main's, built into another
 target dir), each with its default engine, 8 crawlers, latency 0, interleaved for 3 rounds on
 one site (served by BINARY): CPU ms/page of each run and the ratio of each pair, the demo site's
-CPU not counted. That is issue 17's CPU target's measurement.
+CPU not counted: the measurement of the CPU-per-page target.
 
 Uses the helpers of bench/run.py (run it after scripts/bench.sh has built the binary, or name
 another binary).

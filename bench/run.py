@@ -24,7 +24,7 @@ Sections (run all of them, or pick with --only; --quick runs a small smoke versi
             latency 0, 8 crawlers, 400 list pages: the list alone, the list with every book's
             detail page (config/demo-follow.toml's [follow], no downloads), and the 10,000
             detail pages crawled as a listing of their own with the same fields; CPU per list
-            page of each (issue 17's target 6).
+            page of each (target 6).
 
 How to read the results
 -----------------------
@@ -269,7 +269,7 @@ def pagecrawl_config(work, url, pages, threads, out):
             .replace("{last_page}", str(pages - 1))
             .replace("{out}", json.dumps(str(out))))
     text = re.sub(r"(?m)^crawlers = \d+$", f"crawlers = {threads}", text, count=1)
-    # The demo's table-form fields (rank, price, tags) exercise issue 15's forms; the peers
+    # The demo's table-form fields (rank, price, tags) exercise the table forms; the peers
     # extract only title and link, so the benchmark leaves them out to compare the same work.
     text = re.sub(r"(?m)^(rank|price|tags) = \{.*\}\n", "", text)
     config.write_text(text)

@@ -1,4 +1,4 @@
-"""Issue 17's targets, each MET, MISSED or not run, from the figures of one benchmark run.
+"""The benchmark's targets, each MET, MISSED or not run, from the figures of one benchmark run.
 
 bench/run.py calls `targets(results)` once every section has run; each target is a dict
 {name, met, figures} as results.json stores it, `met` None when the run lacks its figures.
@@ -51,7 +51,7 @@ def targets(results):
 
 
 def target_headline(matrix):
-    """Targets 1a-1c (issue 17), in the cell latency 0, 8 crawlers, 4,000 pages.
+    """Targets 1a-1c, in the cell latency 0, 8 crawlers, 4,000 pages.
 
     1a: pagecrawl's CPU per page <= 0.45 ms; 1b and 1c: its pages/s >= 3 x spider's and
     >= 25 x Scrapy's in the same run. A ratio needs both runs complete: against a peer that
@@ -101,7 +101,7 @@ def target_latency_bound(matrix):
 def target_memory(ours_rows, memory):
     """Targets 3a (peak RSS <= 16 MiB in every pagecrawl run) and 3b (flat with crawl length).
 
-    Every pagecrawl run of the benchmark has at most 32 crawlers, the issue's bound for 3a.
+    Every pagecrawl run of the benchmark has at most 32 crawlers, the bound of target 3a.
     """
     every_name = "3a. pagecrawl peak RSS <= 16 MiB in every run (up to 32 crawlers)"
     flat_name = "3b. peak RSS of the long crawl within 10 % of the 1,000-page one"
@@ -178,7 +178,7 @@ def target_soak(soak):
 
 
 def target_detail(detail):
-    """Target 6 (issue 17): list + detail pages cost at most twice the CPU of the list alone
+    """Target 6: list + detail pages cost at most twice the CPU of the list alone
     plus the detail pages' own cost, per list page.
 
     The detail pages' own cost is measured as the CPU of crawling them as a listing (fetch and

@@ -1,4 +1,4 @@
-//! The field forms of issue 15 against the demo site, with both engines: the exact JSON of
+//! The field forms against the demo site, with both engines: the exact JSON of
 //! every item for each form, links made absolute against the page's final URL (after a
 //! redirect) and its `<base href>`, lists, `re` and `type` with the values that did not convert
 //! counted, the item's own attribute, and CSS errors in our own words with their exit code.

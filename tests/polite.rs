@@ -1,4 +1,4 @@
-//! Being a good citizen (issue 15): robots.txt (skipped pages, the statuses of the file,
+//! Being a good citizen: robots.txt (skipped pages, the statuses of the file,
 //! Crawl-delay, one fetch per round), `[http.headers]` (sent, to the site's origin only,
 //! refused when malformed) and HTTPS (`http.ca_file`, certificate errors in words).
 

@@ -1,4 +1,4 @@
-//! The forms of an `[extract.fields]` entry (issue 15), read from the config's TOML value into a
+//! The forms of an `[extract.fields]` entry, read from the config's TOML value into a
 //! typed [`FieldSpec`], and the rules that go with them: which attributes hold URLs by the HTML
 //! standard, and CSS selector errors in our own words.
 //!

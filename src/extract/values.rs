@@ -1,4 +1,4 @@
-//! The values of issue 15's fields: what the raw strings an engine extracted become once a
+//! The values of the fields: what the raw strings an engine extracted become once a
 //! field's `re` and `type` are applied and its URLs resolved, and how they are written as JSON.
 //!
 //! It owns the conversion rules (numbers, integers, URLs, `srcset` lists), the document's base

@@ -22,8 +22,8 @@
 //! is fetched again by someone after its lease: a duplicate, never a loss.
 //!
 //! Files: `keys.rs` (key names), `link.rs` (connection and retries), `seed.rs` (seeding and
-//! reconciling), `leases.rs` (pages held), `feeder.rs` (the shared crawl's [`Source`] of
-//! pages), `acker.rs` (the [`Listener`] to commits), `seen.rs` (the shared dedup set). This file
+//! reconciling), `leases.rs` (pages held), `redis_feeder.rs` (the shared crawl's [`Source`] of
+//! pages), `acker.rs` (the [`Listener`] to commits), `shared_seen.rs` (the shared dedup set). This file
 //! sets a daemon up in a shared crawl for a round, and runs `pagecrawl seed`.
 //!
 //! [`Source`]: crate::pipeline::stage::Source
@@ -40,20 +40,20 @@ use crate::pipeline::stage::Stage;
 use crate::shutdown::Shutdown;
 
 mod acker;
-mod feeder;
 mod keys;
 mod leases;
 mod link;
+mod redis_feeder;
 mod seed;
-mod seen;
+mod shared_seen;
 
 pub(crate) use acker::Acker;
-pub(crate) use feeder::RedisFeeder;
 use keys::{Keys, consumer_name};
 use leases::Leases;
 use link::Link;
+pub(crate) use redis_feeder::RedisFeeder;
 pub use seed::Seeded;
-pub(crate) use seen::SharedSeen;
+pub(crate) use shared_seen::SharedSeen;
 
 /// A daemon's part in a shared crawl, for one round: Redis reachable, the crawl seeded (or
 /// joined) and checked to be the same crawl.

@@ -253,7 +253,7 @@ mod tests {
         Ok(out)
     }
 
-    /// Issue 17: a body read to its announced length keeps a buffer of that length (it was
+    /// A body read to its announced length keeps a buffer of that length (it was
     /// doubled past the body before, 128 KiB for a 78 KB page); a wrong length still reads the
     /// whole body, and a length past the limit reserves no more than the limit.
     #[test]

@@ -10,7 +10,7 @@
 //!
 //! A client lives one round, so its [`RobotsCache`] fetches each origin's robots.txt once per
 //! round (`http.robots`), and its `Crawl-delay` raises that host's pacing for that round. `[http.headers]`
-//! are added per request, only when the request goes to the site's origin: issue 16's requests
+//! are added per request, only when the request goes to the site's origin: requests
 //! to other hosts (detail pages, files on a CDN) get none of them, a `Cookie` least of all.
 //! Certificates are checked against Mozilla's roots and `http.ca_file`'s (see [`tls`]).
 
@@ -45,7 +45,7 @@ const ROBOTS_MAX_REDIRECTS: u32 = 5;
 /// The largest response head (status line and headers) accepted; a larger one fails the page.
 /// 32 KiB is what AWS's load balancers pass on; ureq zero-fills an input buffer this large for
 /// every connection, so at 32 crawlers each KiB here is 32 KiB of the resident set (64 KiB
-/// cost 1 MiB more; issue 17).
+/// cost 1 MiB more).
 const MAX_RESPONSE_HEAD: usize = 32 * 1024;
 
 /// The client of one crawl. Clones share the agent, the hosts, the policy and the body pool.

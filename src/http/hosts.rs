@@ -1,4 +1,4 @@
-//! Politeness per host (issue 16): at most `http.per_host` requests in flight to one origin,
+//! Politeness per host: at most `http.per_host` requests in flight to one origin,
 //! and a pacer per origin that generalises the crawl-wide one (`delay_ms` between request
 //! starts, doubled on 429 and `Retry-After`, relaxed on success, never below the origin's
 //! robots.txt `Crawl-delay`). One slow or rate-limited host no longer slows the others.
@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, select};
 use url::{Origin, Url};
 
+use super::robots::MAX_CRAWL_DELAY;
+
 /// Origins remembered before the least recently used idle one is forgotten.
 pub const MAX_HOSTS: usize = 4_096;
 /// The smallest gap between requests to an origin once it has answered 429.
@@ -24,10 +26,6 @@ pub const MIN_429_GAP: Duration = Duration::from_millis(100);
 pub const MAX_429_GAP: Duration = Duration::from_secs(60);
 /// The longest `Retry-After` honoured.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
-/// The longest floor a `Crawl-delay` can set: the bound of `http.delay_ms`.
-// For robots.txt's Crawl-delay (issue 15), wired in with it.
-#[allow(dead_code)]
-pub const MAX_CRAWL_DELAY: Duration = Duration::from_secs(3_600);
 
 /// The pacing of one origin.
 #[derive(Debug)]
@@ -212,8 +210,6 @@ impl Hosts {
         }
     }
 
-    // For robots.txt's Crawl-delay (issue 15), wired in with it.
-    #[allow(dead_code)]
     /// The origin's robots.txt asks for `delay` between requests: its floor becomes the larger
     /// of that (at most [`MAX_CRAWL_DELAY`]) and `delay_ms`, for as long as it is remembered.
     pub fn set_crawl_delay(&self, url: &Url, delay: Duration) {

@@ -1,4 +1,4 @@
-//! robots.txt (issue 15, `[http] robots = true`): what a host's file allows our crawler, and a
+//! robots.txt (`[http] robots = true`): what a host's file allows our crawler, and a
 //! per-round cache that fetches each origin's file once however many threads ask.
 //!
 //! The rules are RFC 9309's, parsed by the `robotxt` crate: the group of our product token
