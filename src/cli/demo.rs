@@ -135,7 +135,26 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
         observer: Some(Arc::new(Watch::new(None, None))),
     };
     let outcome = pagecrawl::run_with(&config, shutdown, output_lock, &options)?;
-    let s = outcome.summary;
+    print_summary(opts, &outcome.summary, &files);
+    let code = outcome.exit_code();
+    if code == ExitCode::Success {
+        let check = verify(&opts.out, &site.options(), true)?;
+        println!("{check}");
+        let mut complete = check.is_complete();
+        if opts.follow != Follow::No {
+            let details = verify_details(&opts.out, &site.options())?;
+            println!("{details}");
+            complete &= details.is_complete(opts.follow == Follow::DetailAndFiles);
+        }
+        if !complete {
+            return Ok(ExitCode::Error);
+        }
+    }
+    Ok(code)
+}
+
+/// The demo's lines about what it crawled.
+fn print_summary(opts: &DemoOptions, s: &pagecrawl::stats::Summary, files: &Path) {
     println!(
         "demo: {} pages fetched, {} failed, {} items written to {} in {:.2}s ({:.0} pages/s, \
          {:.0} items/s)",
@@ -157,21 +176,6 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
             s.files_uptodate
         );
     }
-    let code = outcome.exit_code();
-    if code == ExitCode::Success {
-        let check = verify(&opts.out, &site.options(), true)?;
-        println!("{check}");
-        let mut complete = check.is_complete();
-        if opts.follow != Follow::No {
-            let details = verify_details(&opts.out, &site.options())?;
-            println!("{details}");
-            complete &= details.is_complete(opts.follow == Follow::DetailAndFiles);
-        }
-        if !complete {
-            return Ok(ExitCode::Error);
-        }
-    }
-    Ok(code)
 }
 
 /// Where `demo --follow` stores images: `<out's name>-files` beside the output.

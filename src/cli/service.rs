@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use log::{error, info, warn};
 
+use pagecrawl::config::ScheduleConfig;
 use pagecrawl::{Config, ExitCode, Outcome, OutputLock, RunOptions, Shutdown};
 
 #[cfg(feature = "metrics")]
@@ -118,34 +119,12 @@ pub fn run(
         None => None,
     };
     let mut rounds_run = 0u64;
-    let code = 'rounds: loop {
-        if let (Some(mut at), Some(reloads)) = (next_round, &reloads) {
-            loop {
-                status.idle_until(at);
-                match wait_until(shutdown, reloads, at) {
-                    Woken::Time => break,
-                    Woken::Stop => {
-                        info!("stop requested while idle between rounds: exiting");
-                        break 'rounds ExitCode::Success;
-                    }
-                    Woken::Reload => {
-                        let Some(new) = reload(path, overrides, &config, &status, true) else {
-                            continue;
-                        };
-                        // A new interval moves the next round: still `every` after the last
-                        // one started, and never in the past.
-                        if let (Some(old), Some(new)) = (config.schedule, new.schedule) {
-                            at = (at - old.every + new.every).max(SystemTime::now());
-                        }
-                        config = new;
-                    }
-                }
-            }
-            // This reload covers any request that came meanwhile.
-            reloads.clear();
-            if let Some(new) = reload(path, overrides, &config, &status, false) {
-                config = new;
-            }
+    let code = loop {
+        if let (Some(at), Some(reloads)) = (next_round, &reloads)
+            && !wait_for_round(at, path, overrides, &mut config, &status, shutdown, reloads)
+        {
+            info!("stop requested while idle between rounds: exiting");
+            break ExitCode::Success;
         }
         let outcome = match pagecrawl::run_with(&config, shutdown, output_lock, &options) {
             Ok(outcome) => outcome,
@@ -165,31 +144,79 @@ pub fn run(
         let Some(schedule) = config.schedule else {
             break outcome.exit_code();
         };
-        if let Some(reason) = &outcome.stopped {
-            status.set_error(format!("round {}: {reason}", outcome.round));
-        } else if !outcome.failed_pages.is_empty() {
-            status.set_error(format!(
-                "round {}: {} pages failed",
-                outcome.round,
-                outcome.failed_pages.len()
-            ));
-        }
-        let next = from_ms(outcome.round_started_ms) + schedule.every;
-        let now = SystemTime::now();
-        log_round(&config, &outcome, next.max(now));
-        if next < now && !schedule.every.is_zero() {
-            warn!(
-                "round {} took longer than schedule.every_secs ({}s): the next round starts \
-                 right away",
-                outcome.round,
-                schedule.every.as_secs()
-            );
-        }
-        next_round = Some(next.max(now));
+        next_round = Some(after_round(&config, schedule, &outcome, &status));
     };
     #[cfg(feature = "metrics")]
     drop(endpoint);
     Ok(code)
+}
+
+/// Waits until `at` for the next round, reading the config again on SIGHUP (a new interval
+/// moves the round) and once more before it starts; `false` when a stop came first.
+fn wait_for_round(
+    mut at: SystemTime,
+    path: &Path,
+    overrides: Overrides,
+    config: &mut Config,
+    status: &Status,
+    shutdown: &Shutdown,
+    reloads: &ReloadRequests,
+) -> bool {
+    loop {
+        status.idle_until(at);
+        match wait_until(shutdown, reloads, at) {
+            Woken::Time => break,
+            Woken::Stop => return false,
+            Woken::Reload => {
+                let Some(new) = reload(path, overrides, config, status, true) else {
+                    continue;
+                };
+                // A new interval moves the next round: still `every` after the last one
+                // started, and never in the past.
+                if let (Some(old), Some(new)) = (config.schedule, new.schedule) {
+                    at = (at - old.every + new.every).max(SystemTime::now());
+                }
+                *config = new;
+            }
+        }
+    }
+    // This reload covers any request that came meanwhile.
+    reloads.clear();
+    if let Some(new) = reload(path, overrides, config, status, false) {
+        *config = new;
+    }
+    true
+}
+
+/// What a finished round of a service leaves: its errors in the status, its closing line, and
+/// when the next round starts (`every` after this one started, or now if it took longer).
+fn after_round(
+    config: &Config,
+    schedule: ScheduleConfig,
+    outcome: &Outcome,
+    status: &Status,
+) -> SystemTime {
+    if let Some(reason) = &outcome.stopped {
+        status.set_error(format!("round {}: {reason}", outcome.round));
+    } else if !outcome.failed_pages.is_empty() {
+        status.set_error(format!(
+            "round {}: {} pages failed",
+            outcome.round,
+            outcome.failed_pages.len()
+        ));
+    }
+    let next = from_ms(outcome.round_started_ms) + schedule.every;
+    let now = SystemTime::now();
+    log_round(config, outcome, next.max(now));
+    if next < now && !schedule.every.is_zero() {
+        warn!(
+            "round {} took longer than schedule.every_secs ({}s): the next round starts right \
+             away",
+            outcome.round,
+            schedule.every.as_secs()
+        );
+    }
+    next.max(now)
 }
 
 /// When the first round may start: now, unless the state says the last round finished less

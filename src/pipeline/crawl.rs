@@ -80,57 +80,8 @@ impl Crawler {
             let url = self.site.url_of(page);
             #[cfg(test)]
             super::stage::inject_panic(&url, "crawler");
-            let content = match self.robots_allow(&url) {
-                Some(true) => self.client.fetch(&url, shutdown, stats),
-                Some(false) => {
-                    debug!("page {page} ({url}): disallowed by robots.txt");
-                    let message = Page {
-                        number: page,
-                        url,
-                        content: Err(Failure::Disallowed),
-                    };
-                    if html.send(message).is_err() {
-                        break;
-                    }
-                    continue;
-                }
-                // A stop came while robots.txt was being fetched.
-                None => {
-                    stats.pages_not_crawled(1);
-                    continue;
-                }
-            };
-            let content = match content {
-                Ok(response) => {
-                    stats.page_fetched(response.body.len() as u64);
-                    Ok(Html {
-                        body: response.body,
-                        final_url: response.url,
-                    })
-                }
-                Err(FetchError::Interrupted) => {
-                    stats.pages_not_crawled(1);
-                    continue;
-                }
-                Err(FetchError::Status {
-                    code: status @ (404 | 410),
-                    ..
-                }) if self.site.last_page.is_none() => {
-                    // The writer decides, in page order, whether this ends the listing; no page
-                    // after it is needed either way.
-                    debug!("page {page} ({url}): http status {status}");
-                    end.observe_empty(page);
-                    Err(Failure::Gone(status))
-                }
-                // Abandoned at the grace deadline: not a failure of the page, and not committed.
-                Err(_) if shutdown.is_requested() => {
-                    stats.pages_not_crawled(1);
-                    continue;
-                }
-                Err(err) => {
-                    warn!("page {page} ({url}): {err}");
-                    Err(Failure::Failed(PageError::fetch(err)))
-                }
+            let Some(content) = self.crawl(page, &url) else {
+                continue;
             };
             let fetched = content.is_ok();
             let message = Page {
@@ -146,5 +97,61 @@ impl Crawler {
                 stats.queue_depth(Queue::Html, html.len());
             }
         }
+    }
+
+    /// Page `page`'s body, or why it fails; `None` when it is not crawled after all (a stop
+    /// came while it was asked for, or its request was abandoned at the grace deadline).
+    fn crawl(&self, page: u64, url: &str) -> Option<Result<Html, Failure>> {
+        let Stage {
+            shutdown,
+            stats,
+            end,
+            ..
+        } = &self.stage;
+        let response = match self.robots_allow(url) {
+            Some(true) => self.client.fetch(url, shutdown, stats),
+            Some(false) => {
+                debug!("page {page} ({url}): disallowed by robots.txt");
+                return Some(Err(Failure::Disallowed));
+            }
+            // A stop came while robots.txt was being fetched.
+            None => {
+                stats.pages_not_crawled(1);
+                return None;
+            }
+        };
+        Some(match response {
+            Ok(response) => {
+                stats.page_fetched(response.body.len() as u64);
+                Ok(Html {
+                    body: response.body,
+                    final_url: response.url,
+                })
+            }
+            Err(FetchError::Status {
+                code: status @ (404 | 410),
+                ..
+            }) if self.site.last_page.is_none() => {
+                // The writer decides, in page order, whether this ends the listing; no page
+                // after it is needed either way.
+                debug!("page {page} ({url}): http status {status}");
+                end.observe_empty(page);
+                Err(Failure::Gone(status))
+            }
+            // Interrupted, or abandoned at the grace deadline: not a failure of the page, and
+            // not committed.
+            Err(FetchError::Interrupted) => {
+                stats.pages_not_crawled(1);
+                return None;
+            }
+            Err(_) if shutdown.is_requested() => {
+                stats.pages_not_crawled(1);
+                return None;
+            }
+            Err(err) => {
+                warn!("page {page} ({url}): {err}");
+                Err(Failure::Failed(PageError::fetch(err)))
+            }
+        })
     }
 }

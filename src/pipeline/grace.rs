@@ -8,6 +8,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
 use log::warn;
 
+use super::stage::Context;
 use crate::shutdown::Shutdown;
 
 /// Waits for a stop, then for `crawlers_done` to disconnect for at most `grace`; calls `abandon`
@@ -29,5 +30,15 @@ pub(crate) fn watch(
             grace.as_secs_f64()
         );
         abandon();
+    }
+}
+
+/// What the end of the grace period does to a round of `context`: the follow-ups of pages
+/// already fetched give up, and every connection is shut down under its request.
+pub(crate) fn abandon(context: &Context) -> impl FnOnce() + Send + use<> {
+    let (give_up, client) = (context.give_up.clone(), context.client.clone());
+    move || {
+        give_up.request();
+        client.abandon();
     }
 }

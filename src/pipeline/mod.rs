@@ -133,14 +133,7 @@ fn wire(stages: Stages, context: &Context, q: QueuesConfig, grace: Duration) -> 
     let committed_tx = stages.listener.is_some().then_some(committed_tx);
     let (writer_done, writer_done_rx) = bounded::<()>(0);
     let (crawlers_done, crawlers_done_rx) = bounded::<()>(0);
-    // At the end of the grace period, the follow-ups give up and the connections are shut.
-    let abandon = {
-        let (give_up, client) = (context.give_up.clone(), context.client.clone());
-        move || {
-            give_up.request();
-            client.abandon();
-        }
-    };
+    let abandon = grace::abandon(context);
     std::thread::scope(|s| {
         let mut spawn = Spawner {
             scope: s,

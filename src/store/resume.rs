@@ -89,37 +89,8 @@ impl Journal {
             }
         };
         let (records, valid) = decode(&bytes);
-        // A round that starts on the files as they are now.
-        let new_round = |round: u64, output_len: u64, seen_len: u64| Recovery {
-            output_len,
-            base: output_len,
-            seen_len,
-            seen_base: seen_len,
-            round,
-            started_ms: now_ms(),
-            ..Recovery::default()
-        };
         let recovery = if records.is_empty() {
-            if !bytes.is_empty() {
-                bail!(
-                    "state file {} is not a pagecrawl state (or its header is damaged); \
-                     move it away, or run with --fresh",
-                    state_path.display()
-                );
-            }
-            if output_len > 0 {
-                // Without the journal nothing in the output counts as committed, and resuming
-                // would append every item again.
-                bail!(
-                    "output {} holds {output_len} bytes, but its state file {} is missing or \
-                     empty: resuming would write every item again. Restore the state file \
-                     (from a backup), or run with --fresh to move the output aside and start \
-                     over",
-                    files.output.display(),
-                    state_path.display()
-                );
-            }
-            new_round(1, output_len, seen_len)
+            first_round(files, &bytes, output_len, seen_len)?
         } else {
             if valid < bytes.len() {
                 warn!(
@@ -130,78 +101,10 @@ impl Journal {
             }
             let (old, recovery) = recover(&records, output_len, seen_len)
                 .with_context(|| format!("state file {}", state_path.display()))?;
-            let changes = old.differences(fp);
-            match mode {
-                // A finished round's files are left as they are: the output may have been
-                // rotated since, and nothing after its last commit is ours to cut.
-                Mode::Rounds if recovery.ended_ms.is_some() => {
-                    new_round(recovery.round + 1, output_len, seen_len)
-                }
-                Mode::Rounds if !changes.is_empty() => {
-                    repair(files, output_len, seen_len, &recovery)?;
-                    warn!(
-                        "the config changed during round {} ({}): its remaining pages are \
-                         dropped, and round {} starts with the new settings",
-                        recovery.round,
-                        changes.join("; "),
-                        recovery.round + 1
-                    );
-                    new_round(recovery.round + 1, recovery.output_len, recovery.seen_len)
-                }
-                // Nothing of the old crawl is in the output: nothing to mix it with. (A
-                // listing that ended at its first page, say, before first_page was fixed.)
-                Mode::Resume if !changes.is_empty() && recovery.committed.is_empty() => {
-                    repair(files, output_len, seen_len, &recovery)?;
-                    info!(
-                        "the config changed since {} was written ({}), but that crawl committed \
-                         nothing: starting afresh with the new settings",
-                        state_path.display(),
-                        changes.join("; ")
-                    );
-                    new_round(recovery.round, recovery.output_len, recovery.seen_len)
-                }
-                Mode::Resume if !changes.is_empty() => bail!(
-                    "the config no longer matches the crawl recorded in {} ({}). Mixing two \
-                     crawls in one output is refused: restore the old settings to resume, or run \
-                     with --fresh to move the old output and state aside and start over",
-                    state_path.display(),
-                    changes.join("; ")
-                ),
-                Mode::Resume | Mode::Rounds => {
-                    repair(files, output_len, seen_len, &recovery)?;
-                    recovery
-                }
-            }
+            let lens = (output_len, seen_len);
+            next_round(files, &old.differences(fp), mode, lens, recovery)?
         };
-        // Rewrite the journal compactly: it drops the torn tail and void commits for good. The
-        // commits that hold are kept one by one, each with the checksum of its own bytes.
-        let mut compact = encode(&Record::Header {
-            v: VERSION,
-            base: recovery.base,
-            fp: fp.clone(),
-            round: recovery.round,
-            started_ms: recovery.started_ms,
-            seen_base: recovery.seen_base,
-        });
-        for span in &recovery.spans {
-            compact.extend(encode(&span.record()));
-        }
-        for (page, reason) in &recovery.failed {
-            compact.extend(encode(&Record::Failed {
-                page: *page,
-                reason: reason.clone(),
-            }));
-        }
-        if let Some(page) = recovery.end {
-            compact.extend(encode(&Record::End { page }));
-        }
-        if let Some(at_ms) = recovery.ended_ms {
-            compact.extend(encode(&Record::RoundEnd {
-                round: recovery.round,
-                at_ms,
-            }));
-        }
-        write_atomically(state_path, &compact)?;
+        write_atomically(state_path, &compact(fp, &recovery))?;
         let file = OpenOptions::new()
             .append(true)
             .open(state_path)
@@ -214,6 +117,135 @@ impl Journal {
             recovery,
         })
     }
+}
+
+/// A round that starts on the files as they are now.
+fn new_round(round: u64, output_len: u64, seen_len: u64) -> Recovery {
+    Recovery {
+        output_len,
+        base: output_len,
+        seen_len,
+        seen_base: seen_len,
+        round,
+        started_ms: now_ms(),
+        ..Recovery::default()
+    }
+}
+
+/// The first round, in a state file that holds no record (`bytes` of it, if any).
+fn first_round(
+    files: &Files<'_>,
+    bytes: &[u8],
+    output_len: u64,
+    seen_len: u64,
+) -> Result<Recovery> {
+    let state_path = files.state;
+    if !bytes.is_empty() {
+        bail!(
+            "state file {} is not a pagecrawl state (or its header is damaged); move it away, \
+             or run with --fresh",
+            state_path.display()
+        );
+    }
+    if output_len > 0 {
+        // Without the journal nothing in the output counts as committed, and resuming would
+        // append every item again.
+        bail!(
+            "output {} holds {output_len} bytes, but its state file {} is missing or empty: \
+             resuming would write every item again. Restore the state file (from a backup), \
+             or run with --fresh to move the output aside and start over",
+            files.output.display(),
+            state_path.display()
+        );
+    }
+    Ok(new_round(1, output_len, seen_len))
+}
+
+/// What this run does with the round `recovery` proves, as `mode` says: resume it, start the
+/// next one, or refuse. `changes` are the differences of the config from the recorded crawl's;
+/// `lens` the output's and the seen-set's lengths now.
+fn next_round(
+    files: &Files<'_>,
+    changes: &[String],
+    mode: Mode,
+    lens: (u64, u64),
+    recovery: Recovery,
+) -> Result<Recovery> {
+    let (output_len, seen_len) = lens;
+    let state_path = files.state;
+    Ok(match mode {
+        // A finished round's files are left as they are: the output may have been rotated
+        // since, and nothing after its last commit is ours to cut.
+        Mode::Rounds if recovery.ended_ms.is_some() => {
+            new_round(recovery.round + 1, output_len, seen_len)
+        }
+        Mode::Rounds if !changes.is_empty() => {
+            repair(files, output_len, seen_len, &recovery)?;
+            warn!(
+                "the config changed during round {} ({}): its remaining pages are dropped, and \
+                 round {} starts with the new settings",
+                recovery.round,
+                changes.join("; "),
+                recovery.round + 1
+            );
+            new_round(recovery.round + 1, recovery.output_len, recovery.seen_len)
+        }
+        // Nothing of the old crawl is in the output: nothing to mix it with. (A listing that
+        // ended at its first page, say, before first_page was fixed.)
+        Mode::Resume if !changes.is_empty() && recovery.committed.is_empty() => {
+            repair(files, output_len, seen_len, &recovery)?;
+            info!(
+                "the config changed since {} was written ({}), but that crawl committed nothing: \
+                 starting afresh with the new settings",
+                state_path.display(),
+                changes.join("; ")
+            );
+            new_round(recovery.round, recovery.output_len, recovery.seen_len)
+        }
+        Mode::Resume if !changes.is_empty() => bail!(
+            "the config no longer matches the crawl recorded in {} ({}). Mixing two crawls in \
+             one output is refused: restore the old settings to resume, or run with --fresh to \
+             move the old output and state aside and start over",
+            state_path.display(),
+            changes.join("; ")
+        ),
+        Mode::Resume | Mode::Rounds => {
+            repair(files, output_len, seen_len, &recovery)?;
+            recovery
+        }
+    })
+}
+
+/// The journal of `recovery`, written compactly: it drops the torn tail and void commits for
+/// good. The commits that hold are kept one by one, each with the checksum of its own bytes.
+fn compact(fp: &Fingerprint, recovery: &Recovery) -> Vec<u8> {
+    let mut out = encode(&Record::Header {
+        v: VERSION,
+        base: recovery.base,
+        fp: fp.clone(),
+        round: recovery.round,
+        started_ms: recovery.started_ms,
+        seen_base: recovery.seen_base,
+    });
+    for span in &recovery.spans {
+        out.extend(encode(&span.record()));
+    }
+    for (page, reason) in &recovery.failed {
+        out.extend(encode(&Record::Failed {
+            page: *page,
+            reason: reason.clone(),
+        }));
+    }
+    if let Some(page) = recovery.end {
+        out.extend(encode(&Record::End { page }));
+    }
+    if let Some(at_ms) = recovery.ended_ms {
+        out.extend(encode(&Record::RoundEnd {
+            round: recovery.round,
+            at_ms,
+        }));
+    }
+    out
 }
 
 /// Checks that the output still holds what `recovery` relies on, then cuts it (and the
