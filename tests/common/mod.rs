@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod frontier;
+pub mod service;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -394,6 +397,10 @@ pub fn files_in(dir: &Path) -> Vec<String> {
 /// 250 ms (from `seed`), calling `after_kill` after each kill, until `max_kills` kills or a run
 /// ends by itself; then runs it to the end. Returns the kills that landed mid-crawl and the
 /// last run's stderr, which exited 0.
+///
+/// What `after_kill` sees is a crash's output, not a finished one: it may end in the part of a
+/// page whose write the kill cut short (see [`cut_after_kill`]). Only the last run's output,
+/// after a clean exit, must end on a line boundary.
 pub fn kill_9_cycles(
     config: &Path,
     max_kills: u32,
@@ -429,6 +436,15 @@ pub fn kill_9_cycles(
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     (kills, stderr)
+}
+
+/// The output as a `kill -9` may leave it, cut to its whole lines. A page's lines may reach the
+/// file in several `write(2)` calls, and the kernel may stop even one large write at a page
+/// boundary when a fatal signal is pending; so the bytes after the last newline may be a torn
+/// line, and the whole lines before it may end with only the first items of the page that was
+/// being written. Neither was committed: the next start cuts them. Returns the whole lines.
+pub fn cut_after_kill(text: &str) -> &str {
+    &text[..text.rfind('\n').map_or(0, |end| end + 1)]
 }
 
 /// The fields of a `[extract.fields]` table written in TOML.
