@@ -54,6 +54,8 @@ pub enum Group {
     Detail,
     /// After those, when any file counter is above 0 (`[download]`).
     Files,
+    /// Last, when any of them is above 0 (`output.key`).
+    Watch,
     /// Not in the line (in `/metrics` only).
     Hidden,
 }
@@ -174,6 +176,9 @@ counters! {
         "Detail pages not fetched: their host is not listed, or robots.txt disallows them";
     /// Bytes of detail pages fetched.
     detail_bytes => Detail "detail_bytes", "detail_bytes": "Response body bytes of detail pages";
+    /// Detail pages that answered 304 Not Modified (`http.conditional`): their fields kept.
+    detail_not_modified => Detail "detail_pages_not_modified", "detail_pages_not_modified":
+        "Detail pages that answered 304 Not Modified: their fields kept from the store";
     /// Files downloaded and stored (`[download]`).
     files_downloaded => Files "files_downloaded", "files_downloaded":
         "Files downloaded and stored ([download])";
@@ -188,6 +193,23 @@ counters! {
         "Files not fetched: their host is not listed, or robots.txt disallows them";
     /// Bytes of files downloaded.
     file_bytes => Files "file_bytes", "file_bytes": "Bytes of files downloaded";
+    /// Items whose key was never seen before, or back after a round found it gone.
+    items_new => Watch "items_new", "items_new": "Items whose key (output.key) is new";
+    /// Items whose values differ from the last written ones.
+    items_changed => Watch "items_changed", "items_changed":
+        "Items whose values changed since they were last written";
+    /// Items with the values last written.
+    items_unchanged => Watch "items_unchanged", "items_unchanged":
+        "Items listed again with the values last written";
+    /// Keys a complete round did not list.
+    items_gone => Watch "items_gone", "items_gone":
+        "Items no longer listed, found by a complete round";
+    /// Items without a value in the key field: written, not followed across rounds.
+    items_without_key => Watch "items_without_key", "items_without_key":
+        "Items without a value in output.key, written but not followed across rounds";
+    /// List pages that answered 304 Not Modified (`http.conditional`).
+    not_modified => Watch "pages_not_modified", "pages_not_modified":
+        "List pages that answered 304 Not Modified: their items listed again, unchanged";
 }
 
 /// Live counters of one crawl (one round), shared by all stages.
@@ -273,6 +295,11 @@ impl Stats {
         bump(&self.counts.items, items);
     }
 
+    /// `n` lines were written that belong to no page (the keys a complete round found gone).
+    pub fn lines_written(&self, n: u64) {
+        bump(&self.counts.items, n);
+    }
+
     /// A detail page was fetched, with a body of `bytes`.
     pub fn detail_fetched(&self, bytes: u64) {
         bump(&self.counts.detail_fetched, 1);
@@ -308,6 +335,30 @@ impl Stats {
     /// A file was not fetched: its host is not listed.
     pub fn file_refused(&self) {
         bump(&self.counts.files_refused, 1);
+    }
+
+    /// A detail page answered 304 Not Modified.
+    pub fn detail_not_modified(&self) {
+        bump(&self.counts.detail_not_modified, 1);
+    }
+
+    /// A commit made these events of a keyed crawl durable: items new, changed, unchanged,
+    /// gone and without a key, and list pages not modified.
+    pub fn watched(
+        &self,
+        new: u64,
+        changed: u64,
+        unchanged: u64,
+        gone: u64,
+        without_key: u64,
+        not_modified: u64,
+    ) {
+        bump(&self.counts.items_new, new);
+        bump(&self.counts.items_changed, changed);
+        bump(&self.counts.items_unchanged, unchanged);
+        bump(&self.counts.items_gone, gone);
+        bump(&self.counts.items_without_key, without_key);
+        bump(&self.counts.not_modified, not_modified);
     }
 
     /// A retry was made.
@@ -395,7 +446,7 @@ impl fmt::Display for Summary {
             self.elapsed.as_secs_f64(),
             self.pages_per_sec()
         )?;
-        for extra in [Group::Detail, Group::Files] {
+        for extra in [Group::Detail, Group::Files, Group::Watch] {
             if group(extra).any(|c| c.value > 0 && !c.key.ends_with("bytes")) {
                 for counter in group(extra) {
                     write!(f, " {}={}", counter.key, counter.value)?;

@@ -211,6 +211,7 @@ fn a_state_written_before_checksums_still_resumes() {
                     seen,
                     tail: None,
                     sum: None,
+                    store: None,
                 }
             }
             Record::RoundEnd { .. } => continue,

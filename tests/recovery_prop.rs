@@ -66,6 +66,7 @@ fn write(batches: &[Vec<u8>], noise: &[bool]) -> Written {
             seen: None,
             tail: None,
             sum: Some(output_sum(&output[start..])),
+            store: None,
         }));
         commits.push((pages, output.len() as u64));
     }
@@ -188,6 +189,7 @@ proptest! {
         });
         journal.extend(encode(&Record::Commit {
             pages: vec![0], len: before.len() as u64, seen: None, tail: None, sum: None,
+            store: None,
         }));
         journal.extend(encode(&Record::RoundEnd { round: 1, at_ms: 1 }));
         std::fs::write(&state_path, journal).unwrap();

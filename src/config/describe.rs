@@ -180,9 +180,13 @@ impl Config {
     }
 
     /// Whether `key`, which has a value, means anything in this config: the seen-set only
-    /// with `output.dedup`.
+    /// with `output.dedup`, the store and the changes only with `output.key`.
     fn applies(&self, key: &keys::Key) -> bool {
-        key.path != keys::OUTPUT_SEEN.path || self.output.dedup.is_some()
+        match key.path {
+            "output.seen" => self.output.dedup.is_some(),
+            "output.store" | "output.changes" => self.output.key.is_some(),
+            _ => true,
+        }
     }
 
     /// The notes that follow from the values, each after the key it is printed after.

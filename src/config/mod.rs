@@ -45,7 +45,7 @@ pub use headers::ExtraHeaders;
 pub use host_list::HostList;
 pub use name_template::{MAX_NAME_BYTES, NameTemplate};
 pub use sections::{
-    Dedup, FrontierConfig, HttpConfig, LogConfig, OutputConfig, QueuesConfig, RedisFrontierConfig,
+    FrontierConfig, KeyField, HttpConfig, LogConfig, OutputConfig, QueuesConfig, RedisFrontierConfig,
     ScheduleConfig, ServiceConfig, SiteConfig, SyncMode, ThreadsConfig,
 };
 pub use url_template::UrlTemplate;

@@ -52,7 +52,7 @@ impl Config {
         }
         self.check_http()?;
         resolve_output(&mut self.output, file)?;
-        self.resolve_dedup()?;
+        self.resolve_keys(file)?;
         if self.frontier != FrontierConfig::Local && self.schedule.is_some() {
             bail!(
                 "`schedule.every_secs` cannot be used with `frontier.kind = \"redis\"`: a shared \
@@ -89,19 +89,44 @@ impl Config {
         Ok(())
     }
 
-    fn resolve_dedup(&mut self) -> Result<()> {
-        let Some(dedup) = &mut self.output.dedup else {
-            return Ok(());
-        };
+    /// `output.key` and `output.dedup` name a list field; `output.changes` and
+    /// `http.conditional` need `output.key`, which is on by default with `[schedule]`.
+    fn resolve_keys(&mut self, file: &toml::Table) -> Result<()> {
         let names: Vec<&str> = self.extract.field_names().collect();
-        let Some(index) = names.iter().position(|name| *name == dedup.field) else {
+        let output = &mut self.output;
+        for (name, key) in [("dedup", &mut output.dedup), ("key", &mut output.key)] {
+            let Some(key) = key else { continue };
+            let Some(index) = names.iter().position(|name| *name == key.field) else {
+                bail!(
+                    "`output.{name}` must name one of the `[extract.fields]` ({}), got {:?}",
+                    names.join(", "),
+                    key.field
+                );
+            };
+            key.index = index;
+        }
+        if let (Some(dedup), Some(_)) = (&output.dedup, &output.key) {
             bail!(
-                "`output.dedup` must name one of the `[extract.fields]` ({}), got {:?}",
-                names.join(", "),
+                "`output.dedup` and `output.key` cannot both be set: `dedup = {:?}` is \
+                 `key = {:?}` writing new items only; keep one",
+                dedup.field,
                 dedup.field
             );
-        };
-        dedup.index = index;
+        }
+        if output.changes && output.key.is_none() {
+            bail!(
+                "`output.changes` needs `output.key`: the field whose value names an item \
+                 across rounds, so that a changed item can be told from a new one"
+            );
+        }
+        if !is_set(file, "http.conditional") {
+            self.http.conditional = self.schedule.is_some() && output.key.is_some();
+        } else if self.http.conditional && output.key.is_none() {
+            bail!(
+                "`http.conditional` needs `output.key`: a page that answers 304 Not Modified \
+                 has no body, and only the store of `output.key` knows its items"
+            );
+        }
         Ok(())
     }
 }
@@ -132,6 +157,19 @@ fn resolve_output(output: &mut OutputConfig, file: &toml::Table) -> Result<()> {
         }
         output.state = beside(".state");
     }
+    if !is_set(file, "output.store") {
+        if in_dev && output.key.is_some() {
+            bail!(
+                "`output.path` {} is in /dev, where the store of `output.key` cannot be kept: \
+                 set `output.store` to a file elsewhere",
+                output.path.display()
+            );
+        }
+        output.store = match output.path.extension() {
+            Some(ext) if ext != "db" => output.path.with_extension("db"),
+            _ => beside(".db"),
+        };
+    }
     if !is_set(file, "output.seen") {
         if in_dev && output.dedup.is_some() {
             bail!(
@@ -148,6 +186,9 @@ fn resolve_output(output: &mut OutputConfig, file: &toml::Table) -> Result<()> {
     }
     if output.seen == output.path || output.seen == output.state {
         bail!("`output.seen` must differ from `output.path` and `output.state`");
+    }
+    if [&output.path, &output.state, &output.seen].contains(&&output.store) {
+        bail!("`output.store` must differ from `output.path`, `output.state` and `output.seen`");
     }
     Ok(())
 }

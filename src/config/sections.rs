@@ -171,6 +171,10 @@ pub struct HttpConfig {
     /// Obey each origin's robots.txt (`http.robots`): skip the pages it disallows and honour
     /// its `Crawl-delay`.
     pub robots: bool,
+    /// Ask list and detail pages again with the `ETag` and `Last-Modified` of the last round
+    /// (`If-None-Match`, `If-Modified-Since`); a `304` keeps what the store knows of the page.
+    /// On by default with `[schedule]` and `output.key`.
+    pub conditional: bool,
     /// `http.ca_file`: certificates trusted in addition to the built-in roots.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<CaFile>,
@@ -195,6 +199,7 @@ impl Default for HttpConfig {
             proxy: None,
             per_host: None,
             robots: true,
+            conditional: false,
             ca_file: None,
             headers: ExtraHeaders::default(),
         }
@@ -213,33 +218,43 @@ pub struct OutputConfig {
     /// When the output and the journal are synced to disk.
     #[serde(default)]
     pub sync: SyncMode,
+    /// The field whose value names an item across rounds: the store keeps each key's last
+    /// values, and tells new, changed, unchanged and gone items apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyField>,
+    /// With `key`: one line per change (new, changed, gone) instead of every item.
+    #[serde(default)]
+    pub changes: bool,
+    /// The store of `key`, an SQLite database (`<path without its extension>.db` unless set).
+    #[serde(default)]
+    pub store: PathBuf,
     /// Write only items whose key was never written before, with a `first_seen` time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dedup: Option<Dedup>,
+    pub dedup: Option<KeyField>,
     /// The seen-set file of `dedup` (`<path>.seen` unless set).
     #[serde(default)]
     pub seen: PathBuf,
 }
 
-/// `output.dedup`: which field identifies an item across rounds and runs.
+/// `output.key` or `output.dedup`: which field names an item across rounds and runs.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(from = "String", into = "String")]
-pub struct Dedup {
+pub struct KeyField {
     /// The field's name, as in `[extract.fields]`.
     pub field: String,
     /// Its position among the fields (found once the fields are known).
     pub index: usize,
 }
 
-impl From<String> for Dedup {
-    fn from(field: String) -> Dedup {
-        Dedup { field, index: 0 }
+impl From<String> for KeyField {
+    fn from(field: String) -> KeyField {
+        KeyField { field, index: 0 }
     }
 }
 
-impl From<Dedup> for String {
-    fn from(dedup: Dedup) -> String {
-        dedup.field
+impl From<KeyField> for String {
+    fn from(key: KeyField) -> String {
+        key.field
     }
 }
 

@@ -65,6 +65,51 @@ impl Value {
         }
     }
 
+    /// The value as JSON text.
+    pub fn to_json(&self) -> String {
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+
+    /// The value whose JSON is `text`, as [`Value::write_json`] wrote it: a number keeps its
+    /// digits (`47.010`), an object its keys in order. `None` for text that is not JSON.
+    /// (JSON's `true` and `false`, which no field gives, become their text.)
+    pub fn from_json_text(text: &str) -> Option<Value> {
+        use serde_json::value::RawValue;
+        let text = text.trim();
+        Some(match text.as_bytes().first()? {
+            b'"' => Value::String(serde_json::from_str(text).ok()?),
+            b'[' => {
+                let items: Vec<Box<RawValue>> = serde_json::from_str(text).ok()?;
+                Value::List(
+                    items
+                        .iter()
+                        .map(|item| Value::from_json_text(item.get()))
+                        .collect::<Option<_>>()?,
+                )
+            }
+            b'{' => {
+                let Pairs(pairs) = serde_json::from_str(text).ok()?;
+                Value::Object(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| Some((k, Value::from_json_text(v.get())?)))
+                        .collect::<Option<_>>()?,
+                )
+            }
+            b'n' if text == "null" => Value::Null,
+            b't' | b'f' if text == "true" || text == "false" => Value::String(text.to_string()),
+            _ => match text.parse::<i64>() {
+                Ok(n) => Value::Integer(n),
+                Err(_) => {
+                    serde_json::from_str::<serde_json::Number>(text).ok()?;
+                    Value::Number(text.to_string())
+                }
+            },
+        })
+    }
+
     /// Whether the field found nothing: `null`, or a list with no element (`all = true` that
     /// matched nothing). What `pagecrawl try` and the selector warnings count as no value.
     pub fn is_missing(&self) -> bool {
@@ -325,6 +370,31 @@ impl<'a> Converter<'a> {
             .join(text)
             .ok()
             .map(|url| Value::String(url.into()))
+    }
+}
+
+/// A JSON object's members in order, each value's text as written.
+struct Pairs(Vec<(String, Box<serde_json::value::RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Pairs, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Pairs;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Pairs, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+        deserializer.deserialize_map(Visit)
     }
 }
 

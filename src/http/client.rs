@@ -26,6 +26,7 @@ use ureq::{Agent, Body};
 use url::{Origin, Url};
 
 use super::body::{self, ACCEPT_ENCODING, ContentEncoding, decode_body};
+use super::conditional::Validators;
 use super::error::FetchError;
 use super::hosts::Hosts;
 use super::policy::{GuardedResolver, Policy, resolve_location};
@@ -113,7 +114,24 @@ impl Client {
         shutdown: &Shutdown,
         stats: &Stats,
     ) -> Result<Response, FetchError> {
-        self.with_retries(url, shutdown, stats, || self.get(url))
+        let ask = Validators::default();
+        match self.fetch_if_changed(url, &ask, shutdown, stats)? {
+            Answer::Changed(response) => Ok(response),
+            // Asked with nothing, a 304 has nothing to keep.
+            Answer::NotModified => Err(FetchError::NotModifiedUnasked),
+        }
+    }
+
+    /// [`Client::fetch`], asking with the validators the page had last time (`ask`): an
+    /// unchanged page answers [`Answer::NotModified`], with no body.
+    pub fn fetch_if_changed(
+        &self,
+        url: &str,
+        ask: &Validators,
+        shutdown: &Shutdown,
+        stats: &Stats,
+    ) -> Result<Answer, FetchError> {
+        self.with_retries(url, shutdown, stats, || self.get(url, ask))
     }
 
     /// Downloads `url` into the writer `start` makes once the response head is in (it is
@@ -130,7 +148,10 @@ impl Client {
         mut start: impl FnMut(Option<&str>) -> std::io::Result<W>,
     ) -> Result<W, FetchError> {
         self.with_retries(url, shutdown, stats, || {
-            let (_, mut response) = self.open(url, limit)?;
+            let Opened::Body(_, mut response) = self.open(url, limit, &Validators::default())?
+            else {
+                return Err(FetchError::NotModifiedUnasked);
+            };
             let content_type = header(&response, "content-type").map(str::to_string);
             let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
             let mut into = start(content_type.as_deref())
@@ -212,10 +233,14 @@ impl Client {
     /// One attempt: a GET, following redirects the policy allows, whose final answer must be
     /// 2xx with a body that fits `max_body_bytes` once decoded. `timeout_secs` bounds the whole
     /// attempt, every redirect hop included: each hop gets what is left of one deadline.
-    fn get(&self, url: &str) -> Result<Response, FetchError> {
+    fn get(&self, url: &str, ask: &Validators) -> Result<Answer, FetchError> {
         let limit = self.http.max_body_bytes;
-        let (target, mut response) = self.open(url, limit)?;
+        let (target, mut response) = match self.open(url, limit, ask)? {
+            Opened::Body(target, response) => (target, response),
+            Opened::NotModified => return Ok(Answer::NotModified),
+        };
         let status = response.status().as_u16();
+        let validators = Validators::of(|name| header(&response, name).map(str::to_string));
         let content_type = header(&response, "content-type").map(str::to_string);
         let encoding = ContentEncoding::of(header(&response, "content-encoding"))?;
         let expected = header(&response, "content-length").and_then(|v| v.parse().ok());
@@ -224,28 +249,35 @@ impl Client {
         // that counts applies to the decoded bytes.
         let raw = response.body_mut().with_config().limit(limit).reader();
         body::read_decoded(raw, encoding, limit, expected, &mut bytes)?;
-        Ok(Response {
+        Ok(Answer::Changed(Response {
             body: decode_body(bytes, content_type.as_deref()),
             url: target.to_string(),
             status,
-        })
+            validators,
+        }))
     }
 
     /// A GET of `url` up to its 2xx response head, following the redirects the policy allows,
     /// all within one `timeout_secs` deadline (the body is read within it too): the URL the
-    /// redirects led to, and the response. `limit` is for the error of a body that the client
-    /// refuses as too large.
-    fn open(&self, url: &str, limit: u64) -> Result<(Uri, ureq::http::Response<Body>), FetchError> {
+    /// redirects led to, and the response; or, asked with validators (`ask`), that the page
+    /// did not change. `limit` is for the error of a body that the client refuses as too large.
+    fn open(&self, url: &str, limit: u64, ask: &Validators) -> Result<Opened, FetchError> {
         let deadline = Instant::now() + self.http.timeout;
         let target: Uri = url
             .parse()
             .map_err(|err| FetchError::Redirect(format!("bad URL {url:?}: {err}")))?;
-        let (response, target) =
-            match self.follow(target, self.http.max_redirects, deadline, limit)? {
-                Followed::Done(response, target) => (response, target),
-                Followed::Stuck { why, .. } => return Err(FetchError::Redirect(why)),
-            };
+        let hops = self.http.max_redirects;
+        let (response, target) = match self.follow(target, hops, deadline, limit, ask)? {
+            Followed::Done(response, target) => (response, target),
+            Followed::Stuck { why, .. } => return Err(FetchError::Redirect(why)),
+        };
         let status = response.status().as_u16();
+        if status == 304 {
+            return match ask.is_empty() {
+                false => Ok(Opened::NotModified),
+                true => Err(FetchError::NotModifiedUnasked),
+            };
+        }
         if !(200..=299).contains(&status) {
             let retry_after = header(&response, "retry-after").and_then(parse_retry_after);
             return Err(FetchError::Status {
@@ -253,8 +285,25 @@ impl Client {
                 retry_after,
             });
         }
-        Ok((target, response))
+        Ok(Opened::Body(target, response))
     }
+}
+
+/// What a GET came to, before its body is read.
+enum Opened {
+    /// A 2xx answer, and the URL that gave it.
+    Body(Uri, ureq::http::Response<Body>),
+    /// `304 Not Modified` to a conditional request.
+    NotModified,
+}
+
+/// What a conditional fetch came to.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// The page, changed since the validators it was asked with (or asked with none).
+    Changed(Response),
+    /// `304 Not Modified`: the page is as it was when it gave the validators.
+    NotModified,
 }
 
 /// A page as the server finally answered it.
@@ -266,6 +315,8 @@ pub(crate) struct Response {
     pub url: String,
     /// Its status (2xx).
     pub status: u16,
+    /// Its `ETag` and `Last-Modified`, to ask with next time.
+    pub validators: Validators,
 }
 
 /// Where a chain of redirects led.
@@ -292,6 +343,7 @@ impl Client {
         max_hops: u32,
         deadline: Instant,
         limit: u64,
+        ask: &Validators,
     ) -> Result<Followed, FetchError> {
         let mut hops = 0;
         // A redirect may stay on the origin the request began on, as well as the site's.
@@ -308,6 +360,9 @@ impl Client {
                 for (name, value) in self.http.headers.iter() {
                     request = request.header(name, value);
                 }
+            }
+            if let Some((name, value)) = ask.request_headers() {
+                request = request.header(name, value);
             }
             let response = request
                 .config()
@@ -407,7 +462,9 @@ impl Client {
         };
         let limit = MAX_ROBOTS_BYTES as u64;
         let deadline = Instant::now() + self.http.timeout;
-        let mut response = match self.follow(target, ROBOTS_MAX_REDIRECTS, deadline, limit) {
+        let unasked = Validators::default();
+        let hops = ROBOTS_MAX_REDIRECTS;
+        let mut response = match self.follow(target, hops, deadline, limit, &unasked) {
             Ok(Followed::Done(response, _)) => response,
             Ok(Followed::Stuck { status, why }) => {
                 debug!("{robots_url}: {why}");

@@ -32,6 +32,9 @@ pub enum FetchError {
     Other(ureq::Error),
     /// A downloaded file could not be written (a full disk, a folder that went away).
     Store(String),
+    /// The server answered `304 Not Modified` to a request that sent no validator: there is
+    /// no earlier copy to keep, and no body.
+    NotModifiedUnasked,
     /// Shutdown was requested while waiting to (re)try; the page was not fetched.
     Interrupted,
 }
@@ -49,6 +52,7 @@ impl FetchError {
             | FetchError::Tls(_)
             | FetchError::Other(_)
             | FetchError::Store(_)
+            | FetchError::NotModifiedUnasked
             | FetchError::Interrupted => false,
         }
     }
@@ -87,6 +91,11 @@ impl fmt::Display for FetchError {
                 write!(f, "{why}")
             }
             FetchError::Other(err) => write!(f, "{err}"),
+            FetchError::NotModifiedUnasked => write!(
+                f,
+                "answered 304 Not Modified to a request that sent no If-None-Match or \
+                 If-Modified-Since: there is no earlier copy of the page to keep"
+            ),
             FetchError::Interrupted => write!(f, "interrupted by shutdown"),
         }
     }

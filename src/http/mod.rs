@@ -6,6 +6,7 @@
 
 pub(crate) mod body;
 mod client;
+mod conditional;
 mod error;
 pub(crate) mod hosts;
 pub(crate) mod policy;
@@ -13,6 +14,7 @@ mod pool;
 pub(crate) mod robots;
 pub(crate) mod tls;
 
-pub(crate) use client::Client;
+pub(crate) use client::{Answer, Client, Response};
+pub use conditional::Validators;
 pub use error::FetchError;
 pub(crate) use pool::BodyPool;

@@ -6,7 +6,7 @@
 //!
 //! A stage's constructor is in the stage's own file; this file only calls them in turn.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -22,7 +22,7 @@ use super::stage::{Context, Listener, Source};
 use super::write::{Output, Writer};
 use crate::config::Config;
 use crate::frontier::SharedCrawl;
-use crate::http::{BodyPool, Client};
+use crate::http::{BodyPool, Client, Validators};
 use crate::shutdown::Shutdown;
 use crate::stats::Stats;
 
@@ -38,6 +38,8 @@ pub(crate) struct Round<'a> {
     pub resumed: Resumed,
     /// The shared frontier, if the round takes its pages from one.
     pub shared: Option<SharedCrawl>,
+    /// With `http.conditional`: each list page's validators of the last round, by URL.
+    pub validators: Option<Arc<HashMap<String, Validators>>>,
 }
 
 /// What earlier runs of a round committed, as the feeder and the writer need it.
@@ -114,6 +116,7 @@ impl Stages {
             output,
             resumed,
             shared,
+            validators,
         } = round;
         let (credits_tx, credits_rx) = credits.unzip();
         // Items written before need no follow-ups: the writer drops them.
@@ -134,9 +137,9 @@ impl Stages {
         };
         Ok(Stages {
             source,
-            crawlers: Crawler::build_all(config, context),
+            crawlers: Crawler::build_all(config, context, validators),
             parsers: Parser::build_all(config, context),
-            followers: Follower::build_all(config, context, &written),
+            followers: Follower::build_all(config, context, &written)?,
             downloaders: Downloader::build_all(config, context, &written),
             writer: Writer::new(config, output, listing, context.stage("writer")),
             listener,

@@ -5,18 +5,21 @@
 //! every page it receives once the flag is up (or once the page is past the end of the listing),
 //! counting each; a request already in flight is finished (bounded by the timeouts and the grace
 //! period) and its page is passed on. A page that fails after its retries is passed on as a
-//! [`Failure`], for the writer to record. With `http.robots`, a page robots.txt disallows is not
-//! fetched and goes on as [`Failure::Disallowed`], for the writer to count (and not record).
+//! [`NoContent`], for the writer to record. With `http.robots`, a page robots.txt disallows is not
+//! fetched and goes on as [`NoContent::Disallowed`], for the writer to count (and not record).
 //! This stage never parses and never writes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, warn};
 use url::Url;
 
-use super::message::{Failure, Fetched, Html, Page, PageError};
+use super::message::{Fetched, Html, Learned, NoContent, Page, PageError};
 use super::stage::{Context, Stage};
 use crate::config::{Config, SiteConfig};
-use crate::http::{Client, FetchError};
+use crate::http::{Answer, Client, FetchError, Validators};
 use crate::stats::Queue;
 
 /// One crawler thread's share of the work.
@@ -25,17 +28,24 @@ pub(crate) struct Crawler {
     pub client: Client,
     /// The site, for page URLs and "until empty" mode.
     pub site: SiteConfig,
+    /// With `http.conditional`: each list page's validators of the last round, by URL.
+    pub validators: Option<Arc<HashMap<String, Validators>>>,
     /// The round's shutdown flag, counters and end of the listing.
     pub stage: Stage,
 }
 
 impl Crawler {
     /// The round's crawlers: `threads.crawlers` of them, sharing the context's client.
-    pub fn build_all(config: &Config, context: &Context) -> Vec<Crawler> {
+    pub fn build_all(
+        config: &Config,
+        context: &Context,
+        validators: Option<Arc<HashMap<String, Validators>>>,
+    ) -> Vec<Crawler> {
         (0..config.threads.crawlers.get())
             .map(|i| Crawler {
                 client: context.client.clone(),
                 site: config.site.clone(),
+                validators: validators.clone(),
                 stage: context.stage(format!("crawler-{i}")),
             })
             .collect()
@@ -80,7 +90,7 @@ impl Crawler {
             let url = self.site.url_of(page);
             #[cfg(test)]
             super::stage::inject_panic(&url, "crawler");
-            let Some(content) = self.crawl(page, &url) else {
+            let Some((content, validators)) = self.crawl(page, &url) else {
                 continue;
             };
             let fetched = content.is_ok();
@@ -88,6 +98,10 @@ impl Crawler {
                 number: page,
                 url,
                 content,
+                learned: Learned {
+                    validators,
+                    details: Vec::new(),
+                },
             };
             if html.send(message).is_err() {
                 // Every parser is gone; the pipeline reports why.
@@ -99,20 +113,27 @@ impl Crawler {
         }
     }
 
-    /// Page `page`'s body, or why it fails; `None` when it is not crawled after all (a stop
-    /// came while it was asked for, or its request was abandoned at the grace deadline).
-    fn crawl(&self, page: u64, url: &str) -> Option<Result<Html, Failure>> {
+    /// Page `page`'s body and validators, or why it has none; `None` when it is not crawled
+    /// after all (a stop came while it was asked for, or its request was abandoned at the
+    /// grace deadline).
+    fn crawl(&self, page: u64, url: &str) -> Option<(Result<Html, NoContent>, Validators)> {
         let Stage {
             shutdown,
             stats,
             end,
             ..
         } = &self.stage;
+        let ask = self.validators.as_ref().and_then(|known| known.get(url));
         let response = match self.robots_allow(url) {
-            Some(true) => self.client.fetch(url, shutdown, stats),
+            Some(true) => self.client.fetch_if_changed(
+                url,
+                ask.unwrap_or(&Validators::default()),
+                shutdown,
+                stats,
+            ),
             Some(false) => {
                 debug!("page {page} ({url}): disallowed by robots.txt");
-                return Some(Err(Failure::Disallowed));
+                return Some((Err(NoContent::Disallowed), Validators::default()));
             }
             // A stop came while robots.txt was being fetched.
             None => {
@@ -120,13 +141,18 @@ impl Crawler {
                 return None;
             }
         };
-        Some(match response {
-            Ok(response) => {
+        let content = match response {
+            Ok(Answer::Changed(response)) => {
                 stats.page_fetched(response.body.len() as u64);
-                Ok(Html {
+                let html = Html {
                     body: response.body,
                     final_url: response.url,
-                })
+                };
+                return Some((Ok(html), response.validators));
+            }
+            Ok(Answer::NotModified) => {
+                debug!("page {page} ({url}): not modified since the last round");
+                Err(NoContent::NotModified { listed: None })
             }
             Err(FetchError::Status {
                 code: status @ (404 | 410),
@@ -136,7 +162,7 @@ impl Crawler {
                 // after it is needed either way.
                 debug!("page {page} ({url}): http status {status}");
                 end.observe_empty(page);
-                Err(Failure::Gone(status))
+                Err(NoContent::Gone(status))
             }
             // Interrupted, or abandoned at the grace deadline: not a failure of the page, and
             // not committed.
@@ -150,8 +176,9 @@ impl Crawler {
             }
             Err(err) => {
                 warn!("page {page} ({url}): {err}");
-                Err(Failure::Failed(PageError::fetch(err)))
+                Err(NoContent::Failed(PageError::fetch(err)))
             }
-        })
+        };
+        Some((content, Validators::default()))
     }
 }

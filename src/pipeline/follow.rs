@@ -16,20 +16,24 @@
 
 use std::sync::Arc;
 
+use anyhow::Result;
 use crossbeam_channel::Receiver;
+use log::warn;
 use url::Url;
 
 use super::budget::Onward;
 use super::error::{DetailError, PageError};
-use super::message::{Item, Parsed};
+use super::detail_cache::{Detail, DetailCache};
+use super::message::{Item, Learned, Parsed};
 use super::stage::{
     Context, Incomplete, Refusals, Stage, complete_pages, extract_guarded, resolve_link,
 };
 use crate::config::{Config, HostList};
 use crate::extract::{Extractor, Value};
-use crate::http::{BodyPool, Client, FetchError};
+use crate::http::{Answer, BodyPool, Client, FetchError, Response};
 use crate::shutdown::Shutdown;
 use crate::store::dedup::AlreadyWritten;
+use crate::store::items::DetailReader;
 
 /// One detail crawler thread's share of the work.
 pub(crate) struct Follower {
@@ -49,32 +53,48 @@ pub(crate) struct Follower {
     /// With `output.dedup`: the items written before, whose detail pages are not fetched (the
     /// writer drops them).
     pub written: Option<AlreadyWritten>,
+    /// The round's detail pages, shared by its detail crawlers: each fetched once.
+    pub cache: Arc<DetailCache>,
+    /// With `http.conditional`: what the store knows of each detail page (its validators and
+    /// fields), on this thread's own connection.
+    pub known: Option<DetailReader>,
     /// The round's counters (and its shutdown flag, which this stage does not obey).
     pub stage: Stage,
 }
 
 impl Follower {
-    /// The round's detail crawlers: `follow.crawlers` of them, sharing one compiled extractor;
-    /// none without `[follow]`. `written` are the items written before (`output.dedup`).
+    /// The round's detail crawlers: `follow.crawlers` of them, sharing one compiled extractor
+    /// and one cache of detail pages; none without `[follow]`. `written` are the items written
+    /// before (`output.dedup`); with `http.conditional`, each reads the store of
+    /// `output.key` on a connection of its own.
     pub fn build_all(
         config: &Config,
         context: &Context,
         written: &Option<AlreadyWritten>,
-    ) -> Vec<Follower> {
+    ) -> Result<Vec<Follower>> {
         let Some(follow) = &config.follow else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let extractor = Arc::new(follow.extract.clone());
+        let cache = Arc::new(DetailCache::default());
+        let conditional = config.http.conditional && config.output.key.is_some();
         (0..follow.crawlers.get())
-            .map(|i| Follower {
-                client: context.client.clone(),
-                extractor: extractor.clone(),
-                index: follow.index,
-                hosts: follow.hosts.clone(),
-                bodies: context.bodies.clone(),
-                give_up: context.give_up.clone(),
-                written: written.clone(),
-                stage: context.stage(format!("follower-{i}")),
+            .map(|i| {
+                Ok(Follower {
+                    client: context.client.clone(),
+                    extractor: extractor.clone(),
+                    index: follow.index,
+                    hosts: follow.hosts.clone(),
+                    bodies: context.bodies.clone(),
+                    give_up: context.give_up.clone(),
+                    written: written.clone(),
+                    cache: cache.clone(),
+                    known: match conditional {
+                        true => Some(DetailReader::open(&config.output.store)?),
+                        false => None,
+                    },
+                    stage: context.stage(format!("follower-{i}")),
+                })
             })
             .collect()
     }
@@ -86,10 +106,10 @@ impl Follower {
             "follow.hosts",
             " (its items get null detail fields)",
         );
-        complete_pages(input, output, &self.stage, &self.give_up, |url, items| {
+        complete_pages(input, output, &self.stage, &self.give_up, |url, items, learned| {
             #[cfg(test)]
             super::stage::inject_panic(url, "follower");
-            self.complete(url, items, &mut refusals)
+            self.complete(url, items, &mut refusals, learned)
         });
     }
 
@@ -99,6 +119,7 @@ impl Follower {
         page_url: &str,
         mut items: Vec<Item>,
         refusals: &mut Refusals,
+        learned: &mut Learned,
     ) -> Result<Vec<Item>, Incomplete> {
         let base = Url::parse(page_url).ok();
         let width = self.extractor.field_names().count();
@@ -125,7 +146,7 @@ impl Follower {
                     self.stage.stats.detail_refused();
                     None
                 }
-                Some(target) => Some(self.detail(&target)?),
+                Some(target) => Some(self.detail(&target, learned)?),
             };
             match detail {
                 Some(fields) => item.extend(fields),
@@ -135,11 +156,39 @@ impl Follower {
         Ok(items)
     }
 
-    /// The fields of the detail page at `url`.
-    fn detail(&self, url: &Url) -> Result<Item, Incomplete> {
+    /// The fields of the detail page at `url`, fetched once this round whatever links to it;
+    /// a detail page fetched with a body is added to what the page learned, for the store.
+    fn detail(&self, url: &Url, learned: &mut Learned) -> Result<Item, Incomplete> {
+        let (detail, fetched) = self.cache.get_or(url.as_str(), || self.fetch(url))?;
+        if let (true, Some(validators)) = (fetched, &detail.fresh) {
+            learned.details.push((url.to_string(), validators.clone(), detail.fields.clone()));
+        }
+        Ok(detail.fields.clone())
+    }
+
+    /// Fetches the detail page at `url`, asking with its validators when the store knows them:
+    /// a `304` keeps the fields the store has.
+    fn fetch(&self, url: &Url) -> Result<Detail, Incomplete> {
         let stats = &self.stage.stats;
-        let response = match self.client.fetch(url.as_str(), &self.give_up, stats) {
-            Ok(response) => response,
+        let known = self.known.as_ref().and_then(|reader| {
+            reader
+                .get(url.as_str())
+                .inspect_err(|err| warn!("detail page {url}: reading the store: {err:#}"))
+                .ok()
+                .flatten()
+        });
+        let ask = known.as_ref().map(|k| k.validators.clone()).unwrap_or_default();
+        let response = match self.client.fetch_if_changed(url.as_str(), &ask, &self.give_up, stats)
+        {
+            Ok(Answer::Changed(response)) => response,
+            Ok(Answer::NotModified) => {
+                stats.detail_not_modified();
+                let fields = known.map(|k| k.fields).unwrap_or_default();
+                return Ok(Detail {
+                    fields: self.stored_fields(&fields),
+                    fresh: None,
+                });
+            }
             Err(FetchError::Interrupted) => return Err(Incomplete::Abandoned),
             // Cut off at the grace deadline: not a failure of the page.
             Err(_) if self.give_up.is_requested() => return Err(Incomplete::Abandoned),
@@ -148,6 +197,30 @@ impl Follower {
                 return Err(detail_failed(url, DetailError::Fetch(Arc::new(err))));
             }
         };
+        let validators = response.validators.clone();
+        let fields = self.extract(url, response)?;
+        Ok(Detail {
+            fields,
+            fresh: Some(validators),
+        })
+    }
+
+    /// The fields of a detail page the store kept (as JSON text): null where one is missing.
+    fn stored_fields(&self, fields: &[String]) -> Item {
+        let width = self.extractor.field_names().count();
+        (0..width)
+            .map(|i| {
+                fields
+                    .get(i)
+                    .and_then(|text| Value::from_json_text(text))
+                    .unwrap_or(Value::Null)
+            })
+            .collect()
+    }
+
+    /// The fields of the detail page at `url`, from its `response`.
+    fn extract(&self, url: &Url, response: Response) -> Result<Item, Incomplete> {
+        let stats = &self.stage.stats;
         let body = response.body;
         stats.detail_fetched(body.len() as u64);
         // Its links resolve against where the redirects led.

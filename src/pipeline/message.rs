@@ -5,7 +5,7 @@
 //! ```
 //!
 //! After the feeder, every message is a [`Page`]: its number and URL, and what the stage before
-//! made of it, or the [`Failure`] that stopped it. A stage handles the pages that carry content
+//! made of it, or the [`NoContent`] that stopped it. A stage handles the pages that carry content
 //! and passes the others on unchanged, so a failure found by the crawler reaches the writer as it
 //! was found, and a new stage between two others only has to do the same. This file imports no
 //! stage: stages import it, never each other.
@@ -14,12 +14,13 @@ use std::mem::size_of;
 
 pub use super::error::PageError;
 pub use crate::extract::Item;
+use crate::http::Validators;
 use crate::store::seen::Key;
 
 /// Why a page carries no content past the stage that found it. Every later stage passes it on
 /// unchanged; the writer records it.
 #[derive(Debug, Clone)]
-pub enum Failure {
+pub enum NoContent {
     /// The page failed after its retries, or could not be parsed or completed. Recorded as
     /// failed; the next run tries it again.
     Failed(PageError),
@@ -30,6 +31,14 @@ pub enum Failure {
     /// committed: the writer counts it and records nothing, so a later round or run asks
     /// robots.txt again. It does not end the listing.
     Disallowed,
+    /// Asked with last round's validators, the page answered `304 Not Modified`: it lists what
+    /// it listed then, which the writer reads from the store (`output.key`). `listed` is how
+    /// many items that is and their hash, once the writer has looked (the listing's end
+    /// compares pages by it).
+    NotModified {
+        /// The number and hash of the items the store knows of the page.
+        listed: Option<(usize, u64)>,
+    },
 }
 
 /// One page between two stages.
@@ -40,8 +49,23 @@ pub struct Page<T> {
     /// The URL it was fetched from.
     pub url: String,
     /// What the stages so far made of it, or why it stopped.
-    pub content: Result<T, Failure>,
+    pub content: Result<T, NoContent>,
+    /// What its fetches learned that the store keeps for the next round.
+    pub learned: Learned,
 }
+
+/// What a page's fetches learned that the store of `output.key` keeps for the next round:
+/// the list page's validators, and the detail pages fetched anew with their fields.
+#[derive(Debug, Clone, Default)]
+pub struct Learned {
+    /// The list page's `ETag` and `Last-Modified`.
+    pub validators: Validators,
+    /// Each detail page fetched with a body (not answered 304): its URL, its validators and
+    /// its fields.
+    pub details: Vec<(String, Validators, Item)>,
+}
+
+
 
 /// A fetched page's content.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use url::Url;
 
 use super::budget::Onward;
 use super::error::ParseError;
-use super::message::{Failure, Fetched, Html, Item, Page, PageError, Parsed};
+use super::message::{NoContent, Fetched, Html, Item, Page, PageError, Parsed};
 use super::selector_warnings::SelectorWarnings;
 use super::stage::{Context, Stage, extract_guarded};
 use crate::config::Config;
@@ -64,6 +64,7 @@ impl Parser {
                 number,
                 url,
                 content,
+                learned,
             } = page;
             let content = match content {
                 Ok(html) => self.parse(number, &url, html),
@@ -76,6 +77,7 @@ impl Parser {
                     number,
                     url,
                     content,
+                    learned,
                 })
                 .is_err()
             {
@@ -89,14 +91,14 @@ impl Parser {
     }
 
     /// The items of page `number`, or why it fails.
-    fn parse(&self, number: u64, url: &str, html: Html) -> Result<Vec<Item>, Failure> {
+    fn parse(&self, number: u64, url: &str, html: Html) -> Result<Vec<Item>, NoContent> {
         let stats = &self.stage.stats;
         let Html { body, final_url } = html;
         // The client fetched it, so it parses; the page's own URL is the fallback all the same.
         let final_url = Url::parse(&final_url)
             .or_else(|_| Url::parse(url))
             .map_err(|reason| {
-                Failure::Failed(PageError::Parse(ParseError::BadUrl {
+                NoContent::Failed(PageError::Parse(ParseError::BadUrl {
                     url: final_url.clone(),
                     reason,
                 }))
@@ -124,7 +126,7 @@ impl Parser {
             }
             Err(reason) => {
                 warn!("page {number} ({url}): {reason}");
-                return Err(Failure::Failed(PageError::Parse(reason)));
+                return Err(NoContent::Failed(PageError::Parse(reason)));
             }
         };
         self.warnings.check(number, url, body_bytes, &items);

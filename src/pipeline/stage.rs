@@ -13,7 +13,7 @@ use url::Url;
 
 use super::budget::Onward;
 use super::error::ParseError;
-use super::message::{Committed, Failure, Item, Page, PageError, Parsed};
+use super::message::{Committed, Item, Learned, NoContent, Page, PageError, Parsed};
 use crate::config::HostList;
 use crate::extract::{Extracted, Used};
 use crate::http::{BodyPool, Client};
@@ -94,6 +94,7 @@ pub(crate) trait Listener: Send {
 }
 
 /// Why a stage between the parsers and the writer could not complete a page.
+#[derive(Debug, Clone)]
 pub(crate) enum Incomplete {
     /// A follow-up (a detail page, a file) failed after its retries: the page fails, with this
     /// reason, and the next run fetches it again.
@@ -104,15 +105,16 @@ pub(crate) enum Incomplete {
 }
 
 /// The loop of a stage that completes whole pages (detail crawlers, downloaders): each page
-/// with items goes through `complete` and on, whole, or fails whole; failed pages pass on
-/// unchanged. Once `give_up` is raised (the grace deadline), pages are dropped unworked. Ends
-/// when `input` is disconnected and drained, or the next stage is gone.
+/// with items goes through `complete` (which may add to what the page learned) and on, whole,
+/// or fails whole; failed pages pass on unchanged. Once `give_up` is raised (the grace
+/// deadline), pages are dropped unworked. Ends when `input` is disconnected and drained, or the
+/// next stage is gone.
 pub(crate) fn complete_pages(
     input: Receiver<Parsed>,
     output: Onward<Parsed>,
     stage: &Stage,
     give_up: &Shutdown,
-    mut complete: impl FnMut(&str, Vec<Item>) -> Result<Vec<Item>, Incomplete>,
+    mut complete: impl FnMut(&str, Vec<Item>, &mut Learned) -> Result<Vec<Item>, Incomplete>,
 ) {
     for page in input.iter() {
         if give_up.is_requested() {
@@ -124,13 +126,14 @@ pub(crate) fn complete_pages(
             number,
             url,
             content,
+            mut learned,
         } = page;
         let content = match content {
-            Ok(items) => match complete(&url, items) {
+            Ok(items) => match complete(&url, items, &mut learned) {
                 Ok(items) => Ok(items),
                 Err(Incomplete::Failed(reason)) => {
                     warn!("page {number} ({url}): {reason}");
-                    Err(Failure::Failed(reason))
+                    Err(NoContent::Failed(reason))
                 }
                 Err(Incomplete::Abandoned) => {
                     stage.stats.pages_not_crawled(1);
@@ -143,6 +146,7 @@ pub(crate) fn complete_pages(
             number,
             url,
             content,
+            learned,
         };
         if output.send(message).is_err() {
             // The next stage is gone; the pipeline reports why.

@@ -3,13 +3,17 @@
 //! download folder swept, and the round's counters handed to its observer. A failure here is
 //! returned before anything runs. The stages themselves are built by the pipeline.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use log::{info, warn};
 
 use super::RunOptions;
-use crate::config::{Config, FrontierConfig};
+use crate::config::{Config, FILES_KEY, FrontierConfig, SyncMode};
+use crate::http::Validators;
+use crate::store::changes::Watch;
+use crate::store::items::ItemStore;
 use crate::frontier::SharedCrawl;
 use crate::pipeline::{Observer, Output, Resumed, Round, Silent};
 use crate::shutdown::{OutputLock, Shutdown};
@@ -52,8 +56,10 @@ pub(super) fn prepare<'a>(
         FrontierConfig::Local => None,
         FrontierConfig::Redis(redis) => Some(SharedCrawl::join(redis, config)?),
     };
-    // Recovery first: it may cut the output back before we append to it.
-    let Opened { journal, recovery } = open_state(config, options)?;
+    // Recovery first: it may cut the output back before we append to it (and the store is
+    // first, as the state is completed from it).
+    let store = open_store(config)?;
+    let Opened { journal, recovery } = open_state(config, options, store.as_ref())?;
     // Pages a crash left committed here but unacknowledged: done, for every daemon.
     if let Some(shared) = &mut shared {
         shared.reconcile(&recovery.committed)?;
@@ -79,6 +85,7 @@ pub(super) fn prepare<'a>(
     };
     let observer: &dyn Observer = options.observer.as_deref().unwrap_or(&Silent);
     let stats = Stats::new(planned, observer.fetch_latency());
+    let (watch, validators) = watch(config, store, recovery.round, &stats)?;
     observer.round_started(recovery.round, config, &stats);
     log_start(config);
     let resumed_pages = resumed.committed.len() as u64;
@@ -88,6 +95,7 @@ pub(super) fn prepare<'a>(
         len,
         journal,
         dedup,
+        watch,
         lock: output_lock.clone(),
     };
     Ok(Prepared {
@@ -97,6 +105,7 @@ pub(super) fn prepare<'a>(
             output,
             resumed,
             shared,
+            validators,
         },
         number: recovery.round,
         started_ms: recovery.started_ms,
@@ -105,7 +114,7 @@ pub(super) fn prepare<'a>(
 }
 
 /// Opens the round's state (the journal), recovering the output and the seen-set to match it.
-fn open_state(config: &Config, options: &RunOptions) -> Result<Opened> {
+fn open_state(config: &Config, options: &RunOptions, store: Option<&ItemStore>) -> Result<Opened> {
     let output = &config.output;
     let seen = output.dedup.as_ref().map(|_| output.seen.as_path());
     create_parent(&output.state)?;
@@ -122,7 +131,50 @@ fn open_state(config: &Config, options: &RunOptions) -> Result<Opened> {
     } else {
         Mode::Resume
     };
-    Journal::open_round(&files, &Fingerprint::of(config), mode)
+    Journal::open_keyed_round(&files, &Fingerprint::of(config), mode, store)
+}
+
+/// The store of `output.key`, opened (or created) before the state, which it completes.
+fn open_store(config: &Config) -> Result<Option<ItemStore>> {
+    let Some(key) = &config.output.key else {
+        return Ok(None);
+    };
+    let path = &config.output.store;
+    create_parent(path)?;
+    let fields = store_fields(config);
+    let sync = config.output.sync != SyncMode::Never;
+    Ok(Some(ItemStore::open(path, &key.field, &fields, sync)?))
+}
+
+/// The fields of an item as the output writes them: the list's, the detail page's, and the
+/// `files` of `[download]`.
+fn store_fields(config: &Config) -> Vec<&str> {
+    let mut fields = config.item_fields();
+    if config.download.is_some() {
+        fields.push(FILES_KEY);
+    }
+    fields
+}
+
+/// What follows the items of a keyed crawl across rounds, for the writer, and the list pages'
+/// validators for the crawlers (with `http.conditional`).
+fn watch(
+    config: &Config,
+    store: Option<ItemStore>,
+    round: u64,
+    stats: &Arc<Stats>,
+) -> Result<(Option<Watch>, Option<Arc<HashMap<String, Validators>>>)> {
+    let (Some(store), Some(key)) = (store, &config.output.key) else {
+        return Ok((None, None));
+    };
+    store.forget_commits_before(round)?;
+    let validators = match config.http.conditional {
+        true => Some(Arc::new(store.page_validators()?)),
+        false => None,
+    };
+    let names = store_fields(config).iter().map(|f| f.to_string()).collect();
+    let watch = Watch::new(store, key.index, names, round, stats.clone());
+    Ok((Some(watch), validators))
 }
 
 /// How the writer tells new items from those written before, with `output.dedup`: the seen-set

@@ -180,6 +180,11 @@ pub enum Record {
         /// Absent in version 1 journals.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         sum: Option<u64>,
+        /// With `output.key`: the sequence number of the same record in the store, whose
+        /// transaction is the commit point; a journal that lacks a later one is completed from
+        /// the store when it is opened.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        store: Option<u64>,
     },
     /// A page failed after its retries; the next run tries it again.
     Failed {
@@ -354,6 +359,7 @@ pub(crate) mod tests {
             seen: None,
             tail: None,
             sum: None,
+            store: None,
         }
     }
 

@@ -11,8 +11,10 @@ use anyhow::Result;
 
 use crate::config::OutputConfig;
 
+pub(crate) mod changes;
 pub(crate) mod dedup;
 pub(crate) mod files;
+pub(crate) mod items;
 pub(crate) mod journal;
 pub(crate) mod output;
 pub(crate) mod owner;
@@ -21,7 +23,7 @@ pub(crate) mod resume;
 pub(crate) mod seen;
 mod verify;
 
-/// `--fresh`: moves the output, the state and the seen-set aside (renamed
+/// `--fresh`: moves the output, the state, the seen-set and the store aside (renamed
 /// `<path>.<unix seconds>.old`, never deleted; a pipe or a device is left alone), so that the
 /// crawl starts over. Returns what moved where.
 pub fn start_fresh(output: &OutputConfig) -> Result<Vec<(PathBuf, PathBuf)>> {
@@ -29,7 +31,7 @@ pub fn start_fresh(output: &OutputConfig) -> Result<Vec<(PathBuf, PathBuf)>> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let mut moved = Vec::new();
-    for path in [&output.path, &output.state, &output.seen] {
+    for path in [&output.path, &output.state, &output.seen, &output.store] {
         // A pipe or a device (`/dev/stdout`) is not ours to rename, and holds nothing to keep.
         if output::is_stream(path) {
             continue;

@@ -43,16 +43,19 @@ pub(crate) fn open_output(path: &Path) -> Result<File> {
 pub(crate) struct LineEncoder {
     /// `,"name":` for each field, encoded once.
     keys: Vec<String>,
+    /// Each field's name.
+    names: Vec<String>,
 }
 
 impl LineEncoder {
     /// An encoder for the given field names, in output order.
     pub fn new<'a>(fields: impl IntoIterator<Item = &'a str>) -> LineEncoder {
-        let keys = fields
-            .into_iter()
-            .map(|name| format!(",{}:", serde_json::Value::from(name)))
+        let names: Vec<String> = fields.into_iter().map(str::to_string).collect();
+        let keys = names
+            .iter()
+            .map(|name| format!(",{}:", serde_json::Value::from(name.as_str())))
             .collect();
-        LineEncoder { keys }
+        LineEncoder { keys, names }
     }
 
     /// Appends one line per item of page `page` (fetched from `url`) to `out`; returns how many
@@ -105,6 +108,86 @@ impl LineEncoder {
             write_json_str(out, first_seen);
         }
         out.extend_from_slice(b"}\n");
+    }
+}
+
+/// An event of a keyed crawl (`output.changes`), as a line says it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Event<'a> {
+    /// A key never seen before, or back after it was gone.
+    New,
+    /// A key whose values changed: the positions of the fields that did, and their values
+    /// before (JSON text).
+    Changed {
+        /// The positions of the fields that changed, in config order.
+        fields: &'a [usize],
+        /// Their values before.
+        previous: &'a [String],
+    },
+    /// A key a complete round did not list; the line holds its last values.
+    Gone,
+}
+
+impl LineEncoder {
+    /// Appends one item line from each field's JSON text: `{"page":…,"url":…,<fields>}`.
+    pub fn encode_json(&self, page: u64, url: &str, fields: &[String], out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"page\":");
+        out.extend_from_slice(page.to_string().as_bytes());
+        out.extend_from_slice(b",\"url\":");
+        write_json_str(out, url);
+        self.encode_fields(fields, out);
+        out.extend_from_slice(b"}\n");
+    }
+
+    /// Appends one event line: `{"event":…,"round":…,"page":…,"url":…,<fields>}`, and for
+    /// a change `"changed"` (the names of the fields that changed) and `"previous"` (their
+    /// values before).
+    pub fn encode_event(
+        &self,
+        event: &Event<'_>,
+        round: u64,
+        page: u64,
+        url: &str,
+        fields: &[String],
+        out: &mut Vec<u8>,
+    ) {
+        let name = match event {
+            Event::New => "new",
+            Event::Changed { .. } => "changed",
+            Event::Gone => "gone",
+        };
+        out.extend_from_slice(format!("{{\"event\":\"{name}\",\"round\":{round},\"page\":{page}").as_bytes());
+        out.extend_from_slice(b",\"url\":");
+        write_json_str(out, url);
+        self.encode_fields(fields, out);
+        if let Event::Changed { fields, previous } = event {
+            out.extend_from_slice(b",\"changed\":[");
+            for (i, &field) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_str(out, &self.names[field]);
+            }
+            out.extend_from_slice(b"],\"previous\":{");
+            for (i, (&field, value)) in fields.iter().zip(previous.iter()).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_str(out, &self.names[field]);
+                out.push(b':');
+                out.extend_from_slice(value.as_bytes());
+            }
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"}\n");
+    }
+
+    /// `,"name":<json>` for each field.
+    fn encode_fields(&self, fields: &[String], out: &mut Vec<u8>) {
+        for (key, value) in self.keys.iter().zip(fields) {
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(value.as_bytes());
+        }
     }
 }
 

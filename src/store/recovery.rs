@@ -56,6 +56,8 @@ pub struct Span {
     pub tail: Option<(u64, u64)>,
     /// As recorded; `None` in a version 1 journal.
     pub sum: Option<u64>,
+    /// As recorded: the record's sequence number in the store of `output.key`.
+    pub store: Option<u64>,
 }
 
 impl Span {
@@ -67,6 +69,7 @@ impl Span {
             seen: self.seen,
             tail: self.tail,
             sum: self.sum,
+            store: self.store,
         }
     }
 }
@@ -117,6 +120,7 @@ pub fn recover(
                 seen,
                 tail,
                 sum,
+                store,
             } => {
                 let seen_fits =
                     seen.is_none_or(|seen| seen <= actual_seen_len && seen >= rec.seen_len);
@@ -131,6 +135,7 @@ pub fn recover(
                         seen: *seen,
                         tail: *tail,
                         sum: *sum,
+                        store: *store,
                     });
                     rec.output_len = *len;
                     if let Some(seen) = seen {

@@ -15,6 +15,7 @@ use log::{info, warn};
 use super::journal::{
     Fingerprint, Journal, Record, VERSION, decode, encode, now_ms, write_atomically,
 };
+use super::items::ItemStore;
 use super::recovery::{Recovery, recover};
 use super::verify;
 
@@ -74,6 +75,18 @@ impl Journal {
     /// and decides, as `mode` says, whether this resumes the recorded round or starts a new one.
     /// The journal is rewritten compactly either way.
     pub fn open_round(files: &Files<'_>, fp: &Fingerprint, mode: Mode) -> Result<Opened> {
+        Journal::open_keyed_round(files, fp, mode, None)
+    }
+
+    /// [`Journal::open_round`] for a keyed crawl whose `store` is the commit point: the
+    /// journal is first completed with the commit records the store holds and it lacks (a
+    /// `kill -9` between the store's transaction and the journal's record).
+    pub(crate) fn open_keyed_round(
+        files: &Files<'_>,
+        fp: &Fingerprint,
+        mode: Mode,
+        store: Option<&ItemStore>,
+    ) -> Result<Opened> {
         let output_len = file_len(files.output)?;
         let seen_len = match files.seen {
             Some(path) => file_len(path)?,
@@ -88,7 +101,10 @@ impl Journal {
                     .with_context(|| format!("reading state file {}", state_path.display()));
             }
         };
-        let (records, valid) = decode(&bytes);
+        let (mut records, valid) = decode(&bytes);
+        if let Some(store) = store {
+            complete_from_store(&mut records, store, state_path)?;
+        }
         let recovery = if records.is_empty() {
             first_round(files, &bytes, output_len, seen_len)?
         } else {
@@ -117,6 +133,51 @@ impl Journal {
             recovery,
         })
     }
+}
+
+/// Appends to `records` (a journal's) the commit records of its round that `store` holds after
+/// the journal's last one; refuses a store that lacks a commit the journal names (restored from
+/// an older backup, say), which would report changes against values never written.
+fn complete_from_store(records: &mut Vec<Record>, store: &ItemStore, state: &Path) -> Result<()> {
+    let Some(Record::Header { round, .. }) = records.first() else {
+        return Ok(());
+    };
+    let round = *round;
+    let last = records
+        .iter()
+        .filter_map(|record| match record {
+            Record::Commit { store, .. } => *store,
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    if last > store.last_seq()? {
+        bail!(
+            "{} lacks commits that state file {} records (it was replaced, or restored from an \
+             older copy): its values are not those the output was written against. Restore \
+             it, or run with --fresh to move the output, its state and the store aside",
+            store.path().display(),
+            state.display()
+        );
+    }
+    let missing = store.commits_after(round, last)?;
+    if !missing.is_empty() {
+        info!(
+            "state file {}: {} commits completed from {}, where they were made",
+            state.display(),
+            missing.len(),
+            store.path().display()
+        );
+    }
+    for (seq, text) in missing {
+        let mut record: Record = serde_json::from_str(&text)
+            .with_context(|| format!("{}: a damaged commit record", store.path().display()))?;
+        if let Record::Commit { store, .. } = &mut record {
+            *store = Some(seq);
+        }
+        records.push(record);
+    }
+    Ok(())
 }
 
 /// A round that starts on the files as they are now.
@@ -397,6 +458,7 @@ mod tests {
             seen: Some(32),
             tail: None,
             sum: None,
+            store: None,
         };
         journal.append(&commit, true).unwrap();
         drop(journal);

@@ -93,6 +93,7 @@ mod tests {
             seen: None,
             tail: None,
             sum: Some(sum(&bytes[start as usize..len as usize])),
+            store: None,
         }
     }
 

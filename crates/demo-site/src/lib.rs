@@ -46,8 +46,8 @@ mod tls;
 
 pub use detail::{expected_detail, image_bytes};
 pub use options::{
-    DEFAULT_PAGE_SIZE, DemoDetail, DemoImage, DemoItem, Fault, PastEnd, RobotsTxt, SiteOptions,
-    TlsIdentity,
+    DEFAULT_PAGE_SIZE, DemoDetail, DemoImage, DemoItem, Edition, Fault, PastEnd, RobotsTxt,
+    SiteOptions, TlsIdentity, Validators,
 };
 pub use pages::{expected_items, render_page};
 use raw::accept_raw;
@@ -122,6 +122,7 @@ impl DemoSite {
             most_in_flight: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             stop,
+            not_modified: AtomicU64::new(0),
         });
         let (main_stop, main_stop_rx) = watch::channel(false);
         // Built before any thread starts, so that if the second spawn fails, dropping this
@@ -252,6 +253,11 @@ impl DemoSite {
         self.shared.most_in_flight.load(Ordering::SeqCst)
     }
 
+    /// How many requests were answered `304 Not Modified` so far.
+    pub fn not_modified_answers(&self) -> u64 {
+        self.shared.not_modified.load(Ordering::SeqCst)
+    }
+
     /// How many requests arrived so far, for any path, on either server.
     pub fn total_requests(&self) -> u64 {
         self.shared.total.load(Ordering::SeqCst)
@@ -278,6 +284,11 @@ impl DemoSite {
     /// [`SiteOptions::path_faults`]), and only those.
     pub fn set_path_faults(&self, faults: std::collections::BTreeMap<String, Fault>) {
         self.update(|opts| opts.path_faults = faults);
+    }
+
+    /// From now on, the listing is `edition`: what changed since the first one.
+    pub fn set_edition(&self, edition: Edition) {
+        self.update(|opts| opts.edition = edition);
     }
 
     /// Changes the options for the requests that arrive from now on.

@@ -1,7 +1,7 @@
 //! How the site behaves: its pages, the faults of each page, its latency and what lies past the
 //! end of its listing; and what a crawler should find on it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Items per listing page, as on Douban.
@@ -45,6 +45,42 @@ pub struct SiteOptions {
     /// Serve HTTPS too, with this certificate, on a port of its own ([`crate::DemoSite::https_addr`]).
     /// Needs the crate's `tls` feature.
     pub tls: Option<TlsIdentity>,
+    /// How the listing differs from its first edition: prices that moved, books taken down,
+    /// books added. The first edition by default.
+    pub edition: Edition,
+    /// Which validators listing and detail pages carry, and so which conditional requests
+    /// they answer `304 Not Modified` to. None by default.
+    pub validators: Validators,
+}
+
+/// How a listing differs from its first edition: what a watched listing changes between
+/// two rounds. Books are numbered by their place in the whole first edition (page × page size
+/// + index on the page).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Edition {
+    /// Which edition this is (0: the first). It is part of every page's `Last-Modified`.
+    pub number: u64,
+    /// Books whose price is this (`"12.50"`) instead of their own.
+    pub prices: BTreeMap<u64, String>,
+    /// Books no longer listed: their page lists the others.
+    pub removed: BTreeSet<u64>,
+    /// Per page, how many new books it lists after its own: book `10_000_000 + page × 100 + k`.
+    pub added: BTreeMap<u64, usize>,
+    /// Per thousand of the books, whose price moves in this edition (chosen by the book and
+    /// the edition's number, the same every time): a listing where 1 % changed is 10.
+    pub repriced_per_mille: u64,
+}
+
+/// Which validators the site's pages carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Validators {
+    /// None: every request gets the whole page (the default).
+    #[default]
+    None,
+    /// An `ETag` (a hash of the body), answering `If-None-Match`.
+    ETag,
+    /// A `Last-Modified` (the edition's date), answering `If-Modified-Since`.
+    LastModified,
 }
 
 /// How the site's `/robots.txt` answers.
@@ -120,6 +156,8 @@ impl Default for SiteOptions {
             path_faults: BTreeMap::new(),
             robots: RobotsTxt::Missing,
             tls: None,
+            edition: Edition::default(),
+            validators: Validators::None,
         }
     }
 }

@@ -30,19 +30,36 @@ pub fn expected_items(opts: &SiteOptions, page: u64) -> Vec<DemoItem> {
     let Some(listed) = listed_page(opts, page) else {
         return Vec::new();
     };
-    (0..opts.page_size)
-        .map(|i| {
-            let book = Book::new(listed, opts.page_size, i);
-            DemoItem {
-                title: book.title(),
-                link: book.link(&opts.links_to),
-                rank: book.rank(),
-                price: book.price(),
-                tags: book.tags().iter().map(|t| t.to_string()).collect(),
-            }
+    books(opts, listed)
+        .iter()
+        .map(|book| DemoItem {
+            title: book.title(),
+            link: book.link(&opts.links_to),
+            rank: book.rank(),
+            price: book.price_in(&opts.edition),
+            tags: book.tags().iter().map(|t| t.to_string()).collect(),
         })
         .collect()
 }
+
+/// The books `listed` (a page number) shows in the site's edition: its own, but those taken
+/// down, then those added to it.
+fn books(opts: &SiteOptions, listed: u64) -> Vec<Book> {
+    let edition = &opts.edition;
+    let own = (0..opts.page_size)
+        .map(|i| Book::new(listed, opts.page_size, i))
+        .filter(|book| !edition.removed.contains(&book.global));
+    let added = edition.added.get(&listed).copied().unwrap_or(0);
+    let new = (0..added).map(|k| Book {
+        global: ADDED_BOOKS + listed * 100 + k as u64,
+        on_page: opts.page_size + k,
+        hash: mix(ADDED_BOOKS + listed * 100 + k as u64),
+    });
+    own.chain(new).collect()
+}
+
+/// The first number of the books an edition adds: far past any listing's own.
+const ADDED_BOOKS: u64 = 10_000_000;
 
 /// The HTML body of `page`, with no fault applied except `Fault::Empty`. Both servers send this,
 /// and parser tests read it.
@@ -73,8 +90,8 @@ pub fn render_page(opts: &SiteOptions, page: u64) -> String {
     // A decoy that only a parser ignoring comments would extract.
     out.push_str(DECOY_COMMENT);
     if let Some(listed) = listed {
-        for i in 0..opts.page_size {
-            Book::new(listed, opts.page_size, i).render(&mut out, based, site);
+        for book in books(opts, listed) {
+            book.render(&mut out, based, site, &book.price_in(&opts.edition));
         }
     } else {
         out.push_str(EMPTY_LISTING);
@@ -256,6 +273,20 @@ impl Book {
         format!("{}.{:02}", 5 + self.hash % 60, (self.hash >> 7) % 100)
     }
 
+    /// The price in `edition`: as it set it, moved (a penny or more, by the edition's number)
+    /// if the book is among its repriced ones, else its own.
+    pub(crate) fn price_in(&self, edition: &crate::Edition) -> String {
+        if let Some(price) = edition.prices.get(&self.global) {
+            return price.clone();
+        }
+        let draw = mix(self.global ^ edition.number.wrapping_mul(0x9e37_79b9_7f4a_7c15)) % 1000;
+        if edition.number > 0 && draw < edition.repriced_per_mille {
+            let pence = ((self.hash >> 7) % 100 + 1 + edition.number % 99) % 100;
+            return format!("{}.{:02}", 5 + self.hash % 60, pence);
+        }
+        self.price()
+    }
+
     /// None to three tags, in the order they are shown.
     fn tags(&self) -> Vec<&'static str> {
         let count = (self.hash >> 13) % 4;
@@ -265,7 +296,7 @@ impl Book {
     }
 
     /// Appends this book's table, laid out like a Douban Top 250 entry.
-    fn render(&self, out: &mut String, based: bool, site: &str) {
+    fn render(&self, out: &mut String, based: bool, site: &str, price: &str) {
         let h = self.hash;
         let id = 1_000_000 + self.global;
         let i = self.on_page;
@@ -319,7 +350,7 @@ impl Book {
             tenth = rating % 10,
             votes = 1_000 + (h >> 40) % 500_000,
             quote = pick(QUOTES, h >> 44),
-            price = self.price(),
+            price = price,
             tags = self
                 .tags()
                 .iter()

@@ -13,7 +13,7 @@ use std::time::Duration;
 use log::{debug, warn};
 
 use crate::pages::{reason_phrase, render_error};
-use crate::reply::{Damage, Reply, Shared};
+use crate::reply::{Ask, Damage, Reply, Shared};
 
 /// How long a connection may wait for a client's bytes (or for it to take ours). Longer than
 /// any crawler keeps an idle pooled connection (ureq: 15 s), so the site never closes one that
@@ -95,7 +95,8 @@ fn answer_raw(stream: &mut TcpStream, shared: &Shared) -> io::Result<()> {
         let headers = [("Retry-After", "1".to_string())];
         return Response::full(503, &headers, body.as_bytes()).write(stream, head_only);
     }
-    match shared.reply(request.target) {
+    // The hostile server answers whole: it is for faults, not for conditional requests.
+    match shared.reply(request.target, &Ask::default()) {
         Reply::Full {
             status,
             body,

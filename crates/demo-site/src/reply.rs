@@ -10,7 +10,7 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 
 use crate::detail::{detail_book, image_bytes, image_of, render_detail};
-use crate::options::{Fault, PastEnd, RobotsTxt, SiteOptions};
+use crate::options::{Validators, Fault, PastEnd, RobotsTxt, SiteOptions};
 use crate::pages::{pad_page, render_error, render_index, render_page};
 
 /// What every server thread needs.
@@ -42,6 +42,17 @@ pub(crate) struct Shared {
     /// Disconnected when the site is dropped; waits use it instead of `sleep` so they can end
     /// early.
     pub(crate) stop: Receiver<()>,
+    /// Requests answered `304 Not Modified`.
+    pub(crate) not_modified: AtomicU64,
+}
+
+/// What a request asks with: the validators of the copy it has.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ask {
+    /// Its `If-None-Match`.
+    pub(crate) if_none_match: Option<String>,
+    /// Its `If-Modified-Since`.
+    pub(crate) if_modified_since: Option<String>,
 }
 
 /// How one request is answered, decided once so that both servers behave alike.
@@ -130,8 +141,57 @@ impl Shared {
         Arc::clone(&self.opts.read().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Counts a request for `target` and decides how to answer it.
-    pub(crate) fn reply(&self, target: &str) -> Reply {
+    /// Counts a request for `target`, asking with `ask`, and decides how to answer it: a page
+    /// that carries validators (`SiteOptions::validators`) answers `304` to a request that has
+    /// its copy.
+    pub(crate) fn reply(&self, target: &str, ask: &Ask) -> Reply {
+        let opts = self.opts();
+        let reply = self.reply_whole(target);
+        let Reply::Full {
+            status: 200,
+            body,
+            mut headers,
+        } = reply
+        else {
+            return reply;
+        };
+        let html = matches!(route(target, opts.page_size), Route::Page(_))
+            || detail_book(target.split('?').next().unwrap_or(target)).is_some();
+        let validator = match opts.validators {
+            _ if !html => None,
+            Validators::None => None,
+            Validators::ETag => Some(("ETag", format!("\"{:016x}\"", body_hash(&body)))),
+            Validators::LastModified => Some(("Last-Modified", edition_date(opts.edition.number))),
+        };
+        let Some((name, value)) = validator else {
+            return Reply::Full {
+                status: 200,
+                body,
+                headers,
+            };
+        };
+        let asked = match name {
+            "ETag" => ask.if_none_match.as_deref(),
+            _ => ask.if_modified_since.as_deref(),
+        };
+        headers.push((name, value.clone()));
+        if asked == Some(value.as_str()) {
+            self.not_modified.fetch_add(1, Ordering::SeqCst);
+            return Reply::Full {
+                status: 304,
+                body: Vec::new(),
+                headers,
+            };
+        }
+        Reply::Full {
+            status: 200,
+            body,
+            headers,
+        }
+    }
+
+    /// Counts a request for `target` and decides how to answer it, whole.
+    fn reply_whole(&self, target: &str) -> Reply {
         self.total.fetch_add(1, Ordering::SeqCst);
         let opts = self.opts();
         let page = match route(target, opts.page_size) {
@@ -417,4 +477,20 @@ pub(crate) fn page_from_query(query: &str, page_size: usize) -> u64 {
         }
     }
     0
+}
+
+/// A hash of a page's bytes, for its `ETag`: the same bytes, the same tag.
+fn body_hash(body: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    // SipHash with zero keys: the same every run, which an ETag must be.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    hasher.write(body);
+    hasher.finish()
+}
+
+/// The `Last-Modified` of every page of edition `number`: a day apart from one edition to the
+/// next, from 1 January 2026.
+fn edition_date(number: u64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600 + number * 86_400);
+    httpdate::fmt_http_date(at)
 }

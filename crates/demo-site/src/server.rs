@@ -18,7 +18,7 @@ use log::{debug, warn};
 use tokio::sync::watch;
 
 use crate::pages::render_error;
-use crate::reply::{Reply, SeenRequest, Shared};
+use crate::reply::{Ask, Reply, SeenRequest, Shared};
 
 /// What turns an accepted connection into HTTPS (feature `tls`).
 #[cfg(feature = "tls")]
@@ -181,7 +181,18 @@ async fn answer(
             })
             .collect(),
     });
-    let (status, body, headers) = match shared.reply(target) {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let ask = Ask {
+        if_none_match: header("if-none-match"),
+        if_modified_since: header("if-modified-since"),
+    };
+    let (status, body, headers) = match shared.reply(target, &ask) {
         Reply::Full {
             status,
             body,

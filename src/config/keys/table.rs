@@ -182,6 +182,15 @@ pub const ROBOTS: Key = key(
     "obey each site's robots.txt: skip the pages it disallows (`pages_disallowed`) and honour \
      its `Crawl-delay` (see [robots.txt](http.md#robotstxt)); `false` reads no robots.txt",
 );
+/// `http.conditional`.
+pub const CONDITIONAL: Key = key(
+    "http.conditional",
+    "true with `[schedule]` and `output.key`",
+    "send each list and detail page's `ETag` and `Last-Modified` of the last round back \
+     (`If-None-Match`, `If-Modified-Since`): a `304 Not Modified` page keeps the items (a detail \
+     page its fields) the store knows, and costs no body (see [watch a listing](watch.md)); \
+     needs `output.key`",
+);
 /// `http.ca_file` (Mozilla's whole root list is about 250 KB).
 pub const CA_FILE: Key = key(
     "http.ca_file",
@@ -358,6 +367,31 @@ pub const OUTPUT_SYNC: Key = key(
     "`\"page\"`: fsync after every page; `\"batch\"`: every 250 ms or 64 pages; `\"never\"` \
      (see [guarantees](resume-and-guarantees.md))",
 );
+/// `output.key`.
+pub const OUTPUT_KEY: Key = key(
+    "output.key",
+    "unset",
+    "a list field whose value names an item across rounds: the store keeps each key's last \
+     values, and the summary counts new, changed, unchanged and gone items (see \
+     [watch a listing](watch.md)); an item without a value in it is written as always and \
+     counted as `items_without_key`",
+)
+.unset("items are not followed across rounds");
+/// `output.changes`.
+pub const OUTPUT_CHANGES: Key = key(
+    "output.changes",
+    "false",
+    "with `key`: instead of every item each round, one line per event: `\"new\"`, \
+     `\"changed\"` (with the names of the fields that changed and their previous values), \
+     `\"gone\"` (after a complete round)",
+);
+/// `output.store`.
+pub const OUTPUT_STORE: Key = key(
+    "output.store",
+    "`<path without extension>.db`",
+    "the SQLite database of `key`: each key's last values and page, each page's validators, \
+     every event (see [watch a listing](watch.md#the-store) for its tables)",
+);
 /// `output.dedup`.
 pub const OUTPUT_DEDUP: Key = key(
     "output.dedup",
@@ -455,6 +489,7 @@ pub const ALL: &[Key] = &[
     PROXY,
     PER_HOST,
     ROBOTS,
+    CONDITIONAL,
     CA_FILE,
     HEADERS,
     ITEM,
@@ -478,6 +513,9 @@ pub const ALL: &[Key] = &[
     OUTPUT_PATH,
     OUTPUT_STATE,
     OUTPUT_SYNC,
+    OUTPUT_KEY,
+    OUTPUT_CHANGES,
+    OUTPUT_STORE,
     OUTPUT_DEDUP,
     OUTPUT_SEEN,
     STATS_INTERVAL_SECS,

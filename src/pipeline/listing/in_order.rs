@@ -8,9 +8,9 @@ use crossbeam_channel::Sender;
 use log::{info, warn};
 
 use super::{
-    ListingEnd, ListingLimits, Why, disallowed_reason, ending, first_page_reason, items_hash,
+    ListingEnd, ListingLimits, Why, disallowed_reason, ending, first_page_reason, listed_hash,
 };
-use crate::pipeline::message::{Failure, Parsed};
+use crate::pipeline::message::{NoContent, Parsed};
 use crate::stats::Stats;
 
 /// The pages of an "until empty" crawl, put in page order before they are written.
@@ -107,6 +107,11 @@ impl InOrder {
         self.end
     }
 
+    /// Whether the listing's end is known and nothing stopped the crawl before it.
+    pub fn is_complete(&self) -> bool {
+        self.end.is_some() && !self.stopped
+    }
+
     /// The last page released with items and its items' hash, for the journal's commit record.
     pub fn tail(&self) -> Option<(u64, u64)> {
         self.previous
@@ -168,7 +173,7 @@ impl InOrder {
                 break;
             }
             match &message.content {
-                Err(Failure::Disallowed) => {
+                Err(NoContent::Disallowed) => {
                     // Not fetched, like a gap: it says nothing about the end of the listing,
                     // and the page after it is not compared with the one before.
                     self.disallowed_in_a_row += 1;
@@ -182,7 +187,7 @@ impl InOrder {
                         ));
                     }
                 }
-                Err(Failure::Failed(_)) => {
+                Err(NoContent::Failed(_)) => {
                     self.disallowed_in_a_row = 0;
                     self.failed_in_a_row += 1;
                     self.previous = None;
@@ -197,13 +202,13 @@ impl InOrder {
                         ));
                     }
                 }
-                Ok(items) => {
+                Ok(_) | Err(NoContent::NotModified { .. }) => {
                     self.failed_in_a_row = 0;
                     self.disallowed_in_a_row = 0;
-                    self.previous = Some((page, items_hash(items)));
+                    self.previous = listed_hash(&message).map(|hash| (page, hash));
                     out.push(message);
                 }
-                Err(Failure::Gone(_)) => unreachable!("a gone page always ends the listing"),
+                Err(NoContent::Gone(_)) => unreachable!("a gone page always ends the listing"),
             }
         }
         out
@@ -256,6 +261,7 @@ impl InOrder {
 mod tests {
     use super::*;
     use crate::extract::Value;
+    use crate::pipeline::listing::items_hash;
     use crate::pipeline::listing::tests::{failed, limits, page, with_items};
     use crate::pipeline::message::Page;
     use crate::stats::fetch_latency_histogram;
@@ -369,7 +375,8 @@ mod tests {
         let disallowed = |n| Page {
             number: n,
             url: format!("http://x/?p={n}"),
-            content: Err(Failure::Disallowed),
+            content: Err(NoContent::Disallowed),
+            learned: Default::default(),
         };
         let same = |n| with_items(n, vec![vec![Value::String("same".into())]]);
         let mut f = fixture(limits(), &[], None);
@@ -406,7 +413,8 @@ mod tests {
         let gone = Page {
             number: 0,
             url: "http://x/?p=0".into(),
-            content: Err(Failure::Gone(404)),
+            content: Err(NoContent::Gone(404)),
+            learned: Default::default(),
         };
         assert!(f.order.push(gone).is_empty());
         let reason = f.listing.stop_reason().unwrap();

@@ -31,7 +31,7 @@ use crossbeam_channel::Sender;
 
 use crate::config::Config;
 use crate::pipeline::build::Resumed;
-use crate::pipeline::message::{Failure, Item, Parsed};
+use crate::pipeline::message::{NoContent, Item, Parsed};
 use crate::pipeline::stage::Context;
 
 mod in_order;
@@ -155,16 +155,29 @@ impl Why {
 
 /// The page and the reason a listing ends there, for a message naming it.
 pub(super) fn ending(message: &Parsed, previous: Option<(u64, u64)>) -> Option<Why> {
+    let repeats = |hash: u64| previous.is_some_and(|(p, h)| p + 1 == message.number && h == hash);
     match &message.content {
-        Err(Failure::Gone(status)) => Some(Why::Gone(*status)),
+        Err(NoContent::Gone(status)) => Some(Why::Gone(*status)),
         Ok(items) if items.is_empty() => Some(Why::Empty),
-        Ok(items)
-            if previous
-                .is_some_and(|(p, hash)| p + 1 == message.number && hash == items_hash(items)) =>
-        {
-            Some(Why::Repeat)
-        }
+        Ok(items) if repeats(items_hash(items)) => Some(Why::Repeat),
+        // Unchanged since the last round: it lists what the store knows of it.
+        Err(NoContent::NotModified {
+            listed: Some((0, _)),
+        }) => Some(Why::Empty),
+        Err(NoContent::NotModified {
+            listed: Some((_, hash)),
+        }) if repeats(*hash) => Some(Why::Repeat),
         _ => None,
+    }
+}
+
+/// The hash of what page `message` lists, to compare the page after it with: its items', or
+/// the store's for a page unchanged since the last round.
+pub(super) fn listed_hash(message: &Parsed) -> Option<u64> {
+    match &message.content {
+        Ok(items) => Some(items_hash(items)),
+        Err(NoContent::NotModified { listed }) => listed.map(|(_, hash)| hash),
+        Err(_) => None,
     }
 }
 
@@ -252,6 +265,17 @@ impl Listing {
         }
     }
 
+    /// Whether the listing was seen to its end: a known range always is, once every page is
+    /// in; "until empty" once the end is found and nothing stopped the crawl before it. A
+    /// shared crawl's daemon never knows it has seen the whole listing.
+    pub fn is_complete(&self) -> bool {
+        match self {
+            Listing::Range => true,
+            Listing::InOrder(order) => order.is_complete(),
+            Listing::Unordered(_) => false,
+        }
+    }
+
     /// Whether the range is unknown ("until empty" mode).
     pub fn until_empty(&self) -> bool {
         !matches!(self, Listing::Range)
@@ -297,6 +321,7 @@ pub(super) mod tests {
             content: Ok((0..items)
                 .map(|i| vec![crate::extract::Value::String(format!("{n}-{i}"))])
                 .collect()),
+            learned: Default::default(),
         }
     }
 
@@ -306,6 +331,7 @@ pub(super) mod tests {
             number: n,
             url: String::new(),
             content: Ok(items),
+            learned: Default::default(),
         }
     }
 
@@ -314,12 +340,13 @@ pub(super) mod tests {
         Page {
             number: n,
             url: format!("http://x/?p={n}"),
-            content: Err(Failure::Failed(PageError::fetch(
+            content: Err(NoContent::Failed(PageError::fetch(
                 crate::http::FetchError::Status {
                     code: 500,
                     retry_after: None,
                 },
             ))),
+            learned: Default::default(),
         }
     }
 

@@ -8,7 +8,7 @@ use log::{info, warn};
 use super::{
     ListingEnd, ListingLimits, Why, disallowed_reason, ending, first_page_reason, items_hash,
 };
-use crate::pipeline::message::{Failure, Item, Parsed};
+use crate::pipeline::message::{NoContent, Item, Parsed};
 use crate::stats::Stats;
 
 /// "Until empty" with a shared frontier: pages come in any order and the ones before the end
@@ -74,7 +74,7 @@ impl Unordered {
             return None;
         }
         match &message.content {
-            Err(Failure::Failed(_)) => {
+            Err(NoContent::Failed(_)) => {
                 self.failed_in_a_row += 1;
                 if self.failed_in_a_row >= self.limits.max_failed_in_a_row {
                     self.listing.stop(format!(
@@ -84,7 +84,7 @@ impl Unordered {
                     ));
                 }
             }
-            Err(Failure::Disallowed) => {
+            Err(NoContent::Disallowed) => {
                 self.disallowed_in_a_row += 1;
                 if self.disallowed_in_a_row >= self.limits.max_failed_in_a_row {
                     self.listing.stop(disallowed_reason(

@@ -31,9 +31,12 @@ use crossbeam_channel::{RecvTimeoutError, Sender};
 use log::warn;
 use xxhash_rust::xxh3::Xxh3;
 
+mod keyed;
+
 use super::budget::BudgetReceiver;
-use super::message::{Committed, Failure, Item, PageError, Parsed};
+use super::message::{Committed, Item, Learned, NoContent, PageError, Parsed};
 use super::stage::Stage;
+use crate::store::changes::Watch;
 use crate::config::{Config, FILES_KEY, SyncMode};
 use crate::pipeline::listing::Listing;
 use crate::shutdown::OutputLock;
@@ -59,6 +62,8 @@ pub(crate) struct Output {
     pub journal: Journal,
     /// Which items are new, with `output.dedup`.
     pub dedup: Dedup,
+    /// With `output.key`: what changed since the last round, and the store that keeps it.
+    pub watch: Option<Watch>,
     /// Held around each write, see [`OutputLock`].
     pub lock: OutputLock,
 }
@@ -84,6 +89,10 @@ pub(crate) struct Writer {
     listing: Listing,
     /// Which items are new, with `output.dedup`.
     dedup: Dedup,
+    /// With `output.key`: what changed since the last round.
+    watch: Option<Watch>,
+    /// With `output.changes`: one line per event instead of every item.
+    events: bool,
     /// The round's counters, and the shutdown flag raised when writing fails.
     stage: Stage,
 }
@@ -109,8 +118,9 @@ struct Session {
     out: BufWriter<File>,
     /// One page's encoded lines, reused.
     buf: Vec<u8>,
-    /// Pages written and not yet committed: `(page, items)` in write order.
-    pending: Vec<(u64, u64)>,
+    /// Pages written and not yet committed: `(page, lines)` in write order; `None` for lines
+    /// that belong to no page (the keys a complete round found gone).
+    pending: Vec<(Option<u64>, u64)>,
     /// When the oldest of them was written.
     since: Option<Instant>,
     /// The checksum of the bytes written since the last commit, for the next commit record.
@@ -153,6 +163,8 @@ impl Writer {
             lock: output.lock,
             listing,
             dedup: output.dedup,
+            watch: output.watch,
+            events: config.output.changes,
             stage,
         }
     }
@@ -207,6 +219,7 @@ impl Writer {
             match message {
                 None => self.commit(&mut session)?,
                 Some(message) => {
+                    let message = self.looked_up(message)?;
                     for message in self.listing.push(message) {
                         self.handle(message, &mut session)?;
                     }
@@ -217,6 +230,9 @@ impl Writer {
             self.handle(message, &mut session)?;
         }
         self.commit(&mut session)?;
+        if self.watch.is_some() && self.round_complete(&session) {
+            self.write_gone(&mut session)?;
+        }
         let state_path = self.journal.path().to_path_buf();
         if let Some(page) = self.listing.found_end() {
             let _whole = self.lock.lock();
@@ -237,11 +253,15 @@ impl Writer {
 
     /// Writes a page, or records a failed one.
     fn handle(&mut self, message: Parsed, session: &mut Session) -> Result<()> {
+        let learned = message.learned;
         match message.content {
-            Err(Failure::Failed(reason)) => self.record_failure(message.number, reason, session),
+            Err(NoContent::NotModified { .. }) => {
+                self.write_not_modified(message.number, &message.url, session)
+            }
+            Err(NoContent::Failed(reason)) => self.record_failure(message.number, reason, session),
             // Nothing is recorded: the page is neither done nor failed, and the next run or
             // round asks robots.txt again.
-            Err(Failure::Disallowed) => {
+            Err(NoContent::Disallowed) => {
                 self.stage.stats.page_disallowed();
                 session.report.disallowed_example.get_or_insert(message.url);
                 session.announce(Committed::Disallowed {
@@ -257,11 +277,13 @@ impl Writer {
                         message.number, message.url
                     );
                 }
-                self.write_page(message.number, &message.url, &items, session)
+                self.write_page(message.number, &message.url, &items, learned, session)
             }
             // A shared crawl commits the page that ended the listing, so that it is
             // acknowledged and no daemon fetches it again.
-            Err(Failure::Gone(_)) => self.write_page(message.number, &message.url, &[], session),
+            Err(NoContent::Gone(_)) => {
+                self.write_page(message.number, &message.url, &[], learned, session)
+            }
         }
     }
 
@@ -298,25 +320,49 @@ impl Writer {
         page: u64,
         url: &str,
         items: &[Item],
+        learned: Learned,
         session: &mut Session,
     ) -> Result<()> {
         #[cfg(test)]
         super::stage::inject_panic(url, "writer");
-        let buf = &mut session.buf;
+        let mut buf = std::mem::take(&mut session.buf);
         buf.clear();
-        let written = if self.dedup.is_on() {
+        let written = if self.watch.is_some() {
+            self.encode_keyed(page, url, items, learned, &mut buf)?
+        } else if self.dedup.is_on() {
             let new = self.dedup.select(items)?;
             let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
             let written = self
                 .encoder
-                .encode_kept(page, url, items, Some(&now), |i| new[i], buf);
+                .encode_kept(page, url, items, Some(&now), |i| new[i], &mut buf);
             self.stage
                 .stats
                 .items_already_seen(items.len() as u64 - written);
             written
         } else {
-            self.encoder.encode_page(page, url, items, buf)
+            self.encoder.encode_page(page, url, items, &mut buf)
         };
+        self.append(&buf, session)?;
+        session.buf = buf;
+        self.wrote(Some(page), written, session)
+    }
+
+    /// `lines` were appended for `page` (`None`: for no page): pending until the next commit,
+    /// which comes now unless batches are on and this one is not full.
+    fn wrote(&mut self, page: Option<u64>, lines: u64, session: &mut Session) -> Result<()> {
+        if let Some(page) = page {
+            session.report.failed.remove(&page);
+        }
+        session.pending.push((page, lines));
+        session.since.get_or_insert_with(Instant::now);
+        if self.sync != SyncMode::Batch || session.pending.len() >= BATCH_PAGES {
+            self.commit(session)?;
+        }
+        Ok(())
+    }
+
+    /// Appends `buf` to the output, as one whole under the [`OutputLock`].
+    fn append(&mut self, buf: &[u8], session: &mut Session) -> Result<()> {
         {
             let _whole = self.lock.lock();
             session
@@ -326,12 +372,6 @@ impl Writer {
         }
         self.len += buf.len() as u64;
         session.sum.update(buf);
-        session.report.failed.remove(&page);
-        session.pending.push((page, written));
-        session.since.get_or_insert_with(Instant::now);
-        if self.sync != SyncMode::Batch || session.pending.len() >= BATCH_PAGES {
-            self.commit(session)?;
-        }
         Ok(())
     }
 
@@ -355,19 +395,31 @@ impl Writer {
             .with_context(|| format!("writing output file {}", self.path.display()))?;
         // The keys after the items they stand for, and before the record that commits both.
         let keys = self.dedup.flush(sync && session.syncable)?;
-        let pages: Vec<u64> = session.pending.iter().map(|&(page, _)| page).collect();
-        let record = Record::Commit {
+        let pages: Vec<u64> = session.pending.iter().filter_map(|&(page, _)| page).collect();
+        let mut record = Record::Commit {
             pages: pages.clone(),
             len: self.len,
             seen: keys.seen_len,
             tail: self.listing.tail(),
             sum: Some(session.sum.digest()),
+            store: None,
         };
+        // With `output.key`, the store's transaction is the commit point: the journal's record
+        // follows it, and is made again from the store should it be lost.
+        if let Some(watch) = &mut self.watch {
+            let seq = watch.commit(&serde_json::to_string(&record).expect("records serialize"))?;
+            if let Record::Commit { store, .. } = &mut record {
+                *store = Some(seq);
+            }
+        }
         self.journal
             .append(&record, sync)
             .with_context(|| format!("writing state file {}", self.journal.path().display()))?;
-        for &(_, items) in &session.pending {
-            self.stage.stats.page_written(items);
+        for &(page, lines) in &session.pending {
+            match page {
+                Some(_) => self.stage.stats.page_written(lines),
+                None => self.stage.stats.lines_written(lines),
+            }
         }
         // Only now, with the commit record written, may a listener hear that they are done.
         session.announce(Committed::Pages {
