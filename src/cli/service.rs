@@ -302,12 +302,21 @@ fn reload(
 /// The line that closes a round of a scheduled service.
 fn log_round(config: &Config, outcome: &Outcome, next: SystemTime) {
     let s = &outcome.summary;
-    let items = match &config.output.dedup {
-        Some(dedup) => format!(
+    let items = match (&config.output.dedup, &config.output.key) {
+        (Some(dedup), _) => format!(
             "{} new items ({} already seen, by {:?})",
             s.items, s.already_seen, dedup.field
         ),
-        None => format!("{} items", s.items),
+        (None, Some(key)) => format!(
+            "{} new, {} changed, {} gone, {} unchanged (by {:?}; {} pages not modified)",
+            s.items_new,
+            s.items_changed,
+            s.items_gone,
+            s.items_unchanged,
+            key.field,
+            s.not_modified
+        ),
+        (None, None) => format!("{} items", s.items),
     };
     info!(
         "round {} done in {:.1}s: {} pages fetched, {} failed, {} disallowed by robots.txt, \

@@ -45,8 +45,8 @@ pub use headers::ExtraHeaders;
 pub use host_list::HostList;
 pub use name_template::{MAX_NAME_BYTES, NameTemplate};
 pub use sections::{
-    FrontierConfig, KeyField, HttpConfig, LogConfig, OutputConfig, QueuesConfig, RedisFrontierConfig,
-    ScheduleConfig, ServiceConfig, SiteConfig, SyncMode, ThreadsConfig,
+    FrontierConfig, HttpConfig, KeyField, LogConfig, OutputConfig, QueuesConfig,
+    RedisFrontierConfig, ScheduleConfig, ServiceConfig, SiteConfig, SyncMode, ThreadsConfig,
 };
 pub use url_template::UrlTemplate;
 

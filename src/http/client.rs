@@ -290,6 +290,9 @@ impl Client {
 }
 
 /// What a GET came to, before its body is read.
+// Made once per request and taken apart at once: boxing the response would cost an allocation
+// per page for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Opened {
     /// A 2xx answer, and the URL that gave it.
     Body(Uri, ureq::http::Response<Body>),

@@ -14,6 +14,9 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// Each list page's validators of the last round, by URL, shared by the crawlers of a round.
+pub type PageValidators = std::sync::Arc<std::collections::HashMap<String, Validators>>;
+
 /// The longest validator kept, in bytes: a real one is a hash or a date; a longer one is
 /// dropped rather than stored and sent back.
 const MAX_VALIDATOR_BYTES: usize = 512;
@@ -21,7 +24,9 @@ const MAX_VALIDATOR_BYTES: usize = 512;
 impl Validators {
     /// The validators of a response whose headers are `header`.
     pub fn of(header: impl Fn(&str) -> Option<String>) -> Validators {
-        let keep = |value: Option<String>| value.filter(|v| !v.is_empty() && v.len() <= MAX_VALIDATOR_BYTES);
+        let keep = |value: Option<String>| {
+            value.filter(|v| !v.is_empty() && v.len() <= MAX_VALIDATOR_BYTES)
+        };
         Validators {
             etag: keep(header("etag")),
             last_modified: keep(header("last-modified")),
@@ -57,7 +62,9 @@ mod tests {
             _ => None,
         });
         assert_eq!(v.request_headers(), Some(("if-none-match", "W/\"abc\"")));
-        let v = Validators::of(|name| (name == "last-modified").then(|| "Mon, 07 Dec 2026 00:00:00 GMT".into()));
+        let v = Validators::of(|name| {
+            (name == "last-modified").then(|| "Mon, 07 Dec 2026 00:00:00 GMT".into())
+        });
         assert_eq!(
             v.request_headers(),
             Some(("if-modified-since", "Mon, 07 Dec 2026 00:00:00 GMT"))

@@ -15,6 +15,6 @@ pub(crate) mod robots;
 pub(crate) mod tls;
 
 pub(crate) use client::{Answer, Client, Response};
-pub use conditional::Validators;
+pub use conditional::{PageValidators, Validators};
 pub use error::FetchError;
 pub(crate) use pool::BodyPool;

@@ -6,7 +6,7 @@
 //!
 //! A stage's constructor is in the stage's own file; this file only calls them in turn.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -22,7 +22,7 @@ use super::stage::{Context, Listener, Source};
 use super::write::{Output, Writer};
 use crate::config::Config;
 use crate::frontier::SharedCrawl;
-use crate::http::{BodyPool, Client, Validators};
+use crate::http::{BodyPool, Client, PageValidators};
 use crate::shutdown::Shutdown;
 use crate::stats::Stats;
 
@@ -39,7 +39,7 @@ pub(crate) struct Round<'a> {
     /// The shared frontier, if the round takes its pages from one.
     pub shared: Option<SharedCrawl>,
     /// With `http.conditional`: each list page's validators of the last round, by URL.
-    pub validators: Option<Arc<HashMap<String, Validators>>>,
+    pub validators: Option<PageValidators>,
 }
 
 /// What earlier runs of a round committed, as the feeder and the writer need it.

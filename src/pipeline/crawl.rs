@@ -9,9 +9,6 @@
 //! fetched and goes on as [`NoContent::Disallowed`], for the writer to count (and not record).
 //! This stage never parses and never writes.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, warn};
 use url::Url;
@@ -19,7 +16,7 @@ use url::Url;
 use super::message::{Fetched, Html, Learned, NoContent, Page, PageError};
 use super::stage::{Context, Stage};
 use crate::config::{Config, SiteConfig};
-use crate::http::{Answer, Client, FetchError, Validators};
+use crate::http::{Answer, Client, FetchError, PageValidators, Validators};
 use crate::stats::Queue;
 
 /// One crawler thread's share of the work.
@@ -29,7 +26,7 @@ pub(crate) struct Crawler {
     /// The site, for page URLs and "until empty" mode.
     pub site: SiteConfig,
     /// With `http.conditional`: each list page's validators of the last round, by URL.
-    pub validators: Option<Arc<HashMap<String, Validators>>>,
+    pub validators: Option<PageValidators>,
     /// The round's shutdown flag, counters and end of the listing.
     pub stage: Stage,
 }
@@ -39,7 +36,7 @@ impl Crawler {
     pub fn build_all(
         config: &Config,
         context: &Context,
-        validators: Option<Arc<HashMap<String, Validators>>>,
+        validators: Option<PageValidators>,
     ) -> Vec<Crawler> {
         (0..config.threads.crawlers.get())
             .map(|i| Crawler {

@@ -73,9 +73,11 @@ impl DetailCache {
                 Some(Slot::Done(detail)) => return Ok((detail.clone(), false)),
                 Some(Slot::Failed(failure)) => return Err(failure.clone()),
                 Some(Slot::Fetching) => {
-                    self.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    self.waiting
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     entries = self.ended.wait(entries).unwrap_or_else(|e| e.into_inner());
-                    self.waiting.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    self.waiting
+                        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
                 }
                 None => break,
             }
@@ -196,7 +198,10 @@ mod tests {
         // The second asks while the first fetches, and waits for it.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while cache.waiting.load(Ordering::SeqCst) == 0 {
-            assert!(std::time::Instant::now() < deadline, "the second never waited");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the second never waited"
+            );
             std::thread::yield_now();
         }
         release_tx.send(()).unwrap();
@@ -232,7 +237,9 @@ mod tests {
     fn the_oldest_are_forgotten_past_the_capacity() {
         let cache = DetailCache::default();
         for i in 0..CAPACITY + 10 {
-            cache.get_or(&format!("http://x/{i}"), || Ok(detail("d"))).unwrap();
+            cache
+                .get_or(&format!("http://x/{i}"), || Ok(detail("d")))
+                .unwrap();
         }
         let (_, fetched) = cache.get_or("http://x/0", || Ok(detail("d"))).unwrap();
         assert!(fetched, "the first was forgotten");

@@ -115,11 +115,17 @@ impl Downloader {
     /// stage is gone.
     pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {
         let mut refusals = Refusals::new("file", "download.hosts", "");
-        complete_pages(input, output, &self.stage, &self.give_up, |url, items, _| {
-            #[cfg(test)]
-            super::stage::inject_panic(url, "downloader");
-            self.complete(url, items, &mut refusals)
-        });
+        complete_pages(
+            input,
+            output,
+            &self.stage,
+            &self.give_up,
+            |url, items, _| {
+                #[cfg(test)]
+                super::stage::inject_panic(url, "downloader");
+                self.complete(url, items, &mut refusals)
+            },
+        );
     }
 
     /// `items` of the page at `page_url`, each with its `files`.

@@ -22,8 +22,8 @@ use log::warn;
 use url::Url;
 
 use super::budget::Onward;
-use super::error::{DetailError, PageError};
 use super::detail_cache::{Detail, DetailCache};
+use super::error::{DetailError, PageError};
 use super::message::{Item, Learned, Parsed};
 use super::stage::{
     Context, Incomplete, Refusals, Stage, complete_pages, extract_guarded, resolve_link,
@@ -106,11 +106,17 @@ impl Follower {
             "follow.hosts",
             " (its items get null detail fields)",
         );
-        complete_pages(input, output, &self.stage, &self.give_up, |url, items, learned| {
-            #[cfg(test)]
-            super::stage::inject_panic(url, "follower");
-            self.complete(url, items, &mut refusals, learned)
-        });
+        complete_pages(
+            input,
+            output,
+            &self.stage,
+            &self.give_up,
+            |url, items, learned| {
+                #[cfg(test)]
+                super::stage::inject_panic(url, "follower");
+                self.complete(url, items, &mut refusals, learned)
+            },
+        );
     }
 
     /// `items` of the page at `page_url`, each with its detail fields after its own.
@@ -161,7 +167,9 @@ impl Follower {
     fn detail(&self, url: &Url, learned: &mut Learned) -> Result<Item, Incomplete> {
         let (detail, fetched) = self.cache.get_or(url.as_str(), || self.fetch(url))?;
         if let (true, Some(validators)) = (fetched, &detail.fresh) {
-            learned.details.push((url.to_string(), validators.clone(), detail.fields.clone()));
+            learned
+                .details
+                .push((url.to_string(), validators.clone(), detail.fields.clone()));
         }
         Ok(detail.fields.clone())
     }
@@ -177,8 +185,13 @@ impl Follower {
                 .ok()
                 .flatten()
         });
-        let ask = known.as_ref().map(|k| k.validators.clone()).unwrap_or_default();
-        let response = match self.client.fetch_if_changed(url.as_str(), &ask, &self.give_up, stats)
+        let ask = known
+            .as_ref()
+            .map(|k| k.validators.clone())
+            .unwrap_or_default();
+        let response = match self
+            .client
+            .fetch_if_changed(url.as_str(), &ask, &self.give_up, stats)
         {
             Ok(Answer::Changed(response)) => response,
             Ok(Answer::NotModified) => {

@@ -65,8 +65,6 @@ pub struct Learned {
     pub details: Vec<(String, Validators, Item)>,
 }
 
-
-
 /// A fetched page's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Html {

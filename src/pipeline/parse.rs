@@ -14,7 +14,7 @@ use url::Url;
 
 use super::budget::Onward;
 use super::error::ParseError;
-use super::message::{NoContent, Fetched, Html, Item, Page, PageError, Parsed};
+use super::message::{Fetched, Html, Item, NoContent, Page, PageError, Parsed};
 use super::selector_warnings::SelectorWarnings;
 use super::stage::{Context, Stage, extract_guarded};
 use crate::config::Config;

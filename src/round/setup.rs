@@ -3,7 +3,7 @@
 //! download folder swept, and the round's counters handed to its observer. A failure here is
 //! returned before anything runs. The stages themselves are built by the pipeline.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
@@ -11,15 +11,15 @@ use log::{info, warn};
 
 use super::RunOptions;
 use crate::config::{Config, FILES_KEY, FrontierConfig, SyncMode};
-use crate::http::Validators;
-use crate::store::changes::Watch;
-use crate::store::items::ItemStore;
 use crate::frontier::SharedCrawl;
+use crate::http::PageValidators;
 use crate::pipeline::{Observer, Output, Resumed, Round, Silent};
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::stats::Stats;
+use crate::store::changes::Watch;
 use crate::store::dedup::Dedup;
 use crate::store::files::sweep_stale_parts;
+use crate::store::items::ItemStore;
 use crate::store::journal::{Fingerprint, Journal};
 use crate::store::output::{create_parent, open_output};
 use crate::store::recovery::Recovery;
@@ -163,7 +163,7 @@ fn watch(
     store: Option<ItemStore>,
     round: u64,
     stats: &Arc<Stats>,
-) -> Result<(Option<Watch>, Option<Arc<HashMap<String, Validators>>>)> {
+) -> Result<(Option<Watch>, Option<PageValidators>)> {
     let (Some(store), Some(key)) = (store, &config.output.key) else {
         return Ok((None, None));
     };

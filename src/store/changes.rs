@@ -155,7 +155,7 @@ impl Watch {
     /// A page that answered `304 Not Modified`: the items the store knows of it, as JSON text
     /// per field, each listed again this round and unchanged.
     pub fn not_modified(&mut self, url: &str) -> Result<Vec<Vec<String>>> {
-        let (items, _) = self.store.page_items(url)?;
+        let items = self.store.page_items(url)?.items;
         self.counts.not_modified += 1;
         self.counts.unchanged += items.len() as u64;
         self.staged.not_modified.push(url.to_string());
@@ -165,15 +165,18 @@ impl Watch {
     /// The number and hash of the items the page at `url` listed when it was last committed:
     /// what a page that answers 304 lists again.
     pub fn stored_page(&self, url: &str) -> Result<(usize, Option<u64>)> {
-        let (items, hash) = self.store.page_items(url)?;
-        Ok((items.len(), hash))
+        let page = self.store.page_items(url)?;
+        Ok((page.items.len(), page.hash))
     }
 
     /// What the store says of `key` with `fields` now.
     fn judge(&self, key: &str, fields: &[String]) -> Result<Verdict> {
         let last = match self.overlay.get(key) {
             Some(staged) => Some((staged.clone(), false)),
-            None => self.store.known(key)?.map(|known| (known.fields, known.gone)),
+            None => self
+                .store
+                .known(key)?
+                .map(|known| (known.fields, known.gone)),
         };
         let Some((last, gone)) = last else {
             return Ok(Verdict::New);
@@ -217,10 +220,16 @@ impl Watch {
     ) {
         let (event, changed, previous) = match verdict {
             Verdict::New => (Some("new"), None, None),
-            Verdict::Changed { fields: changed, previous } => {
+            Verdict::Changed {
+                fields: changed,
+                previous,
+            } => {
                 let names: Vec<&str> = changed.iter().map(|&i| self.names[i].as_str()).collect();
-                let previous: Vec<(&str, &str)> =
-                    names.iter().copied().zip(previous.iter().map(String::as_str)).collect();
+                let previous: Vec<(&str, &str)> = names
+                    .iter()
+                    .copied()
+                    .zip(previous.iter().map(String::as_str))
+                    .collect();
                 (
                     Some("changed"),
                     Some(serde_json::to_string(&names).expect("names to JSON")),
@@ -280,8 +289,14 @@ impl Watch {
     pub fn commit(&mut self, record: &str) -> Result<u64> {
         let seq = self.store.commit(self.round, &self.staged, record)?;
         let c = std::mem::take(&mut self.counts);
-        self.stats
-            .watched(c.new, c.changed, c.unchanged, c.gone, c.without_key, c.not_modified);
+        self.stats.watched(
+            c.new,
+            c.changed,
+            c.unchanged,
+            c.gone,
+            c.without_key,
+            c.not_modified,
+        );
         self.staged = Staged::default();
         self.overlay.clear();
         Ok(seq)

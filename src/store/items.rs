@@ -87,7 +87,11 @@ const SCHEMA: &str = "
         previous TEXT
     ) STRICT;
     CREATE INDEX events_by_key ON events (key);
-    CREATE TABLE commits (seq INTEGER PRIMARY KEY, round INTEGER NOT NULL, record TEXT NOT NULL) STRICT;
+    CREATE TABLE commits (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        round INTEGER NOT NULL,
+        record TEXT NOT NULL
+    ) STRICT;
 ";
 
 /// What the store knows of one key.
@@ -97,6 +101,15 @@ pub(crate) struct Known {
     pub fields: Vec<String>,
     /// Whether a complete round found it gone since.
     pub gone: bool,
+}
+
+/// A list page as the store knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct StoredPage {
+    /// Its items, in order: each key and its values as JSON text, one per field.
+    pub items: Vec<(String, Vec<String>)>,
+    /// The hash of its items, if it was committed.
+    pub hash: Option<u64>,
 }
 
 /// A key a complete round did not list, with what the store knew of it.
@@ -255,7 +268,10 @@ impl ItemStore {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             let now = now_text();
             for (name, value) in [("key", key), ("fields", &fields_json), ("created", &now)] {
-                tx.execute("INSERT INTO meta (name, value) VALUES (?1, ?2)", params![name, value])?;
+                tx.execute(
+                    "INSERT INTO meta (name, value) VALUES (?1, ?2)",
+                    params![name, value],
+                )?;
             }
             tx.commit()
                 .with_context(|| format!("creating {}", named(path)))?;
@@ -317,9 +333,9 @@ impl ItemStore {
         })
     }
 
-    /// The items the page at `url` listed when it was last committed, in order, as JSON text
-    /// per field; and the hash of its items.
-    pub fn page_items(&self, url: &str) -> Result<(Vec<(String, Vec<String>)>, Option<u64>)> {
+    /// The items the page at `url` listed when it was last committed (those it listed that
+    /// round, not those it listed once and dropped since), in order; and the hash of its items.
+    pub fn page_items(&self, url: &str) -> Result<StoredPage> {
         let hash: Option<i64> = self
             .conn
             .prepare_cached("SELECT items_hash FROM pages WHERE url = ?1")?
@@ -327,7 +343,7 @@ impl ItemStore {
             .optional()?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT key, fields FROM items WHERE url = ?1 AND gone_round IS NULL \
-             ORDER BY position",
+             AND last_round = (SELECT round FROM pages WHERE url = ?1) ORDER BY position",
         )?;
         let rows = stmt.query_map([url], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))?;
         let mut items = Vec::new();
@@ -335,7 +351,10 @@ impl ItemStore {
             let (key, fields): (String, String) = row?;
             items.push((key, self.split_fields(&fields)?));
         }
-        Ok((items, hash.map(|h| h as u64)))
+        Ok(StoredPage {
+            items,
+            hash: hash.map(|h| h as u64),
+        })
     }
 
     /// The keys listed (not gone) that round `round` did not list: gone, once the round is
@@ -377,11 +396,17 @@ impl ItemStore {
         rows.map(|row| row.map_err(anyhow::Error::from)).collect()
     }
 
-    /// The last commit the store holds, of any round: its sequence number, or 0.
+    /// The sequence number of the last commit the store made, of any round (those of past
+    /// rounds forgotten included; numbers are never reused), or 0.
     pub fn last_seq(&self) -> Result<u64> {
         let seq: Option<i64> = self
             .conn
-            .query_row("SELECT max(seq) FROM commits", [], |row| row.get(0))?;
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'commits'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
         Ok(seq.unwrap_or(0) as u64)
     }
 
@@ -419,12 +444,16 @@ impl ItemStore {
     /// a field it lacks).
     fn split_fields(&self, object: &str) -> Result<Vec<String>> {
         // Raw: each value's text as it was written, a number's digits included.
-        let map: HashMap<String, Box<serde_json::value::RawValue>> = serde_json::from_str(object)
-            .with_context(|| format!("{}: a damaged row in items", named(&self.path)))?;
+        let map: HashMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_str(object)
+                .with_context(|| format!("{}: a damaged row in items", named(&self.path)))?;
         Ok(self
             .fields
             .iter()
-            .map(|name| map.get(name).map_or_else(|| "null".to_string(), |v| v.get().to_string()))
+            .map(|name| {
+                map.get(name)
+                    .map_or_else(|| "null".to_string(), |v| v.get().to_string())
+            })
             .collect())
     }
 }
@@ -501,11 +530,15 @@ fn write_staged(
             item.changed,
         ])?;
     }
+    // A page that answered 304 lists again what it listed when last committed.
     let mut listed = tx.prepare_cached(
-        "UPDATE items SET last_round = ?1, last_seen = ?2 WHERE url = ?3 AND gone_round IS NULL",
+        "UPDATE items SET last_round = ?1, last_seen = ?2 WHERE url = ?3 AND gone_round IS NULL \
+         AND last_round = (SELECT round FROM pages WHERE url = ?3)",
     )?;
+    let mut page_seen = tx.prepare_cached("UPDATE pages SET round = ?1 WHERE url = ?2")?;
     for url in &staged.not_modified {
         listed.execute(params![round, now, url])?;
+        page_seen.execute(params![round, url])?;
     }
     let mut gone = tx.prepare_cached("UPDATE items SET gone_round = ?1 WHERE key = ?2")?;
     for key in &staged.gone {

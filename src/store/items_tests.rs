@@ -4,7 +4,13 @@
 use super::*;
 
 fn store_in(dir: &Path) -> ItemStore {
-    ItemStore::open(&dir.join("items.db"), "link", &["title", "link", "price"], false).unwrap()
+    ItemStore::open(
+        &dir.join("items.db"),
+        "link",
+        &["title", "link", "price"],
+        false,
+    )
+    .unwrap()
 }
 
 fn row(key: &str, price: &str, page: u64, position: u64) -> ItemRow {
@@ -39,11 +45,15 @@ fn a_commit_keeps_values_exactly_and_pages_list_them_in_order() {
     };
     assert_eq!(store.commit(1, &staged, "{\"t\":\"commit\"}").unwrap(), 1);
     let known = store.known("/b").unwrap().unwrap();
-    assert_eq!(known.fields, ["\"T\"", "\"/b\"", "47.010"], "the digits as written");
+    assert_eq!(
+        known.fields,
+        ["\"T\"", "\"/b\"", "47.010"],
+        "the digits as written"
+    );
     assert!(!known.gone);
-    let (items, hash) = store.page_items("http://x/?p=0").unwrap();
-    assert_eq!(hash, Some(42));
-    let keys: Vec<&str> = items.iter().map(|(k, _)| k.as_str()).collect();
+    let page = store.page_items("http://x/?p=0").unwrap();
+    assert_eq!(page.hash, Some(42));
+    let keys: Vec<&str> = page.items.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["/a", "/b"], "in their order on the page");
     let validators = store.page_validators().unwrap();
     assert_eq!(validators["http://x/?p=0"].etag.as_deref(), Some("\"v1\""));
@@ -89,18 +99,42 @@ fn keys_a_round_did_not_list_are_gone_once_and_come_back_new() {
 fn a_page_that_answered_304_lists_its_keys_for_the_round() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = store_in(dir.path());
+    let page_row = |page: u64| PageRow {
+        url: format!("http://x/?p={page}"),
+        page,
+        validators: Validators::default(),
+        items: 1,
+        items_hash: page,
+    };
     let first = Staged {
         items: vec![row("/a", "1", 0, 0), row("/b", "2", 1, 0)],
+        pages: vec![page_row(0), page_row(1)],
         ..Staged::default()
     };
     store.commit(1, &first, "{}").unwrap();
     let again = Staged {
         items: vec![row("/b", "2", 1, 0)],
+        pages: vec![page_row(1)],
         not_modified: vec!["http://x/?p=0".into()],
         ..Staged::default()
     };
     store.commit(2, &again, "{}").unwrap();
     assert!(store.unlisted(2, 10).unwrap().is_empty());
+    // Round 3: page 1 drops /b; page 0 answers 304 again and still lists /a (and only it).
+    let third = Staged {
+        pages: vec![page_row(1)],
+        not_modified: vec!["http://x/?p=0".into()],
+        ..Staged::default()
+    };
+    store.commit(3, &third, "{}").unwrap();
+    let gone: Vec<String> = store
+        .unlisted(3, 10)
+        .unwrap()
+        .into_iter()
+        .map(|g| g.key)
+        .collect();
+    assert_eq!(gone, ["/b"]);
+    assert_eq!(store.page_items("http://x/?p=0").unwrap().items.len(), 1);
 }
 
 #[test]
@@ -112,8 +146,13 @@ fn another_crawl_or_another_program_is_refused_untouched() {
         .err()
         .unwrap();
     let text = format!("{err:#}");
-    assert!(text.contains("made for another crawl") && text.contains("--fresh"), "{text}");
-    let err = ItemStore::open(&path, "link", &["title", "link"], false).err().unwrap();
+    assert!(
+        text.contains("made for another crawl") && text.contains("--fresh"),
+        "{text}"
+    );
+    let err = ItemStore::open(&path, "link", &["title", "link"], false)
+        .err()
+        .unwrap();
     assert!(format!("{err:#}").contains("made for another crawl"));
 
     let other = dir.path().join("other.db");
@@ -122,15 +161,26 @@ fn another_crawl_or_another_program_is_refused_untouched() {
         .unwrap();
     drop(conn);
     let before = std::fs::read(&other).unwrap();
-    let err = ItemStore::open(&other, "link", &["link"], false).err().unwrap();
+    let err = ItemStore::open(&other, "link", &["link"], false)
+        .err()
+        .unwrap();
     assert!(format!("{err:#}").contains("another program"), "{err:#}");
-    assert_eq!(std::fs::read(&other).unwrap(), before, "nothing overwritten");
+    assert_eq!(
+        std::fs::read(&other).unwrap(),
+        before,
+        "nothing overwritten"
+    );
 
     let text_file = dir.path().join("notes.txt");
     std::fs::write(&text_file, "hello, not a database\n".repeat(100)).unwrap();
-    let err = ItemStore::open(&text_file, "link", &["link"], false).err().unwrap();
+    let err = ItemStore::open(&text_file, "link", &["link"], false)
+        .err()
+        .unwrap();
     let message = format!("{err:#}");
-    assert!(message.contains("notes.txt") && message.contains("not an SQLite database"), "{message}");
+    assert!(
+        message.contains("notes.txt") && message.contains("not an SQLite database"),
+        "{message}"
+    );
     assert_eq!(
         std::fs::read_to_string(&text_file).unwrap(),
         "hello, not a database\n".repeat(100)

@@ -156,7 +156,9 @@ impl LineEncoder {
             Event::Changed { .. } => "changed",
             Event::Gone => "gone",
         };
-        out.extend_from_slice(format!("{{\"event\":\"{name}\",\"round\":{round},\"page\":{page}").as_bytes());
+        out.extend_from_slice(
+            format!("{{\"event\":\"{name}\",\"round\":{round},\"page\":{page}").as_bytes(),
+        );
         out.extend_from_slice(b",\"url\":");
         write_json_str(out, url);
         self.encode_fields(fields, out);

@@ -12,10 +12,10 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use log::{info, warn};
 
+use super::items::ItemStore;
 use super::journal::{
     Fingerprint, Journal, Record, VERSION, decode, encode, now_ms, write_atomically,
 };
-use super::items::ItemStore;
 use super::recovery::{Recovery, recover};
 use super::verify;
 

@@ -47,6 +47,10 @@ pub struct Knobs {
     pub engine: Option<&'static str>,
     /// Appended to the file: more tables, such as `[schedule]` and `[service]`.
     pub extra: String,
+    /// More keys in `[output]`, such as `key = "link"`.
+    pub output: String,
+    /// More keys in `[http]`.
+    pub http: String,
 }
 
 impl Default for Knobs {
@@ -71,6 +75,8 @@ impl Default for Knobs {
             extra_fields: "",
             engine: None,
             extra: String::new(),
+            output: String::new(),
+            http: String::new(),
         }
     }
 }
@@ -133,7 +139,7 @@ backoff_ms = {backoff}
 delay_ms = {delay}
 max_body_bytes = {max_body}
 shutdown_grace_secs = {grace}
-
+{http}
 [extract]
 item = "div.pl2"
 {engine}[extract.fields]
@@ -144,6 +150,7 @@ link = "a@href"
 path = {out:?}
 sync = "{sync}"
 {dedup}
+{output_keys}
 [log]
 stats_interval_secs = {stats}
 
@@ -155,6 +162,8 @@ stats_interval_secs = {stats}
                 .map_or(String::new(), |e| format!("engine = {e:?}\n")),
             dedup = k.dedup.map_or(String::new(), |d| format!("dedup = {d:?}")),
             extra = k.extra,
+            http = k.http,
+            output_keys = k.output,
             suffix = k.url_suffix,
             first = k.first_page,
             page_size = self.site.options().page_size,

@@ -286,6 +286,18 @@ impl DemoSite {
         self.update(|opts| opts.path_faults = faults);
     }
 
+    /// From now on, the site behaves as `opts` says (the origins it filled in are kept).
+    pub fn set_options(&self, opts: SiteOptions) {
+        self.update(|now| {
+            let (links_to, img_origin) = (now.links_to.clone(), now.img_origin.clone());
+            *now = SiteOptions {
+                links_to,
+                img_origin,
+                ..opts
+            };
+        });
+    }
+
     /// From now on, the listing is `edition`: what changed since the first one.
     pub fn set_edition(&self, edition: Edition) {
         self.update(|opts| opts.edition = edition);

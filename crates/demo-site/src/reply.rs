@@ -10,7 +10,7 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 
 use crate::detail::{detail_book, image_bytes, image_of, render_detail};
-use crate::options::{Validators, Fault, PastEnd, RobotsTxt, SiteOptions};
+use crate::options::{Fault, PastEnd, RobotsTxt, SiteOptions, Validators};
 use crate::pages::{pad_page, render_error, render_index, render_page};
 
 /// What every server thread needs.
@@ -491,6 +491,7 @@ fn body_hash(body: &[u8]) -> u64 {
 /// The `Last-Modified` of every page of edition `number`: a day apart from one edition to the
 /// next, from 1 January 2026.
 fn edition_date(number: u64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600 + number * 86_400);
+    let at =
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600 + number * 86_400);
     httpdate::fmt_http_date(at)
 }

@@ -31,7 +31,7 @@ use crossbeam_channel::Sender;
 
 use crate::config::Config;
 use crate::pipeline::build::Resumed;
-use crate::pipeline::message::{NoContent, Item, Parsed};
+use crate::pipeline::message::{Item, NoContent, Parsed};
 use crate::pipeline::stage::Context;
 
 mod in_order;

@@ -8,7 +8,7 @@ use log::{info, warn};
 use super::{
     ListingEnd, ListingLimits, Why, disallowed_reason, ending, first_page_reason, items_hash,
 };
-use crate::pipeline::message::{NoContent, Item, Parsed};
+use crate::pipeline::message::{Item, NoContent, Parsed};
 use crate::stats::Stats;
 
 /// "Until empty" with a shared frontier: pages come in any order and the ones before the end

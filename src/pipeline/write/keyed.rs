@@ -42,7 +42,10 @@ impl Writer {
         };
         let page_row = (learned.validators, items_hash(items));
         let judged = watch.page(page, url, items, page_row, &learned.details)?;
-        let without_key = judged.iter().filter(|j| j.verdict == Verdict::NoKey).count();
+        let without_key = judged
+            .iter()
+            .filter(|j| j.verdict == Verdict::NoKey)
+            .count();
         if without_key > 0 {
             warn!(
                 "page {page} ({url}): {without_key} items have no value in `output.key`: \
@@ -128,8 +131,14 @@ impl Writer {
             if self.events {
                 for item in &gone {
                     let event = Event::Gone;
-                    self.encoder
-                        .encode_event(&event, round, item.page, &item.url, &item.fields, &mut buf);
+                    self.encoder.encode_event(
+                        &event,
+                        round,
+                        item.page,
+                        &item.url,
+                        &item.fields,
+                        &mut buf,
+                    );
                     written += 1;
                 }
             }

@@ -36,11 +36,11 @@ mod keyed;
 use super::budget::BudgetReceiver;
 use super::message::{Committed, Item, Learned, NoContent, PageError, Parsed};
 use super::stage::Stage;
-use crate::store::changes::Watch;
 use crate::config::{Config, FILES_KEY, SyncMode};
 use crate::pipeline::listing::Listing;
 use crate::shutdown::OutputLock;
 use crate::stats::Queue;
+use crate::store::changes::Watch;
 use crate::store::dedup::Dedup;
 use crate::store::journal::{Journal, Record};
 use crate::store::output::LineEncoder;
@@ -332,9 +332,9 @@ impl Writer {
         } else if self.dedup.is_on() {
             let new = self.dedup.select(items)?;
             let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-            let written = self
-                .encoder
-                .encode_kept(page, url, items, Some(&now), |i| new[i], &mut buf);
+            let written =
+                self.encoder
+                    .encode_kept(page, url, items, Some(&now), |i| new[i], &mut buf);
             self.stage
                 .stats
                 .items_already_seen(items.len() as u64 - written);
@@ -395,7 +395,11 @@ impl Writer {
             .with_context(|| format!("writing output file {}", self.path.display()))?;
         // The keys after the items they stand for, and before the record that commits both.
         let keys = self.dedup.flush(sync && session.syncable)?;
-        let pages: Vec<u64> = session.pending.iter().filter_map(|&(page, _)| page).collect();
+        let pages: Vec<u64> = session
+            .pending
+            .iter()
+            .filter_map(|&(page, _)| page)
+            .collect();
         let mut record = Record::Commit {
             pages: pages.clone(),
             len: self.len,
