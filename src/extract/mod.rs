@@ -6,10 +6,9 @@
 //!
 //! Two engines turn a page into items: the DOM engine (`dom`, html5ever's full tree through
 //! scraper) and the stream engine (`stream`, a fast tokenizer that hands over to html5ever's
-//! where it must, and html5ever's own tree builder driving a sink that keeps no tree, falling
-//! back to the DOM engine on any page where a node would move). Both apply the same per-page
-//! [`Limits`]; a page over them fails with a one-line reason, like a page that could not be
-//! fetched.
+//! where it must, and a copy of html5ever's tree builder that keeps no tree, falling back to
+//! the DOM engine on any page it cannot follow exactly). Both apply the same per-page [`Limits`]; a page over them fails with a one-line
+//! reason, like a page that could not be fetched.
 
 use anyhow::{Result, anyhow};
 use log::debug;
@@ -28,7 +27,6 @@ pub(crate) mod values;
 pub use field_spec::FieldSpec;
 pub use limits::Limits;
 pub use scraped::{Extracted, RawItem, RawValue, Scraped};
-pub use stream::Irregular;
 pub use stream::Outcome as StreamOutcome;
 pub use stream::Reading;
 pub use values::Value;
@@ -43,9 +41,9 @@ pub type Item = Vec<Value>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
-    /// Run html5ever's tree builder on the token stream without building a tree, and hand
-    /// every page where it would move a node to the DOM engine. The same items as `Dom`, for
-    /// less CPU.
+    /// Follow html5ever's tree builder on the token stream without building a tree, and hand
+    /// every page it cannot follow exactly to the DOM engine. The same items as `Dom`, for less
+    /// CPU.
     #[default]
     Stream,
     /// Build the full HTML5 document tree (html5ever) for every page and select in it.

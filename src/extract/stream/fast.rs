@@ -1,6 +1,6 @@
 //! The fast tokenizer: html5ever's tokens for the markup real pages are made of, found with
 //! `memchr` instead of html5ever's character-at-a-time state machine, fed to the same tree
-//! builder (html5ever's, through `super::sink`).
+//! builder (`super::builder`).
 //!
 //! It is a whitelist. It reads text, start and end tags with quoted and unquoted attributes,
 //! comments, the usual DOCTYPEs, raw text (`<script>`, `<style>` …) and RCDATA (`<title>`,
@@ -10,22 +10,16 @@
 //! to html5ever's own tokenizer, started in the state html5ever would be in at that point
 //! ([`Handover`]): the builder goes on with the same tree. A page with a NUL byte never starts
 //! here, and line ends are normalised (`\r\n` and `\r` to `\n`) before, as html5ever's input
-//! stream does (see `super::stream`). Where html5ever's driver feeds its tokenizer anew (after a
-//! script's end tag or a `<meta charset>`), the tokenizer drops a byte order mark as at the
-//! page's start, and so does this one.
+//! stream does (see `super::stream`).
 //!
 //! The tokens are html5ever's but for two things the tree builder cannot tell apart: runs of
 //! text may be cut into other pieces, and parse errors are not reported. The builder treats
-//! adjacent text tokens as one run (each rule that looks at text splits it itself, and the
-//! DOM joins adjacent text), and it uses a parse error for one thing only: any token, an error
-//! too, ends the "drop a newline after `<pre>`" window. Every error this tokenizer reads past is one html5ever reports just before
+//! adjacent text tokens as one run (each rule that looks at text splits it itself), and it uses
+//! a parse error for one thing only: any token, an error too, ends the "drop a newline after
+//! `<pre>`" window. Every error this tokenizer reads past is one html5ever reports just before
 //! a token of the same construct (a tag, a comment, the characters of a reference, the `<`
 //! of `a < b`), so the window closes at the same place either way. `tests` in
 //! `super::fast_tests` compare the tokens with html5ever's on html5lib-tests' inputs.
-//!
-//! Text and attribute values are slices of one copy of the page (tendrils sharing its buffer),
-//! not copies of their own; attributes that no selector tests and no field reads are dropped,
-//! except on the elements whose attributes the tree builder itself looks at.
 
 use std::ops::Range;
 
@@ -35,16 +29,15 @@ use html5ever::tokenizer::{Doctype, Tag, TagKind, Token, TokenSinkResult};
 use html5ever::{Attribute, LocalName, QualName, ns};
 use memchr::{memchr, memchr2, memmem};
 
-use super::Plan;
+use super::builder::{Bail, Builder};
 use super::charref::{self, Decoded};
-use super::sink::{BOM, Feed};
 use super::tags;
 
 /// Why the fast tokenizer stopped before the end of the page.
 #[derive(Debug)]
 pub(super) enum Stop {
-    /// The page is irregular (the sink says why): it goes to the DOM engine.
-    Irregular,
+    /// The tree builder refused a token: the page goes to the DOM engine.
+    Refused(Bail),
     /// A construct this tokenizer does not read: html5ever's tokenizer goes on from there.
     Handover(Handover),
 }
@@ -60,20 +53,6 @@ pub(super) struct Handover {
     pub(super) last_start_tag: Option<String>,
 }
 
-/// Text read and not yet given to the tree builder: the whole run up to the next markup goes
-/// as one token, references decoded in it (the builder treats adjacent text tokens as one run;
-/// each token is a trip through its rules).
-#[derive(Debug, Default)]
-enum Run {
-    /// None.
-    #[default]
-    Empty,
-    /// The page's bytes in this range.
-    Slice(Range<usize>),
-    /// Text with a decoded reference in it, copied.
-    Owned(StrTendril),
-}
-
 /// Where the tokenizer is between two tokens.
 #[derive(Debug, Clone, Copy)]
 enum Place {
@@ -83,49 +62,35 @@ enum Place {
 }
 
 /// The tokenizer's state: the page and the builder its tokens go to.
-struct Reader<'t, 'p> {
-    /// The page, line ends normalised: its slices are the tokens' text.
-    page: &'t StrTendril,
-    /// The same, as a string.
+struct Reader<'t, 'b, 'p> {
+    /// The page, line ends normalised.
     text: &'t str,
     /// The same, as bytes.
     bytes: &'t [u8],
-    /// Which attributes the selectors and fields read.
-    plan: &'p Plan,
     /// The tree builder.
-    feed: &'t Feed<'p>,
+    builder: &'b mut Builder<'p>,
     /// The name of the last start tag, which decides what ends raw text.
     last_start_tag: Option<LocalName>,
-    /// Text not yet emitted.
-    run: Run,
 }
 
-/// Tokenizes `page` (NUL-free, line ends normalised, under 4 GiB) into `feed`, up to its end
-/// of file token, or says where and why it stopped.
-pub(super) fn run<'p>(page: &StrTendril, plan: &'p Plan, feed: &Feed<'p>) -> Result<(), Stop> {
-    let text: &str = page;
+/// Tokenizes `text` (NUL-free, line ends normalised) into `builder`,
+/// up to its end of file token, or says where and why it stopped.
+pub(super) fn run(text: &str, builder: &mut Builder<'_>) -> Result<(), Stop> {
     let mut reader = Reader {
-        page,
         text,
         bytes: text.as_bytes(),
-        plan,
-        feed,
+        builder,
         last_start_tag: None,
-        run: Run::Empty,
     };
     // html5ever drops a byte order mark at the start of the input.
-    let mut at = if text.starts_with(BOM) {
-        BOM.len_utf8()
-    } else {
-        0
-    };
+    let mut at = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let mut place = Place::Data;
     while at < text.len() {
         (at, place) = match place {
             Place::Data => reader.data(at)?,
             Place::Raw(kind) => reader.raw_text(at, kind)?,
             Place::Plaintext => {
-                reader.chars(at..text.len());
+                reader.chars(at..text.len())?;
                 (text.len(), place)
             }
         };
@@ -138,93 +103,45 @@ fn is_space(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0C | b' ')
 }
 
-impl Reader<'_, '_> {
-    /// A token other than text, after the text before it.
-    fn emit(&mut self, token: Token) -> Result<TokenSinkResult<u32>, Stop> {
-        self.flush()?;
-        self.feed.token(token).map_err(|_| Stop::Irregular)
+impl Reader<'_, '_, '_> {
+    fn emit(&mut self, token: Token) -> Result<TokenSinkResult<()>, Stop> {
+        self.builder.process_token(token).map_err(Stop::Refused)
     }
 
-    /// The text read so far, as one token. Text never switches the tokenizer's state.
-    fn flush(&mut self) -> Result<(), Stop> {
-        let text = match std::mem::take(&mut self.run) {
-            Run::Empty => return Ok(()),
-            Run::Slice(range) => self.slice(range),
-            Run::Owned(text) => text,
-        };
-        self.feed
-            .token(Token::CharacterTokens(text))
-            .map(drop)
-            .map_err(|_| Stop::Irregular)
-    }
-
-    /// The page's bytes in `range`, as a tendril sharing the page's buffer.
-    fn slice(&self, range: Range<usize>) -> StrTendril {
-        // A checked slice: both ends are on character boundaries (they always are, at ASCII
-        // delimiters or the page's ends), which the tendril then need not check again.
-        let text: &str = &self.text[range.clone()];
-        // Both fit in a u32: the page is under 4 GiB.
-        let (start, len) = (range.start as u32, text.len() as u32);
-        // SAFETY: `start..start + len` is in bounds and on character boundaries of the page's
-        // UTF-8 buffer (just checked by slicing `text`), so the tendril holds valid UTF-8.
-        unsafe { self.page.unsafe_subtendril(start, len) }
-    }
-
-    /// The page's text in `range` joins the run.
-    fn chars(&mut self, range: Range<usize>) {
+    /// A run of text, if not empty.
+    fn chars(&mut self, range: Range<usize>) -> Result<(), Stop> {
         if range.is_empty() {
-            return;
+            return Ok(());
         }
-        match &mut self.run {
-            Run::Empty => self.run = Run::Slice(range),
-            Run::Slice(run) if run.end == range.start => run.end = range.end,
-            Run::Slice(run) => {
-                let mut text = StrTendril::from_slice(&self.text[run.clone()]);
-                text.push_slice(&self.text[range]);
-                self.run = Run::Owned(text);
-            }
-            Run::Owned(text) => text.push_slice(&self.text[range]),
-        }
+        self.builder
+            .process_text(&self.text[range])
+            .map_err(Stop::Refused)
     }
 
-    /// The characters of a reference join the run.
-    fn decoded(&mut self, decoded: Decoded) {
+    /// The characters of a reference.
+    fn decoded(&mut self, decoded: Decoded) -> Result<(), Stop> {
         let mut buf = [0; 8];
-        let chars = decoded.as_str(&mut buf);
-        match &mut self.run {
-            Run::Owned(text) => text.push_slice(chars),
-            run => {
-                let mut text = match run {
-                    Run::Slice(range) => StrTendril::from_slice(&self.text[range.clone()]),
-                    _ => StrTendril::new(),
-                };
-                text.push_slice(chars);
-                *run = Run::Owned(text);
-            }
-        }
+        let text = decoded.as_str(&mut buf);
+        self.builder.process_text(text).map_err(Stop::Refused)
     }
 
-    /// Text in `range` with its character references decoded (RCDATA).
-    fn text_with_references(&mut self, range: Range<usize>) {
+    /// Text in `range` with its character references decoded (RCDATA), as tokens.
+    fn text_with_references(&mut self, range: Range<usize>) -> Result<(), Stop> {
         let (mut start, mut at) = (range.start, range.start);
         while let Some(found) = memchr(b'&', &self.bytes[at..range.end]) {
             let amp = at + found;
             at = amp + 1;
             if let Some(decoded) = charref::decode(&self.text[at..], false) {
-                self.chars(start..amp);
-                self.decoded(decoded);
+                self.chars(start..amp)?;
+                self.decoded(decoded)?;
                 at += decoded.consumed;
                 start = at;
             }
         }
-        self.chars(start..range.end);
+        self.chars(start..range.end)
     }
 
-    /// html5ever's tokenizer goes on from `at` in `state`, after the text read so far.
-    fn handover(&mut self, at: usize, state: State) -> Stop {
-        if let Err(stop) = self.flush() {
-            return stop;
-        }
+    fn handover(&self, at: usize, state: State) -> Stop {
         Stop::Handover(Handover {
             at,
             state,
@@ -238,15 +155,15 @@ impl Reader<'_, '_> {
         let (mut text_start, mut at) = (start, start);
         loop {
             let Some(found) = memchr2(b'<', b'&', &self.bytes[at..]) else {
-                self.chars(text_start..self.bytes.len());
+                self.chars(text_start..self.bytes.len())?;
                 return Ok((self.bytes.len(), Place::Data));
             };
             let i = at + found;
             at = i + 1;
             if self.bytes[i] == b'&' {
                 if let Some(decoded) = charref::decode(&self.text[at..], false) {
-                    self.chars(text_start..i);
-                    self.decoded(decoded);
+                    self.chars(text_start..i)?;
+                    self.decoded(decoded)?;
                     at += decoded.consumed;
                     text_start = at;
                 }
@@ -263,33 +180,25 @@ impl Reader<'_, '_> {
                 Some(b) if !matches!(b, b'/' | b'?') => continue,
                 _ => None,
             };
-            self.chars(text_start..i);
+            self.chars(text_start..i)?;
             let Some((token, end)) = read else {
                 return Err(self.handover(i, State::Data));
             };
-            return self.emit_markup(token, end);
+            return Ok((end, self.emit_markup(token)?));
         }
     }
 
-    /// Emits a tag, comment or DOCTYPE that ends at `end`: where to go on, and in which state
-    /// (a start tag may switch the tokenizer to raw text).
-    fn emit_markup(&mut self, token: Token, end: usize) -> Result<(usize, Place), Stop> {
+    /// Emits a tag, comment or DOCTYPE; a start tag may switch the tokenizer to raw text.
+    fn emit_markup(&mut self, token: Token) -> Result<Place, Stop> {
         if let Token::TagToken(tag) = &token
             && tag.kind == TagKind::StartTag
         {
             self.last_start_tag = Some(tag.name.clone());
         }
         Ok(match self.emit(token)? {
-            TokenSinkResult::RawData(kind) => (end, Place::Raw(kind)),
-            TokenSinkResult::Plaintext => (end, Place::Plaintext),
-            // After a script's end tag or a charset, html5ever's driver feeds its tokenizer
-            // anew, and the tokenizer drops a byte order mark there as at the page's start.
-            TokenSinkResult::Script(_) | TokenSinkResult::EncodingIndicator(_)
-                if self.text[end..].starts_with(BOM) =>
-            {
-                (end + BOM.len_utf8(), Place::Data)
-            }
-            _ => (end, Place::Data),
+            TokenSinkResult::RawData(kind) => Place::Raw(kind),
+            TokenSinkResult::Plaintext => Place::Plaintext,
+            _ => Place::Data,
         })
     }
 
@@ -298,12 +207,12 @@ impl Reader<'_, '_> {
         let end_tag = self.appropriate_end_tag(start);
         let stop = end_tag.unwrap_or(self.bytes.len());
         match kind {
-            RawKind::Rcdata => self.text_with_references(start..stop),
-            RawKind::Rawtext => self.chars(start..stop),
+            RawKind::Rcdata => self.text_with_references(start..stop)?,
+            RawKind::Rawtext => self.chars(start..stop)?,
             // `<!--` in a script starts the escaped states, where `<script>` may hide the
             // end tag: html5ever reads such a script.
             RawKind::ScriptData if memmem::find(&self.bytes[start..stop], b"<!--").is_none() => {
-                self.chars(start..stop)
+                self.chars(start..stop)?
             }
             _ => return Err(self.handover(start, State::RawData(kind))),
         }
@@ -311,7 +220,7 @@ impl Reader<'_, '_> {
             return Ok((stop, Place::Data));
         };
         match self.tag(at + 2, TagKind::EndTag) {
-            Some((token, end)) => self.emit_markup(token, end),
+            Some((token, end)) => Ok((end, self.emit_markup(token)?)),
             // From `</`, the data state reads the rest of the end tag as the raw text end tag
             // states would.
             None => Err(self.handover(at, State::Data)),
@@ -470,7 +379,7 @@ impl Reader<'_, '_> {
                     }
                 }
             }
-            if !keep_all && !self.plan.reads_attribute(&bytes[name.clone()]) {
+            if !keep_all && !self.builder.walk.reads_attribute(&bytes[name.clone()]) {
                 continue;
             }
             let value = self.attribute_value(value);
@@ -481,7 +390,7 @@ impl Reader<'_, '_> {
             } else {
                 if tag.attrs.capacity() == 0 {
                     // The room of an earlier tag's list, which the tree has taken apart.
-                    tag.attrs = self.feed.sink().spare_attrs();
+                    tag.attrs = self.builder.tree.spare_attrs();
                 }
                 tag.attrs.push(Attribute {
                     name: QualName::new(None, ns!(), name),
@@ -494,7 +403,7 @@ impl Reader<'_, '_> {
     /// An attribute value, its character references decoded.
     fn attribute_value(&mut self, range: Range<usize>) -> StrTendril {
         let Some(first) = memchr(b'&', &self.bytes[range.clone()]) else {
-            return self.slice(range);
+            return self.builder.tree.value(&self.text[range]);
         };
         let mut value = StrTendril::new();
         let (mut start, mut amp) = (range.start, range.start + first);

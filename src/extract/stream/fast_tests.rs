@@ -1,59 +1,43 @@
 //! The fast tokenizer (`super::fast`) against html5ever's, token by token: both feed the same
-//! tree builder, whose feed records what it receives (`Feed::record_before`), and the records
-//! must be equal on html5lib-tests' tree-construction and tokenizer inputs, the demo pages and
-//! random token soup.
+//! tree builder, which records what it receives (`Builder::record`), and the records must be
+//! equal on html5lib-tests' tree-construction and tokenizer inputs, the demo pages and random
+//! token soup.
 //!
 //! A record is what the tree builder can tell apart: runs of text are joined (the builder
 //! treats adjacent text tokens as one run), parse errors are left out except while a newline
 //! after `<pre>`, `<listing>` or `<textarea>` may still be dropped and a newline comes next (the
-//! one thing an error changes), comments are recorded without their text (the builder never
-//! reads it), and attributes the fast tokenizer drops on purpose (`Plan::reads_attribute`) are
-//! left out of both records.
+//! one thing an error changes), comments are recorded without their text (the builder never reads it), and
+//! attributes the fast tokenizer drops on purpose (`Walk::reads_attribute`) are left out of
+//! both records.
 
 use std::path::Path;
 
 use html5ever::tokenizer::Token;
-use html5ever::{local_name, ns};
 use proptest::prelude::*;
 
-use super::sink::Feed;
+use super::builder::Builder;
 use super::tags;
 use super::{Plan, PlanField, Reading};
 use crate::extract::Limits;
 
-/// What the tree builder received, as the module documentation describes.
-#[derive(Debug, Default)]
-pub(super) struct Record {
-    /// One entry per token (adjacent text joined).
-    tokens: Vec<String>,
-    /// The builder will drop a newline that starts the next token: the last one made a
-    /// `<pre>`, `<listing>` or `<textarea>` element.
-    newline_window: bool,
-}
-
-impl Feed<'_> {
-    /// Adds `token` to the record, before the builder takes it; returns, for a start tag that
-    /// may open the newline window, how many elements there were before it.
-    pub(super) fn record_before(&self, token: &Token) -> Option<usize> {
-        let mut record = self.record.borrow_mut();
-        // Every token closes the window, as the builder takes it at every token.
-        let window = std::mem::take(&mut record.newline_window);
-        let tokens = &mut record.tokens;
+impl Builder<'_> {
+    /// Adds `token` to [`Builder::tokens`], as the module documentation describes.
+    pub(super) fn record(&mut self, token: &Token) {
         // The error closed the newline window; it mattered only if a newline comes next.
-        if tokens.last().is_some_and(|last| last == AFTER_PRE)
+        if self.tokens.last().is_some_and(|last| last == AFTER_PRE)
             && !matches!(token, Token::CharacterTokens(text) if text.starts_with('\n'))
         {
-            tokens.pop();
+            self.tokens.pop();
         }
         let entry = match token {
-            Token::ParseError(_) if window => AFTER_PRE.to_string(),
-            Token::ParseError(_) => return None,
+            Token::ParseError(_) if self.ignore_lf => AFTER_PRE.to_string(),
+            Token::ParseError(_) => return,
             Token::CharacterTokens(text) => {
-                if let Some(last) = tokens.last_mut()
+                if let Some(last) = self.tokens.last_mut()
                     && last.starts_with("text ")
                 {
                     last.push_str(text);
-                    return None;
+                    return;
                 }
                 format!("text {text}")
             }
@@ -67,7 +51,7 @@ impl Feed<'_> {
                     .attrs
                     .iter()
                     .filter(|attr| {
-                        keep_all || self.sink().reads_attribute(attr.name.local.as_bytes())
+                        keep_all || self.walk.reads_attribute(attr.name.local.as_bytes())
                     })
                     .map(|attr| format!("{}={:?}", &*attr.name.local, &*attr.value))
                     .collect();
@@ -79,38 +63,8 @@ impl Feed<'_> {
                 )
             }
         };
-        tokens.push(entry);
-        match token {
-            Token::TagToken(tag)
-                if tag.kind == html5ever::tokenizer::TagKind::StartTag
-                    && opens_window(&tag.name) =>
-            {
-                Some(self.sink().elements())
-            }
-            _ => None,
-        }
+        self.tokens.push(entry);
     }
-
-    /// After the builder took the token: the window is open if the start tag made its element.
-    pub(super) fn record_after(&self, elements_before: Option<usize>) {
-        let Some(before) = elements_before else {
-            return;
-        };
-        let made = self.sink().elements() > before
-            && self
-                .sink()
-                .last_created()
-                .is_some_and(|name| name.ns == ns!(html) && opens_window(&name.local));
-        self.record.borrow_mut().newline_window = made;
-    }
-}
-
-/// The elements after whose start tag the tree builder drops a newline.
-fn opens_window(name: &html5ever::LocalName) -> bool {
-    matches!(
-        *name,
-        local_name!("pre") | local_name!("listing") | local_name!("textarea")
-    )
 }
 
 /// The record of a parse error while a newline after `<pre>` may still be dropped, kept when a
@@ -139,10 +93,9 @@ fn plan() -> Plan {
 
 /// Both records of `html`, and which tokenizer read it on the fast path.
 fn records(plan: &Plan, html: &str) -> (Vec<String>, Vec<String>, Reading) {
-    let (fast, reading) = plan.read(html, Limits::default(), true);
-    let (exact, _) = plan.read(html, Limits::default(), false);
-    let tokens = |feed: Feed<'_>| feed.record.into_inner().tokens;
-    (tokens(fast), tokens(exact), reading)
+    let (fast, _, reading) = plan.read(html, Limits::default(), true);
+    let (exact, _, _) = plan.read(html, Limits::default(), false);
+    (fast.tokens, exact.tokens, reading)
 }
 
 /// Compares the records on every input; returns how many took each path.

@@ -1,21 +1,19 @@
-//! The stream engine's record of the elements of a page, as html5ever's tree builder creates and
-//! appends them, and CSS matching on it.
+//! The stream engine's record of the elements a page has created so far, and CSS matching on it.
 //!
-//! The record keeps no text and no comments, only each element's name, attributes, parent and
-//! previous element sibling, and for the parent the text node its last child is. On a page the
-//! stream follows, no node is moved or changed after it is appended (`super::sink` marks every
-//! page where one would be irregular), so these links are the final document tree's, and an
-//! element can be matched the moment it is appended: its ancestors and earlier siblings are
-//! there and never change.
+//! The stream keeps no text and no comments, only each element's name, attributes, parent and
+//! previous element sibling. On a page the stream trusts, no node is ever moved after it is
+//! inserted, so these links are the final document tree's, and an element can be matched the
+//! moment it is created: its ancestors and earlier siblings already exist and never change.
 //!
 //! Matching uses the `selectors` crate, the same version and selector parser that scraper uses,
 //! through an [`Element`] implementation that answers every question exactly as scraper's
-//! `ElementRef` does. Questions about later siblings or children cannot be answered at append
+//! `ElementRef` does. Questions about later siblings or children cannot be answered at creation
 //! time; selectors that would ask them are never streamed (see `super::select`).
 
 use std::cell::Cell;
 use std::mem::take;
 
+use html5ever::tendril::StrTendril;
 use html5ever::{Attribute, Namespace, QualName, ns};
 use scraper::selector::{CssLocalName, CssString, NonTSPseudoClass, PseudoElement, Simple};
 use selectors::attr::{AttrSelectorOperation, CaseSensitivity, NamespaceConstraint};
@@ -28,9 +26,6 @@ use super::select::List;
 /// "No element": the parent of the root, the sibling of a first child.
 pub(super) const NONE: u32 = u32::MAX;
 
-/// The document node, the root's parent in html5ever's eyes (not an element of the record).
-pub(super) const DOCUMENT: u32 = u32::MAX - 1;
-
 /// One element of the page.
 #[derive(Debug)]
 pub(super) struct Node {
@@ -38,9 +33,9 @@ pub(super) struct Node {
     pub(super) name: QualName,
     /// Where its attributes are in [`Tree::attrs`]: `attrs.0..attrs.1`.
     attrs: (u32, u32),
-    /// The element it was appended to; [`NONE`] for the root (and until it is appended).
+    /// The element it was inserted into; [`NONE`] for the root.
     pub(super) parent: u32,
-    /// The element child of the same parent appended just before it.
+    /// The element child of the same parent inserted just before it.
     prev_element: u32,
     /// Its last element child so far.
     last_element: u32,
@@ -54,7 +49,7 @@ pub(super) struct Node {
 }
 
 /// The elements of one page, in the order they were created (document order, on a page the
-/// stream follows).
+/// stream trusts).
 #[derive(Debug)]
 pub(super) struct Tree {
     /// Every element, by id.
@@ -64,33 +59,56 @@ pub(super) struct Tree {
     attrs: Vec<Attribute>,
     /// Emptied attribute lists, with their room, for the tokenizer's next tags.
     spare: Vec<Vec<Attribute>>,
+    /// Emptied attribute values of earlier pages, with their room, for this page's values.
+    values: Vec<StrTendril>,
     /// Text nodes created so far.
     text_nodes: u32,
 }
 
-/// The buffers a thread keeps from one page's tree for the next: the elements and the
-/// attribute list.
-type Spare = (Vec<Node>, Vec<Attribute>);
+/// The buffers a thread keeps from one page's tree for the next: the elements, the attribute
+/// list, and emptied attribute values.
+type Spare = (Vec<Node>, Vec<Attribute>, Vec<StrTendril>);
 
 thread_local! {
     /// The emptied buffers of this thread's last tree, for its next page. A page's records
     /// take tens of kilobytes, which glibc would map and unmap for every page (the daemon has
     /// it map every block of 32 KiB or more, src/main.rs), faulting each page of it in anew.
-    static SPARE: Cell<Spare> = const { Cell::new((Vec::new(), Vec::new())) };
+    /// Attribute values are kept too: a page's hundreds of `class` and `href` values were a
+    /// malloc and a free each, about a tenth of the crawl's CPU (issue 17).
+    static SPARE: Cell<Spare> = const { Cell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 /// The most elements, and attributes, whose buffers a thread keeps between pages: a huge page
 /// must not leave its memory with every parser thread.
 const KEEP: usize = 32_768;
 
+/// The most attribute values a thread keeps between pages, and the longest one kept: at most
+/// 4096 x 256 bytes (1 MiB) per parser thread, and in practice the few kilobytes of a page's
+/// short values.
+const KEEP_VALUES: usize = 4096;
+const KEEP_VALUE_BYTES: usize = 256;
+
+/// The longest value a tendril holds inline, without a buffer of its own: nothing to reuse.
+const INLINE_BYTES: usize = 8;
+
 impl Drop for Tree {
     fn drop(&mut self) {
         if self.nodes.capacity() <= KEEP && self.attrs.capacity() <= KEEP {
             let (mut nodes, mut attrs) = (take(&mut self.nodes), take(&mut self.attrs));
+            let mut values = take(&mut self.values);
             nodes.clear();
-            attrs.clear();
+            for attr in attrs.drain(..) {
+                let mut value = attr.value;
+                let len = value.len();
+                if len > INLINE_BYTES && len <= KEEP_VALUE_BYTES && values.len() < KEEP_VALUES {
+                    // An owned buffer keeps its room (a shared one becomes an empty tendril,
+                    // which the next `value` simply fills anew).
+                    value.clear();
+                    values.push(value);
+                }
+            }
             // Not at all while the thread's locals are being destroyed.
-            let _ = SPARE.try_with(|spare| spare.set((nodes, attrs)));
+            let _ = SPARE.try_with(|spare| spare.set((nodes, attrs, values)));
         }
     }
 }
@@ -100,18 +118,19 @@ impl Tree {
     /// about one element per 60 bytes), so that it seldom grows; bounded, for huge pages of
     /// text.
     pub(super) fn for_page(bytes: usize) -> Tree {
-        let (mut nodes, attrs) = SPARE.try_with(Cell::take).unwrap_or_default();
+        let (mut nodes, attrs, values) = SPARE.try_with(Cell::take).unwrap_or_default();
         nodes.reserve((bytes / 64).min(16_384));
         Tree {
             nodes,
             attrs,
             spare: Vec::new(),
+            values,
             text_nodes: 0,
         }
     }
 
-    /// Records a new element, not yet in the tree, and returns its id.
-    pub(super) fn create(&mut self, name: QualName, mut attrs: Vec<Attribute>) -> u32 {
+    /// Appends a new element as the last child of `parent` and returns its id.
+    pub(super) fn insert(&mut self, name: QualName, mut attrs: Vec<Attribute>, parent: u32) -> u32 {
         let start = self.attrs.len();
         self.attrs.append(&mut attrs);
         if attrs.capacity() > 0 {
@@ -119,37 +138,46 @@ impl Tree {
         }
         // scraper sorts them (its `Element::new`); `id` and `class` are then found the same way.
         self.attrs[start..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        let attrs = (start as u32, self.attrs.len() as u32);
+        let id = self.nodes.len() as u32;
+        let (prev_element, item, capture) = match self.nodes.get_mut(parent as usize) {
+            Some(parent) => {
+                let prev = parent.last_element;
+                parent.last_element = id;
+                parent.last_text = NONE;
+                (prev, parent.item, parent.capture)
+            }
+            None => (NONE, NONE, NONE),
+        };
         self.nodes.push(Node {
             name,
-            attrs: (start as u32, self.attrs.len() as u32),
-            parent: NONE,
-            prev_element: NONE,
+            attrs,
+            parent,
+            prev_element,
             last_element: NONE,
             last_text: NONE,
-            item: NONE,
-            capture: NONE,
+            item,
+            capture,
         });
-        self.nodes.len() as u32 - 1
-    }
-
-    /// Makes element `child`, just created, the last child of `parent` (an element, or
-    /// [`DOCUMENT`] for the root): it is inside the items and captures `parent` is inside.
-    pub(super) fn append(&mut self, parent: u32, child: u32) {
-        let Some(node) = self.nodes.get_mut(parent as usize) else {
-            return;
-        };
-        let prev = std::mem::replace(&mut node.last_element, child);
-        node.last_text = NONE;
-        let (item, capture) = (node.item, node.capture);
-        let child = &mut self.nodes[child as usize];
-        (child.parent, child.prev_element) = (parent, prev);
-        (child.item, child.capture) = (item, capture);
+        id
     }
 
     /// The attributes of element `id`, sorted by name.
     pub(super) fn attrs(&self, id: u32) -> &[Attribute] {
         let (start, end) = self.nodes[id as usize].attrs;
         &self.attrs[start as usize..end as usize]
+    }
+
+    /// `text` as an attribute value, in the buffer of an earlier page's value when one is
+    /// kept (a value that fits inline needs none).
+    pub(super) fn value(&mut self, text: &str) -> StrTendril {
+        if text.len() > INLINE_BYTES
+            && let Some(mut value) = self.values.pop()
+        {
+            value.push_slice(text);
+            return value;
+        }
+        StrTendril::from_slice(text)
     }
 
     /// An empty attribute list, with room from an earlier tag when there is one.
@@ -179,15 +207,9 @@ impl Tree {
         &self.nodes[id as usize]
     }
 
-    /// The element `id`, to change its item or capture links right after appending it.
+    /// The element `id`, to change its item or capture links right after creating it.
     pub(super) fn node_mut(&mut self, id: u32) -> &mut Node {
         &mut self.nodes[id as usize]
-    }
-
-    /// The number of elements recorded so far.
-    #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
-        self.nodes.len()
     }
 
     /// Whether `selector` matches element `id`.
