@@ -7,7 +7,7 @@
 mod common;
 
 use common::table_fields;
-use pagecrawl::extract::{Engine, Extractor, RawItem, RawValue, StreamOutcome};
+use pagecrawl::extract::{Engine, Extractor, Irregular, Limits, RawItem, RawValue, StreamOutcome};
 
 /// Shorthand for expected items.
 fn items(rows: &[&[Option<&str>]]) -> Vec<RawItem> {
@@ -326,4 +326,72 @@ fn re_and_type_values_in_both_engines() {
     );
     // "£4.7.01" gives "4.7.01", not a number; "x" is no integer; "http://[::1" no URL.
     assert_eq!(stream.unconverted, 3);
+}
+
+/// Each reason the stream hands a page to the DOM engine, on a page of that case: the stream
+/// says that reason, and the page still gives the DOM engine's items (or its limit).
+#[test]
+fn each_irregular_page_goes_to_the_dom_engine_with_its_reason() {
+    let ex = one("div, table", &[("t", "a"), ("cell", "td")]);
+    let head = one("html", &[("head", "head"), ("t", "title")]);
+    let tight = |limits| one("div", &[("t", "a")]).with_limits(limits);
+    let few_items = tight(Limits {
+        max_items: 1,
+        ..Limits::default()
+    });
+    let little_text = tight(Limits {
+        max_bytes: 8,
+        ..Limits::default()
+    });
+    let cases: &[(&Extractor, &str, Irregular)] = &[
+        (
+            &ex,
+            "<table><a href=/f>x</a><tr><td>1</td></tr></table>",
+            Irregular::FosterParenting,
+        ),
+        (
+            &ex,
+            "<table>moved<tr><td>1</td></tr></table>",
+            Irregular::TableText,
+        ),
+        (
+            &ex,
+            "<div><a href=/1>x<div>block</a>after</div></div>",
+            Irregular::AdoptionAgency,
+        ),
+        (
+            &ex,
+            "<template><div><a>t</a></div></template><div><a>real</a></div>",
+            Irregular::Template,
+        ),
+        (&ex, "<frameset><frame></frameset>", Irregular::Frameset),
+        (
+            &ex,
+            "<body><div><a>x</a></div><body class=late>",
+            Irregular::AttributesAdded,
+        ),
+        (
+            &head,
+            "<html><head></head><title>late</title><body>x",
+            Irregular::HeadContentAfterHead,
+        ),
+        (
+            &few_items,
+            "<div><a>1</a></div><div><a>2</a></div>",
+            Irregular::TooManyItems,
+        ),
+        (
+            &little_text,
+            "<div><a>more than eight bytes</a></div>",
+            Irregular::TooMuchText,
+        ),
+    ];
+    for &(ex, html, why) in cases {
+        assert_eq!(
+            ex.extract_stream(html),
+            Some(StreamOutcome::Irregular(why)),
+            "{html}"
+        );
+        assert_eq!(ex.extract(html), ex.extract_dom(html), "{html}");
+    }
 }

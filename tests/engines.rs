@@ -13,7 +13,7 @@ use std::path::Path;
 mod common;
 
 use common::table_fields;
-use pagecrawl::extract::{Engine, Extractor, Reading, StreamOutcome};
+use pagecrawl::extract::{Engine, Extractor, Irregular, Reading, StreamOutcome};
 use proptest::prelude::*;
 
 /// Generic item and field selectors, each set one extractor.
@@ -109,7 +109,7 @@ struct Tally {
     /// Items the stream gave on those pairs (all compared with the DOM engine's).
     items: usize,
     /// Pairs the stream handed to the DOM engine, by reason.
-    handed: BTreeMap<&'static str, usize>,
+    handed: BTreeMap<Irregular, usize>,
     /// Inputs that went to the DOM engine under at least one selector set.
     inputs_handed: usize,
     /// Differences, described.

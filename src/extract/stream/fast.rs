@@ -29,7 +29,8 @@ use html5ever::tokenizer::{Doctype, Tag, TagKind, Token, TokenSinkResult};
 use html5ever::{Attribute, LocalName, QualName, ns};
 use memchr::{memchr, memchr2, memmem};
 
-use super::builder::{Bail, Builder};
+use super::Irregular;
+use super::builder::Builder;
 use super::charref::{self, Decoded};
 use super::tags;
 
@@ -37,7 +38,7 @@ use super::tags;
 #[derive(Debug)]
 pub(super) enum Stop {
     /// The tree builder refused a token: the page goes to the DOM engine.
-    Refused(Bail),
+    Refused(Irregular),
     /// A construct this tokenizer does not read: html5ever's tokenizer goes on from there.
     Handover(Handover),
 }
