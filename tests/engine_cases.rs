@@ -376,6 +376,11 @@ fn each_irregular_page_goes_to_the_dom_engine_with_its_reason() {
             Irregular::HeadContentAfterHead,
         ),
         (
+            &ex,
+            "<div><meta http-equiv=content-type content='text/html; charset=utf-8'>\u{feff}<a>",
+            Irregular::ByteOrderMarkAfterContentType,
+        ),
+        (
             &few_items,
             "<div><a>1</a></div><div><a>2</a></div>",
             Irregular::TooManyItems,
@@ -393,5 +398,32 @@ fn each_irregular_page_goes_to_the_dom_engine_with_its_reason() {
             "{html}"
         );
         assert_eq!(ex.extract(html), ex.extract_dom(html), "{html}");
+    }
+}
+
+/// html5ever's driver feeds its tokenizer anew after a script's end tag and after an element of
+/// the head that names an encoding, and the tokenizer drops a byte order mark there as at the
+/// start of the page: both engines drop it, on each of the stream's tokenizer paths (the fast
+/// one, a handover to html5ever's after `<?`, html5ever's alone for a page with a NUL byte).
+#[test]
+fn a_byte_order_mark_where_the_parser_is_fed_anew_is_dropped_by_both_engines() {
+    let ex = one("p", &[("own", "b"), ("text", "@id")]);
+    let text = |html: &str| both(&ex, html)[0][0].as_deref().map(str::to_string);
+    for prefix in ["", "<?php ?>", "\0"] {
+        for (body, want) in [
+            ("<script></script>\u{feff}z", "z"),
+            ("<meta charset=utf-8>\u{feff}z", "z"),
+            ("<link charset=x rel=icon>\u{feff}z", "z"),
+            (
+                "<meta http-equiv=content-type content='text/html; charset=gbk'>\u{feff}z",
+                "z",
+            ),
+            // Elsewhere it is a character like any other.
+            ("<meta name=x>\u{feff}z", "\u{feff}z"),
+            ("<b></b>\u{feff}z", "\u{feff}z"),
+        ] {
+            let html = format!("{prefix}<p><b>{body}</b></p>");
+            assert_eq!(text(&html).as_deref(), Some(want), "{html:?}");
+        }
     }
 }

@@ -67,6 +67,20 @@ pub(super) enum Tok {
     Eof,
 }
 
+/// Whether html5ever's driver would feed its tokenizer anew after a token (its tree builder
+/// answers `Script` or `EncodingIndicator`); the tokenizer then drops a byte order mark that
+/// starts the rest of the input, as at the page's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refeed {
+    /// It reads on.
+    No,
+    /// A script's end tag, or a `charset` attribute on an element of the head.
+    Yes,
+    /// An `http-equiv` content type on an element of the head: anew if its `content` names an
+    /// encoding, which the stream does not work out.
+    IfContentNamesEncoding,
+}
+
 /// What a rule asks the driver loop to do next (html5ever's `ProcessResult`).
 pub(super) enum Step {
     Done,
@@ -102,6 +116,8 @@ pub(super) struct Builder<'p> {
     pub(super) foster: bool,
     /// Characters read in a table, waiting to be inserted.
     pub(super) pending_table_text: Vec<(Split, StrTendril)>,
+    /// Whether the last token would have html5ever's tokenizer fed anew.
+    pub(super) refeed: Refeed,
     /// Every token received, described (`super::fast_tests` compares the two tokenizers).
     #[cfg(test)]
     pub(super) tokens: Vec<String>,
@@ -123,6 +139,7 @@ impl<'p> Builder<'p> {
             ignore_lf: false,
             foster: false,
             pending_table_text: Vec::new(),
+            refeed: Refeed::No,
             #[cfg(test)]
             tokens: Vec::new(),
         }
@@ -137,6 +154,7 @@ impl<'p> Builder<'p> {
         self.record(&token);
         // Taken at every token, parse errors included, exactly as html5ever does.
         let ignore_lf = std::mem::take(&mut self.ignore_lf);
+        self.refeed = Refeed::No;
         let tok = match token {
             tokenizer::ParseError(_) => return Ok(TokenSinkResult::Continue),
             tokenizer::DoctypeToken(doctype) => {

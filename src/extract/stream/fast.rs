@@ -10,7 +10,9 @@
 //! to html5ever's own tokenizer, started in the state html5ever would be in at that point
 //! ([`Handover`]): the builder goes on with the same tree. A page with a NUL byte never starts
 //! here, and line ends are normalised (`\r\n` and `\r` to `\n`) before, as html5ever's input
-//! stream does (see `super::stream`).
+//! stream does (see `super::stream`). Where html5ever's driver feeds its tokenizer anew (after a
+//! script's end tag, or an encoding named in the head), that tokenizer drops a byte order mark
+//! as at the page's start, and so does this one.
 //!
 //! The tokens are html5ever's but for two things the tree builder cannot tell apart: runs of
 //! text may be cut into other pieces, and parse errors are not reported. The builder treats
@@ -29,10 +31,10 @@ use html5ever::tokenizer::{Doctype, Tag, TagKind, Token, TokenSinkResult};
 use html5ever::{Attribute, LocalName, QualName, ns};
 use memchr::{memchr, memchr2, memmem};
 
-use super::Irregular;
-use super::builder::Builder;
+use super::builder::{Builder, Refeed};
 use super::charref::{self, Decoded};
 use super::tags;
+use super::{BOM, Irregular};
 
 /// Why the fast tokenizer stopped before the end of the page.
 #[derive(Debug)]
@@ -84,7 +86,11 @@ pub(super) fn run(text: &str, builder: &mut Builder<'_>) -> Result<(), Stop> {
         last_start_tag: None,
     };
     // html5ever drops a byte order mark at the start of the input.
-    let mut at = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let mut at = if text.starts_with(BOM) {
+        BOM.len_utf8()
+    } else {
+        0
+    };
     let mut place = Place::Data;
     while at < text.len() {
         (at, place) = match place {
@@ -185,22 +191,35 @@ impl Reader<'_, '_, '_> {
             let Some((token, end)) = read else {
                 return Err(self.handover(i, State::Data));
             };
-            return Ok((end, self.emit_markup(token)?));
+            return self.emit_markup(token, end);
         }
     }
 
-    /// Emits a tag, comment or DOCTYPE; a start tag may switch the tokenizer to raw text.
-    fn emit_markup(&mut self, token: Token) -> Result<Place, Stop> {
+    /// Emits a tag, comment or DOCTYPE that ends at `end`: where to go on, and in which state
+    /// (a start tag may switch the tokenizer to raw text).
+    fn emit_markup(&mut self, token: Token, end: usize) -> Result<(usize, Place), Stop> {
         if let Token::TagToken(tag) = &token
             && tag.kind == TagKind::StartTag
         {
             self.last_start_tag = Some(tag.name.clone());
         }
-        Ok(match self.emit(token)? {
+        let place = match self.emit(token)? {
             TokenSinkResult::RawData(kind) => Place::Raw(kind),
             TokenSinkResult::Plaintext => Place::Plaintext,
             _ => Place::Data,
-        })
+        };
+        // Where html5ever's driver feeds its tokenizer anew, the tokenizer drops a byte order
+        // mark as at the page's start.
+        if !self.text[end..].starts_with(BOM) {
+            return Ok((end, place));
+        }
+        match self.builder.refeed {
+            Refeed::No => Ok((end, place)),
+            Refeed::Yes => Ok((end + BOM.len_utf8(), place)),
+            Refeed::IfContentNamesEncoding => {
+                Err(Stop::Refused(Irregular::ByteOrderMarkAfterContentType))
+            }
+        }
     }
 
     /// Raw text or RCDATA from `start`, up to the end tag that closes it, and that end tag.
@@ -221,7 +240,7 @@ impl Reader<'_, '_, '_> {
             return Ok((stop, Place::Data));
         };
         match self.tag(at + 2, TagKind::EndTag) {
-            Some((token, end)) => Ok((end, self.emit_markup(token)?)),
+            Some((token, end)) => self.emit_markup(token, end),
             // From `</`, the data state reads the rest of the end tag as the raw text end tag
             // states would.
             None => Err(self.handover(at, State::Data)),

@@ -30,7 +30,7 @@ use html5ever::tokenizer::{
 };
 use html5ever::{TokenizerResult, ns};
 
-use self::builder::Builder;
+use self::builder::{Builder, Refeed};
 use self::fast::Stop;
 use self::select::List;
 use self::walk::Walk;
@@ -130,6 +130,9 @@ pub enum Irregular {
     /// A token html5ever's tokenizer never emits in raw text (a refusal rather than a panic,
     /// should it ever).
     RawTextToken,
+    /// A byte order mark right after an `http-equiv` content type in the head: html5ever's
+    /// parser drops it if the `content` names an encoding, which the stream does not work out.
+    ByteOrderMarkAfterContentType,
     /// More items than `extract.max_items_per_page`: the DOM engine decides which page
     /// fails, and how.
     TooManyItems,
@@ -152,6 +155,9 @@ impl fmt::Display for Irregular {
             Irregular::AttributesAdded => "a second <html> or <body> start tag adding attributes",
             Irregular::HeadContentAfterHead => "head content after </head> inside a captured field",
             Irregular::RawTextToken => "an impossible token in raw text",
+            Irregular::ByteOrderMarkAfterContentType => {
+                "a byte order mark after an http-equiv content type"
+            }
             Irregular::TooManyItems => {
                 "more items than extract.max_items_per_page (the tree decides)"
             }
@@ -271,6 +277,10 @@ impl Plan {
     }
 }
 
+/// The byte order mark, which html5ever's tokenizer drops at the start of its input, and again
+/// wherever its driver feeds it anew.
+const BOM: char = '\u{feff}';
+
 /// Which tokenizer read a page in the stream engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reading {
@@ -319,6 +329,7 @@ fn run_html5ever<'p>(
         bail: Cell::new(None),
         ending: Cell::new(false),
     };
+    let discards_bom = opts.discard_bom;
     let tokenizer = Tokenizer::new(sink, opts);
     let input = BufferQueue::default();
     input.push_back(StrTendril::from_slice(html));
@@ -326,8 +337,24 @@ fn run_html5ever<'p>(
         match tokenizer.feed(&input) {
             TokenizerResult::Done => break,
             TokenizerResult::Script(()) if tokenizer.sink.bail.get().is_some() => break,
-            // As html5ever's driver does: a script end or a charset is no reason to stop.
-            TokenizerResult::Script(()) | TokenizerResult::EncodingIndicator(_) => {}
+            // As html5ever's driver does: a script end or a charset is no reason to stop. It
+            // feeds the tokenizer anew, which drops a byte order mark there as at the start of
+            // the page; one taking over mid-page is told to drop none, so that one is dropped
+            // here.
+            TokenizerResult::Script(()) | TokenizerResult::EncodingIndicator(_) => {
+                if input.peek() != Some(BOM) {
+                    continue;
+                }
+                match tokenizer.sink.builder.borrow().refeed {
+                    Refeed::Yes if !discards_bom => drop(input.next()),
+                    Refeed::IfContentNamesEncoding => {
+                        let why = Irregular::ByteOrderMarkAfterContentType;
+                        tokenizer.sink.bail.set(Some(why));
+                        break;
+                    }
+                    _ => {}
+                }
+            }
         }
     }
     if tokenizer.sink.bail.get().is_none() {
@@ -362,7 +389,11 @@ impl TokenSink for Sink<'_> {
         if self.bail.get().is_some() {
             return pause;
         }
-        match self.builder.borrow_mut().process_token(token) {
+        let mut builder = self.builder.borrow_mut();
+        match builder.process_token(token) {
+            // Paused where html5ever's driver would feed its tokenizer anew, for the byte
+            // order mark that may follow.
+            Ok(_) if builder.refeed != Refeed::No => pause,
             Ok(result) => result,
             Err(why) => {
                 self.bail.set(Some(why));

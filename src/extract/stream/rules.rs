@@ -6,12 +6,12 @@
 //! move a node, merge attributes into an element already matched, or enter a mode the stream
 //! does not follow (`<template>`, `<frameset>`), the arm returns an [`Irregular`] reason.
 
-use html5ever::local_name;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{Tag, TagKind};
+use html5ever::{LocalName, local_name, ns};
 
 use super::Irregular;
-use super::builder::{Builder, Mode, Split, Step, Tok};
+use super::builder::{Builder, Mode, Refeed, Split, Step, Tok};
 use super::tags;
 use super::tree::NONE;
 
@@ -125,7 +125,9 @@ impl Builder<'_> {
                 | local_name!("bgsound")
                 | local_name!("link")
                 | local_name!("meta") => {
+                    let refeed = encoding_hint(&tag);
                     self.insert_and_pop_element_for(tag)?;
+                    self.refeed = refeed;
                     Ok(Step::Done)
                 }
                 local_name!("title") => self.parse_raw_data(tag, RawKind::Rcdata),
@@ -239,6 +241,9 @@ impl Builder<'_> {
                     .orig_mode
                     .take()
                     .expect("text mode has an original mode");
+                if tag.name == local_name!("script") {
+                    self.refeed = Refeed::Yes;
+                }
                 Ok(Step::Done)
             }
             _ => Err(Irregular::RawTextToken),
@@ -275,6 +280,26 @@ impl Builder<'_> {
             }
             tok => Step::Reprocess(Mode::InBody, tok),
         })
+    }
+}
+
+/// Whether html5ever's tree builder answers an element of the head (`<meta>`, `<link>` …) with
+/// an encoding: a `charset` attribute, or an `http-equiv` content type whose `content` names one.
+fn encoding_hint(tag: &Tag) -> Refeed {
+    let has = |name: LocalName| {
+        tag.attrs
+            .iter()
+            .find(|attr| attr.name.ns == ns!() && attr.name.local == name)
+    };
+    if has(local_name!("charset")).is_some() {
+        Refeed::Yes
+    } else if has(local_name!("http-equiv"))
+        .is_some_and(|attr| attr.value.eq_ignore_ascii_case("content-type"))
+        && has(local_name!("content")).is_some()
+    {
+        Refeed::IfContentNamesEncoding
+    } else {
+        Refeed::No
     }
 }
 

@@ -196,10 +196,12 @@ local_set!(
 
 local_set!(
     /// Start tags whose attributes the tree builder itself looks at: the formatting elements
-    /// (compared and copied), `<html>` and `<body>` (merged), `<input>` (`type` in a table) and
-    /// `<font>` (in SVG or MathML).
-    attributes_read_by_builder = "a" | "b" | "big" | "body" | "code" | "em" | "font" | "html"
-        | "i" | "input" | "nobr" | "s" | "small" | "strike" | "strong" | "tt" | "u"
+    /// (compared and copied), `<html>` and `<body>` (merged), `<input>` (`type` in a table),
+    /// `<font>` (in SVG or MathML), and the elements of the head that may name an encoding
+    /// (`charset`, `http-equiv`: html5ever's driver then feeds its tokenizer anew).
+    attributes_read_by_builder = "a" | "b" | "base" | "basefont" | "bgsound" | "big" | "body"
+        | "code" | "em" | "font" | "html" | "i" | "input" | "link" | "meta" | "nobr" | "s"
+        | "small" | "strike" | "strong" | "tt" | "u"
 );
 
 /// MathML's text integration points.
