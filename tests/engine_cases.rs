@@ -1,6 +1,8 @@
-//! Hand-written pages through both extraction engines: the minimal pages of issue 13, the field
-//! forms (lists, the item's own text and attribute, `re` and `type`), the document's base URL,
-//! and attribute buffers reused from page to page. The stream engine must give exactly the DOM
+//! Hand-written pages through both extraction engines: minimal pages of markup the parser
+//! repairs (references in attributes, stray end tags, misplaced head and body tags, scopes,
+//! tables, foreign content, NUL bytes), the field forms (lists, the item's own text and
+//! attribute, `re` and `type`), the document's base URL, attribute buffers reused from page to
+//! page, each reason a page goes to the DOM engine, and byte order marks mid-page. The stream engine must give exactly the DOM
 //! engine's items, or hand the page to it. The corpora (html5lib-tests, the demo pages, random
 //! broken listings) are in `engines.rs`.
 
@@ -36,9 +38,9 @@ fn both(ex: &Extractor, html: &str) -> Vec<RawItem> {
     dom.items
 }
 
-/// The stream engine keeps a page's attribute values for the next page's, on the same thread
-/// (issue 17): a value taken over from a longer one, a shorter one, one that fits inline and
-/// an empty one come out exactly, page after page.
+/// The stream engine keeps a page's attribute values for the next page's, on the same thread:
+/// a value taken over from a longer one, a shorter one, one that fits inline and an empty one
+/// come out exactly, page after page.
 #[test]
 fn attribute_values_reused_from_earlier_pages_come_out_exact() {
     let ex = one("div", &[("class", "@class"), ("link", "a@href")]);
@@ -63,7 +65,7 @@ fn attribute_values_reused_from_earlier_pages_come_out_exact() {
 }
 
 #[test]
-fn the_minimal_pages_of_issue_13() {
+fn minimal_pages_of_repaired_markup() {
     let some = Some;
     // 1. Attribute values are decoded before matching.
     let ex = one("a[href*=\"&filter\"]", &[("href", "@href")]);

@@ -1,5 +1,6 @@
 //! The "in body" insertion mode's start and end tags, transcribed from html5ever 0.40's
-//! `tree_builder/rules.rs` like the other modes in `super::rules`.
+//! `tree_builder/rules.rs` like the other modes in `super::rules`. Like them it moves no node:
+//! where html5ever would, the arm returns an `Irregular` reason.
 
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{Tag, TagKind};

@@ -4,17 +4,19 @@
 //! html5ever's tokenizer feeds this builder exactly the tokens it feeds html5ever's own tree
 //! builder (the same code, the same input, the same feedback about raw text), and so does the
 //! fast tokenizer in front of it (`super::fast`), but for the differences this builder cannot
-//! tell apart (how text is cut into tokens, the parse errors). For each token the
-//! builder does what html5ever 0.40's `tree_builder` does, rule for rule, on a record of
-//! elements that keeps no text ([`Tree`]): the insertion modes are in `super::rules`,
-//! `super::body_rules` and `super::table_rules`, foreign content in `super::foreign`, the stack
-//! of open elements in `super::stack` and the active formatting elements in
-//! `super::formatting`. The transcription is a whitelist: a rule whose effect is not modelled exactly —
-//! foster parenting, the adoption agency's node moves, `<template>`, `<frameset>`, attributes
-//! merged into an existing `<html>` or `<body>` — returns an [`Irregular`] instead, and the page goes
-//! to the DOM engine. Every other rule only inserts elements at the end of the current node and
-//! pushes or pops the stack of open elements, so the elements' parents never change and the
-//! record is the final tree's, by construction.
+//! tell apart (how text is cut into tokens, the parse errors). For each token the builder does
+//! what html5ever 0.40's `tree_builder` does, rule for rule, on a record of elements that keeps
+//! no text ([`Tree`]): the insertion modes are in `super::rules`, `super::body_rules` and
+//! `super::table_rules`, foreign content in `super::foreign`, the stack of open elements in
+//! `super::stack` and the active formatting elements in `super::formatting`. The transcription
+//! is a whitelist: a rule whose effect is not modelled exactly — foster parenting, the adoption
+//! agency's node moves, `<template>`, `<frameset>`, attributes merged into an existing `<html>`
+//! or `<body>` — returns an [`Irregular`] reason instead, and the page goes to the DOM engine.
+//! Every other rule only inserts elements at the end of the current node and pushes or pops the
+//! stack of open elements, so the elements' parents never change and the record is the final
+//! tree's, by construction. Besides the tree, the builder answers its tokenizer as html5ever's
+//! does: raw text after some start tags, and where html5ever's driver would feed its tokenizer
+//! anew ([`Refeed`]), which drops a byte order mark there.
 
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;

@@ -6,9 +6,9 @@
 //! A record is what the tree builder can tell apart: runs of text are joined (the builder
 //! treats adjacent text tokens as one run), parse errors are left out except while a newline
 //! after `<pre>`, `<listing>` or `<textarea>` may still be dropped and a newline comes next (the
-//! one thing an error changes), comments are recorded without their text (the builder never reads it), and
-//! attributes the fast tokenizer drops on purpose (`Walk::reads_attribute`) are left out of
-//! both records.
+//! one thing an error changes), comments are recorded without their text (the builder never
+//! reads it), and attributes the fast tokenizer drops on purpose (`Walk::reads_attribute`) are
+//! left out of both records.
 
 use std::path::Path;
 

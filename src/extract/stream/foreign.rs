@@ -1,5 +1,6 @@
 //! Foreign content (`<svg>`, `<math>`): html5ever 0.40's `is_foreign`, `step_foreign` and the
 //! name adjustments, transcribed for the stream engine's tree builder (see `super::builder`).
+//! Insertions go through the builder's, which refuses any that would move a node.
 
 use html5ever::tokenizer::{Tag, TagKind};
 use html5ever::{LocalName, Namespace, local_name, ns};
