@@ -33,7 +33,7 @@ use memchr::{memchr, memchr2, memmem};
 
 use super::builder::{Builder, Refeed};
 use super::charref::{self, Decoded};
-use super::tags;
+use super::tags::{self, BuilderReads};
 use super::{BOM, Irregular};
 
 /// Why the fast tokenizer stopped before the end of the page.
@@ -210,15 +210,15 @@ impl Reader<'_, '_, '_> {
         };
         // Where html5ever's driver feeds its tokenizer anew, the tokenizer drops a byte order
         // mark as at the page's start.
-        if !self.text[end..].starts_with(BOM) {
+        let refeed = self.builder.refeed;
+        if refeed == Refeed::No || !self.text[end..].starts_with(BOM) {
             return Ok((end, place));
         }
-        match self.builder.refeed {
-            Refeed::No => Ok((end, place)),
-            Refeed::Yes => Ok((end + BOM.len_utf8(), place)),
+        match refeed {
             Refeed::IfContentNamesEncoding => {
                 Err(Stop::Refused(Irregular::ByteOrderMarkAfterContentType))
             }
+            _ => Ok((end + BOM.len_utf8(), place)),
         }
     }
 
@@ -343,9 +343,10 @@ impl Reader<'_, '_, '_> {
                 .iter()
                 .position(|&b| is_space(b) || b == b'/' || b == b'>')?;
         let name = self.local_name(name_start..name_end);
-        // Elsewhere an attribute that no selector tests and no field reads is dropped: the
-        // items are the same, without its value, its interned name and its room in the list.
-        let keep_all = tags::attributes_read_by_builder(&name);
+        // An attribute that neither the tree builder nor a selector or a field reads is
+        // dropped: the items are the same, without its value, its interned name and its room
+        // in the list.
+        let builder_reads = BuilderReads::of(&name);
         let mut tag = Tag {
             kind,
             name,
@@ -399,7 +400,9 @@ impl Reader<'_, '_, '_> {
                     }
                 }
             }
-            if !keep_all && !self.builder.walk.reads_attribute(&bytes[name.clone()]) {
+            let attr_name = &bytes[name.clone()];
+            if !builder_reads.attribute(attr_name) && !self.builder.walk.reads_attribute(attr_name)
+            {
                 continue;
             }
             let value = self.attribute_value(value);
