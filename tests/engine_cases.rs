@@ -1,13 +1,15 @@
-//! Hand-written pages through both extraction engines: the minimal pages of issue 13, the field
-//! forms (lists, the item's own text and attribute, `re` and `type`), the document's base URL,
-//! and attribute buffers reused from page to page. The stream engine must give exactly the DOM
+//! Hand-written pages through both extraction engines: minimal pages of markup the parser
+//! repairs (references in attributes, stray end tags, misplaced head and body tags, scopes,
+//! tables, foreign content, NUL bytes), the field forms (lists, the item's own text and
+//! attribute, `re` and `type`), the document's base URL, attribute buffers reused from page to
+//! page, each reason a page goes to the DOM engine, and byte order marks mid-page. The stream engine must give exactly the DOM
 //! engine's items, or hand the page to it. The corpora (html5lib-tests, the demo pages, random
 //! broken listings) are in `engines.rs`.
 
 mod common;
 
 use common::table_fields;
-use pagecrawl::extract::{Engine, Extractor, RawItem, RawValue, StreamOutcome};
+use pagecrawl::extract::{Engine, Extractor, Irregular, Limits, RawItem, RawValue, StreamOutcome};
 
 /// Shorthand for expected items.
 fn items(rows: &[&[Option<&str>]]) -> Vec<RawItem> {
@@ -36,9 +38,9 @@ fn both(ex: &Extractor, html: &str) -> Vec<RawItem> {
     dom.items
 }
 
-/// The stream engine keeps a page's attribute values for the next page's, on the same thread
-/// (issue 17): a value taken over from a longer one, a shorter one, one that fits inline and
-/// an empty one come out exactly, page after page.
+/// The stream engine keeps a page's attribute values for the next page's, on the same thread:
+/// a value taken over from a longer one, a shorter one, one that fits inline and an empty one
+/// come out exactly, page after page.
 #[test]
 fn attribute_values_reused_from_earlier_pages_come_out_exact() {
     let ex = one("div", &[("class", "@class"), ("link", "a@href")]);
@@ -63,7 +65,7 @@ fn attribute_values_reused_from_earlier_pages_come_out_exact() {
 }
 
 #[test]
-fn the_minimal_pages_of_issue_13() {
+fn minimal_pages_of_repaired_markup() {
     let some = Some;
     // 1. Attribute values are decoded before matching.
     let ex = one("a[href*=\"&filter\"]", &[("href", "@href")]);
@@ -326,4 +328,104 @@ fn re_and_type_values_in_both_engines() {
     );
     // "£4.7.01" gives "4.7.01", not a number; "x" is no integer; "http://[::1" no URL.
     assert_eq!(stream.unconverted, 3);
+}
+
+/// Each reason the stream hands a page to the DOM engine, on a page of that case: the stream
+/// says that reason, and the page still gives the DOM engine's items (or its limit).
+#[test]
+fn each_irregular_page_goes_to_the_dom_engine_with_its_reason() {
+    let ex = one("div, table", &[("t", "a"), ("cell", "td")]);
+    let head = one("html", &[("head", "head"), ("t", "title")]);
+    let tight = |limits| one("div", &[("t", "a")]).with_limits(limits);
+    let few_items = tight(Limits {
+        max_items: 1,
+        ..Limits::default()
+    });
+    let little_text = tight(Limits {
+        max_bytes: 8,
+        ..Limits::default()
+    });
+    let cases: &[(&Extractor, &str, Irregular)] = &[
+        (
+            &ex,
+            "<table><a href=/f>x</a><tr><td>1</td></tr></table>",
+            Irregular::FosterParenting,
+        ),
+        (
+            &ex,
+            "<table>moved<tr><td>1</td></tr></table>",
+            Irregular::TableText,
+        ),
+        (
+            &ex,
+            "<div><a href=/1>x<div>block</a>after</div></div>",
+            Irregular::AdoptionAgency,
+        ),
+        (
+            &ex,
+            "<template><div><a>t</a></div></template><div><a>real</a></div>",
+            Irregular::Template,
+        ),
+        (&ex, "<frameset><frame></frameset>", Irregular::Frameset),
+        (
+            &ex,
+            "<body><div><a>x</a></div><body class=late>",
+            Irregular::AttributesAdded,
+        ),
+        (
+            &head,
+            "<html><head></head><title>late</title><body>x",
+            Irregular::HeadContentAfterHead,
+        ),
+        (
+            &ex,
+            "<div><meta http-equiv=content-type content='text/html; charset=utf-8'>\u{feff}<a>",
+            Irregular::ByteOrderMarkAfterContentType,
+        ),
+        (
+            &few_items,
+            "<div><a>1</a></div><div><a>2</a></div>",
+            Irregular::TooManyItems,
+        ),
+        (
+            &little_text,
+            "<div><a>more than eight bytes</a></div>",
+            Irregular::TooMuchText,
+        ),
+    ];
+    for &(ex, html, why) in cases {
+        assert_eq!(
+            ex.extract_stream(html),
+            Some(StreamOutcome::Irregular(why)),
+            "{html}"
+        );
+        assert_eq!(ex.extract(html), ex.extract_dom(html), "{html}");
+    }
+}
+
+/// html5ever's driver feeds its tokenizer anew after a script's end tag and after an element of
+/// the head that names an encoding, and the tokenizer drops a byte order mark there as at the
+/// start of the page: both engines drop it, on each of the stream's tokenizer paths (the fast
+/// one, a handover to html5ever's after `<?`, html5ever's alone for a page with a NUL byte).
+#[test]
+fn a_byte_order_mark_where_the_parser_is_fed_anew_is_dropped_by_both_engines() {
+    let ex = one("p", &[("own", "b"), ("text", "@id")]);
+    let text = |html: &str| both(&ex, html)[0][0].as_deref().map(str::to_string);
+    for prefix in ["", "<?php ?>", "\0"] {
+        for (body, want) in [
+            ("<script></script>\u{feff}z", "z"),
+            ("<meta charset=utf-8>\u{feff}z", "z"),
+            ("<link charset=x rel=icon>\u{feff}z", "z"),
+            (
+                "<meta http-equiv=content-type content='text/html; charset=gbk'>\u{feff}z",
+                "z",
+            ),
+            // Elsewhere it is a character like any other.
+            ("<meta name=x>\u{feff}z", "\u{feff}z"),
+            ("<b></b>\u{feff}z", "\u{feff}z"),
+        ] {
+            let html = format!("{prefix}<p><b>{body}</b></p>");
+            assert_eq!(text(&html).as_deref(), Some(want), "{html:?}");
+        }
+    }
 }

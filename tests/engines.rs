@@ -3,9 +3,10 @@
 //!
 //! Inputs: every `#data` section of html5lib-tests' tree-construction files and the inputs of
 //! its tokenizer tests (vendored under `tests/data/html5lib-tests`, MIT), the demo site's
-//! pages, and random broken listing fragments (a proptest); the hand-written pages (issue 13's
-//! minimal pages, the field forms) are in `engine_cases.rs`. Each is extracted under a set of generic selectors, with both engines, and the stream's
-//! fast tokenizer is held to html5ever's (the same outcome on every input).
+//! pages, and random broken listing fragments (a proptest); the hand-written pages (minimal
+//! pages of markup the parser repairs, the field forms) are in `engine_cases.rs`. Each is
+//! extracted under a set of generic selectors, with both engines, and the stream's fast
+//! tokenizer is held to html5ever's (the same outcome on every input).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,7 +14,7 @@ use std::path::Path;
 mod common;
 
 use common::table_fields;
-use pagecrawl::extract::{Engine, Extractor, Reading, StreamOutcome};
+use pagecrawl::extract::{Engine, Extractor, Irregular, Reading, StreamOutcome};
 use proptest::prelude::*;
 
 /// Generic item and field selectors, each set one extractor.
@@ -60,8 +61,9 @@ const SETS: &[(&str, &[(&str, &str)])] = &[
     ("span", &[("div", "div"), ("text", "span ~ *")]),
 ];
 
-/// Item selectors and fields in the table forms (issue 15): lists, the item's own text and
-/// attribute, lists of attributes, `re` and `type`, nested matches of one list.
+/// Item selectors and fields in the table form of a field (`{ css, attr, all, re, type }`):
+/// lists, the item's own text and attribute, lists of attributes, `re` and `type`, nested
+/// matches of one list.
 const TABLE_SETS: &[(&str, &str)] = &[
     (
         "div",
@@ -109,7 +111,7 @@ struct Tally {
     /// Items the stream gave on those pairs (all compared with the DOM engine's).
     items: usize,
     /// Pairs the stream handed to the DOM engine, by reason.
-    handed: BTreeMap<&'static str, usize>,
+    handed: BTreeMap<Irregular, usize>,
     /// Inputs that went to the DOM engine under at least one selector set.
     inputs_handed: usize,
     /// Differences, described.

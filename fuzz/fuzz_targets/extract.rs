@@ -27,7 +27,7 @@ const SETS: &[(&str, &[(&str, &str)])] = &[
     ("[class] span", &[("b", "b ~ i"), ("href", "a[href*='&']@href")]),
 ];
 
-/// Selector sets in the table forms of issue 15: lists (nested matches included), the item's
+/// Selector sets in the table form of a field: lists (nested matches included), the item's
 /// own text and attribute, `re` and `type`. The engines' raw strings and `<base href>` are
 /// compared, so every form is held equal.
 const TABLE_SETS: &[(&str, &str)] = &[

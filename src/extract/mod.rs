@@ -27,6 +27,7 @@ pub(crate) mod values;
 pub use field_spec::FieldSpec;
 pub use limits::Limits;
 pub use scraped::{Extracted, RawItem, RawValue, Scraped};
+pub use stream::Irregular;
 pub use stream::Outcome as StreamOutcome;
 pub use stream::Reading;
 pub use values::Value;

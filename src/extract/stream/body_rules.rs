@@ -1,16 +1,18 @@
 //! The "in body" insertion mode's start and end tags, transcribed from html5ever 0.40's
-//! `tree_builder/rules.rs` like the other modes in `super::rules`.
+//! `tree_builder/rules.rs` like the other modes in `super::rules`. Like them it moves no node:
+//! where html5ever would, the arm returns an `Irregular` reason.
 
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{Tag, TagKind};
 use html5ever::{local_name, ns};
 
-use super::builder::{Bail, Builder, Mode, Step, Tok};
+use super::Irregular;
+use super::builder::{Builder, Mode, Step, Tok};
 use super::tags;
 use super::tree::NONE;
 
 impl Builder<'_> {
-    pub(super) fn in_body_start(&mut self, tag: Tag) -> Result<Step, Bail> {
+    pub(super) fn in_body_start(&mut self, tag: Tag) -> Result<Step, Irregular> {
         match tag.name {
             local_name!("html") => {
                 self.add_attrs_if_missing(self.html_elem(), &tag.attrs)?;
@@ -21,7 +23,7 @@ impl Builder<'_> {
                     self.add_attrs_if_missing(body, &tag.attrs)?;
                 }
             }
-            local_name!("frameset") => return Err("a <frameset> element"),
+            local_name!("frameset") => return Err(Irregular::Frameset),
             _ if tags::block_start(&tag.name) => {
                 self.close_p_element_in_button_scope();
                 self.insert_element_for(tag)?;
@@ -193,7 +195,7 @@ impl Builder<'_> {
     }
 
     /// `<li>`, `<dd>` or `<dt>`: closes an open one of its kind unless a block is in between.
-    fn list_item(&mut self, tag: Tag) -> Result<(), Bail> {
+    fn list_item(&mut self, tag: Tag) -> Result<(), Irregular> {
         let list = tag.name == local_name!("li");
         let mut to_close = None;
         let open = if list {
@@ -230,7 +232,7 @@ impl Builder<'_> {
         Ok(())
     }
 
-    pub(super) fn in_body_end(&mut self, tag: Tag) -> Result<Step, Bail> {
+    pub(super) fn in_body_end(&mut self, tag: Tag) -> Result<Step, Irregular> {
         match tag.name {
             local_name!("body") => {
                 if self.in_scope_named(tags::default_scope, &local_name!("body")) {

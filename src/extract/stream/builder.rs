@@ -4,31 +4,31 @@
 //! html5ever's tokenizer feeds this builder exactly the tokens it feeds html5ever's own tree
 //! builder (the same code, the same input, the same feedback about raw text), and so does the
 //! fast tokenizer in front of it (`super::fast`), but for the differences this builder cannot
-//! tell apart (how text is cut into tokens, the parse errors). For each token the
-//! builder does what html5ever 0.40's `tree_builder` does, rule for rule, on a record of
-//! elements that keeps no text ([`Tree`]): the insertion modes are in `super::rules`,
-//! `super::body_rules` and `super::table_rules`, foreign content in `super::foreign`, the stack
-//! of open elements in `super::stack` and the active formatting elements in
-//! `super::formatting`. The transcription is a whitelist: a rule whose effect is not modelled exactly —
-//! foster parenting, the adoption agency's node moves, `<template>`, `<frameset>`, attributes
-//! merged into an existing `<html>` or `<body>` — returns a [`Bail`] instead, and the page goes
-//! to the DOM engine. Every other rule only inserts elements at the end of the current node and
-//! pushes or pops the stack of open elements, so the elements' parents never change and the
-//! record is the final tree's, by construction.
+//! tell apart (how text is cut into tokens, the parse errors). For each token the builder does
+//! what html5ever 0.40's `tree_builder` does, rule for rule, on a record of elements that keeps
+//! no text ([`Tree`]): the insertion modes are in `super::rules`, `super::body_rules` and
+//! `super::table_rules`, foreign content in `super::foreign`, the stack of open elements in
+//! `super::stack` and the active formatting elements in `super::formatting`. The transcription
+//! is a whitelist: a rule whose effect is not modelled exactly — foster parenting, the adoption
+//! agency's node moves, `<template>`, `<frameset>`, attributes merged into an existing `<html>`
+//! or `<body>` — returns an [`Irregular`] reason instead, and the page goes to the DOM engine.
+//! Every other rule only inserts elements at the end of the current node and pushes or pops the
+//! stack of open elements, so the elements' parents never change and the record is the final
+//! tree's, by construction. Besides the tree, the builder answers its tokenizer as html5ever's
+//! does: raw text after some start tags, and where html5ever's driver would feed its tokenizer
+//! anew ([`Refeed`]), which drops a byte order mark there.
 
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{self, Tag, TokenSinkResult};
 use html5ever::{Attribute, LocalName, Namespace, QualName, local_name, ns};
 
-use super::Walk;
+use super::Irregular;
 use super::open_elements::Stack;
 use super::quirks;
 use super::tags;
 use super::tree::{NONE, Tree};
-
-/// Why the stream cannot follow a page: the page goes to the DOM engine.
-pub(super) type Bail = &'static str;
+use super::walk::Walk;
 
 /// The insertion modes the builder follows (html5ever's, without those it refuses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,20 @@ pub(super) enum Tok {
     Eof,
 }
 
+/// Whether html5ever's driver would feed its tokenizer anew after a token (its tree builder
+/// answers `Script` or `EncodingIndicator`); the tokenizer then drops a byte order mark that
+/// starts the rest of the input, as at the page's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refeed {
+    /// It reads on.
+    No,
+    /// A script's end tag, or a `charset` attribute on an element of the head.
+    Yes,
+    /// An `http-equiv` content type on an element of the head: anew if its `content` names an
+    /// encoding, which the stream does not work out.
+    IfContentNamesEncoding,
+}
+
 /// What a rule asks the driver loop to do next (html5ever's `ProcessResult`).
 pub(super) enum Step {
     Done,
@@ -104,6 +118,8 @@ pub(super) struct Builder<'p> {
     pub(super) foster: bool,
     /// Characters read in a table, waiting to be inserted.
     pub(super) pending_table_text: Vec<(Split, StrTendril)>,
+    /// Whether the last token would have html5ever's tokenizer fed anew.
+    pub(super) refeed: Refeed,
     /// Every token received, described (`super::fast_tests` compares the two tokenizers).
     #[cfg(test)]
     pub(super) tokens: Vec<String>,
@@ -125,6 +141,7 @@ impl<'p> Builder<'p> {
             ignore_lf: false,
             foster: false,
             pending_table_text: Vec::new(),
+            refeed: Refeed::No,
             #[cfg(test)]
             tokens: Vec::new(),
         }
@@ -134,11 +151,12 @@ impl<'p> Builder<'p> {
     pub(super) fn process_token(
         &mut self,
         token: tokenizer::Token,
-    ) -> Result<TokenSinkResult<()>, Bail> {
+    ) -> Result<TokenSinkResult<()>, Irregular> {
         #[cfg(test)]
         self.record(&token);
         // Taken at every token, parse errors included, exactly as html5ever does.
         let ignore_lf = std::mem::take(&mut self.ignore_lf);
+        self.refeed = Refeed::No;
         let tok = match token {
             tokenizer::ParseError(_) => return Ok(TokenSinkResult::Continue),
             tokenizer::DoctypeToken(doctype) => {
@@ -167,7 +185,7 @@ impl<'p> Builder<'p> {
 
     /// A run of text as a string slice, from the fast tokenizer: what a text token does, but
     /// the tendril (a copy) is made only for text the rules will look at.
-    pub(super) fn process_text(&mut self, text: &str) -> Result<(), Bail> {
+    pub(super) fn process_text(&mut self, text: &str) -> Result<(), Irregular> {
         #[cfg(test)]
         self.record(&tokenizer::CharacterTokens(StrTendril::from_slice(text)));
         let ignore_lf = std::mem::take(&mut self.ignore_lf);
@@ -183,7 +201,7 @@ impl<'p> Builder<'p> {
         self.process_to_completion(tok).map(drop)
     }
 
-    fn process_to_completion(&mut self, mut tok: Tok) -> Result<TokenSinkResult<()>, Bail> {
+    fn process_to_completion(&mut self, mut tok: Tok) -> Result<TokenSinkResult<()>, Irregular> {
         // What a split leaves of a run of text. html5ever keeps a queue; it never holds more
         // than one token: only an unsplit run is split, and a split part is never unsplit.
         let mut more = None;
@@ -252,10 +270,10 @@ impl<'p> Builder<'p> {
 
     /// Where a node goes: the current node, unless foster parenting would move it before a
     /// table, which the stream does not follow.
-    fn insertion_parent(&self) -> Result<u32, Bail> {
+    fn insertion_parent(&self) -> Result<u32, Irregular> {
         let current = self.current();
         if self.foster && tags::table_outer(&self.tree.node(current).name) {
-            return Err("content moved out of a table (foster parenting)");
+            return Err(Irregular::FosterParenting);
         }
         Ok(current)
     }
@@ -267,7 +285,7 @@ impl<'p> Builder<'p> {
         ns: Namespace,
         local: LocalName,
         attrs: Vec<Attribute>,
-    ) -> Result<u32, Bail> {
+    ) -> Result<u32, Irregular> {
         let parent = self.insertion_parent()?;
         let id = self
             .tree
@@ -279,20 +297,20 @@ impl<'p> Builder<'p> {
         Ok(id)
     }
 
-    pub(super) fn insert_element_for(&mut self, tag: Tag) -> Result<u32, Bail> {
+    pub(super) fn insert_element_for(&mut self, tag: Tag) -> Result<u32, Irregular> {
         self.insert_element(true, ns!(html), tag.name, tag.attrs)
     }
 
-    pub(super) fn insert_and_pop_element_for(&mut self, tag: Tag) -> Result<u32, Bail> {
+    pub(super) fn insert_and_pop_element_for(&mut self, tag: Tag) -> Result<u32, Irregular> {
         self.insert_element(false, ns!(html), tag.name, tag.attrs)
     }
 
-    pub(super) fn insert_phantom(&mut self, local: LocalName) -> Result<u32, Bail> {
+    pub(super) fn insert_phantom(&mut self, local: LocalName) -> Result<u32, Irregular> {
         self.insert_element(true, ns!(html), local, Vec::new())
     }
 
     /// Creates the html element, as the document's child.
-    pub(super) fn create_root(&mut self, attrs: Vec<Attribute>) -> Result<(), Bail> {
+    pub(super) fn create_root(&mut self, attrs: Vec<Attribute>) -> Result<(), Irregular> {
         let id = self.tree.insert(
             QualName::new(None, ns!(html), local_name!("html")),
             attrs,
@@ -303,12 +321,12 @@ impl<'p> Builder<'p> {
         Ok(())
     }
 
-    pub(super) fn append_text(&mut self, text: &str) -> Result<(), Bail> {
+    pub(super) fn append_text(&mut self, text: &str) -> Result<(), Irregular> {
         let parent = self.insertion_parent()?;
         self.walk.text(&mut self.tree, parent, text)
     }
 
-    pub(super) fn append_comment(&mut self) -> Result<(), Bail> {
+    pub(super) fn append_comment(&mut self) -> Result<(), Irregular> {
         let parent = self.insertion_parent()?;
         self.tree.comment(parent);
         Ok(())
@@ -320,7 +338,7 @@ impl<'p> Builder<'p> {
         &self,
         target: u32,
         attrs: &[Attribute],
-    ) -> Result<(), Bail> {
+    ) -> Result<(), Irregular> {
         let have = self.tree.attrs(target);
         if attrs
             .iter()
@@ -328,7 +346,7 @@ impl<'p> Builder<'p> {
         {
             Ok(())
         } else {
-            Err("a second <html> or <body> start tag adding attributes")
+            Err(Irregular::AttributesAdded)
         }
     }
 
@@ -378,7 +396,7 @@ impl<'p> Builder<'p> {
     }
 
     /// Inserts the element and reads its contents as raw text or RCDATA.
-    pub(super) fn parse_raw_data(&mut self, tag: Tag, kind: RawKind) -> Result<Step, Bail> {
+    pub(super) fn parse_raw_data(&mut self, tag: Tag, kind: RawKind) -> Result<Step, Irregular> {
         self.insert_element_for(tag)?;
         Ok(self.enter_raw_text(kind))
     }

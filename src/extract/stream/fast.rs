@@ -10,7 +10,9 @@
 //! to html5ever's own tokenizer, started in the state html5ever would be in at that point
 //! ([`Handover`]): the builder goes on with the same tree. A page with a NUL byte never starts
 //! here, and line ends are normalised (`\r\n` and `\r` to `\n`) before, as html5ever's input
-//! stream does (see `super::stream`).
+//! stream does (see `super::stream`). Where html5ever's driver feeds its tokenizer anew (after a
+//! script's end tag, or an encoding named in the head), that tokenizer drops a byte order mark
+//! as at the page's start, and so does this one.
 //!
 //! The tokens are html5ever's but for two things the tree builder cannot tell apart: runs of
 //! text may be cut into other pieces, and parse errors are not reported. The builder treats
@@ -29,15 +31,16 @@ use html5ever::tokenizer::{Doctype, Tag, TagKind, Token, TokenSinkResult};
 use html5ever::{Attribute, LocalName, QualName, ns};
 use memchr::{memchr, memchr2, memmem};
 
-use super::builder::{Bail, Builder};
+use super::builder::{Builder, Refeed};
 use super::charref::{self, Decoded};
-use super::tags;
+use super::tags::{self, BuilderReads};
+use super::{BOM, Irregular};
 
 /// Why the fast tokenizer stopped before the end of the page.
 #[derive(Debug)]
 pub(super) enum Stop {
     /// The tree builder refused a token: the page goes to the DOM engine.
-    Refused(Bail),
+    Refused(Irregular),
     /// A construct this tokenizer does not read: html5ever's tokenizer goes on from there.
     Handover(Handover),
 }
@@ -83,7 +86,11 @@ pub(super) fn run(text: &str, builder: &mut Builder<'_>) -> Result<(), Stop> {
         last_start_tag: None,
     };
     // html5ever drops a byte order mark at the start of the input.
-    let mut at = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let mut at = if text.starts_with(BOM) {
+        BOM.len_utf8()
+    } else {
+        0
+    };
     let mut place = Place::Data;
     while at < text.len() {
         (at, place) = match place {
@@ -184,22 +191,35 @@ impl Reader<'_, '_, '_> {
             let Some((token, end)) = read else {
                 return Err(self.handover(i, State::Data));
             };
-            return Ok((end, self.emit_markup(token)?));
+            return self.emit_markup(token, end);
         }
     }
 
-    /// Emits a tag, comment or DOCTYPE; a start tag may switch the tokenizer to raw text.
-    fn emit_markup(&mut self, token: Token) -> Result<Place, Stop> {
+    /// Emits a tag, comment or DOCTYPE that ends at `end`: where to go on, and in which state
+    /// (a start tag may switch the tokenizer to raw text).
+    fn emit_markup(&mut self, token: Token, end: usize) -> Result<(usize, Place), Stop> {
         if let Token::TagToken(tag) = &token
             && tag.kind == TagKind::StartTag
         {
             self.last_start_tag = Some(tag.name.clone());
         }
-        Ok(match self.emit(token)? {
+        let place = match self.emit(token)? {
             TokenSinkResult::RawData(kind) => Place::Raw(kind),
             TokenSinkResult::Plaintext => Place::Plaintext,
             _ => Place::Data,
-        })
+        };
+        // Where html5ever's driver feeds its tokenizer anew, the tokenizer drops a byte order
+        // mark as at the page's start.
+        let refeed = self.builder.refeed;
+        if refeed == Refeed::No || !self.text[end..].starts_with(BOM) {
+            return Ok((end, place));
+        }
+        match refeed {
+            Refeed::IfContentNamesEncoding => {
+                Err(Stop::Refused(Irregular::ByteOrderMarkAfterContentType))
+            }
+            _ => Ok((end + BOM.len_utf8(), place)),
+        }
     }
 
     /// Raw text or RCDATA from `start`, up to the end tag that closes it, and that end tag.
@@ -220,7 +240,7 @@ impl Reader<'_, '_, '_> {
             return Ok((stop, Place::Data));
         };
         match self.tag(at + 2, TagKind::EndTag) {
-            Some((token, end)) => Ok((end, self.emit_markup(token)?)),
+            Some((token, end)) => self.emit_markup(token, end),
             // From `</`, the data state reads the rest of the end tag as the raw text end tag
             // states would.
             None => Err(self.handover(at, State::Data)),
@@ -323,9 +343,10 @@ impl Reader<'_, '_, '_> {
                 .iter()
                 .position(|&b| is_space(b) || b == b'/' || b == b'>')?;
         let name = self.local_name(name_start..name_end);
-        // Elsewhere an attribute that no selector tests and no field reads is dropped: the
-        // items are the same, without its value, its interned name and its room in the list.
-        let keep_all = tags::attributes_read_by_builder(&name);
+        // An attribute that neither the tree builder nor a selector or a field reads is
+        // dropped: the items are the same, without its value, its interned name and its room
+        // in the list.
+        let builder_reads = BuilderReads::of(&name);
         let mut tag = Tag {
             kind,
             name,
@@ -379,7 +400,9 @@ impl Reader<'_, '_, '_> {
                     }
                 }
             }
-            if !keep_all && !self.builder.walk.reads_attribute(&bytes[name.clone()]) {
+            let attr_name = &bytes[name.clone()];
+            if !builder_reads.attribute(attr_name) && !self.builder.walk.reads_attribute(attr_name)
+            {
                 continue;
             }
             let value = self.attribute_value(value);

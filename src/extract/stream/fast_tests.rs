@@ -6,9 +6,9 @@
 //! A record is what the tree builder can tell apart: runs of text are joined (the builder
 //! treats adjacent text tokens as one run), parse errors are left out except while a newline
 //! after `<pre>`, `<listing>` or `<textarea>` may still be dropped and a newline comes next (the
-//! one thing an error changes), comments are recorded without their text (the builder never reads it), and
-//! attributes the fast tokenizer drops on purpose (`Walk::reads_attribute`) are left out of
-//! both records.
+//! one thing an error changes), comments are recorded without their text (the builder never
+//! reads it), and attributes the fast tokenizer drops on purpose (`Walk::reads_attribute`) are
+//! left out of both records.
 
 use std::path::Path;
 
@@ -16,7 +16,7 @@ use html5ever::tokenizer::Token;
 use proptest::prelude::*;
 
 use super::builder::Builder;
-use super::tags;
+use super::tags::BuilderReads;
 use super::{Plan, PlanField, Reading};
 use crate::extract::Limits;
 
@@ -46,12 +46,13 @@ impl Builder<'_> {
             Token::EOFToken => "end of file".to_string(),
             Token::DoctypeToken(doctype) => format!("{doctype:?}"),
             Token::TagToken(tag) => {
-                let keep_all = tags::attributes_read_by_builder(&tag.name);
+                let builder_reads = BuilderReads::of(&tag.name);
                 let attrs: Vec<String> = tag
                     .attrs
                     .iter()
                     .filter(|attr| {
-                        keep_all || self.walk.reads_attribute(attr.name.local.as_bytes())
+                        let name = attr.name.local.as_bytes();
+                        builder_reads.attribute(name) || self.walk.reads_attribute(name)
                     })
                     .map(|attr| format!("{}={:?}", &*attr.name.local, &*attr.value))
                     .collect();

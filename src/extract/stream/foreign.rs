@@ -1,10 +1,12 @@
 //! Foreign content (`<svg>`, `<math>`): html5ever 0.40's `is_foreign`, `step_foreign` and the
 //! name adjustments, transcribed for the stream engine's tree builder (see `super::builder`).
+//! Insertions go through the builder's, which refuses any that would move a node.
 
 use html5ever::tokenizer::{Tag, TagKind};
 use html5ever::{LocalName, Namespace, local_name, ns};
 
-use super::builder::{Bail, Builder, Step, Tok};
+use super::Irregular;
+use super::builder::{Builder, Step, Tok};
 use super::tags;
 
 impl Builder<'_> {
@@ -44,7 +46,7 @@ impl Builder<'_> {
     }
 
     /// The rules for parsing tokens in foreign content.
-    pub(super) fn step_foreign(&mut self, tok: Tok) -> Result<Step, Bail> {
+    pub(super) fn step_foreign(&mut self, tok: Tok) -> Result<Step, Irregular> {
         match tok {
             Tok::Null => self.append_text("\u{fffd}")?,
             Tok::Chars(_, text) => self.append_text(&text)?,
@@ -99,7 +101,7 @@ impl Builder<'_> {
         Ok(Step::Done)
     }
 
-    fn foreign_start_tag(&mut self, mut tag: Tag) -> Result<Step, Bail> {
+    fn foreign_start_tag(&mut self, mut tag: Tag) -> Result<Step, Irregular> {
         let ns = self.current_name().ns.clone();
         if ns == ns!(svg)
             && let Some(name) = tags::adjust_svg_tag_name(&tag.name)
@@ -111,7 +113,11 @@ impl Builder<'_> {
 
     /// `<svg>` or `<math>` in HTML content, or any tag inside them: adjusted attribute names,
     /// and no push for a self-closing tag.
-    pub(super) fn insert_foreign(&mut self, mut tag: Tag, ns: Namespace) -> Result<Step, Bail> {
+    pub(super) fn insert_foreign(
+        &mut self,
+        mut tag: Tag,
+        ns: Namespace,
+    ) -> Result<Step, Irregular> {
         for attr in &mut tag.attrs {
             let adjusted = match ns {
                 ns!(svg) => tags::adjust_svg_attribute(&attr.name.local),

@@ -5,7 +5,8 @@
 use html5ever::tokenizer::Tag;
 use html5ever::{LocalName, QualName, local_name, ns};
 
-use super::builder::{Bail, Builder};
+use super::Irregular;
+use super::builder::Builder;
 use super::tags::{self, is_html};
 use super::tree::NONE;
 
@@ -27,7 +28,7 @@ impl Builder<'_> {
 
     /// Reopens formatting elements that were closed while still active: each reopened copy is
     /// an ordinary insertion at the current node.
-    pub(super) fn reconstruct_active_formatting_elements(&mut self) -> Result<(), Bail> {
+    pub(super) fn reconstruct_active_formatting_elements(&mut self) -> Result<(), Irregular> {
         let Some(&last) = self.formatting.last() else {
             return Ok(());
         };
@@ -58,7 +59,7 @@ impl Builder<'_> {
 
     /// Inserts a formatting element and records it, keeping at most three equal ones after the
     /// last marker (the "Noah's Ark" clause).
-    pub(super) fn create_formatting_element_for(&mut self, tag: Tag) -> Result<(), Bail> {
+    pub(super) fn create_formatting_element_for(&mut self, tag: Tag) -> Result<(), Irregular> {
         let mut first = None;
         let mut matches = 0;
         for (at, &entry) in self.formatting.iter().enumerate().rev() {
@@ -110,7 +111,7 @@ impl Builder<'_> {
     /// The adoption agency algorithm, as far as it moves no node: the cases where the
     /// formatting element is simply popped, ignored or forgotten. A "furthest block" (a block
     /// opened inside the formatting element) would be moved: the page goes to the tree.
-    pub(super) fn adoption_agency(&mut self, subject: LocalName) -> Result<(), Bail> {
+    pub(super) fn adoption_agency(&mut self, subject: LocalName) -> Result<(), Irregular> {
         if self.current_is(&subject) && !self.formatting.contains(&self.current()) {
             self.pop();
             return Ok(());
@@ -131,7 +132,7 @@ impl Builder<'_> {
             .iter()
             .any(|&id| tags::special(&self.tree.node(id).name))
         {
-            return Err("a block inside a formatting element that closes first (adoption agency)");
+            return Err(Irregular::AdoptionAgency);
         }
         self.open.truncate(fmt_stack, &self.tree);
         self.formatting.remove(fmt_index);
@@ -139,7 +140,7 @@ impl Builder<'_> {
     }
 
     /// `<a>` while an `<a>` is still active: the adoption agency closes it.
-    pub(super) fn handle_misnested_a_tags(&mut self) -> Result<(), Bail> {
+    pub(super) fn handle_misnested_a_tags(&mut self) -> Result<(), Irregular> {
         let Some((_, node)) = self.formatting_after_marker(|name| is_html(name, &local_name!("a")))
         else {
             return Ok(());

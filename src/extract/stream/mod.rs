@@ -5,8 +5,8 @@
 //! read; html5ever's alone for a page with a NUL byte) into [`Builder`], a copy of html5ever's
 //! tree builder that keeps only the elements (no text, no comments) and refuses every rule that
 //! would move a node. Elements are matched with the `selectors` crate as they are created
-//! ([`tree`]); on the pages the builder follows, an element's parent and earlier siblings
-//! are final at that moment, so the items are the DOM engine's by construction:
+//! ([`tree`], [`walk`]); on the pages the builder follows, an element's parent and earlier
+//! siblings are final at that moment, so the items are the DOM engine's by construction:
 //!
 //! - an item is an element matching the item selector, in document order (items may nest);
 //! - a field is the *first* element after the item, in document order, that is inside it and
@@ -17,11 +17,12 @@
 //! - the document's base is the first HTML `<base>` with an `href`: elements are created in
 //!   tree order on these pages, so the first one created is the DOM's first in tree order.
 //!
-//! When the builder refuses a token, the whole page is handed back ([`Outcome::Irregular`]) and
-//! the DOM engine parses it from the start.
+//! When the builder refuses a token, the whole page is handed back ([`Outcome::Irregular`], with
+//! the [`Irregular`] reason) and the DOM engine parses it from the start.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::fmt;
 
 use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::{
@@ -29,11 +30,11 @@ use html5ever::tokenizer::{
 };
 use html5ever::{TokenizerResult, ns};
 
-use self::builder::{Bail, Builder};
+use self::builder::{Builder, Refeed};
 use self::fast::Stop;
 use self::select::List;
-use self::tree::{NONE, Tree};
-use super::{Budget, Limits, RawValue, Scraped, push_words};
+use self::walk::Walk;
+use super::{Limits, Scraped};
 
 mod body_rules;
 mod builder;
@@ -51,6 +52,7 @@ mod stack;
 mod table_rules;
 mod tags;
 mod tree;
+mod walk;
 
 pub(super) use self::tree::get_attribute;
 
@@ -100,7 +102,70 @@ pub enum Outcome {
     /// The page is over a per-page limit; the reason, as the DOM engine words it.
     TooBig(String),
     /// The stream cannot follow the page, which goes to the DOM engine; why, for the log.
-    Irregular(&'static str),
+    Irregular(Irregular),
+}
+
+/// Why the stream engine hands a page to the DOM engine: html5ever's tree builder would move or
+/// change a node after inserting it, or do something the stream's copy of it does not follow,
+/// or the page is past what the stream keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Irregular {
+    /// Foster parenting: an element (or a comment) in a table where none may go is moved in
+    /// front of the table.
+    FosterParenting,
+    /// Text directly in a table, other than whitespace, is moved in front of the table.
+    TableText,
+    /// The adoption agency: a formatting element (`<a>`, `<b>` …) closes with a block open
+    /// inside it, which is moved out of it.
+    AdoptionAgency,
+    /// A `<template>` element: its contents live apart from the document tree.
+    Template,
+    /// A `<frameset>` element, which replaces the body or follows the head.
+    Frameset,
+    /// A second `<html>` or `<body>` start tag adds attributes to the element already there.
+    AttributesAdded,
+    /// An element for the head after `</head>`, while a field captures the head's text: it
+    /// goes back into the head, so its text would be read out of document order.
+    HeadContentAfterHead,
+    /// A token html5ever's tokenizer never emits in raw text (a refusal rather than a panic,
+    /// should it ever).
+    RawTextToken,
+    /// A byte order mark right after an `http-equiv` content type in the head: html5ever's
+    /// parser drops it if the `content` names an encoding, which the stream does not work out.
+    ByteOrderMarkAfterContentType,
+    /// More items than `extract.max_items_per_page`: the DOM engine decides which page
+    /// fails, and how.
+    TooManyItems,
+    /// More text captured (counted once per item taking it) than
+    /// `extract.max_bytes_per_page`; this bounds the stream's memory, and the DOM engine
+    /// decides exactly.
+    TooMuchText,
+}
+
+impl fmt::Display for Irregular {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Irregular::FosterParenting => "content moved out of a table (foster parenting)",
+            Irregular::TableText => "text directly in a table (moved in front of it)",
+            Irregular::AdoptionAgency => {
+                "a block inside a formatting element that closes first (adoption agency)"
+            }
+            Irregular::Template => "a <template> element",
+            Irregular::Frameset => "a <frameset> element",
+            Irregular::AttributesAdded => "a second <html> or <body> start tag adding attributes",
+            Irregular::HeadContentAfterHead => "head content after </head> inside a captured field",
+            Irregular::RawTextToken => "an impossible token in raw text",
+            Irregular::ByteOrderMarkAfterContentType => {
+                "a byte order mark after an http-equiv content type"
+            }
+            Irregular::TooManyItems => {
+                "more items than extract.max_items_per_page (the tree decides)"
+            }
+            Irregular::TooMuchText => {
+                "more text than extract.max_bytes_per_page (the tree decides)"
+            }
+        })
+    }
 }
 
 impl Plan {
@@ -177,7 +242,12 @@ impl Plan {
 
     /// Runs the tree builder over `html`: the builder at the end, why it refused the page (if
     /// it did), and which tokenizer read it.
-    fn read(&self, html: &str, limits: Limits, fast: bool) -> (Builder<'_>, Option<Bail>, Reading) {
+    fn read(
+        &self,
+        html: &str,
+        limits: Limits,
+        fast: bool,
+    ) -> (Builder<'_>, Option<Irregular>, Reading) {
         let mut builder = Builder::new(Walk::new(self, limits), html.len());
         // The fast tokenizer reads no NUL byte (html5ever replaces some, reports others, drops
         // none) and no page over 4 GiB (a tendril's limit).
@@ -206,6 +276,10 @@ impl Plan {
         }
     }
 }
+
+/// The byte order mark, which html5ever's tokenizer drops at the start of its input, and again
+/// wherever its driver feeds it anew.
+const BOM: char = '\u{feff}';
 
 /// Which tokenizer read a page in the stream engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,12 +323,13 @@ fn run_html5ever<'p>(
     builder: Builder<'p>,
     html: &str,
     opts: TokenizerOpts,
-) -> (Builder<'p>, Option<Bail>) {
+) -> (Builder<'p>, Option<Irregular>) {
     let sink = Sink {
         builder: RefCell::new(builder),
         bail: Cell::new(None),
         ending: Cell::new(false),
     };
+    let discards_bom = opts.discard_bom;
     let tokenizer = Tokenizer::new(sink, opts);
     let input = BufferQueue::default();
     input.push_back(StrTendril::from_slice(html));
@@ -262,8 +337,24 @@ fn run_html5ever<'p>(
         match tokenizer.feed(&input) {
             TokenizerResult::Done => break,
             TokenizerResult::Script(()) if tokenizer.sink.bail.get().is_some() => break,
-            // As html5ever's driver does: a script end or a charset is no reason to stop.
-            TokenizerResult::Script(()) | TokenizerResult::EncodingIndicator(_) => {}
+            // As html5ever's driver does: a script end or a charset is no reason to stop. It
+            // feeds the tokenizer anew, which drops a byte order mark there as at the start of
+            // the page; one taking over mid-page is told to drop none, so that one is dropped
+            // here.
+            TokenizerResult::Script(()) | TokenizerResult::EncodingIndicator(_) => {
+                if input.peek() != Some(BOM) {
+                    continue;
+                }
+                match tokenizer.sink.builder.borrow().refeed {
+                    Refeed::Yes if !discards_bom => drop(input.next()),
+                    Refeed::IfContentNamesEncoding => {
+                        let why = Irregular::ByteOrderMarkAfterContentType;
+                        tokenizer.sink.bail.set(Some(why));
+                        break;
+                    }
+                    _ => {}
+                }
+            }
         }
     }
     if tokenizer.sink.bail.get().is_none() {
@@ -279,7 +370,7 @@ struct Sink<'p> {
     /// The tree builder and the extraction.
     builder: RefCell<Builder<'p>>,
     /// Why the page goes to the DOM engine, once known; later tokens are ignored.
-    bail: Cell<Option<Bail>>,
+    bail: Cell<Option<Irregular>>,
     /// The tokenizer is flushing the end of the input: it may not be paused any more.
     ending: Cell<bool>,
 }
@@ -298,7 +389,11 @@ impl TokenSink for Sink<'_> {
         if self.bail.get().is_some() {
             return pause;
         }
-        match self.builder.borrow_mut().process_token(token) {
+        let mut builder = self.builder.borrow_mut();
+        match builder.process_token(token) {
+            // Paused where html5ever's driver would feed its tokenizer anew, for the byte
+            // order mark that may follow.
+            Ok(_) if builder.refeed != Refeed::No => pause,
             Ok(result) => result,
             Err(why) => {
                 self.bail.set(Some(why));
@@ -310,291 +405,5 @@ impl TokenSink for Sink<'_> {
     fn adjusted_current_node_present_but_not_in_html_namespace(&self) -> bool {
         let builder = self.builder.borrow();
         !builder.open.is_empty() && builder.current_name().ns != ns!(html)
-    }
-}
-
-/// A field's value for one item, as far as it is known.
-#[derive(Debug, Clone)]
-enum Value {
-    /// No element has matched yet.
-    Pending,
-    /// Decided: an attribute's value, or nothing.
-    Fixed(Option<String>),
-    /// The text of a captured element, still being read.
-    Text(u32),
-    /// An `all = true` field: every match so far, in document order.
-    List(Vec<Part>),
-}
-
-/// One match of an `all = true` field.
-#[derive(Debug, Clone)]
-enum Part {
-    /// An attribute's value.
-    Attr(String),
-    /// The text of a captured element.
-    Text(u32),
-}
-
-/// One item being extracted.
-#[derive(Debug)]
-struct ItemState {
-    /// The innermost item this one is inside, or [`NONE`].
-    outer: u32,
-    /// One value per field.
-    values: Vec<Value>,
-}
-
-/// The text of one field element, which may serve several nested items.
-#[derive(Debug)]
-struct Capture {
-    /// The innermost capture this element is inside, or [`NONE`]: its text is theirs too.
-    outer: u32,
-    /// The text so far, whitespace collapsed.
-    text: String,
-    /// The text node being read, raw.
-    node: String,
-    /// Which text node `node` is.
-    node_id: u32,
-    /// How many items take this text.
-    takers: usize,
-}
-
-/// Items and fields, decided as elements are created and text is inserted.
-struct Walk<'p> {
-    plan: &'p Plan,
-    /// The per-page limits.
-    limits: Limits,
-    /// Items in document order.
-    items: Vec<ItemState>,
-    /// Captured field elements.
-    captures: Vec<Capture>,
-    /// Raw bytes captured, counted once per item taking them: past the byte limit the page
-    /// goes to the DOM engine, which decides exactly (this bounds the stream's memory).
-    raw_bytes: usize,
-    /// The `href` of the first HTML `<base>` element that has one. Elements are created in
-    /// tree order on the pages the builder follows (it refuses every rule that would insert
-    /// an element before one already created), so the first created is the DOM's first.
-    base_href: Option<String>,
-}
-
-impl<'p> Walk<'p> {
-    fn new(plan: &'p Plan, limits: Limits) -> Walk<'p> {
-        Walk {
-            plan,
-            limits,
-            items: Vec::new(),
-            captures: Vec::new(),
-            raw_bytes: 0,
-            base_href: None,
-        }
-    }
-
-    /// Whether a selector or a field may look at an attribute of this name (as the tokenizer
-    /// gives it: ASCII lower case, before the tree builder adjusts names on SVG and MathML
-    /// elements).
-    pub(super) fn reads_attribute(&self, name: &[u8]) -> bool {
-        let plan = self.plan;
-        let known = |name: &[u8]| {
-            name.first()
-                .is_some_and(|&b| plan.attribute_starts[usize::from(b.to_ascii_lowercase())])
-                && plan
-                    .attributes
-                    .iter()
-                    .any(|known| known.as_bytes().eq_ignore_ascii_case(name))
-        };
-        known(name)
-            || name
-                .iter()
-                .position(|&b| b == b':')
-                .is_some_and(|colon| known(&name[colon + 1..]))
-    }
-
-    /// Element `id` was just inserted: it may be the first match of a field of the items it is
-    /// in, and it may be an item itself.
-    fn element(&mut self, tree: &mut Tree, id: u32) -> Result<(), Bail> {
-        if self.base_href.is_none() {
-            let node = tree.node(id);
-            if node.name.ns == ns!(html) && &*node.name.local == "base" {
-                let attrs = tree.attrs(id).iter().map(|a| (&a.name, &*a.value));
-                self.base_href = get_attribute(&node.name, attrs, "href").map(str::to_string);
-            }
-        }
-        let innermost = tree.node(id).item;
-        let mut capture = None;
-        if innermost != NONE {
-            for (field, plan) in self.plan.fields.iter().enumerate() {
-                let Some(selector) = &plan.selector else {
-                    continue;
-                };
-                // Outer items decide no later than inner ones: when the innermost item has its
-                // field, every item around it has too. A list (`all`) is never decided: every
-                // match goes to every item it is inside.
-                if !plan.all
-                    && !matches!(self.items[innermost as usize].values[field], Value::Pending)
-                    || !tree.matches(selector, id)
-                {
-                    continue;
-                }
-                let value = match &plan.attr {
-                    Some(attr) => {
-                        let attrs = tree.attrs(id).iter().map(|a| (&a.name, &*a.value));
-                        let name = &tree.node(id).name;
-                        Value::Fixed(get_attribute(name, attrs, attr).map(str::to_string))
-                    }
-                    None => Value::Text(self.capture_for(tree, id, &mut capture)),
-                };
-                let mut at = innermost;
-                while at != NONE {
-                    let item = &mut self.items[at as usize];
-                    match &mut item.values[field] {
-                        Value::List(parts) => match &value {
-                            Value::Fixed(Some(text)) => parts.push(Part::Attr(text.clone())),
-                            Value::Text(c) => {
-                                parts.push(Part::Text(*c));
-                                self.captures[*c as usize].takers += 1;
-                            }
-                            _ => {}
-                        },
-                        slot @ Value::Pending => {
-                            if let Value::Text(c) = value {
-                                self.captures[c as usize].takers += 1;
-                            }
-                            *slot = value.clone();
-                        }
-                        _ => break,
-                    }
-                    at = item.outer;
-                }
-            }
-        }
-        if tree.matches(&self.plan.item, id) {
-            if self.items.len() >= self.limits.max_items {
-                return Err("more items than extract.max_items_per_page (the tree decides)");
-            }
-            let mut values = Vec::with_capacity(self.plan.fields.len());
-            for field in &self.plan.fields {
-                values.push(match (&field.selector, &field.attr) {
-                    _ if field.all => Value::List(Vec::new()),
-                    (None, Some(attr)) => {
-                        let node = tree.node(id);
-                        let attrs = tree.attrs(id).iter().map(|a| (&a.name, &*a.value));
-                        Value::Fixed(get_attribute(&node.name, attrs, attr).map(str::to_string))
-                    }
-                    (None, None) => {
-                        let c = self.capture_for(tree, id, &mut capture);
-                        self.captures[c as usize].takers += 1;
-                        Value::Text(c)
-                    }
-                    _ => Value::Pending,
-                });
-            }
-            self.items.push(ItemState {
-                outer: innermost,
-                values,
-            });
-            tree.node_mut(id).item = self.items.len() as u32 - 1;
-        }
-        if let Some(c) = capture {
-            tree.node_mut(id).capture = c;
-        }
-        Ok(())
-    }
-
-    /// The capture of element `id`'s text, created on first use (`capture` holds it).
-    fn capture_for(&mut self, tree: &Tree, id: u32, capture: &mut Option<u32>) -> u32 {
-        *capture.get_or_insert_with(|| {
-            self.captures.push(Capture {
-                outer: tree.node(id).capture,
-                text: String::new(),
-                node: String::new(),
-                node_id: NONE,
-                takers: 0,
-            });
-            self.captures.len() as u32 - 1
-        })
-    }
-
-    /// `text` was appended to element `parent`.
-    fn text(&mut self, tree: &mut Tree, parent: u32, text: &str) -> Result<(), Bail> {
-        let mut at = tree.node(parent).capture;
-        if at == NONE {
-            return Ok(());
-        }
-        let node_id = tree.text_node(parent);
-        while at != NONE {
-            let capture = &mut self.captures[at as usize];
-            if capture.node_id != node_id {
-                push_words(&mut capture.text, &capture.node);
-                capture.node.clear();
-                capture.node_id = node_id;
-            }
-            capture.node.push_str(text);
-            self.raw_bytes = self
-                .raw_bytes
-                .saturating_add(text.len().saturating_mul(capture.takers));
-            at = capture.outer;
-        }
-        if self.raw_bytes > self.limits.max_bytes {
-            return Err("more text than extract.max_bytes_per_page (the tree decides)");
-        }
-        Ok(())
-    }
-
-    /// The items, once every token has been read; or the limit they are over.
-    fn finish(mut self) -> Outcome {
-        for capture in &mut self.captures {
-            push_words(&mut capture.text, &capture.node);
-            capture.node = String::new();
-        }
-        let text_len = |c: u32| self.captures[c as usize].text.len();
-        let value_len = |value: &Value| match value {
-            Value::Pending | Value::Fixed(None) => 0,
-            Value::Fixed(Some(text)) => text.len(),
-            Value::Text(c) => text_len(*c),
-            Value::List(parts) => parts
-                .iter()
-                .map(|part| match part {
-                    Part::Attr(text) => text.len(),
-                    Part::Text(c) => text_len(*c),
-                })
-                .sum(),
-        };
-        let mut budget = Budget::new(self.limits);
-        for item in &self.items {
-            let bytes = item.values.iter().map(value_len).sum();
-            if let Err(reason) = budget.add_item().and_then(|()| budget.add_bytes(bytes)) {
-                return Outcome::TooBig(reason);
-            }
-        }
-        let captures = &self.captures;
-        let text = |c: u32| captures[c as usize].text.clone();
-        let items = self
-            .items
-            .into_iter()
-            .map(|item| {
-                item.values
-                    .into_iter()
-                    .map(|value| match value {
-                        Value::Pending => RawValue::One(None),
-                        Value::Fixed(value) => RawValue::One(value),
-                        Value::Text(c) => RawValue::One(Some(text(c))),
-                        Value::List(parts) => RawValue::All(
-                            parts
-                                .into_iter()
-                                .map(|part| match part {
-                                    Part::Attr(value) => value,
-                                    Part::Text(c) => text(c),
-                                })
-                                .collect(),
-                        ),
-                    })
-                    .collect()
-            })
-            .collect();
-        let items = Scraped {
-            items,
-            base_href: self.base_href,
-        };
-        Outcome::Items(items)
     }
 }

@@ -1,5 +1,6 @@
 //! The stack of open elements itself: element ids, outermost first, with a count of the open
-//! HTML elements of a few names. The tree builder's questions about it are in `stack.rs`.
+//! HTML elements of a few names. The tree builder's questions about it are in `stack.rs`; this
+//! only keeps the ids and the counts in step.
 
 use html5ever::{LocalName, local_name, ns};
 

@@ -4,19 +4,20 @@
 //!
 //! Each arm does what html5ever's arm does for the same mode and token. Where html5ever would
 //! move a node, merge attributes into an element already matched, or enter a mode the stream
-//! does not follow (`<template>`, `<frameset>`), the arm returns a [`Bail`].
+//! does not follow (`<template>`, `<frameset>`), the arm returns an [`Irregular`] reason.
 
-use html5ever::local_name;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{Tag, TagKind};
+use html5ever::{LocalName, local_name, ns};
 
-use super::builder::{Bail, Builder, Mode, Split, Step, Tok};
+use super::Irregular;
+use super::builder::{Builder, Mode, Refeed, Split, Step, Tok};
 use super::tags;
 use super::tree::NONE;
 
 impl Builder<'_> {
     /// Processes `tok` by the rules of `mode` (which need not be the current mode).
-    pub(super) fn step(&mut self, mode: Mode, tok: Tok) -> Result<Step, Bail> {
+    pub(super) fn step(&mut self, mode: Mode, tok: Tok) -> Result<Step, Irregular> {
         match mode {
             Mode::Initial => self.initial(tok),
             Mode::BeforeHtml => self.before_html(tok),
@@ -43,7 +44,7 @@ impl Builder<'_> {
     pub(super) fn keep_whitespace_and_comments(
         &mut self,
         tok: Tok,
-    ) -> Result<Result<Step, Tok>, Bail> {
+    ) -> Result<Result<Step, Tok>, Irregular> {
         match tok {
             Tok::Chars(Split::Unsplit, text) => Ok(Ok(Step::SplitWhitespace(text))),
             Tok::Chars(Split::Whitespace, text) => {
@@ -58,7 +59,7 @@ impl Builder<'_> {
         }
     }
 
-    fn initial(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn initial(&mut self, tok: Tok) -> Result<Step, Irregular> {
         Ok(match tok {
             Tok::Chars(Split::Unsplit, text) => Step::SplitWhitespace(text),
             Tok::Chars(Split::Whitespace, _) | Tok::Comment => Step::Done,
@@ -69,7 +70,7 @@ impl Builder<'_> {
         })
     }
 
-    fn before_html(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn before_html(&mut self, tok: Tok) -> Result<Step, Irregular> {
         Ok(match tok {
             Tok::Comment | Tok::Chars(Split::Whitespace, _) => Step::Done,
             Tok::Chars(Split::Unsplit, text) => Step::SplitWhitespace(text),
@@ -86,7 +87,7 @@ impl Builder<'_> {
         })
     }
 
-    fn before_head(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn before_head(&mut self, tok: Tok) -> Result<Step, Irregular> {
         Ok(match tok {
             Tok::Chars(Split::Unsplit, text) => Step::SplitWhitespace(text),
             Tok::Chars(Split::Whitespace, _) => Step::Done,
@@ -110,7 +111,7 @@ impl Builder<'_> {
         })
     }
 
-    pub(super) fn in_head(&mut self, tok: Tok) -> Result<Step, Bail> {
+    pub(super) fn in_head(&mut self, tok: Tok) -> Result<Step, Irregular> {
         let tag = match self.keep_whitespace_and_comments(tok)? {
             Ok(step) => return Ok(step),
             Err(Tok::Tag(tag)) => tag,
@@ -124,7 +125,9 @@ impl Builder<'_> {
                 | local_name!("bgsound")
                 | local_name!("link")
                 | local_name!("meta") => {
+                    let refeed = encoding_hint(&tag);
                     self.insert_and_pop_element_for(tag)?;
+                    self.refeed = refeed;
                     Ok(Step::Done)
                 }
                 local_name!("title") => self.parse_raw_data(tag, RawKind::Rcdata),
@@ -133,7 +136,7 @@ impl Builder<'_> {
                     self.parse_raw_data(tag, RawKind::Rawtext)
                 }
                 local_name!("script") => self.parse_raw_data(tag, RawKind::ScriptData),
-                local_name!("template") => Err("a <template> element"),
+                local_name!("template") => Err(Irregular::Template),
                 local_name!("head") => Ok(Step::Done),
                 _ => self.in_head_anything_else(Tok::Tag(tag)),
             }
@@ -153,12 +156,12 @@ impl Builder<'_> {
         }
     }
 
-    fn in_head_anything_else(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn in_head_anything_else(&mut self, tok: Tok) -> Result<Step, Irregular> {
         self.pop();
         Ok(Step::Reprocess(Mode::AfterHead, tok))
     }
 
-    fn after_head(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn after_head(&mut self, tok: Tok) -> Result<Step, Irregular> {
         let tag = match self.keep_whitespace_and_comments(tok)? {
             Ok(step) => return Ok(step),
             Err(Tok::Tag(tag)) => tag,
@@ -172,14 +175,14 @@ impl Builder<'_> {
                 self.mode = Mode::InBody;
                 Ok(Step::Done)
             }
-            local_name!("frameset") if start => Err("a <frameset> element"),
+            local_name!("frameset") if start => Err(Irregular::Frameset),
             _ if start && tags::head_content(&tag.name) => {
                 // The element goes into the head, which is already closed: fine for the
                 // record of elements, but a text field capturing the head would see this text
                 // out of document order.
                 let head = self.head;
                 if self.tree.node(head).capture != NONE {
-                    return Err("head content after </head> inside a captured field");
+                    return Err(Irregular::HeadContentAfterHead);
                 }
                 self.open.push(head, &self.tree);
                 let step = self.in_head(Tok::Tag(tag))?;
@@ -196,12 +199,12 @@ impl Builder<'_> {
         }
     }
 
-    fn after_head_anything_else(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn after_head_anything_else(&mut self, tok: Tok) -> Result<Step, Irregular> {
         self.insert_phantom(local_name!("body"))?;
         Ok(Step::Reprocess(Mode::InBody, tok))
     }
 
-    pub(super) fn in_body(&mut self, tok: Tok) -> Result<Step, Bail> {
+    pub(super) fn in_body(&mut self, tok: Tok) -> Result<Step, Irregular> {
         match tok {
             Tok::Null | Tok::Eof => Ok(Step::Done),
             Tok::Chars(_, text) => {
@@ -218,7 +221,7 @@ impl Builder<'_> {
         }
     }
 
-    fn text(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn text(&mut self, tok: Tok) -> Result<Step, Irregular> {
         match tok {
             Tok::Chars(_, text) => {
                 self.append_text(&text)?;
@@ -238,13 +241,16 @@ impl Builder<'_> {
                     .orig_mode
                     .take()
                     .expect("text mode has an original mode");
+                if tag.name == local_name!("script") {
+                    self.refeed = Refeed::Yes;
+                }
                 Ok(Step::Done)
             }
-            _ => Err("an impossible token in raw text"),
+            _ => Err(Irregular::RawTextToken),
         }
     }
 
-    fn after_body(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn after_body(&mut self, tok: Tok) -> Result<Step, Irregular> {
         Ok(match tok {
             Tok::Chars(Split::Unsplit, text) => Step::SplitWhitespace(text),
             tok @ Tok::Chars(Split::Whitespace, _) => return self.in_body(tok),
@@ -264,7 +270,7 @@ impl Builder<'_> {
         })
     }
 
-    fn after_after_body(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn after_after_body(&mut self, tok: Tok) -> Result<Step, Irregular> {
         Ok(match tok {
             Tok::Chars(Split::Unsplit, text) => Step::SplitWhitespace(text),
             tok @ Tok::Chars(Split::Whitespace, _) => return self.in_body(tok),
@@ -274,6 +280,26 @@ impl Builder<'_> {
             }
             tok => Step::Reprocess(Mode::InBody, tok),
         })
+    }
+}
+
+/// Whether html5ever's tree builder answers an element of the head (`<meta>`, `<link>` …) with
+/// an encoding: a `charset` attribute, or an `http-equiv` content type whose `content` names one.
+fn encoding_hint(tag: &Tag) -> Refeed {
+    let has = |name: LocalName| {
+        tag.attrs
+            .iter()
+            .find(|attr| attr.name.ns == ns!() && attr.name.local == name)
+    };
+    if has(local_name!("charset")).is_some() {
+        Refeed::Yes
+    } else if has(local_name!("http-equiv"))
+        .is_some_and(|attr| attr.value.eq_ignore_ascii_case("content-type"))
+        && has(local_name!("content")).is_some()
+    {
+        Refeed::IfContentNamesEncoding
+    } else {
+        Refeed::No
     }
 }
 

@@ -1,5 +1,6 @@
 //! The tree builder's questions about the stack of open elements (scopes, implied end tags), as
-//! html5ever 0.40 asks them. The stack itself is in `open_elements.rs`.
+//! html5ever 0.40 asks them, and the pops they lead to. The stack itself is in
+//! `open_elements.rs`; nothing here inserts an element.
 
 use html5ever::{LocalName, QualName, local_name};
 

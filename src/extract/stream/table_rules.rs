@@ -6,11 +6,12 @@
 use html5ever::tokenizer::{Tag, TagKind};
 use html5ever::{local_name, ns};
 
-use super::builder::{Bail, Builder, Mode, Split, Step, Tok};
+use super::Irregular;
+use super::builder::{Builder, Mode, Split, Step, Tok};
 use super::tags;
 
 impl Builder<'_> {
-    pub(super) fn in_table(&mut self, tok: Tok) -> Result<Step, Bail> {
+    pub(super) fn in_table(&mut self, tok: Tok) -> Result<Step, Irregular> {
         let tag = match tok {
             tok @ (Tok::Null | Tok::Chars(..)) => return self.process_chars_in_table(tok),
             Tok::Comment => {
@@ -86,14 +87,14 @@ impl Builder<'_> {
 
     /// The in-body rules, with insertions into a table part refused (they would be moved in
     /// front of the table).
-    fn foster_parent_in_body(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn foster_parent_in_body(&mut self, tok: Tok) -> Result<Step, Irregular> {
         self.foster = true;
         let step = self.in_body(tok)?;
         self.foster = false;
         Ok(step)
     }
 
-    fn process_chars_in_table(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn process_chars_in_table(&mut self, tok: Tok) -> Result<Step, Irregular> {
         if self.current_in(tags::table_outer) {
             self.orig_mode = Some(self.mode);
             Ok(Step::Reprocess(Mode::InTableText, tok))
@@ -102,7 +103,7 @@ impl Builder<'_> {
         }
     }
 
-    pub(super) fn in_table_text(&mut self, tok: Tok) -> Result<Step, Bail> {
+    pub(super) fn in_table_text(&mut self, tok: Tok) -> Result<Step, Irregular> {
         match tok {
             Tok::Null => Ok(Step::Done),
             Tok::Chars(split, text) => {
@@ -118,7 +119,7 @@ impl Builder<'_> {
                     Split::Unsplit => text.chars().any(|c| !c.is_ascii_whitespace()),
                 });
                 if nonspace {
-                    return Err("text directly in a table (moved in front of it)");
+                    return Err(Irregular::TableText);
                 }
                 for (_, text) in pending.drain(..) {
                     self.append_text(&text)?;
@@ -133,7 +134,7 @@ impl Builder<'_> {
         }
     }
 
-    pub(super) fn in_caption(&mut self, tok: Tok) -> Result<Step, Bail> {
+    pub(super) fn in_caption(&mut self, tok: Tok) -> Result<Step, Irregular> {
         let Tok::Tag(tag) = tok else {
             return self.in_body(tok);
         };
@@ -163,7 +164,7 @@ impl Builder<'_> {
         self.in_body(Tok::Tag(tag))
     }
 
-    pub(super) fn in_column_group(&mut self, tok: Tok) -> Result<Step, Bail> {
+    pub(super) fn in_column_group(&mut self, tok: Tok) -> Result<Step, Irregular> {
         let tag = match self.keep_whitespace_and_comments(tok)? {
             Ok(step) => return Ok(step),
             Err(Tok::Eof) => return self.in_body(Tok::Eof),
@@ -190,7 +191,7 @@ impl Builder<'_> {
         }
     }
 
-    fn column_group_anything_else(&mut self, tok: Tok) -> Result<Step, Bail> {
+    fn column_group_anything_else(&mut self, tok: Tok) -> Result<Step, Irregular> {
         if self.current_is(&local_name!("colgroup")) {
             self.pop();
             Ok(Step::Reprocess(Mode::InTable, tok))
@@ -199,7 +200,7 @@ impl Builder<'_> {
         }
     }
 
-    pub(super) fn in_table_body(&mut self, tok: Tok) -> Result<Step, Bail> {
+    pub(super) fn in_table_body(&mut self, tok: Tok) -> Result<Step, Irregular> {
         let Tok::Tag(tag) = tok else {
             return self.in_table(tok);
         };
@@ -232,7 +233,7 @@ impl Builder<'_> {
 
     /// Closes the row group and reprocesses `tag` in the table (html5ever's scope test names
     /// `table`, `tbody` and `tfoot`, not `thead`).
-    fn leave_table_body(&mut self, tag: Tag) -> Result<Step, Bail> {
+    fn leave_table_body(&mut self, tag: Tag) -> Result<Step, Irregular> {
         let outer = |name: &html5ever::QualName| {
             name.ns == ns!(html)
                 && matches!(
@@ -248,7 +249,7 @@ impl Builder<'_> {
         Ok(Step::Reprocess(Mode::InTable, Tok::Tag(tag)))
     }
 
-    pub(super) fn in_row(&mut self, tok: Tok) -> Result<Step, Bail> {
+    pub(super) fn in_row(&mut self, tok: Tok) -> Result<Step, Irregular> {
         let Tok::Tag(tag) = tok else {
             return self.in_table(tok);
         };
@@ -296,7 +297,7 @@ impl Builder<'_> {
         true
     }
 
-    pub(super) fn in_cell(&mut self, tok: Tok) -> Result<Step, Bail> {
+    pub(super) fn in_cell(&mut self, tok: Tok) -> Result<Step, Irregular> {
         let Tok::Tag(tag) = tok else {
             return self.in_body(tok);
         };

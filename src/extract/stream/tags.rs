@@ -201,6 +201,48 @@ local_set!(
     attributes_read_by_builder = "a" | "b" | "big" | "body" | "code" | "em" | "font" | "html"
         | "i" | "input" | "nobr" | "s" | "small" | "strike" | "strong" | "tt" | "u"
 );
+local_set!(
+    /// The elements of the head whose `charset`, `http-equiv` and `content` the tree builder
+    /// looks at: where they name an encoding, html5ever's driver feeds its tokenizer anew.
+    may_name_encoding = "base" | "basefont" | "bgsound" | "link" | "meta"
+);
+
+/// Which attributes of a start tag the tree builder needs, besides those the selectors and
+/// fields read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BuilderReads {
+    /// None.
+    Nothing,
+    /// Every one ([`attributes_read_by_builder`]).
+    All,
+    /// `charset`, `http-equiv` and `content` ([`may_name_encoding`]).
+    EncodingHints,
+}
+
+impl BuilderReads {
+    /// What the tree builder reads of a start tag named `name`.
+    pub(super) fn of(name: &LocalName) -> BuilderReads {
+        if attributes_read_by_builder(name) {
+            BuilderReads::All
+        } else if may_name_encoding(name) {
+            BuilderReads::EncodingHints
+        } else {
+            BuilderReads::Nothing
+        }
+    }
+
+    /// Whether the tree builder reads an attribute of this name (as the tokenizer reads it,
+    /// before lower-casing).
+    pub(super) fn attribute(self, name: &[u8]) -> bool {
+        match self {
+            BuilderReads::Nothing => false,
+            BuilderReads::All => true,
+            BuilderReads::EncodingHints => [&b"charset"[..], b"http-equiv", b"content"]
+                .iter()
+                .any(|hint| hint.eq_ignore_ascii_case(name)),
+        }
+    }
+}
 
 /// MathML's text integration points.
 pub(super) fn mathml_text_integration_point(name: &QualName) -> bool {

@@ -74,7 +74,7 @@ thread_local! {
     /// take tens of kilobytes, which glibc would map and unmap for every page (the daemon has
     /// it map every block of 32 KiB or more, src/main.rs), faulting each page of it in anew.
     /// Attribute values are kept too: a page's hundreds of `class` and `href` values were a
-    /// malloc and a free each, about a tenth of the crawl's CPU (issue 17).
+    /// malloc and a free each, about a tenth of the crawl's CPU.
     static SPARE: Cell<Spare> = const { Cell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
