@@ -9,7 +9,9 @@
 mod common;
 
 use common::table_fields;
-use pagecrawl::extract::{Engine, Extractor, Irregular, Limits, RawItem, RawValue, StreamOutcome};
+use pagecrawl::extract::{
+    Engine, Extractor, Irregular, PageLimits, RawItem, RawValue, StreamOutcome,
+};
 
 /// Shorthand for expected items.
 fn items(rows: &[&[Option<&str>]]) -> Vec<RawItem> {
@@ -337,13 +339,13 @@ fn each_irregular_page_goes_to_the_dom_engine_with_its_reason() {
     let ex = one("div, table", &[("t", "a"), ("cell", "td")]);
     let head = one("html", &[("head", "head"), ("t", "title")]);
     let tight = |limits| one("div", &[("t", "a")]).with_limits(limits);
-    let few_items = tight(Limits {
+    let few_items = tight(PageLimits {
         max_items: 1,
-        ..Limits::default()
+        ..PageLimits::default()
     });
-    let little_text = tight(Limits {
+    let little_text = tight(PageLimits {
         max_bytes: 8,
-        ..Limits::default()
+        ..PageLimits::default()
     });
     let cases: &[(&Extractor, &str, Irregular)] = &[
         (

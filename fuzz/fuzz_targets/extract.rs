@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use pagecrawl::testing::decode_body;
-use pagecrawl::extract::{Engine, Extractor, FieldSpec, Limits, StreamOutcome};
+use pagecrawl::extract::{Engine, Extractor, FieldSpec, PageLimits, StreamOutcome};
 
 /// Selector sets the engines are compared under: the demo's, and generic ones that match the
 /// elements a parser adds, foreign content, siblings and attributes in any case.
@@ -46,7 +46,7 @@ const TABLE_SETS: &[(&str, &str)] = &[
 ];
 
 /// The limits every fuzzed extractor runs under.
-const LIMITS: Limits = Limits {
+const LIMITS: PageLimits = PageLimits {
     max_items: 500,
     max_bytes: 1 << 20,
 };

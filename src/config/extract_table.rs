@@ -6,7 +6,7 @@
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serializer};
 
-use crate::extract::{Engine, Extractor, FieldSpec, Limits};
+use crate::extract::{Engine, Extractor, FieldSpec, PageLimits};
 
 /// `[extract]` as the file writes it.
 #[derive(Deserialize)]
@@ -23,11 +23,11 @@ struct ExtractTable {
 }
 
 fn default_max_items() -> usize {
-    Limits::default().max_items
+    PageLimits::default().max_items
 }
 
 fn default_max_bytes() -> usize {
-    Limits::default().max_bytes
+    PageLimits::default().max_bytes
 }
 
 /// Reads `[extract]` and compiles it.
@@ -44,7 +44,7 @@ fn compile(table: ExtractTable) -> Result<Extractor, String> {
         let spec = FieldSpec::from_toml(&name, &value)?;
         fields.push((name, spec));
     }
-    let limits = Limits {
+    let limits = PageLimits {
         max_items: table.max_items_per_page,
         max_bytes: table.max_bytes_per_page,
     };

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
-use crate::extract::Limits;
+use crate::extract::PageLimits;
 
 pub(super) const GOOD: &str = r#"
 [site]
@@ -125,7 +125,7 @@ fn zero_counts_and_capacities_are_rejected() {
     assert_eq!(config.extract.limits().max_items, 7);
     assert_eq!(
         config.extract.limits().max_bytes,
-        Limits::default().max_bytes
+        PageLimits::default().max_bytes
     );
     assert!(config.describe().contains("max_items_per_page = 7"));
 }

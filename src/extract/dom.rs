@@ -5,7 +5,7 @@ use html5ever::ns;
 use scraper::{ElementRef, Html, Node, Selector};
 
 use super::stream::get_attribute;
-use super::{Budget, Limits, RawItem, RawValue, Scraped, collapse_whitespace};
+use super::{Budget, OverLimit, PageLimits, RawItem, RawValue, Scraped, collapse_whitespace};
 
 /// One field as the DOM engine takes it.
 #[derive(Debug, Clone)]
@@ -24,8 +24,8 @@ pub(super) fn extract(
     html: &str,
     item: &Selector,
     fields: &[DomField],
-    limits: Limits,
-) -> Result<Scraped, String> {
+    limits: PageLimits,
+) -> Result<Scraped, OverLimit> {
     let document = Html::parse_document(html);
     let mut budget = Budget::new(limits);
     let mut items = Vec::new();

@@ -7,7 +7,7 @@
 //! Two engines turn a page into items: the DOM engine (`dom`, html5ever's full tree through
 //! scraper) and the stream engine (`stream`, a fast tokenizer that hands over to html5ever's
 //! where it must, and a copy of html5ever's tree builder that keeps no tree, falling back to
-//! the DOM engine on any page it cannot follow exactly). Both apply the same per-page [`Limits`]; a page over them fails with a one-line
+//! the DOM engine on any page it cannot follow exactly). Both apply the same per-page [`PageLimits`]; a page over them fails with a one-line
 //! reason, like a page that could not be fetched.
 
 use anyhow::{Result, anyhow};
@@ -25,7 +25,7 @@ mod stream;
 pub(crate) mod values;
 
 pub use field_spec::FieldSpec;
-pub use limits::Limits;
+pub use limits::{OverLimit, PageLimits};
 pub use scraped::{Extracted, RawItem, RawValue, Scraped};
 pub use stream::Irregular;
 pub use stream::Outcome as StreamOutcome;
@@ -91,7 +91,7 @@ pub struct Extractor {
     /// Why the stream is not used although `engine = "stream"`.
     no_stream: Option<String>,
     /// The per-page limits.
-    limits: Limits,
+    limits: PageLimits,
 }
 
 /// Keys the writer adds to every item, which a field must not shadow.
@@ -182,18 +182,18 @@ impl Extractor {
             engine,
             stream,
             no_stream,
-            limits: Limits::default(),
+            limits: PageLimits::default(),
         })
     }
 
     /// The same selectors with other per-page limits.
-    pub fn with_limits(mut self, limits: Limits) -> Extractor {
+    pub fn with_limits(mut self, limits: PageLimits) -> Extractor {
         self.limits = limits;
         self
     }
 
     /// The per-page limits.
-    pub fn limits(&self) -> Limits {
+    pub fn limits(&self) -> PageLimits {
         self.limits
     }
 
@@ -226,14 +226,18 @@ impl Extractor {
 
     /// Takes every item of `html`, in document order, as raw strings, or says which per-page
     /// limit the page is over.
-    pub fn extract(&self, html: &str) -> Result<Scraped, String> {
+    pub fn extract(&self, html: &str) -> Result<Scraped, OverLimit> {
         self.extract_reporting(html).0
     }
 
     /// The items of `html` as output values, their URLs resolved against `final_url` (the
     /// page's URL after redirects) and the page's `<base href>`; also says which engine did the
     /// work.
-    pub fn extract_values(&self, html: &str, final_url: &Url) -> (Result<Extracted, String>, Used) {
+    pub fn extract_values(
+        &self,
+        html: &str,
+        final_url: &Url,
+    ) -> (Result<Extracted, OverLimit>, Used) {
         let (scraped, used) = self.extract_reporting(html);
         (
             scraped.map(|scraped| self.convert(scraped, final_url)),
@@ -247,7 +251,7 @@ impl Extractor {
     }
 
     /// [`Extractor::extract`], also saying which engine did the work.
-    pub fn extract_reporting(&self, html: &str) -> (Result<Scraped, String>, Used) {
+    pub fn extract_reporting(&self, html: &str) -> (Result<Scraped, OverLimit>, Used) {
         if let Some(plan) = &self.stream {
             match plan.extract(html, self.limits) {
                 stream::Outcome::Items(items) => return (Ok(items), Used::Stream),
@@ -282,7 +286,7 @@ impl Extractor {
     }
 
     /// Takes every item of `html` from its full HTML5 document tree (the `dom` engine).
-    pub fn extract_dom(&self, html: &str) -> Result<Scraped, String> {
+    pub fn extract_dom(&self, html: &str) -> Result<Scraped, OverLimit> {
         dom::extract(html, &self.item, &self.fields, self.limits)
     }
 }

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::extract::OverLimit;
 use crate::http::FetchError;
 
 /// Why a page could not be completed. Recorded as failed in the state; the next run tries it
@@ -54,8 +55,8 @@ pub enum ParseError {
         reason: url::ParseError,
     },
     /// The page is over a per-page limit (`extract.max_items_per_page`,
-    /// `extract.max_bytes_per_page`); the reason names it.
-    Limit(String),
+    /// `extract.max_bytes_per_page`).
+    Limit(OverLimit),
     /// The HTML parser panicked on the page; the panic's message.
     Panicked(String),
 }
@@ -131,7 +132,7 @@ impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParseError::BadUrl { url, reason } => write!(f, "bad page URL {url:?}: {reason}"),
-            ParseError::Limit(reason) => f.write_str(reason),
+            ParseError::Limit(over) => write!(f, "{over}"),
             ParseError::Panicked(message) => write!(f, "the HTML parser panicked: {message}"),
         }
     }

@@ -15,7 +15,7 @@ use super::budget::Onward;
 use super::error::ParseError;
 use super::message::{Committed, Item, Learned, NoContent, Page, PageError, Parsed};
 use crate::config::HostList;
-use crate::extract::{Extracted, Used};
+use crate::extract::{Extracted, OverLimit, Used};
 use crate::http::{BodyPool, Client};
 use crate::pipeline::listing::ListingEnd;
 use crate::shutdown::{PanicGuard, Shutdown, panic_text};
@@ -218,7 +218,7 @@ impl Refusals {
 /// parser bug on one hostile page costs that page, not the crawl. The engine that read the page
 /// comes back with the items; `None` when the parser panicked.
 pub(crate) fn extract_guarded(
-    extract: impl FnOnce() -> (Result<Extracted, String>, Used),
+    extract: impl FnOnce() -> (Result<Extracted, OverLimit>, Used),
 ) -> (Result<Extracted, ParseError>, Option<Used>) {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(extract)) {
         Ok((Ok(extracted), used)) => (Ok(extracted), Some(used)),

@@ -18,7 +18,7 @@ use proptest::prelude::*;
 use super::builder::Builder;
 use super::tags::BuilderReads;
 use super::{Plan, PlanField, Reading};
-use crate::extract::Limits;
+use crate::extract::PageLimits;
 
 impl Builder<'_> {
     /// Adds `token` to [`Builder::tokens`], as the module documentation describes.
@@ -94,8 +94,8 @@ fn plan() -> Plan {
 
 /// Both records of `html`, and which tokenizer read it on the fast path.
 fn records(plan: &Plan, html: &str) -> (Vec<String>, Vec<String>, Reading) {
-    let (fast, _, reading) = plan.read(html, Limits::default(), true);
-    let (exact, _, _) = plan.read(html, Limits::default(), false);
+    let (fast, _, reading) = plan.read(html, PageLimits::default(), true);
+    let (exact, _, _) = plan.read(html, PageLimits::default(), false);
     (fast.tokens, exact.tokens, reading)
 }
 

@@ -34,7 +34,7 @@ use self::builder::{Builder, Refeed};
 use self::fast::Stop;
 use self::select::List;
 use self::walk::Walk;
-use super::{Limits, Scraped};
+use super::{OverLimit, PageLimits, Scraped};
 
 mod body_rules;
 mod builder;
@@ -100,7 +100,7 @@ pub enum Outcome {
     /// The items and the base URL, identical to what the DOM engine would give.
     Items(Scraped),
     /// The page is over a per-page limit; the reason, as the DOM engine words it.
-    TooBig(String),
+    TooBig(OverLimit),
     /// The stream cannot follow the page, which goes to the DOM engine; why, for the log.
     Irregular(Irregular),
 }
@@ -220,7 +220,7 @@ impl Plan {
     }
 
     /// Extracts the items of `html` in one streaming pass.
-    pub(super) fn extract(&self, html: &str, limits: Limits) -> Outcome {
+    pub(super) fn extract(&self, html: &str, limits: PageLimits) -> Outcome {
         self.extract_reading(html, limits, true).0
     }
 
@@ -229,7 +229,7 @@ impl Plan {
     pub(super) fn extract_reading(
         &self,
         html: &str,
-        limits: Limits,
+        limits: PageLimits,
         fast: bool,
     ) -> (Outcome, Reading) {
         let (builder, bail, reading) = self.read(html, limits, fast);
@@ -245,7 +245,7 @@ impl Plan {
     fn read(
         &self,
         html: &str,
-        limits: Limits,
+        limits: PageLimits,
         fast: bool,
     ) -> (Builder<'_>, Option<Irregular>, Reading) {
         let mut builder = Builder::new(Walk::new(self, limits), html.len());

@@ -10,7 +10,7 @@ use html5ever::ns;
 
 use super::tree::{NONE, Tree, get_attribute};
 use super::{Irregular, Outcome, Plan};
-use crate::extract::{Budget, Limits, RawValue, Scraped, push_words};
+use crate::extract::{Budget, PageLimits, RawValue, Scraped, push_words};
 
 /// A field's value for one item, as far as it is known.
 #[derive(Debug, Clone)]
@@ -63,7 +63,7 @@ pub(super) struct Walk<'p> {
     /// The selectors and fields.
     plan: &'p Plan,
     /// The per-page limits.
-    limits: Limits,
+    limits: PageLimits,
     /// Items in document order.
     items: Vec<ItemState>,
     /// Captured field elements.
@@ -79,7 +79,7 @@ pub(super) struct Walk<'p> {
 
 impl<'p> Walk<'p> {
     /// A walk at the start of a page, matching `plan` under `limits`.
-    pub(super) fn new(plan: &'p Plan, limits: Limits) -> Walk<'p> {
+    pub(super) fn new(plan: &'p Plan, limits: PageLimits) -> Walk<'p> {
         Walk {
             plan,
             limits,
