@@ -36,7 +36,7 @@ use anyhow::{Result, bail};
 use log::info;
 
 use crate::config::{Config, FrontierConfig, RedisFrontierConfig};
-use crate::pipeline::stage::Stage;
+use crate::pipeline::stage::{Frontier, Listener, Source, Stage};
 use crate::shutdown::Shutdown;
 
 mod acker;
@@ -119,6 +119,17 @@ impl SharedCrawl {
             stage,
         };
         Ok((feeder, acker))
+    }
+}
+
+impl Frontier for SharedCrawl {
+    fn threads(
+        self: Box<Self>,
+        config: &Config,
+        stage: Stage,
+    ) -> Result<(Box<dyn Source>, Box<dyn Listener>)> {
+        let (feeder, acker) = SharedCrawl::threads(*self, config, stage)?;
+        Ok((Box::new(feeder), Box::new(acker)))
     }
 }
 

@@ -6,7 +6,6 @@
 //!
 //! A stage's constructor is in the stage's own file; this file only calls them in turn.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -16,12 +15,12 @@ use super::crawl::Crawler;
 use super::download::Downloader;
 use super::feeder::Feeder;
 use super::follow::Follower;
+use super::listing::Resumed;
 use super::listing::{Listing, ListingEnd};
 use super::parse::Parser;
-use super::stage::{Context, Listener, Source};
+use super::stage::{Context, Frontier, Listener, Source};
 use super::write::{Output, Writer};
 use crate::config::Config;
-use crate::frontier::SharedCrawl;
 use crate::http::{BodyPool, Client, PageValidators};
 use crate::shutdown::Shutdown;
 use crate::stats::Stats;
@@ -37,20 +36,9 @@ pub(crate) struct Round<'a> {
     /// What earlier runs of this round committed.
     pub resumed: Resumed,
     /// The shared frontier, if the round takes its pages from one.
-    pub shared: Option<SharedCrawl>,
+    pub shared: Option<Box<dyn Frontier>>,
     /// With `http.conditional`: each list page's validators of the last round, by URL.
     pub validators: Option<PageValidators>,
-}
-
-/// What earlier runs of a round committed, as the feeder and the writer need it.
-#[derive(Debug, Default)]
-pub(crate) struct Resumed {
-    /// Pages of the range committed before: not fetched again.
-    pub committed: BTreeSet<u64>,
-    /// The last page of the listing committed, with its items' hash ("until empty").
-    pub tail: Option<(u64, u64)>,
-    /// Where an earlier run found the listing's end ("until empty").
-    pub end: Option<u64>,
 }
 
 /// Every thread of one round, built and ready.
@@ -124,11 +112,12 @@ impl Stages {
             (None, None) => None,
             _ => output.dedup.already_written(),
         };
-        let listing = Listing::new(config, &resumed, shared.is_some(), credits_tx, context);
+        let shared_state = (&context.end, &context.stats);
+        let listing = Listing::new(config, &resumed, shared.is_some(), credits_tx, shared_state);
         let (source, listener): (Box<dyn Source>, Option<Box<dyn Listener>>) = match shared {
             Some(shared) => {
                 let (feeder, acker) = shared.threads(config, context.stage("feeder"))?;
-                (Box::new(feeder), Some(Box::new(acker)))
+                (feeder, Some(acker))
             }
             None => (
                 Box::new(Feeder::new(config, &resumed, credits_rx, context)),

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use crossbeam_channel::{Receiver, Sender, select};
 use log::info;
 
-use super::build::Resumed;
+use super::listing::Resumed;
 use super::stage::{Context, Source, Stage};
 use crate::config::Config;
 use crate::stats::Queue;

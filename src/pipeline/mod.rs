@@ -46,8 +46,9 @@ pub(crate) mod stage;
 mod threads;
 pub(crate) mod write;
 
-pub(crate) use build::{Resumed, Round};
+pub(crate) use build::Round;
 pub use error::{DetailError, FileError, PageError, ParseError, StageFailure};
+pub(crate) use listing::Resumed;
 pub use observer::{Observer, Silent};
 pub(crate) use write::Output;
 

@@ -14,7 +14,7 @@ use url::Url;
 use super::budget::Onward;
 use super::error::ParseError;
 use super::message::{Committed, Item, Learned, NoContent, Page, PageError, Parsed};
-use crate::config::HostList;
+use crate::config::{Config, HostList};
 use crate::extract::{Extracted, OverLimit, Used};
 use crate::http::{BodyPool, Client};
 use crate::pipeline::listing::ListingEnd;
@@ -76,6 +76,17 @@ pub(crate) struct Stage {
     pub end: Arc<ListingEnd>,
     /// Raises the shutdown flag if this thread panics: dropped with the stage, while unwinding.
     pub _guard: PanicGuard,
+}
+
+/// A frontier shared with other daemons, which gives a round its feeder and its listener once
+/// the round's context exists (the shared frontier of Redis).
+pub(crate) trait Frontier: Send {
+    /// The round's feeder and the listener to its commits, with `stage` for the feeder.
+    fn threads(
+        self: Box<Self>,
+        config: &Config,
+        stage: Stage,
+    ) -> anyhow::Result<(Box<dyn Source>, Box<dyn Listener>)>;
 }
 
 /// The feeder: the one thread that sends page numbers. It ends, and so disconnects `pages`,

@@ -13,6 +13,7 @@ use super::RunOptions;
 use crate::config::{Config, FILES_KEY, FrontierConfig, SyncMode};
 use crate::frontier::SharedCrawl;
 use crate::http::PageValidators;
+use crate::pipeline::stage::Frontier;
 use crate::pipeline::{Observer, Output, Resumed, Round, Silent};
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::stats::Stats;
@@ -104,7 +105,7 @@ pub(super) fn prepare<'a>(
             stats,
             output,
             resumed,
-            shared,
+            shared: shared.map(|shared| Box::new(shared) as Box<dyn Frontier>),
             validators,
         },
         number: recovery.round,

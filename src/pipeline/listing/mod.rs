@@ -22,17 +22,17 @@
 //! writer does with each page ([`Listing`]); `in_order.rs` and `unordered.rs` are the two
 //! sequencers.
 
-use std::sync::Mutex;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use log::warn;
 
 use crossbeam_channel::Sender;
 
 use crate::config::Config;
-use crate::pipeline::build::Resumed;
 use crate::pipeline::message::{Item, NoContent, Parsed};
-use crate::pipeline::stage::Context;
+use crate::stats::Stats;
 
 mod in_order;
 mod unordered;
@@ -113,6 +113,17 @@ impl ListingEnd {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
+
+/// What earlier runs of a round committed, as the feeder and the writer need it.
+#[derive(Debug, Default)]
+pub(crate) struct Resumed {
+    /// Pages of the range committed before: not fetched again.
+    pub committed: BTreeSet<u64>,
+    /// The last page of the listing committed, with its items' hash ("until empty").
+    pub tail: Option<(u64, u64)>,
+    /// Where an earlier run found the listing's end ("until empty").
+    pub end: Option<u64>,
 }
 
 /// The limits of an "until empty" crawl, from `[site]`.
@@ -222,7 +233,7 @@ impl Listing {
         resumed: &Resumed,
         shared: bool,
         credits: Option<Sender<()>>,
-        context: &Context,
+        (end, stats): (&Arc<ListingEnd>, &Arc<Stats>),
     ) -> Listing {
         let site = &config.site;
         if site.last_page.is_some() {
@@ -233,7 +244,7 @@ impl Listing {
             max_page: site.max_page(),
             max_failed_in_a_row: site.max_failed_in_a_row,
         };
-        let (end, stats) = (context.end.clone(), context.stats.clone());
+        let (end, stats) = (end.clone(), stats.clone());
         if shared {
             return Listing::Unordered(Unordered::new(limits, end, stats));
         }
