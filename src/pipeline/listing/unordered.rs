@@ -15,9 +15,12 @@ use crate::stats::Stats;
 /// may be another daemon's, so the end is the lowest empty page any daemon has seen so far; a
 /// page past it is dropped if it arrives after the end is known. Two pages with the same items
 /// (a site that repeats its last page for every number past it) end the listing after the
-/// lower of them as soon as this daemon has seen both: each daemon writes at most two repeated
-/// pages (the first it sees, and a lower one that comes after it and might have been the
-/// last). Failed pages in a row (in the order they arrive) stop this daemon.
+/// lower of them as soon as this daemon has seen both. A repeated page that arrives after a
+/// higher one is still written, since it might be the listing's real last page; pages are
+/// taken in ascending order and queues keep their order, so only pages fetched or parsed at
+/// the same time arrive out of order, and each daemon writes at most one repeated page per
+/// crawler and parser thread. Failed pages in a row (in the order they arrive) stop this
+/// daemon.
 pub(crate) struct Unordered {
     /// The crawl's limits.
     pub limits: ListingLimits,
