@@ -255,3 +255,56 @@ fn verify_takes_other_crawlers_raw_links_as_the_base_makes_them() {
         r#"{"expected":50,"missing":1,"duplicated":0,"unexpected":1}"#
     );
 }
+
+#[test]
+fn demo_watch_checks_three_rounds_of_a_changing_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("watch.jsonl");
+    let out = run_bin(
+        &[
+            "demo",
+            "--watch",
+            "--pages",
+            "20",
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for line in [
+        "round 1: expected 500 new, 0 changed, 0 gone: 0 missing, 0 wrong (exact)",
+        "round 3 (nothing changed since round 2): 0 pages fetched, 20 not modified; 0 new, 0 \
+         changed, 0 gone, 501 unchanged",
+        "round 3: expected 0 new, 0 changed, 0 gone: 0 missing, 0 wrong (exact)",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in\n{stdout}");
+    }
+    // The file holds each round's events and nothing else: 500 new, then round 2's.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |round: u64, event: &str| {
+        lines
+            .iter()
+            .filter(|l| l["round"] == round && l["event"] == event)
+            .count()
+    };
+    assert_eq!(count(1, "new"), 500);
+    assert_eq!((count(2, "new"), count(2, "gone")), (3, 2));
+    let changed = count(2, "changed");
+    assert!(changed > 0, "1 % of 500 prices moved");
+    assert_eq!(lines.len(), 500 + 3 + 2 + changed);
+    assert!(stdout.contains(&format!(
+        "round 2: expected 3 new, {changed} changed, 2 gone: 0 missing, 0 wrong (exact)"
+    )));
+    assert!(dir.path().join("watch.db").is_file());
+}

@@ -377,12 +377,29 @@ fn bad_watch_configs_are_refused_naming_the_key() {
             http: http.to_string(),
             ..base.clone()
         };
-        let err = format!(
-            "{:#}",
-            pagecrawl::Config::from_toml(&env.config_toml(&k)).unwrap_err()
-        );
-        assert!(err.contains(says), "{output} {http}: {err}");
+        refused(&env, &k, says);
     }
+    // Watching a shared crawl: refused, pointing at what works.
+    let k = Knobs {
+        output: "key = \"link\"\n".to_string(),
+        extra: "[frontier]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:1/\"\nname = \"books\"\n"
+            .to_string(),
+        ..base.clone()
+    };
+    refused(
+        &env,
+        &k,
+        "`output.key` cannot be used with `frontier.kind = \"redis\"` yet",
+    );
+}
+
+/// Asserts that the config of `k` for `env` is refused with an error containing `says`.
+fn refused(env: &TestEnv, k: &Knobs, says: &str) {
+    let err = format!(
+        "{:#}",
+        pagecrawl::Config::from_toml(&env.config_toml(k)).unwrap_err()
+    );
+    assert!(err.contains(says), "{} {}: {err}", k.output, k.http);
 }
 
 #[test]

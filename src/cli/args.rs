@@ -100,6 +100,11 @@ pub struct DemoArgs {
     /// When the demo crawl syncs its output and state: page, batch or never.
     #[arg(long, default_value = "batch", value_name = "MODE", value_parser = ["page", "batch", "never"])]
     pub sync: String,
+    /// Watch the site over three service rounds while it changes (1 % of prices move, books
+    /// are taken down and added, then a round where every page answers 304), writing one line
+    /// per new, changed or gone book, and check each round's events against the site's changes.
+    #[arg(long, conflicts_with_all = ["follow", "serve", "verify"])]
+    pub watch: bool,
     /// Only serve the site, on --listen, until Ctrl-C.
     #[arg(long, conflicts_with = "verify")]
     pub serve: bool,

@@ -37,6 +37,9 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
     if args.serve {
         return serve(args.listen, args.pages, latency, args.follow, &shutdown);
     }
+    if args.watch {
+        return super::demo_watch::run(args.pages, &args.out, &shutdown, &output_lock);
+    }
     let opts = DemoOptions {
         pages: args.pages,
         out: args.out,

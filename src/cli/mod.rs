@@ -19,6 +19,8 @@ use service::Overrides;
 pub mod args;
 #[cfg(feature = "demo")]
 mod demo;
+#[cfg(feature = "demo")]
+mod demo_watch;
 #[cfg(feature = "metrics")]
 mod endpoint;
 #[cfg(feature = "metrics")]

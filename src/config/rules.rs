@@ -59,6 +59,15 @@ impl Config {
                  crawl is seeded once (see `pagecrawl seed`)"
             );
         }
+        if self.frontier != FrontierConfig::Local && self.output.key.is_some() {
+            // Each daemon's store would hold only the pages it crawled: a key listed on
+            // another daemon's page would look new here, or gone.
+            bail!(
+                "`output.key` cannot be used with `frontier.kind = \"redis\"` yet: the store \
+                 of last values is each daemon's own, so it cannot tell changed or gone items \
+                 across daemons; use `output.dedup` (shared through Redis) for new items only"
+            );
+        }
         let site_url = Url::parse(&self.site.url_of(self.site.first_page))
             .map_err(|err| anyhow!("`site.url` is not a valid URL: {err}"))?;
         let list_fields: Vec<String> = self.extract.field_names().map(str::to_string).collect();
