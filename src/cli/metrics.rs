@@ -28,9 +28,22 @@ struct Health {
     pages_failed: u64,
     pages_disallowed: u64,
     items_written: u64,
+    /// What the current (or, idle, the last) round of a watched listing (`output.key`)
+    /// found; all zero without a key.
+    changes: Changes,
     last_error: Option<String>,
     next_round_at: Option<String>,
     last_round_end: Option<String>,
+}
+
+/// The `/healthz` counts of a watched listing's round.
+#[derive(Debug, Serialize)]
+struct Changes {
+    new: u64,
+    changed: u64,
+    gone: u64,
+    unchanged: u64,
+    pages_not_modified: u64,
 }
 
 impl Status {
@@ -46,6 +59,13 @@ impl Status {
             pages_failed: now.map_or(0, |s| s.failed),
             pages_disallowed: now.map_or(0, |s| s.disallowed),
             items_written: inner.totals.items + now.map_or(0, |s| s.items),
+            changes: Changes {
+                new: now.map_or(0, |s| s.items_new),
+                changed: now.map_or(0, |s| s.items_changed),
+                gone: now.map_or(0, |s| s.items_gone),
+                unchanged: now.map_or(0, |s| s.items_unchanged),
+                pages_not_modified: now.map_or(0, |s| s.not_modified),
+            },
             last_error: inner.last_error.clone(),
             next_round_at: inner.next_round.map(rfc3339),
             last_round_end: inner.last_round_end.map(rfc3339),
@@ -168,9 +188,17 @@ mod tests {
         stats.detail_fetched(700);
         stats.file_downloaded(2048);
         stats.file_uptodate();
+        stats.watched(3, 2, 20, 1, 0, 4);
         status.round_started(4, stats.clone());
         let (code, body) = status.health();
         assert_eq!(code, 200);
+        assert!(
+            body.contains(
+                "\"changes\":{\"new\":3,\"changed\":2,\"gone\":1,\"unchanged\":20,\
+                 \"pages_not_modified\":4}"
+            ),
+            "{body}"
+        );
         assert!(
             body.contains("\"state\":\"crawling\",\"round\":4,\"pages_done\":1"),
             "{body}"
