@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::{Knobs, TestEnv, kill_9_cycles, num, run_bounded, summary_of};
-use demo_site::{Fault, SiteOptions, expected_detail, expected_items};
+use demo_site::{Fault, SiteOptions, detail_book, expected_detail, expected_items};
 use pagecrawl::{DetailError, ExitCode, FetchError, PageError, Shutdown};
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -114,7 +114,7 @@ fn check_lines(
         }
         for (i, (line, item)) in got.iter().zip(&want).enumerate() {
             let global = page * opts.page_size as u64 + i as u64;
-            let detail = expected_detail(&opts, global);
+            let detail = expected_detail(&opts, detail_book(&opts, global));
             assert_eq!(line["title"], item.title.as_str());
             assert_eq!(line["link"], item.link.as_str());
             assert_eq!(line["rating"], detail.rating.as_str(), "{line}");
@@ -149,6 +149,35 @@ fn every_item_gets_its_detail_fields_with_one_and_many_threads() {
             assert_eq!(env.site.requests_for_path(&path), 1, "{path}");
         }
     }
+}
+
+#[test]
+fn a_detail_page_many_items_link_to_is_fetched_once_per_round() {
+    // 100 books in pairs: 50 detail pages, each linked from two items, often on two pages
+    // crawled at the same time.
+    let env = TestEnv::new(SiteOptions {
+        pages: 4,
+        self_links: true,
+        detail_shared_by: 2,
+        ..SiteOptions::default()
+    });
+    let outcome = env.crawl(
+        &Knobs {
+            last_page: Some(3),
+            extra: follow_table(8),
+            ..Knobs::default()
+        },
+        LIMIT,
+    );
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    assert_eq!(check(&env).len(), 4);
+    let s = outcome.summary;
+    assert_eq!((s.items, s.detail_fetched), (100, 50));
+    for global in (0..100).step_by(2) {
+        let path = format!("/subject/{}/", 1_000_000 + global);
+        assert_eq!(env.site.requests_for_path(&path), 1, "{path}");
+    }
+    assert_eq!(env.site.requests_for_path("/subject/1000001/"), 0);
 }
 
 #[test]

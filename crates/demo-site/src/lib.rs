@@ -49,7 +49,7 @@ pub use options::{
     DEFAULT_PAGE_SIZE, DemoDetail, DemoImage, DemoItem, Edition, Fault, PastEnd, RobotsTxt,
     SiteOptions, TlsIdentity, Validators,
 };
-pub use pages::{expected_items, render_page};
+pub use pages::{detail_book, expected_items, render_page};
 use raw::accept_raw;
 pub use reply::SeenRequest;
 use reply::Shared;

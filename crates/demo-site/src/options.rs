@@ -30,6 +30,10 @@ pub struct SiteOptions {
     /// a summary and 1 to 3 images, some on the second host), instead of at book.example.
     /// Off by default, which keeps every listing page's bytes as they always were.
     pub self_links: bool,
+    /// Books in groups of this many link to one detail page, the first book's of the group (0
+    /// or 1: each book its own): 100 books linking to 50 detail pages, as quotes link to their
+    /// authors.
+    pub detail_shared_by: u64,
     /// With `self_links`: this site's origin (`http://127.0.0.1:<port>`), which item links and
     /// half of the images use. Filled in by [`crate::DemoSite::start`]; read, do not set.
     pub links_to: Option<String>,
@@ -151,6 +155,7 @@ impl Default for SiteOptions {
             past_end: PastEnd::Empty,
             slow: BTreeMap::new(),
             self_links: false,
+            detail_shared_by: 1,
             links_to: None,
             img_origin: None,
             path_faults: BTreeMap::new(),

@@ -34,12 +34,21 @@ pub fn expected_items(opts: &SiteOptions, page: u64) -> Vec<DemoItem> {
         .iter()
         .map(|book| DemoItem {
             title: book.title(),
-            link: book.link(&opts.links_to),
+            link: book.link(opts),
             rank: book.rank(),
             price: book.price_in(&opts.edition),
             tags: book.tags().iter().map(|t| t.to_string()).collect(),
         })
         .collect()
+}
+
+/// The book whose detail page book `global` links to: itself, or with
+/// [`SiteOptions::detail_shared_by`] = n the first of its group of n.
+pub fn detail_book(opts: &SiteOptions, global: u64) -> u64 {
+    match opts.detail_shared_by {
+        0 | 1 => global,
+        n => global - global % n,
+    }
 }
 
 /// The books `listed` (a page number) shows in the site's edition: its own, but those taken
@@ -91,7 +100,7 @@ pub fn render_page(opts: &SiteOptions, page: u64) -> String {
     out.push_str(DECOY_COMMENT);
     if let Some(listed) = listed {
         for book in books(opts, listed) {
-            book.render(&mut out, based, site, &book.price_in(&opts.edition));
+            book.render(&mut out, based, site, opts);
         }
     } else {
         out.push_str(EMPTY_LISTING);
@@ -263,9 +272,15 @@ impl Book {
 
     /// The link, unique across the site: on `links_to` (this site's own origin, see [`SiteOptions::links_to`]) or else on
     /// book.example; absolute once resolved against the odd pages' `<base href>`.
-    fn link(&self, links_to: &Option<String>) -> String {
-        let site = links_to.as_deref().unwrap_or(BOOK_SITE);
-        format!("{site}/subject/{}/", 1_000_000 + self.global)
+    fn link(&self, opts: &SiteOptions) -> String {
+        let site = opts.links_to.as_deref().unwrap_or(BOOK_SITE);
+        format!("{site}/subject/{}/", self.id(opts))
+    }
+
+    /// The id of the detail page the book links to: its own, or with
+    /// [`SiteOptions::detail_shared_by`] the first book's of its group.
+    fn id(&self, opts: &SiteOptions) -> u64 {
+        1_000_000 + detail_book(opts, self.global)
     }
 
     /// The price as a JSON number: pounds and pence.
@@ -296,9 +311,10 @@ impl Book {
     }
 
     /// Appends this book's table, laid out like a Douban Top 250 entry.
-    fn render(&self, out: &mut String, based: bool, site: &str, price: &str) {
+    fn render(&self, out: &mut String, based: bool, site: &str, opts: &SiteOptions) {
+        let price = &self.price_in(&opts.edition);
         let h = self.hash;
-        let id = 1_000_000 + self.global;
+        let id = self.id(opts);
         let i = self.on_page;
         let rank = self.rank();
         let rating = self.rating();
