@@ -528,3 +528,69 @@ fn a_store_older_than_its_journal_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn detail_fields_are_watched_and_an_unchanged_items_detail_page_is_asked_conditionally() {
+    // 100 books in pairs: 50 detail pages, each linked from two items.
+    let env = TestEnv::new(SiteOptions {
+        pages: 4,
+        self_links: true,
+        detail_shared_by: 2,
+        validators: Validators::ETag,
+        ..SiteOptions::default()
+    });
+    let k = Knobs {
+        extra: format!(
+            "{}[follow]\nfield = \"link\"\ncrawlers = 4\n[follow.fields]\n\
+             rating = \"strong.rating_num\"\nsummary = \"div.intro p\"\n",
+            knobs(Some(3)).extra
+        ),
+        ..knobs_with(Some(3), "key = \"title\"\nchanges = true\n")
+    };
+    let first = round(&env, &k);
+    assert_eq!(first.exit_code(), ExitCode::Success, "{first:?}");
+    assert_eq!(
+        (first.summary.items_new, first.summary.detail_fetched),
+        (100, 50)
+    );
+    let opts = env.site.options();
+    let r1 = events(&env, 1);
+    for line in &r1["new"] {
+        let title = line["title"].as_str().unwrap();
+        let global = (0..100)
+            .find(|&g| expected_items(&opts, g / 25)[(g % 25) as usize].title == title)
+            .unwrap();
+        let detail = demo_site::expected_detail(&opts, demo_site::detail_book(&opts, global));
+        assert_eq!(line["rating"], detail.rating.as_str(), "{line}");
+        assert_eq!(line["summary"], detail.summary.as_str(), "{line}");
+    }
+    // Round 2: one price on page 0 moved. Page 0 is fetched again, and the detail pages of
+    // its items are asked with their ETags: 13 answers of 304 beside the other three list
+    // pages'; the one changed item is the only event, its detail fields kept.
+    let answered = env.site.not_modified_answers();
+    env.site.set_edition(Edition {
+        number: 1,
+        prices: BTreeMap::from([(6, "99.99".to_string())]),
+        ..Edition::default()
+    });
+    let second = round(&env, &k);
+    assert_eq!(second.exit_code(), ExitCode::Success, "{second:?}");
+    let s = &second.summary;
+    assert_eq!(
+        (s.items_changed, s.items_unchanged, s.items_new),
+        (1, 99, 0)
+    );
+    assert_eq!(
+        (s.not_modified, s.detail_not_modified, s.detail_fetched),
+        (3, 13, 0)
+    );
+    assert_eq!(env.site.not_modified_answers() - answered, 3 + 13);
+    let r2 = events(&env, 2);
+    assert_eq!(r2.len(), 1, "{r2:?}");
+    let changed = &r2["changed"];
+    assert_eq!(changed.len(), 1);
+    assert_eq!(changed[0]["changed"], serde_json::json!(["price"]));
+    assert_eq!(changed[0]["price"], 99.99);
+    let detail = demo_site::expected_detail(&opts, 6);
+    assert_eq!(changed[0]["rating"], detail.rating.as_str());
+}
