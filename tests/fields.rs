@@ -233,6 +233,34 @@ fn the_items_own_text_and_css_errors_in_our_words() {
             "class = { css = \"a\", all = \"yes\" }",
             "`extract.fields.class.all` must be true or false, got string",
         ),
+        // Scrapy's and XPath's ways of writing a selector: what to write instead.
+        (
+            "text = { }",
+            "text = \"span::text\"",
+            "`extract.fields.text` = \"span::text\": `::text` is Scrapy's; an element's text \
+             is what a field takes by default: write \"span\"",
+        ),
+        (
+            "class = \"@class\"",
+            "class = \"::attr(class)\"",
+            "`extract.fields.class` = \"::attr(class)\": `::attr(class)` is Scrapy's; an \
+             attribute is written after `@`: \"@class\"",
+        ),
+        (
+            "class = \"@class\"",
+            "class = { css = \"a::attr(href)\" }",
+            "an attribute is written as `attr`: css = \"a\", attr = \"href\"",
+        ),
+        (
+            "item = \"span.price\"",
+            "item = \"//span[@class='price']\"",
+            "`extract.item`: \"//span[@class='price']\" looks like XPath; selectors are CSS",
+        ),
+        (
+            "text = { }",
+            "text = { css = \"b\", text = \"verbatim\" }",
+            "`extract.fields.text.text` must be \"collapsed\"",
+        ),
     ] {
         std::fs::write(&path, config.replace(from, to)).unwrap();
         let out = run_bin(&["check", "--config", path.to_str().unwrap()], LIMIT);

@@ -16,6 +16,8 @@ pub(super) struct DomField {
     pub(super) attr: Option<String>,
     /// Every match, not only the first.
     pub(super) all: bool,
+    /// The text as written, not collapsed.
+    pub(super) raw_text: bool,
 }
 
 /// Every item of `html` in the order scraper selects them (document order), and the document's
@@ -81,6 +83,7 @@ fn read(field: &DomField, target: ElementRef<'_>) -> Option<String> {
             let attrs = element.attrs.iter().map(|(name, value)| (name, &**value));
             get_attribute(&element.name, attrs, attr).map(str::to_string)
         }
+        None if field.raw_text => Some(target.text().collect()),
         None => Some(collapse_whitespace(target.text())),
     }
 }

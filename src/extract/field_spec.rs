@@ -15,7 +15,7 @@
 
 use regex::{Regex, RegexBuilder};
 
-use crate::extract::selector_check::check_selector;
+use crate::extract::selector_check::{check_selector, scrapy_habit};
 
 /// The longest `css`, `attr` or `re` accepted, in bytes: the same bound as the short form's.
 pub const MAX_PART_BYTES: usize = 1024;
@@ -25,7 +25,7 @@ pub const MAX_PART_BYTES: usize = 1024;
 const MAX_REGEX_BYTES: usize = 1 << 20;
 
 /// The keys a field's table may hold.
-const TABLE_KEYS: [&str; 5] = ["css", "attr", "all", "re", "type"];
+const TABLE_KEYS: [&str; 6] = ["css", "attr", "all", "text", "re", "type"];
 
 /// What a field's values are converted to, after `re`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +112,9 @@ pub struct FieldSpec {
     pub attr: Option<String>,
     /// Every match in document order (a JSON array), instead of the first match.
     pub all: bool,
+    /// The element's text as written (`text = "raw"`), every space and line break kept,
+    /// instead of its words joined by single spaces (the default, `text = "collapsed"`).
+    pub raw_text: bool,
     /// Applied to each raw value: its first capture group, else its whole match.
     pub re: Option<Regex>,
     /// What the value becomes: from `type`, else [`Kind::Url`] or [`Kind::Srcset`] for a URL
@@ -162,6 +165,9 @@ impl FieldSpec {
     /// The short form: `css`, `css@attr` or `@attr`. The last `@` starts the attribute only
     /// when an attribute name follows it, so `a[href*="@"]` is a selector.
     fn from_short(key: &str, short: &str) -> Result<FieldSpec, String> {
+        if let Some(instead) = scrapy_habit(short, true) {
+            return Err(format!("`{key}` = {short:?}: {instead}"));
+        }
         let (css, attr) = match short.rsplit_once('@') {
             Some((_, attr)) if attr.trim().is_empty() => {
                 return Err(format!("`{key}`: no attribute name after `@` in {short:?}"));
@@ -185,7 +191,7 @@ impl FieldSpec {
     fn from_table(key: &str, table: &toml::Table) -> Result<FieldSpec, String> {
         if let Some(unknown) = table.keys().find(|k| !TABLE_KEYS.contains(&k.as_str())) {
             return Err(format!(
-                "`{key}`: unknown key `{unknown}` (a field's table takes css, attr, all, re and type)"
+                "`{key}`: unknown key `{unknown}` (a field's table takes css, attr, all, text, re and type)"
             ));
         }
         let text = |part: &str| -> Result<Option<&str>, String> {
@@ -209,6 +215,11 @@ impl FieldSpec {
             }
         };
         let css = text("css")?;
+        if let Some(css) = css
+            && let Some(instead) = scrapy_habit(css, false)
+        {
+            return Err(format!("`{key}.css` = {css:?}: {instead}"));
+        }
         if css.is_some_and(|css| css.trim().is_empty()) {
             return Err(format!(
                 "`{key}.css` is empty: leave `css` out to take the item element itself"
@@ -222,7 +233,24 @@ impl FieldSpec {
                 "`{key}.attr` is not an attribute name: {attr:?} (no spaces, quotes, `=`, `>` or `/`)"
             ));
         }
+        let raw_text = match text("text")? {
+            None | Some("collapsed") => false,
+            Some("raw") => true,
+            Some(other) => {
+                return Err(format!(
+                    "`{key}.text` must be \"collapsed\" (the words, one space between them) or \
+                     \"raw\" (the text as written), got {other:?}"
+                ));
+            }
+        };
+        if raw_text && attr.is_some() {
+            return Err(format!(
+                "`{key}`: `text = \"raw\"` is for an element's text, and `attr` takes an \
+                 attribute as written already; drop one"
+            ));
+        }
         let mut spec = FieldSpec::build(key, css, attr, all, text("re")?, text("type")?)?;
+        spec.raw_text = raw_text;
         spec.source = canonical_table(table);
         Ok(spec)
     }
@@ -273,6 +301,7 @@ impl FieldSpec {
             css: css.map(|css| css.trim().to_string()),
             attr: attr.map(str::to_string),
             all,
+            raw_text: false,
             re,
             kind,
             source: String::new(),

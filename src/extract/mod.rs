@@ -33,7 +33,7 @@ pub use stream::Reading;
 pub use values::Value;
 
 use limits::Budget;
-use selector_check::check_selector;
+use selector_check::{check_selector, xpath_hint};
 
 /// One extracted item: the field values in config order.
 pub type Item = Vec<Value>;
@@ -134,6 +134,9 @@ impl Extractor {
         fields: Vec<(String, FieldSpec)>,
         engine: Engine,
     ) -> Result<Extractor> {
+        if let Some(instead) = xpath_hint(item) {
+            return Err(anyhow!("`extract.item`: {instead}"));
+        }
         let item_selector = check_selector(item).map_err(|err| anyhow!("`extract.item`: {err}"))?;
         if fields.is_empty() {
             return Err(anyhow!("`[extract.fields]` must name at least one field"));
@@ -155,6 +158,7 @@ impl Extractor {
                 selector,
                 attr: spec.attr.clone(),
                 all: spec.all,
+                raw_text: spec.raw_text,
             });
         }
         let plan_fields: Vec<stream::PlanField<'_>> = fields
@@ -165,8 +169,15 @@ impl Extractor {
                 all: spec.all,
             })
             .collect();
+        let raw = fields.iter().find(|(_, spec)| spec.raw_text);
         let (stream, no_stream) = match engine {
             Engine::Dom => (None, None),
+            // The stream engine keeps each captured text collapsed as it reads it, shared by
+            // every field that takes it; text as written is the tree's.
+            Engine::Stream if raw.is_some() => (
+                None,
+                raw.map(|(name, _)| format!("`extract.fields.{name}` keeps its text raw")),
+            ),
             Engine::Stream => match stream::Plan::new(item, &plan_fields) {
                 Ok(plan) => (Some(plan), None),
                 Err(why) => (None, Some(why)),
@@ -355,6 +366,37 @@ mod tests {
                 vec![s("Tom & Jerry"), s("/2"), s("second")],
                 vec![None, None, None],
             ]
+        );
+    }
+
+    #[test]
+    fn raw_text_keeps_the_text_as_written_on_the_tree() {
+        let field = |text: &str| {
+            let value: toml::Value = toml::from_str::<toml::Table>(&format!("f = {text}"))
+                .unwrap()
+                .remove("f")
+                .unwrap();
+            FieldSpec::from_toml("quote", &value).unwrap()
+        };
+        let fields = vec![
+            ("raw".to_string(), field("{ css = \"p\", text = \"raw\" }")),
+            ("words".to_string(), field("\"p\"")),
+            ("own".to_string(), field("{ text = \"raw\" }")),
+        ];
+        let ex = Extractor::from_specs("div.q", fields, Engine::Stream).unwrap();
+        assert_eq!(
+            ex.stream_unavailable(),
+            Some("`extract.fields.raw` keeps its text raw")
+        );
+        let html = "<div class=q><p>  “To be,\n   or not” <b>to</b>  be </p></div>";
+        let items = ex.extract(html).unwrap().items;
+        assert_eq!(
+            items,
+            vec![vec![
+                s("  “To be,\n   or not” to  be "),
+                s("“To be, or not” to be"),
+                s("  “To be,\n   or not” to  be "),
+            ]]
         );
     }
 

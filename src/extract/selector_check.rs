@@ -70,6 +70,55 @@ pub fn check_selector(source: &str) -> Result<Selector, SelectorError> {
     Err(error_at(source, at, reason))
 }
 
+/// What a selector that comes from Scrapy or XPath habits should be written as, or `None` if it
+/// shows none. `short` is whether it is a field's short form (`"a@href"`), where an attribute
+/// is written after `@`, rather than a `css` key beside `attr`.
+///
+/// Scrapy writes `span.text::text` and `a::attr(href)`; the CSS parser rightly calls those
+/// unknown pseudo-elements, which tells a Scrapy user nothing about what to write instead.
+pub fn scrapy_habit(source: &str, short: bool) -> Option<String> {
+    if let Some(hint) = xpath_hint(source) {
+        return Some(hint);
+    }
+    let text = source.trim();
+    if let Some(css) = text.strip_suffix("::text") {
+        let css = css.trim();
+        let instead = if css.is_empty() {
+            "{ }".to_string()
+        } else {
+            format!("{css:?}")
+        };
+        return Some(format!(
+            "`::text` is Scrapy's; an element's text is what a field takes by default: write \
+             {instead}"
+        ));
+    }
+    let (css, rest) = text.split_once("::attr(")?;
+    let attr = rest.strip_suffix(')')?.trim();
+    let css = css.trim();
+    let instead = match (short, css.is_empty()) {
+        (true, _) => format!("\"{css}@{attr}\""),
+        (false, true) => format!("attr = {attr:?}"),
+        (false, false) => format!("css = {css:?}, attr = {attr:?}"),
+    };
+    Some(format!(
+        "`::attr({attr})` is Scrapy's; an attribute is written {}: {instead}",
+        if short { "after `@`" } else { "as `attr`" }
+    ))
+}
+
+/// What to write instead of a selector that looks like XPath (`//div`, `./span`), or `None`.
+pub fn xpath_hint(source: &str) -> Option<String> {
+    let text = source.trim();
+    let xpath = text.starts_with('/') || text.starts_with("./") || text.starts_with("(/");
+    xpath.then(|| {
+        format!(
+            "{text:?} looks like XPath; selectors are CSS: `//div[@class=\"q\"]` is \
+             \"div.q\", `//a/@href` is \"a@href\""
+        )
+    })
+}
+
 /// A selector parse error, as scraper's parser reports it.
 type ErrorKind = cssparser::ParseErrorKind<SelectorParseErrorKind>;
 
@@ -252,6 +301,21 @@ mod tests {
         let long = format!("div{}", ".x".repeat(30) + " >");
         let err = check_selector(&long).unwrap_err();
         assert_eq!((err.column, err.near.as_str()), (long.len(), ">"));
+    }
+
+    #[test]
+    fn scrapy_and_xpath_habits_get_what_to_write_instead() {
+        let says = |source: &str, short: bool| scrapy_habit(source, short).unwrap();
+        assert!(says("span.text::text", true).ends_with("write \"span.text\""));
+        assert!(says("::text", true).ends_with("write { }"));
+        assert!(says("a::attr(href)", true).ends_with("after `@`: \"a@href\""));
+        assert!(says("a.tag::attr( href )", false).ends_with("css = \"a.tag\", attr = \"href\""));
+        assert!(says("::attr(src)", false).ends_with("as `attr`: attr = \"src\""));
+        assert!(says("//div[@class=\"q\"]", true).contains("looks like XPath; selectors are CSS"));
+        assert!(says("./span", true).contains("looks like XPath"));
+        for css in ["span.text", "a[href$=\"::text\"] b", "div:not(.x)", "a"] {
+            assert_eq!(scrapy_habit(css, true), None, "{css}");
+        }
     }
 
     #[test]
