@@ -90,6 +90,8 @@ fn metrics_match_the_summary_and_health_reflects_the_state() {
         sent.elapsed()
     );
     assert!(log.contains("stop requested while idle"), "{log}");
+    // Only what happens: nothing is in flight while idle.
+    assert!(!log.contains("finishing pages in flight"), "{log}");
 }
 
 #[test]

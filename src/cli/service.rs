@@ -120,11 +120,15 @@ pub fn run(
     };
     let mut rounds_run = 0u64;
     let code = loop {
-        if let (Some(at), Some(reloads)) = (next_round, &reloads)
-            && !wait_for_round(at, path, overrides, &mut config, &status, shutdown, reloads)
-        {
-            info!("stop requested while idle between rounds: exiting");
-            break ExitCode::Success;
+        if let (Some(at), Some(reloads)) = (next_round, &reloads) {
+            reloads.set_idle(true);
+            let go_on =
+                wait_for_round(at, path, overrides, &mut config, &status, shutdown, reloads);
+            reloads.set_idle(false);
+            if !go_on {
+                info!("stop requested while idle between rounds: exiting");
+                break ExitCode::Success;
+            }
         }
         let outcome = match pagecrawl::run_with(&config, shutdown, output_lock, &options) {
             Ok(outcome) => outcome,

@@ -1,6 +1,9 @@
 //! The signal handlers: SIGINT and SIGTERM raise the [`Shutdown`] flag (a second one exits at
 //! once, whole lines only), SIGHUP asks the service to read its config again.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use anyhow::Context as _;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use log::{info, warn};
@@ -10,9 +13,15 @@ use pagecrawl::{ExitCode, OutputLock, Shutdown};
 /// most one is kept waiting, since two reloads in a row read the same file. A scheduled service
 /// listens; dropping this makes SIGHUP a logged no-op (a one-off crawl has nothing to reload).
 #[derive(Debug)]
-pub struct ReloadRequests(Receiver<()>);
+pub struct ReloadRequests(Receiver<()>, Arc<AtomicBool>);
 
 impl ReloadRequests {
+    /// Tells the signal thread whether the service is idle between rounds, so that a stop
+    /// says what it does: nothing is in flight while idle, and the service exits at once.
+    pub fn set_idle(&self, idle: bool) {
+        self.1.store(idle, Ordering::SeqCst);
+    }
+
     /// Ready when a reload was requested, for `select!`.
     pub fn receiver(&self) -> &Receiver<()> {
         &self.0
@@ -38,6 +47,8 @@ pub fn install(shutdown: Shutdown, output: OutputLock) -> anyhow::Result<ReloadR
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
         .context("installing the SIGINT/SIGTERM/SIGHUP handlers")?;
     let (reload_tx, reload_rx) = crossbeam_channel::bounded(1);
+    let idle = Arc::new(AtomicBool::new(false));
+    let idle_seen = Arc::clone(&idle);
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -48,7 +59,10 @@ pub fn install(shutdown: Shutdown, output: OutputLock) -> anyhow::Result<ReloadR
                     continue;
                 }
                 stops += 1;
-                if stops == 1 {
+                if stops == 1 && idle_seen.load(Ordering::SeqCst) {
+                    // The service's loop logs that it exits; there is nothing to finish.
+                    shutdown.request();
+                } else if stops == 1 {
                     warn!(
                         "interrupted: finishing pages in flight and writing every fetched page \
                          (interrupt again to exit at once)"
@@ -62,7 +76,7 @@ pub fn install(shutdown: Shutdown, output: OutputLock) -> anyhow::Result<ReloadR
             }
         })
         .context("spawning the signal thread")?;
-    Ok(ReloadRequests(reload_rx))
+    Ok(ReloadRequests(reload_rx, idle))
 }
 
 /// Passes a SIGHUP on to whoever reloads the config, saying what will happen.
