@@ -484,6 +484,10 @@ impl Client {
             {
                 return FetchResult::Untrusted(why);
             }
+            // No connection at all: the site is down, which its pages will say.
+            Err(err @ FetchError::Network(_)) => {
+                return FetchResult::NoConnection(format!("{robots_url}: {err}"));
+            }
             Err(err) => return FetchResult::Unreachable(format!("{robots_url}: {err}")),
         };
         let status = response.status().as_u16();

@@ -35,6 +35,10 @@ pub enum FetchError {
     /// The server answered `304 Not Modified` to a request that sent no validator: there is
     /// no earlier copy to keep, and no body.
     NotModifiedUnasked,
+    /// No connection could be made for the site's robots.txt (refused, reset, no such host)
+    /// in any of its attempts: the site is down, so the page was not asked for. The robots.txt URL and
+    /// the last failure.
+    SiteDown(String),
     /// Shutdown was requested while waiting to (re)try; the page was not fetched.
     Interrupted,
 }
@@ -53,6 +57,7 @@ impl FetchError {
             | FetchError::Other(_)
             | FetchError::Store(_)
             | FetchError::NotModifiedUnasked
+            | FetchError::SiteDown(_)
             | FetchError::Interrupted => false,
         }
     }
@@ -95,6 +100,10 @@ impl fmt::Display for FetchError {
                 f,
                 "answered 304 Not Modified to a request that sent no If-None-Match or \
                  If-Modified-Since: there is no earlier copy of the page to keep"
+            ),
+            FetchError::SiteDown(why) => write!(
+                f,
+                "the site is unreachable: its robots.txt got no answer ({why})"
             ),
             FetchError::Interrupted => write!(f, "interrupted by shutdown"),
         }

@@ -43,8 +43,10 @@ pub enum FetchResult {
         /// The body, or its first [`MAX_ROBOTS_BYTES`].
         body: Vec<u8>,
     },
-    /// No response: no connection, DNS failure, a timeout, a body cut short.
+    /// No usable response: a timeout, a body cut short or badly encoded.
     Unreachable(String),
+    /// No connection could be made at all (refused, reset, no such host): the site is down.
+    NoConnection(String),
     /// The origin's own TLS certificate was refused (expired, wrong name, unknown issuer):
     /// no page of that origin can be fetched either, so the rules are left open and each
     /// page fails on its own with the certificate error, which names what is wrong, instead
@@ -75,6 +77,9 @@ pub enum Source {
         attempts: u32,
         /// Why the last one failed.
         last: String,
+        /// Whether the last attempt could not connect at all (refused, reset, no such host):
+        /// the site is down, which is not a robots.txt matter.
+        no_answer: bool,
     },
     /// A stop came first: all disallowed, since nothing may be fetched any more.
     Interrupted,
@@ -90,7 +95,7 @@ impl fmt::Display for Source {
         match self {
             Source::File { status, bytes } => write!(f, "fetched ({status}, {bytes} bytes)"),
             Source::Missing { status } => write!(f, "none ({status}): everything allowed"),
-            Source::Unreachable { attempts, last } => write!(
+            Source::Unreachable { attempts, last, .. } => write!(
                 f,
                 "unreachable after {attempts} attempts ({last}): everything disallowed this round"
             ),
@@ -160,6 +165,20 @@ impl RobotsRules {
     /// those of its origin).
     pub fn allowed(&self, url: &Url) -> bool {
         self.robots.is_url_allowed(url)
+    }
+
+    /// Why no connection could be made for the site's robots.txt (refused, reset, no such
+    /// host), if that is why everything is disallowed: then the site is down, and its pages
+    /// fail with that reason rather than count as disallowed.
+    pub fn site_down(&self) -> Option<&str> {
+        match &self.source {
+            Source::Unreachable {
+                last,
+                no_answer: true,
+                ..
+            } => Some(last),
+            _ => None,
+        }
     }
 
     /// The file's `Crawl-delay` for our group, at most [`MAX_CRAWL_DELAY`].
@@ -310,15 +329,17 @@ impl RobotsCache {
         mut fetch: impl FnMut(&Url, u32) -> FetchResult,
     ) -> RobotsRules {
         let mut last = String::new();
+        let mut no_answer = false;
         for attempt in 1..=self.attempts.get() {
             match fetch(robots_url, attempt) {
                 FetchResult::Response { status, body } => {
                     match RobotsRules::from_response(status, &body, &self.user_agent) {
                         RobotsDecision::Rules(rules) => return rules,
-                        RobotsDecision::Retry(why) => last = why,
+                        RobotsDecision::Retry(why) => (last, no_answer) = (why, false),
                     }
                 }
-                FetchResult::Unreachable(why) => last = why,
+                FetchResult::Unreachable(why) => (last, no_answer) = (why, false),
+                FetchResult::NoConnection(why) => (last, no_answer) = (why, true),
                 FetchResult::Untrusted(why) => {
                     return RobotsRules::allow_all(Source::Untrusted(why));
                 }
@@ -328,6 +349,7 @@ impl RobotsCache {
         RobotsRules::disallow_all(Source::Unreachable {
             attempts: self.attempts.get(),
             last,
+            no_answer,
         })
     }
 }
@@ -482,7 +504,8 @@ mod tests {
             down.source(),
             &Source::Unreachable {
                 attempts: 3,
-                last: "server error 500".into()
+                last: "server error 500".into(),
+                no_answer: false,
             }
         );
         // The round remembers it: no new fetch until the next round.

@@ -49,19 +49,24 @@ impl Crawler {
     }
 
     /// Whether robots.txt lets the crawler fetch `url` (always, with `http.robots = false`);
-    /// `None` when a stop came first, so the page is not crawled rather than disallowed.
-    fn robots_allow(&self, url: &str) -> Option<bool> {
+    /// `None` when a stop came first, so the page is not crawled rather than disallowed. A
+    /// robots.txt that got no answer at all means the site is down: that is the page's
+    /// failure, not a robots.txt refusal.
+    fn robots_allow(&self, url: &str) -> Option<Result<bool, FetchError>> {
         let Ok(parsed) = Url::parse(url) else {
             // The fetch reports the bad URL, as it always has.
-            return Some(true);
+            return Some(Ok(true));
         };
         let Some(rules) = self.client.robots_rules(&parsed, &self.stage.shutdown) else {
-            return Some(true);
+            return Some(Ok(true));
         };
         if self.stage.shutdown.is_requested() {
             return None;
         }
-        Some(rules.allowed(&parsed))
+        if let Some(why) = rules.site_down() {
+            return Some(Err(FetchError::SiteDown(why.to_string())));
+        }
+        Some(Ok(rules.allowed(&parsed)))
     }
 
     /// Fetches pages until the `pages` channel is disconnected and drained, or no parser is left.
@@ -122,13 +127,14 @@ impl Crawler {
         } = &self.stage;
         let ask = self.validators.as_ref().and_then(|known| known.get(url));
         let response = match self.robots_allow(url) {
-            Some(true) => self.client.fetch_if_changed(
+            Some(Ok(true)) => self.client.fetch_if_changed(
                 url,
                 ask.unwrap_or(&Validators::default()),
                 shutdown,
                 stats,
             ),
-            Some(false) => {
+            Some(Err(site_down)) => Err(site_down),
+            Some(Ok(false)) => {
                 debug!("page {page} ({url}): disallowed by robots.txt");
                 return Some((Err(NoContent::Disallowed), Validators::default()));
             }
