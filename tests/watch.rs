@@ -61,6 +61,22 @@ fn round(env: &TestEnv, k: &Knobs) -> Outcome {
         .expect("the round starts")
 }
 
+/// One round that must fail to start: its error, with its causes.
+fn round_error(env: &TestEnv, k: &Knobs) -> String {
+    let options = RunOptions {
+        scheduled: true,
+        observer: None,
+    };
+    let err = pagecrawl::run_with(
+        &env.config(k),
+        &Shutdown::new(),
+        &OutputLock::default(),
+        &options,
+    )
+    .unwrap_err();
+    format!("{err:#}")
+}
+
 /// The output's event lines of round `n`, by event name, each as JSON.
 fn events(env: &TestEnv, n: u64) -> BTreeMap<String, Vec<serde_json::Value>> {
     let mut out: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
@@ -410,17 +426,7 @@ fn a_store_of_another_crawl_or_program_is_refused_untouched() {
     let db = env.dir.path().join("out/items.db");
     // Another key: refused, with the --fresh hint.
     let other = knobs_with(Some(1), "key = \"title\"\nchanges = true\n");
-    let err = pagecrawl::run_with(
-        &env.config(&other),
-        &Shutdown::new(),
-        &OutputLock::default(),
-        &RunOptions {
-            scheduled: true,
-            observer: None,
-        },
-    )
-    .unwrap_err();
-    let err = format!("{err:#}");
+    let err = round_error(&env, &other);
     assert!(
         err.contains("made for another crawl") && err.contains("--fresh"),
         "{err}"
@@ -431,17 +437,7 @@ fn a_store_of_another_crawl_or_program_is_refused_untouched() {
         another_db(),
     ] {
         std::fs::write(&db, &bytes).unwrap();
-        let err = pagecrawl::run_with(
-            &env.config(&k),
-            &Shutdown::new(),
-            &OutputLock::default(),
-            &RunOptions {
-                scheduled: true,
-                observer: None,
-            },
-        )
-        .unwrap_err();
-        let err = format!("{err:#}");
+        let err = round_error(&env, &k);
         assert!(err.contains("items.db"), "{err}");
         assert_eq!(std::fs::read(&db).unwrap(), bytes, "nothing overwritten");
     }
@@ -512,17 +508,7 @@ fn a_store_older_than_its_journal_is_refused() {
         .filter(|l| !l.contains("\"roundend\""))
         .collect();
     std::fs::write(env.state_path(), format!("{}\n", kept.join("\n"))).unwrap();
-    let err = pagecrawl::run_with(
-        &env.config(&k),
-        &Shutdown::new(),
-        &OutputLock::default(),
-        &RunOptions {
-            scheduled: true,
-            observer: None,
-        },
-    )
-    .unwrap_err();
-    let err = format!("{err:#}");
+    let err = round_error(&env, &k);
     assert!(
         err.contains("lacks commits") && err.contains("--fresh"),
         "{err}"
