@@ -119,13 +119,7 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
     let _owner = OwnerLock::acquire(&config.output)?;
     // A demo starts from an empty file and no state, so that its check below is meaningful.
     for path in [&config.output.path, &config.output.state] {
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => {
-                return Err(err).with_context(|| format!("removing old {}", path.display()));
-            }
-        }
+        remove_old(path)?;
     }
 
     if opts.follow == Follow::DetailAndFiles {
@@ -178,6 +172,15 @@ fn print_summary(opts: &DemoOptions, s: &pagecrawl::stats::Summary, files: &Path
             files.display(),
             s.files_uptodate
         );
+    }
+}
+
+/// Removes what an earlier demo left at `path`, if anything.
+pub(super) fn remove_old(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("removing old {}", path.display())),
     }
 }
 

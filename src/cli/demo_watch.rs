@@ -8,7 +8,7 @@
 //! editions imply: no event missing, none twice, none that the site did not cause.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -18,6 +18,7 @@ use demo_site::{DemoSite, Edition, SiteOptions, Validators, expected_items};
 use pagecrawl::config::demo_toml;
 use pagecrawl::{Config, ExitCode, OutputLock, OwnerLock, RunOptions, Shutdown};
 
+use super::demo::remove_old;
 use super::watch::Watch;
 
 /// The books of one edition: link → price, as the site lists them.
@@ -56,7 +57,7 @@ pub fn run(
     );
     let config = watch_config(&site.url_template(), pages, out)?;
     let _owner = OwnerLock::acquire(&config.output)?;
-    remove_old(&config)?;
+    remove_earlier_run(&config)?;
     let second = second_edition(pages);
     let rounds: [(&str, Edition); 3] = [
         ("the first edition: every book is new", Edition::default()),
@@ -123,24 +124,15 @@ fn watch_config(url_template: &str, pages: u64, out: &Path) -> Result<Config> {
     Config::from_toml(&text).context("the built-in demo config with [schedule] and output.key")
 }
 
-/// Removes what an earlier `demo --watch` left: the events, the journal and the store (a
-/// demo starts from nothing, so that its check is meaningful).
-fn remove_old(config: &Config) -> Result<()> {
-    let store = &config.output.store;
-    let mut paths: Vec<PathBuf> = vec![config.output.path.clone(), config.output.state.clone()];
+/// Removes what an earlier `demo --watch` left: the events, the journal and the store with
+/// its WAL files (a demo starts from nothing, so that its check is meaningful).
+fn remove_earlier_run(config: &Config) -> Result<()> {
+    remove_old(&config.output.path)?;
+    remove_old(&config.output.state)?;
     for suffix in ["", "-wal", "-shm"] {
-        let mut name = store.as_os_str().to_owned();
+        let mut name = config.output.store.as_os_str().to_owned();
         name.push(suffix);
-        paths.push(PathBuf::from(name));
-    }
-    for path in paths {
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => {
-                return Err(err).with_context(|| format!("removing old {}", path.display()));
-            }
-        }
+        remove_old(Path::new(&name))?;
     }
     Ok(())
 }

@@ -170,15 +170,15 @@ impl Extractor {
             })
             .collect();
         let raw = fields.iter().find(|(_, spec)| spec.raw_text);
-        let (stream, no_stream) = match engine {
-            Engine::Dom => (None, None),
+        let (stream, no_stream) = match (engine, raw) {
+            (Engine::Dom, _) => (None, None),
             // The stream engine keeps each captured text collapsed as it reads it, shared by
             // every field that takes it; text as written is the tree's.
-            Engine::Stream if raw.is_some() => (
+            (Engine::Stream, Some((name, _))) => (
                 None,
-                raw.map(|(name, _)| format!("`extract.fields.{name}` keeps its text raw")),
+                Some(format!("`extract.fields.{name}` keeps its text raw")),
             ),
-            Engine::Stream => match stream::Plan::new(item, &plan_fields) {
+            (Engine::Stream, None) => match stream::Plan::new(item, &plan_fields) {
                 Ok(plan) => (Some(plan), None),
                 Err(why) => (None, Some(why)),
             },
