@@ -531,35 +531,3 @@ fn a_pipe_output_with_its_state_set_gets_every_item_each_run_and_is_never_moved(
         ]
     );
 }
-
-#[test]
-fn a_site_that_is_down_is_reported_as_down_not_as_a_robots_txt_problem() {
-    let env = TestEnv::with_pages(1);
-    // A port nothing listens on: bound, then closed.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let live = env.site.addr().to_string();
-    let config = env
-        .config_toml(&Knobs {
-            last_page: Some(29),
-            retries: 1,
-            ..Knobs::default()
-        })
-        .replace(&live, &dead.to_string());
-    assert!(config.contains(&dead.to_string()), "{config}");
-    let path = env.dir.path().join("down.toml");
-    std::fs::write(&path, config).unwrap();
-    let out = run_bin(&["run", "--config", path.to_str().unwrap()], LIMIT);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "the site is unreachable: its robots.txt got no answer (http://{dead}/robots.txt"
-        )),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("http.robots = false"), "{stderr}");
-    assert!(!stderr.contains("disallowed every page"), "{stderr}");
-}

@@ -1,14 +1,15 @@
 //! The end of a listing: a known range goes on past an empty page; "until empty" writes exactly
 //! the pages before the end whatever the thread counts, warns about a first page that is already
 //! past it, stops a listing that fails or never ends (exit 3), and ends one that repeats its last
-//! page. A terminal shows progress whether or not the range is known.
+//! page; once the end is known, pages past it are neither requested nor counted as undone. A terminal shows progress whether or not the range is known.
 
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
-use common::{Knobs, TestEnv, check_pages, num, run_bin, summary_of};
+use common::{Knobs, TestEnv, check_pages, num, run_bin, spawn_bin, summary_of, wait_bounded};
 use demo_site::{Fault, PastEnd, SiteOptions};
 use pagecrawl::ExitCode;
 use pagecrawl::config::Config;
@@ -439,4 +440,40 @@ fn until_empty_survives_kill_9() {
     assert_eq!(pages_written(&env), (0..300).collect::<Vec<_>>());
     assert_eq!(items.len(), 300 * 25);
     assert!(kills >= 3, "only {kills} kills landed mid-crawl");
+}
+
+#[test]
+fn once_the_end_is_known_pages_waiting_for_their_turn_are_not_requested_nor_counted_undone() {
+    // With `delay_ms`, the crawlers holding pages past the end are waiting for their turn when
+    // page 6 ends the listing. They must not send those requests, and a Ctrl-C that comes
+    // meanwhile must not count pages that do not exist as "not crawled".
+    let env = TestEnv::with_pages(6);
+    let knobs = Knobs {
+        delay_ms: 400,
+        ..until_empty(4)
+    };
+    let config = env.write_config(&knobs);
+    let mut child = spawn_bin(&["run", "--config", config.to_str().unwrap()]);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    // Bounded: the child ends, and with it its stderr.
+    while !log.contains("the listing ends at page 6") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        log.push_str(&line);
+    }
+    assert!(log.contains("the listing ends at page 6"), "{log}");
+    // SAFETY: plain kill(2) on our own child's pid (it may have exited: then ESRCH is fine).
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    stderr.read_to_string(&mut log).unwrap();
+    let out = wait_bounded(child, LIMIT);
+    assert!(matches!(out.status.code(), Some(0 | 130)), "{log}");
+    assert_eq!(pages_written(&env), (0..6).collect::<Vec<_>>());
+    let s = summary_of(&log);
+    assert_eq!(num(&s, "pages_not_crawled"), 0, "{log}");
+    // A request already sent when page 6 was parsed may finish; nothing queued is sent.
+    let past: u64 = (7..100).map(|p| env.site.requests_for(p)).sum();
+    assert!(past <= 1, "{past} requests past the end:\n{log}");
 }

@@ -138,7 +138,7 @@ impl RedisFeeder {
             if done || self.stage.end.is_past(page) {
                 // Committed by some daemon already, or past the end of the listing.
                 if !done {
-                    self.stage.stats.pages_not_crawled(1);
+                    self.stage.end.count_unneeded(page, &self.stage.stats);
                 }
                 skip.push(id);
                 continue;

@@ -17,6 +17,7 @@
 use std::io::Write;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use log::{debug, warn};
@@ -28,7 +29,7 @@ use url::{Origin, Url};
 use super::body::{self, ACCEPT_ENCODING, ContentEncoding, decode_body};
 use super::conditional::Validators;
 use super::error::FetchError;
-use super::hosts::Hosts;
+use super::hosts::{Hosts, Wanted};
 use super::policy::{GuardedResolver, Policy, resolve_location};
 use super::pool::BodyPool;
 use super::robots::RobotsCache;
@@ -69,6 +70,9 @@ pub(crate) struct Client {
     site_origin: Origin,
     /// This round's robots.txt rules by origin, with `http.robots` (the client lives a round).
     robots: Option<Arc<RobotsCache>>,
+    /// Raised at the first response (any status, a redirect too) from the site's origin: from
+    /// then on, a request that gets no connection is an outage, not a site that is down.
+    site_answered: Arc<AtomicBool>,
 }
 
 impl Client {
@@ -99,7 +103,14 @@ impl Client {
             hosts: Arc::new(Hosts::new(per_host, http.delay)),
             policy,
             bodies,
+            site_answered: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether the site's origin has answered any request of this client (this round), with
+    /// any status.
+    pub fn site_has_answered(&self) -> bool {
+        self.site_answered.load(Ordering::SeqCst)
     }
 
     /// Shuts every connection down under the requests in flight, which then fail at once: the
@@ -133,7 +144,23 @@ impl Client {
         shutdown: &Shutdown,
         stats: &Stats,
     ) -> Result<Answer, FetchError> {
-        self.with_retries(url, shutdown, stats, || self.get(url, ask))
+        self.with_retries(url, shutdown, stats, None, || self.get(url, ask))
+    }
+
+    /// [`Client::fetch_if_changed`] for a page that may stop being wanted while it waits for
+    /// its host's slot or turn, or between retries (a list page past the end that has just
+    /// been found): the wait ends when `wanted`'s news says it is not wanted any more, it is
+    /// asked again right before each attempt, and a page not wanted is not asked for
+    /// ([`FetchError::NotWanted`]).
+    pub fn fetch_while(
+        &self,
+        url: &str,
+        ask: &Validators,
+        shutdown: &Shutdown,
+        stats: &Stats,
+        wanted: &Wanted<'_>,
+    ) -> Result<Answer, FetchError> {
+        self.with_retries(url, shutdown, stats, Some(wanted), || self.get(url, ask))
     }
 
     /// Downloads `url` into the writer `start` makes once the response head is in (it is
@@ -149,7 +176,7 @@ impl Client {
         stats: &Stats,
         mut start: impl FnMut(Option<&str>) -> std::io::Result<W>,
     ) -> Result<W, FetchError> {
-        self.with_retries(url, shutdown, stats, || {
+        self.with_retries(url, shutdown, stats, None, || {
             let Opened::Body(_, mut response) = self.open(url, limit, &Validators::default())?
             else {
                 return Err(FetchError::NotModifiedUnasked);
@@ -167,12 +194,14 @@ impl Client {
     /// Runs `attempt` on `url` until it succeeds, fails for good, or retries run out, each
     /// attempt holding one of the host's slots and waiting its turn by the host's pacing.
     /// A 429 widens that host's gap; other retryable errors back off exponentially. Every
-    /// wait ends at once on `shutdown`, and no attempt starts once it is requested.
+    /// wait ends at once on `shutdown`, and no attempt starts once it is requested, nor once
+    /// `wanted` says no.
     fn with_retries<T>(
         &self,
         url: &str,
         shutdown: &Shutdown,
         stats: &Stats,
+        wanted: Option<&Wanted<'_>>,
         mut attempt: impl FnMut() -> Result<T, FetchError>,
     ) -> Result<T, FetchError> {
         let host = Url::parse(url)
@@ -182,9 +211,17 @@ impl Client {
             if shutdown.is_requested() {
                 return Err(FetchError::Interrupted);
             }
-            let Some(permit) = self.hosts.acquire(&host, shutdown.waker()) else {
-                return Err(FetchError::Interrupted);
+            let not_wanted = || wanted.is_some_and(|w| !(w.still)());
+            let Some(permit) = self.hosts.acquire_while(&host, shutdown.waker(), wanted) else {
+                if shutdown.is_requested() {
+                    return Err(FetchError::Interrupted);
+                }
+                return Err(FetchError::NotWanted);
             };
+            // The news fires only once: what was wanted when the wait began may not be any more.
+            if not_wanted() {
+                return Err(FetchError::NotWanted);
+            }
             let started = Instant::now();
             let result = attempt();
             stats.fetch_took(started.elapsed());
@@ -361,7 +398,8 @@ impl Client {
                 )));
             }
             let mut request = self.agent.get(target.clone());
-            if self.is_site_origin(&target) {
+            let on_site = self.is_site_origin(&target);
+            if on_site {
                 for (name, value) in self.http.headers.iter() {
                     request = request.header(name, value);
                 }
@@ -378,6 +416,9 @@ impl Client {
                     Some(what) => FetchError::Tls(format!("{target}: {what}")),
                     None => FetchError::from_ureq(err, limit),
                 })?;
+            if on_site {
+                self.site_answered.store(true, Ordering::SeqCst);
+            }
             let status = response.status().as_u16();
             if !matches!(status, 301 | 302 | 303 | 307 | 308) {
                 return Ok(Followed::Done(response, target));

@@ -41,6 +41,9 @@ pub enum FetchError {
     SiteDown(String),
     /// Shutdown was requested while waiting to (re)try; the page was not fetched.
     Interrupted,
+    /// The page was no longer wanted when its turn came (it is past the listing's end, or the
+    /// crawl stopped before it): it was not asked for.
+    NotWanted,
 }
 
 impl FetchError {
@@ -58,7 +61,26 @@ impl FetchError {
             | FetchError::Store(_)
             | FetchError::NotModifiedUnasked
             | FetchError::SiteDown(_)
-            | FetchError::Interrupted => false,
+            | FetchError::Interrupted
+            | FetchError::NotWanted => false,
+        }
+    }
+
+    /// Whether no connection could be made at all (refused, no route, no such host): the
+    /// site did not answer, as opposed to answering badly or breaking off.
+    pub(crate) fn is_no_connection(&self) -> bool {
+        use std::io::ErrorKind;
+        match self {
+            FetchError::SiteDown(_) => true,
+            FetchError::Network(ureq::Error::ConnectionFailed | ureq::Error::HostNotFound) => true,
+            FetchError::Network(ureq::Error::Io(io)) => matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::AddrNotAvailable
+            ),
+            _ => false,
         }
     }
 
@@ -106,6 +128,7 @@ impl fmt::Display for FetchError {
                 "the site is unreachable: its robots.txt got no answer ({why})"
             ),
             FetchError::Interrupted => write!(f, "interrupted by shutdown"),
+            FetchError::NotWanted => write!(f, "no longer wanted when its turn came"),
         }
     }
 }

@@ -13,10 +13,11 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, select};
+use crossbeam_channel::{Receiver, Sender, select};
 use url::{Origin, Url};
 
 use super::robots::MAX_CRAWL_DELAY;
+use crate::shutdown::Never;
 
 /// Origins remembered before the least recently used idle one is forgotten.
 pub const MAX_HOSTS: usize = 4_096;
@@ -26,6 +27,15 @@ pub const MIN_429_GAP: Duration = Duration::from_millis(100);
 pub const MAX_429_GAP: Duration = Duration::from_secs(60);
 /// The longest `Retry-After` honoured.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+/// A request's interest in its slot, for a request that may stop being wanted while it waits
+/// (a list page past an end found meanwhile).
+pub struct Wanted<'a> {
+    /// Fires (is disconnected) when the answer of `still` may have changed.
+    pub news: &'a Receiver<Never>,
+    /// Whether the request is still wanted.
+    pub still: &'a (dyn Fn() -> bool + Sync),
+}
 
 /// The pacing of one origin.
 #[derive(Debug)]
@@ -157,10 +167,38 @@ impl Hosts {
     /// `None` as soon as `waker` fires (a message, or its disconnection: a stop), in which case
     /// nothing was taken. Hold the permit until the response is read.
     pub fn acquire<T>(&self, url: &Url, waker: &Receiver<T>) -> Option<Permit> {
+        self.acquire_while(url, waker, None)
+    }
+
+    /// [`Hosts::acquire`] for a request that may stop being wanted while it waits: when
+    /// `wanted`'s news fires and it is no longer wanted, the wait ends at once with `None`
+    /// (the slot is given back). A turn already reserved is not given back: the origin's
+    /// pacing only ever errs on the slow side.
+    pub fn acquire_while<T>(
+        &self,
+        url: &Url,
+        waker: &Receiver<T>,
+        wanted: Option<&Wanted<'_>>,
+    ) -> Option<Permit> {
         let host = self.host(url);
-        select! {
-            recv(host.free) -> token => token.expect("the origin holds its own sender"),
-            recv(waker) -> _ => return None,
+        // The news fires once (its sender is dropped); after that it is not listened to, and
+        // `wanted` is asked again only by the caller.
+        let mut news = wanted.map_or_else(crossbeam_channel::never, |w| w.news.clone());
+        let still_wanted = || wanted.is_none_or(|w| (w.still)());
+        loop {
+            select! {
+                recv(host.free) -> token => {
+                    token.expect("the origin holds its own sender");
+                    break;
+                }
+                recv(waker) -> _ => return None,
+                recv(news) -> _ => {
+                    news = crossbeam_channel::never();
+                    if !still_wanted() {
+                        return None;
+                    }
+                }
+            }
         }
         // From here the slot is given back whatever happens.
         let permit = Permit { host };
@@ -178,9 +216,17 @@ impl Hosts {
         let Some(start) = start else {
             return Some(permit);
         };
-        match waker.recv_deadline(start) {
-            Err(RecvTimeoutError::Timeout) => Some(permit),
-            Ok(_) | Err(RecvTimeoutError::Disconnected) => None,
+        loop {
+            select! {
+                recv(waker) -> _ => return None,
+                recv(news) -> _ => {
+                    news = crossbeam_channel::never();
+                    if !still_wanted() {
+                        return None;
+                    }
+                }
+                default(start.saturating_duration_since(Instant::now())) => return Some(permit),
+            }
         }
     }
 
@@ -322,6 +368,45 @@ mod tests {
         // The slot the stopped waiter had taken for b.example was given back.
         assert_eq!(hosts.host(&url("http://b.example/")).free.len(), 1);
         drop(held);
+    }
+
+    #[test]
+    fn news_ends_the_wait_of_a_request_no_longer_wanted_and_only_that() {
+        let hosts = Hosts::new(n(1), Duration::from_secs(3600));
+        let (_stop, waker) = quiet();
+        let news = crate::shutdown::Shutdown::new();
+        let a = url("http://a.example/");
+        // a's next turn is an hour away.
+        drop(hosts.acquire(&a, &waker).unwrap());
+        let past_end = std::sync::atomic::AtomicBool::new(false);
+        let unwanted = || !past_end.load(std::sync::atomic::Ordering::SeqCst);
+        let still_wanted = || true;
+        std::thread::scope(|scope| {
+            let (hosts, waker, news) = (&hosts, &waker, &news);
+            let (a, unwanted) = (&a, &unwanted);
+            let waiter = scope.spawn(move || {
+                let wanted = Wanted {
+                    news: news.waker(),
+                    still: unwanted,
+                };
+                hosts.acquire_while(a, waker, Some(&wanted)).is_none()
+            });
+            past_end.store(true, std::sync::atomic::Ordering::SeqCst);
+            news.request();
+            assert!(waiter.join().unwrap(), "woken and given up");
+        });
+        // A request still wanted keeps waiting for its turn when the news fires: it gets it.
+        let paced = Hosts::new(n(1), Duration::from_millis(50));
+        let b = url("http://b.example/");
+        let wanted = Wanted {
+            news: news.waker(),
+            still: &still_wanted,
+        };
+        drop(paced.acquire(&b, &waker).unwrap());
+        assert!(paced.acquire_while(&b, &waker, Some(&wanted)).is_some());
+        // Both slots were given back.
+        assert_eq!(hosts.host(&a).free.len(), 1);
+        assert_eq!(paced.host(&b).free.len(), 1);
     }
 
     #[test]

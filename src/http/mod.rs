@@ -17,4 +17,5 @@ pub(crate) mod tls;
 pub(crate) use client::{Answer, Client, Response};
 pub use conditional::{PageValidators, Validators};
 pub use error::FetchError;
+pub use hosts::Wanted;
 pub(crate) use pool::BodyPool;

@@ -16,7 +16,7 @@ use url::Url;
 use super::message::{Fetched, Html, Learned, NoContent, Page, PageError};
 use super::stage::{Context, Stage};
 use crate::config::{Config, SiteConfig};
-use crate::http::{Answer, Client, FetchError, PageValidators, Validators};
+use crate::http::{Answer, Client, FetchError, PageValidators, Validators, Wanted};
 use crate::stats::Queue;
 
 /// One crawler thread's share of the work.
@@ -82,11 +82,7 @@ impl Crawler {
             if shutdown.is_requested() || end.is_past(page) {
                 // Draining without fetching keeps the "ends when disconnected" rule and
                 // lets every skipped page be counted.
-                if shutdown.is_requested() || end.is_stopped() {
-                    stats.pages_not_crawled(1);
-                } else {
-                    stats.page_past_end();
-                }
+                end.count_unneeded(page, stats);
                 continue;
             }
             let url = self.site.url_of(page);
@@ -127,11 +123,15 @@ impl Crawler {
         } = &self.stage;
         let ask = self.validators.as_ref().and_then(|known| known.get(url));
         let response = match self.robots_allow(url) {
-            Some(Ok(true)) => self.client.fetch_if_changed(
+            Some(Ok(true)) => self.client.fetch_while(
                 url,
                 ask.unwrap_or(&Validators::default()),
                 shutdown,
                 stats,
+                &Wanted {
+                    news: end.news(),
+                    still: &|| !end.is_past(page),
+                },
             ),
             Some(Err(site_down)) => Err(site_down),
             Some(Ok(false)) => {
@@ -140,7 +140,7 @@ impl Crawler {
             }
             // A stop came while robots.txt was being fetched.
             None => {
-                stats.pages_not_crawled(1);
+                end.count_unneeded(page, stats);
                 return None;
             }
         };
@@ -167,15 +167,30 @@ impl Crawler {
                 end.observe_empty(page);
                 Err(NoContent::Gone(status))
             }
-            // Interrupted, or abandoned at the grace deadline: not a failure of the page, and
-            // not committed.
-            Err(FetchError::Interrupted) => {
-                stats.pages_not_crawled(1);
+            // Interrupted, abandoned at the grace deadline, or no longer wanted once its turn
+            // came: not a failure of the page, and not committed.
+            Err(FetchError::Interrupted | FetchError::NotWanted) => {
+                end.count_unneeded(page, stats);
                 return None;
             }
             Err(_) if shutdown.is_requested() => {
-                stats.pages_not_crawled(1);
+                end.count_unneeded(page, stats);
                 return None;
+            }
+            Err(err) if err.is_no_connection() && !self.client.site_has_answered() => {
+                // The site has not answered anything this round: it is down (or the URL names
+                // the wrong host or port), and every other page would only repeat this after
+                // its retries. An outage later in a crawl keeps `site.max_failed_in_a_row`.
+                end.stop(match &err {
+                    FetchError::SiteDown(_) => {
+                        format!("{err}; stopping, since the site has answered nothing this round")
+                    }
+                    _ => format!(
+                        "the site is unreachable: page {page} ({url}) got no connection \
+                         ({err}); stopping, since the site has answered nothing this round"
+                    ),
+                });
+                Err(NoContent::Failed(PageError::fetch(err)))
             }
             Err(err) => {
                 warn!("page {page} ({url}): {err}");

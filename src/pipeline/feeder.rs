@@ -75,7 +75,11 @@ impl Source for Feeder {
         let mut sent_all = false;
         loop {
             if shutdown.is_requested() {
-                info!("shutdown: no new pages are taken (next would have been page {page})");
+                if end.is_beyond_end(page) {
+                    info!("shutdown: no new pages are taken");
+                } else {
+                    info!("shutdown: no new pages are taken (next would have been page {page})");
+                }
                 break;
             }
             if end.is_past(page) {

@@ -130,7 +130,7 @@ pub(crate) fn complete_pages(
     for page in input.iter() {
         if give_up.is_requested() {
             // Draining without working: the next run fetches the page again.
-            stage.stats.pages_not_crawled(1);
+            stage.end.count_unneeded(page.number, &stage.stats);
             continue;
         }
         let Page {
@@ -147,7 +147,7 @@ pub(crate) fn complete_pages(
                     Err(NoContent::Failed(reason))
                 }
                 Err(Incomplete::Abandoned) => {
-                    stage.stats.pages_not_crawled(1);
+                    stage.end.count_unneeded(number, &stage.stats);
                     continue;
                 }
             },

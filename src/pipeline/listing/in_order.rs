@@ -80,7 +80,7 @@ impl InOrder {
         let page = message.number;
         if self.is_done() || page < self.next {
             // Past the end or the stop: only pages below it are written.
-            self.drop_page();
+            self.drop_page(page);
             return Vec::new();
         }
         self.held.insert(page, message);
@@ -91,8 +91,8 @@ impl InOrder {
     /// below the end, passing over pages that never came (not crawled because of a stop).
     pub fn finish(&mut self) -> Vec<Parsed> {
         let out = self.release(true);
-        for _ in std::mem::take(&mut self.held) {
-            self.drop_page();
+        for page in std::mem::take(&mut self.held).into_keys() {
+            self.drop_page(page);
         }
         out
     }
@@ -121,12 +121,13 @@ impl InOrder {
         self.stopped || self.end.is_some_and(|end| self.next >= end)
     }
 
-    /// Counts a page that is not written: past the end, or not needed after a stop.
-    fn drop_page(&self) {
-        if self.stopped {
-            self.stats.pages_not_crawled(1);
-        } else {
+    /// Counts `page`, which is not written: past the end if it is beyond the end of the
+    /// listing, else not crawled (a stop, or Ctrl-C before a page below it came).
+    fn drop_page(&self, page: u64) {
+        if self.end.is_some_and(|end| page > end) {
             self.stats.page_past_end();
+        } else {
+            self.stats.pages_not_crawled(1);
         }
     }
 
@@ -251,8 +252,8 @@ impl InOrder {
     /// held is dropped.
     fn wind_down(&mut self) {
         self.credits = None;
-        for _ in std::mem::take(&mut self.held) {
-            self.drop_page();
+        for page in std::mem::take(&mut self.held).into_keys() {
+            self.drop_page(page);
         }
     }
 }
@@ -314,6 +315,19 @@ mod tests {
         assert_eq!(f.credits.len(), 5, "one credit per page released");
         let s = f.stats.snapshot();
         assert_eq!((s.past_end, s.not_crawled), (2, 0));
+    }
+
+    #[test]
+    fn pages_that_come_after_the_end_count_as_past_it_not_as_undone() {
+        // Once page 2 ends the listing, pages that come after it do not exist.
+        let mut f = fixture(limits(), &[], None);
+        assert_eq!(pages(&f.order.push(page(0, 3))), [0]);
+        assert_eq!(pages(&f.order.push(page(1, 3))), [1]);
+        assert!(f.order.push(page(2, 0)).is_empty());
+        assert!(f.order.push(page(5, 3)).is_empty());
+        assert!(f.order.finish().is_empty());
+        let s = f.stats.snapshot();
+        assert_eq!((s.past_end, s.not_crawled), (1, 0));
     }
 
     #[test]

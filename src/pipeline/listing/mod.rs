@@ -28,10 +28,11 @@ use std::sync::{Arc, Mutex};
 
 use log::warn;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::config::Config;
 use crate::pipeline::message::{Item, NoContent, Parsed};
+use crate::shutdown::{Never, Shutdown};
 use crate::stats::Stats;
 
 mod in_order;
@@ -50,6 +51,9 @@ pub(crate) struct ListingEnd {
     stopped: AtomicBool,
     /// Why it stopped; the first reason wins.
     reason: Mutex<Option<String>>,
+    /// Raised the first time the end becomes known or the crawl stops: wakes the crawlers
+    /// waiting for a host's turn, so that a page no longer wanted is not waited for.
+    news: Shutdown,
 }
 
 impl Default for ListingEnd {
@@ -58,6 +62,7 @@ impl Default for ListingEnd {
             first_empty: AtomicU64::new(u64::MAX),
             stopped: AtomicBool::new(false),
             reason: Mutex::new(None),
+            news: Shutdown::new(),
         }
     }
 }
@@ -75,6 +80,13 @@ impl ListingEnd {
     /// Records that the listing ends at `page` at the latest; the lowest such page wins.
     pub fn observe_empty(&self, page: u64) {
         self.first_empty.fetch_min(page, Ordering::SeqCst);
+        self.news.request();
+    }
+
+    /// Fires (is disconnected) the first time the end becomes known or the crawl stops. It
+    /// fires once: a later, lower end is seen by asking [`ListingEnd::is_past`] again.
+    pub fn news(&self) -> &Receiver<Never> {
+        self.news.waker()
     }
 
     /// The lowest page known to end the listing, if one has been seen.
@@ -87,7 +99,22 @@ impl ListingEnd {
 
     /// Whether `page` is no longer needed: beyond the end of the listing, or the crawl stopped.
     pub fn is_past(&self, page: u64) -> bool {
-        page > self.first_empty.load(Ordering::SeqCst) || self.is_stopped()
+        self.is_beyond_end(page) || self.is_stopped()
+    }
+
+    /// Whether `page` is beyond the known end of the listing: a page that does not exist.
+    pub fn is_beyond_end(&self, page: u64) -> bool {
+        page > self.first_empty.load(Ordering::SeqCst)
+    }
+
+    /// Counts `page`, left undone: past the end if it is beyond the known end (it does not
+    /// exist, so it is no page "not crawled"), else not crawled (a stop came first).
+    pub fn count_unneeded(&self, page: u64, stats: &Stats) {
+        if self.is_beyond_end(page) {
+            stats.page_past_end();
+        } else {
+            stats.pages_not_crawled(1);
+        }
     }
 
     /// Stops the crawl before the end of the listing, for `reason` (one line, naming the key or
@@ -99,6 +126,7 @@ impl ListingEnd {
             *held = Some(reason);
         }
         self.stopped.store(true, Ordering::SeqCst);
+        self.news.request();
     }
 
     /// Whether [`ListingEnd::stop`] was called.
