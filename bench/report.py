@@ -144,6 +144,15 @@ def report_markdown(results):
                          f"{r['cpu_ms_per_list_page']} | {fmt(r['peak_rss_mib'], '')} | "
                          f"{'yes' if r['ok'] else 'NO'} |")
         lines.append("")
+    spread = results.get("spread")
+    if spread:
+        lines += ["## The detail stage at 50 ms per answer", "",
+                  "| run | items | wall s | detail pages/s | ok |",
+                  "| --- | ---: | ---: | ---: | --- |"]
+        for r in spread:
+            lines.append(f"| {r['run']} | {r['items']} | {r['wall_s']} | {r['detail_per_s']} | "
+                         f"{'yes' if r['ok'] else 'NO'} |")
+        lines.append("")
     lines += ["## Targets", ""]
     for t in results["targets"]:
         lines.append(f"- **{verdict(t)}** {t['name']}: {t['figures']}")

@@ -81,9 +81,11 @@ def free_port():
 class Site:
     """`pagecrawl demo --serve` in its own process, for the duration of a `with` block."""
 
-    def __init__(self, pages, latency_ms, binary=PAGECRAWL, detail_pages=False):
+    def __init__(self, pages, latency_ms, binary=PAGECRAWL, detail_pages=False,
+                 page_size=ITEMS_PER_PAGE):
         self.binary = binary
         self.pages = pages
+        self.page_size = page_size
         self.latency_ms = latency_ms
         self.detail_pages = detail_pages
         self.port = free_port()
@@ -93,7 +95,8 @@ class Site:
     def __enter__(self):
         self.proc = subprocess.Popen(
             [str(self.binary), "demo", "--serve", "--listen", f"127.0.0.1:{self.port}",
-             "--pages", str(self.pages), "--latency-ms", str(self.latency_ms)]
+             "--pages", str(self.pages), "--latency-ms", str(self.latency_ms),
+             "--page-size", str(self.page_size)]
             + (["--follow"] if self.detail_pages else []),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -515,6 +518,76 @@ def section_detail(results, options):
     results["detail"] = rows
 
 
+SPREAD_LATENCY_MS = 50
+SPREAD_ONE_PAGE = 40  # the items of the one list page whose detail pages are spread
+SPREAD_PAGES = 20  # list + detail at 50 ms: 20 list pages, 500 detail pages
+SPREAD_FOLLOWERS = 8
+SPREAD_CRAWLERS = 2
+
+
+def section_spread(results, options):
+    """The detail stage at full speed, every answer 50 ms late (`demo --serve --follow`).
+
+    - one list page of 40 items, one crawler, with follow.crawlers = 1 and = 8: the wall time of
+      each (the target: 8 at least 6 x faster, since one page's detail pages go out over every
+      detail crawler);
+    - list + detail: 20 list pages of 25 books, 2 crawlers and 8 detail crawlers, the detail pages
+      per second against follow.crawlers / latency (160/s), and beside it Scrapy following the
+      same detail pages with the same 10 requests at once (CONCURRENT_REQUESTS = 10).
+    Each output is checked by its line count and every line having a rating.
+    """
+    pages = 4 if options.quick else SPREAD_PAGES
+    follow = (ROOT / "config" / "demo-follow.toml").read_text().split("\n[download]\n")[0]
+    rows = []
+
+    def run(name, argv, work, out, books, extra=None):
+        stderr_path = work / "stderr.log"
+        code, timed_out, cpu_s, rss_mib, wall_s = measured(argv, stderr_path)
+        lines = read_lines(out)
+        rated = sum(1 for line in lines if json.loads(line).get("rating") is not None)
+        ok = code == 0 and len(lines) == books and rated == books
+        row = {"run": name, "exit": code, "timed_out": timed_out, "ok": ok, "items": len(lines),
+               "rated": rated, "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3),
+               "detail_per_s": round(books / wall_s, 1)}
+        row.update(extra or {})
+        print(f"  {name:44} exit {code}  {len(lines)} items ({rated} rated)  "
+              f"{wall_s:.3f} s  {row['detail_per_s']} detail pages/s", flush=True)
+        if not ok:
+            print(f"    stderr: {stderr_tail(stderr_path)}", flush=True)
+        rows.append(row)
+
+    def pagecrawl_follow(work, url, list_pages, crawlers, followers, out, page_size):
+        config = pagecrawl_config(work, url, list_pages, crawlers, out)
+        table = re.sub(r"(?m)^crawlers = \d+$", f"crawlers = {followers}", follow, count=1)
+        text = config.read_text() + table
+        text = re.sub(r"(?m)^page_size = \d+$", f"page_size = {page_size}", text, count=1)
+        config.write_text(text)
+        return [str(PAGECRAWL), "run", "--config", str(config), "--fresh"]
+
+    with Site(1, SPREAD_LATENCY_MS, detail_pages=True, page_size=SPREAD_ONE_PAGE) as site, \
+            tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        for followers in (1, SPREAD_FOLLOWERS):
+            out = fresh_output(work)
+            argv = pagecrawl_follow(work, site.url, 1, 1, followers, out, SPREAD_ONE_PAGE)
+            run(f"one page of {SPREAD_ONE_PAGE}, follow.crawlers = {followers}", argv, work,
+                out, SPREAD_ONE_PAGE, {"shape": "one page", "followers": followers})
+    books = pages * ITEMS_PER_PAGE
+    with Site(pages, SPREAD_LATENCY_MS, detail_pages=True) as site, \
+            tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        out = fresh_output(work)
+        argv = pagecrawl_follow(work, site.url, pages, SPREAD_CRAWLERS, SPREAD_FOLLOWERS, out,
+                                ITEMS_PER_PAGE)
+        run(f"pagecrawl list + detail, {pages} pages", argv, work, out, books,
+            {"shape": "list + detail", "crawler": "pagecrawl", "followers": SPREAD_FOLLOWERS})
+        out = fresh_output(work)
+        argv = command("scrapy", site.url, pages, SPREAD_CRAWLERS + SPREAD_FOLLOWERS, out, work)
+        run(f"scrapy list + detail, {pages} pages", argv + ["-a", "follow=1"], work, out, books,
+            {"shape": "list + detail", "crawler": "scrapy"})
+    results["spread"] = rows
+
+
 def detail_listing_config(origin, books, out, follow):
     """The config that crawls the detail pages of `books` books as a listing, by number: one
     item per page (its `div#wrapper`), the `[follow.fields]` of `follow` as its fields."""
@@ -545,6 +618,7 @@ SECTIONS = {
     "memory": section_memory,
     "soak": section_soak,
     "detail": section_detail,
+    "spread": section_spread,
 }
 
 

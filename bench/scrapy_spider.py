@@ -5,7 +5,8 @@ Run by bench/run.py as
 TEMPLATE holds `{offset}` (page * 25) and/or `{page}`. The spider requests pages 0..N-1 by number
 (all yielded at the start; Scrapy's scheduler keeps T of them in flight), extracts one item per
 `div.pl2` with the first `a`'s text, whitespace collapsed, as `title` and its `href` as `link`,
-and writes a JSON Lines feed to PATH.
+and writes a JSON Lines feed to PATH. With `-a follow=1` each item's detail page is requested
+too and its `strong.rating_num` added as `rating` (the benchmark's list + detail row).
 
 Settings: CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN = T, no download delay, no
 robots.txt, no AutoThrottle, no telnet console or remote control, no cookies, log level WARNING;
@@ -31,8 +32,9 @@ class ListingSpider(scrapy.Spider):
         "LOG_LEVEL": "WARNING",
     }
 
-    def __init__(self, url, pages, threads, out, **kwargs):
+    def __init__(self, url, pages, threads, out, follow="0", **kwargs):
         super().__init__(**kwargs)
+        self.follow = follow == "1"
         self.url = url
         self.pages = int(pages)
         self.threads = int(threads)
@@ -64,8 +66,19 @@ class ListingSpider(scrapy.Spider):
             anchor = node.css("a")[:1]
             if not anchor:
                 continue
-            yield {
+            item = {
                 "page": page,
                 "title": " ".join(anchor.xpath("string()").get().split()),
                 "link": anchor.attrib.get("href"),
             }
+            if self.follow:
+                yield response.follow(item["link"], callback=self.parse_detail,
+                                      cb_kwargs={"item": item})
+            else:
+                yield item
+
+    def parse_detail(self, response, item):
+        """With `-a follow=1`: the detail page's rating, as pagecrawl's `[follow.fields]`."""
+        rating = response.css("strong.rating_num::text").get()
+        item["rating"] = float(rating) if rating else None
+        yield item

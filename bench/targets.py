@@ -47,7 +47,8 @@ def targets(results):
     return (target_headline(matrix) + [target_latency_bound(matrix)]
             + target_memory(ours_rows, memory) + target_shutdown(shutdown)
             + [target_complete(ours_rows), target_soak(results.get("soak")),
-               target_detail(results.get("detail"))])
+               target_detail(results.get("detail"))]
+            + target_spread(results.get("spread")))
 
 
 def target_headline(matrix):
@@ -202,6 +203,41 @@ def target_detail(detail):
                   f"{both} CPU ms per list page with its {ITEMS_PER_PAGE} detail pages; list "
                   f"alone {plain}, its detail pages as a listing {own}: bound {bound:.3f}; "
                   f"list+detail / (list + detail as a listing) = {both / (plain + own):.2f}")
+
+
+def target_spread(spread):
+    """Targets 7a and 7b, the detail stage at 50 ms per answer.
+
+    7a: one list page of 40 items is at least 6 x faster with 8 follow crawlers than with 1;
+    7b: list + detail reaches 90 % of follow.crawlers / latency detail pages per second (the
+    Scrapy row beside it is a figure, not a target).
+    """
+    names = ("7a. one list page of 40 items at 50 ms: follow.crawlers = 8 >= 6 x faster than 1",
+             "7b. list + detail at 50 ms: detail pages/s >= 90 % of follow.crawlers / latency")
+    if not spread:
+        return [not_run(name, "the spread section") for name in names]
+    one = {r["followers"]: r for r in spread if r.get("shape") == "one page"}
+    both = find(spread, shape="list + detail", crawler="pagecrawl")
+    scrapy = find(spread, shape="list + detail", crawler="scrapy")
+    out = []
+    if not (one.get(1, {}).get("ok") and one.get(8, {}).get("ok")):
+        out.append(target(names[0], False, "a run was incomplete"))
+    else:
+        speedup = one[1]["wall_s"] / one[8]["wall_s"]
+        out.append(target(names[0], speedup >= 6,
+                          f"{one[1]['wall_s']} s with 1, {one[8]['wall_s']} s with 8: "
+                          f"{speedup:.2f} x"))
+    if not (both and both["ok"]):
+        out.append(target(names[1], False, "the pagecrawl run was incomplete"))
+    else:
+        ideal = both["followers"] / 0.050
+        beside = ("" if not scrapy else
+                  f"; Scrapy with the same 10 requests at once {scrapy['detail_per_s']}/s"
+                  f"{'' if scrapy['ok'] else ' (incomplete)'}")
+        out.append(target(names[1], both["detail_per_s"] >= 0.9 * ideal,
+                          f"{both['detail_per_s']} detail pages/s of {ideal:.0f} "
+                          f"({both['detail_per_s'] / ideal:.0%}){beside}"))
+    return out
 
 
 def fmt(value, spec):

@@ -1,5 +1,6 @@
 //! `[follow]`: each item's detail page fetched and merged into the item, with the crawl's
-//! guarantees: complete with one and with many threads, a failing detail page fails its whole
+//! guarantees: complete with one and with many threads, one list page's detail pages spread over
+//! every detail crawler, a failing detail page fails its whole
 //! list page (retried by the next run), nothing written without its detail fields, a stop
 //! finishing or dropping whole pages, and `kill -9` leaving every item once.
 
@@ -149,6 +150,29 @@ fn every_item_gets_its_detail_fields_with_one_and_many_threads() {
             assert_eq!(env.site.requests_for_path(&path), 1, "{path}");
         }
     }
+}
+
+#[test]
+fn the_detail_pages_of_one_list_page_go_out_over_every_detail_crawler() {
+    // One list page of 25 items and one crawler: all the parallelism there is comes from the
+    // eight detail crawlers sharing that page's detail pages. Each answer takes 50 ms, so
+    // requests sent together are answered together.
+    let env = site(1, 50);
+    let outcome = env.crawl(
+        &Knobs {
+            last_page: Some(0),
+            crawlers: 1,
+            extra: follow_table(8),
+            ..Knobs::default()
+        },
+        LIMIT,
+    );
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    assert_eq!(check(&env).len(), 1);
+    assert_eq!(outcome.summary.detail_fetched, 25);
+    // One at a time (the list page's own thread) would be 1; all eight is the ideal.
+    let most = env.site.most_in_flight();
+    assert!((4..=8).contains(&most), "{most} requests at once");
 }
 
 #[test]

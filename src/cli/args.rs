@@ -120,6 +120,15 @@ pub struct DemoArgs {
         requires = "serve"
     )]
     pub listen: SocketAddr,
+    /// With --serve: items on each list page (the benchmark's one page of 40 items).
+    #[arg(
+        long,
+        default_value_t = 25,
+        value_name = "N",
+        requires = "serve",
+        value_parser = clap::value_parser!(u64).range(1..=1000)
+    )]
+    pub page_size: u64,
 }
 
 /// `--crawlers`, within the bounds of `threads.crawlers`.

@@ -35,7 +35,13 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
     drop(signals::install(shutdown.clone(), output_lock.clone())?);
     let latency = Duration::from_millis(args.latency_ms);
     if args.serve {
-        return serve(args.listen, args.pages, latency, args.follow, &shutdown);
+        let shape = Shape {
+            pages: args.pages,
+            page_size: args.page_size as usize,
+            latency,
+            detail_pages: args.follow,
+        };
+        return serve(args.listen, &shape, &shutdown);
     }
     if args.watch {
         return super::demo_watch::run(args.pages, &args.out, &shutdown, &output_lock);
@@ -60,6 +66,19 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
         },
     };
     run(&opts, &shutdown, &output_lock)
+}
+
+/// The site `pagecrawl demo --serve` serves.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// Pages that carry items.
+    pages: u64,
+    /// Items on each of them.
+    page_size: usize,
+    /// Latency added to every response.
+    latency: Duration,
+    /// Whether books link to the site's own detail pages.
+    detail_pages: bool,
 }
 
 /// What `pagecrawl demo` was asked to do.
@@ -230,17 +249,18 @@ fn follow_toml(files: &Path, download: bool) -> String {
 
 /// Serves the built-in site on `listen` until shutdown is requested; with `detail_pages`, its
 /// books link to its own detail pages and images (what `demo --follow` crawls).
-fn serve(
-    listen: SocketAddr,
-    pages: u64,
-    latency: Duration,
-    detail_pages: bool,
-    shutdown: &Shutdown,
-) -> Result<ExitCode> {
+fn serve(listen: SocketAddr, shape: &Shape, shutdown: &Shutdown) -> Result<ExitCode> {
+    let Shape {
+        pages,
+        page_size,
+        latency,
+        detail_pages,
+    } = *shape;
     let site = DemoSite::bind(
         listen,
         SiteOptions {
             pages,
+            page_size,
             latency,
             self_links: detail_pages,
             ..SiteOptions::default()
@@ -248,7 +268,7 @@ fn serve(
     )
     .with_context(|| format!("binding the demo site to {listen}"))?;
     println!(
-        "serving {pages} pages at {} (latency {} ms{}); Ctrl-C to stop",
+        "serving {pages} pages of {page_size} items at {} (latency {} ms{}); Ctrl-C to stop",
         site.url_template(),
         latency.as_millis(),
         if detail_pages {

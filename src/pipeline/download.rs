@@ -116,7 +116,7 @@ impl Downloader {
     pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {
         let mut refusals = Refusals::new("file", "download.hosts", "");
         complete_pages(
-            input,
+            || input.recv().ok(),
             output,
             &self.stage,
             &self.give_up,

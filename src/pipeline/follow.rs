@@ -2,9 +2,11 @@
 //! detail fields added.
 //!
 //! A detail crawler takes one whole list page at a time and fetches the detail page of each of
-//! its items in turn (the URL in `follow.field`, resolved against the list page's URL), through
-//! the crawl's shared client (per-host slots and pacing), extracts `[follow.fields]` from it and
-//! appends them to the item. A page leaves this stage only when every one of its items is
+//! its items (the URL in `follow.field`, resolved against the list page's URL) with the help of
+//! every other detail crawler that is free ([`super::crew`]: one list page's forty detail pages
+//! go out `follow.crawlers` at a time), through the crawl's shared client (per-host slots and
+//! pacing), extracts `[follow.fields]` from each and appends them to the item. The thread that
+//! took the page alone passes it on. A page leaves this stage only when every one of its items is
 //! complete, so the writer commits whole pages as before and exactly-once holds: a page whose
 //! detail page failed after its retries fails as a whole (the reason names the detail URL) and
 //! is fetched again next run; an item is never written without its detail fields.
@@ -22,6 +24,7 @@ use log::warn;
 use url::Url;
 
 use super::budget::Onward;
+use super::crew::{Crew, Work};
 use super::detail_cache::{Detail, DetailCache};
 use super::error::{DetailError, PageError};
 use super::message::{Item, Learned, Parsed};
@@ -34,6 +37,10 @@ use crate::http::{Answer, BodyPool, Client, FetchError, Response};
 use crate::shutdown::Shutdown;
 use crate::store::dedup::AlreadyWritten;
 use crate::store::items::DetailReader;
+
+/// The detail crawlers' crew: detail URLs in, each page's fields (and whether this job fetched
+/// it) out.
+pub(crate) type DetailCrew = Crew<Url, (Arc<Detail>, bool)>;
 
 /// One detail crawler thread's share of the work.
 pub(crate) struct Follower {
@@ -58,6 +65,9 @@ pub(crate) struct Follower {
     /// With `http.conditional`: what the store knows of each detail page (its validators and
     /// fields), on this thread's own connection.
     pub known: Option<DetailReader>,
+    /// This thread's place among the detail crawlers, which share each page's detail pages;
+    /// taken by [`Follower::run`].
+    pub crew: Option<DetailCrew>,
     /// The round's counters (and its shutdown flag, which this stage does not obey).
     pub stage: Stage,
 }
@@ -78,8 +88,10 @@ impl Follower {
         let extractor = Arc::new(follow.extract.clone());
         let cache = Arc::new(DetailCache::default());
         let conditional = config.http.conditional && config.output.key.is_some();
-        (0..follow.crawlers.get())
-            .map(|i| {
+        Crew::set(follow.crawlers.get())
+            .into_iter()
+            .enumerate()
+            .map(|(i, crew)| {
                 Ok(Follower {
                     client: context.client.clone(),
                     extractor: extractor.clone(),
@@ -93,45 +105,55 @@ impl Follower {
                         true => Some(DetailReader::open(&config.output.store)?),
                         false => None,
                     },
+                    crew: Some(crew),
                     stage: context.stage(format!("follower-{i}")),
                 })
             })
             .collect()
     }
 
-    /// Follows up pages until `input` is disconnected and drained, or the next stage is gone.
-    pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {
+    /// Follows up pages until `input` is disconnected and drained, or the next stage is gone;
+    /// then helps the other detail crawlers until they are done too.
+    pub fn run(mut self, input: Receiver<Parsed>, output: Onward<Parsed>) {
+        let crew = self.crew.take().expect("a follower runs once");
         let mut refusals = Refusals::new(
             "detail page",
             "follow.hosts",
             " (its items get null detail fields)",
         );
+        let work = |url: &Url| self.detail(url);
         complete_pages(
-            input,
+            || crew.next(&input, &work),
             output,
             &self.stage,
             &self.give_up,
             |url, items, learned| {
                 #[cfg(test)]
                 super::stage::inject_panic(url, "follower");
-                self.complete(url, items, &mut refusals, learned)
+                self.complete(url, items, &mut refusals, learned, (&crew, &work))
             },
         );
+        crew.finish(&work);
     }
 
-    /// `items` of the page at `page_url`, each with its detail fields after its own.
+    /// `items` of the page at `page_url`, each with its detail fields after its own. Their
+    /// detail pages are fetched by the whole crew at once.
     fn complete(
         &self,
         page_url: &str,
         mut items: Vec<Item>,
         refusals: &mut Refusals,
         learned: &mut Learned,
+        (crew, work): (&DetailCrew, Work<'_, Url, (Arc<Detail>, bool)>),
     ) -> Result<Vec<Item>, Incomplete> {
         let base = Url::parse(page_url).ok();
         let width = self.extractor.field_names().count();
-        for item in &mut items {
+        // Each item's detail page, if it has one to fetch: an index into `targets`.
+        let mut wants = Vec::with_capacity(items.len());
+        let mut targets = Vec::new();
+        for item in &items {
             if self.written.as_ref().is_some_and(|w| w.contains(item)) {
-                item.extend(std::iter::repeat_n(Value::Null, width));
+                wants.push(None);
                 continue;
             }
             // Field forms give a string, a URL (resolved already) or a list: its first URL.
@@ -144,34 +166,47 @@ impl Follower {
                 _ => None,
             };
             let target = link.and_then(|link| resolve_link(base.as_ref(), link));
-            let detail = match target {
-                None => None,
+            let wanted = match target {
                 Some(target)
                     if !refusals.allows(&self.client, &self.hosts, &target, &self.give_up)? =>
                 {
                     self.stage.stats.detail_refused();
                     None
                 }
-                Some(target) => Some(self.detail(&target, learned)?),
+                Some(target) => {
+                    targets.push(target);
+                    Some(targets.len() - 1)
+                }
+                None => None,
             };
-            match detail {
-                Some(fields) => item.extend(fields),
-                None => item.extend(std::iter::repeat_n(Value::Null, width)),
+            wants.push(wanted);
+        }
+        let urls = targets.clone();
+        let details = crew.run_all(targets, work)?;
+        for (item, wanted) in items.iter_mut().zip(wants) {
+            let Some(i) = wanted else {
+                item.extend(std::iter::repeat_n(Value::Null, width));
+                continue;
+            };
+            let (detail, fetched) = &details[i];
+            // A detail page fetched with a body goes into what the page learned, for the
+            // store: once, by the item whose job fetched it.
+            if let (true, Some(validators)) = (*fetched, &detail.fresh) {
+                learned.details.push((
+                    urls[i].to_string(),
+                    validators.clone(),
+                    detail.fields.clone(),
+                ));
             }
+            item.extend(detail.fields.iter().cloned());
         }
         Ok(items)
     }
 
-    /// The fields of the detail page at `url`, fetched once this round whatever links to it;
-    /// a detail page fetched with a body is added to what the page learned, for the store.
-    fn detail(&self, url: &Url, learned: &mut Learned) -> Result<Item, Incomplete> {
-        let (detail, fetched) = self.cache.get_or(url.as_str(), || self.fetch(url))?;
-        if let (true, Some(validators)) = (fetched, &detail.fresh) {
-            learned
-                .details
-                .push((url.to_string(), validators.clone(), detail.fields.clone()));
-        }
-        Ok(detail.fields.clone())
+    /// The detail page at `url`, fetched once this round whatever links to it (the second
+    /// value: whether this call fetched it).
+    fn detail(&self, url: &Url) -> Result<(Arc<Detail>, bool), Incomplete> {
+        self.cache.get_or(url.as_str(), || self.fetch(url))
     }
 
     /// Fetches the detail page at `url`, asking with its validators when the store knows them:

@@ -31,6 +31,7 @@ use log::warn;
 pub(crate) mod budget;
 mod build;
 pub(crate) mod crawl;
+mod crew;
 mod detail_cache;
 pub(crate) mod download;
 mod error;

@@ -118,16 +118,17 @@ pub(crate) enum Incomplete {
 /// The loop of a stage that completes whole pages (detail crawlers, downloaders): each page
 /// with items goes through `complete` (which may add to what the page learned) and on, whole,
 /// or fails whole; failed pages pass on unchanged. Once `give_up` is raised (the grace
-/// deadline), pages are dropped unworked. Ends when `input` is disconnected and drained, or the
-/// next stage is gone.
+/// deadline), pages are dropped unworked. Pages come from `next` (the stage's input, read by its
+/// [`super::crew::Crew`] when it has one); ends when `next` has no more (the input is
+/// disconnected and drained), or the next stage is gone.
 pub(crate) fn complete_pages(
-    input: Receiver<Parsed>,
+    mut next: impl FnMut() -> Option<Parsed>,
     output: Onward<Parsed>,
     stage: &Stage,
     give_up: &Shutdown,
     mut complete: impl FnMut(&str, Vec<Item>, &mut Learned) -> Result<Vec<Item>, Incomplete>,
 ) {
-    for page in input.iter() {
+    while let Some(page) = next() {
         if give_up.is_requested() {
             // Draining without working: the next run fetches the page again.
             stage.end.count_unneeded(page.number, &stage.stats);
