@@ -108,10 +108,20 @@ fn demo_follow_crawls_list_detail_and_files_and_verifies_every_byte() {
         )),
         "{stdout}"
     );
-    let files = std::fs::read_dir(dir.path().join("demo-files"))
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("demo-files"))
         .unwrap()
-        .count();
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // Every image, and the registry of which URL each name holds.
+    let files = names.iter().filter(|name| !name.starts_with('.')).count();
     assert_eq!(files, images);
+    assert_eq!(
+        names
+            .iter()
+            .filter(|name| name.starts_with('.'))
+            .collect::<Vec<_>>(),
+        [".pagecrawl-names.db"]
+    );
 
     // Without downloads: the detail pages only.
     let out = run_bin(

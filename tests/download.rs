@@ -1,7 +1,8 @@
 //! `[download]`: the files an item names, stored under `download.dir` and listed in the item's
 //! `files`, with the crawl's guarantees: every file's bytes on disk with one and many threads,
 //! up to date on a re-run, `max_bytes`, no partial file under its final name after `kill -9`,
-//! names from a template kept inside the folder, and a redirect to a private address refused.
+//! names from a template kept inside the folder, files that want one name each under a name of
+//! its own (the same on every run), and a redirect to a private address refused.
 
 mod common;
 
@@ -112,7 +113,12 @@ fn check_lines(
             );
         }
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(bytes, image.bytes, "{}", path.display());
+        assert!(
+            bytes == image.bytes,
+            "{}: not the bytes of {}",
+            path.display(),
+            image.url
+        );
         assert_eq!(file["checksum"], hex(&Md5::digest(&bytes)).as_str());
         *statuses
             .entry(file["status"].as_str().unwrap().to_string())
@@ -131,12 +137,14 @@ fn check_lines(
     (pages.into_keys().collect(), statuses)
 }
 
-/// The names in `dir`.
+/// The names in `dir`, but for the file names registry (and its SQLite companions, which a
+/// `kill -9` may leave).
 fn names_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|name| !name.starts_with(".pagecrawl-names.db"))
                 .collect()
         })
         .unwrap_or_default();
@@ -542,5 +550,68 @@ fn a_file_on_a_listed_host_may_redirect_within_that_host() {
         bytes,
         demo_site::image_bytes(999, 0),
         "the bytes the redirect led to"
+    );
+}
+
+#[test]
+fn files_that_want_one_name_get_their_own_names_and_bytes_the_same_on_every_run() {
+    // Named by the book's rating, which many books share: each image must still be stored
+    // under a name of its own, with its own bytes, never taken as "uptodate" for another's.
+    let env = site(1, 0);
+    let extra = format!(
+        "[follow]\nfield = \"link\"\ncrawlers = 2\n[follow.fields]\n\
+         cover = \"div.gallery img@src\"\nrating = \"strong.rating_num\"\n\
+         [download]\nfield = \"cover\"\ndir = {dir:?}\nthreads = 2\nhosts = [\"localhost\"]\n\
+         name = \"{{rating}}{{ext}}\"\n",
+        dir = files_dir(&env).display().to_string()
+    );
+    let knobs = Knobs {
+        last_page: Some(0),
+        extra,
+        ..Knobs::default()
+    };
+    let ratings: BTreeSet<String> = (0..25)
+        .map(|book| expected_detail(&env.site.options(), book).rating.clone())
+        .collect();
+    assert!(
+        ratings.len() < 25,
+        "the test needs books that share a rating"
+    );
+    let mut runs = Vec::new();
+    for run in 0..2 {
+        if run == 1 {
+            std::fs::remove_file(env.out_path()).unwrap();
+            std::fs::remove_file(env.state_path()).unwrap();
+        }
+        let outcome = env.crawl(&knobs, LIMIT);
+        assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+        // Every item's file holds that item's image (check reads each one's bytes).
+        let (_, statuses) = check(&env, true);
+        let want = if run == 0 { "downloaded" } else { "uptodate" };
+        assert_eq!(statuses, BTreeMap::from([(want.to_string(), 25)]));
+        let names: Vec<String> = lines(&env)
+            .iter()
+            .map(|line| line["files"][0]["path"].as_str().unwrap().to_string())
+            .collect();
+        runs.push(names);
+    }
+    assert_eq!(runs[0], runs[1], "the same name for each URL on every run");
+    let distinct: BTreeSet<&String> = runs[0].iter().collect();
+    assert_eq!(distinct.len(), 25);
+    // The first of each rating has the plain name, the others a suffix.
+    let files: Vec<String> = names_in(&files_dir(&env))
+        .into_iter()
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    assert_eq!(files.len(), 25);
+    for rating in &ratings {
+        assert!(
+            files.contains(&format!("{rating}.png")),
+            "{rating}: {files:?}"
+        );
+    }
+    assert!(
+        files.iter().any(|name| name.ends_with("-2.png")),
+        "{files:?}"
     );
 }

@@ -129,7 +129,7 @@ impl Stages {
             crawlers: Crawler::build_all(config, context, validators),
             parsers: Parser::build_all(config, context),
             followers: Follower::build_all(config, context, &written)?,
-            downloaders: Downloader::build_all(config, context, &written),
+            downloaders: Downloader::build_all(config, context, &written)?,
             writer: Writer::new(config, output, listing, context.stage("writer")),
             listener,
         })

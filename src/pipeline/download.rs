@@ -32,6 +32,7 @@ use crate::extract::Value;
 use crate::http::{Client, FetchError};
 use crate::shutdown::Shutdown;
 use crate::store::dedup::AlreadyWritten;
+use crate::store::file_names::FileNames;
 use crate::store::files::{
     AtomicFile, Checksum, extension_for, possible_extensions, sync_dir, uptodate, url_digest,
 };
@@ -52,6 +53,8 @@ pub(crate) struct Downloader {
     /// With `output.dedup`: the items written before, whose files are not fetched (the writer
     /// drops them).
     pub written: Option<AlreadyWritten>,
+    /// Which URL each name in `download.dir` holds, shared by the round's downloaders.
+    pub names: Arc<FileNames>,
     /// The round's counters (and its shutdown flag, which this stage does not obey).
     pub stage: Stage,
 }
@@ -92,13 +95,14 @@ impl Downloader {
         config: &Config,
         context: &Context,
         written: &Option<AlreadyWritten>,
-    ) -> Vec<Downloader> {
+    ) -> anyhow::Result<Vec<Downloader>> {
         let Some(download) = &config.download else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
+        let names = Arc::new(FileNames::open(&download.dir)?);
         let fields: Vec<String> = config.item_fields().iter().map(|f| f.to_string()).collect();
         let (download, fields) = (Arc::new(download.clone()), Arc::new(fields));
-        (0..download.threads.get())
+        Ok((0..download.threads.get())
             .map(|i| Downloader {
                 client: context.client.clone(),
                 config: download.clone(),
@@ -106,9 +110,10 @@ impl Downloader {
                 sync: config.output.sync != SyncMode::Never,
                 give_up: context.give_up.clone(),
                 written: written.clone(),
+                names: names.clone(),
                 stage: context.stage(format!("downloader-{i}")),
             })
-            .collect()
+            .collect())
     }
 
     /// Downloads the files of pages until `input` is disconnected and drained, or the next
@@ -181,20 +186,28 @@ impl Downloader {
                 error,
             })
         };
-        let names = possible_extensions(url)
-            .iter()
-            .map(|ext| self.name(url, item, n, ext))
-            .collect::<Vec<_>>();
-        for name in &names {
-            match uptodate(dir, name) {
+        let url_text = url.as_str();
+        let names_failed = |error: anyhow::Error| failed(FileError::Names(Arc::new(error)));
+        // A file counts as up to date only under a name this URL has claimed: another URL's
+        // file of the name it wants is not this one's.
+        for ext in possible_extensions(url) {
+            let wanted = self.name(url, item, n, &ext);
+            let Some(name) = self
+                .names
+                .held(&wanted, &ext, url_text)
+                .map_err(names_failed)?
+            else {
+                continue;
+            };
+            match uptodate(dir, &name) {
                 Ok(Some(checksum)) => {
                     stats.file_uptodate();
-                    return Ok(self.record(url, dir, name, checksum, "uptodate"));
+                    return Ok(self.record(url, dir, &name, checksum, "uptodate"));
                 }
                 Ok(None) => {}
                 Err(err) => {
                     return Err(failed(FileError::Read {
-                        path: path(dir, name),
+                        path: path(dir, &name),
                         error: Arc::new(err),
                     }));
                 }
@@ -207,7 +220,13 @@ impl Downloader {
             &self.give_up,
             stats,
             |content_type| {
-                let name = self.name(url, item, n, &extension_for(url, content_type));
+                let ext = extension_for(url, content_type);
+                let wanted = self.name(url, item, n, &ext);
+                // Claimed before the file is renamed into place: a name on disk is claimed.
+                let name = self
+                    .names
+                    .claim(&wanted, &ext, url_text)
+                    .map_err(|err| std::io::Error::other(format!("{err:#}")))?;
                 AtomicFile::create(dir, &name, max_bytes).map(|file| Named { name, file })
             },
         );

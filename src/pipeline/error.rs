@@ -91,6 +91,9 @@ pub enum FileError {
         /// The system's error.
         error: Arc<std::io::Error>,
     },
+    /// The file names registry of `download.dir` could not be read or written, or gave no
+    /// free name: what went wrong, naming the registry's file or the name.
+    Names(Arc<anyhow::Error>),
 }
 
 /// Why a stage of a round failed: the round stops, and the process exits 1.
@@ -156,6 +159,7 @@ impl fmt::Display for FileError {
             }
             FileError::Read { path, error } => write!(f, "reading {path}: {error}"),
             FileError::Store { path, error } => write!(f, "storing {path}: {error}"),
+            FileError::Names(error) => write!(f, "{error:#}"),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::config::OutputConfig;
 
 pub(crate) mod changes;
 pub(crate) mod dedup;
+pub(crate) mod file_names;
 pub(crate) mod files;
 pub(crate) mod items;
 pub(crate) mod journal;

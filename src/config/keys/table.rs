@@ -338,8 +338,9 @@ pub const DOWNLOAD_NAME: Key = key(
     "download.name",
     "unset",
     "a file name template from the item's fields, such as `\"{alt}{ext}\"` (made safe: no `/`, \
-     `\\`, leading dots or `..`, at most 200 bytes; an item's 2nd, 3rd … file gets `-2`, `-3` …); \
-     unset = `<sha1 of the URL><ext>`, as Scrapy names them",
+     `\\`, leading dots or `..`, at most 200 bytes; an item's 2nd, 3rd … file gets `-2`, `-3` …; \
+     a name another URL holds gets the next free suffix); unset = `<sha1 of the URL><ext>`, as \
+     Scrapy names them",
 )
 .bounded(1, SELECTOR_MAX, Bytes)
 .unset("each file is <sha1 of its URL><ext>");
