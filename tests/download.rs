@@ -615,3 +615,55 @@ fn files_that_want_one_name_get_their_own_names_and_bytes_the_same_on_every_run(
         "{files:?}"
     );
 }
+
+#[test]
+fn hot_link_protected_images_need_the_referer_of_the_page_they_were_found_on() {
+    let env = TestEnv::new(SiteOptions {
+        pages: 1,
+        self_links: true,
+        images_need_referer: true,
+        ..SiteOptions::default()
+    });
+    // Without `download.referer`: every image answers 403, and the page fails.
+    let knobs = |extra: &str| Knobs {
+        last_page: Some(0),
+        retries: 0,
+        extra: tables(&env, 2, 2, extra),
+        ..Knobs::default()
+    };
+    let outcome = env.crawl(&knobs(""), LIMIT);
+    assert_eq!(outcome.exit_code(), ExitCode::PagesFailed);
+    let reason = &outcome.failed_pages[&0];
+    assert!(
+        matches!(reason, PageError::File { error: FileError::Fetch(err), .. }
+            if matches!(**err, FetchError::Status { code: 403, .. })),
+        "{reason}"
+    );
+    assert!(lines(&env).is_empty());
+
+    // With it, each image is asked for with its detail page's URL, as a browser would.
+    let outcome = env.crawl(&knobs("referer = true"), LIMIT);
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    check(&env, false);
+    let images: Vec<_> = env
+        .site
+        .requests_seen()
+        .into_iter()
+        .filter(|r| r.target.starts_with("/img/"))
+        .collect();
+    // At least one refused in the first run, then the 25 of the second.
+    assert!(images.len() > 25, "{}", images.len());
+    let origin = format!("http://{}", env.site.addr());
+    for line in lines(&env) {
+        let detail = line["link"].as_str().unwrap();
+        assert!(detail.starts_with(&origin), "{detail}");
+        let file = line["files"][0]["url"].as_str().unwrap();
+        let path = &file[file.find("/img/").unwrap()..];
+        let asked: Vec<_> = images.iter().filter(|r| r.target == path).collect();
+        assert!(!asked.is_empty(), "{path} never asked for");
+        for request in asked.iter().filter(|r| r.header("referer").is_some()) {
+            assert_eq!(request.header("referer"), Some(detail), "{path}");
+        }
+        assert!(asked.iter().any(|r| r.header("referer") == Some(detail)));
+    }
+}

@@ -130,6 +130,9 @@ pub struct DownloadConfig {
     /// the sha1 of its URL, as Scrapy does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<NameTemplate>,
+    /// Send each file request a `Referer`: the page the file's URL was found on.
+    #[serde(default)]
+    pub referer: bool,
 }
 
 impl DownloadConfig {

@@ -167,17 +167,19 @@ impl Client {
     /// given the `Content-Type`), retrying as [`Client::fetch`] does (each attempt with a
     /// writer of its own; a failed attempt's is dropped). At most `limit` bytes are taken,
     /// after decoding; a larger body is [`FetchError::TooLarge`]. Returns the writer, holding
-    /// the whole body.
+    /// the whole body. `referer`, when given, goes with every request (redirects too).
     pub fn download<W: Write>(
         &self,
         url: &str,
+        referer: Option<&str>,
         limit: u64,
         shutdown: &Shutdown,
         stats: &Stats,
         mut start: impl FnMut(Option<&str>) -> std::io::Result<W>,
     ) -> Result<W, FetchError> {
         self.with_retries(url, shutdown, stats, None, || {
-            let Opened::Body(_, mut response) = self.open(url, limit, &Validators::default())?
+            let Opened::Body(_, mut response) =
+                self.open(url, limit, &Validators::default(), referer)?
             else {
                 return Err(FetchError::NotModifiedUnasked);
             };
@@ -274,7 +276,7 @@ impl Client {
     /// attempt, every redirect hop included: each hop gets what is left of one deadline.
     fn get(&self, url: &str, ask: &Validators) -> Result<Answer, FetchError> {
         let limit = self.http.max_body_bytes;
-        let (target, mut response) = match self.open(url, limit, ask)? {
+        let (target, mut response) = match self.open(url, limit, ask, None)? {
             Opened::Body(target, response) => (target, response),
             Opened::NotModified => return Ok(Answer::NotModified),
         };
@@ -300,13 +302,19 @@ impl Client {
     /// all within one `timeout_secs` deadline (the body is read within it too): the URL the
     /// redirects led to, and the response; or, asked with validators (`ask`), that the page
     /// did not change. `limit` is for the error of a body that the client refuses as too large.
-    fn open(&self, url: &str, limit: u64, ask: &Validators) -> Result<Opened, FetchError> {
+    fn open(
+        &self,
+        url: &str,
+        limit: u64,
+        ask: &Validators,
+        referer: Option<&str>,
+    ) -> Result<Opened, FetchError> {
         let deadline = Instant::now() + self.http.timeout;
         let target: Uri = url
             .parse()
             .map_err(|err| FetchError::Redirect(format!("bad URL {url:?}: {err}")))?;
         let hops = self.http.max_redirects;
-        let (response, target) = match self.follow(target, hops, deadline, limit, ask)? {
+        let (response, target) = match self.follow(target, hops, deadline, limit, ask, referer)? {
             Followed::Done(response, target) => (response, target),
             Followed::Stuck { why, .. } => return Err(FetchError::Redirect(why)),
         };
@@ -386,6 +394,7 @@ impl Client {
         deadline: Instant,
         limit: u64,
         ask: &Validators,
+        referer: Option<&str>,
     ) -> Result<Followed, FetchError> {
         let mut hops = 0;
         // A redirect may stay on the origin the request began on, as well as the site's.
@@ -406,6 +415,9 @@ impl Client {
             }
             if let Some((name, value)) = ask.request_headers() {
                 request = request.header(name, value);
+            }
+            if let Some(referer) = referer {
+                request = request.header("Referer", referer);
             }
             let response = request
                 .config()

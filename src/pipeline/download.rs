@@ -55,6 +55,9 @@ pub(crate) struct Downloader {
     pub written: Option<AlreadyWritten>,
     /// Which URL each name in `download.dir` holds, shared by the round's downloaders.
     pub names: Arc<FileNames>,
+    /// When the download field is a detail field (`[follow.fields]`): the position of the
+    /// item's detail link (`follow.field`), the page its file URLs were found on.
+    pub detail_link: Option<usize>,
     /// The round's counters (and its shutdown flag, which this stage does not obey).
     pub stage: Stage,
 }
@@ -100,6 +103,12 @@ impl Downloader {
             return Ok(Vec::new());
         };
         let names = Arc::new(FileNames::open(&download.dir)?);
+        let list_fields = config.extract.field_names().count();
+        let detail_link = config
+            .follow
+            .as_ref()
+            .filter(|_| download.index >= list_fields)
+            .map(|follow| follow.index);
         let fields: Vec<String> = config.item_fields().iter().map(|f| f.to_string()).collect();
         let (download, fields) = (Arc::new(download.clone()), Arc::new(fields));
         Ok((0..download.threads.get())
@@ -111,6 +120,7 @@ impl Downloader {
                 give_up: context.give_up.clone(),
                 written: written.clone(),
                 names: names.clone(),
+                detail_link,
                 stage: context.stage(format!("downloader-{i}")),
             })
             .collect())
@@ -148,6 +158,7 @@ impl Downloader {
                 continue;
             }
             let urls = urls_of(item.get(self.config.index));
+            let referer = self.referer(base.as_ref(), item);
             let mut files = Vec::with_capacity(urls.len());
             for (n, link) in urls.iter().enumerate() {
                 let Some(url) = resolve_link(base.as_ref(), link) else {
@@ -157,7 +168,7 @@ impl Downloader {
                     self.stage.stats.file_refused();
                     continue;
                 }
-                let record = self.store(&url, item, n)?;
+                let record = self.store(&url, (item, n), referer.as_deref())?;
                 stored_any |= record.status == "downloaded";
                 files.push(record.to_value());
             }
@@ -175,8 +186,14 @@ impl Downloader {
         Ok(items)
     }
 
-    /// Stores the file at `url` (the `n`th of `item`), or finds it stored already.
-    fn store(&self, url: &Url, item: &Item, n: usize) -> Result<FileRecord, Incomplete> {
+    /// Stores the file at `url` (the `n`th of `item`), or finds it stored already; with
+    /// `download.referer` its request carries `referer`, the page its URL was found on.
+    fn store(
+        &self,
+        url: &Url,
+        (item, n): (&Item, usize),
+        referer: Option<&str>,
+    ) -> Result<FileRecord, Incomplete> {
         let stats = &self.stage.stats;
         let dir = self.config.dir.as_path();
         let failed = |error: FileError| {
@@ -216,6 +233,7 @@ impl Downloader {
         let max_bytes = self.config.max_bytes;
         let result = self.client.download(
             url.as_str(),
+            referer,
             max_bytes,
             &self.give_up,
             stats,
@@ -245,6 +263,27 @@ impl Downloader {
         })?;
         stats.file_downloaded(stored.bytes);
         Ok(self.record(url, dir, &name, stored.checksum, "downloaded"))
+    }
+
+    /// With `download.referer`, the page on which `item`'s file URLs were found: the list page
+    /// (`base`), or the item's detail page when the download field is one of `[follow.fields]`.
+    fn referer(&self, base: Option<&Url>, item: &Item) -> Option<String> {
+        if !self.config.referer {
+            return None;
+        }
+        let Some(detail_link) = self.detail_link else {
+            return base.map(Url::to_string);
+        };
+        let link = match item.get(detail_link) {
+            Some(Value::String(link)) => Some(link.as_str()),
+            Some(Value::List(links)) => links.iter().find_map(|link| match link {
+                Value::String(link) => Some(link.as_str()),
+                _ => None,
+            }),
+            _ => None,
+        };
+        link.and_then(|link| resolve_link(base, link))
+            .map(|url| url.to_string())
     }
 
     /// The file name of the `n`th file of `item`, at `url`, with extension `ext`: from the

@@ -22,6 +22,11 @@ pub(crate) fn detail_book(path: &str) -> Option<u64> {
     id.checked_sub(FIRST_ID)
 }
 
+/// The path of book `book`'s detail page: `/subject/<1000000 + book>/`.
+pub(crate) fn detail_path(book: u64) -> String {
+    format!("/subject/{}/", FIRST_ID + book)
+}
+
 /// The image a path names (`/img/3-1.png` is book 3's second image), if any.
 pub(crate) fn image_of(path: &str) -> Option<(u64, u64)> {
     let (book, n) = path

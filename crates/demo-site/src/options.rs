@@ -46,6 +46,9 @@ pub struct SiteOptions {
     pub path_faults: BTreeMap<String, Fault>,
     /// How `/robots.txt` answers.
     pub robots: RobotsTxt,
+    /// Hot-link protection: an image answers 403 unless the request's `Referer` is the detail
+    /// page that shows it (`/subject/<1000000 + book>/`, on either host).
+    pub images_need_referer: bool,
     /// Serve HTTPS too, with this certificate, on a port of its own ([`crate::DemoSite::https_addr`]).
     /// Needs the crate's `tls` feature.
     pub tls: Option<TlsIdentity>,
@@ -160,6 +163,7 @@ impl Default for SiteOptions {
             img_origin: None,
             path_faults: BTreeMap::new(),
             robots: RobotsTxt::Missing,
+            images_need_referer: false,
             tls: None,
             edition: Edition::default(),
             validators: Validators::None,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
-use crate::detail::{detail_book, image_bytes, image_of, render_detail};
+use crate::detail::{detail_book, detail_path, image_bytes, image_of, render_detail};
 use crate::options::{Fault, PastEnd, RobotsTxt, SiteOptions, Validators};
 use crate::pages::{pad_page, render_error, render_index, render_page};
 
@@ -53,6 +53,8 @@ pub(crate) struct Ask {
     pub(crate) if_none_match: Option<String>,
     /// Its `If-Modified-Since`.
     pub(crate) if_modified_since: Option<String>,
+    /// Its `Referer`.
+    pub(crate) referer: Option<String>,
 }
 
 /// How one request is answered, decided once so that both servers behave alike.
@@ -146,6 +148,17 @@ impl Shared {
     /// its copy.
     pub(crate) fn reply(&self, target: &str, ask: &Ask) -> Reply {
         let opts = self.opts();
+        let path = target.split('?').next().unwrap_or(target);
+        if let (true, Some((book, _))) = (opts.images_need_referer, image_of(path)) {
+            let shown_on = detail_path(book);
+            let from_it = ask
+                .referer
+                .as_deref()
+                .is_some_and(|referer| referer.starts_with("http") && referer.ends_with(&shown_on));
+            if !from_it {
+                return full(403, render_error(403));
+            }
+        }
         let reply = self.reply_whole(target);
         let Reply::Full {
             status: 200,

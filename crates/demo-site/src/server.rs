@@ -191,6 +191,7 @@ async fn answer(
     let ask = Ask {
         if_none_match: header("if-none-match"),
         if_modified_since: header("if-modified-since"),
+        referer: header("referer"),
     };
     let (status, body, headers) = match shared.reply(target, &ask) {
         Reply::Full {

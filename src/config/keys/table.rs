@@ -333,6 +333,13 @@ pub const DOWNLOAD_HOSTS: Key = key(
     "`[]`",
     "hosts files may be on besides the site's own; other files are skipped",
 );
+/// `download.referer`.
+pub const DOWNLOAD_REFERER: Key = key(
+    "download.referer",
+    "false",
+    "send each file request a `Referer`: the page its URL was found on (the list page, or the \
+     item's detail page for a `[follow.fields]` field), as hot-link protection asks",
+);
 /// `download.name`.
 pub const DOWNLOAD_NAME: Key = key(
     "download.name",
@@ -510,6 +517,7 @@ pub const ALL: &[Key] = &[
     DOWNLOAD_THREADS,
     DOWNLOAD_MAX_BYTES,
     DOWNLOAD_HOSTS,
+    DOWNLOAD_REFERER,
     DOWNLOAD_NAME,
     OUTPUT_PATH,
     OUTPUT_STATE,

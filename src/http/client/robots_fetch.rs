@@ -73,7 +73,7 @@ impl Client {
         let deadline = Instant::now() + self.http.timeout;
         let unasked = Validators::default();
         let hops = ROBOTS_MAX_REDIRECTS;
-        let mut response = match self.follow(target, hops, deadline, limit, &unasked) {
+        let mut response = match self.follow(target, hops, deadline, limit, &unasked, None) {
             Ok(Followed::Done(response, _)) => response,
             Ok(Followed::Stuck { status, why }) => {
                 debug!("{robots_url}: {why}");
