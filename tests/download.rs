@@ -667,3 +667,96 @@ fn hot_link_protected_images_need_the_referer_of_the_page_they_were_found_on() {
         assert!(asked.iter().any(|r| r.header("referer") == Some(detail)));
     }
 }
+
+/// `[follow]` taking every image of a book and its first image's alt text, downloaded under
+/// `name = "{alt}/{n}{ext}"`: a folder per book, its images `1.png`, `2.png` … in it.
+fn gallery_tables(env: &TestEnv) -> String {
+    format!(
+        "[follow]\nfield = \"link\"\ncrawlers = 3\n[follow.fields]\n\
+         images = {{ css = \"div.gallery img\", attr = \"src\", all = true }}\n\
+         alt = \"div.gallery img@alt\"\n\
+         [download]\nfield = \"images\"\ndir = {dir:?}\nthreads = 3\n\
+         name = \"{{alt}}/{{n}}{{ext}}\"\nhosts = [\"localhost\"]\n",
+        dir = files_dir(env).display().to_string()
+    )
+}
+
+#[test]
+fn a_name_with_folders_gives_each_gallery_a_folder_that_never_leaves_the_dir() {
+    let env = site(1, 0);
+    let knobs = Knobs {
+        last_page: Some(0),
+        extra: gallery_tables(&env),
+        ..Knobs::default()
+    };
+    let opts = env.site.options();
+    for (run, want) in [(0, "downloaded"), (1, "uptodate")] {
+        if run == 1 {
+            env.reset();
+        }
+        let outcome = env.crawl(&knobs, LIMIT);
+        assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+        let lines = lines(&env);
+        assert_eq!(lines.len(), 25);
+        for (book, line) in lines.iter().enumerate() {
+            let detail = expected_detail(&opts, book as u64);
+            // "../../<title> 图1" becomes the folder "_._<title> 图1", inside the dir.
+            let folder = detail.images[0].alt.replace("../../", "_._");
+            let files = line["files"].as_array().unwrap();
+            assert_eq!(files.len(), detail.images.len(), "{line}");
+            for (n, (file, image)) in files.iter().zip(&detail.images).enumerate() {
+                let path = files_dir(&env).join(&folder).join(format!("{}.png", n + 1));
+                assert_eq!(file["path"], path.display().to_string().as_str(), "{line}");
+                assert_eq!(file["status"], want);
+                assert!(
+                    std::fs::read(&path).unwrap() == image.bytes,
+                    "{}",
+                    path.display()
+                );
+            }
+        }
+    }
+    // Nothing but folders at the top, and nothing outside the dir.
+    let top: Vec<PathBuf> = std::fs::read_dir(files_dir(&env))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(top.len(), 25);
+    assert!(top.iter().all(|p| p.is_dir()), "{top:?}");
+    let outside: Vec<PathBuf> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    assert!(outside.is_empty(), "{outside:?}");
+}
+
+#[test]
+fn a_folder_that_is_a_symbolic_link_is_never_stored_through() {
+    let env = site(1, 0);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let opts = env.site.options();
+    let folder = expected_detail(&opts, 0).images[0]
+        .alt
+        .replace("../../", "_._");
+    std::fs::create_dir_all(files_dir(&env)).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), files_dir(&env).join(&folder)).unwrap();
+    let outcome = env.crawl(
+        &Knobs {
+            last_page: Some(0),
+            retries: 0,
+            extra: gallery_tables(&env),
+            ..Knobs::default()
+        },
+        LIMIT,
+    );
+    assert_eq!(outcome.exit_code(), ExitCode::PagesFailed);
+    let reason = outcome.failed_pages[&0].to_string();
+    assert!(reason.contains("is a symbolic link"), "{reason}");
+    assert!(lines(&env).is_empty());
+    assert!(
+        names_in(elsewhere.path()).is_empty(),
+        "stored through the link"
+    );
+}

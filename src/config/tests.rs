@@ -327,7 +327,7 @@ fn follow_and_download_values_are_checked_with_their_keys() {
         (
             "",
             "name = \"../{alt}{ext}\"",
-            "must be a file name, not a path",
+            "has an empty, `.` or `..` folder",
         ),
         ("", "name = \"{atl}{ext}\"", "did you mean `{alt}`?"),
         ("", "name = \"cover.jpg\"", "must use at least one field"),

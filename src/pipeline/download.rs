@@ -34,7 +34,8 @@ use crate::shutdown::Shutdown;
 use crate::store::dedup::AlreadyWritten;
 use crate::store::file_names::FileNames;
 use crate::store::files::{
-    AtomicFile, Checksum, extension_for, possible_extensions, sync_dir, uptodate, url_digest,
+    AtomicFile, Checksum, extension_for, folders_to_sync, possible_extensions, sync_dir, uptodate,
+    url_digest,
 };
 
 /// One downloader thread's share of the work.
@@ -73,6 +74,8 @@ pub(crate) struct FileRecord {
     pub checksum: Checksum,
     /// `"downloaded"` now, or `"uptodate"`: complete on disk already.
     pub status: &'static str,
+    /// Its name in `download.dir` (components joined by `/`); not part of the item.
+    pub name: String,
 }
 
 impl FileRecord {
@@ -151,7 +154,8 @@ impl Downloader {
         refusals: &mut Refusals,
     ) -> Result<Vec<Item>, Incomplete> {
         let base = Url::parse(page_url).ok();
-        let mut stored_any = false;
+        // The names stored by this page, whose folders are synced before its commit.
+        let mut stored = Vec::new();
         for item in &mut items {
             if self.written.as_ref().is_some_and(|w| w.contains(item)) {
                 item.push(Value::List(Vec::new()));
@@ -169,19 +173,25 @@ impl Downloader {
                     continue;
                 }
                 let record = self.store(&url, (item, n), referer.as_deref())?;
-                stored_any |= record.status == "downloaded";
+                if record.status == "downloaded" {
+                    stored.push(record.name.clone());
+                }
                 files.push(record.to_value());
             }
             item.push(Value::List(files));
         }
-        // One sync of the folder makes the page's renames durable, before its commit.
-        if stored_any && self.sync {
-            sync_dir(&self.config.dir).map_err(|err| {
-                Incomplete::Failed(PageError::SyncDir {
-                    dir: self.config.dir.display().to_string(),
-                    error: Arc::new(err),
-                })
-            })?;
+        // One sync of each folder makes the page's renames (and new folders) durable, before
+        // its commit.
+        if !stored.is_empty() && self.sync {
+            let dir = &self.config.dir;
+            for folder in folders_to_sync(dir, stored.iter().map(String::as_str)) {
+                sync_dir(&folder).map_err(|err| {
+                    Incomplete::Failed(PageError::SyncDir {
+                        dir: folder.display().to_string(),
+                        error: Arc::new(err),
+                    })
+                })?;
+            }
         }
         Ok(items)
     }
@@ -299,8 +309,8 @@ impl Downloader {
             let i = self.fields.iter().position(|name| name == field)?;
             Some(item.get(i)?.key_text()?.into_owned())
         };
-        match template.render(&value, ext) {
-            Ok(name) if n == 0 => name,
+        match template.render(&value, ext, n + 1) {
+            Ok(name) if n == 0 || template.uses_position() => name,
             Ok(name) => match name.strip_suffix(ext).filter(|_| !ext.is_empty()) {
                 Some(stem) => format!("{stem}-{}{ext}", n + 1),
                 None => format!("{name}-{}", n + 1),
@@ -325,6 +335,7 @@ impl Downloader {
             path: path(dir, name),
             checksum,
             status,
+            name: name.to_string(),
         }
     }
 }
@@ -379,6 +390,7 @@ mod tests {
             path: "out/files/a.png".into(),
             checksum: Checksum([0xab; 16]),
             status: "downloaded",
+            name: "a.png".into(),
         };
         let mut json = Vec::new();
         record.to_value().write_json(&mut json);

@@ -169,24 +169,27 @@ pub struct AtomicFile {
 }
 
 impl AtomicFile {
-    /// Starts the file `name` in `dir` (a plain name: no separator, not `.` or `..`), to hold
-    /// at most `max_bytes` bytes.
+    /// Starts the file `name` in `dir` (a plain name, or a relative path whose components are
+    /// joined by `/`: its folders are created as needed, see [`path_inside`]), to hold at most
+    /// `max_bytes` bytes.
     pub fn create(dir: &Path, name: &str, max_bytes: u64) -> io::Result<AtomicFile> {
-        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        let path = path_inside(dir, name, true)?;
+        let (Some(folder), Some(base)) = (path.parent(), path.file_name()) else {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("not a plain file name: {name:?}"),
+                format!("not a file name: {name:?}"),
             ));
-        }
+        };
+        let base = base.to_string_lossy();
         // One counter for the process: two downloads of one name never share a temporary.
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let temp = dir.join(format!(".{name}.{}.{n}{PART_SUFFIX}", std::process::id()));
+        let temp = folder.join(format!(".{base}.{}.{n}{PART_SUFFIX}", std::process::id()));
         let file = File::options().write(true).create_new(true).open(&temp)?;
         Ok(AtomicFile {
             file: Some(BufWriter::with_capacity(64 * 1024, file)),
             temp,
-            path: dir.join(name),
+            path,
             md5: Md5::new(),
             written: 0,
             max_bytes,
@@ -234,6 +237,65 @@ impl AtomicFile {
     }
 }
 
+/// The path of `name` in `dir`, where `name` is a plain name or a relative path of components
+/// joined by `/` (from `download.name`'s folders). Nothing may leave `dir`: a component that is
+/// empty, `.` or `..`, or holds `\\` or NUL, is refused, and so is a folder on the way that is a
+/// symbolic link (it could lead anywhere) or not a folder. With `create`, missing folders are
+/// made; without, a missing one is `NotFound`.
+pub fn path_inside(dir: &Path, name: &str, create: bool) -> io::Result<PathBuf> {
+    let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
+    let components: Vec<&str> = name.split('/').collect();
+    if components
+        .iter()
+        .any(|c| c.is_empty() || *c == "." || *c == ".." || c.contains(['\\', '\0']))
+    {
+        return Err(invalid(format!("not a name inside the folder: {name:?}")));
+    }
+    let mut path = dir.to_path_buf();
+    let (base, folders) = components.split_last().expect("split gives one at least");
+    for folder in folders {
+        path.push(folder);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(invalid(format!(
+                    "{} is a symbolic link: files are never stored through one",
+                    path.display()
+                )));
+            }
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(invalid(format!("{} is not a folder", path.display()))),
+            Err(err) if err.kind() == io::ErrorKind::NotFound && create => {
+                match fs::create_dir(&path) {
+                    Ok(()) => {}
+                    // Another downloader made it meanwhile.
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    path.push(base);
+    Ok(path)
+}
+
+/// The folders a page's stored files went into, below and including `dir`, whose entries a
+/// sync makes durable: every folder on the way to each file (a folder made for it is an entry
+/// of its parent).
+pub fn folders_to_sync<'a>(dir: &Path, names: impl IntoIterator<Item = &'a str>) -> Vec<PathBuf> {
+    let mut folders = std::collections::BTreeSet::from([dir.to_path_buf()]);
+    for name in names {
+        let mut path = dir.to_path_buf();
+        let mut parts: Vec<&str> = name.split('/').collect();
+        parts.pop();
+        for part in parts {
+            path.push(part);
+            folders.insert(path.clone());
+        }
+    }
+    folders.into_iter().collect()
+}
+
 /// Syncs the folder `dir`, so that the renames into it survive a crash.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -271,7 +333,11 @@ impl Drop for AtomicFile {
 /// complete (only a rename puts it there), so it is up to date and need not be fetched again.
 /// `None` when there is none, or something other than a regular file is in its place.
 pub fn uptodate(dir: &Path, name: &str) -> io::Result<Option<Checksum>> {
-    let path = dir.join(name);
+    let path = match path_inside(dir, name, false) {
+        Ok(path) => path,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err),
+    };
     match fs::symlink_metadata(&path) {
         Ok(meta) if meta.is_file() => {}
         Ok(_) => return Ok(None),
@@ -303,10 +369,16 @@ pub fn sweep_stale_parts(dir: &Path, started: SystemTime) -> io::Result<Vec<Path
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
+        // `symlink_metadata`: a folder that is a link is not ours, and not entered.
+        let meta = fs::symlink_metadata(entry.path())?;
+        if meta.is_dir() {
+            // A folder of `download.name`'s: its temporaries are swept too.
+            removed.extend(sweep_stale_parts(&entry.path(), started)?);
+            continue;
+        }
         if !name.to_str().is_some_and(is_part_name) {
             continue;
         }
-        let meta = entry.metadata()?;
         if meta.is_file() && meta.modified()? < started {
             fs::remove_file(entry.path())?;
             removed.push(entry.path());

@@ -344,10 +344,11 @@ pub const DOWNLOAD_REFERER: Key = key(
 pub const DOWNLOAD_NAME: Key = key(
     "download.name",
     "unset",
-    "a file name template from the item's fields, such as `\"{alt}{ext}\"` (made safe: no `/`, \
-     `\\`, leading dots or `..`, at most 200 bytes; an item's 2nd, 3rd … file gets `-2`, `-3` …; \
-     a name another URL holds gets the next free suffix); unset = `<sha1 of the URL><ext>`, as \
-     Scrapy names them",
+    "a file name template from the item's fields, such as `\"{alt}{ext}\"`, or with folders, \
+     `\"{title}/{n}{ext}\"` (`{n}`: the file's position in the item, from 1); each part made \
+     safe (no `/`, `\\`, leading dots or `..` from a value, at most 200 bytes), never leaving \
+     `dir`; without `{n}` an item's 2nd, 3rd … file gets `-2`, `-3` …; a name another URL holds \
+     gets the next free suffix; unset = `<sha1 of the URL><ext>`, as Scrapy names them",
 )
 .bounded(1, SELECTOR_MAX, Bytes)
 .unset("each file is <sha1 of its URL><ext>");
@@ -517,8 +518,8 @@ pub const ALL: &[Key] = &[
     DOWNLOAD_THREADS,
     DOWNLOAD_MAX_BYTES,
     DOWNLOAD_HOSTS,
-    DOWNLOAD_REFERER,
     DOWNLOAD_NAME,
+    DOWNLOAD_REFERER,
     OUTPUT_PATH,
     OUTPUT_STATE,
     OUTPUT_SYNC,
