@@ -2,8 +2,9 @@
 //! disk and listed in its `files`.
 //!
 //! A downloader takes one whole page at a time and, for each item, each URL of the download
-//! field (resolved against the page's URL), in order: a file already complete under its name
-//! is `"uptodate"` and not fetched again; any other is fetched through the crawl's shared
+//! field (resolved against the page's URL), with the help of every other downloader that is free
+//! ([`super::crew`]: a page's files go out `download.threads` at a time, and come back in order):
+//! a file already complete under a name its URL claimed is `"uptodate"` and not fetched again; any other is fetched through the crawl's shared
 //! client into a temporary file in `download.dir`, synced and renamed to its final name
 //! ([`crate::store::files`]), `"downloaded"`. The item gains `"files": [{url, path, checksum,
 //! status}]` in the order of its URLs, as Scrapy's FilesPipeline writes it.
@@ -24,6 +25,7 @@ use log::debug;
 use url::Url;
 
 use super::budget::Onward;
+use super::crew::{Crew, Work};
 use super::error::{FileError, PageError};
 use super::message::{Item, Parsed};
 use super::stage::{Context, Incomplete, Refusals, Stage, complete_pages, resolve_link};
@@ -37,6 +39,18 @@ use crate::store::files::{
     AtomicFile, Checksum, extension_for, folders_to_sync, possible_extensions, sync_dir, uptodate,
     url_digest,
 };
+
+/// The downloaders' crew: the files of a page in, their records out.
+pub(crate) type FileCrew = Crew<FileJob, FileRecord>;
+
+/// One file of a page to store: its URL, the item it belongs to (for its name), its position in
+/// the item and, with `download.referer`, the page its URL was found on.
+pub(crate) struct FileJob {
+    url: Url,
+    item: Arc<Item>,
+    n: usize,
+    referer: Option<String>,
+}
 
 /// One downloader thread's share of the work.
 pub(crate) struct Downloader {
@@ -56,6 +70,9 @@ pub(crate) struct Downloader {
     pub written: Option<AlreadyWritten>,
     /// Which URL each name in `download.dir` holds, shared by the round's downloaders.
     pub names: Arc<FileNames>,
+    /// This thread's place among the downloaders, which share each page's files; taken by
+    /// [`Downloader::run`].
+    pub crew: Option<FileCrew>,
     /// When the download field is a detail field (`[follow.fields]`): the position of the
     /// item's detail link (`follow.field`), the page its file URLs were found on.
     pub detail_link: Option<usize>,
@@ -114,8 +131,10 @@ impl Downloader {
             .map(|follow| follow.index);
         let fields: Vec<String> = config.item_fields().iter().map(|f| f.to_string()).collect();
         let (download, fields) = (Arc::new(download.clone()), Arc::new(fields));
-        Ok((0..download.threads.get())
-            .map(|i| Downloader {
+        Ok(Crew::set(download.threads.get())
+            .into_iter()
+            .enumerate()
+            .map(|(i, crew)| Downloader {
                 client: context.client.clone(),
                 config: download.clone(),
                 fields: fields.clone(),
@@ -124,46 +143,54 @@ impl Downloader {
                 written: written.clone(),
                 names: names.clone(),
                 detail_link,
+                crew: Some(crew),
                 stage: context.stage(format!("downloader-{i}")),
             })
             .collect())
     }
 
     /// Downloads the files of pages until `input` is disconnected and drained, or the next
-    /// stage is gone.
-    pub fn run(self, input: Receiver<Parsed>, output: Onward<Parsed>) {
+    /// stage is gone; then helps the other downloaders until they are done too.
+    pub fn run(mut self, input: Receiver<Parsed>, output: Onward<Parsed>) {
+        let crew = self.crew.take().expect("a downloader runs once");
         let mut refusals = Refusals::new("file", "download.hosts", "");
+        let work = |job: &FileJob| self.store(&job.url, (&job.item, job.n), job.referer.as_deref());
         complete_pages(
-            || input.recv().ok(),
+            || crew.next(&input, &work),
             output,
             &self.stage,
             &self.give_up,
             |url, items, _| {
                 #[cfg(test)]
                 super::stage::inject_panic(url, "downloader");
-                self.complete(url, items, &mut refusals)
+                self.complete(url, items, &mut refusals, (&crew, &work))
             },
         );
+        crew.finish(&work);
     }
 
-    /// `items` of the page at `page_url`, each with its `files`.
+    /// `items` of the page at `page_url`, each with its `files`. The files of the page are
+    /// downloaded by the whole crew at once.
     fn complete(
         &self,
         page_url: &str,
         mut items: Vec<Item>,
         refusals: &mut Refusals,
+        (crew, work): (&FileCrew, Work<'_, FileJob, FileRecord>),
     ) -> Result<Vec<Item>, Incomplete> {
         let base = Url::parse(page_url).ok();
-        // The names stored by this page, whose folders are synced before its commit.
-        let mut stored = Vec::new();
-        for item in &mut items {
+        // Every file of the page, in order, and how many each item has.
+        let mut jobs = Vec::new();
+        let mut counts = Vec::with_capacity(items.len());
+        for item in &items {
             if self.written.as_ref().is_some_and(|w| w.contains(item)) {
-                item.push(Value::List(Vec::new()));
+                counts.push(0);
                 continue;
             }
             let urls = urls_of(item.get(self.config.index));
             let referer = self.referer(base.as_ref(), item);
-            let mut files = Vec::with_capacity(urls.len());
+            let shared = Arc::new(item.clone());
+            let before = jobs.len();
             for (n, link) in urls.iter().enumerate() {
                 let Some(url) = resolve_link(base.as_ref(), link) else {
                     continue;
@@ -172,12 +199,29 @@ impl Downloader {
                     self.stage.stats.file_refused();
                     continue;
                 }
-                let record = self.store(&url, (item, n), referer.as_deref())?;
-                if record.status == "downloaded" {
-                    stored.push(record.name.clone());
-                }
-                files.push(record.to_value());
+                jobs.push(FileJob {
+                    url,
+                    item: shared.clone(),
+                    n,
+                    referer: referer.clone(),
+                });
             }
+            counts.push(jobs.len() - before);
+        }
+        let mut records = crew.run_all(jobs, work)?.into_iter();
+        // The names stored by this page, whose folders are synced before its commit.
+        let mut stored = Vec::new();
+        for (item, count) in items.iter_mut().zip(counts) {
+            let files: Vec<Value> = records
+                .by_ref()
+                .take(count)
+                .map(|record| {
+                    if record.status == "downloaded" {
+                        stored.push(record.name.clone());
+                    }
+                    record.to_value()
+                })
+                .collect();
             item.push(Value::List(files));
         }
         // One sync of each folder makes the page's renames (and new folders) durable, before
