@@ -36,7 +36,7 @@ pub use exit_code::ExitCode;
 pub use frontier::{SeedReport, Seeded, seed};
 pub use http::FetchError;
 pub use pipeline::{DetailError, FileError, Observer, PageError, ParseError, Silent, StageFailure};
-pub use round::{Outcome, Preview, RunOptions, preview, run, run_with};
+pub use round::{Outcome, Preview, RunOptions, Whole, preview, run, run_with};
 pub use shutdown::{OutputLock, Shutdown};
 pub use store::owner::OwnerLock;
 pub use store::recovery::{RoundMark, last_round};

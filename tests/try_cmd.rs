@@ -236,3 +236,60 @@ fn try_says_when_the_stream_engine_cannot_be_used() {
         "{stderr}"
     );
 }
+
+#[test]
+fn try_shows_the_first_items_whole_with_their_detail_fields_and_files_writing_nothing() {
+    let env = TestEnv::new(SiteOptions {
+        pages: 1,
+        self_links: true,
+        ..SiteOptions::default()
+    });
+    let files = env.dir.path().join("files");
+    let knobs = Knobs {
+        extra: format!(
+            "[follow]\nfield = \"link\"\n[follow.fields]\n\
+             rating = {{ css = \"strong.rating_num\", type = \"number\" }}\n\
+             images = {{ css = \"div.gallery img\", attr = \"src\", all = true }}\n\
+             [download]\nfield = \"images\"\ndir = {files:?}\nname = \"{{title}}/{{n}}{{ext}}\"\n\
+             hosts = [\"localhost\"]\n",
+            files = files.display().to_string()
+        ),
+        ..Knobs::default()
+    };
+    let config = env.write_config(&knobs);
+    let out = run_bin(
+        &["try", "--config", config.to_str().unwrap(), "--items", "2"],
+        LIMIT,
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let shown: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown.len(), 2, "{stdout}");
+    let opts = env.site.options();
+    for (book, item) in shown.iter().enumerate() {
+        let detail = demo_site::expected_detail(&opts, book as u64);
+        let want: f64 = detail.rating.parse().unwrap();
+        assert_eq!(item["rating"], json!(want), "{item}");
+        let urls: Vec<&str> = detail.images.iter().map(|i| i.url.as_str()).collect();
+        assert_eq!(item["images"], json!(urls));
+        let title = item["title"].as_str().unwrap();
+        let listed = item["files"].as_array().unwrap();
+        assert_eq!(listed.len(), urls.len());
+        for (n, file) in listed.iter().enumerate() {
+            let path = files.join(title).join(format!("{}.png", n + 1));
+            assert_eq!(
+                file,
+                &json!({"url": urls[n], "path": path.display().to_string(),
+                        "status": "not downloaded (try)"})
+            );
+        }
+    }
+    assert!(
+        stderr.contains("shown whole: the first 2 of the 25 items, with their detail pages"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("  rating  2/2\n"), "{stderr}");
+    // The list page and two detail pages; no image, and not one file.
+    assert_eq!(env.site.total_requests(), 3);
+    assert_eq!(files_in(env.dir.path()), ["pagecrawl.toml"]);
+}

@@ -42,6 +42,11 @@ pub enum Command {
         /// The page number to fetch; `site.first_page` when not given.
         #[arg(long, value_name = "N")]
         page: Option<u64>,
+        /// With `[follow]`: fetch the detail pages of the first N items and show those items
+        /// whole (detail fields, and the files `[download]` would store, with their names).
+        #[arg(long, value_name = "N", default_value_t = 3,
+              value_parser = clap::value_parser!(u64).range(1..=1000))]
+        items: u64,
     },
     /// Put the page range of a `[frontier] kind = "redis"` crawl into Redis (daemons also do
     /// it when they start; this is the same, exactly once), and put back pages that failed.

@@ -62,7 +62,11 @@ pub fn run(cli: Cli, progress: Option<Progress>) -> Result<ExitCode> {
             );
             Ok(ExitCode::Success)
         }
-        Some(Command::Try { config, page }) => try_page::command(&load_config(&config)?, page),
+        Some(Command::Try {
+            config,
+            page,
+            items,
+        }) => try_page::command(&load_config(&config)?, page, items as usize),
         #[cfg(feature = "demo")]
         Some(Command::Demo(args)) => demo::command(args),
     }

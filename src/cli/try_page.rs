@@ -1,5 +1,8 @@
 //! `pagecrawl try`: one page through the config, to see what it extracts before crawling.
 //!
+//! With `[follow]`, the first `--items` items are shown whole: their detail pages fetched, and
+//! the files `[download]` would store listed with their names (not fetched).
+//!
 //! The items go to stdout as one pretty JSON array (each item with the keys, in the order, of
 //! the output's lines), so that they can be piped to `jq`; what the page was and how well each
 //! field matched go to stderr. The library's [`pagecrawl::preview`] does the work and keeps
@@ -11,9 +14,9 @@ use pagecrawl::{Config, ExitCode, Preview};
 
 /// Fetches page `page` (or `site.first_page`) of `config`'s site and prints its items and the
 /// fields' counts. Exit 0 when the page has items, 3 when it has none.
-pub fn command(config: &Config, page: Option<u64>) -> Result<ExitCode> {
+pub fn command(config: &Config, page: Option<u64>, items: usize) -> Result<ExitCode> {
     let page = page.unwrap_or(config.site.first_page);
-    let preview = pagecrawl::preview(config, page)?;
+    let preview = pagecrawl::preview(config, page, items)?;
     let items = preview
         .lines
         .iter()
@@ -22,7 +25,7 @@ pub fn command(config: &Config, page: Option<u64>) -> Result<ExitCode> {
         .context("re-reading the encoded items")?;
     println!("{}", serde_json::to_string_pretty(&items)?);
     eprint!("{}", report(config, &preview));
-    Ok(if preview.lines.is_empty() {
+    Ok(if preview.items == 0 {
         ExitCode::PagesFailed
     } else {
         ExitCode::Success
@@ -59,7 +62,7 @@ fn report(config: &Config, preview: &Preview) -> String {
         ));
     }
     let item = config.extract.item_selector();
-    let total = preview.lines.len();
+    let total = preview.items;
     if total == 0 {
         out.push_str(&format!(
             "no item: `extract.item` = {item:?} matched nothing on this page. Check it against \
@@ -71,9 +74,11 @@ fn report(config: &Config, preview: &Preview) -> String {
     out.push_str(&format!(
         "{total} items (`extract.item` = {item:?}); items with a value, per field:\n"
     ));
+    let detail_names = preview.whole.iter().flat_map(|w| w.detail_filled.iter());
     let width = preview
         .filled
         .iter()
+        .chain(detail_names)
         .map(|(name, _)| name.chars().count())
         .max()
         .unwrap_or(0);
@@ -89,6 +94,25 @@ fn report(config: &Config, preview: &Preview) -> String {
             String::new()
         };
         out.push_str(&format!("  {name:<width$}  {filled}/{total}{note}\n"));
+    }
+    if let Some(whole) = &preview.whole {
+        out.push_str(&format!(
+            "shown whole: the first {} of the {total} items, with their detail pages{} \
+             (`--items`); nothing was downloaded\n",
+            whole.shown,
+            if config.download.is_some() {
+                " and the files they would store (a name another URL already holds would get \
+                 the next free suffix)"
+            } else {
+                ""
+            }
+        ));
+        for (name, filled) in &whole.detail_filled {
+            out.push_str(&format!("  {name:<width$}  {filled}/{}\n", whole.shown));
+        }
+        for failure in &whole.failures {
+            out.push_str(&format!("  {failure}\n"));
+        }
     }
     out
 }

@@ -340,30 +340,10 @@ impl Downloader {
             .map(|url| url.to_string())
     }
 
-    /// The file name of the `n`th file of `item`, at `url`, with extension `ext`: from the
-    /// name template (the second and later files of an item get `-2`, `-3` … before the
-    /// extension, so that one item's files do not share a name), or the sha1 of the URL when
-    /// there is none or it gives no name (a null field).
+    /// The file name of the `n`th file of `item`, at `url`, with extension `ext`: see
+    /// [`file_name`].
     fn name(&self, url: &Url, item: &Item, n: usize, ext: &str) -> String {
-        let Some(template) = &self.config.name else {
-            return format!("{}{ext}", url_digest(url));
-        };
-        // A field's text: a string as it is, a number or a list as its JSON.
-        let value = |field: &str| {
-            let i = self.fields.iter().position(|name| name == field)?;
-            Some(item.get(i)?.key_text()?.into_owned())
-        };
-        match template.render(&value, ext, n + 1) {
-            Ok(name) if n == 0 || template.uses_position() => name,
-            Ok(name) => match name.strip_suffix(ext).filter(|_| !ext.is_empty()) {
-                Some(stem) => format!("{stem}-{}{ext}", n + 1),
-                None => format!("{name}-{}", n + 1),
-            },
-            Err(why) => {
-                debug!("file {url}: `download.name` gives no name ({why}); named by its URL");
-                format!("{}{ext}", url_digest(url))
-            }
-        }
+        file_name(&self.config, &self.fields, url, (item, n), ext)
     }
 
     fn record(
@@ -402,14 +382,47 @@ impl Write for Named {
     }
 }
 
+/// The name `download` wants for the `n`th file of `item` (whose fields are named `fields`), at
+/// `url`, with extension `ext`: from the name template (without `{n}`, the second and later
+/// files of an item get `-2`, `-3` … before the extension, so that one item's files do not share
+/// a name), or the sha1 of the URL when there is none or it gives no name (a null field). The
+/// registry may then give a suffixed name, when another URL holds this one.
+pub(crate) fn file_name(
+    download: &DownloadConfig,
+    fields: &[String],
+    url: &Url,
+    (item, n): (&Item, usize),
+    ext: &str,
+) -> String {
+    let Some(template) = &download.name else {
+        return format!("{}{ext}", url_digest(url));
+    };
+    // A field's text: a string as it is, a number or a list as its JSON.
+    let value = |field: &str| {
+        let i = fields.iter().position(|name| name == field)?;
+        Some(item.get(i)?.key_text()?.into_owned())
+    };
+    match template.render(&value, ext, n + 1) {
+        Ok(name) if n == 0 || template.uses_position() => name,
+        Ok(name) => match name.strip_suffix(ext).filter(|_| !ext.is_empty()) {
+            Some(stem) => format!("{stem}-{}{ext}", n + 1),
+            None => format!("{name}-{}", n + 1),
+        },
+        Err(why) => {
+            debug!("file {url}: `download.name` gives no name ({why}); named by its URL");
+            format!("{}{ext}", url_digest(url))
+        }
+    }
+}
+
 /// The path of `name` in `dir`, as the item shows it.
-fn path(dir: &Path, name: &str) -> String {
+pub(crate) fn path(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
 }
 
 /// The URLs a download field holds: a string, or the strings of a list (`all = true`, a
 /// `srcset`), in order; none for null, blanks or anything else.
-fn urls_of(value: Option<&Value>) -> Vec<&str> {
+pub(crate) fn urls_of(value: Option<&Value>) -> Vec<&str> {
     fn one(value: &Value) -> Option<&str> {
         match value {
             Value::String(url) if !url.trim().is_empty() => Some(url.as_str()),

@@ -23,7 +23,7 @@ use crate::store::journal::{Journal, Record, now_ms};
 mod preview;
 mod setup;
 
-pub use preview::{Preview, preview};
+pub use preview::{Preview, Whole, preview};
 
 /// How a crawl ended.
 #[derive(Debug, Clone)]

@@ -10,11 +10,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use url::Url;
 
-use crate::config::Config;
-use crate::extract::Used;
+use crate::config::{Config, FILES_KEY};
+use crate::extract::{Item, Used, Value};
 use crate::http::{BodyPool, Client};
+use crate::pipeline::download::{file_name, path, urls_of};
+use crate::pipeline::stage::resolve_link;
 use crate::shutdown::Shutdown;
 use crate::stats::{self, Stats};
+use crate::store::files::possible_extensions;
 use crate::store::output::LineEncoder;
 
 /// What one page gave, as `pagecrawl try` shows it.
@@ -32,17 +35,37 @@ pub struct Preview {
     pub body_bytes: usize,
     /// The engine that extracted the items.
     pub used: Used,
-    /// The items, each as the line the writer would append (without the newline).
+    /// The items, each as the line the writer would append (without the newline); with
+    /// `[follow]`, only those shown whole.
     pub lines: Vec<String>,
+    /// How many items the page has.
+    pub items: usize,
     /// Per field, in config order: its name and how many items got a value.
     pub filled: Vec<(String, usize)>,
+    /// With `[follow]`: the first items shown whole (`lines` then holds only those).
+    pub whole: Option<Whole>,
 }
 
-/// Fetches page `page` of `config`'s site and extracts its items, touching no file.
+/// The items of a preview shown whole: with their detail fields, and the files `[download]`
+/// would store for them.
+#[derive(Debug, Clone)]
+pub struct Whole {
+    /// How many items are shown (`--items`, or fewer on a short page).
+    pub shown: usize,
+    /// Per detail field, in config order: its name and how many shown items got a value.
+    pub detail_filled: Vec<(String, usize)>,
+    /// Detail pages that could not be fetched or read, each naming its URL and why.
+    pub failures: Vec<String>,
+}
+
+/// Fetches page `page` of `config`'s site and extracts its items, touching no file. With
+/// `[follow]`, the first `whole` items are shown whole: their detail pages are fetched and
+/// extracted, and the files `[download]` would store listed with the names they would get (not
+/// fetched).
 ///
 /// A fetch that fails (after the retries `[http]` allows) or a page over a per-page limit is an
 /// error naming the URL.
-pub fn preview(config: &Config, page: u64) -> Result<Preview> {
+pub fn preview(config: &Config, page: u64, whole: usize) -> Result<Preview> {
     let url = config.site.url_of(page);
     // One request, so one crawler's worth of connections and one buffer.
     let client = Client::new(&config.http, &config.site, 1, Arc::new(BodyPool::new(1)));
@@ -58,8 +81,19 @@ pub fn preview(config: &Config, page: u64) -> Result<Preview> {
     let items = extracted
         .map_err(|reason| anyhow::anyhow!("page {page} ({url}): {reason}"))?
         .items;
+    let (shown, whole) = match &config.follow {
+        Some(_) => {
+            let (shown, whole) = whole_items(config, &client, &final_url, &items, whole);
+            (shown, Some(whole))
+        }
+        None => (items.clone(), None),
+    };
+    let mut names = config.item_fields();
+    if whole.is_some() && config.download.is_some() {
+        names.push(FILES_KEY);
+    }
     let mut encoded = Vec::new();
-    LineEncoder::new(config.extract.field_names()).encode_page(page, &url, &items, &mut encoded);
+    LineEncoder::new(names).encode_page(page, &url, &shown, &mut encoded);
     let lines = String::from_utf8(encoded)
         .expect("the encoder writes JSON, which is UTF-8")
         .lines()
@@ -82,6 +116,99 @@ pub fn preview(config: &Config, page: u64) -> Result<Preview> {
         body_bytes: response.body.len(),
         used,
         lines,
+        items: items.len(),
         filled,
+        whole,
     })
+}
+
+/// The first `count` of `items` (found on the page at `base`) made whole: each with the fields
+/// of its detail page and, with `[download]`, the files it would store, as the output would list
+/// them (status `"not downloaded (try)"`).
+fn whole_items(
+    config: &Config,
+    client: &Client,
+    base: &Url,
+    items: &[Item],
+    count: usize,
+) -> (Vec<Item>, Whole) {
+    let follow = config.follow.as_ref().expect("called with [follow]");
+    let width = follow.extract.field_names().count();
+    let fields: Vec<String> = config.item_fields().iter().map(|f| f.to_string()).collect();
+    let stats = Stats::new(None, stats::fetch_latency_histogram());
+    let mut failures = Vec::new();
+    let mut shown = Vec::new();
+    for item in items.iter().take(count) {
+        let mut item = item.clone();
+        let link = match item.get(follow.index) {
+            Some(Value::String(link)) => Some(link.clone()),
+            Some(Value::List(links)) => links.iter().find_map(|link| match link {
+                Value::String(link) => Some(link.clone()),
+                _ => None,
+            }),
+            _ => None,
+        };
+        let target = link.and_then(|link| resolve_link(Some(base), &link));
+        let detail = match target {
+            None => None,
+            Some(target) => match client.fetch(target.as_str(), &Shutdown::new(), &stats) {
+                Ok(response) => {
+                    let at = Url::parse(&response.url).unwrap_or_else(|_| target.clone());
+                    match follow.extract.extract_values(&response.body, &at).0 {
+                        Ok(extracted) => extracted.items.into_iter().next(),
+                        Err(reason) => {
+                            failures.push(format!("detail page {target}: {reason}"));
+                            None
+                        }
+                    }
+                }
+                Err(err) => {
+                    failures.push(format!("detail page {target}: {err}"));
+                    None
+                }
+            },
+        };
+        item.extend(detail.unwrap_or_else(|| vec![Value::Null; width]));
+        if let Some(download) = &config.download {
+            let files = urls_of(item.get(download.index))
+                .iter()
+                .filter_map(|link| resolve_link(Some(base), link))
+                .enumerate()
+                .map(|(n, url)| {
+                    let ext = possible_extensions(&url)
+                        .into_iter()
+                        .next()
+                        .unwrap_or_default();
+                    let name = file_name(download, &fields, &url, (&item, n), &ext);
+                    let text = |s: &str| Value::String(s.to_string());
+                    Value::Object(vec![
+                        ("url".to_string(), text(url.as_str())),
+                        ("path".to_string(), text(&path(&download.dir, &name))),
+                        ("status".to_string(), text("not downloaded (try)")),
+                    ])
+                })
+                .collect();
+            item.push(Value::List(files));
+        }
+        shown.push(item);
+    }
+    let lists = config.extract.field_names().count();
+    let detail_filled = follow
+        .extract
+        .field_names()
+        .enumerate()
+        .map(|(i, name)| {
+            let n = shown
+                .iter()
+                .filter(|item| !item[lists + i].is_missing())
+                .count();
+            (name.to_string(), n)
+        })
+        .collect();
+    let whole = Whole {
+        shown: shown.len(),
+        detail_filled,
+        failures,
+    };
+    (shown, whole)
 }
