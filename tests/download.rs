@@ -152,6 +152,16 @@ fn names_in(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Asserts that no image was stored in `dir` itself, outside the files folder.
+fn assert_no_png_outside(dir: &Path) {
+    let outside: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    assert!(outside.is_empty(), "{outside:?}");
+}
+
 /// Book `book`'s first image: its URL, and its path on the site (where a fault is set).
 fn first_image(env: &TestEnv, book: u64) -> (String, String) {
     let url = expected_detail(&env.site.options(), book).images[0]
@@ -298,12 +308,7 @@ fn names_from_a_template_stay_in_the_folder() {
     // "../../<title> 图1" becomes "_._<title> 图1.png", inside the folder.
     let want = format!("{}.png", climbing.replace("../../", "_._"));
     assert!(names.contains(&want), "{want} not in {names:?}");
-    let outside: Vec<PathBuf> = std::fs::read_dir(env.dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "png"))
-        .collect();
-    assert!(outside.is_empty(), "{outside:?}");
+    assert_no_png_outside(env.dir.path());
 }
 
 #[test]
@@ -725,12 +730,7 @@ fn a_name_with_folders_gives_each_gallery_a_folder_that_never_leaves_the_dir() {
         .collect();
     assert_eq!(top.len(), 25);
     assert!(top.iter().all(|p| p.is_dir()), "{top:?}");
-    let outside: Vec<PathBuf> = std::fs::read_dir(env.dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "png"))
-        .collect();
-    assert!(outside.is_empty(), "{outside:?}");
+    assert_no_png_outside(env.dir.path());
 }
 
 #[test]

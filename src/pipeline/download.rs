@@ -28,7 +28,9 @@ use super::budget::Onward;
 use super::crew::{Crew, Work};
 use super::error::{FileError, PageError};
 use super::message::{Item, Parsed};
-use super::stage::{Context, Incomplete, Refusals, Stage, complete_pages, resolve_link};
+use super::stage::{
+    Context, Incomplete, Refusals, Stage, complete_pages, first_link, resolve_link,
+};
 use crate::config::{Config, DownloadConfig, SyncMode};
 use crate::extract::Value;
 use crate::http::{Client, FetchError};
@@ -328,15 +330,8 @@ impl Downloader {
         let Some(detail_link) = self.detail_link else {
             return base.map(Url::to_string);
         };
-        let link = match item.get(detail_link) {
-            Some(Value::String(link)) => Some(link.as_str()),
-            Some(Value::List(links)) => links.iter().find_map(|link| match link {
-                Value::String(link) => Some(link.as_str()),
-                _ => None,
-            }),
-            _ => None,
-        };
-        link.and_then(|link| resolve_link(base, link))
+        first_link(item.get(detail_link))
+            .and_then(|link| resolve_link(base, link))
             .map(|url| url.to_string())
     }
 

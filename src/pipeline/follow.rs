@@ -29,7 +29,7 @@ use super::detail_cache::{Detail, DetailCache};
 use super::error::{DetailError, PageError};
 use super::message::{Item, Learned, Parsed};
 use super::stage::{
-    Context, Incomplete, Refusals, Stage, complete_pages, extract_guarded, resolve_link,
+    Context, Incomplete, Refusals, Stage, complete_pages, extract_guarded, first_link, resolve_link,
 };
 use crate::config::{Config, HostList};
 use crate::extract::{Extractor, Value};
@@ -156,16 +156,8 @@ impl Follower {
                 wants.push(None);
                 continue;
             }
-            // Field forms give a string, a URL (resolved already) or a list: its first URL.
-            let link = match item.get(self.index) {
-                Some(Value::String(link)) => Some(link.as_str()),
-                Some(Value::List(links)) => links.iter().find_map(|link| match link {
-                    Value::String(link) => Some(link.as_str()),
-                    _ => None,
-                }),
-                _ => None,
-            };
-            let target = link.and_then(|link| resolve_link(base.as_ref(), link));
+            let target =
+                first_link(item.get(self.index)).and_then(|link| resolve_link(base.as_ref(), link));
             let wanted = match target {
                 Some(target)
                     if !refusals.allows(&self.client, &self.hosts, &target, &self.give_up)? =>

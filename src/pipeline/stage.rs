@@ -15,7 +15,7 @@ use super::budget::Onward;
 use super::error::ParseError;
 use super::message::{Committed, Item, Learned, NoContent, Page, PageError, Parsed};
 use crate::config::{Config, HostList};
-use crate::extract::{Extracted, OverLimit, Used};
+use crate::extract::{Extracted, OverLimit, Used, Value};
 use crate::http::{BodyPool, Client};
 use crate::pipeline::listing::ListingEnd;
 use crate::shutdown::{PanicGuard, Shutdown, panic_text};
@@ -236,6 +236,19 @@ pub(crate) fn extract_guarded(
         Ok((Ok(extracted), used)) => (Ok(extracted), Some(used)),
         Ok((Err(reason), used)) => (Err(ParseError::Limit(reason)), Some(used)),
         Err(panic) => (Err(ParseError::Panicked(panic_text(&*panic))), None),
+    }
+}
+
+/// The link a field holds: a string, or the first string of a list (field forms give a string,
+/// a URL resolved already, or a list of them); `None` for anything else.
+pub(crate) fn first_link(value: Option<&Value>) -> Option<&str> {
+    match value {
+        Some(Value::String(link)) => Some(link.as_str()),
+        Some(Value::List(links)) => links.iter().find_map(|link| match link {
+            Value::String(link) => Some(link.as_str()),
+            _ => None,
+        }),
+        _ => None,
     }
 }
 

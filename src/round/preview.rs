@@ -14,7 +14,7 @@ use crate::config::{Config, FILES_KEY};
 use crate::extract::{Item, Used, Value};
 use crate::http::{BodyPool, Client};
 use crate::pipeline::download::{file_name, path, urls_of};
-use crate::pipeline::stage::resolve_link;
+use crate::pipeline::stage::{first_link, resolve_link};
 use crate::shutdown::Shutdown;
 use crate::stats::{self, Stats};
 use crate::store::files::possible_extensions;
@@ -140,15 +140,8 @@ fn whole_items(
     let mut shown = Vec::new();
     for item in items.iter().take(count) {
         let mut item = item.clone();
-        let link = match item.get(follow.index) {
-            Some(Value::String(link)) => Some(link.clone()),
-            Some(Value::List(links)) => links.iter().find_map(|link| match link {
-                Value::String(link) => Some(link.clone()),
-                _ => None,
-            }),
-            _ => None,
-        };
-        let target = link.and_then(|link| resolve_link(Some(base), &link));
+        let target =
+            first_link(item.get(follow.index)).and_then(|link| resolve_link(Some(base), link));
         let detail = match target {
             None => None,
             Some(target) => match client.fetch(target.as_str(), &Shutdown::new(), &stats) {
