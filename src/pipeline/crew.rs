@@ -12,9 +12,11 @@
 //!
 //! Termination: the invitations channel is disconnected once every thread of the crew has seen
 //! its input disconnected and has dropped its sender ([`Crew::finish`]); until then a finished
-//! thread keeps taking invitations, so no batch waits for help that cannot come. The channel is
-//! bounded by construction: each thread has at most one batch open, and sends at most
-//! `threads - 1` invitations for it.
+//! thread keeps taking invitations, so no batch waits for help that cannot come. A thread that
+//! claims a job with more left behind it passes the invitation on, so that a thread fallen idle
+//! meanwhile joins in. The channel is bounded (`threads²`); an invitation that finds it full is
+//! dropped, since the ones in it already wake every idle thread, and one that finds its batch
+//! exhausted is dropped by whoever takes it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -57,14 +59,21 @@ impl<J, R> Batch<J, R> {
         }
     }
 
-    /// Claims and does jobs until none is left to claim. A panic in `work` is recorded (its
-    /// page is dropped, not committed) before it goes on unwinding this thread.
-    fn work(&self, work: Work<'_, J, R>) {
+    /// Claims and does jobs until none is left to claim. While jobs are left after the one it
+    /// claimed, it passes the invitation on (`invite`, when this thread still holds its
+    /// sender): a thread that fell idle since the batch was opened (an owner waiting for its
+    /// own last job) joins in, instead of idling while this batch has work. A panic in `work`
+    /// is recorded (its page is dropped, not committed) before it goes on unwinding this thread.
+    fn work(self: &Arc<Self>, work: Work<'_, J, R>, invite: Option<&Sender<Invitation<J, R>>>) {
         loop {
             let i = self.next.fetch_add(1, Ordering::SeqCst);
             let Some(job) = self.jobs.get(i) else {
                 return;
             };
+            if let Some(invite) = invite.filter(|_| i + 1 < self.jobs.len()) {
+                // Bounded: a full channel already holds invitations enough.
+                let _ = invite.try_send(self.clone());
+            }
             let outcome = if self.failed.load(Ordering::SeqCst) {
                 None
             } else {
@@ -126,7 +135,8 @@ impl<J: Send + Sync, R: Send> Crew<J, R> {
     /// A crew of `threads` threads: one place for each.
     pub fn set(threads: usize) -> Vec<Crew<J, R>> {
         let threads = threads.max(1);
-        // At most one open batch per thread, with at most `threads - 1` invitations each.
+        // Room for every thread's open batch to invite every other thread; invitations passed
+        // on beyond that are dropped (see the module's doc).
         let (invite, invitations) = crossbeam_channel::bounded(threads * threads);
         (0..threads)
             .map(|_| Crew {
@@ -146,10 +156,10 @@ impl<J: Send + Sync, R: Send> Crew<J, R> {
         let helpers = (self.threads - 1).min(jobs.len() - 1);
         let batch = Arc::new(Batch::new(jobs));
         for _ in 0..helpers {
-            // Never full by construction; a lost invitation would only mean less help.
+            // A full channel wakes every idle thread already; a lost invitation means less help.
             let _ = self.invite.try_send(batch.clone());
         }
-        batch.work(work);
+        batch.work(work, Some(&self.invite));
         // Others may still be on the last jobs: help with other batches meanwhile.
         loop {
             select! {
@@ -157,7 +167,7 @@ impl<J: Send + Sync, R: Send> Crew<J, R> {
                 recv(self.invitations) -> invitation => {
                     // This thread's own sender keeps the channel connected.
                     if let Ok(other) = invitation {
-                        other.work(work);
+                        other.work(work, Some(&self.invite));
                     }
                 }
             }
@@ -173,7 +183,7 @@ impl<J: Send + Sync, R: Send> Crew<J, R> {
                 recv(input) -> message => return message.ok(),
                 recv(self.invitations) -> invitation => {
                     if let Ok(batch) = invitation {
-                        batch.work(work);
+                        batch.work(work, Some(&self.invite));
                     }
                 }
             }
@@ -190,7 +200,8 @@ impl<J: Send + Sync, R: Send> Crew<J, R> {
         } = self;
         drop(invite);
         for batch in invitations.iter() {
-            batch.work(work);
+            // Without a sender: the channel ends once every thread is here.
+            batch.work(work, None);
         }
     }
 }
