@@ -20,6 +20,7 @@ use pagecrawl::config::{SyncMode, demo_toml};
 use pagecrawl::{Config, ExitCode, OutputLock, OwnerLock, RunOptions, Shutdown};
 
 use super::args::DemoArgs;
+use super::demo_leftovers::remove_old;
 use super::service::Overrides;
 use super::signals;
 use super::watch::Watch;
@@ -191,15 +192,6 @@ fn print_summary(opts: &DemoOptions, s: &pagecrawl::stats::Summary, files: &Path
             files.display(),
             s.files_uptodate
         );
-    }
-}
-
-/// Removes what an earlier demo left at `path`, if anything.
-pub(super) fn remove_old(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(err) => Err(err).with_context(|| format!("removing old {}", path.display())),
     }
 }
 

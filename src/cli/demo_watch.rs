@@ -18,7 +18,7 @@ use demo_site::{DemoSite, Edition, SiteOptions, Validators, expected_items};
 use pagecrawl::config::demo_toml;
 use pagecrawl::{Config, ExitCode, OutputLock, OwnerLock, RunOptions, Shutdown};
 
-use super::demo::remove_old;
+use super::demo_leftovers::remove_old;
 use super::watch::Watch;
 
 /// The books of one edition: link → price, as the site lists them.

@@ -20,6 +20,8 @@ pub mod args;
 #[cfg(feature = "demo")]
 mod demo;
 #[cfg(feature = "demo")]
+mod demo_leftovers;
+#[cfg(feature = "demo")]
 mod demo_watch;
 #[cfg(feature = "metrics")]
 mod endpoint;
