@@ -372,11 +372,13 @@ mod tests {
 
     #[test]
     fn news_ends_the_wait_of_a_request_no_longer_wanted_and_only_that() {
-        let hosts = Hosts::new(n(1), Duration::from_secs(3600));
+        // Ten seconds to the next turn: a waiter that missed the news would get its permit
+        // then, and fail the assertion, rather than hang the suite.
+        let hosts = Hosts::new(n(1), Duration::from_secs(10));
         let (_stop, waker) = quiet();
         let news = crate::shutdown::Shutdown::new();
         let a = url("http://a.example/");
-        // a's next turn is an hour away.
+        // a's next turn is ten seconds away.
         drop(hosts.acquire(&a, &waker).unwrap());
         let past_end = std::sync::atomic::AtomicBool::new(false);
         let unwanted = || !past_end.load(std::sync::atomic::Ordering::SeqCst);
