@@ -38,6 +38,7 @@ pub use http::FetchError;
 pub use pipeline::{DetailError, FileError, Observer, PageError, ParseError, Silent, StageFailure};
 pub use round::{Outcome, Preview, RunOptions, Whole, preview, run, run_with};
 pub use shutdown::{OutputLock, Shutdown};
+pub use store::file_names::FILE_NAME as NAMES_FILE;
 pub use store::owner::OwnerLock;
 pub use store::recovery::{RoundMark, last_round};
 pub use store::start_fresh;

@@ -179,6 +179,16 @@ counters! {
     /// Detail pages that answered 304 Not Modified (`http.conditional`): their fields kept.
     detail_not_modified => Detail "detail_pages_not_modified", "detail_pages_not_modified":
         "Detail pages that answered 304 Not Modified: their fields kept from the store";
+    /// Parts after the first of detail pages in several parts (`follow.next`).
+    detail_parts => Detail "detail_parts_fetched", "detail_parts_fetched":
+        "Parts after the first of detail pages in several parts (follow.next)";
+    /// Detail pages whose last part's next link led back to a part already read.
+    detail_part_loops => Detail "detail_part_loops", "detail_part_loops":
+        "Detail pages whose next link led back to a part already read, which ended them";
+    /// Detail pages whose next links were not all followed: `follow.max_pages`, or a refused
+    /// host.
+    detail_parts_cut => Detail "detail_parts_cut", "detail_parts_cut":
+        "Detail pages with parts left unread: follow.max_pages reached, or a next link refused";
     /// Files downloaded and stored (`[download]`).
     files_downloaded => Files "files_downloaded", "files_downloaded":
         "Files downloaded and stored ([download])";
@@ -314,6 +324,22 @@ impl Stats {
     /// A detail page was not fetched: its host is not listed.
     pub fn detail_refused(&self) {
         bump(&self.counts.detail_refused, 1);
+    }
+
+    /// A later part of a detail page was fetched, with a body of `bytes`.
+    pub fn detail_part_fetched(&self, bytes: u64) {
+        bump(&self.counts.detail_parts, 1);
+        bump(&self.counts.detail_bytes, bytes);
+    }
+
+    /// A detail page's next link led back to a part already read.
+    pub fn detail_part_loop(&self) {
+        bump(&self.counts.detail_part_loops, 1);
+    }
+
+    /// A detail page was left with parts unread.
+    pub fn detail_parts_cut(&self) {
+        bump(&self.counts.detail_parts_cut, 1);
     }
 
     /// A file of `bytes` was downloaded and stored.

@@ -142,6 +142,67 @@ fn demo_follow_crawls_list_detail_and_files_and_verifies_every_byte() {
     assert!(stdout.contains("0 files downloaded"), "{stdout}");
 }
 
+/// `demo --gallery`: galleries in parts, each image behind its part's Referer and stored as
+/// `<title>/<n>.png`, every one verified; a second run starts from what it removed, and
+/// names every file as the first did.
+#[test]
+fn demo_gallery_reads_every_part_and_verifies_every_image_and_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("demo.jsonl");
+    let args = [
+        "demo",
+        "--pages",
+        "4",
+        "--gallery",
+        "--out",
+        out_path.to_str().unwrap(),
+    ];
+    let parts: u64 = (0..100).map(demo_site::gallery_parts).sum();
+    assert!(parts > 250, "{parts}: galleries of several parts");
+    for run in 0..2 {
+        let out = run_bin(&args, LIMIT);
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run {run}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!(
+                "100 detail pages fetched (and {} later parts), {parts} files downloaded",
+                parts - 100
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "verified against the detail pages: 100 items right, 0 wrong; files: {parts} \
+                 of {parts} right (bytes and md5), 0 wrong or missing"
+            )),
+            "{stdout}"
+        );
+    }
+    let galleries = dir.path().join("demo-galleries");
+    let folders = std::fs::read_dir(&galleries)
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().file_type().unwrap().is_dir())
+        .count();
+    assert_eq!(folders, 100, "a folder per gallery");
+    let first = demo_site::expected_items(&demo_site::SiteOptions::default(), 0)[0]
+        .title
+        .clone();
+    let mut names: Vec<String> = std::fs::read_dir(galleries.join(first))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let want: Vec<String> = (1..=demo_site::gallery_parts(0))
+        .map(|n| format!("{n}.png"))
+        .collect();
+    assert_eq!(names, want, "no -2 suffix from the run before");
+}
+
 /// `demo --serve --follow` serves the site `demo --follow` crawls, for a crawler in another
 /// process (the benchmark's list + detail run): its books link to its own detail pages, and a
 /// `run` with `[follow]` reads every book's rating from them.

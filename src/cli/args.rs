@@ -99,6 +99,13 @@ pub struct DemoArgs {
     /// images, for a crawler in another process (the benchmark's list + detail run).
     #[arg(long, conflicts_with = "verify")]
     pub follow: bool,
+    /// Crawl galleries, the mzitu crawler's shape: each book's detail page is a gallery in
+    /// parts (`/subject/<id>/`, `/subject/<id>/2` …, one image each) read through its next
+    /// links (`follow.next`); each image answers 403 unless its part is the `Referer`
+    /// (`download.referer`), and is stored as `<title>/<n>.png` (`download.name`). Then verify
+    /// every gallery's images, their bytes and their names. With --serve: serve those galleries.
+    #[arg(long, conflicts_with_all = ["follow", "verify"])]
+    pub gallery: bool,
     /// With --follow: detail pages only, no downloads.
     #[arg(long, requires = "follow", conflicts_with = "serve")]
     pub no_download: bool,
@@ -108,7 +115,7 @@ pub struct DemoArgs {
     /// Watch the site over three service rounds while it changes (1 % of prices move, books
     /// are taken down and added, then a round where every page answers 304), writing one line
     /// per new, changed or gone book, and check each round's events against the site's changes.
-    #[arg(long, conflicts_with_all = ["follow", "serve", "verify"])]
+    #[arg(long, conflicts_with_all = ["follow", "gallery", "serve", "verify"])]
     pub watch: bool,
     /// Only serve the site, on --listen, until Ctrl-C.
     #[arg(long, conflicts_with = "verify")]

@@ -15,12 +15,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use log::info;
 
-use demo_site::{DemoItem, DemoSite, SiteOptions, expected_detail, expected_items};
+use demo_site::{DemoItem, DemoSite, Galleries, SiteOptions, expected_detail, expected_items};
 use pagecrawl::config::{SyncMode, demo_toml};
 use pagecrawl::{Config, ExitCode, OutputLock, OwnerLock, RunOptions, Shutdown};
 
 use super::args::DemoArgs;
-use super::demo_leftovers::remove_old;
+use super::demo_leftovers::{remove_demo_files, remove_gallery_files, remove_old};
 use super::service::Overrides;
 use super::signals;
 use super::watch::Watch;
@@ -40,7 +40,8 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
             pages: args.pages,
             page_size: args.page_size as usize,
             latency,
-            detail_pages: args.follow,
+            detail_pages: args.follow || args.gallery,
+            galleries: args.gallery,
         };
         return serve(args.listen, &shape, &shutdown);
     }
@@ -55,10 +56,11 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
             parsers: args.parsers,
         },
         latency,
-        follow: match (args.follow, args.no_download) {
-            (false, _) => Follow::No,
-            (true, true) => Follow::Detail,
-            (true, false) => Follow::DetailAndFiles,
+        follow: match (args.follow, args.no_download, args.gallery) {
+            (_, _, true) => Follow::Gallery,
+            (false, _, false) => Follow::No,
+            (true, true, false) => Follow::Detail,
+            (true, false, false) => Follow::DetailAndFiles,
         },
         sync: match args.sync.as_str() {
             "page" => SyncMode::Page,
@@ -80,6 +82,8 @@ struct Shape {
     latency: Duration,
     /// Whether books link to the site's own detail pages.
     detail_pages: bool,
+    /// Whether those are galleries in parts, their images behind hot-link protection.
+    galleries: bool,
 }
 
 /// What `pagecrawl demo` was asked to do.
@@ -108,6 +112,16 @@ enum Follow {
     Detail,
     /// The list, the detail pages and their images.
     DetailAndFiles,
+    /// The list, each detail page as a gallery in parts, and their images (sent with their
+    /// part as `Referer`), a folder per title: mzitu's shape.
+    Gallery,
+}
+
+impl Follow {
+    /// Whether images are downloaded.
+    fn downloads(self) -> bool {
+        matches!(self, Follow::DetailAndFiles | Follow::Gallery)
+    }
 }
 
 /// Crawls the built-in site and verifies the output against it.
@@ -115,10 +129,16 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
     if opts.pages == 0 {
         bail!("--pages must be at least 1");
     }
+    let gallery = opts.follow == Follow::Gallery;
     let site = DemoSite::start(SiteOptions {
         pages: opts.pages,
         latency: opts.latency,
         self_links: opts.follow != Follow::No,
+        galleries: match gallery {
+            true => Galleries::Parts,
+            false => Galleries::Off,
+        },
+        images_need_referer: gallery,
         ..SiteOptions::default()
     })
     .context("starting the demo site on 127.0.0.1")?;
@@ -129,9 +149,11 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
     );
 
     let mut text = demo_toml(&site.url_template(), opts.pages - 1, &opts.out);
-    let files = files_dir(&opts.out);
-    if opts.follow != Follow::No {
-        text.push_str(&follow_toml(&files, opts.follow == Follow::DetailAndFiles));
+    let files = files_dir(&opts.out, opts.follow);
+    match opts.follow {
+        Follow::No => {}
+        Follow::Gallery => text.push_str(&gallery_toml(&files)),
+        follow => text.push_str(&follow_toml(&files, follow.downloads())),
     }
     let mut config = Config::from_toml(&text).context("the built-in demo config")?;
     opts.threads.apply(&mut config);
@@ -142,8 +164,10 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
         remove_old(path)?;
     }
 
-    if opts.follow == Follow::DetailAndFiles {
-        remove_demo_files(&files)?;
+    match opts.follow {
+        Follow::DetailAndFiles => remove_demo_files(&files)?,
+        Follow::Gallery => remove_gallery_files(&files)?,
+        Follow::No | Follow::Detail => {}
     }
 
     // Progress lines as the config says; never a bar, whatever stderr is.
@@ -159,9 +183,9 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
         println!("{check}");
         let mut complete = check.is_complete();
         if opts.follow != Follow::No {
-            let details = verify_details(&opts.out, &site.options())?;
+            let details = verify_details(&opts.out, &site.options(), gallery)?;
             println!("{details}");
-            complete &= details.is_complete(opts.follow == Follow::DetailAndFiles);
+            complete &= details.is_complete(opts.follow.downloads());
         }
         if !complete {
             return Ok(ExitCode::Error);
@@ -184,8 +208,13 @@ fn print_summary(opts: &DemoOptions, s: &pagecrawl::stats::Summary, files: &Path
         s.items_per_sec()
     );
     if opts.follow != Follow::No {
+        let parts = match opts.follow {
+            Follow::Gallery => format!(" (and {} later parts)", s.detail_parts),
+            _ => String::new(),
+        };
         println!(
-            "demo: {} detail pages fetched, {} files downloaded ({} bytes) into {}, {} up to date",
+            "demo: {} detail pages fetched{parts}, {} files downloaded ({} bytes) into {}, {} up \
+             to date",
             s.detail_fetched,
             s.files_downloaded,
             s.file_bytes,
@@ -195,35 +224,15 @@ fn print_summary(opts: &DemoOptions, s: &pagecrawl::stats::Summary, files: &Path
     }
 }
 
-/// Where `demo --follow` stores images: `<out's name>-files` beside the output.
-fn files_dir(out: &Path) -> PathBuf {
+/// Where `demo --follow` stores images: `<out's name>-files` beside the output (with
+/// `--gallery`, `<out's name>-galleries`, a folder per title).
+fn files_dir(out: &Path, follow: Follow) -> PathBuf {
     let mut name = out.file_stem().unwrap_or_default().to_owned();
-    name.push("-files");
+    name.push(match follow {
+        Follow::Gallery => "-galleries",
+        _ => "-files",
+    });
     out.with_file_name(name)
-}
-
-/// Removes the images an earlier demo stored in `dir` (named `<40 hex digits>.png`, as the
-/// demo names them; nothing else is touched): the site's port, and so every URL, changes
-/// from one demo to the next, and the files would pile up.
-fn remove_demo_files(dir: &Path) -> Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(err) => return Err(err).with_context(|| format!("reading {}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
-        let name = entry.file_name();
-        let ours = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(".png"))
-            .is_some_and(|stem| stem.len() == 40 && stem.bytes().all(|b| b.is_ascii_hexdigit()));
-        if ours {
-            std::fs::remove_file(entry.path())
-                .with_context(|| format!("removing old {}", entry.path().display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// The `[follow]` (and, with `download`, `[download]`) tables of `demo --follow`
@@ -239,6 +248,15 @@ fn follow_toml(files: &Path, download: bool) -> String {
     }
 }
 
+/// The `[follow]` and `[download]` tables of `demo --gallery` (`config/demo-gallery.toml`),
+/// images stored in folders in `files`.
+fn gallery_toml(files: &Path) -> String {
+    include_str!("../../config/demo-gallery.toml").replace(
+        "{files}",
+        &toml::Value::String(files.display().to_string()).to_string(),
+    )
+}
+
 /// Serves the built-in site on `listen` until shutdown is requested; with `detail_pages`, its
 /// books link to its own detail pages and images (what `demo --follow` crawls).
 fn serve(listen: SocketAddr, shape: &Shape, shutdown: &Shutdown) -> Result<ExitCode> {
@@ -247,6 +265,7 @@ fn serve(listen: SocketAddr, shape: &Shape, shutdown: &Shutdown) -> Result<ExitC
         page_size,
         latency,
         detail_pages,
+        galleries,
     } = *shape;
     let site = DemoSite::bind(
         listen,
@@ -255,6 +274,11 @@ fn serve(listen: SocketAddr, shape: &Shape, shutdown: &Shutdown) -> Result<ExitC
             page_size,
             latency,
             self_links: detail_pages,
+            galleries: match galleries {
+                true => Galleries::Parts,
+                false => Galleries::Off,
+            },
+            images_need_referer: galleries,
             ..SiteOptions::default()
         },
     )
@@ -263,10 +287,13 @@ fn serve(listen: SocketAddr, shape: &Shape, shutdown: &Shutdown) -> Result<ExitC
         "serving {pages} pages of {page_size} items at {} (latency {} ms{}); Ctrl-C to stop",
         site.url_template(),
         latency.as_millis(),
-        if detail_pages {
-            ", books link to detail pages at /subject/<1000000 + book>/"
-        } else {
-            ""
+        match (detail_pages, galleries) {
+            (_, true) => {
+                ", books link to galleries at /subject/<1000000 + book>/, /subject/<id>/2 …, \
+                 images need their part as Referer"
+            }
+            (true, false) => ", books link to detail pages at /subject/<1000000 + book>/",
+            (false, false) => "",
         }
     );
     shutdown.wait();
@@ -424,8 +451,9 @@ impl std::fmt::Display for DetailCheck {
 }
 
 /// Compares the detail fields and files of the items at `path` with the site's detail pages
-/// and images.
-fn verify_details(path: &Path, site: &SiteOptions) -> Result<DetailCheck> {
+/// and images; with `gallery`, each file must also be named by its place in the gallery, in a
+/// folder of its own (`<title>/3.png`).
+fn verify_details(path: &Path, site: &SiteOptions, gallery: bool) -> Result<DetailCheck> {
     use md5::{Digest, Md5};
     let mut books: HashMap<String, u64> = HashMap::new();
     for page in 0..site.pages {
@@ -467,9 +495,13 @@ fn verify_details(path: &Path, site: &SiteOptions) -> Result<DetailCheck> {
                     .iter()
                     .map(|b| format!("{b:02x}"))
                     .collect();
+                let named = file["path"]
+                    .as_str()
+                    .is_some_and(|path| !gallery || path.ends_with(&format!("/{}.png", n + 1)));
                 file["url"] == image.url.as_str()
                     && bytes.as_deref() == Some(image.bytes.as_slice())
                     && file["checksum"] == md5.as_str()
+                    && named
             });
             if right {
                 check.files_ok += 1;

@@ -12,10 +12,14 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::sections::nonzero;
 use super::{HostList, NameTemplate};
-use crate::extract::{Engine, Extractor, FieldSpec};
+use crate::extract::{Engine, Extractor, FieldSpec, Kind};
 
 /// The item key the download stage adds: the files of the item.
 pub const FILES_KEY: &str = "files";
+
+/// The name the next link (`follow.next`) has among the fields of [`DetailParts::extract`]:
+/// not a name a config can give a field, so that it never meets one.
+pub const NEXT_LINK: &str = "follow.next";
 
 /// The `[follow]` table: fetch each item's detail page and add its fields to the item.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +38,29 @@ pub struct FollowConfig {
     pub hosts_listed: Vec<String>,
     /// The detail page's fields, applied to the whole page (item selector `html`).
     pub extract: Extractor,
+    /// With `follow.next`: how a detail page in several parts is read.
+    pub parts: Option<DetailParts>,
+}
+
+/// A detail page in several parts (`follow.next`): each part's next link is followed, up to
+/// `max_pages` parts.
+#[derive(Debug, Clone)]
+pub struct DetailParts {
+    /// `follow.next` as written: the short form `"css@attr"`.
+    pub next: String,
+    /// The most parts read of one detail page, the first included (`follow.max_pages`).
+    pub max_pages: NonZeroUsize,
+    /// The detail fields and, last, the next link ([`NEXT_LINK`], an absolute URL): one pass
+    /// over each part reads both.
+    pub extract: Extractor,
+    /// Per detail field, whether it takes every match (`all = true`): such a field collects
+    /// the matches of every part in order; the others keep the first part's value.
+    pub all: Vec<bool>,
+}
+
+impl DetailParts {
+    /// `max_pages` when unset.
+    pub const DEFAULT_MAX_PAGES: NonZeroUsize = nonzero(100);
 }
 
 /// `[follow]` as the file writes it: the detail page's extractor is compiled from `engine` and
@@ -47,6 +74,8 @@ struct FollowTable {
     hosts: Vec<String>,
     #[serde(default)]
     engine: Engine,
+    next: Option<toml::Value>,
+    max_pages: Option<NonZeroUsize>,
     fields: toml::Table,
 }
 
@@ -67,6 +96,22 @@ impl TryFrom<FollowTable> for FollowConfig {
         if fields.is_empty() {
             return Err("`[follow.fields]` must name at least one field".to_string());
         }
+        if table.max_pages.is_some() && table.next.is_none() {
+            return Err(
+                "`follow.max_pages` bounds the parts `follow.next` reads: set `follow.next` too, \
+                 or leave `max_pages` out"
+                    .to_string(),
+            );
+        }
+        let parts = match &table.next {
+            None => None,
+            Some(next) => Some(DetailParts::new(
+                next,
+                table.max_pages.unwrap_or(DetailParts::DEFAULT_MAX_PAGES),
+                fields.clone(),
+                table.engine,
+            )?),
+        };
         // The detail page is one item: the whole document. The extractor's own errors name
         // `extract.fields`; here they are about `follow.fields`.
         let extract = Extractor::from_specs("html", fields, table.engine)
@@ -79,6 +124,48 @@ impl TryFrom<FollowTable> for FollowConfig {
             hosts: HostList::default(),
             hosts_listed: table.hosts,
             extract,
+            parts,
+        })
+    }
+}
+
+impl DetailParts {
+    /// The parts' reading from `follow.next` (`next`), `follow.max_pages` and the detail
+    /// fields.
+    fn new(
+        next: &toml::Value,
+        max_pages: NonZeroUsize,
+        mut fields: Vec<(String, FieldSpec)>,
+        engine: Engine,
+    ) -> Result<DetailParts, String> {
+        let toml::Value::String(written) = next else {
+            return Err(format!(
+                "`follow.next` must be a string such as \"a.next@href\" (the link to a detail \
+                 page's next part), got {}",
+                next.type_str()
+            ));
+        };
+        let mut spec = FieldSpec::from_toml_in("follow", "next", next)?;
+        if spec.attr.is_none() {
+            return Err(format!(
+                "`follow.next` = {written:?} takes the link's text; name the attribute that \
+                 holds the next part's URL, as \"{}@href\"",
+                spec.css.as_deref().unwrap_or("a.next")
+            ));
+        }
+        // Whatever attribute holds it, the next link is a URL, resolved against its part.
+        spec.kind = Kind::Url;
+        let all = fields.iter().map(|(_, spec)| spec.all).collect();
+        fields.push((NEXT_LINK.to_string(), spec));
+        let extract = Extractor::from_specs("html", fields, engine).map_err(|err| {
+            err.to_string()
+                .replace("extract.fields.follow.next", "follow.next")
+        })?;
+        Ok(DetailParts {
+            next: written.clone(),
+            max_pages,
+            extract,
+            all,
         })
     }
 }
@@ -94,11 +181,15 @@ pub(super) fn taken(name: &str) -> String {
 impl Serialize for FollowConfig {
     /// The keys `check` prints; the fields are printed from their specs.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut table = serializer.serialize_struct("follow", 4)?;
+        let mut table = serializer.serialize_struct("follow", 6)?;
         table.serialize_field("field", &self.field)?;
         table.serialize_field("crawlers", &self.crawlers)?;
         table.serialize_field("hosts", &self.hosts_listed)?;
         table.serialize_field("engine", &self.extract.engine())?;
+        if let Some(parts) = &self.parts {
+            table.serialize_field("next", &parts.next)?;
+            table.serialize_field("max_pages", &parts.max_pages)?;
+        }
         table.end()
     }
 }

@@ -40,7 +40,7 @@ mod tests;
 pub(crate) mod url_template;
 
 pub use ca_file::CaFile;
-pub use follow::{DownloadConfig, FILES_KEY, FollowConfig};
+pub use follow::{DetailParts, DownloadConfig, FILES_KEY, FollowConfig, NEXT_LINK};
 pub use headers::ExtraHeaders;
 pub use host_list::HostList;
 pub use name_template::{MAX_NAME_BYTES, NameTemplate};

@@ -295,6 +295,31 @@ fn follow_and_download_get_defaults_and_show_in_check() {
 }
 
 #[test]
+fn follow_next_reads_parts_and_shows_in_check() {
+    let c = Config::from_toml(&with_follow("next = \"div.nav a.next@data-next\"", "")).unwrap();
+    let follow = c.follow.as_ref().unwrap();
+    let parts = follow.parts.as_ref().unwrap();
+    assert_eq!(parts.max_pages.get(), 100, "the default");
+    assert_eq!(parts.all, [false, false, false]);
+    // The detail fields, then the next link: a URL even from a `data-` attribute.
+    let names: Vec<&str> = parts.extract.field_names().collect();
+    assert_eq!(names, ["rating", "cover", "alt", crate::config::NEXT_LINK]);
+    let (_, next) = parts.extract.field_specs().last().unwrap();
+    assert_eq!(next.kind, crate::extract::Kind::Url);
+    let text = c.describe();
+    assert!(
+        text.contains("next = \"div.nav a.next@data-next\"\nmax_pages = 100\n"),
+        "{text}"
+    );
+    let c = Config::from_toml(&with_follow("", "")).unwrap();
+    assert!(c.follow.as_ref().unwrap().parts.is_none());
+    assert!(
+        c.describe()
+            .contains("# next unset: a detail page is one page")
+    );
+}
+
+#[test]
 fn follow_and_download_values_are_checked_with_their_keys() {
     for (follow, download, says) in [
         ("crawlers = 0", "", "`follow.crawlers` must be at least 1"),
@@ -331,6 +356,28 @@ fn follow_and_download_values_are_checked_with_their_keys() {
         ),
         ("", "name = \"{atl}{ext}\"", "did you mean `{alt}`?"),
         ("", "name = \"cover.jpg\"", "must use at least one field"),
+        (
+            "next = \"a.next\"",
+            "",
+            "`follow.next` = \"a.next\" takes the link's text; name the attribute that holds \
+             the next part's URL, as \"a.next@href\"",
+        ),
+        (
+            "next = { css = \"a.next\", attr = \"href\" }",
+            "",
+            "`follow.next` must be a string such as \"a.next@href\"",
+        ),
+        ("next = \"a[@href\"", "", "`follow.next`"),
+        (
+            "max_pages = 5",
+            "",
+            "`follow.max_pages` bounds the parts `follow.next` reads: set `follow.next` too",
+        ),
+        (
+            "next = \"a.next@href\"\nmax_pages = 0",
+            "",
+            "`follow.max_pages` must be at least 1",
+        ),
         (
             "",
             "hosts = [\"cdn.x:8080\"]",

@@ -24,7 +24,7 @@ pub(crate) mod srcset;
 mod stream;
 pub(crate) mod values;
 
-pub use field_spec::FieldSpec;
+pub use field_spec::{FieldSpec, Kind};
 pub use limits::{OverLimit, PageLimits};
 pub use scraped::{Extracted, RawItem, RawValue, Scraped};
 pub use stream::Irregular;

@@ -98,7 +98,7 @@ impl Crawler {
                 content,
                 learned: Learned {
                     validators,
-                    details: Vec::new(),
+                    ..Learned::default()
                 },
             };
             if html.send(message).is_err() {

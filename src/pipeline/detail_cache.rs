@@ -26,6 +26,9 @@ pub(crate) struct Detail {
     /// Fetched with a body this round: its validators, for the store. `None` when it answered
     /// 304 (its fields are the store's).
     pub fresh: Option<Validators>,
+    /// In several parts, with `download.referer` on one of its fields: the part each of that
+    /// field's file links was found on, in order (see [`super::detail_parts::Walked`]).
+    pub found_on: Vec<Arc<str>>,
 }
 
 /// What the cache holds for one URL.
@@ -165,6 +168,7 @@ mod tests {
         Detail {
             fields: vec![Value::String(text.to_string())],
             fresh: None,
+            found_on: Vec::new(),
         }
     }
 

@@ -29,7 +29,7 @@ use super::crew::{Crew, Work};
 use super::error::{FileError, PageError};
 use super::message::{Item, Parsed};
 use super::stage::{
-    Context, Incomplete, Refusals, Stage, complete_pages, first_link, resolve_link,
+    Context, Incomplete, Refusals, Stage, complete_pages, first_link, resolve_link, urls_of,
 };
 use crate::config::{Config, DownloadConfig, SyncMode};
 use crate::extract::Value;
@@ -162,21 +162,24 @@ impl Downloader {
             output,
             &self.stage,
             &self.give_up,
-            |url, items, _| {
+            |url, items, learned| {
                 #[cfg(test)]
                 super::stage::inject_panic(url, "downloader");
-                self.complete(url, items, &mut refusals, (&crew, &work))
+                let found_on = &learned.found_on;
+                self.complete(url, items, found_on, &mut refusals, (&crew, &work))
             },
         );
         crew.finish(&work);
     }
 
     /// `items` of the page at `page_url`, each with its `files`. The files of the page are
-    /// downloaded by the whole crew at once.
+    /// downloaded by the whole crew at once. `found_on`, when the detail stage filled it in,
+    /// holds per item the part each of its file links was found on: their `Referer`.
     fn complete(
         &self,
         page_url: &str,
         mut items: Vec<Item>,
+        found_on: &[Vec<Arc<str>>],
         refusals: &mut Refusals,
         (crew, work): (&FileCrew, Work<'_, FileJob, FileRecord>),
     ) -> Result<Vec<Item>, Incomplete> {
@@ -184,13 +187,14 @@ impl Downloader {
         // Every file of the page, in order, and how many each item has.
         let mut jobs = Vec::new();
         let mut counts = Vec::with_capacity(items.len());
-        for item in &items {
+        for (i, item) in items.iter().enumerate() {
             if self.written.as_ref().is_some_and(|w| w.contains(item)) {
                 counts.push(0);
                 continue;
             }
             let urls = urls_of(item.get(self.config.index));
             let referer = self.referer(base.as_ref(), item);
+            let parts = found_on.get(i).filter(|_| self.config.referer);
             let shared = Arc::new(item.clone());
             let before = jobs.len();
             for (n, link) in urls.iter().enumerate() {
@@ -201,11 +205,16 @@ impl Downloader {
                     self.stage.stats.file_refused();
                     continue;
                 }
+                // The part the link was found on, else the item's page.
+                let referer = match parts.and_then(|parts| parts.get(n)) {
+                    Some(part) => Some(part.to_string()),
+                    None => referer.clone(),
+                };
                 jobs.push(FileJob {
                     url,
                     item: shared.clone(),
                     n,
-                    referer: referer.clone(),
+                    referer,
                 });
             }
             counts.push(jobs.len() - before);
@@ -413,22 +422,6 @@ pub(crate) fn file_name(
 /// The path of `name` in `dir`, as the item shows it.
 pub(crate) fn path(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
-}
-
-/// The URLs a download field holds: a string, or the strings of a list (`all = true`, a
-/// `srcset`), in order; none for null, blanks or anything else.
-pub(crate) fn urls_of(value: Option<&Value>) -> Vec<&str> {
-    fn one(value: &Value) -> Option<&str> {
-        match value {
-            Value::String(url) if !url.trim().is_empty() => Some(url.as_str()),
-            _ => None,
-        }
-    }
-    match value {
-        Some(Value::List(values)) => values.iter().filter_map(one).collect(),
-        Some(value) => one(value).into_iter().collect(),
-        None => Vec::new(),
-    }
 }
 
 #[cfg(test)]

@@ -11,29 +11,37 @@
 //! detail page failed after its retries fails as a whole (the reason names the detail URL) and
 //! is fetched again next run; an item is never written without its detail fields.
 //!
+//! With `follow.next`, a detail page in several parts is read part after part
+//! ([`super::detail_parts`]): its parts one at a time, since each next link comes from the part
+//! before it, while the crew spreads the detail pages of a list page as before. Such a page is
+//! always fetched whole, never asked conditionally: a `304` of its first part would say nothing
+//! of the others.
+//!
 //! A stop does not end this stage: every list page already fetched is followed up, with the
 //! requests bounded by the grace period. At its deadline (`give_up`) the requests in flight
 //! fail, and the page being followed, like every page still queued, is dropped: not committed,
 //! and fetched again next run. The stage never writes.
 
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use anyhow::Result;
 use crossbeam_channel::Receiver;
-use log::warn;
+use log::{debug, warn};
 use url::Url;
 
 use super::budget::Onward;
 use super::crew::{Crew, Work};
 use super::detail_cache::{Detail, DetailCache};
+use super::detail_parts::{PartsEnd, walk};
 use super::error::{DetailError, PageError};
 use super::message::{Item, Learned, Parsed};
 use super::stage::{
     Context, Incomplete, Refusals, Stage, complete_pages, extract_guarded, first_link, resolve_link,
 };
-use crate::config::{Config, HostList};
+use crate::config::{Config, DetailParts, HostList};
 use crate::extract::{Extractor, Value};
-use crate::http::{Answer, BodyPool, Client, FetchError, Response};
+use crate::http::{Answer, BodyPool, Client, FetchError, Response, Validators};
 use crate::shutdown::Shutdown;
 use crate::store::dedup::AlreadyWritten;
 use crate::store::items::DetailReader;
@@ -48,6 +56,15 @@ pub(crate) struct Follower {
     pub client: Client,
     /// The detail page's fields (one item: the whole document).
     pub extractor: Arc<Extractor>,
+    /// With `follow.next`: how a detail page in several parts is read.
+    pub parts: Option<Arc<DetailParts>>,
+    /// With `follow.next` and `download.referer` on a detail field: that field's position
+    /// among the detail fields, whose file links' parts go to the downloaders.
+    pub track: Option<usize>,
+    /// The gate of next links (`follow.hosts`, robots.txt), warning once per host.
+    pub part_refusals: RefCell<Refusals>,
+    /// Whether this thread has warned of a detail page cut at `follow.max_pages`.
+    pub capped_warned: Cell<bool>,
     /// The position of the list field holding the detail URL.
     pub index: usize,
     /// Hosts detail pages may be on.
@@ -86,8 +103,15 @@ impl Follower {
             return Ok(Vec::new());
         };
         let extractor = Arc::new(follow.extract.clone());
+        let parts = follow.parts.clone().map(Arc::new);
         let cache = Arc::new(DetailCache::default());
         let conditional = config.http.conditional && config.output.key.is_some();
+        let list_fields = config.extract.field_names().count();
+        let track = config
+            .download
+            .as_ref()
+            .filter(|download| download.referer && parts.is_some())
+            .and_then(|download| download.index.checked_sub(list_fields));
         Crew::set(follow.crawlers.get())
             .into_iter()
             .enumerate()
@@ -95,6 +119,14 @@ impl Follower {
                 Ok(Follower {
                     client: context.client.clone(),
                     extractor: extractor.clone(),
+                    parts: parts.clone(),
+                    track,
+                    part_refusals: RefCell::new(Refusals::new(
+                        "next part of a detail page",
+                        "follow.hosts",
+                        " (the detail page ends at the part before it)",
+                    )),
+                    capped_warned: Cell::new(false),
                     index: follow.index,
                     hosts: follow.hosts.clone(),
                     bodies: context.bodies.clone(),
@@ -178,9 +210,15 @@ impl Follower {
         for (item, wanted) in items.iter_mut().zip(wants) {
             let Some(i) = wanted else {
                 item.extend(std::iter::repeat_n(Value::Null, width));
+                if self.track.is_some() {
+                    learned.found_on.push(Vec::new());
+                }
                 continue;
             };
             let (detail, fetched) = &details[i];
+            if self.track.is_some() {
+                learned.found_on.push(detail.found_on.clone());
+            }
             // A detail page fetched with a body goes into what the page learned, for the
             // store: once, by the item whose job fetched it.
             if let (true, Some(validators)) = (*fetched, &detail.fresh) {
@@ -204,6 +242,9 @@ impl Follower {
     /// Fetches the detail page at `url`, asking with its validators when the store knows them:
     /// a `304` keeps the fields the store has.
     fn fetch(&self, url: &Url) -> Result<Detail, Incomplete> {
+        if let Some(parts) = &self.parts {
+            return self.fetch_parts(parts, url);
+        }
         let stats = &self.stage.stats;
         let known = self.known.as_ref().and_then(|reader| {
             reader
@@ -216,33 +257,93 @@ impl Follower {
             .as_ref()
             .map(|k| k.validators.clone())
             .unwrap_or_default();
-        let response = match self
-            .client
-            .fetch_if_changed(url.as_str(), &ask, &self.give_up, stats)
-        {
-            Ok(Answer::Changed(response)) => response,
-            Ok(Answer::NotModified) => {
+        let response = match self.get(url, &ask)? {
+            Answer::Changed(response) => response,
+            Answer::NotModified => {
                 stats.detail_not_modified();
                 let fields = known.map(|k| k.fields).unwrap_or_default();
                 return Ok(Detail {
                     fields: self.stored_fields(&fields),
                     fresh: None,
+                    found_on: Vec::new(),
                 });
-            }
-            Err(FetchError::Interrupted) => return Err(Incomplete::Abandoned),
-            // Cut off at the grace deadline: not a failure of the page.
-            Err(_) if self.give_up.is_requested() => return Err(Incomplete::Abandoned),
-            Err(err) => {
-                stats.detail_failed();
-                return Err(detail_failed(url, DetailError::Fetch(Arc::new(err))));
             }
         };
         let validators = response.validators.clone();
-        let fields = self.extract(url, response)?;
+        stats.detail_fetched(response.body.len() as u64);
+        let (fields, _) = self.extract(&self.extractor, url, response)?;
         Ok(Detail {
             fields,
             fresh: Some(validators),
+            found_on: Vec::new(),
         })
+    }
+
+    /// Fetches the detail page at `url` and its later parts, following their next links.
+    fn fetch_parts(&self, parts: &DetailParts, url: &Url) -> Result<Detail, Incomplete> {
+        let stats = &self.stage.stats;
+        let read = |part: &Url| {
+            // Asked without validators: see the module's comment.
+            let Answer::Changed(response) = self.get(part, &Validators::default())? else {
+                unreachable!("a request without validators is never answered 304")
+            };
+            match part == url {
+                true => stats.detail_fetched(response.body.len() as u64),
+                false => stats.detail_part_fetched(response.body.len() as u64),
+            }
+            self.extract(&parts.extract, part, response)
+        };
+        let allowed = |next: &Url| {
+            self.part_refusals
+                .borrow_mut()
+                .allows(&self.client, &self.hosts, next, &self.give_up)
+        };
+        let walked = walk(parts, self.track, url, read, allowed)?;
+        match &walked.end {
+            PartsEnd::Last => {}
+            PartsEnd::Loop(next) => {
+                stats.detail_part_loop();
+                debug!("detail page {url}: the next link of its last part, {next}, leads back");
+            }
+            PartsEnd::Capped(next) => {
+                stats.detail_parts_cut();
+                if !self.capped_warned.replace(true) {
+                    warn!(
+                        "detail page {url}: {} parts read (follow.max_pages), the next ({next}) \
+                         and any after it left unread; raise follow.max_pages to read more (warned \
+                         once, counted in detail_parts_cut)",
+                        walked.parts
+                    );
+                }
+            }
+            // Warned of by the gate.
+            PartsEnd::Refused(_) => stats.detail_parts_cut(),
+        }
+        Ok(Detail {
+            fields: walked.fields,
+            // Kept with no validators, so that the next round fetches it whole again.
+            fresh: Some(Validators::default()),
+            found_on: walked.found_on,
+        })
+    }
+
+    /// The answer to a request for the detail page (or part) at `url`, asked with `ask`; a
+    /// failure after the retries fails the page, unless it came with the grace deadline.
+    fn get(&self, url: &Url, ask: &Validators) -> Result<Answer, Incomplete> {
+        let stats = &self.stage.stats;
+        match self
+            .client
+            .fetch_if_changed(url.as_str(), ask, &self.give_up, stats)
+        {
+            Ok(answer) => Ok(answer),
+            Err(FetchError::Interrupted) => Err(Incomplete::Abandoned),
+            // Cut off at the grace deadline: not a failure of the page.
+            Err(_) if self.give_up.is_requested() => Err(Incomplete::Abandoned),
+            Err(err) => {
+                stats.detail_failed();
+                Err(detail_failed(url, DetailError::Fetch(Arc::new(err))))
+            }
+        }
     }
 
     /// The fields of a detail page the store kept (as JSON text): null where one is missing.
@@ -258,14 +359,19 @@ impl Follower {
             .collect()
     }
 
-    /// The fields of the detail page at `url`, from its `response`.
-    fn extract(&self, url: &Url, response: Response) -> Result<Item, Incomplete> {
+    /// The values `extractor` finds in the detail page (or part) at `url`, from its
+    /// `response`, and the URL they came from after redirects.
+    fn extract(
+        &self,
+        extractor: &Extractor,
+        url: &Url,
+        response: Response,
+    ) -> Result<(Item, Url), Incomplete> {
         let stats = &self.stage.stats;
         let body = response.body;
-        stats.detail_fetched(body.len() as u64);
         // Its links resolve against where the redirects led.
         let final_url = Url::parse(&response.url).unwrap_or_else(|_| url.clone());
-        let (extracted, _) = extract_guarded(|| self.extractor.extract_values(&body, &final_url));
+        let (extracted, _) = extract_guarded(|| extractor.extract_values(&body, &final_url));
         self.bodies.give(body.into_bytes());
         let items = match extracted {
             Ok(extracted) => {
@@ -279,12 +385,13 @@ impl Follower {
                 return Err(detail_failed(url, DetailError::Parse(reason)));
             }
         };
-        let width = self.extractor.field_names().count();
+        let width = extractor.field_names().count();
         // The item selector is the root element, which every document has.
-        Ok(items
+        let values = items
             .into_iter()
             .next()
-            .unwrap_or_else(|| vec![Value::Null; width]))
+            .unwrap_or_else(|| vec![Value::Null; width]);
+        Ok((values, final_url))
     }
 }
 

@@ -11,6 +11,7 @@
 //! stage: stages import it, never each other.
 
 use std::mem::size_of;
+use std::sync::Arc;
 
 pub use super::error::PageError;
 pub use crate::extract::Item;
@@ -54,8 +55,9 @@ pub struct Page<T> {
     pub learned: Learned,
 }
 
-/// What a page's fetches learned that the store of `output.key` keeps for the next round:
-/// the list page's validators, and the detail pages fetched anew with their fields.
+/// What a page's fetches learned besides its items: what the store of `output.key` keeps for
+/// the next round (the list page's validators, the detail pages fetched anew with their
+/// fields), and where the detail stage found each file link (for `download.referer`).
 #[derive(Debug, Clone, Default)]
 pub struct Learned {
     /// The list page's `ETag` and `Last-Modified`.
@@ -63,6 +65,10 @@ pub struct Learned {
     /// Each detail page fetched with a body (not answered 304): its URL, its validators and
     /// its fields.
     pub details: Vec<(String, Validators, Item)>,
+    /// With detail pages in several parts (`follow.next`) and `download.referer` on one of
+    /// their fields: per item, the part on which each of its file links was found, in the
+    /// order of the links. Empty otherwise: each file's referer is then its item's page.
+    pub found_on: Vec<Vec<Arc<str>>>,
 }
 
 /// A fetched page's content.

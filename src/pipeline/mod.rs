@@ -33,6 +33,7 @@ mod build;
 pub(crate) mod crawl;
 mod crew;
 mod detail_cache;
+pub(crate) mod detail_parts;
 pub(crate) mod download;
 mod error;
 pub(crate) mod feeder;

@@ -252,6 +252,24 @@ pub(crate) fn first_link(value: Option<&Value>) -> Option<&str> {
     }
 }
 
+/// The URLs a download field holds: a string, or the strings of a list (`all = true`, a
+/// `srcset`), in order; none for null, blanks or anything else.
+pub(crate) fn urls_of(value: Option<&Value>) -> Vec<&str> {
+    match value {
+        Some(Value::List(values)) => values.iter().filter_map(file_link).collect(),
+        Some(value) => file_link(value).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// One value of a download field as a file's link: a string that is not blank.
+pub(crate) fn file_link(value: &Value) -> Option<&str> {
+    match value {
+        Value::String(url) if !url.trim().is_empty() => Some(url.as_str()),
+        _ => None,
+    }
+}
+
 /// `link` (a detail page's or a file's URL in an item) as an absolute http(s) URL, resolved
 /// against the URL of the page it was found on; `None` (logged) when it is not one.
 pub(crate) fn resolve_link(page_url: Option<&Url>, link: &str) -> Option<Url> {

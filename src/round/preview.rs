@@ -10,11 +10,12 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use url::Url;
 
-use crate::config::{Config, FILES_KEY};
-use crate::extract::{Item, Used, Value};
+use crate::config::{Config, FILES_KEY, FollowConfig};
+use crate::extract::{Extractor, Item, Used, Value};
 use crate::http::{BodyPool, Client};
-use crate::pipeline::download::{file_name, path, urls_of};
-use crate::pipeline::stage::{first_link, resolve_link};
+use crate::pipeline::detail_parts::walk;
+use crate::pipeline::download::{file_name, path};
+use crate::pipeline::stage::{first_link, resolve_link, urls_of};
 use crate::shutdown::Shutdown;
 use crate::stats::{self, Stats};
 use crate::store::files::possible_extensions;
@@ -122,6 +123,43 @@ pub fn preview(config: &Config, page: u64, whole: usize) -> Result<Preview> {
     })
 }
 
+/// The detail fields of the detail page at `target`, over all its parts with `follow.next`
+/// (the host rules of `follow.hosts` apply to its next links); a failure as the line `try`
+/// prints.
+fn detail_fields(
+    follow: &FollowConfig,
+    client: &Client,
+    stats: &Stats,
+    target: &Url,
+) -> Result<Item, String> {
+    let read = |url: &Url, extractor: &Extractor| {
+        let response = client
+            .fetch(url.as_str(), &Shutdown::new(), stats)
+            .map_err(|err| format!("detail page {url}: {err}"))?;
+        let at = Url::parse(&response.url).unwrap_or_else(|_| url.clone());
+        match extractor.extract_values(&response.body, &at).0 {
+            Ok(extracted) => {
+                let width = extractor.field_names().count();
+                let values = extracted.items.into_iter().next();
+                Ok((values.unwrap_or_else(|| vec![Value::Null; width]), at))
+            }
+            Err(reason) => Err(format!("detail page {url}: {reason}")),
+        }
+    };
+    let Some(parts) = &follow.parts else {
+        return read(target, &follow.extract).map(|(fields, _)| fields);
+    };
+    let allowed = |next: &Url| Ok(follow.hosts.allows(next));
+    let walked = walk(
+        parts,
+        None,
+        target,
+        |url| read(url, &parts.extract),
+        allowed,
+    )?;
+    Ok(walked.fields)
+}
+
 /// The first `count` of `items` (found on the page at `base`) made whole: each with the fields
 /// of its detail page and, with `[download]`, the files it would store, as the output would list
 /// them (status `"not downloaded (try)"`).
@@ -144,19 +182,10 @@ fn whole_items(
             first_link(item.get(follow.index)).and_then(|link| resolve_link(Some(base), link));
         let detail = match target {
             None => None,
-            Some(target) => match client.fetch(target.as_str(), &Shutdown::new(), &stats) {
-                Ok(response) => {
-                    let at = Url::parse(&response.url).unwrap_or_else(|_| target.clone());
-                    match follow.extract.extract_values(&response.body, &at).0 {
-                        Ok(extracted) => extracted.items.into_iter().next(),
-                        Err(reason) => {
-                            failures.push(format!("detail page {target}: {reason}"));
-                            None
-                        }
-                    }
-                }
-                Err(err) => {
-                    failures.push(format!("detail page {target}: {err}"));
+            Some(target) => match detail_fields(follow, client, &stats, &target) {
+                Ok(fields) => Some(fields),
+                Err(failure) => {
+                    failures.push(failure);
                     None
                 }
             },

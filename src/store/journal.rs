@@ -130,6 +130,10 @@ fn follow_ups(config: &Config) -> Vec<(String, String)> {
         for (name, spec) in follow.extract.field_specs() {
             out.push((format!("follow.fields.{name}"), spec.source.clone()));
         }
+        if let Some(parts) = &follow.parts {
+            out.push(("follow.next".to_string(), parts.next.clone()));
+            out.push(("follow.max_pages".to_string(), parts.max_pages.to_string()));
+        }
     }
     if let Some(download) = &config.download {
         out.push(("download.field".to_string(), download.field.clone()));

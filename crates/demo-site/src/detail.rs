@@ -1,12 +1,14 @@
 //! The detail pages (`/subject/<id>/`) and their images (`/img/<book>-<n>.png`): a rating, a
 //! summary and 1 to 3 images of deterministic bytes per book, half of them on the second host.
+//! With [`SiteOptions::galleries`](crate::SiteOptions::galleries), each detail page is a
+//! gallery of 1 to 6 parts instead (`/subject/<id>/`, `/subject/<id>/2` …), one image per part.
 //! What a crawler should find on each is [`expected_detail`]. Served only with
 //! [`SiteOptions::self_links`](crate::SiteOptions::self_links).
 
 use std::fmt::Write as _;
 
 use crate::corpus::{QUOTES, REVIEWS};
-use crate::options::{DemoDetail, DemoImage, SiteOptions};
+use crate::options::{DemoDetail, DemoImage, Galleries, SiteOptions};
 use crate::pages::{Book, mix, pick, push_escaped};
 
 /// The first book id: book `g` of the listing is `/subject/<1000000 + g>/`.
@@ -22,9 +24,49 @@ pub(crate) fn detail_book(path: &str) -> Option<u64> {
     id.checked_sub(FIRST_ID)
 }
 
+/// The book and the part a gallery path names: `/subject/1000003/` is book 3's part 1,
+/// `/subject/1000003/2` its part 2 (`/subject/1000003/1` is not a path of the site).
+pub(crate) fn gallery_part(path: &str) -> Option<(u64, u64)> {
+    if let Some(book) = detail_book(path) {
+        return Some((book, 1));
+    }
+    let (first, part) = path.rsplit_once('/')?;
+    let book = detail_book(&format!("{first}/"))?;
+    let part: u64 = part.parse().ok().filter(|&part| part >= 2)?;
+    // Digits only, as the site writes them: no `+2` or `02`.
+    (part.to_string() == part_text(path)).then_some((book, part))
+}
+
+/// The text after a path's last `/`.
+fn part_text(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(_, part)| part)
+}
+
 /// The path of book `book`'s detail page: `/subject/<1000000 + book>/`.
 pub(crate) fn detail_path(book: u64) -> String {
     format!("/subject/{}/", FIRST_ID + book)
+}
+
+/// The path of part `part` (from 1) of book `book`'s gallery.
+pub(crate) fn part_path(book: u64, part: u64) -> String {
+    match part {
+        0 | 1 => detail_path(book),
+        _ => format!("{}{part}", detail_path(book)),
+    }
+}
+
+/// How many parts book `global`'s gallery has: 1 to 6.
+pub fn gallery_parts(global: u64) -> u64 {
+    1 + (mix(global ^ 0x6a11_e2e5) >> 40) % 6
+}
+
+/// The path of the page that shows image `n` of book `global`, which an image that needs a
+/// `Referer` wants as one: the detail page, or in a gallery its part `n + 1`.
+pub(crate) fn shown_on(opts: &SiteOptions, global: u64, n: u64) -> String {
+    match opts.galleries {
+        Galleries::Off => detail_path(global),
+        Galleries::Parts | Galleries::Looping => part_path(global, n + 1),
+    }
 }
 
 /// The image a path names (`/img/3-1.png` is book 3's second image), if any.
@@ -48,7 +90,11 @@ pub fn expected_detail(opts: &SiteOptions, global: u64) -> DemoDetail {
     let rating = book.rating();
     let own = opts.links_to.as_deref().unwrap_or("");
     let other = opts.img_origin.as_deref().unwrap_or(own);
-    let images = (0..image_count(global))
+    let count = match opts.galleries {
+        Galleries::Off => image_count(global),
+        Galleries::Parts | Galleries::Looping => gallery_parts(global),
+    };
+    let images = (0..count)
         .map(|n| {
             // Every other image is on the second host.
             let origin = if (global + n).is_multiple_of(2) {
@@ -92,10 +138,22 @@ pub fn image_bytes(global: u64, n: u64) -> Vec<u8> {
     bytes
 }
 
-/// The detail page of book `global`.
-pub(crate) fn render_detail(opts: &SiteOptions, global: u64) -> String {
+/// Part `part` (from 1) of book `global`'s detail page: with galleries, its rating and summary
+/// on part 1 only, one image per part and the link to the next; without, the whole page (part
+/// 1). `None` for a part the book does not have.
+pub(crate) fn render_detail(opts: &SiteOptions, global: u64, part: u64) -> Option<String> {
     let book = Book::at(global);
-    let detail = expected_detail(opts, global);
+    let mut detail = expected_detail(opts, global);
+    let parts = match opts.galleries {
+        Galleries::Off => 1,
+        Galleries::Parts | Galleries::Looping => gallery_parts(global),
+    };
+    if part == 0 || part > parts {
+        return None;
+    }
+    if opts.galleries != Galleries::Off {
+        detail.images = vec![detail.images.swap_remove(part as usize - 1)];
+    }
     let mut out = String::with_capacity(2048);
     out.push_str("<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>");
     push_escaped(&mut out, &book.title());
@@ -107,7 +165,9 @@ pub(crate) fn render_detail(opts: &SiteOptions, global: u64) -> String {
          property=\"v:average\"> {} </strong></div>\n  <div class=\"intro\">\n    <p>",
         detail.rating
     );
-    push_escaped(&mut out, &detail.summary);
+    if part == 1 {
+        push_escaped(&mut out, &detail.summary);
+    }
     out.push_str("</p>\n  </div>\n  <div class=\"gallery\">\n");
     for image in &detail.images {
         out.push_str("    <img src=\"");
@@ -116,6 +176,39 @@ pub(crate) fn render_detail(opts: &SiteOptions, global: u64) -> String {
         push_escaped(&mut out, &image.alt);
         out.push_str("\">\n");
     }
-    out.push_str("  </div>\n</div>\n</body></html>\n");
-    out
+    out.push_str("  </div>\n");
+    if parts > 1 {
+        render_navigation(&mut out, opts, part, parts);
+    }
+    out.push_str("</div>\n</body></html>\n");
+    Some(out)
+}
+
+/// A gallery part's navigation, as mzitu's `div.pagenavi`: a link to every part, and `a.next`
+/// to the next part, relative (`3` from `/subject/<id>/2`); the last part's leads back to part 1
+/// (`./`) with [`Galleries::Looping`], and is missing otherwise.
+fn render_navigation(out: &mut String, opts: &SiteOptions, part: u64, parts: u64) {
+    // Relative to a part's URL: part 1 is `/subject/<id>/` and part k `/subject/<id>/<k>`,
+    // both in the folder `/subject/<id>/`.
+    let href = |k: u64| match k {
+        1 => "./".to_string(),
+        k => k.to_string(),
+    };
+    out.push_str("  <div class=\"pagenavi\">");
+    for k in 1..=parts {
+        let _ = write!(out, "<a href=\"{}\"><span>{k}</span></a>", href(k));
+    }
+    let next = match (part < parts, opts.galleries) {
+        (true, _) => Some(part + 1),
+        (false, Galleries::Looping) => Some(1),
+        (false, _) => None,
+    };
+    if let Some(next) = next {
+        let _ = write!(
+            out,
+            "<a class=\"next\" href=\"{}\"><span>下一页»</span></a>",
+            href(next)
+        );
+    }
+    out.push_str("</div>\n");
 }

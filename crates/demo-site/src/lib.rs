@@ -44,10 +44,10 @@ mod tests;
 #[cfg(feature = "tls")]
 mod tls;
 
-pub use detail::{expected_detail, image_bytes};
+pub use detail::{expected_detail, gallery_parts, image_bytes};
 pub use options::{
-    DEFAULT_PAGE_SIZE, DemoDetail, DemoImage, DemoItem, Edition, Fault, PastEnd, RobotsTxt,
-    SiteOptions, TlsIdentity, Validators,
+    DEFAULT_PAGE_SIZE, DemoDetail, DemoImage, DemoItem, Edition, Fault, Galleries, PastEnd,
+    RobotsTxt, SiteOptions, TlsIdentity, Validators,
 };
 pub use pages::{detail_book, expected_items, render_page};
 use raw::accept_raw;

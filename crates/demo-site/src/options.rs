@@ -49,6 +49,12 @@ pub struct SiteOptions {
     /// Hot-link protection: an image answers 403 unless the request's `Referer` is the detail
     /// page that shows it (`/subject/<1000000 + book>/`, on either host).
     pub images_need_referer: bool,
+    /// With `self_links`: every detail page is a gallery in parts, as mzitu's are: part 1 at
+    /// `/subject/<id>/` shows the summary and the first image, part `k` at
+    /// `/subject/<id>/<k>` the `k`th image (each the title and the rating), each part but the last linking to the next with
+    /// `a.next` (a relative link). 1 to 6 parts per book ([`crate::expected_detail`]). With
+    /// `images_need_referer`, an image needs its own part as `Referer`.
+    pub galleries: Galleries,
     /// Serve HTTPS too, with this certificate, on a port of its own ([`crate::DemoSite::https_addr`]).
     /// Needs the crate's `tls` feature.
     pub tls: Option<TlsIdentity>,
@@ -76,6 +82,19 @@ pub struct Edition {
     /// Per thousand of the books, whose price moves in this edition (chosen by the book and
     /// the edition's number, the same every time): a listing where 1 % changed is 10.
     pub repriced_per_mille: u64,
+}
+
+/// Whether detail pages are galleries in parts ([`SiteOptions::galleries`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Galleries {
+    /// A detail page is one page (the default).
+    #[default]
+    Off,
+    /// Galleries in parts; the last part has no next link.
+    Parts,
+    /// Galleries in parts whose last part's next link leads back to part 1, as some sites
+    /// wrap around: a loop a crawler must end.
+    Looping,
 }
 
 /// Which validators the site's pages carry.
@@ -164,6 +183,7 @@ impl Default for SiteOptions {
             path_faults: BTreeMap::new(),
             robots: RobotsTxt::Missing,
             images_need_referer: false,
+            galleries: Galleries::Off,
             tls: None,
             edition: Edition::default(),
             validators: Validators::None,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
-use crate::detail::{detail_book, detail_path, image_bytes, image_of, render_detail};
+use crate::detail::{gallery_part, image_bytes, image_of, render_detail, shown_on};
 use crate::options::{Fault, PastEnd, RobotsTxt, SiteOptions, Validators};
 use crate::pages::{pad_page, render_error, render_index, render_page};
 
@@ -149,8 +149,8 @@ impl Shared {
     pub(crate) fn reply(&self, target: &str, ask: &Ask) -> Reply {
         let opts = self.opts();
         let path = target.split('?').next().unwrap_or(target);
-        if let (true, Some((book, _))) = (opts.images_need_referer, image_of(path)) {
-            let shown_on = detail_path(book);
+        if let (true, Some((book, n))) = (opts.images_need_referer, image_of(path)) {
+            let shown_on = shown_on(&opts, book, n);
             let from_it = ask
                 .referer
                 .as_deref()
@@ -169,7 +169,7 @@ impl Shared {
             return reply;
         };
         let html = matches!(route(target, opts.page_size), Route::Page(_))
-            || detail_book(target.split('?').next().unwrap_or(target)).is_some();
+            || gallery_part(target.split('?').next().unwrap_or(target)).is_some();
         let validator = match opts.validators {
             _ if !html => None,
             Validators::None => None,
@@ -255,12 +255,12 @@ impl Shared {
     /// Answers a detail page or an image, misbehaving as `path_faults` says.
     fn reply_detail(&self, opts: &SiteOptions, target: &str) -> Reply {
         let path = target.split_once('?').map_or(target, |(path, _)| path);
-        let (body, content_type) = match (detail_book(path), image_of(path)) {
+        let (body, content_type) = match (gallery_part(path), image_of(path)) {
             _ if !opts.self_links => return full(404, render_error(404)),
-            (Some(book), _) => (
-                render_detail(opts, book).into_bytes(),
-                "text/html; charset=utf-8",
-            ),
+            (Some((book, part)), _) => match render_detail(opts, book, part) {
+                Some(html) => (html.into_bytes(), "text/html; charset=utf-8"),
+                None => return full(404, render_error(404)),
+            },
             (_, Some((book, n))) => (image_bytes(book, n), "image/png"),
             _ => return full(404, render_error(404)),
         };
@@ -466,7 +466,7 @@ pub(crate) fn route(target: &str, page_size: usize) -> Route {
         // `/books/top250` serves the same pages one folder down: a redirect there changes what
         // the pages' relative links resolve against.
         "/top250" | "/books/top250" => Route::Page(page_from_query(query, page_size)),
-        _ if detail_book(path).is_some() || image_of(path).is_some() => Route::Detail,
+        _ if gallery_part(path).is_some() || image_of(path).is_some() => Route::Detail,
         _ => Route::NotFound,
     }
 }

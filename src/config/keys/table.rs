@@ -282,6 +282,25 @@ pub const FOLLOW_HOSTS: Key = key(
     "hosts detail pages may be on besides the site's own (`\"cdn.example.com\"`, \
      `\"*.example.com\"`; any port); links elsewhere are not followed",
 );
+/// `follow.next`.
+pub const FOLLOW_NEXT: Key = key(
+    "follow.next",
+    "unset",
+    "`\"css@attr\"`: the link to a detail page's next part (a gallery's `/gallery/ID/2`, a long \
+     article's page 2), followed part after part on the same host rules; an `all = true` \
+     field collects every part's matches in order, the others keep the first part's value; a \
+     link to a part already read ends it (see [detail pages and files](detail-pages-and-files.md))",
+)
+.unset("a detail page is one page")
+.bounded(1, SELECTOR_MAX, Bytes);
+/// `follow.max_pages`.
+pub const FOLLOW_MAX_PAGES: Key = key(
+    "follow.max_pages",
+    "100",
+    "with `follow.next`: the most parts read of one detail page, the first included; more are \
+     left unread, warned of and counted (`detail_parts_cut`)",
+)
+.bounded(1, 100_000, Number);
 /// `follow.engine`.
 pub const FOLLOW_ENGINE: Key = key(
     "follow.engine",
@@ -510,6 +529,8 @@ pub const ALL: &[Key] = &[
     FOLLOW_FIELD,
     FOLLOW_CRAWLERS,
     FOLLOW_HOSTS,
+    FOLLOW_NEXT,
+    FOLLOW_MAX_PAGES,
     FOLLOW_ENGINE,
     FOLLOW_FIELDS,
     FOLLOW_FIELD_SPEC,
