@@ -92,6 +92,68 @@ fn dedup_uses_the_shared_seen_set() {
 }
 
 #[test]
+fn the_shared_seen_set_spares_the_detail_pages_of_items_some_daemon_wrote() {
+    let redis = RedisServer::start();
+    let env = TestEnv::new(SiteOptions {
+        pages: 20,
+        self_links: true,
+        ..SiteOptions::default()
+    });
+    let mut conn = redis::Client::open(redis.url().as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    // Items of pages 3 and 7 were written by some daemon before.
+    let opts = env.site.options();
+    let known: Vec<Vec<u8>> = [3, 7]
+        .iter()
+        .flat_map(|&page| expected_items(&opts, page))
+        .map(|i| {
+            pagecrawl::testing::key_of([Some(i.link.as_str())])
+                .to_le_bytes()
+                .to_vec()
+        })
+        .collect();
+    let _: () = redis::cmd("SADD")
+        .arg("pagecrawl:books:seen")
+        .arg(&known)
+        .query(&mut conn)
+        .unwrap();
+    let knobs = Knobs {
+        dedup: Some("link"),
+        extra: "[follow]\nfield = \"link\"\ncrawlers = 2\n[follow.fields]\n\
+                rating = \"strong.rating_num\"\n"
+            .to_string(),
+        ..knobs(20)
+    };
+    let (daemons, outputs) = start_daemons(&env, &redis, 2, &knobs);
+    let mut detail_fetched = 0;
+    for (n, daemon) in daemons.into_iter().enumerate() {
+        let stderr = exit_ok(&wait_bounded(daemon, LIMIT), &format!("daemon {n}"));
+        // A daemon that fetched no detail page leaves the counter out of its summary.
+        let summary = summary_of(&stderr);
+        if summary.contains_key("detail_pages_fetched") {
+            detail_fetched += num(&summary, "detail_pages_fetched");
+        }
+    }
+    let mut lines = 0;
+    for out in &outputs {
+        for line in std::fs::read_to_string(out).unwrap_or_default().lines() {
+            let item: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(item["rating"].is_string(), "{line}");
+            assert!(![3, 7].contains(&item["page"].as_u64().unwrap()), "{line}");
+            lines += 1;
+        }
+    }
+    assert_eq!(lines, 18 * 25, "each new item once");
+    assert_eq!(
+        detail_fetched,
+        18 * 25,
+        "no detail page fetched for an item written before"
+    );
+}
+
+#[test]
 fn until_empty_is_shared_and_every_way_a_listing_ends_ends_it_for_all() {
     let knobs = Knobs {
         last_page: None,

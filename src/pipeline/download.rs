@@ -187,8 +187,12 @@ impl Downloader {
         // Every file of the page, in order, and how many each item has.
         let mut jobs = Vec::new();
         let mut counts = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            if self.written.as_ref().is_some_and(|w| w.contains(item)) {
+        let written = match &self.written {
+            Some(written) => written.select(&items),
+            None => vec![false; items.len()],
+        };
+        for (i, (item, written)) in items.iter().zip(written).enumerate() {
+            if written {
                 counts.push(0);
                 continue;
             }

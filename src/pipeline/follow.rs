@@ -183,8 +183,12 @@ impl Follower {
         // Each item's detail page, if it has one to fetch: an index into `targets`.
         let mut wants = Vec::with_capacity(items.len());
         let mut targets = Vec::new();
-        for item in &items {
-            if self.written.as_ref().is_some_and(|w| w.contains(item)) {
+        let written = match &self.written {
+            Some(written) => written.select(&items),
+            None => vec![false; items.len()],
+        };
+        for (item, written) in items.iter().zip(written) {
+            if written {
                 wants.push(None);
                 continue;
             }

@@ -4,7 +4,7 @@
 //! returned before anything runs. The stages themselves are built by the pipeline.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result};
 use log::{info, warn};
@@ -18,7 +18,7 @@ use crate::pipeline::{Observer, Output, Resumed, Round, Silent};
 use crate::shutdown::{OutputLock, Shutdown};
 use crate::stats::Stats;
 use crate::store::changes::Watch;
-use crate::store::dedup::Dedup;
+use crate::store::dedup::{Dedup, SharedSet};
 use crate::store::files::sweep_stale_parts;
 use crate::store::items::ItemStore;
 use crate::store::journal::{Fingerprint, Journal};
@@ -191,6 +191,15 @@ fn open_dedup(config: &Config, shutdown: &Shutdown, shared: Option<&SharedCrawl>
         },
         Some(shared) => Dedup::Shared {
             set: Box::new(shared.seen(shutdown)?),
+            // The detail crawlers and downloaders ask it too, on their own connection, so
+            // that an item some daemon wrote costs no detail page nor file.
+            follow_ups: match config.follow.is_some() || config.download.is_some() {
+                true => {
+                    let set: Box<dyn SharedSet> = Box::new(shared.seen(shutdown)?);
+                    Some(Arc::new(Mutex::new(set)))
+                }
+                false => None,
+            },
             index: dedup.index,
             ours: Default::default(),
             pending: Vec::new(),

@@ -7,9 +7,10 @@
 //! The writer does not know which.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
+use log::warn;
 
 use super::seen::{self, Key, KeySet, SeenSet};
 use crate::extract::{Item, Value};
@@ -35,6 +36,9 @@ pub(crate) enum Dedup {
     Shared {
         /// The shared set.
         set: Box<dyn SharedSet>,
+        /// The same set on a connection of its own, for the stages before the writer (detail
+        /// crawlers, downloaders), when there are any.
+        follow_ups: Option<Arc<Mutex<Box<dyn SharedSet>>>>,
         /// The key field's position among the fields.
         index: usize,
         /// The keys this daemon wrote in this crawl (the shared set may not have them yet).
@@ -73,6 +77,7 @@ impl Dedup {
                 index,
                 ours,
                 pending,
+                ..
             } => {
                 let keys: Vec<Key> = items.iter().map(|item| key_of(item, *index)).collect();
                 let known = set.contains(&keys)?;
@@ -112,39 +117,99 @@ impl Dedup {
     }
 }
 
-/// The keys written before a round, for the stages before the writer (detail crawlers,
-/// downloaders): an item among them will not be written, so its detail page and files need not
-/// be fetched.
-#[derive(Debug, Clone)]
-pub(crate) struct AlreadyWritten {
-    /// The keys.
-    keys: Arc<KeySet>,
-    /// The key field's position among the fields.
-    index: usize,
+/// The items written before, for the stages before the writer (detail crawlers, downloaders):
+/// an item among them will not be written, so its detail page and files need not be fetched.
+#[derive(Clone)]
+pub(crate) enum AlreadyWritten {
+    /// One daemon: the keys of its seen-set file when the round began.
+    Local {
+        /// The keys.
+        keys: Arc<KeySet>,
+        /// The key field's position among the fields.
+        index: usize,
+    },
+    /// A shared crawl: the set the daemons share, asked once per page. A key some daemon wrote
+    /// stays written, so the writer, which asks again, drops the item too.
+    Shared {
+        /// The shared set, on a connection of its own that the stages take turns on.
+        set: Arc<Mutex<Box<dyn SharedSet>>>,
+        /// The key field's position among the fields.
+        index: usize,
+    },
+}
+
+impl std::fmt::Debug for AlreadyWritten {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AlreadyWritten::Local { keys, index } => {
+                write!(f, "Local({} keys, field {index})", keys.len())
+            }
+            AlreadyWritten::Shared { index, .. } => write!(f, "Shared(field {index})"),
+        }
+    }
 }
 
 impl AlreadyWritten {
-    /// Whether `item` (its list fields at least) was written before this round. An item
-    /// without a value in the key field is keyed by all of its fields, which the stages before
-    /// the writer do not all have yet: it is never taken as written here.
-    pub fn contains(&self, item: &Item) -> bool {
-        match item.get(self.index) {
-            Some(Value::Null) | None => false,
-            Some(_) => self.keys.contains(&key_of(item, self.index)),
+    /// Which of `items` (their list fields at least) were written before: one flag each. An
+    /// item without a value in the key field is keyed by all of its fields, which the stages
+    /// before the writer do not all have yet: it is never taken as written here. When the
+    /// shared set cannot be asked, none is (warned of): the writer still drops what it must.
+    pub fn select(&self, items: &[Item]) -> Vec<bool> {
+        let index = match self {
+            AlreadyWritten::Local { index, .. } | AlreadyWritten::Shared { index, .. } => *index,
+        };
+        let keyed: Vec<Option<Key>> = items
+            .iter()
+            .map(|item| match item.get(index) {
+                Some(Value::Null) | None => None,
+                Some(_) => Some(key_of(item, index)),
+            })
+            .collect();
+        match self {
+            AlreadyWritten::Local { keys, .. } => keyed
+                .iter()
+                .map(|key| key.is_some_and(|key| keys.contains(&key)))
+                .collect(),
+            AlreadyWritten::Shared { set, .. } => {
+                let asked: Vec<Key> = keyed.iter().flatten().copied().collect();
+                let mut set = set.lock().unwrap_or_else(|e| e.into_inner());
+                let mut known = match set.contains(&asked) {
+                    Ok(known) => known.into_iter(),
+                    Err(err) => {
+                        warn!(
+                            "asking the shared seen-set before the follow-ups: {err:#}; the \
+                             page's detail pages and files are fetched, the writer drops what \
+                             was written before"
+                        );
+                        Vec::new().into_iter()
+                    }
+                };
+                keyed
+                    .iter()
+                    .map(|key| key.is_some() && known.next().unwrap_or(false))
+                    .collect()
+            }
         }
     }
 }
 
 impl Dedup {
-    /// The keys written before this round, when this process keeps them (one daemon); `None`
-    /// otherwise (no dedup, or a set shared in Redis, which is asked page by page).
+    /// The items written before this round (one daemon: its seen-set file), or before each
+    /// page (a shared crawl: the set in Redis); `None` without dedup, or when the shared
+    /// crawl has no connection for the follow-ups.
     pub fn already_written(&self) -> Option<AlreadyWritten> {
         match self {
-            Dedup::Local { set, index } => Some(AlreadyWritten {
+            Dedup::Local { set, index } => Some(AlreadyWritten::Local {
                 keys: Arc::new(set.snapshot()),
                 index: *index,
             }),
-            Dedup::Off | Dedup::Shared { .. } => None,
+            Dedup::Shared {
+                follow_ups, index, ..
+            } => follow_ups.as_ref().map(|set| AlreadyWritten::Shared {
+                set: set.clone(),
+                index: *index,
+            }),
+            Dedup::Off => None,
         }
     }
 }
@@ -194,18 +259,49 @@ mod tests {
     #[test]
     fn shared_keys_skip_what_others_wrote_and_are_announced_once() {
         let theirs = key_of(&item(&["x"]), 0);
+        let follow_ups: Box<dyn SharedSet> = Box::new(Known(vec![theirs]));
         let mut dedup = Dedup::Shared {
             set: Box::new(Known(vec![theirs])),
+            follow_ups: Some(Arc::new(Mutex::new(follow_ups))),
             index: 0,
             ours: HashSet::new(),
             pending: Vec::new(),
         };
+        // The follow-ups skip what some daemon wrote before; an item without its key is
+        // never skipped.
+        let mut keyless = item(&["x"]);
+        keyless[0] = Value::Null;
+        let page = [item(&["x"]), keyless, item(&["y"]), item(&["x"])];
+        let written = dedup.already_written().unwrap();
+        assert_eq!(written.select(&page), [true, false, false, true]);
         let page = [item(&["x"]), item(&["y"]), item(&["y"])];
         assert_eq!(dedup.select(&page).unwrap(), [false, true, false]);
         let flushed = dedup.flush(true).unwrap();
         assert_eq!(flushed.seen_len, None);
         assert_eq!(flushed.keys, [key_of(&item(&["y"]), 0)]);
         assert!(dedup.flush(true).unwrap().keys.is_empty());
+    }
+
+    /// A shared set that cannot be asked.
+    struct Down;
+
+    impl SharedSet for Down {
+        fn contains(&mut self, _: &[Key]) -> Result<Vec<bool>> {
+            Err(anyhow::anyhow!("connection refused"))
+        }
+    }
+
+    #[test]
+    fn a_shared_set_that_cannot_be_asked_skips_nothing() {
+        let down: Box<dyn SharedSet> = Box::new(Down);
+        let written = AlreadyWritten::Shared {
+            set: Arc::new(Mutex::new(down)),
+            index: 0,
+        };
+        assert_eq!(
+            written.select(&[item(&["x"]), item(&["y"])]),
+            [false, false]
+        );
     }
 
     #[test]
