@@ -152,21 +152,33 @@ impl Watch {
         Ok(out)
     }
 
-    /// A page that answered `304 Not Modified`: the items the store knows of it, as JSON text
-    /// per field, each listed again this round and unchanged.
-    pub fn not_modified(&mut self, url: &str) -> Result<Vec<Vec<String>>> {
-        let items = self.store.page_items(url)?.items;
+    /// A page that answered `304 Not Modified`: each item listed again this round and
+    /// unchanged. With `fields`, the items the store knows of it as JSON text per field (what
+    /// a crawl that writes every item writes again); without, none (events: nothing to write),
+    /// and the commit counts them, within its transaction.
+    pub fn not_modified(&mut self, url: &str, fields: bool) -> Result<Vec<Vec<String>>> {
         self.counts.not_modified += 1;
-        self.counts.unchanged += items.len() as u64;
         self.staged.not_modified.push(url.to_string());
-        Ok(items.into_iter().map(|(_, fields)| fields).collect())
+        if !fields {
+            return Ok(Vec::new());
+        }
+        let items: Vec<Vec<String>> = self
+            .store
+            .page_items(url)?
+            .items
+            .into_iter()
+            .map(|(_, fields)| fields)
+            .collect();
+        Ok(items)
     }
 
     /// The number and hash of the items the page at `url` listed when it was last committed:
     /// what a page that answers 304 lists again.
     pub fn stored_page(&self, url: &str) -> Result<(usize, Option<u64>)> {
-        let page = self.store.page_items(url)?;
-        Ok((page.items.len(), page.hash))
+        Ok(match self.store.page_row(url)? {
+            Some((items, hash)) => (items as usize, Some(hash)),
+            None => (0, None),
+        })
     }
 
     /// What the store says of `key` with `fields` now.
@@ -287,8 +299,10 @@ impl Watch {
     /// Makes what is staged durable with the journal's commit record `record` (JSON); returns
     /// the record's sequence number in the store.
     pub fn commit(&mut self, record: &str) -> Result<u64> {
-        let seq = self.store.commit(self.round, &self.staged, record)?;
-        let c = std::mem::take(&mut self.counts);
+        let (seq, relisted) = self.store.commit(self.round, &self.staged, record)?;
+        let mut c = std::mem::take(&mut self.counts);
+        // The items of the pages that answered 304, counted by the commit.
+        c.unchanged += relisted;
         self.stats.watched(
             c.new,
             c.changed,

@@ -18,9 +18,16 @@
 //!   `created`.
 //! - `items (key, fields, page, position, url, first_round, last_round, first_seen,
 //!   last_seen, last_changed, gone_round)`: one row per key; `fields` is a JSON object of
-//!   the values last written; `last_round` the last round it was listed in; `gone_round` the
-//!   round that found it gone (NULL while listed).
-//! - `pages (url, page, etag, last_modified, items, items_hash, round, fetched)`.
+//!   the values last written; `last_round` the last round it was read from its page's body;
+//!   `gone_round` the round that found it gone (NULL while listed).
+//! - `pages (url, page, etag, last_modified, items, items_hash, round, fetched,
+//!   fetched_round)`: `round` the last round the page was listed in (read, or answered 304),
+//!   `fetched_round` the last round its body was read. A page that answers 304 lists its
+//!   items again without a write to any of them: only its `round` moves. So an item is listed
+//!   in round R when its `last_round` is R, or its page answered 304 in R (the page's
+//!   `fetched_round` is the item's `last_round` and its `round` is R).
+//! - the view `items_now`: every item with `listed_round`, the last round it was listed in,
+//!   either way.
 //! - `details (url, etag, last_modified, fields, fetched)`: each detail page's fields.
 //! - `events (id, round, at, event, key, page, url, changed, previous)`: `changed` the names
 //!   of the fields that changed (JSON array), `previous` their values before (JSON object).
@@ -37,8 +44,31 @@ use crate::http::Validators;
 /// `PRAGMA application_id` of a pagecrawl store ("pgcw"): a file with another id is another
 /// program's, and is not touched.
 const APPLICATION_ID: i32 = 0x7067_6377;
-/// `PRAGMA user_version`: the schema's version.
-const SCHEMA_VERSION: i32 = 1;
+/// `PRAGMA user_version`: the schema's version. Version 1 had no `pages.fetched_round` (a
+/// page that answered 304 rewrote every item it listed) and is upgraded in place.
+const SCHEMA_VERSION: i32 = 2;
+
+/// Upgrades a store of version 1: every page's items were read in its `round`.
+const UPGRADE_FROM_1: &str = "
+    ALTER TABLE pages ADD COLUMN fetched_round INTEGER NOT NULL DEFAULT 0;
+    UPDATE pages SET fetched_round = round;
+    DROP INDEX items_listed;
+    CREATE INDEX items_on_page ON items (url, last_round) WHERE gone_round IS NULL;
+";
+
+/// How many items the page `?1` lists as the store knows it: those read from its body when it
+/// was last read, and not found gone since.
+const LISTED_ON: &str = "SELECT count(*) FROM items WHERE url = ?1 AND gone_round IS NULL \
+     AND +last_round = (SELECT fetched_round FROM pages WHERE url = ?1)";
+
+/// The view of what is listed, made by every version.
+const VIEW: &str = "
+    CREATE VIEW items_now AS
+        SELECT items.*,
+            CASE WHEN pages.fetched_round = items.last_round AND pages.round > items.last_round
+                THEN pages.round ELSE items.last_round END AS listed_round
+        FROM items LEFT JOIN pages ON pages.url = items.url;
+";
 
 /// The schema of a new store.
 const SCHEMA: &str = "
@@ -57,7 +87,7 @@ const SCHEMA: &str = "
         gone_round INTEGER
     ) STRICT;
     CREATE INDEX items_by_url ON items (url, position);
-    CREATE INDEX items_listed ON items (last_round) WHERE gone_round IS NULL;
+    CREATE INDEX items_on_page ON items (url, last_round) WHERE gone_round IS NULL;
     CREATE TABLE pages (
         url TEXT PRIMARY KEY,
         page INTEGER NOT NULL,
@@ -66,7 +96,8 @@ const SCHEMA: &str = "
         items INTEGER NOT NULL,
         items_hash INTEGER NOT NULL,
         round INTEGER NOT NULL,
-        fetched TEXT NOT NULL
+        fetched TEXT NOT NULL,
+        fetched_round INTEGER NOT NULL DEFAULT 0
     ) STRICT;
     CREATE TABLE details (
         url TEXT PRIMARY KEY,
@@ -263,6 +294,7 @@ impl ItemStore {
         if empty {
             let tx = conn.transaction()?;
             tx.execute_batch(SCHEMA)
+                .and_then(|()| tx.execute_batch(VIEW))
                 .with_context(|| format!("creating {}", named(path)))?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -276,6 +308,7 @@ impl ItemStore {
             tx.commit()
                 .with_context(|| format!("creating {}", named(path)))?;
         } else {
+            upgrade(&mut conn, path)?;
             check_made_for(&conn, path, key, &fields_json)?;
         }
         Ok(ItemStore {
@@ -343,7 +376,8 @@ impl ItemStore {
             .optional()?;
         let mut stmt = self.conn.prepare_cached(
             "SELECT key, fields FROM items WHERE url = ?1 AND gone_round IS NULL \
-             AND last_round = (SELECT round FROM pages WHERE url = ?1) ORDER BY position",
+             AND +last_round = (SELECT fetched_round FROM pages WHERE url = ?1) \
+             ORDER BY position",
         )?;
         let rows = stmt.query_map([url], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))?;
         let mut items = Vec::new();
@@ -357,12 +391,38 @@ impl ItemStore {
         })
     }
 
+    /// The number and hash of the items the page at `url` listed when it was last committed,
+    /// if it was.
+    pub fn page_row(&self, url: &str) -> Result<Option<(u64, u64)>> {
+        let row: Option<(i64, i64)> = self
+            .conn
+            .prepare_cached("SELECT items, items_hash FROM pages WHERE url = ?1")?
+            .query_row([url], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        Ok(row.map(|(items, hash)| (items as u64, hash as u64)))
+    }
+
     /// The keys listed (not gone) that round `round` did not list: gone, once the round is
-    /// complete. At most `limit` of them, in key order.
+    /// complete. At most `limit` of them, in key order. An item whose page answered 304 in
+    /// `round` was listed in it.
+    ///
+    /// Found page by page: the items of a page `round` did not list at all, and those of a
+    /// page it listed that are older than its last read (dropped from it then). Through
+    /// `items_on_page`, a round in which every page answered 304 reads no item.
     pub fn unlisted(&self, round: u64, limit: usize) -> Result<Vec<Gone>> {
+        // CROSS JOIN keeps the pages outside: each page is one probe of the index.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT key, fields, page, url FROM items \
-             WHERE gone_round IS NULL AND last_round < ?1 ORDER BY key LIMIT ?2",
+            "SELECT key, fields, page, url FROM ( \
+                 SELECT items.key, items.fields, items.page, items.url \
+                 FROM pages CROSS JOIN items INDEXED BY items_on_page \
+                 ON items.url = pages.url AND items.last_round < ?1 \
+                 WHERE pages.round < ?1 AND items.gone_round IS NULL \
+             UNION ALL \
+                 SELECT items.key, items.fields, items.page, items.url \
+                 FROM pages CROSS JOIN items INDEXED BY items_on_page \
+                 ON items.url = pages.url AND items.last_round < pages.fetched_round \
+                 WHERE pages.round >= ?1 AND items.gone_round IS NULL \
+             ) ORDER BY key LIMIT ?2",
         )?;
         let rows = stmt.query_map(params![round as i64, limit as i64], |row| {
             Ok((
@@ -419,8 +479,9 @@ impl ItemStore {
     }
 
     /// Makes `staged` durable in one transaction with the journal's commit record `record`
-    /// (JSON) of round `round`; returns the record's sequence number.
-    pub fn commit(&mut self, round: u64, staged: &Staged, record: &str) -> Result<u64> {
+    /// (JSON) of round `round`; returns the record's sequence number and how many items the
+    /// pages that answered 304 list again.
+    pub fn commit(&mut self, round: u64, staged: &Staged, record: &str) -> Result<(u64, u64)> {
         let path = self.path.clone();
         let fields = self.fields.clone();
         let now = now_text();
@@ -428,7 +489,7 @@ impl ItemStore {
             .conn
             .transaction()
             .with_context(|| format!("writing {}", named(&path)))?;
-        write_staged(&tx, round, staged, &fields, &now)
+        let relisted = write_staged(&tx, round, staged, &fields, &now)
             .with_context(|| format!("writing {}", named(&path)))?;
         tx.execute(
             "INSERT INTO commits (round, record) VALUES (?1, ?2)",
@@ -437,7 +498,7 @@ impl ItemStore {
         let seq = tx.last_insert_rowid() as u64;
         tx.commit()
             .with_context(|| format!("committing {}", named(&path)))?;
-        Ok(seq)
+        Ok((seq, relisted))
     }
 
     /// A JSON object's values, in the order of the store's fields, as JSON text (`null` for
@@ -456,6 +517,23 @@ impl ItemStore {
             })
             .collect())
     }
+}
+
+/// Brings a store of an older schema version to this one, in one transaction; a newer one is
+/// left for [`check_made_for`] to refuse.
+fn upgrade(conn: &mut Connection, path: &Path) -> Result<()> {
+    let version: i32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version != 1 {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(UPGRADE_FROM_1)
+        .and_then(|()| tx.execute_batch(VIEW))
+        .with_context(|| format!("upgrading {} from schema version 1", named(path)))?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()
+        .with_context(|| format!("upgrading {} from schema version 1", named(path)))?;
+    Ok(())
 }
 
 /// Refuses a store made for another key or other fields.
@@ -501,14 +579,15 @@ fn object(names: &[String], fields: &[String]) -> String {
     out
 }
 
-/// Writes what one commit staged, within its transaction.
+/// Writes what one commit staged, within its transaction; returns how many items the pages
+/// that answered 304 list again (counted here: within the transaction, a query costs no lock).
 fn write_staged(
     tx: &rusqlite::Transaction<'_>,
     round: u64,
     staged: &Staged,
     names: &[String],
     now: &str,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<u64> {
     let round = round as i64;
     let mut upsert = tx.prepare_cached(
         "INSERT INTO items (key, fields, page, position, url, first_round, last_round, \
@@ -530,14 +609,15 @@ fn write_staged(
             item.changed,
         ])?;
     }
-    // A page that answered 304 lists again what it listed when last committed.
-    let mut listed = tx.prepare_cached(
-        "UPDATE items SET last_round = ?1, last_seen = ?2 WHERE url = ?3 AND gone_round IS NULL \
-         AND last_round = (SELECT round FROM pages WHERE url = ?3)",
-    )?;
+    // A page that answered 304 lists again what it listed when last committed: its `round`
+    // moves, and its items are left as they are (see the module's comment). Rewriting them
+    // would cost an unchanged round of 4,000 pages a write of every item it lists.
     let mut page_seen = tx.prepare_cached("UPDATE pages SET round = ?1 WHERE url = ?2")?;
+    let mut listed = tx.prepare_cached(LISTED_ON)?;
+    let mut relisted = 0;
     for url in &staged.not_modified {
-        listed.execute(params![round, now, url])?;
+        let count: i64 = listed.query_row([url], |row| row.get(0))?;
+        relisted += count as u64;
         page_seen.execute(params![round, url])?;
     }
     let mut gone = tx.prepare_cached("UPDATE items SET gone_round = ?1 WHERE key = ?2")?;
@@ -545,10 +625,10 @@ fn write_staged(
         gone.execute(params![round, key])?;
     }
     let mut page = tx.prepare_cached(
-        "INSERT INTO pages (url, page, etag, last_modified, items, items_hash, round, fetched) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+        "INSERT INTO pages (url, page, etag, last_modified, items, items_hash, round, fetched, \
+         fetched_round) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7) \
          ON CONFLICT (url) DO UPDATE SET page = ?2, etag = ?3, last_modified = ?4, items = ?5, \
-         items_hash = ?6, round = ?7, fetched = ?8",
+         items_hash = ?6, round = ?7, fetched = ?8, fetched_round = ?7",
     )?;
     for row in &staged.pages {
         page.execute(params![
@@ -593,7 +673,7 @@ fn write_staged(
             row.previous,
         ])?;
     }
-    Ok(())
+    Ok(relisted)
 }
 
 /// Now, as the store writes times: RFC 3339, whole seconds, UTC.

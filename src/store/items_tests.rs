@@ -13,6 +13,18 @@ fn store_in(dir: &Path) -> ItemStore {
     .unwrap()
 }
 
+/// The row of page `page` (`http://x/?p=<page>`) listing `items` items, as the writer stages
+/// it with them.
+fn page_row(page: u64, items: u64) -> PageRow {
+    PageRow {
+        url: format!("http://x/?p={page}"),
+        page,
+        validators: Validators::default(),
+        items,
+        items_hash: page,
+    }
+}
+
 fn row(key: &str, price: &str, page: u64, position: u64) -> ItemRow {
     ItemRow {
         key: key.to_string(),
@@ -43,7 +55,10 @@ fn a_commit_keeps_values_exactly_and_pages_list_them_in_order() {
         }],
         ..Staged::default()
     };
-    assert_eq!(store.commit(1, &staged, "{\"t\":\"commit\"}").unwrap(), 1);
+    assert_eq!(
+        store.commit(1, &staged, "{\"t\":\"commit\"}").unwrap(),
+        (1, 0)
+    );
     let known = store.known("/b").unwrap().unwrap();
     assert_eq!(
         known.fields,
@@ -72,11 +87,13 @@ fn keys_a_round_did_not_list_are_gone_once_and_come_back_new() {
     let mut store = store_in(dir.path());
     let round1 = Staged {
         items: vec![row("/a", "1", 0, 0), row("/b", "2", 0, 1)],
+        pages: vec![page_row(0, 2)],
         ..Staged::default()
     };
     store.commit(1, &round1, "{}").unwrap();
     let round2 = Staged {
         items: vec![row("/a", "1", 0, 0)],
+        pages: vec![page_row(0, 1)],
         ..Staged::default()
     };
     store.commit(2, &round2, "{}").unwrap();
@@ -99,13 +116,7 @@ fn keys_a_round_did_not_list_are_gone_once_and_come_back_new() {
 fn a_page_that_answered_304_lists_its_keys_for_the_round() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = store_in(dir.path());
-    let page_row = |page: u64| PageRow {
-        url: format!("http://x/?p={page}"),
-        page,
-        validators: Validators::default(),
-        items: 1,
-        items_hash: page,
-    };
+    let page_row = |page: u64| page_row(page, 1);
     let first = Staged {
         items: vec![row("/a", "1", 0, 0), row("/b", "2", 1, 0)],
         pages: vec![page_row(0), page_row(1)],
@@ -135,6 +146,87 @@ fn a_page_that_answered_304_lists_its_keys_for_the_round() {
         .collect();
     assert_eq!(gone, ["/b"]);
     assert_eq!(store.page_items("http://x/?p=0").unwrap().items.len(), 1);
+    // A 304 writes no item: /a was read in round 1, and its page listed it in 2 and 3.
+    let rounds: (i64, i64) = store
+        .conn
+        .query_row(
+            "SELECT last_round, listed_round FROM items_now WHERE key = '/a'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(rounds, (1, 3));
+}
+
+#[test]
+fn an_item_dropped_in_an_incomplete_round_is_gone_once_its_page_answers_304() {
+    // Round 2 reads page 0 without /b but declares nothing gone (it was incomplete); in round
+    // 3 the page answers 304: it lists what round 2 read, without /b.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store_in(dir.path());
+    let first = Staged {
+        items: vec![row("/a", "1", 0, 0), row("/b", "2", 0, 1)],
+        pages: vec![page_row(0, 2)],
+        ..Staged::default()
+    };
+    store.commit(1, &first, "{}").unwrap();
+    let dropped = Staged {
+        items: vec![row("/a", "1", 0, 0)],
+        pages: vec![page_row(0, 1)],
+        ..Staged::default()
+    };
+    store.commit(2, &dropped, "{}").unwrap();
+    let again = Staged {
+        not_modified: vec!["http://x/?p=0".into()],
+        ..Staged::default()
+    };
+    assert_eq!(
+        store.commit(3, &again, "{}").unwrap().1,
+        1,
+        "the 304 lists /a again"
+    );
+    let gone: Vec<String> = store
+        .unlisted(3, 10)
+        .unwrap()
+        .into_iter()
+        .map(|g| g.key)
+        .collect();
+    assert_eq!(gone, ["/b"]);
+    assert_eq!(store.page_items("http://x/?p=0").unwrap().items.len(), 1);
+}
+
+#[test]
+fn a_store_of_schema_version_1_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("items.db");
+    let mut store = store_in(dir.path());
+    let first = Staged {
+        items: vec![row("/a", "1", 0, 0)],
+        pages: vec![page_row(0, 1)],
+        ..Staged::default()
+    };
+    store.commit(4, &first, "{}").unwrap();
+    // Made as version 1 made it: no fetched_round, the old index, no view.
+    store
+        .conn
+        .execute_batch(
+            "DROP VIEW items_now; DROP INDEX items_on_page; ALTER TABLE pages DROP COLUMN \
+             fetched_round; CREATE INDEX items_listed ON items (last_round) WHERE gone_round \
+             IS NULL; PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    drop(store);
+    let store = store_in(dir.path());
+    let version: i32 = store
+        .conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(store.page_items("http://x/?p=0").unwrap().items.len(), 1);
+    assert!(store.unlisted(4, 10).unwrap().is_empty());
+    assert_eq!(store.unlisted(5, 10).unwrap().len(), 1);
+    drop(store);
+    assert!(path.exists());
 }
 
 #[test]

@@ -16,9 +16,12 @@ use crate::store::output::Event;
 const GONE_PER_COMMIT: usize = 1024;
 
 impl Writer {
-    /// `message`, with what the store knows of the page when it answered 304: the listing's
-    /// end compares pages by it.
+    /// `message`, with what the store knows of the page when it answered 304: the end of an
+    /// "until empty" listing compares pages by it (a known range needs no look).
     pub(super) fn looked_up(&self, mut message: Parsed) -> Result<Parsed> {
+        if !self.listing.until_empty() {
+            return Ok(message);
+        }
         if let (Some(watch), Err(NoContent::NotModified { listed })) =
             (&self.watch, &mut message.content)
         {
@@ -86,7 +89,7 @@ impl Writer {
         let Some(watch) = &mut self.watch else {
             return Ok(());
         };
-        let items = watch.not_modified(url)?;
+        let items = watch.not_modified(url, !self.events)?;
         let mut buf = std::mem::take(&mut session.buf);
         buf.clear();
         let mut written = 0;
