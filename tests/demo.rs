@@ -379,3 +379,41 @@ fn demo_watch_checks_three_rounds_of_a_changing_site() {
     )));
     assert!(dir.path().join("watch.db").is_file());
 }
+
+/// `demo --verify-changes`: a file missing the events edition 1 implies fails, naming the
+/// counts; edition 0 (where a listing starts) is refused.
+#[test]
+fn verify_changes_counts_missing_and_wrong_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    // One round-1 line for a book whose price did not move: wrong; every real change missing.
+    std::fs::write(
+        &path,
+        "{\"event\":\"changed\",\"round\":1,\"link\":\"https://book.example/subject/1000000/\",\"price\":1.0}\n",
+    )
+    .unwrap();
+    let args = |edition: &str| {
+        run_bin(
+            &[
+                "demo",
+                "--verify-changes",
+                path.to_str().unwrap(),
+                "--pages",
+                "40",
+                "--edition",
+                edition,
+            ],
+            LIMIT,
+        )
+    };
+    let out = args("1");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let counts: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    let expected = counts["expected_changed"].as_u64().unwrap();
+    assert!(expected > 3, "1 % of 1,000 books: {counts}");
+    assert_eq!(counts["missing"].as_u64(), Some(expected));
+    assert_eq!(counts["wrong"].as_u64(), Some(1));
+    let out = args("0");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("needs --edition 1 or later"));
+}

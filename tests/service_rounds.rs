@@ -85,3 +85,51 @@ fn a_selector_warning_is_given_once_in_each_round() {
         "{log}"
     );
 }
+
+/// `run --once`: one round of a `[schedule]` config now, then exit, for rounds driven from
+/// cron: each call runs the next round (a new one once the last is finished), with events
+/// against the one before; without `[schedule]` it is refused, naming the file.
+#[test]
+fn run_once_runs_the_next_round_and_exits() {
+    let env = TestEnv::new(SiteOptions {
+        pages: 4,
+        validators: demo_site::Validators::ETag,
+        ..SiteOptions::default()
+    });
+    let config = env.write_config(&Knobs {
+        last_page: Some(3),
+        output: "key = \"link\"\nchanges = true\n".to_string(),
+        extra: schedule(3600),
+        ..Knobs::default()
+    });
+    let config = config.to_str().unwrap();
+    let once = || {
+        let out = common::run_bin(&["run", "-c", config, "--once"], LIMIT);
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{log}");
+        summary_of(&log)
+    };
+    let first = once();
+    assert_eq!((num(&first, "round"), num(&first, "items_new")), (1, 100));
+    // The schedule says an hour; --once does not wait for it.
+    let second = once();
+    assert_eq!(num(&second, "round"), 2);
+    assert_eq!(num(&second, "pages_not_modified"), 4);
+    assert_eq!(num(&second, "items_unchanged"), 100);
+    let lines = common::service::lines(&env.out_path());
+    assert_eq!(lines.len(), 100, "round 2 wrote no event");
+    assert!(lines.iter().all(|line| line["event"] == "new" && line["round"] == 1));
+
+    let plain = env.write_config(&Knobs {
+        last_page: Some(3),
+        ..Knobs::default()
+    });
+    let out = common::run_bin(&["run", "-c", plain.to_str().unwrap(), "--once"], LIMIT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--once runs one round of a `[schedule]` service")
+            && stderr.contains("pagecrawl.toml"),
+        "{stderr}"
+    );
+}

@@ -72,6 +72,11 @@ pub struct RunArgs {
     /// resuming from them.
     #[arg(long)]
     pub fresh: bool,
+    /// With `[schedule]`: run one round now, as the service would run its next (a new round
+    /// once the last one is finished), and exit with its exit code; for rounds driven by cron
+    /// or a script instead of the schedule.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[cfg(feature = "demo")]
@@ -132,6 +137,21 @@ pub struct DemoArgs {
         requires = "serve"
     )]
     pub listen: SocketAddr,
+    /// With --serve: serve edition N of the listing (0, the first, unless set): from edition 1
+    /// on, 1 % of the prices move from each edition to the next (the benchmark's watch
+    /// rounds). With --verify-changes: the edition the events were crawled from.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub edition: u64,
+    /// With --serve: list pages carry an `ETag`, and answer `304 Not Modified` to a request
+    /// that has it.
+    #[arg(long, requires = "serve")]
+    pub etags: bool,
+    /// Do not crawl: check the events of the last round in the JSON Lines file PATH (written
+    /// with `output.key = "link"` and `output.changes = true`) against what changed from
+    /// edition --edition minus 1 to --edition on a site of --pages pages, and print the counts
+    /// as JSON. Exit 0 only when every expected event is there once and nothing else.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["serve", "verify", "watch", "follow", "gallery"])]
+    pub verify_changes: Option<PathBuf>,
     /// With --serve: items on each list page (the benchmark's one page of 40 items).
     #[arg(
         long,

@@ -15,7 +15,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use log::info;
 
-use demo_site::{DemoItem, DemoSite, Galleries, SiteOptions, expected_detail, expected_items};
+use demo_site::{
+    DemoItem, DemoSite, Galleries, SiteOptions, Validators, expected_detail, expected_items,
+};
 use pagecrawl::config::{SyncMode, demo_toml};
 use pagecrawl::{Config, ExitCode, OutputLock, OwnerLock, RunOptions, Shutdown};
 
@@ -30,6 +32,9 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
     if let Some(path) = &args.verify {
         return verify_file(path, args.pages);
     }
+    if let Some(path) = &args.verify_changes {
+        return super::demo_watch::verify_changes(path, args.pages, args.edition);
+    }
     let shutdown = Shutdown::new();
     let output_lock = OutputLock::default();
     // Nothing to reload in a demo: SIGHUP is logged and ignored.
@@ -42,6 +47,8 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
             latency,
             detail_pages: args.follow || args.gallery,
             galleries: args.gallery,
+            edition: args.edition,
+            etags: args.etags,
         };
         return serve(args.listen, &shape, &shutdown);
     }
@@ -54,6 +61,7 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
         threads: Overrides {
             crawlers: args.crawlers,
             parsers: args.parsers,
+            once: false,
         },
         latency,
         follow: match (args.follow, args.no_download, args.gallery) {
@@ -84,6 +92,10 @@ struct Shape {
     detail_pages: bool,
     /// Whether those are galleries in parts, their images behind hot-link protection.
     galleries: bool,
+    /// The edition of the listing ([`super::demo_watch::repriced_edition`]).
+    edition: u64,
+    /// Whether list pages carry an `ETag`.
+    etags: bool,
 }
 
 /// What `pagecrawl demo` was asked to do.
@@ -266,6 +278,8 @@ fn serve(listen: SocketAddr, shape: &Shape, shutdown: &Shutdown) -> Result<ExitC
         latency,
         detail_pages,
         galleries,
+        edition,
+        etags,
     } = *shape;
     let site = DemoSite::bind(
         listen,
@@ -279,12 +293,25 @@ fn serve(listen: SocketAddr, shape: &Shape, shutdown: &Shutdown) -> Result<ExitC
                 false => Galleries::Off,
             },
             images_need_referer: galleries,
+            edition: super::demo_watch::repriced_edition(edition),
+            validators: match etags {
+                true => Validators::ETag,
+                false => Validators::None,
+            },
             ..SiteOptions::default()
         },
     )
     .with_context(|| format!("binding the demo site to {listen}"))?;
+    let mut edition_note = match edition {
+        0 => String::new(),
+        n => format!(", edition {n}"),
+    };
+    if etags {
+        edition_note.push_str(", ETags");
+    }
     println!(
-        "serving {pages} pages of {page_size} items at {} (latency {} ms{}); Ctrl-C to stop",
+        "serving {pages} pages of {page_size} items at {} (latency {} ms{edition_note}{}); Ctrl-C \
+         to stop",
         site.url_template(),
         latency.as_millis(),
         match (detail_pages, galleries) {

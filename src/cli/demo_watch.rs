@@ -150,6 +150,62 @@ fn second_edition(pages: u64) -> Edition {
     }
 }
 
+/// Edition `n` of the listing the benchmark watches (`demo --serve --edition N`): the first
+/// for 0; from 1 on, 1 % of the prices move from each edition to the next, nothing else.
+pub fn repriced_edition(n: u64) -> Edition {
+    Edition {
+        number: n,
+        repriced_per_mille: if n == 0 { 0 } else { 10 },
+        ..Edition::default()
+    }
+}
+
+/// `demo --verify-changes PATH --edition N`: checks the events of the last round in `path`
+/// against what changed from edition `N - 1` to `N` ([`repriced_edition`]) on a site of
+/// `pages` pages; prints the counts as JSON, exit 0 only if they are exact.
+pub fn verify_changes(path: &Path, pages: u64, edition: u64) -> Result<ExitCode> {
+    if edition == 0 {
+        bail!("--verify-changes needs --edition 1 or later: edition 0 is where the listing starts");
+    }
+    let site = |n: u64| SiteOptions {
+        pages,
+        edition: repriced_edition(n),
+        ..SiteOptions::default()
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let round = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|value| value["round"].as_u64())
+        .max()
+        .with_context(|| format!("{} holds no event line with a round", path.display()))?;
+    let events = read_events(path, round)?;
+    let check = compare(
+        &listed(&site(edition - 1)),
+        &listed(&site(edition)),
+        &events,
+    );
+    let [new, changed, gone] = check.expected;
+    println!(
+        "{}",
+        serde_json::json!({
+            "round": round,
+            "expected_new": new,
+            "expected_changed": changed,
+            "expected_gone": gone,
+            "written": events.new.len() + events.changed.len() + events.gone.len(),
+            "missing": check.missing,
+            "wrong": check.wrong,
+        })
+    );
+    Ok(if check.is_exact() {
+        ExitCode::Success
+    } else {
+        ExitCode::Error
+    })
+}
+
 /// Every book the site lists now, with its price.
 fn listed(opts: &SiteOptions) -> Listed {
     (0..opts.pages)

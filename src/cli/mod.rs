@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::CommandFactory;
 use log::info;
 use pagecrawl::{Config, ExitCode, OutputLock, OwnerLock, Seeded, Shutdown};
@@ -100,9 +100,17 @@ fn crawl(args: RunArgs, progress: Option<Progress>) -> Result<ExitCode> {
             .exit();
     };
     let mut config = load_config(&path)?;
+    if args.once && config.schedule.is_none() {
+        bail!(
+            "--once runs one round of a `[schedule]` service, and {} has no `[schedule]`: \
+             without it, `pagecrawl run` crawls once anyway",
+            path.display()
+        );
+    }
     let overrides = Overrides {
         crawlers: args.crawlers,
         parsers: args.parsers,
+        once: args.once,
     };
     overrides.apply(&mut config);
     // Before anything is moved or opened, and held until the process ends (every round).

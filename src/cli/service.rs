@@ -6,6 +6,8 @@
 //! previous config kept), and a stop requested while idle ends the process at once with 0. A
 //! service restarted after a finished round waits for that round's next turn rather than
 //! crawling again straight away. `[service] listen` serves `/metrics` and `/healthz` throughout.
+//! `--once` runs one round of the schedule now (the next one, a new round once the last is
+//! finished) and exits with its code, for rounds driven from cron or a script.
 
 use std::num::NonZeroUsize;
 use std::path::Path;
@@ -33,6 +35,8 @@ pub struct Overrides {
     pub crawlers: Option<NonZeroUsize>,
     /// `--parsers`.
     pub parsers: Option<NonZeroUsize>,
+    /// `--once`: one round of the schedule, started now, then exit.
+    pub once: bool,
 }
 
 impl Overrides {
@@ -115,6 +119,7 @@ pub fn run(
         observer: Some(Arc::new(Watch::new(Some(Arc::clone(&status)), progress))),
     };
     let mut next_round = match config.schedule {
+        Some(_) if overrides.once => None,
         Some(schedule) => first_round_at(&config, schedule.every)?,
         None => None,
     };
@@ -145,7 +150,7 @@ pub fn run(
         if outcome.interrupted || !outcome.failures.is_empty() {
             break outcome.exit_code();
         }
-        let Some(schedule) = config.schedule else {
+        let Some(schedule) = config.schedule.filter(|_| !overrides.once) else {
             break outcome.exit_code();
         };
         next_round = Some(after_round(&config, schedule, &outcome, &status));
