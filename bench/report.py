@@ -153,6 +153,17 @@ def report_markdown(results):
             lines.append(f"| {r['run']} | {r['items']} | {r['wall_s']} | {r['detail_per_s']} | "
                          f"{'yes' if r['ok'] else 'NO'} |")
         lines.append("")
+    watch = results.get("watch")
+    if watch:
+        lines += ["## Watch mode: rounds of a keyed crawl with conditional requests", "",
+                  "| run | CPU s | wall s | bytes | pages 304 | new | changed | peak RSS MiB "
+                  "| store MiB |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in watch:
+            lines.append(f"| {r['run']} | {r['cpu_s']} | {r['wall_s']} | {r['bytes']} | "
+                         f"{r['not_modified']} | {r['new']} | {r['changed']} | "
+                         f"{fmt(r['peak_rss_mib'], '')} | {r['store_mib']} |")
+        lines.append("")
     lines += ["## Targets", ""]
     for t in results["targets"]:
         lines.append(f"- **{verdict(t)}** {t['name']}: {t['figures']}")

@@ -82,13 +82,14 @@ class Site:
     """`pagecrawl demo --serve` in its own process, for the duration of a `with` block."""
 
     def __init__(self, pages, latency_ms, binary=PAGECRAWL, detail_pages=False,
-                 page_size=ITEMS_PER_PAGE):
+                 page_size=ITEMS_PER_PAGE, extra=(), port=None):
         self.binary = binary
+        self.extra = list(extra)
         self.pages = pages
         self.page_size = page_size
         self.latency_ms = latency_ms
         self.detail_pages = detail_pages
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/top250?start={{offset}}"
         self.proc = None
 
@@ -97,7 +98,7 @@ class Site:
             [str(self.binary), "demo", "--serve", "--listen", f"127.0.0.1:{self.port}",
              "--pages", str(self.pages), "--latency-ms", str(self.latency_ms),
              "--page-size", str(self.page_size)]
-            + (["--follow"] if self.detail_pages else []),
+            + (["--follow"] if self.detail_pages else []) + self.extra,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             self.wait_until_it_answers()
@@ -135,20 +136,21 @@ class Site:
                 self.proc.wait()
 
 
-def spawn(argv, stderr_path):
+def spawn(argv, stderr_path, log="warn"):
     """Starts a crawler, its stdout discarded and its stderr in a file.
 
-    RUST_LOG=warn for pagecrawl; no __pycache__ left in bench/ by the Python peers.
+    RUST_LOG=warn for pagecrawl unless `log` says more; no __pycache__ left in bench/ by the
+    Python peers.
     """
-    env = {**os.environ, "RUST_LOG": "warn", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "RUST_LOG": log, "PYTHONDONTWRITEBYTECODE": "1"}
     with open(stderr_path, "wb") as stderr:
         return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
 
 
-def measured(argv, stderr_path):
+def measured(argv, stderr_path, log="warn"):
     """Runs a crawler to its end: (exit code, timed out?, CPU seconds, peak RSS MiB, wall s)."""
     start = time.monotonic()
-    proc = spawn(argv, stderr_path)
+    proc = spawn(argv, stderr_path, log)
     code, timed_out, cpu_s, rss_mib = reap(proc, RUN_LIMIT_S)
     return code, timed_out, cpu_s, rss_mib, time.monotonic() - start
 
@@ -618,6 +620,98 @@ def read_lines(path):
         return []
 
 
+WATCH_PAGES = 4000       # the watched listing: 100,000 books
+WATCH_MILLION = 40000    # one million keys, 25 books a page
+
+
+def section_watch(results, options):
+    """Watch mode (`output.key = "link"`, `output.changes`, conditional requests) over rounds,
+    each a `pagecrawl run --once` of its own, so that its CPU (user+sys, from wait4) is its
+    own. `demo --serve --etags` serves the listing with ETags:
+
+    - round 1 on 4,000 pages (every book new), then round 2 with nothing changed (every page
+      answers 304): round 2's CPU and bytes received against round 1's (targets: at most 10 %
+      and 5 %). Bytes are the response bodies the summary counts (`bytes`); a 304 has none,
+      and its ~150 bytes of headers are left out of both rounds;
+    - round 3 after 1 % of the prices moved (the site restarted on the same port with
+      `--edition 1`): its events checked by `demo --verify-changes` (target: exactly those);
+    - one million keys (40,000 pages): the first round's peak RSS and the store's size.
+    """
+    pages = 400 if options.quick else WATCH_PAGES
+    million = 2000 if options.quick else WATCH_MILLION
+    rows = []
+    port = free_port()
+
+    def config(work, url, pages, out):
+        # The demo's own config whole (the price is what moves), keyed by the link.
+        path = work / "watch.toml"
+        text = ((ROOT / "config" / "demo.toml").read_text()
+                .replace("{url}", json.dumps(url))
+                .replace("{last_page}", str(pages - 1))
+                .replace("{out}", json.dumps(str(out)))
+                .replace("[output]\n", '[output]\nkey = "link"\nchanges = true\n', 1))
+        path.write_text(text + "\n[schedule]\nevery_secs = 3600\n")
+        return [str(PAGECRAWL), "run", "--config", str(path), "--once"]
+
+    def round_run(name, argv, work, store):
+        stderr_path = work / f"stderr-{len(rows)}.log"
+        # The summary line (pagecrawl::stats at info) holds the bytes and the events.
+        code, timed_out, cpu_s, rss_mib, wall_s = measured(argv, stderr_path,
+                                                           "warn,pagecrawl::stats=info")
+        summary = summary_line(stderr_path)
+        store_bytes = sum(f.stat().st_size for f in store.parent.glob(store.name + "*"))
+        row = {"run": name, "exit": code, "timed_out": timed_out, "cpu_s": round(cpu_s, 3),
+               "wall_s": round(wall_s, 3), "peak_rss_mib": rss_mib,
+               "bytes": int(summary.get("bytes", 0)),
+               "not_modified": int(summary.get("pages_not_modified", 0)),
+               "new": int(summary.get("items_new", 0)),
+               "changed": int(summary.get("items_changed", 0)),
+               "gone": int(summary.get("items_gone", 0)),
+               "store_mib": round(store_bytes / (1 << 20), 1)}
+        print(f"  {name:44} exit {code}  {cpu_s:.3f} CPU s  {row['bytes']} bytes  "
+              f"{row['not_modified']} not modified  {row['new']} new  {row['changed']} changed",
+              flush=True)
+        if code != 0:
+            print(f"    stderr: {stderr_tail(stderr_path)}", flush=True)
+        rows.append(row)
+        return row
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        out = work / "watch.jsonl"
+        store = work / "watch.db"
+        with Site(pages, 0, extra=["--etags"], port=port) as site:
+            argv = config(work, site.url, pages, out)
+            round_run(f"round 1: {pages} pages, every book new", argv, work, store)
+            round_run("round 2: nothing changed (every page 304)", argv, work, store)
+        with Site(pages, 0, extra=["--etags", "--edition", "1"], port=port) as site:
+            third = round_run("round 3: 1 % of the prices moved", argv, work, store)
+        check = subprocess.run(
+            [str(PAGECRAWL), "demo", "--verify-changes", str(out), "--pages", str(pages),
+             "--edition", "1"], capture_output=True, text=True)
+        third["verified"] = json.loads(check.stdout) if check.stdout.strip() else None
+        third["exact"] = check.returncode == 0
+        print(f"    events checked: {check.stdout.strip()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        out = work / "million.jsonl"
+        with Site(million, 0, extra=["--etags"]) as site:
+            argv = config(work, site.url, million, out)
+            round_run(f"{million * ITEMS_PER_PAGE:,} keys: round 1", argv, work,
+                      work / "million.db")
+    results["watch"] = rows
+
+
+def summary_line(stderr_path):
+    """The counters of the last summary line in a run's stderr, as a dict of strings."""
+    fields = {}
+    for line in stderr_path.read_text(errors="replace").splitlines():
+        if "summary:" in line:
+            fields = dict(pair.split("=", 1) for pair in line.split("summary:", 1)[1].split()
+                          if "=" in pair)
+    return fields
+
+
 SECTIONS = {
     "matrix": section_matrix,
     "shutdown": section_shutdown,
@@ -625,6 +719,7 @@ SECTIONS = {
     "soak": section_soak,
     "detail": section_detail,
     "spread": section_spread,
+    "watch": section_watch,
 }
 
 

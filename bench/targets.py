@@ -48,7 +48,7 @@ def targets(results):
             + target_memory(ours_rows, memory) + target_shutdown(shutdown)
             + [target_complete(ours_rows), target_soak(results.get("soak")),
                target_detail(results.get("detail"))]
-            + target_spread(results.get("spread")))
+            + target_spread(results.get("spread")) + target_watch(results.get("watch")))
 
 
 def target_headline(matrix):
@@ -238,6 +238,38 @@ def target_spread(spread):
                           f"{both['detail_per_s']} detail pages/s of {ideal:.0f} "
                           f"({both['detail_per_s'] / ideal:.0%}){beside}"))
     return out
+
+
+def target_watch(watch):
+    """Targets 8a-8c, watch mode on a 4,000-page listing with ETags.
+
+    8a and 8b: a round where nothing changed costs at most 10 % of the first round's CPU and
+    5 % of its bytes received; 8c: a round where 1 % of the prices moved writes exactly those
+    events. The million-key row is a figure (peak RSS, store size), not a target.
+    """
+    names = ("8a. watch: an unchanged round's CPU <= 10 % of the first round's",
+             "8b. watch: an unchanged round's bytes received <= 5 % of the first round's",
+             "8c. watch: a round where 1 % of the prices moved writes exactly those events")
+    if not watch or len(watch) < 3:
+        return [not_run(name, "the watch section") for name in names]
+    first, same, moved = watch[0], watch[1], watch[2]
+    if first["exit"] != 0 or same["exit"] != 0:
+        return [target(name, False, "a round failed") for name in names]
+    cpu = same["cpu_s"] / first["cpu_s"]
+    got = same["bytes"] / first["bytes"] if first["bytes"] else None
+    verified = moved.get("verified") or {}
+    return [
+        target(names[0], cpu <= 0.10,
+               f"{same['cpu_s']} CPU s against {first['cpu_s']}: {cpu:.1%} "
+               f"({same['not_modified']} pages answered 304)"),
+        target(names[1], got is not None and got <= 0.05,
+               f"{same['bytes']} body bytes against {first['bytes']}: "
+               f"{fmt(None if got is None else got * 100, '.2f')} %"),
+        target(names[2], moved["exit"] == 0 and moved.get("exact", False),
+               f"{verified.get('expected_changed', 'n/a')} changed expected, "
+               f"{verified.get('written', 'n/a')} events written, "
+               f"{verified.get('missing', 'n/a')} missing, {verified.get('wrong', 'n/a')} wrong"),
+    ]
 
 
 def fmt(value, spec):
