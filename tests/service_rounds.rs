@@ -118,7 +118,11 @@ fn run_once_runs_the_next_round_and_exits() {
     assert_eq!(num(&second, "items_unchanged"), 100);
     let lines = common::service::lines(&env.out_path());
     assert_eq!(lines.len(), 100, "round 2 wrote no event");
-    assert!(lines.iter().all(|line| line["event"] == "new" && line["round"] == 1));
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["event"] == "new" && line["round"] == 1)
+    );
 
     let plain = env.write_config(&Knobs {
         last_page: Some(3),

@@ -111,6 +111,12 @@ pub struct DemoArgs {
     /// every gallery's images, their bytes and their names. With --serve: serve those galleries.
     #[arg(long, conflicts_with_all = ["follow", "verify"])]
     pub gallery: bool,
+    /// The listing as a JSON API: the same pages at the same URLs answer JSON
+    /// (`{"items": [...], "has_next": …}`); crawl them with `extract.format = "json"`
+    /// (config/demo-json.toml) and verify every item as for HTML. With --serve: serve the JSON
+    /// pages.
+    #[arg(long, conflicts_with_all = ["follow", "gallery", "watch", "verify"])]
+    pub json: bool,
     /// With --follow: detail pages only, no downloads.
     #[arg(long, requires = "follow", conflicts_with = "serve")]
     pub no_download: bool,

@@ -49,6 +49,7 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
             galleries: args.gallery,
             edition: args.edition,
             etags: args.etags,
+            json: args.json,
         };
         return serve(args.listen, &shape, &shutdown);
     }
@@ -70,6 +71,7 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
             (true, true, false) => Follow::Detail,
             (true, false, false) => Follow::DetailAndFiles,
         },
+        json: args.json,
         sync: match args.sync.as_str() {
             "page" => SyncMode::Page,
             "never" => SyncMode::Never,
@@ -96,6 +98,8 @@ struct Shape {
     edition: u64,
     /// Whether list pages carry an `ETag`.
     etags: bool,
+    /// Whether the listing answers JSON.
+    json: bool,
 }
 
 /// What `pagecrawl demo` was asked to do.
@@ -113,6 +117,8 @@ struct DemoOptions {
     pub sync: SyncMode,
     /// Whether items are followed to their detail pages, and their images downloaded.
     pub follow: Follow,
+    /// Whether the listing is the JSON API, crawled with config/demo-json.toml's fields.
+    pub json: bool,
 }
 
 /// How far `pagecrawl demo` follows each item.
@@ -151,6 +157,7 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
             false => Galleries::Off,
         },
         images_need_referer: gallery,
+        json: opts.json,
         ..SiteOptions::default()
     })
     .context("starting the demo site on 127.0.0.1")?;
@@ -161,6 +168,9 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
     );
 
     let mut text = demo_toml(&site.url_template(), opts.pages - 1, &opts.out);
+    if opts.json {
+        text = json_demo_toml(&text);
+    }
     let files = files_dir(&opts.out, opts.follow);
     match opts.follow {
         Follow::No => {}
@@ -260,6 +270,19 @@ fn follow_toml(files: &Path, download: bool) -> String {
     }
 }
 
+/// The demo config `text` with its `[extract]` table replaced by
+/// `config/demo-json.toml`'s: the same fields, read from the JSON pages.
+fn json_demo_toml(text: &str) -> String {
+    let (before, rest) = text
+        .split_once("[extract]\n")
+        .expect("demo.toml has [extract]");
+    let after = rest.split_once("\n[output]").map_or("", |(_, after)| after);
+    format!(
+        "{before}{}\n[output]{after}",
+        include_str!("../../config/demo-json.toml")
+    )
+}
+
 /// The `[follow]` and `[download]` tables of `demo --gallery` (`config/demo-gallery.toml`),
 /// images stored in folders in `files`.
 fn gallery_toml(files: &Path) -> String {
@@ -280,6 +303,7 @@ fn serve(listen: SocketAddr, shape: &Shape, shutdown: &Shutdown) -> Result<ExitC
         galleries,
         edition,
         etags,
+        json,
     } = *shape;
     let site = DemoSite::bind(
         listen,
@@ -294,6 +318,7 @@ fn serve(listen: SocketAddr, shape: &Shape, shutdown: &Shutdown) -> Result<ExitC
             },
             images_need_referer: galleries,
             edition: super::demo_watch::repriced_edition(edition),
+            json,
             validators: match etags {
                 true => Validators::ETag,
                 false => Validators::None,
@@ -308,6 +333,9 @@ fn serve(listen: SocketAddr, shape: &Shape, shutdown: &Shutdown) -> Result<ExitC
     };
     if etags {
         edition_note.push_str(", ETags");
+    }
+    if json {
+        edition_note.push_str(", JSON pages");
     }
     println!(
         "serving {pages} pages of {page_size} items at {} (latency {} ms{edition_note}{}); Ctrl-C \

@@ -50,6 +50,7 @@ fn report(config: &Config, preview: &Preview) -> String {
     let engine = match preview.used {
         Used::Stream => "stream",
         Used::Dom => "dom",
+        Used::Json => "json (JSONPath)",
     };
     out.push_str(&format!(
         "http status {}{redirected}, {} bytes, engine {engine}\n",

@@ -6,15 +6,17 @@
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serializer};
 
-use crate::extract::{Engine, Extractor, FieldSpec, PageLimits};
+use crate::extract::json::json_field;
+use crate::extract::{Engine, Extractor, FieldSpec, Format, PageLimits};
 
 /// `[extract]` as the file writes it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExtractTable {
-    item: String,
     #[serde(default)]
-    engine: Engine,
+    format: Format,
+    item: String,
+    engine: Option<Engine>,
     #[serde(default = "default_max_items")]
     max_items_per_page: usize,
     #[serde(default = "default_max_bytes")]
@@ -39,18 +41,50 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(
 }
 
 fn compile(table: ExtractTable) -> Result<Extractor, String> {
-    let mut fields = Vec::with_capacity(table.fields.len());
-    for (name, value) in table.fields {
-        let spec = FieldSpec::from_toml(&name, &value)?;
-        fields.push((name, spec));
-    }
     let limits = PageLimits {
         max_items: table.max_items_per_page,
         max_bytes: table.max_bytes_per_page,
     };
-    Extractor::from_specs(&table.item, fields, table.engine)
-        .map(|extractor| extractor.with_limits(limits))
-        .map_err(|err| err.to_string())
+    compile_fields(
+        "extract",
+        table.format,
+        &table.item,
+        table.engine,
+        table.fields,
+    )
+    .map(|extractor| extractor.with_limits(limits))
+}
+
+/// The extractor of a table of fields (`extract`, `follow`) of pages in `format`, items
+/// selected by `item` (a CSS selector, or a JSONPath); errors name the table's keys.
+pub(super) fn compile_fields(
+    table: &str,
+    format: Format,
+    item: &str,
+    engine: Option<Engine>,
+    fields: toml::Table,
+) -> Result<Extractor, String> {
+    let key = format!("{table}.fields");
+    let mut specs = Vec::with_capacity(fields.len());
+    for (name, value) in fields {
+        let spec = match format {
+            Format::Html => FieldSpec::from_toml_in(&key, &name, &value)?,
+            Format::Json => json_field(&format!("{key}.{name}"), &value)?,
+        };
+        specs.push((name, spec));
+    }
+    // The extractor's own errors name `extract.`; the table's are what the file says.
+    let named = |err: anyhow::Error| err.to_string().replace("extract.", &format!("{table}."));
+    match (format, engine) {
+        (Format::Html, engine) => {
+            Extractor::from_specs(item, specs, engine.unwrap_or_default()).map_err(named)
+        }
+        (Format::Json, None) => Extractor::from_json_specs(item, specs).map_err(named),
+        (Format::Json, Some(_)) => Err(format!(
+            "`{table}.engine` chooses how HTML is parsed; with `{table}.format = \"json\"` \
+             leave it out"
+        )),
+    }
 }
 
 /// The keys `check` prints; the fields are printed from their specs.
@@ -59,9 +93,17 @@ pub(super) fn serialize<S: Serializer>(
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     let limits = extract.limits();
-    let mut table = serializer.serialize_struct("extract", 4)?;
+    let mut table = serializer.serialize_struct("extract", 5)?;
+    let format = if extract.is_json() {
+        Format::Json
+    } else {
+        Format::Html
+    };
+    table.serialize_field("format", &format)?;
     table.serialize_field("item", extract.item_selector())?;
-    table.serialize_field("engine", &extract.engine())?;
+    if !extract.is_json() {
+        table.serialize_field("engine", &extract.engine())?;
+    }
     table.serialize_field("max_items_per_page", &limits.max_items)?;
     table.serialize_field("max_bytes_per_page", &limits.max_bytes)?;
     table.end()

@@ -10,9 +10,10 @@ use std::path::PathBuf;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::extract_table::compile_fields;
 use super::sections::nonzero;
 use super::{HostList, NameTemplate};
-use crate::extract::{Engine, Extractor, FieldSpec, Kind};
+use crate::extract::{Engine, Extractor, FieldSpec, Format, Kind};
 
 /// The item key the download stage adds: the files of the item.
 pub const FILES_KEY: &str = "files";
@@ -73,7 +74,8 @@ struct FollowTable {
     #[serde(default)]
     hosts: Vec<String>,
     #[serde(default)]
-    engine: Engine,
+    format: Format,
+    engine: Option<Engine>,
     next: Option<toml::Value>,
     max_pages: Option<NonZeroUsize>,
     fields: toml::Table,
@@ -83,18 +85,11 @@ impl TryFrom<FollowTable> for FollowConfig {
     type Error = String;
 
     fn try_from(table: FollowTable) -> Result<FollowConfig, String> {
-        let mut fields = Vec::with_capacity(table.fields.len());
-        for (name, value) in table.fields {
-            if name == FILES_KEY {
-                return Err(taken(&name));
-            }
-            fields.push((
-                name.clone(),
-                FieldSpec::from_toml_in("follow.fields", &name, &value)?,
-            ));
-        }
-        if fields.is_empty() {
+        if table.fields.is_empty() {
             return Err("`[follow.fields]` must name at least one field".to_string());
+        }
+        if let Some(name) = table.fields.keys().find(|name| *name == FILES_KEY) {
+            return Err(taken(name));
         }
         if table.max_pages.is_some() && table.next.is_none() {
             return Err(
@@ -103,19 +98,37 @@ impl TryFrom<FollowTable> for FollowConfig {
                     .to_string(),
             );
         }
-        let parts = match &table.next {
-            None => None,
-            Some(next) => Some(DetailParts::new(
-                next,
-                table.max_pages.unwrap_or(DetailParts::DEFAULT_MAX_PAGES),
-                fields.clone(),
-                table.engine,
-            )?),
+        // The detail page is one item: the whole document (`html`), or the whole JSON value.
+        let item = match table.format {
+            Format::Html => "html",
+            Format::Json => "$",
         };
-        // The detail page is one item: the whole document. The extractor's own errors name
-        // `extract.fields`; here they are about `follow.fields`.
-        let extract = Extractor::from_specs("html", fields, table.engine)
-            .map_err(|err| err.to_string().replace("extract.", "follow."))?;
+        let parts = match (&table.next, table.format) {
+            (None, _) => None,
+            (Some(_), Format::Json) => {
+                return Err(
+                    "`follow.next` reads a next link with a CSS selector: it cannot be used \
+                     with `follow.format = \"json\"` yet"
+                        .to_string(),
+                );
+            }
+            (Some(next), Format::Html) => {
+                let mut fields = Vec::with_capacity(table.fields.len());
+                for (name, value) in &table.fields {
+                    fields.push((
+                        name.clone(),
+                        FieldSpec::from_toml_in("follow.fields", name, value)?,
+                    ));
+                }
+                Some(DetailParts::new(
+                    next,
+                    table.max_pages.unwrap_or(DetailParts::DEFAULT_MAX_PAGES),
+                    fields,
+                    table.engine.unwrap_or_default(),
+                )?)
+            }
+        };
+        let extract = compile_fields("follow", table.format, item, table.engine, table.fields)?;
         Ok(FollowConfig {
             field: table.field,
             index: 0,
@@ -181,11 +194,15 @@ pub(super) fn taken(name: &str) -> String {
 impl Serialize for FollowConfig {
     /// The keys `check` prints; the fields are printed from their specs.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut table = serializer.serialize_struct("follow", 6)?;
+        let mut table = serializer.serialize_struct("follow", 7)?;
         table.serialize_field("field", &self.field)?;
         table.serialize_field("crawlers", &self.crawlers)?;
         table.serialize_field("hosts", &self.hosts_listed)?;
-        table.serialize_field("engine", &self.extract.engine())?;
+        if self.extract.is_json() {
+            table.serialize_field("format", &Format::Json)?;
+        } else {
+            table.serialize_field("engine", &self.extract.engine())?;
+        }
         if let Some(parts) = &self.parts {
             table.serialize_field("next", &parts.next)?;
             table.serialize_field("max_pages", &parts.max_pages)?;

@@ -68,6 +68,19 @@ impl Config {
                  across daemons; use `output.dedup` (shared through Redis) for new items only"
             );
         }
+        if let Some(path) = &self.site.has_next {
+            if self.site.last_page.is_some() {
+                bail!(
+                    "`site.has_next` finds the end of an \"until empty\" listing, and \
+                     `site.last_page` says where it ends already: keep one"
+                );
+            }
+            self.extract = self
+                .extract
+                .clone()
+                .with_has_next(path)
+                .map_err(|err| anyhow!(err))?;
+        }
         let site_url = Url::parse(&self.site.url_of(self.site.first_page))
             .map_err(|err| anyhow!("`site.url` is not a valid URL: {err}"))?;
         let list_fields: Vec<String> = self.extract.field_names().map(str::to_string).collect();

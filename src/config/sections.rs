@@ -45,6 +45,10 @@ pub struct SiteConfig {
     /// "Until empty" mode: this many failed pages in a row stop the crawl.
     #[serde(default = "SiteConfig::default_max_failed_in_a_row")]
     pub max_failed_in_a_row: u32,
+    /// "Until empty" mode on JSON pages: the JSONPath of each page's "another page follows"
+    /// flag (`"$.has_next"`); a page where it is `false` is the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_next: Option<String>,
 }
 
 impl SiteConfig {

@@ -294,6 +294,77 @@ fn follow_and_download_get_defaults_and_show_in_check() {
     assert!(text.contains("per_host = 4"), "{text}");
 }
 
+/// [`GOOD`] with its `[extract]` table a JSON one, and `site` keys.
+fn json_config(site: &str, extract: &str) -> String {
+    let (before, rest) = GOOD.split_once("[extract]\n").unwrap();
+    let (_, after) = rest.split_once("\n[output]").unwrap();
+    format!(
+        "{}[extract]\nformat = \"json\"\nitem = \"$.items[*]\"\n{extract}\n\
+         [extract.fields]\ntitle = \"$.title\"\nlink = {{ path = \"$.link\", type = \"url\" }}\n\
+         \n[output]{after}",
+        before.replacen("[site]\n", &format!("[site]\n{site}\n"), 1)
+    )
+}
+
+#[test]
+fn json_listings_read_jsonpaths_and_their_errors_name_the_key() {
+    let c = Config::from_toml(&json_config("", "")).unwrap();
+    assert!(c.extract.is_json());
+    let text = c.describe();
+    assert!(
+        text.contains("[extract]\nformat = \"json\"\nitem = \"$.items[*]\"\n"),
+        "{text}"
+    );
+    assert!(!text.contains("engine = \"stream\"\nmax_items"), "{text}");
+    for (site, extract, says) in [
+        (
+            "",
+            "engine = \"dom\"",
+            "`extract.engine` chooses how HTML is parsed; with `extract.format = \"json\"` leave it out",
+        ),
+        (
+            "has_next = \"$.has_next\"",
+            "",
+            "`site.has_next` finds the end of an \"until empty\" listing, and `site.last_page`",
+        ),
+    ] {
+        let err = err_of(&json_config(site, extract));
+        assert!(err.contains(says), "{site} {extract}: {err}");
+    }
+    let until_empty = json_config("has_next = \"$.has_next[\"", "").replace("last_page = 9\n", "");
+    let err = err_of(&until_empty);
+    assert!(
+        err.contains("`site.has_next` = \"$.has_next[\" is not a JSONPath (RFC 9535)"),
+        "{err}"
+    );
+    let err = err_of(&json_config("", "").replace("\"$.items[*]\"", "\"items\""));
+    assert!(
+        err.contains("`extract.item` = \"items\" is not a JSONPath: it starts with `$`"),
+        "{err}"
+    );
+    let err = err_of(
+        &GOOD
+            .replace("[site]\n", "[site]\nhas_next = \"$.more\"\n")
+            .replace("last_page = 9\n", ""),
+    );
+    assert!(
+        err.contains(
+            "`site.has_next` is a JSONPath on a JSON page: it needs `extract.format = \"json\"`"
+        ),
+        "{err}"
+    );
+    let err = err_of(&with_follow("format = \"json\"\nnext = \"a@href\"", ""));
+    assert!(
+        err.contains("it cannot be used with `follow.format = \"json\"` yet"),
+        "{err}"
+    );
+    let err = err_of(&with_follow("format = \"json\"", ""));
+    assert!(
+        err.contains("`follow.fields.rating` = \"strong\" is not a JSONPath"),
+        "{err}"
+    );
+}
+
 #[test]
 fn follow_next_reads_parts_and_shows_in_check() {
     let c = Config::from_toml(&with_follow("next = \"div.nav a.next@data-next\"", "")).unwrap();

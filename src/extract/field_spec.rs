@@ -125,6 +125,10 @@ pub struct FieldSpec {
     pub source: String,
     /// Whether it was written in the short form (a string).
     pub short: bool,
+    /// On a JSON page (`format = "json"`): the field's JSONPath, run on the item.
+    pub path: Option<String>,
+    /// Whether `type` was given: a JSON value without it is taken as it is.
+    pub typed: bool,
 }
 
 impl FieldSpec {
@@ -306,6 +310,8 @@ impl FieldSpec {
             kind,
             source: String::new(),
             short: false,
+            path: None,
+            typed: false,
         })
     }
 }
@@ -326,7 +332,7 @@ fn canonical_table(table: &toml::Table) -> String {
 
 /// Compiles a field's `re`. More than one capture group is refused: which one holds the value
 /// would be a guess, and `(?:…)` groups without capturing.
-fn compile_re(key: &str, re: &str) -> Result<Regex, String> {
+pub(super) fn compile_re(key: &str, re: &str) -> Result<Regex, String> {
     let compiled = RegexBuilder::new(re)
         .size_limit(MAX_REGEX_BYTES)
         .build()

@@ -60,13 +60,17 @@ impl Budget {
     }
 }
 
-/// Which per-page limit a page is over: it fails, with this reason, and the crawl goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a page gives no items: a per-page limit it is over, or a JSON page that cannot be read.
+/// It fails, with this reason, and the crawl goes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OverLimit {
     /// More items than `extract.max_items_per_page` (the limit given).
     Items(usize),
     /// More bytes of field values than `extract.max_bytes_per_page` (the limit given).
     Bytes(usize),
+    /// A JSON page (`format = "json"`) that is not JSON, or nests deeper than serde_json
+    /// reads: the reason, with its line and column.
+    NotJson(String),
 }
 
 impl std::fmt::Display for OverLimit {
@@ -82,6 +86,7 @@ impl std::fmt::Display for OverLimit {
                 f,
                 "more than {max} bytes of field values on the page (extract.max_bytes_per_page)"
             ),
+            OverLimit::NotJson(reason) => write!(f, "{reason}"),
         }
     }
 }
@@ -108,7 +113,7 @@ mod tests {
             reason.to_string(),
             "more than 3 items on the page (extract.max_items_per_page)"
         );
-        assert_eq!((result, used), (Err(reason), Used::Dom));
+        assert_eq!((result, used), (Err(reason.clone()), Used::Dom));
         assert_eq!(ex.extract_dom(&nested), Err(reason));
         // Three nested items take 3 copies of 40 bytes: over 100 bytes already while streaming,
         // so the DOM engine decides.
@@ -118,15 +123,21 @@ mod tests {
             reason.to_string(),
             "more than 100 bytes of field values on the page (extract.max_bytes_per_page)"
         );
-        assert_eq!(ex.extract_reporting(&text), (Err(reason), Used::Dom));
-        assert_eq!(ex.extract_dom(&text), Err(reason));
+        assert_eq!(
+            ex.extract_reporting(&text),
+            (Err(reason.clone()), Used::Dom)
+        );
+        assert_eq!(ex.extract_dom(&text), Err(reason.clone()));
         // 20 one-letter text nodes: 60 bytes read, 3 x 39 written; the stream decides.
         let split = format!(
             "{}<a>{}</a>",
             "<div class=pl2>".repeat(3),
             "x<!---->".repeat(20)
         );
-        assert_eq!(ex.extract_reporting(&split), (Err(reason), Used::Stream));
+        assert_eq!(
+            ex.extract_reporting(&split),
+            (Err(reason.clone()), Used::Stream)
+        );
         assert_eq!(ex.extract_dom(&split), Err(reason));
         // At the limits exactly, the page passes.
         let fits = format!("{}<a>{}</a>", "<div class=pl2>".repeat(3), "z".repeat(33));

@@ -17,6 +17,7 @@ use url::Url;
 
 mod dom;
 pub(crate) mod field_spec;
+pub(crate) mod json;
 mod limits;
 mod scraped;
 pub(crate) mod selector_check;
@@ -61,6 +62,17 @@ impl Engine {
     }
 }
 
+/// What a listing's (or a detail page's) pages are (`extract.format`, `follow.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// HTML, read with CSS selectors.
+    #[default]
+    Html,
+    /// JSON, read with JSONPath (RFC 9535).
+    Json,
+}
+
 /// Which engine produced a page's items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Used {
@@ -69,6 +81,8 @@ pub enum Used {
     /// The document tree: `engine = "dom"`, a selector the stream cannot match, or a page the
     /// stream handed back.
     Dom,
+    /// JSONPath, on a JSON page.
+    Json,
 }
 
 /// Compiled selectors: one for the item, one per field.
@@ -92,6 +106,9 @@ pub struct Extractor {
     no_stream: Option<String>,
     /// The per-page limits.
     limits: PageLimits,
+    /// On JSON pages (`format = "json"`): the JSONPaths that read them, instead of the
+    /// selectors.
+    json: Option<json::JsonPlan>,
 }
 
 /// Keys the writer adds to every item, which a field must not shadow.
@@ -194,6 +211,7 @@ impl Extractor {
             stream,
             no_stream,
             limits: PageLimits::default(),
+            json: None,
         })
     }
 
@@ -206,6 +224,11 @@ impl Extractor {
     /// The per-page limits.
     pub fn limits(&self) -> PageLimits {
         self.limits
+    }
+
+    /// Whether it reads JSON pages (`format = "json"`).
+    pub fn is_json(&self) -> bool {
+        self.json.is_some()
     }
 
     /// The engine asked for in the config.
@@ -249,6 +272,12 @@ impl Extractor {
         html: &str,
         final_url: &Url,
     ) -> (Result<Extracted, OverLimit>, Used) {
+        if let Some(json) = &self.json {
+            return (
+                json.extract(html, &self.specs, final_url, self.limits),
+                Used::Json,
+            );
+        }
         let (scraped, used) = self.extract_reporting(html);
         (
             scraped.map(|scraped| self.convert(scraped, final_url)),

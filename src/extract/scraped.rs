@@ -71,6 +71,9 @@ pub struct Extracted {
     pub items: Vec<Vec<Value>>,
     /// Values that did not convert to their field's `type` (each list element counts).
     pub unconverted: u64,
+    /// On a JSON page with `site.has_next`: whether the page says another follows it
+    /// (`None` without `has_next`, or when its path finds no `true` or `false`).
+    pub has_next: Option<bool>,
 }
 
 impl Scraped {
@@ -92,6 +95,7 @@ impl Scraped {
         Extracted {
             items,
             unconverted: converter.unconverted,
+            has_next: None,
         }
     }
 }

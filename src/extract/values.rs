@@ -24,6 +24,8 @@ pub enum Value {
     Number(String),
     /// An integer.
     Integer(i64),
+    /// `true` or `false`, from a JSON page (no HTML field gives one).
+    Bool(bool),
     /// The values of an `all = true` field, or the URLs of a `srcset`.
     List(Vec<Value>),
     /// Named values, in order: a record the crawl adds to an item (each of the `files` of
@@ -40,6 +42,7 @@ impl Value {
             Value::String(text) => serde_json::to_writer(&mut *out, text).expect("string to JSON"),
             Value::Number(json) => out.extend_from_slice(json.as_bytes()),
             Value::Integer(n) => write!(out, "{n}").expect("writing to a Vec"),
+            Value::Bool(flag) => out.extend_from_slice(if *flag { b"true" } else { b"false" }),
             Value::List(values) => {
                 out.push(b'[');
                 for (i, value) in values.iter().enumerate() {
@@ -74,7 +77,6 @@ impl Value {
 
     /// The value whose JSON is `text`, as [`Value::write_json`] wrote it: a number keeps its
     /// digits (`47.010`), an object its keys in order. `None` for text that is not JSON.
-    /// (JSON's `true` and `false`, which no field gives, become their text.)
     pub fn from_json_text(text: &str) -> Option<Value> {
         use serde_json::value::RawValue;
         let text = text.trim();
@@ -99,7 +101,8 @@ impl Value {
                 )
             }
             b'n' if text == "null" => Value::Null,
-            b't' | b'f' if text == "true" || text == "false" => Value::String(text.to_string()),
+            b't' if text == "true" => Value::Bool(true),
+            b'f' if text == "false" => Value::Bool(false),
             _ => match text.parse::<i64>() {
                 Ok(n) => Value::Integer(n),
                 Err(_) => {
@@ -140,7 +143,7 @@ impl Value {
     /// About the heap memory the value holds, in bytes, for the items queue's byte budget.
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Value::Null | Value::Integer(_) => 0,
+            Value::Null | Value::Integer(_) | Value::Bool(_) => 0,
             Value::String(text) | Value::Number(text) => text.capacity(),
             Value::List(values) => {
                 values.capacity() * std::mem::size_of::<Value>()

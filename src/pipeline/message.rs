@@ -69,6 +69,9 @@ pub struct Learned {
     /// their fields: per item, the part on which each of its file links was found, in the
     /// order of the links. Empty otherwise: each file's referer is then its item's page.
     pub found_on: Vec<Vec<Arc<str>>>,
+    /// On a JSON page with `site.has_next`: whether it says another page follows; `false`
+    /// ends an "until empty" listing after it.
+    pub has_next: Option<bool>,
 }
 
 /// A fetched page's content.

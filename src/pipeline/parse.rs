@@ -14,7 +14,7 @@ use url::Url;
 
 use super::budget::Onward;
 use super::error::ParseError;
-use super::message::{Fetched, Html, Item, NoContent, Page, PageError, Parsed};
+use super::message::{Fetched, Html, Item, Learned, NoContent, Page, PageError, Parsed};
 use super::selector_warnings::SelectorWarnings;
 use super::stage::{Context, Stage, extract_guarded};
 use crate::config::Config;
@@ -64,10 +64,10 @@ impl Parser {
                 number,
                 url,
                 content,
-                learned,
+                mut learned,
             } = page;
             let content = match content {
-                Ok(html) => self.parse(number, &url, html),
+                Ok(html) => self.parse(number, &url, html, &mut learned),
                 // Failed before: on to the writer as it is.
                 Err(failure) => Err(failure),
             };
@@ -90,8 +90,15 @@ impl Parser {
         }
     }
 
-    /// The items of page `number`, or why it fails.
-    fn parse(&self, number: u64, url: &str, html: Html) -> Result<Vec<Item>, NoContent> {
+    /// The items of page `number`, or why it fails; whether it says another page follows
+    /// (`site.has_next`) goes into what it `learned`.
+    fn parse(
+        &self,
+        number: u64,
+        url: &str,
+        html: Html,
+        learned: &mut Learned,
+    ) -> Result<Vec<Item>, NoContent> {
         let stats = &self.stage.stats;
         let Html { body, final_url } = html;
         // The client fetched it, so it parses; the page's own URL is the fallback all the same.
@@ -121,6 +128,11 @@ impl Parser {
                         extracted.unconverted
                     );
                     stats.fields_unconverted(extracted.unconverted);
+                }
+                learned.has_next = extracted.has_next;
+                if extracted.has_next == Some(false) && self.until_empty {
+                    // The crawlers need not ask for any page after it.
+                    self.stage.end.observe_empty(number);
                 }
                 extracted.items
             }

@@ -218,7 +218,11 @@ impl Dedup {
 fn key_of(item: &Item, index: usize) -> Key {
     match item.get(index) {
         Some(
-            value @ (Value::String(_) | Value::Number(_) | Value::Integer(_) | Value::List(_)),
+            value @ (Value::String(_)
+            | Value::Number(_)
+            | Value::Integer(_)
+            | Value::Bool(_)
+            | Value::List(_)),
         ) => seen::key_of([value.key_text()]),
         _ => seen::key_of(item.iter().map(Value::key_text)),
     }

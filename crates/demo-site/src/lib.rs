@@ -32,6 +32,7 @@ use crossbeam_channel::{Receiver, Sender};
 use log::warn;
 use tokio::sync::watch;
 
+mod api;
 mod corpus;
 mod detail;
 mod options;

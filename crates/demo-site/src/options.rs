@@ -55,6 +55,10 @@ pub struct SiteOptions {
     /// `a.next` (a relative link). 1 to 6 parts per book ([`crate::expected_detail`]). With
     /// `images_need_referer`, an image needs its own part as `Referer`.
     pub galleries: Galleries,
+    /// The listing's pages answer JSON instead of HTML, at the same URLs: the API behind an
+    /// infinite scroll ([`crate::api`](crate) module). Faults, the end of the listing and
+    /// editions apply as for HTML.
+    pub json: bool,
     /// Serve HTTPS too, with this certificate, on a port of its own ([`crate::DemoSite::https_addr`]).
     /// Needs the crate's `tls` feature.
     pub tls: Option<TlsIdentity>,
@@ -184,6 +188,7 @@ impl Default for SiteOptions {
             robots: RobotsTxt::Missing,
             images_need_referer: false,
             galleries: Galleries::Off,
+            json: false,
             tls: None,
             edition: Edition::default(),
             validators: Validators::None,
@@ -206,6 +211,8 @@ pub enum Fault {
     },
     /// Serve a normal-looking listing page with zero items.
     Empty,
+    /// Serve this body, verbatim, with status 200: a broken page (JSON that does not parse).
+    Body(String),
     /// Serve the normal page padded, inside an HTML comment after the items, to exactly `bytes`
     /// bytes of body (or the normal size if that is already larger).
     Huge {

@@ -247,6 +247,7 @@ impl Shared {
                 body: body.clone(),
                 headers: vec![("Content-Encoding", encoding.clone())],
             },
+            Some(Fault::Body(body)) => full(200, body.clone()),
             // Empty is part of the content, so render_page handles it.
             _ => full(200, render_page(&opts, page)),
         }

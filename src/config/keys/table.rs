@@ -26,6 +26,16 @@ pub const LAST_PAGE: Key = key(
      404/410 or repeats the page before it (see [the end of the listing](listing-end.md))",
 )
 .unset("crawl until a page yields no items");
+/// `site.has_next`.
+pub const HAS_NEXT: Key = key(
+    "site.has_next",
+    "unset",
+    "without `last_page`, on JSON pages: the JSONPath of each page's \"another page follows\" \
+     flag (`\"$.has_next\"`); the page where it is `false` is the last (see \
+     [the end of the listing](listing-end.md))",
+)
+.unset("the end is a page without items, a 404 or 410, or a repeated page")
+.bounded(1, SELECTOR_MAX, Bytes);
 /// `site.page_size`.
 pub const PAGE_SIZE: Key =
     key("site.page_size", "25", "items per page, for `{offset}`").bounded(1, u64::MAX, Number);
@@ -211,11 +221,20 @@ pub const HEADERS: Key = key(
 .bounded(0, 64, Entries);
 
 // [extract]
+/// `extract.format`.
+pub const FORMAT: Key = key(
+    "extract.format",
+    "`\"html\"`",
+    "`\"html\"`: pages are HTML, read with CSS selectors; `\"json\"`: pages are JSON (an \
+     API's answers), `extract.item` and every field a JSONPath (RFC 9535) (see \
+     [field forms](field-forms.md#json-pages))",
+);
 /// `extract.item`.
 pub const ITEM: Key = key(
     "extract.item",
     "required",
-    "CSS selector; one item per match",
+    "CSS selector, one item per match; with `format = \"json\"`, a JSONPath selecting the \
+     items (`\"$.items[*]\"`)",
 )
 .bounded(1, SELECTOR_MAX, Bytes);
 /// `extract.engine`.
@@ -301,6 +320,13 @@ pub const FOLLOW_MAX_PAGES: Key = key(
      left unread, warned of and counted (`detail_parts_cut`)",
 )
 .bounded(1, 100_000, Number);
+/// `follow.format`.
+pub const FOLLOW_FORMAT: Key = key(
+    "follow.format",
+    "`\"html\"`",
+    "as `extract.format`, for detail pages: a JSON listing may follow HTML detail pages and \
+     the other way round; with `\"json\"`, each detail field is a JSONPath on the whole page",
+);
 /// `follow.engine`.
 pub const FOLLOW_ENGINE: Key = key(
     "follow.engine",
@@ -495,6 +521,7 @@ pub const ALL: &[Key] = &[
     SITE_URL,
     FIRST_PAGE,
     LAST_PAGE,
+    HAS_NEXT,
     PAGE_SIZE,
     MAX_PAGES,
     MAX_FAILED_IN_A_ROW,
@@ -520,6 +547,7 @@ pub const ALL: &[Key] = &[
     CONDITIONAL,
     CA_FILE,
     HEADERS,
+    FORMAT,
     ITEM,
     ENGINE,
     MAX_ITEMS_PER_PAGE,
@@ -531,6 +559,7 @@ pub const ALL: &[Key] = &[
     FOLLOW_HOSTS,
     FOLLOW_NEXT,
     FOLLOW_MAX_PAGES,
+    FOLLOW_FORMAT,
     FOLLOW_ENGINE,
     FOLLOW_FIELDS,
     FOLLOW_FIELD_SPEC,

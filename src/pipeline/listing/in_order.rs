@@ -124,7 +124,9 @@ impl InOrder {
     /// Counts `page`, which is not written: past the end if it is beyond the end of the
     /// listing, else not crawled (a stop, or Ctrl-C before a page below it came).
     fn drop_page(&self, page: u64) {
-        if self.end.is_some_and(|end| page > end) {
+        // The end itself is past it too: the empty page that ended the listing is never
+        // dropped here, and the page after one whose `has_next` is false does not exist.
+        if self.end.is_some_and(|end| page >= end) {
             self.stats.page_past_end();
         } else {
             self.stats.pages_not_crawled(1);
@@ -207,7 +209,13 @@ impl InOrder {
                     self.failed_in_a_row = 0;
                     self.disallowed_in_a_row = 0;
                     self.previous = listed_hash(&message).map(|hash| (page, hash));
+                    let last = message.learned.has_next == Some(false);
+                    let url = message.url.clone();
                     out.push(message);
+                    if last {
+                        self.end_after(page, &url);
+                        break;
+                    }
                 }
                 Err(NoContent::Gone(_)) => unreachable!("a gone page always ends the listing"),
             }
@@ -238,6 +246,17 @@ impl InOrder {
         }
         self.end = Some(page);
         self.found_end = true;
+        self.listing.observe_empty(page);
+        self.wind_down();
+    }
+
+    /// The listing ends after `page` (at `url`), which says no page follows it
+    /// (`site.has_next` is false): the page after it is the end, as an empty page would be.
+    fn end_after(&mut self, page: u64, url: &str) {
+        info!("the listing ends after page {page} ({url}), whose `site.has_next` is false");
+        self.end = Some(page + 1);
+        self.found_end = true;
+        // No page after `page` is needed: the crawlers skip them.
         self.listing.observe_empty(page);
         self.wind_down();
     }

@@ -77,7 +77,8 @@ impl ListingEnd {
         end
     }
 
-    /// Records that the listing ends at `page` at the latest; the lowest such page wins.
+    /// Records that no page after `page` is part of the listing (`page` is an empty page that
+    /// ends it, or the last page, whose `site.has_next` is false); the lowest such page wins.
     pub fn observe_empty(&self, page: u64) {
         self.first_empty.fetch_min(page, Ordering::SeqCst);
         self.news.request();

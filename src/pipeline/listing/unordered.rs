@@ -71,6 +71,17 @@ impl Unordered {
                 return None;
             }
         }
+        if message.learned.has_next == Some(false) {
+            if self
+                .listing
+                .first_empty()
+                .is_none_or(|known| page + 1 < known)
+            {
+                info!("the listing ends after page {page}, whose `site.has_next` is false");
+            }
+            // No page after it is needed.
+            self.listing.observe_empty(page);
+        }
         // Pages fetched after a stop are still written: they are leased to this daemon.
         if self.listing.first_empty().is_some_and(|end| page > end) {
             self.stats.page_past_end();
