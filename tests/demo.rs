@@ -417,3 +417,39 @@ fn verify_changes_counts_missing_and_wrong_events() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("needs --edition 1 or later"));
 }
+
+/// `demo --json`: the listing served as a JSON API, crawled with config/demo-json.toml, every
+/// item verified.
+#[test]
+fn demo_json_crawls_the_api_and_verifies_every_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("demo.jsonl");
+    let out = run_bin(
+        &[
+            "demo",
+            "--pages",
+            "8",
+            "--json",
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "verified against the site: 200 items expected, 0 missing, 0 duplicated, 0 unexpected"
+        ),
+        "{stdout}"
+    );
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&out_path)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(first["price"].is_f64() && first["rank"].is_u64(), "{first}");
+}

@@ -16,6 +16,7 @@ use scraper::Selector;
 use url::Url;
 
 mod dom;
+mod engine;
 pub(crate) mod field_spec;
 pub(crate) mod json;
 mod limits;
@@ -25,6 +26,7 @@ pub(crate) mod srcset;
 mod stream;
 pub(crate) mod values;
 
+pub use engine::{Engine, Format, Used};
 pub use field_spec::{FieldSpec, Kind};
 pub use limits::{OverLimit, PageLimits};
 pub use scraped::{Extracted, RawItem, RawValue, Scraped};
@@ -38,52 +40,6 @@ use selector_check::{check_selector, xpath_hint};
 
 /// One extracted item: the field values in config order.
 pub type Item = Vec<Value>;
-
-/// How pages are turned into items (`extract.engine`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Engine {
-    /// Follow html5ever's tree builder on the token stream without building a tree, and hand
-    /// every page it cannot follow exactly to the DOM engine. The same items as `Dom`, for less
-    /// CPU.
-    #[default]
-    Stream,
-    /// Build the full HTML5 document tree (html5ever) for every page and select in it.
-    Dom,
-}
-
-impl Engine {
-    /// The name used in the config file.
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Stream => "stream",
-            Engine::Dom => "dom",
-        }
-    }
-}
-
-/// What a listing's (or a detail page's) pages are (`extract.format`, `follow.format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// HTML, read with CSS selectors.
-    #[default]
-    Html,
-    /// JSON, read with JSONPath (RFC 9535).
-    Json,
-}
-
-/// Which engine produced a page's items.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Used {
-    /// The streaming pass.
-    Stream,
-    /// The document tree: `engine = "dom"`, a selector the stream cannot match, or a page the
-    /// stream handed back.
-    Dom,
-    /// JSONPath, on a JSON page.
-    Json,
-}
 
 /// Compiled selectors: one for the item, one per field.
 #[derive(Debug, Clone)]
