@@ -153,6 +153,15 @@ def report_markdown(results):
             lines.append(f"| {r['run']} | {r['items']} | {r['wall_s']} | {r['detail_per_s']} | "
                          f"{'yes' if r['ok'] else 'NO'} |")
         lines.append("")
+    rows = results.get("json")
+    if rows:
+        lines += ["## JSON pages against HTML pages (latency 0, 8 crawlers)", "",
+                  "| run | CPU ms/page | pages/s | wall s | ok |",
+                  "| --- | ---: | ---: | ---: | --- |"]
+        for r in rows:
+            lines.append(f"| {r['run']} | {r['cpu_ms_per_page']} | {r['pages_per_s']} | "
+                         f"{r['wall_s']} | {'yes' if r['ok'] else 'NO'} |")
+        lines.append("")
     watch = results.get("watch")
     if watch:
         lines += ["## Watch mode: rounds of a keyed crawl with conditional requests", "",

@@ -620,6 +620,72 @@ def read_lines(path):
         return []
 
 
+JSON_PAGES = 4000
+
+
+def section_json(results, options):
+    """JSON listings against HTML ones: the same 4,000 pages of books, at latency 0 with 8
+    crawlers, as HTML (`demo --serve`, config/demo.toml's title and link) and as the JSON API
+    (`demo --serve --json`, config/demo-json.toml's title and link), each pagecrawl's CPU per
+    page; and beside them Scrapy's `response.json()` spider on the same API. Every output is
+    checked by `demo --verify`.
+    """
+    pages = 400 if options.quick else JSON_PAGES
+    rows = []
+
+    def run(name, argv, work, out, extra):
+        stderr_path = work / "stderr.log"
+        code, timed_out, cpu_s, rss_mib, wall_s = measured(argv, stderr_path)
+        check = verify(out, pages)
+        ok = code == 0 and check is not None and check["missing"] == 0 \
+            and check["duplicated"] == 0 and check["unexpected"] == 0
+        row = {"run": name, "exit": code, "timed_out": timed_out, "ok": ok,
+               "wall_s": round(wall_s, 3), "cpu_s": round(cpu_s, 3),
+               "cpu_ms_per_page": round(cpu_s / pages * 1000, 3),
+               "pages_per_s": round(pages / wall_s, 1), "peak_rss_mib": rss_mib}
+        row.update(extra)
+        print(f"  {name:40} exit {code}  {row['cpu_ms_per_page']:.3f} CPU ms/page  "
+              f"{row['pages_per_s']} pages/s  {'ok' if ok else 'INCOMPLETE'}", flush=True)
+        if not ok:
+            print(f"    stderr: {stderr_tail(stderr_path)}", flush=True)
+        rows.append(row)
+
+    for json_pages in (False, True):
+        with Site(pages, 0, extra=["--json"] if json_pages else []) as site, \
+                tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            work = Path(tmp)
+            out = fresh_output(work)
+            config = pagecrawl_config(work, site.url, pages, 8, out)
+            if json_pages:
+                text = config.read_text()
+                before, rest = text.split("[extract]\n", 1)
+                after = rest.split("\n[output]", 1)[1]
+                extract = (ROOT / "config" / "demo-json.toml").read_text()
+                # The same two fields as the HTML row: title and link.
+                extract = re.sub(r"(?m)^(rank|price|tags) = .*\n", "", extract)
+                config.write_text(f"{before}{extract}\n[output]{after}")
+            argv = [str(PAGECRAWL), "run", "--config", str(config), "--fresh"]
+            kind = "JSON" if json_pages else "HTML"
+            run(f"pagecrawl, {kind} pages", argv, work, out,
+                {"crawler": "pagecrawl", "format": kind.lower()})
+            if json_pages:
+                out = fresh_output(work)
+                argv = command("scrapy", site.url, pages, 8, out, work) + ["-a", "json=1"]
+                run("scrapy response.json(), JSON pages", argv, work, out,
+                    {"crawler": "scrapy", "format": "json"})
+    results["json"] = rows
+
+
+def verify(out, pages):
+    """`pagecrawl demo --verify` of an output against the site of `pages` pages, or None."""
+    check = subprocess.run([str(PAGECRAWL), "demo", "--verify", str(out), "--pages", str(pages)],
+                           capture_output=True, text=True)
+    try:
+        return json.loads(check.stdout)
+    except ValueError:
+        return None
+
+
 WATCH_PAGES = 4000       # the watched listing: 100,000 books
 WATCH_MILLION = 40000    # one million keys, 25 books a page
 
@@ -720,6 +786,7 @@ SECTIONS = {
     "detail": section_detail,
     "spread": section_spread,
     "watch": section_watch,
+    "json": section_json,
 }
 
 

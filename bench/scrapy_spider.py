@@ -6,7 +6,9 @@ TEMPLATE holds `{offset}` (page * 25) and/or `{page}`. The spider requests pages
 (all yielded at the start; Scrapy's scheduler keeps T of them in flight), extracts one item per
 `div.pl2` with the first `a`'s text, whitespace collapsed, as `title` and its `href` as `link`,
 and writes a JSON Lines feed to PATH. With `-a follow=1` each item's detail page is requested
-too and its `strong.rating_num` added as `rating` (the benchmark's list + detail row).
+too and its `strong.rating_num` added as `rating` (the benchmark's list + detail row). With
+`-a json=1` the pages are the demo's JSON API (`demo --serve --json`): each item of
+`response.json()["items"]` gives its `title` and `link` (the benchmark's JSON row).
 
 Settings: CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN = T, no download delay, no
 robots.txt, no AutoThrottle, no telnet console or remote control, no cookies, log level WARNING;
@@ -32,9 +34,10 @@ class ListingSpider(scrapy.Spider):
         "LOG_LEVEL": "WARNING",
     }
 
-    def __init__(self, url, pages, threads, out, follow="0", **kwargs):
+    def __init__(self, url, pages, threads, out, follow="0", json="0", **kwargs):
         super().__init__(**kwargs)
         self.follow = follow == "1"
+        self.json = json == "1"
         self.url = url
         self.pages = int(pages)
         self.threads = int(threads)
@@ -61,7 +64,12 @@ class ListingSpider(scrapy.Spider):
             yield scrapy.Request(url, cb_kwargs={"page": page})
 
     def parse(self, response, page):
-        """One item per `div.pl2`: the first link's text and href."""
+        """One item per `div.pl2`: the first link's text and href (or, on the JSON API, one per
+        element of `items`)."""
+        if self.json:
+            for entry in response.json()["items"]:
+                yield {"page": page, "title": entry["title"], "link": entry["link"]}
+            return
         for node in response.css("div.pl2"):
             anchor = node.css("a")[:1]
             if not anchor:

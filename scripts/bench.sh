@@ -6,7 +6,7 @@
 #   scripts/bench.sh                      # everything: about 40 minutes on 2 cores
 #   scripts/bench.sh --quick              # a small smoke version of every section: a few minutes
 #   scripts/bench.sh --only matrix        # one section: matrix, shutdown, memory, soak, detail,
-#                                         # spread or watch
+#                                         # spread, watch or json
 #   scripts/bench.sh --only matrix --cell 0,8,4000    # one cell of the matrix (latency ms,
 #                                                     # threads, pages), every crawler in it
 #   scripts/bench.sh --only shutdown --only memory --quick    # options combine
