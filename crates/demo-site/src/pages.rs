@@ -73,9 +73,6 @@ const ADDED_BOOKS: u64 = 10_000_000;
 /// The HTML body of `page`, with no fault applied except `Fault::Empty`. Both servers send this,
 /// and parser tests read it.
 pub fn render_page(opts: &SiteOptions, page: u64) -> String {
-    if opts.json {
-        return crate::api::render_api(opts, page);
-    }
     // About 2.1 KB per item plus 20 KB of chrome; a little spare avoids regrowth.
     let mut out = String::with_capacity(24 * 1024 + opts.page_size * 2300);
     // Odd pages give their links relative to a `<base href>`, as some real sites do.

@@ -249,6 +249,7 @@ impl Shared {
             },
             Some(Fault::Body(body)) => full(200, body.clone()),
             // Empty is part of the content, so render_page handles it.
+            _ if opts.json => full(200, crate::api::render_api(&opts, page)),
             _ => full(200, render_page(&opts, page)),
         }
     }
