@@ -100,6 +100,8 @@ impl DemoSite {
         let raw_addr = raw_listener.local_addr()?;
         let img_listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
         let img_addr = img_listener.local_addr()?;
+        let scheme = if opts.tls.is_some() { "https" } else { "http" };
+        opts.origin = Some(format!("{scheme}://{}", connectable(addr)));
         if opts.self_links {
             opts.links_to = Some(format!("http://{}", connectable(addr)));
             // Another host name for the same machine: another host, as a crawler sees it.
@@ -291,9 +293,11 @@ impl DemoSite {
     pub fn set_options(&self, opts: SiteOptions) {
         self.update(|now| {
             let (links_to, img_origin) = (now.links_to.clone(), now.img_origin.clone());
+            let origin = now.origin.clone();
             *now = SiteOptions {
                 links_to,
                 img_origin,
+                origin,
                 ..opts
             };
         });

@@ -37,6 +37,10 @@ pub struct SiteOptions {
     /// With `self_links`: this site's origin (`http://127.0.0.1:<port>`), which item links and
     /// half of the images use. Filled in by [`crate::DemoSite::start`]; read, do not set.
     pub links_to: Option<String>,
+    /// This site's own origin (`http://127.0.0.1:<port>`, `https://…` with TLS): where the
+    /// paginator of a page whose `<base href>` is elsewhere points. Filled in by
+    /// [`crate::DemoSite::start`]; read, do not set.
+    pub origin: Option<String>,
     /// With `self_links`: the second host's origin (`http://localhost:<port>`, the same server
     /// on another port and host name, as a CDN would be), which the other images use. Filled
     /// in by [`crate::DemoSite::start`]; read, do not set.
@@ -183,6 +187,7 @@ impl Default for SiteOptions {
             self_links: false,
             detail_shared_by: 1,
             links_to: None,
+            origin: None,
             img_origin: None,
             path_faults: BTreeMap::new(),
             robots: RobotsTxt::Missing,

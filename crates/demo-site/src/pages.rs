@@ -107,7 +107,7 @@ pub fn render_page(opts: &SiteOptions, page: u64) -> String {
     }
     out.push_str(LISTING_END);
     out.push('\n');
-    render_paginator(&mut out, opts, page);
+    render_paginator(&mut out, opts, page, based);
     out.push_str(BODY_BOTTOM);
     out
 }
@@ -148,14 +148,19 @@ pub(crate) fn pad_page(mut body: String, bytes: usize) -> String {
     body
 }
 
-/// The paginator under the listing, like Douban's.
-fn render_paginator(out: &mut String, opts: &SiteOptions, page: u64) {
+/// The paginator under the listing, like Douban's. On a page whose `<base href>` is the book
+/// site (`based`), its links name this site in full, or they would lead there.
+fn render_paginator(out: &mut String, opts: &SiteOptions, page: u64, based: bool) {
     let size = opts.page_size as u64;
+    let here = match (&opts.origin, based) {
+        (Some(origin), true) => format!("{origin}/top250"),
+        _ => String::new(),
+    };
     out.push_str("<div class=\"paginator\">\n");
     if page > 0 {
         let _ = writeln!(
             out,
-            "  <span class=\"prev\"><a href=\"?start={}\">&lt;前页</a></span>",
+            "  <span class=\"prev\"><a href=\"{here}?start={}\">&lt;前页</a></span>",
             (page - 1) * size
         );
     } else {
@@ -165,13 +170,23 @@ fn render_paginator(out: &mut String, opts: &SiteOptions, page: u64) {
         if n == page {
             let _ = writeln!(out, "  <span class=\"thispage\">{}</span>", n + 1);
         } else {
-            let _ = writeln!(out, "  <a href=\"?start={}\">{}</a>", n * size, n + 1);
+            let _ = writeln!(out, "  <a href=\"{here}?start={}\">{}</a>", n * size, n + 1);
         }
+    }
+    // The last page's "next" is text without a link, as on Douban: a crawler that follows next
+    // links (`site.next = "span.next a@href"`) ends there.
+    if page + 1 < opts.pages {
+        let _ = writeln!(
+            out,
+            "  <span class=\"next\"><a href=\"{here}?start={}\">后页&gt;</a></span>",
+            (page + 1) * size
+        );
+    } else {
+        out.push_str("  <span class=\"next\">后页&gt;</span>\n");
     }
     let _ = writeln!(
         out,
-        "  <span class=\"next\"><a href=\"?start={}\">后页&gt;</a></span>\n  <span class=\"count\">(共{}本)</span>\n</div>",
-        (page + 1) * size,
+        "  <span class=\"count\">(共{}本)</span>\n</div>",
         opts.pages * size
     );
 }

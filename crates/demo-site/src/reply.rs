@@ -473,7 +473,8 @@ pub(crate) fn route(target: &str, page_size: usize) -> Route {
     }
 }
 
-/// Reads `start=OFFSET` (as Douban does) or `page=N` from a query string.
+/// Reads `start=OFFSET` (as Douban does), `page=N` or the JSON API's `cursor=…` from a query
+/// string.
 pub(crate) fn page_from_query(query: &str, page_size: usize) -> u64 {
     for pair in query.split('&') {
         match pair.split_once('=') {
@@ -485,6 +486,11 @@ pub(crate) fn page_from_query(query: &str, page_size: usize) -> u64 {
             }
             Some(("page", value)) => {
                 if let Ok(page) = value.parse::<u64>() {
+                    return page;
+                }
+            }
+            Some(("cursor", value)) => {
+                if let Some(page) = crate::api::page_of_cursor(value) {
                     return page;
                 }
             }

@@ -297,6 +297,11 @@ fn routing_reads_start_or_page_and_rejects_other_paths() {
     assert_eq!(route("/top250", 25), Route::Page(0));
     assert_eq!(route("/top250?start=abc", 25), Route::Page(0));
     assert_eq!(route("/top250?start=10", 0), Route::Page(10));
+    // The JSON API's cursor, percent-encoded as it must be; sent raw, its `+` is a space.
+    assert_eq!(route("/top250?cursor=p%2B4%2F", 25), Route::Page(4));
+    assert_eq!(route("/top250?cursor=p+4/", 25), Route::Page(0));
+    assert_eq!(crate::api::page_of_cursor(&crate::api::cursor_of(9)), None);
+    assert_eq!(crate::api::page_of_cursor("p%2B9%2F"), Some(9));
     assert_eq!(route("/", 25), Route::Index);
     assert_eq!(route("/favicon.ico", 25), Route::NotFound);
 
@@ -576,4 +581,36 @@ fn request_heads_are_parsed_strictly() {
     assert_eq!(real_items(read_resp(&mut stream).text()).len(), 25);
     assert_eq!(real_items(read_resp(&mut stream).text()).len(), 0);
     assert_eq!(get(site.raw_addr(), "/top250 junk").status, 400);
+}
+
+#[test]
+fn the_paginator_names_the_next_page_except_on_the_last() {
+    let site = site(3, []);
+    let origin = format!("http://{}", site.addr());
+    let next = |page: u64| {
+        let body = get(site.addr(), &format!("/top250?start={}", page * 25));
+        let html = String::from_utf8(body.body).unwrap();
+        let span = html.split("<span class=\"next\">").nth(1).unwrap();
+        span.split("</span>").next().unwrap().to_string()
+    };
+    assert_eq!(next(0), "<a href=\"?start=25\">后页&gt;</a>");
+    // Page 1 has a `<base href>` on the book site: its links name this site in full.
+    assert_eq!(
+        next(1),
+        format!("<a href=\"{origin}/top250?start=50\">后页&gt;</a>")
+    );
+    assert_eq!(next(2), "后页&gt;");
+    // The JSON API names the same pages, and cursors to them.
+    site.set_options(SiteOptions {
+        pages: 3,
+        json: true,
+        ..SiteOptions::default()
+    });
+    let page = |n: u64| -> serde_json::Value {
+        let body = get(site.addr(), &format!("/top250?start={}", n * 25)).body;
+        serde_json::from_slice(&body).unwrap()
+    };
+    assert_eq!(page(0)["next"], "/top250?start=25");
+    assert_eq!(page(1)["cursor"], "p+2/");
+    assert!(page(2)["next"].is_null() && page(2)["cursor"].is_null());
 }
