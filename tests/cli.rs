@@ -398,7 +398,9 @@ fn check_refuses_unknown_placeholders_in_the_site_url() {
         ),
         (
             "http://127.0.0.1:1/list",
-            "`site.url` must contain `{page}` or `{offset}`: \"http://127.0.0.1:1/list\"",
+            "`site.url` must contain `{page}` or `{offset}`: \"http://127.0.0.1:1/list\" (for a \
+             listing paged by next links, set `site.next` to the link, and `site.url` is its \
+             first page)",
         ),
         (
             "http://127.0.0.1:1/list?p={page",

@@ -453,3 +453,49 @@ fn demo_json_crawls_the_api_and_verifies_every_item() {
     .unwrap();
     assert!(first["price"].is_f64() && first["rank"].is_u64(), "{first}");
 }
+
+/// `demo --next`: the listing read through its paginator's next links (and, with --json, the
+/// API's cursors), one page after the other, every item verified.
+#[test]
+fn demo_next_reads_the_listing_through_its_next_links_and_cursors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("demo.jsonl");
+    for json in [false, true] {
+        let mut args = vec!["demo", "--pages", "12", "--next", "--out"];
+        args.push(out_path.to_str().unwrap());
+        if json {
+            args.push("--json");
+        }
+        let out = run_bin(&args, LIMIT);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            stdout.contains(
+                "verified against the site: 300 items expected, 0 missing, 0 duplicated, 0 unexpected"
+            ),
+            "json {json}: {stdout}"
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("the listing ends after page 11") && stderr.contains("no next link"),
+            "json {json}: {stderr}"
+        );
+        let last: serde_json::Value = serde_json::from_str(
+            std::fs::read_to_string(&out_path)
+                .unwrap()
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap();
+        let want = if json {
+            "?cursor=p%2B11%2F"
+        } else {
+            "?start=275"
+        };
+        assert!(
+            last["url"].as_str().unwrap().ends_with(want),
+            "json {json}: {last}"
+        );
+    }
+}

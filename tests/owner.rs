@@ -212,6 +212,7 @@ fn a_state_written_before_checksums_still_resumes() {
                     tail: None,
                     sum: None,
                     store: None,
+                    chain: None,
                 }
             }
             Record::RoundEnd { .. } => continue,

@@ -17,6 +17,7 @@ fn fingerprint() -> Fingerprint {
         item: "div.pl2".into(),
         fields: vec![("title".into(), "a".into())],
         follow_ups: Vec::new(),
+        next: Vec::new(),
     }
 }
 
@@ -67,6 +68,7 @@ fn write(batches: &[Vec<u8>], noise: &[bool]) -> Written {
             tail: None,
             sum: Some(output_sum(&output[start..])),
             store: None,
+            chain: None,
         }));
         commits.push((pages, output.len() as u64));
     }
@@ -189,7 +191,7 @@ proptest! {
         });
         journal.extend(encode(&Record::Commit {
             pages: vec![0], len: before.len() as u64, seen: None, tail: None, sum: None,
-            store: None,
+            store: None, chain: None,
         }));
         journal.extend(encode(&Record::RoundEnd { round: 1, at_ms: 1 }));
         std::fs::write(&state_path, journal).unwrap();

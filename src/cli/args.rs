@@ -117,6 +117,12 @@ pub struct DemoArgs {
     /// pages.
     #[arg(long, conflicts_with_all = ["follow", "gallery", "watch", "verify"])]
     pub json: bool,
+    /// Page through the listing by its next links instead of its page numbers: `site.url` is
+    /// the first page, `site.next` the paginator's next link (`span.next a@href`, absent on the
+    /// last page); with --json, the API's opaque cursor (`$.cursor`) through `site.next_url`.
+    /// Then verify every item as for the numbered listing.
+    #[arg(long, conflicts_with_all = ["serve", "watch", "verify", "verify_changes"])]
+    pub next: bool,
     /// With --follow: detail pages only, no downloads.
     #[arg(long, requires = "follow", conflicts_with = "serve")]
     pub no_download: bool,

@@ -72,6 +72,7 @@ pub fn command(args: DemoArgs) -> Result<ExitCode> {
             (true, false, false) => Follow::DetailAndFiles,
         },
         json: args.json,
+        next: args.next,
         sync: match args.sync.as_str() {
             "page" => SyncMode::Page,
             "never" => SyncMode::Never,
@@ -119,6 +120,8 @@ struct DemoOptions {
     pub follow: Follow,
     /// Whether the listing is the JSON API, crawled with config/demo-json.toml's fields.
     pub json: bool,
+    /// Whether the listing is read through its next links (or, with `json`, its cursors).
+    pub next: bool,
 }
 
 /// How far `pagecrawl demo` follows each item.
@@ -170,6 +173,9 @@ fn run(opts: &DemoOptions, shutdown: &Shutdown, output_lock: &OutputLock) -> Res
     let mut text = demo_toml(&site.url_template(), opts.pages - 1, &opts.out);
     if opts.json {
         text = json_demo_toml(&text);
+    }
+    if opts.next {
+        text = next_demo_toml(&text, &format!("http://{}/top250", site.addr()), opts.json)?;
     }
     let files = files_dir(&opts.out, opts.follow);
     match opts.follow {
@@ -281,6 +287,25 @@ fn json_demo_toml(text: &str) -> String {
         "{before}{}\n[output]{after}",
         include_str!("../../config/demo-json.toml")
     )
+}
+
+/// The demo config `text` reading the listing through its next links: `site.url` is `first`,
+/// the first page, and the end is where a page names no next one. On HTML pages the next link
+/// is the paginator's; on the JSON API (`json`) the cursor goes into `site.next_url`.
+fn next_demo_toml(text: &str, first: &str, json: bool) -> Result<String> {
+    let mut table: toml::Table = text.parse().context("the built-in demo config")?;
+    let Some(toml::Value::Table(site)) = table.get_mut("site") else {
+        bail!("the built-in demo config has no [site]");
+    };
+    site.remove("last_page");
+    site.insert("url".into(), first.into());
+    if json {
+        site.insert("next".into(), "$.cursor".into());
+        site.insert("next_url".into(), format!("{first}?cursor={{next}}").into());
+    } else {
+        site.insert("next".into(), "span.next a@href".into());
+    }
+    Ok(toml::to_string(&table)?)
 }
 
 /// The `[follow]` and `[download]` tables of `demo --gallery` (`config/demo-gallery.toml`),

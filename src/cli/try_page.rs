@@ -62,6 +62,13 @@ fn report(config: &Config, preview: &Preview) -> String {
              {why}: every page goes to the dom engine)\n"
         ));
     }
+    match &preview.next {
+        Some(Some(next)) => out.push_str(&format!("next page (`site.next`): {next}\n")),
+        Some(None) => out.push_str(
+            "no next page (`site.next` found none): the listing would end after this page\n",
+        ),
+        None => {}
+    }
     let item = config.extract.item_selector();
     let total = preview.items;
     if total == 0 {

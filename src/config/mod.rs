@@ -19,7 +19,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::extract::Extractor;
+use crate::extract::{Extractor, NextLink};
 
 mod ca_file;
 mod describe;
@@ -33,6 +33,7 @@ mod headers;
 mod host_list;
 pub mod keys;
 mod name_template;
+mod next_url;
 mod rules;
 mod sections;
 #[cfg(test)]
@@ -44,6 +45,7 @@ pub use follow::{DetailParts, DownloadConfig, FILES_KEY, FollowConfig, NEXT_LINK
 pub use headers::ExtraHeaders;
 pub use host_list::HostList;
 pub use name_template::{MAX_NAME_BYTES, NameTemplate};
+pub use next_url::NextUrl;
 pub use sections::{
     FrontierConfig, HttpConfig, KeyField, LogConfig, OutputConfig, QueuesConfig,
     RedisFrontierConfig, ScheduleConfig, ServiceConfig, SiteConfig, SyncMode, ThreadsConfig,
@@ -88,6 +90,10 @@ pub struct Config {
     /// Where page numbers come from: this process's range, or a frontier shared in Redis.
     #[serde(default)]
     pub frontier: FrontierConfig,
+    /// `site.next`, compiled: how each page of a listing paged by next links names the page
+    /// after it; `None` when the pages are numbered.
+    #[serde(skip)]
+    pub next: Option<NextLink>,
 }
 
 /// The demo crawl's config (`config/demo.toml`), filled in: the site's URL template, its last

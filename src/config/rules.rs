@@ -14,6 +14,7 @@ use url::Url;
 use super::follow::{FILES_KEY, taken};
 use super::keys::table_at;
 use super::{Config, DownloadConfig, FollowConfig, FrontierConfig, HostList, OutputConfig};
+use crate::extract::NextLink;
 
 /// The tables a file must have, and what each must hold at least.
 const REQUIRED: [(&str, &str); 3] = [
@@ -21,6 +22,60 @@ const REQUIRED: [(&str, &str); 3] = [
     ("extract", "with `item` and `[extract.fields]`"),
     ("output", "with `path`"),
 ];
+
+impl Config {
+    /// `site.next` compiled, with the rules around it: `site.url` is then the first page and
+    /// has no placeholder, the listing's end is found (no `last_page`), one daemon follows it
+    /// (no Redis frontier); without it `site.url` needs a placeholder and `site.next_url` is
+    /// refused.
+    fn resolve_next(&self) -> Result<Option<NextLink>> {
+        let site = &self.site;
+        let url = site.url.as_str();
+        let Some(next) = &site.next else {
+            if site.next_url.is_some() {
+                bail!(
+                    "`site.next_url` is where the cursor `site.next` finds goes: set `site.next` \
+                     too, or remove `site.next_url`"
+                );
+            }
+            if !site.url.has_placeholder() {
+                bail!(
+                    "`site.url` must contain `{{page}}` or `{{offset}}`: {url:?} (for a listing \
+                     paged by next links, set `site.next` to the link, and `site.url` is its \
+                     first page)"
+                );
+            }
+            return Ok(None);
+        };
+        if site.url.has_placeholder() {
+            bail!(
+                "`site.next` pages the listing by its next links, so `site.url` is the first \
+                 page alone: remove `{{page}}` and `{{offset}}` from {url:?}"
+            );
+        }
+        if let Some(last) = site.last_page {
+            bail!(
+                "`site.next` finds the end of the listing where a page has no next link, and \
+                 `site.last_page` ({last}) says where it ends already: keep one (`site.max_pages` \
+                 bounds a next-link listing)"
+            );
+        }
+        if self.frontier != FrontierConfig::Local {
+            bail!(
+                "`site.next` cannot be used with `frontier.kind = \"redis\"`: each page's URL \
+                 is known only once the page before it is parsed, so the pages cannot be shared \
+                 out ahead"
+            );
+        }
+        let link = NextLink::new(
+            next,
+            self.extract.is_json(),
+            site.next_url.is_some(),
+            self.extract.engine(),
+        )?;
+        Ok(Some(link.with_limits(self.extract.limits())))
+    }
+}
 
 /// Refuses a file without one of the [`REQUIRED`] tables, naming it and what it must hold.
 pub(super) fn require_tables(file: &toml::Table) -> Result<()> {
@@ -81,6 +136,7 @@ impl Config {
                 .with_has_next(path)
                 .map_err(|err| anyhow!(err))?;
         }
+        self.next = self.resolve_next()?;
         let site_url = Url::parse(&self.site.url_of(self.site.first_page))
             .map_err(|err| anyhow!("`site.url` is not a valid URL: {err}"))?;
         let list_fields: Vec<String> = self.extract.field_names().map(str::to_string).collect();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::forms::{interval_secs, millis, secs, whole_secs};
-use super::{CaFile, ExtraHeaders, UrlTemplate, keys};
+use super::{CaFile, ExtraHeaders, NextUrl, UrlTemplate, keys};
 
 /// `n`, which must not be 0: for the defaults below.
 pub(super) const fn nonzero(n: usize) -> NonZeroUsize {
@@ -49,6 +49,13 @@ pub struct SiteConfig {
     /// flag (`"$.has_next"`); a page where it is `false` is the last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_next: Option<String>,
+    /// A listing paged by next links: the short form (`"a[rel=next]@href"`, `"$.next"`) that
+    /// finds each page's link to the next; `url` is then the first page, without placeholders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// With `next`: the URL its value goes into when the value is a cursor, not a URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_url: Option<NextUrl>,
 }
 
 impl SiteConfig {
@@ -74,6 +81,15 @@ impl SiteConfig {
     /// The URL of `page`.
     pub fn url_of(&self, page: u64) -> String {
         self.url.render(page, self.page_size)
+    }
+
+    /// The URL of the page after one whose next link (`site.next`) is `value`: the value
+    /// itself, or the cursor in `site.next_url`.
+    pub fn next_page_url(&self, value: String) -> String {
+        match &self.next_url {
+            Some(template) => template.render(&value),
+            None => value,
+        }
     }
 
     /// How many pages the range holds, or `None` in "until empty" mode.

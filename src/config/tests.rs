@@ -484,3 +484,84 @@ fn follow_and_download_values_are_checked_with_their_keys() {
         assert!(err.contains("`http.per_host` must be at"), "{err}");
     }
 }
+
+/// GOOD as a listing paged by next links: `site.url` its first page, "until empty", and
+/// `site` keys added.
+fn next_config(site: &str) -> String {
+    GOOD.replace("?start={offset}", "")
+        .replace("last_page = 9\n", "")
+        .replace("[site]\n", &format!("[site]\n{site}\n"))
+}
+
+#[test]
+fn next_links_are_read_and_their_mistakes_named() {
+    let config = Config::from_toml(&next_config("next = \"span.next a@href\"")).unwrap();
+    assert_eq!(
+        config.next.as_ref().map(|n| n.as_str()),
+        Some("span.next a@href")
+    );
+    let text = config.describe();
+    assert!(text.contains("next = \"span.next a@href\""), "{text}");
+    let cursor = next_config(
+        "next = \"span.cursor\"\nnext_url = \"http://127.0.0.1:8080/top250?after={next}\"",
+    );
+    assert!(Config::from_toml(&cursor).is_ok());
+    for (text, says) in [
+        (
+            GOOD.replace("?start={offset}", ""),
+            "`site.url` must contain `{page}` or `{offset}`: \"http://127.0.0.1:8080/top250\" \
+             (for a listing paged by next links, set `site.next`",
+        ),
+        (
+            GOOD.replace("last_page = 9\n", "next = \"a@href\"\n"),
+            "`site.next` pages the listing by its next links, so `site.url` is the first page \
+             alone: remove `{page}` and `{offset}`",
+        ),
+        (
+            next_config("next = \"a@href\"\nlast_page = 9"),
+            "`site.next` finds the end of the listing where a page has no next link, and \
+             `site.last_page` (9) says where it ends already",
+        ),
+        (
+            GOOD.replace(
+                "last_page = 9\n",
+                "next_url = \"http://h.example/?c={next}\"\n",
+            ),
+            "`site.next_url` is where the cursor `site.next` finds goes: set `site.next` too",
+        ),
+        (
+            next_config("next = \"span.next a\""),
+            "`site.next` = \"span.next a\" takes the link's text; name the attribute that holds \
+             the next page's URL, as \"span.next a@href\"",
+        ),
+        (next_config("next = \"a[[x@href\""), "`site.next`"),
+        (
+            next_config("next = \"a@href\"\nnext_url = \"http://h.example/?c={cursor}\""),
+            "`site.next_url` has an unknown placeholder `{cursor}`: did you mean `{next}`?",
+        ),
+        (
+            next_config("next = \"a@href\"\nnext_url = \"http://h.example/\""),
+            "`site.next_url` must contain `{next}`",
+        ),
+        (
+            next_config("next = \"a@href\"")
+                + "[frontier]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n",
+            "`site.next` cannot be used with `frontier.kind = \"redis\"`",
+        ),
+    ] {
+        let err = err_of(&text);
+        assert!(err.contains(says), "{text}\n{err}");
+    }
+    // On JSON pages the next link is a JSONPath, checked as the fields are.
+    let json = next_config("next = \"$.next[\"")
+        .replace(
+            "item = \"div.pl2\"",
+            "format = \"json\"\nitem = \"$.items[*]\"",
+        )
+        .replace("title = \"a\"\nlink = \"a@href\"", "title = \"$.t\"");
+    let err = err_of(&json);
+    assert!(
+        err.contains("`site.next` = \"$.next[\" is not a JSONPath"),
+        "{err}"
+    );
+}

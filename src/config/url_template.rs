@@ -142,10 +142,12 @@ const ALIASES: [(&str, &str); 6] = [
 
 impl UrlTemplate {
     /// Checks `template` (the value of `site.url`): its braces; placeholders among `{page}`
-    /// and `{offset}` (a mistyped one is named, with the closest known one); at least one of
-    /// them; an http or https URL with a host once filled in; and the placeholders in its path
-    /// or query, where they change what is fetched: in the host or port each page would go to
-    /// another server, in the fragment (after `#`) every page would be the same request.
+    /// and `{offset}` (a mistyped one is named, with the closest known one); an http or https
+    /// URL with a host once filled in; and the placeholders in its path or query, where they
+    /// change what is fetched: in the host or port each page would go to another server, in
+    /// the fragment (after `#`) every page would be the same request. A template without a
+    /// placeholder passes here: it is the first page of a next-link listing (`site.next`), and
+    /// the rules between keys refuse it without one ([`UrlTemplate::has_placeholder`]).
     pub fn parse(template: &str) -> Result<UrlTemplate, String> {
         let pieces = split_template(template).map_err(|err| format!("`site.url`: {err}"))?;
         let mut parts = Vec::with_capacity(pieces.len());
@@ -166,19 +168,15 @@ impl UrlTemplate {
                 }
             });
         }
-        if !parts
-            .iter()
-            .any(|part| matches!(part, Part::Page | Part::Offset))
-        {
-            return Err(format!(
-                "`site.url` must contain `{{page}}` or `{{offset}}`: {template:?}"
-            ));
-        }
         let template = UrlTemplate {
             source: template.to_string(),
             parts,
         };
         let first = template.checked_url(0)?;
+        if !template.has_placeholder() {
+            // A next-link listing's first page (`site.next`); `rules.rs` refuses it otherwise.
+            return Ok(template);
+        }
         let second = template.checked_url(1)?;
         let server = |url: &Url| {
             (
@@ -230,6 +228,14 @@ impl UrlTemplate {
             }
         }
         url
+    }
+
+    /// Whether it has a `{page}` or `{offset}` placeholder: a numbered listing's URL has one,
+    /// the first page of a next-link listing none.
+    pub fn has_placeholder(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|part| matches!(part, Part::Page | Part::Offset))
     }
 
     /// The template as written in the config.
@@ -327,14 +333,6 @@ mod tests {
     #[test]
     fn what_is_refused() {
         for (template, says) in [
-            (
-                "http://h.example/list",
-                "must contain `{page}` or `{offset}`",
-            ),
-            (
-                "http://h.example/{{page}}",
-                "must contain `{page}` or `{offset}`",
-            ),
             (
                 "http://h.example/{page",
                 "`site.url`: unclosed `{` at character 18",

@@ -116,6 +116,7 @@ impl SharedCrawl {
             leases,
             until_empty: config.site.last_page.is_none(),
             max_page: config.site.max_page(),
+            site: config.site.clone(),
             stage,
         };
         Ok((feeder, acker))

@@ -17,6 +17,8 @@ use super::keys::{GROUP, Keys};
 use super::leases::Leases;
 use super::link::{Link, pause_or_shutdown};
 use super::seed::window;
+use crate::config::SiteConfig;
+use crate::pipeline::message::ToFetch;
 use crate::pipeline::stage::{Source, Stage};
 use crate::shutdown::Shutdown;
 use crate::stats::Queue;
@@ -43,6 +45,8 @@ pub(crate) struct RedisFeeder {
     pub until_empty: bool,
     /// In "until empty" mode, the last page `site.max_pages` lets this daemon add.
     pub max_page: u64,
+    /// The site, for each page's URL.
+    pub site: SiteConfig,
     /// The shutdown flag (stops feeding), the counters (lease reclaims and the frontier's lag
     /// among them) and the end of the listing, shared with the other stages (and, through
     /// Redis, with the other daemons).
@@ -51,7 +55,7 @@ pub(crate) struct RedisFeeder {
 
 impl Source for RedisFeeder {
     /// Feeds pages until the shared crawl has nothing left for this daemon, or shutdown.
-    fn run(mut self: Box<Self>, pages: Sender<u64>) {
+    fn run(mut self: Box<Self>, pages: Sender<ToFetch>) {
         if let Err(err) = self.feed(&pages) {
             // Redis is gone for good or the crawl is broken: stop taking pages; what is in the
             // pipeline is still committed and acknowledged when Redis comes back.
@@ -62,7 +66,7 @@ impl Source for RedisFeeder {
 }
 
 impl RedisFeeder {
-    fn feed(&mut self, pages: &Sender<u64>) -> Result<()> {
+    fn feed(&mut self, pages: &Sender<ToFetch>) -> Result<()> {
         let mut renewed = Instant::now();
         let mut measured: Option<Instant> = None;
         // Where the next look for expired leases starts: each look goes on from the last, so
@@ -121,7 +125,11 @@ impl RedisFeeder {
 
     /// Sends the pages of `entries` that still need fetching; `false` if the pipeline is gone
     /// or shutdown came while waiting for room.
-    fn feed_entries(&mut self, entries: Vec<(String, u64)>, pages: &Sender<u64>) -> Result<bool> {
+    fn feed_entries(
+        &mut self,
+        entries: Vec<(String, u64)>,
+        pages: &Sender<ToFetch>,
+    ) -> Result<bool> {
         let numbers: Vec<u64> = entries.iter().map(|(_, page)| *page).collect();
         let done: Vec<bool> = {
             let (shutdown, keys) = (&self.stage.shutdown, &self.keys);
@@ -144,11 +152,12 @@ impl RedisFeeder {
                 continue;
             }
             self.leases.take(page, id);
+            let url = self.site.url_of(page);
             // Wait for room, renewing our leases meanwhile: the pages waiting in our queues are
             // ours, however long the crawlers take.
             loop {
                 select! {
-                    send(pages, page) -> sent => if sent.is_err() {
+                    send(pages, ToFetch { number: page, url: url.clone() }) -> sent => if sent.is_err() {
                         return Ok(false);
                     } else {
                         self.stage.stats.queue_depth(Queue::Pages, pages.len());

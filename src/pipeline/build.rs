@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use crossbeam_channel::{Receiver, Sender};
 
+use super::chain::{Chain, ChainFeeder, ChainStart};
 use super::crawl::Crawler;
 use super::download::Downloader;
 use super::feeder::Feeder;
@@ -63,7 +64,8 @@ impl Round<'_> {
     /// Whether the writer paces the feeder with credits: "until empty" on one daemon, where
     /// pages are written in page order (a shared crawl cannot order them).
     pub fn paced(&self) -> bool {
-        self.config.site.last_page.is_none() && self.shared.is_none()
+        // A next-link listing has one list page in flight at a time: nothing to pace.
+        self.config.site.last_page.is_none() && self.shared.is_none() && self.config.next.is_none()
     }
 }
 
@@ -114,20 +116,36 @@ impl Stages {
         };
         let shared_state = (&context.end, &context.stats);
         let listing = Listing::new(config, &resumed, shared.is_some(), credits_tx, shared_state);
+        let mut chain = None;
         let (source, listener): (Box<dyn Source>, Option<Box<dyn Listener>>) = match shared {
             Some(shared) => {
                 let (feeder, acker) = shared.threads(config, context.stage("feeder"))?;
                 (feeder, Some(acker))
             }
-            None => (
-                Box::new(Feeder::new(config, &resumed, credits_rx, context)),
-                None,
-            ),
+            None => match &config.next {
+                Some(link) => {
+                    let start = resumed
+                        .chain
+                        .clone()
+                        .unwrap_or_else(|| ChainStart::fresh(config));
+                    let (shared_chain, reports) = Chain::new(config, link.clone(), &start);
+                    chain = Some(shared_chain);
+                    let feeder = ChainFeeder::new(config, &start, reports, context);
+                    (Box::new(feeder), None)
+                }
+                None => (
+                    Box::new(Feeder::new(config, &resumed, credits_rx, context)),
+                    None,
+                ),
+            },
         };
+        // A 304 has no body, so it could not name the next page: a next-link listing's pages
+        // are asked for in full (their detail pages may still answer 304).
+        let validators = validators.filter(|_| config.next.is_none());
         Ok(Stages {
             source,
-            crawlers: Crawler::build_all(config, context, validators),
-            parsers: Parser::build_all(config, context),
+            crawlers: Crawler::build_all(config, context, validators, chain.as_ref()),
+            parsers: Parser::build_all(config, context, chain.as_ref()),
             followers: Follower::build_all(config, context, &written)?,
             downloaders: Downloader::build_all(config, context, &written)?,
             writer: Writer::new(config, output, listing, context.stage("writer")),

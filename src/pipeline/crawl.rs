@@ -1,19 +1,24 @@
-//! The crawl stage: page numbers in, fetched pages out.
+//! The crawl stage: pages to fetch in (their numbers and URLs), fetched pages out.
 //!
-//! Each crawler thread takes page numbers from `pages` and fetches them with the shared
-//! [`Client`]. It checks the shutdown flag before taking each page and skips, without fetching,
-//! every page it receives once the flag is up (or once the page is past the end of the listing),
-//! counting each; a request already in flight is finished (bounded by the timeouts and the grace
-//! period) and its page is passed on. A page that fails after its retries is passed on as a
-//! [`NoContent`], for the writer to record. With `http.robots`, a page robots.txt disallows is not
-//! fetched and goes on as [`NoContent::Disallowed`], for the writer to count (and not record).
-//! This stage never parses and never writes.
+//! Each crawler thread takes pages from `pages` and fetches them with the shared [`Client`]. It
+//! checks the shutdown flag before taking each page and skips, without fetching, every page it
+//! receives once the flag is up (or once the page is past the end of the listing), counting
+//! each; a request already in flight is finished (bounded by the timeouts and the grace period)
+//! and its page is passed on. A page that fails after its retries is passed on as a
+//! [`NoContent`], for the writer to record. With `http.robots`, a page robots.txt disallows is
+//! not fetched and goes on as [`NoContent::Disallowed`], for the writer to count (and not
+//! record). On a listing paged by next links, a page the crawler drops (a stop) is reported to
+//! the [`Chain`], since the feeder waits to hear of every page it sent. This stage never parses
+//! and never writes.
+
+use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, warn};
 use url::Url;
 
-use super::message::{Fetched, Html, Learned, NoContent, Page, PageError};
+use super::chain::Chain;
+use super::message::{Fetched, Html, Learned, NoContent, Page, PageError, ToFetch};
 use super::stage::{Context, Stage};
 use crate::config::{Config, SiteConfig};
 use crate::http::{Answer, Client, FetchError, PageValidators, Validators, Wanted};
@@ -27,6 +32,9 @@ pub(crate) struct Crawler {
     pub site: SiteConfig,
     /// With `http.conditional`: each list page's validators of the last round, by URL.
     pub validators: Option<PageValidators>,
+    /// On a listing paged by next links: told of each page this crawler drops, so that the
+    /// feeder, which waits for each page's report, does not wait for it.
+    pub chain: Option<Arc<Chain>>,
     /// The round's shutdown flag, counters and end of the listing.
     pub stage: Stage,
 }
@@ -37,12 +45,14 @@ impl Crawler {
         config: &Config,
         context: &Context,
         validators: Option<PageValidators>,
+        chain: Option<&Arc<Chain>>,
     ) -> Vec<Crawler> {
         (0..config.threads.crawlers.get())
             .map(|i| Crawler {
                 client: context.client.clone(),
                 site: config.site.clone(),
                 validators: validators.clone(),
+                chain: chain.cloned(),
                 stage: context.stage(format!("crawler-{i}")),
             })
             .collect()
@@ -70,25 +80,26 @@ impl Crawler {
     }
 
     /// Fetches pages until the `pages` channel is disconnected and drained, or no parser is left.
-    pub fn run(self, pages: Receiver<u64>, html: Sender<Fetched>) {
+    pub fn run(self, pages: Receiver<ToFetch>, html: Sender<Fetched>) {
         let Stage {
             shutdown,
             stats,
             end,
             ..
         } = &self.stage;
-        for page in pages.iter() {
+        for ToFetch { number: page, url } in pages.iter() {
             stats.queue_depth(Queue::Pages, pages.len());
             if shutdown.is_requested() || end.is_past(page) {
                 // Draining without fetching keeps the "ends when disconnected" rule and
                 // lets every skipped page be counted.
                 end.count_unneeded(page, stats);
+                self.dropped(page);
                 continue;
             }
-            let url = self.site.url_of(page);
             #[cfg(test)]
             super::stage::inject_panic(&url, "crawler");
             let Some((content, validators)) = self.crawl(page, &url) else {
+                self.dropped(page);
                 continue;
             };
             let fetched = content.is_ok();
@@ -108,6 +119,13 @@ impl Crawler {
             if fetched {
                 stats.queue_depth(Queue::Html, html.len());
             }
+        }
+    }
+
+    /// Page `page` goes no further: on a listing paged by next links, its chain ends here.
+    fn dropped(&self, page: u64) {
+        if let Some(chain) = &self.chain {
+            chain.report(page, None);
         }
     }
 

@@ -59,6 +59,8 @@ pub enum ParseError {
     Limit(OverLimit),
     /// The HTML parser panicked on the page; the panic's message.
     Panicked(String),
+    /// The page's next link (`site.next`) could not be read: why, naming the key.
+    NextLink(String),
 }
 
 /// Why a detail page failed.
@@ -137,6 +139,7 @@ impl fmt::Display for ParseError {
             ParseError::BadUrl { url, reason } => write!(f, "bad page URL {url:?}: {reason}"),
             ParseError::Limit(over) => write!(f, "{over}"),
             ParseError::Panicked(message) => write!(f, "the HTML parser panicked: {message}"),
+            ParseError::NextLink(reason) => write!(f, "{reason}"),
         }
     }
 }

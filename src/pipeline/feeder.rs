@@ -1,5 +1,6 @@
-//! The feed stage of a local crawl: this process's page range into the bounded `pages` channel.
-//! (A shared crawl's feeder takes its pages from Redis instead: the frontier's `RedisFeeder`.)
+//! The feed stage of a local crawl: this process's page range into the bounded `pages` channel,
+//! each page with its URL from `site.url`. (A shared crawl's feeder takes its pages from Redis
+//! instead: the frontier's `RedisFeeder`; a listing paged by next links has `chain.rs`'s.)
 //!
 //! The feeder is the only sender of `pages`. It ends (and so disconnects the channel) when the
 //! range is done, when "until empty" mode has seen the end of the listing (or stopped before
@@ -14,14 +15,17 @@ use crossbeam_channel::{Receiver, Sender, select};
 use log::info;
 
 use super::listing::Resumed;
+use super::message::ToFetch;
 use super::stage::{Context, Source, Stage};
-use crate::config::Config;
+use crate::config::{Config, SiteConfig};
 use crate::stats::Queue;
 
 /// The feeder's settings and shared state.
 pub(crate) struct Feeder {
     /// Pages committed by an earlier run: not sent again.
     pub skip: BTreeSet<u64>,
+    /// The site, for each page's URL.
+    pub site: SiteConfig,
     /// First page to send.
     pub first_page: u64,
     /// Last page to send, inclusive; `None` means until the end of the listing.
@@ -52,6 +56,7 @@ impl Feeder {
         skip.extend(resumed.end);
         Feeder {
             skip,
+            site: site.clone(),
             first_page: site.first_page,
             last_page: site.last_page,
             max_page: site.max_page(),
@@ -63,7 +68,7 @@ impl Feeder {
 
 impl Source for Feeder {
     /// Sends page numbers until the range ends, the listing ends, shutdown, or no crawler is left.
-    fn run(self: Box<Self>, pages: Sender<u64>) {
+    fn run(self: Box<Self>, pages: Sender<ToFetch>) {
         let Stage {
             shutdown,
             stats,
@@ -102,7 +107,7 @@ impl Source for Feeder {
             }
             // Wait for room in the channel, or for shutdown, whichever comes first.
             select! {
-                send(pages, page) -> sent => if sent.is_err() {
+                send(pages, ToFetch { number: page, url: self.site.url_of(page) }) -> sent => if sent.is_err() {
                     // Every crawler is gone; the pipeline reports why.
                     break;
                 } else {
@@ -138,6 +143,7 @@ mod tests {
         let end = Arc::new(ListingEnd::default());
         let feeder = Feeder {
             skip: BTreeSet::new(),
+            site: toml::from_str("url = \"http://x.example/?p={page}\"").unwrap(),
             first_page: first,
             last_page: last,
             max_page: u64::MAX,
@@ -158,9 +164,11 @@ mod tests {
         let (feeder, _) = feeder(3, Some(7), &shutdown);
         let (tx, rx) = crossbeam_channel::bounded(1);
         let handle = std::thread::spawn(move || Box::new(feeder).run(tx));
-        let pages: Vec<u64> = rx.iter().collect();
+        let pages: Vec<ToFetch> = rx.iter().collect();
         handle.join().unwrap();
-        assert_eq!(pages, [3, 4, 5, 6, 7]);
+        let numbers: Vec<u64> = pages.iter().map(|p| p.number).collect();
+        assert_eq!(numbers, [3, 4, 5, 6, 7]);
+        assert_eq!(pages[1].url, "http://x.example/?p=4");
     }
 
     #[test]
@@ -170,7 +178,7 @@ mod tests {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let handle = std::thread::spawn(move || Box::new(feeder).run(tx));
         let mut got = Vec::new();
-        for page in rx.iter() {
+        for page in rx.iter().map(|p| p.number) {
             got.push(page);
             if page == 4 {
                 end.observe_empty(4);
@@ -192,7 +200,7 @@ mod tests {
         feeder.credits = Some(credits);
         let (tx, rx) = crossbeam_channel::bounded(100);
         let handle = std::thread::spawn(move || Box::new(feeder).run(tx));
-        let first: Vec<u64> = (0..3).map(|_| rx.recv().unwrap()).collect();
+        let first: Vec<u64> = (0..3).map(|_| rx.recv().unwrap().number).collect();
         assert_eq!(first, [0, 1, 2]);
         // No fourth page until a credit comes back.
         assert!(
@@ -200,7 +208,7 @@ mod tests {
                 .is_err()
         );
         credit_tx.send(()).unwrap();
-        assert_eq!(rx.recv().unwrap(), 3);
+        assert_eq!(rx.recv().unwrap().number, 3);
         drop(credit_tx);
         handle.join().unwrap();
         assert!(rx.try_recv().is_err());
@@ -213,10 +221,10 @@ mod tests {
         let stats = feeder.stage.stats.clone();
         let (tx, rx) = crossbeam_channel::bounded(2);
         let handle = std::thread::spawn(move || Box::new(feeder).run(tx));
-        assert_eq!(rx.recv().unwrap(), 0);
+        assert_eq!(rx.recv().unwrap().number, 0);
         shutdown.request();
         handle.join().unwrap();
-        let queued: Vec<u64> = rx.iter().collect();
+        let queued: Vec<ToFetch> = rx.iter().collect();
         assert!(queued.len() <= 3, "{queued:?}");
         let sent = 1 + queued.len() as u64;
         assert_eq!(stats.snapshot().not_crawled, 100 - sent);

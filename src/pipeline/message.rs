@@ -1,10 +1,14 @@
 //! What flows between the stages: the messages on every channel, in pipeline order.
 //!
 //! ```text
-//! feeder ─u64─▶ crawlers ─Fetched─▶ parsers ─Parsed─▶ writer ─Committed─▶ listeners
+//! feeder ─ToFetch─▶ crawlers ─Fetched─▶ parsers ─Parsed─▶ writer ─Committed─▶ listeners
+//!    ▲                                      │
+//!    └──────────── Report ("site.next") ◀───┘
 //! ```
 //!
-//! After the feeder, every message is a [`Page`]: its number and URL, and what the stage before
+//! The feeder sends each page's number and URL; on a listing paged by next links, each page's
+//! URL is the one the page before it named, which the parsers (or the crawler that dropped it)
+//! report back. After the feeder, every message is a [`Page`]: its number and URL, and what the stage before
 //! made of it, or the [`NoContent`] that stopped it. A stage handles the pages that carry content
 //! and passes the others on unchanged, so a failure found by the crawler reaches the writer as it
 //! was found, and a new stage between two others only has to do the same. This file imports no
@@ -17,6 +21,37 @@ pub use super::error::PageError;
 pub use crate::extract::Item;
 use crate::http::Validators;
 use crate::store::seen::Key;
+
+/// A page to fetch, as the feeder sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToFetch {
+    /// The page number: its position in the listing.
+    pub number: u64,
+    /// Its URL: `site.url` filled in, or the link the page before it named (`site.next`).
+    pub url: String,
+}
+
+/// On a listing paged by next links: what became of a page, for the feeder, which sends the
+/// page after it only then. Every page it sends comes back as exactly one report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The page.
+    pub page: u64,
+    /// The URL of the page after it; `None` ends the listing's chain here: the page was the
+    /// last, looped back, failed, or was dropped by a stop.
+    pub next: Option<String>,
+}
+
+/// On a listing paged by next links: what a page says of the page after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextPage {
+    /// The page after it is at this URL.
+    At(String),
+    /// It names none: it is the last page.
+    None,
+    /// It names this URL, a page the listing went through already: it is the last page.
+    Loop(String),
+}
 
 /// Why a page carries no content past the stage that found it. Every later stage passes it on
 /// unchanged; the writer records it.
@@ -72,6 +107,23 @@ pub struct Learned {
     /// On a JSON page with `site.has_next`: whether it says another page follows; `false`
     /// ends an "until empty" listing after it.
     pub has_next: Option<bool>,
+    /// On a listing paged by next links, a page with items: what it says of the page after it.
+    pub next: Option<NextPage>,
+}
+
+impl Learned {
+    /// Why the page is the last of its listing, though it has items: `site.has_next` is false,
+    /// or its next link names no page or one already crawled. `None` if it is not.
+    pub fn last_because(&self) -> Option<String> {
+        match (&self.next, self.has_next) {
+            (_, Some(false)) => Some("whose `site.has_next` is false".to_string()),
+            (Some(NextPage::None), _) => Some("which has no next link (`site.next`)".to_string()),
+            (Some(NextPage::Loop(url)), _) => Some(format!(
+                "whose next link goes back to {url}, a page already crawled"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// A fetched page's content.

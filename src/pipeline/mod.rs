@@ -7,6 +7,9 @@
 //!    └──────────────── credits ("until empty") ◀───────┘
 //! ```
 //!
+//! On a listing paged by next links (`site.next`) the feeder is `chain.rs`'s: it sends a page
+//! once the parsers have reported the page before it, with the URL that page names.
+//!
 //! The stages in brackets run only when configured (`[follow]`, `[download]`); absent, their
 //! channel is not made and the stage before sends straight on. It is still a chain, so every
 //! stage ends when its input is disconnected and drained.
@@ -30,6 +33,7 @@ use log::warn;
 
 pub(crate) mod budget;
 mod build;
+pub(crate) mod chain;
 pub(crate) mod crawl;
 mod crew;
 mod detail_cache;

@@ -13,8 +13,9 @@ use log::{debug, warn};
 use url::Url;
 
 use super::budget::Onward;
+use super::chain::Chain;
 use super::error::ParseError;
-use super::message::{Fetched, Html, Item, Learned, NoContent, Page, PageError, Parsed};
+use super::message::{Fetched, Html, Item, Learned, NextPage, NoContent, Page, PageError, Parsed};
 use super::selector_warnings::SelectorWarnings;
 use super::stage::{Context, Stage, extract_guarded};
 use crate::config::Config;
@@ -34,6 +35,9 @@ pub(crate) struct Parser {
     pub until_empty: bool,
     /// The round's warnings about selectors that find nothing, shared by its parsers.
     pub warnings: Arc<SelectorWarnings>,
+    /// On a listing paged by next links: each page's next link is read, and reported to the
+    /// feeder.
+    pub chain: Option<Arc<Chain>>,
     /// The round's counters and end of the listing.
     pub stage: Stage,
 }
@@ -41,7 +45,11 @@ pub(crate) struct Parser {
 impl Parser {
     /// The round's parsers: `threads.parsers` of them, sharing one compiled extractor and one
     /// set of selector warnings.
-    pub fn build_all(config: &Config, context: &Context) -> Vec<Parser> {
+    pub fn build_all(
+        config: &Config,
+        context: &Context,
+        chain: Option<&Arc<Chain>>,
+    ) -> Vec<Parser> {
         let extractor = Arc::new(config.extract.clone());
         let warnings = Arc::new(SelectorWarnings::new(&config.extract, &config.site));
         (0..config.threads.parsers.get())
@@ -50,6 +58,7 @@ impl Parser {
                 bodies: context.bodies.clone(),
                 until_empty: config.site.last_page.is_none(),
                 warnings: warnings.clone(),
+                chain: chain.cloned(),
                 stage: context.stage(format!("parser-{i}")),
             })
             .collect()
@@ -71,6 +80,18 @@ impl Parser {
                 // Failed before: on to the writer as it is.
                 Err(failure) => Err(failure),
             };
+            if let Some(chain) = &self.chain {
+                // Before the page goes on, so that the next list page is fetched while this
+                // one's detail pages are.
+                let next = match (&content, &learned.next) {
+                    // `site.has_next` false makes it the last page, whatever it links to.
+                    (Ok(_), Some(NextPage::At(url))) if learned.last_because().is_none() => {
+                        Some(url.clone())
+                    }
+                    _ => None,
+                };
+                chain.report(number, next);
+            }
             let parsed = content.is_ok();
             if items
                 .send(Page {
@@ -115,6 +136,14 @@ impl Parser {
             super::stage::inject_panic(url, "parser");
             self.extractor.extract_values(&body, &final_url)
         });
+        // A page with items names the next one; an empty page ends the listing whatever it
+        // names.
+        let next = match (&self.chain, &outcome) {
+            (Some(chain), Ok(extracted)) if !extracted.items.is_empty() => {
+                Some(chain.next_of(&body, &final_url))
+            }
+            _ => None,
+        };
         if used == Some(Used::Dom) {
             stats.page_parsed_dom();
         }
@@ -130,6 +159,16 @@ impl Parser {
                     stats.fields_unconverted(extracted.unconverted);
                 }
                 learned.has_next = extracted.has_next;
+                match next {
+                    Some(Ok(next)) => learned.next = Some(next),
+                    Some(Err(reason)) => {
+                        warn!("page {number} ({url}): {reason}");
+                        return Err(NoContent::Failed(PageError::Parse(ParseError::NextLink(
+                            reason,
+                        ))));
+                    }
+                    None => {}
+                }
                 if extracted.has_next == Some(false) && self.until_empty {
                     // The crawlers need not ask for any page after it.
                     self.stage.end.observe_empty(number);

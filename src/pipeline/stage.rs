@@ -13,7 +13,7 @@ use url::Url;
 
 use super::budget::Onward;
 use super::error::ParseError;
-use super::message::{Committed, Item, Learned, NoContent, Page, PageError, Parsed};
+use super::message::{Committed, Item, Learned, NoContent, Page, PageError, Parsed, ToFetch};
 use crate::config::{Config, HostList};
 use crate::extract::{Extracted, OverLimit, Used, Value};
 use crate::http::{BodyPool, Client};
@@ -89,11 +89,11 @@ pub(crate) trait Frontier: Send {
     ) -> anyhow::Result<(Box<dyn Source>, Box<dyn Listener>)>;
 }
 
-/// The feeder: the one thread that sends page numbers. It ends, and so disconnects `pages`,
+/// The feeder: the one thread that sends pages to fetch. It ends, and so disconnects `pages`,
 /// when it has nothing more to send, on shutdown, or when no crawler is left.
 pub(crate) trait Source: Send {
-    /// Sends page numbers until done.
-    fn run(self: Box<Self>, pages: Sender<u64>);
+    /// Sends pages until done.
+    fn run(self: Box<Self>, pages: Sender<ToFetch>);
 }
 
 /// A thread that acts on what the writer committed.

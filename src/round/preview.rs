@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::config::{Config, FILES_KEY, FollowConfig};
 use crate::extract::{Extractor, Item, Used, Value};
-use crate::http::{BodyPool, Client};
+use crate::http::{BodyPool, Client, Response};
 use crate::pipeline::detail_parts::walk;
 use crate::pipeline::download::{file_name, path};
 use crate::pipeline::stage::{first_link, resolve_link, urls_of};
@@ -45,6 +45,8 @@ pub struct Preview {
     pub filled: Vec<(String, usize)>,
     /// With `[follow]`: the first items shown whole (`lines` then holds only those).
     pub whole: Option<Whole>,
+    /// With `site.next`: the URL of the page after it, `None` inside when it names none.
+    pub next: Option<Option<String>>,
 }
 
 /// The items of a preview shown whole: with their detail fields, and the files `[download]`
@@ -67,17 +69,49 @@ pub struct Whole {
 /// A fetch that fails (after the retries `[http]` allows) or a page over a per-page limit is an
 /// error naming the URL.
 pub fn preview(config: &Config, page: u64, whole: usize) -> Result<Preview> {
-    let url = config.site.url_of(page);
     // One request, so one crawler's worth of connections and one buffer.
     let client = Client::new(&config.http, &config.site, 1, Arc::new(BodyPool::new(1)));
     let stats = Stats::new(Some(1), stats::fetch_latency_histogram());
-    let response = client
-        .fetch(&url, &Shutdown::new(), &stats)
-        .with_context(|| format!("fetching page {page} ({url})"))?;
-    // Links resolve against where the redirects led, as in a crawl.
-    let final_url = Url::parse(&response.url)
-        .or_else(|_| Url::parse(&url))
-        .with_context(|| format!("page {page}: bad page URL {:?}", response.url))?;
+    let fetch = |page: u64, url: &str| -> Result<(Response, Url)> {
+        let response = client
+            .fetch(url, &Shutdown::new(), &stats)
+            .with_context(|| format!("fetching page {page} ({url})"))?;
+        // Links resolve against where the redirects led, as in a crawl.
+        let final_url = Url::parse(&response.url)
+            .or_else(|_| Url::parse(url))
+            .with_context(|| format!("page {page}: bad page URL {:?}", response.url))?;
+        Ok((response, final_url))
+    };
+    let (url, response, final_url, next) = match &config.next {
+        None => {
+            let url = config.site.url_of(page);
+            let (response, final_url) = fetch(page, &url)?;
+            (url, response, final_url, None)
+        }
+        Some(link) => {
+            // Page N's URL is known only from the page before it: walk there from the first.
+            let mut url = config.site.url.as_str().to_string();
+            let mut at = config.site.first_page;
+            loop {
+                let (response, final_url) = fetch(at, &url)?;
+                let next = link
+                    .find(&response.body, &final_url)
+                    .map_err(|reason| anyhow::anyhow!("page {at} ({url}): {reason}"))?
+                    .map(|value| config.site.next_page_url(value));
+                if at >= page {
+                    break (url, response, final_url, Some(next));
+                }
+                url = next.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "page {at} ({url}) names no next page (`site.next` = {:?}): the listing \
+                         ends there, before page {page}",
+                        link.as_str()
+                    )
+                })?;
+                at += 1;
+            }
+        }
+    };
     let (extracted, used) = config.extract.extract_values(&response.body, &final_url);
     let items = extracted
         .map_err(|reason| anyhow::anyhow!("page {page} ({url}): {reason}"))?
@@ -120,6 +154,7 @@ pub fn preview(config: &Config, page: u64, whole: usize) -> Result<Preview> {
         items: items.len(),
         filled,
         whole,
+        next,
     })
 }
 

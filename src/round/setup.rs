@@ -13,6 +13,8 @@ use super::RunOptions;
 use crate::config::{Config, FILES_KEY, FrontierConfig, SyncMode};
 use crate::frontier::SharedCrawl;
 use crate::http::PageValidators;
+use crate::pipeline::chain::ChainStart;
+use crate::pipeline::message::ToFetch;
 use crate::pipeline::stage::Frontier;
 use crate::pipeline::{Observer, Output, Resumed, Round, Silent};
 use crate::shutdown::{OutputLock, Shutdown};
@@ -231,18 +233,46 @@ fn resumed(config: &Config, recovery: &Recovery) -> Resumed {
         // An end recorded with a known range (by an older pagecrawl) is not one: every page
         // of a known range is crawled.
         end: recovery.end.filter(|_| site.last_page.is_none()),
+        chain: config.next.as_ref().map(|_| chain_start(config, recovery)),
+    }
+}
+
+/// Where a round of a next-link listing starts: after the last page committed, at the URL it
+/// named (nowhere, if it named none), or at `site.url` when nothing is committed.
+fn chain_start(config: &Config, recovery: &Recovery) -> ChainStart {
+    let (Some(mark), Some(&last)) = (&recovery.chain, recovery.committed.last()) else {
+        return ChainStart::fresh(config);
+    };
+    // A recorded end right after it (`site.has_next` false on it) leaves nothing to fetch.
+    let ended = recovery.end.is_some_and(|end| end <= last + 1);
+    let next = mark.next.clone().filter(|_| !ended).map(|url| ToFetch {
+        number: last + 1,
+        url,
+    });
+    match &next {
+        Some(page) => info!(
+            "resuming the listing at page {} ({}), which page {last} names",
+            page.number, page.url
+        ),
+        None => info!("the listing was crawled to its end, page {last}"),
+    }
+    ChainStart {
+        next,
+        visited: mark.urls.clone(),
     }
 }
 
 /// The line that says what the round crawls.
 fn log_start(config: &Config) {
     let site = &config.site;
+    let pages = match (&site.next, site.last_page) {
+        (Some(next), _) => format!("page after page through `site.next` = {next:?}"),
+        (None, Some(last)) => format!("pages {}..{last}", site.first_page),
+        (None, None) => format!("pages {}..the end of the listing", site.first_page),
+    };
     info!(
-        "crawling {} (pages {}..{}) with {} crawlers and {} parsers into {}",
+        "crawling {} ({pages}) with {} crawlers and {} parsers into {}",
         site.url.as_str(),
-        site.first_page,
-        site.last_page
-            .map_or("the end of the listing".to_string(), |l| l.to_string()),
         config.threads.crawlers,
         config.threads.parsers,
         config.output.path.display()

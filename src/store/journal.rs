@@ -58,6 +58,10 @@ pub struct Fingerprint {
     /// the state of a crawl older than them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub follow_ups: Vec<(String, String)>,
+    /// `site.next` and `site.next_url` (empty when unset): how a listing paged by next links
+    /// goes from page to page. Empty in the state of a crawl older than them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next: Vec<(String, String)>,
 }
 
 impl Fingerprint {
@@ -75,6 +79,20 @@ impl Fingerprint {
                 .map(|(n, s)| (n.to_string(), s.source.clone()))
                 .collect(),
             follow_ups: follow_ups(config),
+            next: [
+                ("site.next", config.site.next.clone()),
+                (
+                    "site.next_url",
+                    config
+                        .site
+                        .next_url
+                        .as_ref()
+                        .map(|t| t.as_str().to_string()),
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(key, value)| Some((key.to_string(), value?)))
+            .collect(),
         }
     }
 
@@ -117,6 +135,11 @@ impl Fingerprint {
             "[follow] and [download]",
             format!("{:?}", self.follow_ups),
             format!("{:?}", new.follow_ups),
+        );
+        cmp(
+            "site.next and site.next_url",
+            format!("{:?}", self.next),
+            format!("{:?}", new.next),
         );
         out
     }
@@ -189,6 +212,10 @@ pub enum Record {
         /// the store when it is opened.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         store: Option<u64>,
+        /// On a listing paged by next links (`site.next`): the URL of each page committed and
+        /// the next page's, so that a resumed crawl goes on where this one stopped.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chain: Option<ChainMark>,
     },
     /// A page failed after its retries; the next run tries it again.
     Failed {
@@ -210,6 +237,17 @@ pub enum Record {
         /// When, in milliseconds since the Unix epoch.
         at_ms: u64,
     },
+}
+
+/// What a commit record says of a listing paged by next links.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainMark {
+    /// The URL of each page the record commits, in page order: a later next link to one of
+    /// them is a loop.
+    pub urls: Vec<String>,
+    /// The URL of the page after the last of them; `None` when that page named none (it was
+    /// the last page of the listing).
+    pub next: Option<String>,
 }
 
 fn first_round() -> u64 {
@@ -342,6 +380,7 @@ pub(crate) mod tests {
             item: "div".into(),
             fields: vec![("t".into(), "a".into())],
             follow_ups: Vec::new(),
+            next: Vec::new(),
         }
     }
 
@@ -364,6 +403,7 @@ pub(crate) mod tests {
             tail: None,
             sum: None,
             store: None,
+            chain: None,
         }
     }
 

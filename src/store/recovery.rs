@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use super::journal::{Fingerprint, Record, VERSION, decode};
+use super::journal::{ChainMark, Fingerprint, Record, VERSION, decode};
 
 /// What a journal says, once checked against the output file's length.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,6 +39,9 @@ pub struct Recovery {
     pub started_ms: u64,
     /// When it finished, if it did.
     pub ended_ms: Option<u64>,
+    /// On a listing paged by next links: the URL of every page committed, in page order, and
+    /// the next page's after the last of them (see [`ChainMark`]).
+    pub chain: Option<ChainMark>,
 }
 
 /// One commit that holds: the output bytes `start..len` are the items of `pages`.
@@ -58,6 +61,8 @@ pub struct Span {
     pub sum: Option<u64>,
     /// As recorded: the record's sequence number in the store of `output.key`.
     pub store: Option<u64>,
+    /// As recorded.
+    pub chain: Option<ChainMark>,
 }
 
 impl Span {
@@ -70,6 +75,7 @@ impl Span {
             tail: self.tail,
             sum: self.sum,
             store: self.store,
+            chain: self.chain.clone(),
         }
     }
 }
@@ -121,6 +127,7 @@ pub fn recover(
                 tail,
                 sum,
                 store,
+                chain,
             } => {
                 let seen_fits =
                     seen.is_none_or(|seen| seen <= actual_seen_len && seen >= rec.seen_len);
@@ -136,7 +143,16 @@ pub fn recover(
                         tail: *tail,
                         sum: *sum,
                         store: *store,
+                        chain: chain.clone(),
                     });
+                    if let Some(mark) = chain {
+                        let known = rec.chain.get_or_insert_with(|| ChainMark {
+                            urls: Vec::new(),
+                            next: None,
+                        });
+                        known.urls.extend(mark.urls.iter().cloned());
+                        known.next = mark.next.clone();
+                    }
                     rec.output_len = *len;
                     if let Some(seen) = seen {
                         rec.seen_len = *seen;

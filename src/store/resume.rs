@@ -458,6 +458,7 @@ mod tests {
             seen: Some(32),
             tail: None,
             sum: None,
+            chain: None,
             store: None,
         };
         journal.append(&commit, true).unwrap();

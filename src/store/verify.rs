@@ -92,6 +92,7 @@ mod tests {
             len,
             seen: None,
             tail: None,
+            chain: None,
             sum: Some(sum(&bytes[start as usize..len as usize])),
             store: None,
         }

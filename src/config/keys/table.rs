@@ -13,8 +13,9 @@ const SELECTOR_MAX: u64 = 1_024;
 pub const SITE_URL: Key = key(
     "site.url",
     "required",
-    "page URL; `{page}` = page number, `{offset}` = page × `page_size` (at least one; any other \
-     `{name}` is refused; `{{` and `}}` are literal braces); http or https",
+    "page URL; `{page}` = page number, `{offset}` = page × `page_size` (at least one, unless \
+     `site.next` is set: then it is the first page, without either; any other `{name}` is \
+     refused; `{{` and `}}` are literal braces); http or https",
 );
 /// `site.first_page`.
 pub const FIRST_PAGE: Key = key("site.first_page", "0", "first page number");
@@ -36,6 +37,25 @@ pub const HAS_NEXT: Key = key(
 )
 .unset("the end is a page without items, a 404 or 410, or a repeated page")
 .bounded(1, SELECTOR_MAX, Bytes);
+/// `site.next`.
+pub const NEXT: Key = key(
+    "site.next",
+    "unset",
+    "a listing paged by next links: each page's link to the next, `\"a[rel=next]@href\"` on HTML, \
+     `\"$.next\"` on JSON; `site.url` is then the first page; the listing ends at a page without \
+     one (see [next links and cursors](listing-end.md#next-links-and-cursors))",
+)
+.unset("pages are numbered: `site.url` has `{page}` or `{offset}`")
+.bounded(1, SELECTOR_MAX, Bytes);
+/// `site.next_url`.
+pub const NEXT_URL: Key = key(
+    "site.next_url",
+    "unset",
+    "with `site.next`: the URL its value goes into when it is a cursor, not a URL, as \
+     `\"https://site.example/api/items?cursor={next}\"` (percent-encoded)",
+)
+.unset("`site.next` finds the next page's URL itself, resolved against its page")
+.bounded(1, 8_192, Bytes);
 /// `site.page_size`.
 pub const PAGE_SIZE: Key =
     key("site.page_size", "25", "items per page, for `{offset}`").bounded(1, u64::MAX, Number);
@@ -522,6 +542,8 @@ pub const ALL: &[Key] = &[
     FIRST_PAGE,
     LAST_PAGE,
     HAS_NEXT,
+    NEXT,
+    NEXT_URL,
     PAGE_SIZE,
     MAX_PAGES,
     MAX_FAILED_IN_A_ROW,

@@ -209,11 +209,11 @@ impl InOrder {
                     self.failed_in_a_row = 0;
                     self.disallowed_in_a_row = 0;
                     self.previous = listed_hash(&message).map(|hash| (page, hash));
-                    let last = message.learned.has_next == Some(false);
+                    let last = message.learned.last_because();
                     let url = message.url.clone();
                     out.push(message);
-                    if last {
-                        self.end_after(page, &url);
+                    if let Some(because) = last {
+                        self.end_after(page, &url, &because);
                         break;
                     }
                 }
@@ -250,10 +250,11 @@ impl InOrder {
         self.wind_down();
     }
 
-    /// The listing ends after `page` (at `url`), which says no page follows it
-    /// (`site.has_next` is false): the page after it is the end, as an empty page would be.
-    fn end_after(&mut self, page: u64, url: &str) {
-        info!("the listing ends after page {page} ({url}), whose `site.has_next` is false");
+    /// The listing ends after `page` (at `url`), which says no page follows it (`because`:
+    /// `site.has_next` is false, it has no next link): the page after it is the end, as an
+    /// empty page would be.
+    fn end_after(&mut self, page: u64, url: &str, because: &str) {
+        info!("the listing ends after page {page} ({url}), {because}");
         self.end = Some(page + 1);
         self.found_end = true;
         // No page after `page` is needed: the crawlers skip them.

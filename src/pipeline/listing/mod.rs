@@ -31,6 +31,7 @@ use log::warn;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::config::Config;
+use crate::pipeline::chain::ChainStart;
 use crate::pipeline::message::{Item, NoContent, Parsed};
 use crate::shutdown::{Never, Shutdown};
 use crate::stats::Stats;
@@ -153,6 +154,8 @@ pub(crate) struct Resumed {
     pub tail: Option<(u64, u64)>,
     /// Where an earlier run found the listing's end ("until empty").
     pub end: Option<u64>,
+    /// On a listing paged by next links (`site.next`): where this run starts.
+    pub chain: Option<ChainStart>,
 }
 
 /// The limits of an "until empty" crawl, from `[site]`.

@@ -34,7 +34,7 @@ use xxhash_rust::xxh3::Xxh3;
 mod keyed;
 
 use super::budget::BudgetReceiver;
-use super::message::{Committed, Item, Learned, NoContent, PageError, Parsed};
+use super::message::{Committed, Item, Learned, NextPage, NoContent, PageError, Parsed};
 use super::stage::Stage;
 use crate::config::{Config, FILES_KEY, SyncMode};
 use crate::pipeline::listing::Listing;
@@ -42,7 +42,7 @@ use crate::shutdown::OutputLock;
 use crate::stats::Queue;
 use crate::store::changes::Watch;
 use crate::store::dedup::Dedup;
-use crate::store::journal::{Journal, Record};
+use crate::store::journal::{ChainMark, Journal, Record};
 use crate::store::output::LineEncoder;
 
 /// In `sync = "batch"` mode, the longest a written page waits for its commit.
@@ -93,6 +93,8 @@ pub(crate) struct Writer {
     watch: Option<Watch>,
     /// With `output.changes`: one line per event instead of every item.
     events: bool,
+    /// On a listing paged by next links: commit records carry each page's URL and the next.
+    chained: bool,
     /// The round's counters, and the shutdown flag raised when writing fails.
     stage: Stage,
 }
@@ -125,6 +127,8 @@ struct Session {
     since: Option<Instant>,
     /// The checksum of the bytes written since the last commit, for the next commit record.
     sum: Xxh3,
+    /// On a listing paged by next links: the URLs of the pages pending, and the next page's.
+    chain: Option<ChainMark>,
     /// Where commits are announced, if anyone listens.
     listener: Option<Sender<Committed>>,
     /// What the writer will report.
@@ -165,6 +169,7 @@ impl Writer {
             dedup: output.dedup,
             watch: output.watch,
             events: config.output.changes,
+            chained: config.next.is_some(),
             stage,
         }
     }
@@ -197,6 +202,7 @@ impl Writer {
             pending: Vec::new(),
             since: None,
             sum: Xxh3::new(),
+            chain: None,
             listener,
             report: WriterReport::default(),
         };
@@ -325,6 +331,17 @@ impl Writer {
     ) -> Result<()> {
         #[cfg(test)]
         super::stage::inject_panic(url, "writer");
+        if self.chained {
+            let mark = session.chain.get_or_insert_with(|| ChainMark {
+                urls: Vec::new(),
+                next: None,
+            });
+            mark.urls.push(url.to_string());
+            mark.next = match &learned.next {
+                Some(NextPage::At(next)) if learned.last_because().is_none() => Some(next.clone()),
+                _ => None,
+            };
+        }
         let mut buf = std::mem::take(&mut session.buf);
         buf.clear();
         let written = if self.watch.is_some() {
@@ -407,6 +424,7 @@ impl Writer {
             tail: self.listing.tail(),
             sum: Some(session.sum.digest()),
             store: None,
+            chain: session.chain.take(),
         };
         // With `output.key`, the store's transaction is the commit point: the journal's record
         // follows it, and is made again from the store should it be lost.
