@@ -11,13 +11,12 @@ use std::sync::Arc;
 use anyhow::Result;
 use crossbeam_channel::{Receiver, Sender};
 
-use super::chain::{Chain, ChainFeeder, ChainStart};
+use super::chain::{Chain, ChainFeeder};
 use super::crawl::Crawler;
 use super::download::Downloader;
 use super::feeder::Feeder;
 use super::follow::Follower;
-use super::listing::Resumed;
-use super::listing::{Listing, ListingEnd};
+use super::listing::{ChainStart, Listing, ListingEnd, Resumed};
 use super::parse::Parser;
 use super::stage::{Context, Frontier, Listener, Source};
 use super::write::{Output, Writer};

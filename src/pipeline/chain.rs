@@ -23,36 +23,12 @@ use crossbeam_channel::{Receiver, Sender, bounded, select};
 use log::{debug, info};
 use url::Url;
 
+use super::listing::ChainStart;
 use super::message::{NextPage, Report, ToFetch};
 use super::stage::{Context, Source, Stage};
 use crate::config::{Config, SiteConfig};
 use crate::extract::{NextLink, OverLimit};
 use crate::shutdown::panic_text;
-
-/// Where a round of a next-link listing starts: from `site.url`, or where an earlier run of the
-/// round stopped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct ChainStart {
-    /// The first page to fetch and its URL; `None` when the listing was crawled to its end
-    /// already.
-    pub next: Option<ToFetch>,
-    /// The URL of every page committed before, in page order.
-    pub visited: Vec<String>,
-}
-
-impl ChainStart {
-    /// The start of a round that has committed nothing: `site.url`, numbered
-    /// `site.first_page`.
-    pub fn fresh(config: &Config) -> ChainStart {
-        ChainStart {
-            next: Some(ToFetch {
-                number: config.site.first_page,
-                url: config.site.url.as_str().to_string(),
-            }),
-            visited: Vec::new(),
-        }
-    }
-}
 
 /// What the parsers (and crawlers) of a next-link listing share.
 pub(crate) struct Chain {

@@ -13,7 +13,7 @@ use super::RunOptions;
 use crate::config::{Config, FILES_KEY, FrontierConfig, SyncMode};
 use crate::frontier::SharedCrawl;
 use crate::http::PageValidators;
-use crate::pipeline::chain::ChainStart;
+use crate::pipeline::listing::ChainStart;
 use crate::pipeline::message::ToFetch;
 use crate::pipeline::stage::Frontier;
 use crate::pipeline::{Observer, Output, Resumed, Round, Silent};

@@ -31,8 +31,7 @@ use log::warn;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::config::Config;
-use crate::pipeline::chain::ChainStart;
-use crate::pipeline::message::{Item, NoContent, Parsed};
+use crate::pipeline::message::{Item, NoContent, Parsed, ToFetch};
 use crate::shutdown::{Never, Shutdown};
 use crate::stats::Stats;
 
@@ -156,6 +155,31 @@ pub(crate) struct Resumed {
     pub end: Option<u64>,
     /// On a listing paged by next links (`site.next`): where this run starts.
     pub chain: Option<ChainStart>,
+}
+
+/// Where a round of a next-link listing starts: from `site.url`, or where an earlier run of the
+/// round stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ChainStart {
+    /// The first page to fetch and its URL; `None` when the listing was crawled to its end
+    /// already.
+    pub next: Option<ToFetch>,
+    /// The URL of every page committed before, in page order.
+    pub visited: Vec<String>,
+}
+
+impl ChainStart {
+    /// The start of a round that has committed nothing: `site.url`, numbered
+    /// `site.first_page`.
+    pub fn fresh(config: &Config) -> ChainStart {
+        ChainStart {
+            next: Some(ToFetch {
+                number: config.site.first_page,
+                url: config.site.url.as_str().to_string(),
+            }),
+            visited: Vec::new(),
+        }
+    }
 }
 
 /// The limits of an "until empty" crawl, from `[site]`.
