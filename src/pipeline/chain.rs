@@ -8,9 +8,9 @@
 //! ```
 //!
 //! The [`ChainFeeder`] sends a page, then waits for its [`Report`]: the parser that read it
-//! reports the next URL (or none), the crawler that dropped it (a stop) reports none. Only then
-//! does it send the page after it, numbered one more: `page` in the output is the position in
-//! the listing. Detail pages and files of a page are still fetched in parallel, while the next
+//! reports the next URL (or none), the crawler that dropped it (a stop) or got no body (a
+//! failure) reports none. Only then does it send the page after it, numbered one more: `page` in
+//! the output is the position in the listing. Detail pages and files of a page are still fetched in parallel, while the next
 //! list page is fetched. The [`Chain`] is what the parsers share: the next link's reading, the
 //! URLs the listing has been through (a next link to one of them is a loop, and ends the
 //! listing), and the reports' channel. A resumed run starts both from the journal's chain marks

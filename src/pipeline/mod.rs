@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! feeder ─pages─▶ N crawlers ─html─▶ M parsers ─items─▶ [detail crawlers ─items─▶]
+//!                    └──── pages without a body ───┘
 //!        [downloaders ─items─▶] writer ─committed─▶ listener
 //!    ▲                                                 │
 //!    └──────────────── credits ("until empty") ◀───────┘
@@ -162,8 +163,9 @@ fn wire(stages: Stages, context: &Context, q: QueuesConfig, grace: Duration) -> 
             move || p.run(html_rx, items_tx)
         });
         let crawlers = spawn.each("crawler", stages.crawlers, |c| {
-            let (pages_rx, html_tx) = (pages_rx.clone(), html_tx.clone());
-            move || c.run(pages_rx, html_tx)
+            let (pages_rx, html_tx, unparsed) =
+                (pages_rx.clone(), html_tx.clone(), items_tx.clone());
+            move || c.run(pages_rx, html_tx, unparsed)
         });
         let listener = stages.listener.map(|listener| {
             spawn.thread("listener", move || {
