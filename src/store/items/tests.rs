@@ -1,4 +1,4 @@
-//! Tests of `items.rs`: the store's file checks, what a commit makes durable, and what the
+//! Tests of the store (`items/`): its file checks, what a commit makes durable, and what the
 //! store says of keys, pages and rounds.
 
 use super::*;
