@@ -193,31 +193,13 @@ impl FieldSpec {
 
     /// The table form: `css`, `attr`, `all`, `re`, `type`, each optional.
     fn from_table(key: &str, table: &toml::Table) -> Result<FieldSpec, String> {
-        if let Some(unknown) = table.keys().find(|k| !TABLE_KEYS.contains(&k.as_str())) {
-            return Err(format!(
-                "`{key}`: unknown key `{unknown}` (a field's table takes css, attr, all, text, re and type)"
-            ));
-        }
-        let text = |part: &str| -> Result<Option<&str>, String> {
-            match table.get(part) {
-                None => Ok(None),
-                Some(toml::Value::String(s)) => Ok(Some(s.as_str())),
-                Some(other) => Err(format!(
-                    "`{key}.{part}` must be a string, got {}",
-                    other.type_str()
-                )),
-            }
-        };
-        let all = match table.get("all") {
-            None => false,
-            Some(toml::Value::Boolean(all)) => *all,
-            Some(other) => {
-                return Err(format!(
-                    "`{key}.all` must be true or false, got {}",
-                    other.type_str()
-                ));
-            }
-        };
+        let parts = FieldTable { key, table };
+        parts.refuse_unknown(
+            &TABLE_KEYS,
+            "a field's table takes css, attr, all, text, re and type",
+        )?;
+        let text = |part: &str| parts.text(part);
+        let all = parts.flag("all")?;
         let css = text("css")?;
         if let Some(css) = css
             && let Some(instead) = scrapy_habit(css, false)
@@ -366,6 +348,51 @@ fn is_attribute_name(name: &str) -> bool {
                     '"' | '\'' | '=' | '>' | '/' | '<' | '[' | ']' | '(' | ')'
                 )
         })
+}
+
+/// A field's table (`{ css = "a.tag", all = true }`, or a JSON field's `{ path, … }`), read part
+/// by part: each error names the part's key (`extract.fields.tags.all`) and what it must be.
+pub(crate) struct FieldTable<'a> {
+    /// The field's key, as errors name it.
+    pub key: &'a str,
+    /// The table as written.
+    pub table: &'a toml::Table,
+}
+
+impl<'a> FieldTable<'a> {
+    /// Refuses a part not among `known`; `takes` says which the table takes, for the error.
+    pub fn refuse_unknown(&self, known: &[&str], takes: &str) -> Result<(), String> {
+        match self.table.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(unknown) => Err(format!("`{}`: unknown key `{unknown}` ({takes})", self.key)),
+            None => Ok(()),
+        }
+    }
+
+    /// The string `part`, if the table has it.
+    pub fn text(&self, part: &str) -> Result<Option<&'a str>, String> {
+        match self.table.get(part) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.as_str())),
+            Some(other) => Err(format!(
+                "`{}.{part}` must be a string, got {}",
+                self.key,
+                other.type_str()
+            )),
+        }
+    }
+
+    /// The boolean `part`, false if the table lacks it.
+    pub fn flag(&self, part: &str) -> Result<bool, String> {
+        match self.table.get(part) {
+            None => Ok(false),
+            Some(toml::Value::Boolean(on)) => Ok(*on),
+            Some(other) => Err(format!(
+                "`{}.{part}` must be true or false, got {}",
+                self.key,
+                other.type_str()
+            )),
+        }
+    }
 }
 
 #[cfg(test)]

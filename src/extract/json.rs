@@ -17,7 +17,7 @@ use anyhow::{Result, anyhow};
 use serde_json_path::JsonPath;
 use url::Url;
 
-use super::field_spec::{FieldSpec, Kind, MAX_PART_BYTES, compile_re};
+use super::field_spec::{FieldSpec, FieldTable, Kind, MAX_PART_BYTES, compile_re};
 use super::limits::{OverLimit, PageLimits};
 use super::scraped::Extracted;
 use super::selector_check::check_selector;
@@ -33,32 +33,13 @@ pub(crate) fn json_field(key: &str, value: &toml::Value) -> Result<FieldSpec, St
     let (path, all, re, kind, short) = match value {
         toml::Value::String(path) => (path.clone(), false, None, None, true),
         toml::Value::Table(table) => {
-            if let Some(unknown) = table.keys().find(|k| !TABLE_KEYS.contains(&k.as_str())) {
-                return Err(format!(
-                    "`{key}`: unknown key `{unknown}` (a JSON field's table takes path, all, re \
-                     and type)"
-                ));
-            }
-            let text = |part: &str| -> Result<Option<String>, String> {
-                match table.get(part) {
-                    None => Ok(None),
-                    Some(toml::Value::String(s)) => Ok(Some(s.clone())),
-                    Some(other) => Err(format!(
-                        "`{key}.{part}` must be a string, got {}",
-                        other.type_str()
-                    )),
-                }
-            };
-            let all = match table.get("all") {
-                None => false,
-                Some(toml::Value::Boolean(all)) => *all,
-                Some(other) => {
-                    return Err(format!(
-                        "`{key}.all` must be true or false, got {}",
-                        other.type_str()
-                    ));
-                }
-            };
+            let parts = FieldTable { key, table };
+            parts.refuse_unknown(
+                &TABLE_KEYS,
+                "a JSON field's table takes path, all, re and type",
+            )?;
+            let text = |part: &str| Ok::<_, String>(parts.text(part)?.map(str::to_string));
+            let all = parts.flag("all")?;
             let Some(path) = text("path")? else {
                 return Err(format!(
                     "`{key}` needs `path`, the JSONPath of its value in the item (\"$.name\")"
