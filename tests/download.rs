@@ -381,6 +381,54 @@ fn hot_link_protected_images_need_the_referer_of_the_page_they_were_found_on() {
     }
 }
 
+/// `download.referer` beside a `Referer` in `[http.headers]`: each file's own page is its
+/// only `Referer`, never a second header (a request no browser sends, which hot-link
+/// protection reads the first of).
+#[test]
+fn a_files_own_referer_replaces_the_configured_one() {
+    let env = TestEnv::new(SiteOptions {
+        pages: 1,
+        self_links: true,
+        images_need_referer: true,
+        ..SiteOptions::default()
+    });
+    let knobs = Knobs {
+        last_page: Some(0),
+        retries: 0,
+        http: "[http.headers]\nReferer = \"https://elsewhere.example/\"\n".to_string(),
+        extra: tables(&env, 2, 2, "referer = true"),
+        ..Knobs::default()
+    };
+    let outcome = env.crawl(&knobs, LIMIT);
+    assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
+    check(&env, false);
+    let images: Vec<_> = env
+        .site
+        .requests_seen()
+        .into_iter()
+        .filter(|r| r.target.starts_with("/img/"))
+        .collect();
+    assert_eq!(images.len(), 25, "one request per image, none refused");
+    for request in &images {
+        let referers: Vec<&str> = request
+            .headers
+            .iter()
+            .filter(|(name, _)| name == "referer")
+            .map(|(_, value)| value.as_str())
+            .collect();
+        assert_eq!(referers.len(), 1, "{}: {referers:?}", request.target);
+        assert!(referers[0].contains("/subject/"), "{referers:?}");
+    }
+    // The list page, on the site's origin, still carries the configured one.
+    let list = env
+        .site
+        .requests_seen()
+        .into_iter()
+        .find(|r| r.target.starts_with("/top250"))
+        .unwrap();
+    assert_eq!(list.header("referer"), Some("https://elsewhere.example/"));
+}
+
 #[test]
 fn the_files_of_one_page_go_out_over_every_downloader() {
     // One list page, one crawler and one detail crawler: any requests at once beyond two come

@@ -410,6 +410,11 @@ impl Client {
             let on_site = self.is_site_origin(&target);
             if on_site {
                 for (name, value) in self.http.headers.iter() {
+                    // A file's own referer (`download.referer`) replaces the configured one:
+                    // two `Referer` headers would be a request no browser sends.
+                    if referer.is_some() && name.eq_ignore_ascii_case("referer") {
+                        continue;
+                    }
                     request = request.header(name, value);
                 }
             }
