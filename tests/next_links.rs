@@ -45,6 +45,21 @@ fn first_url(env: &TestEnv) -> String {
     format!("http://{}/top250", env.site.addr())
 }
 
+/// Page `page` of the JSON API as the site serves it, its items' price aside, with the keys of
+/// `links` (`next`, `has_next` …) instead of the site's own: a page that links elsewhere.
+fn json_page(env: &TestEnv, page: u64, links: serde_json::Value) -> String {
+    let items: Vec<serde_json::Value> = expected_items(&env.site.options(), page)
+        .iter()
+        .map(|item| {
+            serde_json::json!({"title": item.title, "link": item.link, "rank": item.rank,
+                               "price": {"amount": 1.5}, "tags": item.tags})
+        })
+        .collect();
+    let mut body = links;
+    body["items"] = serde_json::Value::Array(items);
+    body.to_string()
+}
+
 /// The output's lines, as JSON.
 fn lines(env: &TestEnv) -> Vec<serde_json::Value> {
     common::service::lines(&env.out_path())
@@ -129,19 +144,15 @@ fn a_next_link_back_to_a_page_already_crawled_ends_the_listing() {
         json: true,
         ..SiteOptions::default()
     });
-    let opts = env.site.options();
-    let items: Vec<serde_json::Value> = expected_items(&opts, 3)
-        .iter()
-        .map(|item| {
-            serde_json::json!({"title": item.title, "link": item.link, "rank": item.rank,
-                               "price": {"amount": 1.5}, "tags": item.tags})
-        })
-        .collect();
-    let body = serde_json::json!({"items": items, "next": "/top250?start=25#again"});
+    let body = json_page(
+        &env,
+        3,
+        serde_json::json!({"next": "/top250?start=25#again"}),
+    );
     env.site.set_options(SiteOptions {
         pages: 8,
         json: true,
-        faults: BTreeMap::from([(3, Fault::Body(body.to_string()))]),
+        faults: BTreeMap::from([(3, Fault::Body(body))]),
         ..SiteOptions::default()
     });
     let config =
@@ -388,19 +399,15 @@ fn has_next_false_ends_a_next_link_listing_whatever_the_page_links_to() {
         json: true,
         ..SiteOptions::default()
     });
-    let opts = env.site.options();
-    let items: Vec<serde_json::Value> = expected_items(&opts, 2)
-        .iter()
-        .map(|item| {
-            serde_json::json!({"title": item.title, "link": item.link, "rank": item.rank,
-                               "price": {"amount": 1.5}, "tags": item.tags})
-        })
-        .collect();
-    let body = serde_json::json!({"items": items, "has_next": false, "next": "/top250?start=75"});
+    let body = json_page(
+        &env,
+        2,
+        serde_json::json!({"has_next": false, "next": "/top250?start=75"}),
+    );
     env.site.set_options(SiteOptions {
         pages: 6,
         json: true,
-        faults: BTreeMap::from([(2, Fault::Body(body.to_string()))]),
+        faults: BTreeMap::from([(2, Fault::Body(body))]),
         ..SiteOptions::default()
     });
     let text = json_toml(

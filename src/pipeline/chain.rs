@@ -285,22 +285,30 @@ mod tests {
         let _ = Engine::default();
     }
 
-    #[test]
-    fn the_feeder_sends_each_page_once_the_one_before_is_reported() {
-        let config = config("max_pages = 3");
-        let shutdown = Shutdown::new();
-        let end = Arc::new(ListingEnd::default());
+    /// The feeder of `config`'s chain from its first page, running on a thread of its own
+    /// until `shutdown`: the chain to report to, the pages it sends, and its thread.
+    fn feeding(
+        config: &Config,
+        shutdown: &Shutdown,
+    ) -> (Arc<Chain>, Receiver<ToFetch>, std::thread::JoinHandle<()>) {
+        let start = ChainStart::fresh(config);
+        let (chain, reports) = chain(config, &start);
         let stats = Stats::new(None, fetch_latency_histogram());
-        let start = ChainStart::fresh(&config);
-        let (chain, reports) = chain(&config, &start);
         let feeder = ChainFeeder {
             start: start.next.clone(),
             max_page: config.site.max_page(),
             reports,
-            stage: Stage::new(&shutdown, &stats, &end, "feeder"),
+            stage: Stage::new(shutdown, &stats, &Arc::new(ListingEnd::default()), "feeder"),
         };
         let (tx, rx) = bounded(4);
         let handle = std::thread::spawn(move || Box::new(feeder).run(tx));
+        (chain, rx, handle)
+    }
+
+    #[test]
+    fn the_feeder_sends_each_page_once_the_one_before_is_reported() {
+        let config = config("max_pages = 3");
+        let (chain, rx, handle) = feeding(&config, &Shutdown::new());
         let first = rx.recv().unwrap();
         assert_eq!(
             (first.number, first.url.as_str()),
@@ -328,25 +336,9 @@ mod tests {
     #[test]
     fn a_page_without_a_next_one_or_a_stop_ends_the_feeder() {
         let config = config("");
-        let shutdown = Shutdown::new();
-        let end = Arc::new(ListingEnd::default());
-        let stats = Stats::new(None, fetch_latency_histogram());
-        let start = ChainStart::fresh(&config);
         for stop in [false, true] {
-            let (chain, reports) = chain(&config, &start);
-            let shutdown = if stop {
-                Shutdown::new()
-            } else {
-                shutdown.clone()
-            };
-            let feeder = ChainFeeder {
-                start: start.next.clone(),
-                max_page: config.site.max_page(),
-                reports,
-                stage: Stage::new(&shutdown, &stats, &end, "feeder"),
-            };
-            let (tx, rx) = bounded(4);
-            let handle = std::thread::spawn(move || Box::new(feeder).run(tx));
+            let shutdown = Shutdown::new();
+            let (chain, rx, handle) = feeding(&config, &shutdown);
             assert_eq!(rx.recv().unwrap().number, 0);
             if stop {
                 shutdown.request();
