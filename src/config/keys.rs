@@ -154,9 +154,13 @@ fn check_len(what: &str, bound: Bound, text: &str) -> Result<()> {
     Ok(())
 }
 
+mod crawl_table;
+mod output_table;
 mod table;
 
-pub use table::*;
+pub use crawl_table::*;
+pub use output_table::*;
+pub use table::ALL;
 
 /// Holds every bounded key the file sets to its bound, before the file is deserialized: a value
 /// out of bounds is refused with its key, the bound and the value. A value of the wrong type is
