@@ -157,7 +157,7 @@ fn a_next_link_back_to_a_page_already_crawled_ends_the_listing() {
     });
     let config =
         Config::from_toml(&json_toml(&env, &Knobs::default(), "next = \"$.next\"")).unwrap();
-    let outcome = run_bounded(config, pagecrawl::Shutdown::new(), LIMIT);
+    let outcome = run_bounded(config.clone(), pagecrawl::Shutdown::new(), LIMIT);
     assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
     let pages: BTreeMap<u64, usize> = lines(&env).iter().fold(BTreeMap::new(), |mut m, l| {
         *m.entry(l["page"].as_u64().unwrap()).or_insert(0) += 1;
@@ -169,6 +169,22 @@ fn a_next_link_back_to_a_page_already_crawled_ends_the_listing() {
         assert_eq!(env.site.requests_for(page), 1, "page {page}");
     }
     assert_eq!(env.site.requests_for(4), 0);
+
+    // `try` walking to page 6 sees the loop too, and says where.
+    let err = format!("{:#}", pagecrawl::preview(&config, 6, 0).unwrap_err());
+    assert!(
+        err.contains(&format!(
+            "page 3 links back to {}?start=25#again, a page before it",
+            first_url(&env)
+        )),
+        "{err}"
+    );
+    let asked: Vec<u64> = (0..5).map(|p| env.site.requests_for(p)).collect();
+    assert_eq!(
+        asked,
+        [2, 2, 2, 2, 0],
+        "each page once more, then the loop is seen"
+    );
 }
 
 #[test]

@@ -43,7 +43,7 @@ pub(crate) struct Chain {
 }
 
 /// The key a URL is compared by: itself without its fragment (which the server never sees).
-fn visit_key(url: &str) -> String {
+pub(crate) fn visit_key(url: &str) -> String {
     match Url::parse(url) {
         Ok(mut url) => {
             url.set_fragment(None);

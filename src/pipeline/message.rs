@@ -112,6 +112,15 @@ pub struct Learned {
 }
 
 impl Learned {
+    /// On a listing paged by next links, the URL of the page after this one: the one its next
+    /// link names, unless it is the last page all the same (see [`Learned::last_because`]).
+    pub fn next_url(&self) -> Option<&str> {
+        match &self.next {
+            Some(NextPage::At(url)) if self.last_because().is_none() => Some(url),
+            _ => None,
+        }
+    }
+
     /// Why the page is the last of its listing, though it has items: `site.has_next` is false,
     /// or its next link names no page or one already crawled. `None` if it is not.
     pub fn last_because(&self) -> Option<String> {

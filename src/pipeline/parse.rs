@@ -15,7 +15,7 @@ use url::Url;
 use super::budget::Onward;
 use super::chain::Chain;
 use super::error::ParseError;
-use super::message::{Fetched, Html, Item, Learned, NextPage, NoContent, Page, PageError, Parsed};
+use super::message::{Fetched, Html, Item, Learned, NoContent, Page, PageError, Parsed};
 use super::selector_warnings::SelectorWarnings;
 use super::stage::{Context, Stage, extract_guarded};
 use crate::config::Config;
@@ -83,14 +83,8 @@ impl Parser {
             if let Some(chain) = &self.chain {
                 // Before the page goes on, so that the next list page is fetched while this
                 // one's detail pages are.
-                let next = match (&content, &learned.next) {
-                    // `site.has_next` false makes it the last page, whatever it links to.
-                    (Ok(_), Some(NextPage::At(url))) if learned.last_because().is_none() => {
-                        Some(url.clone())
-                    }
-                    _ => None,
-                };
-                chain.report(number, next);
+                let next = content.as_ref().ok().and(learned.next_url());
+                chain.report(number, next.map(str::to_string));
             }
             let parsed = content.is_ok();
             if items

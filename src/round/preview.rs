@@ -13,6 +13,7 @@ use url::Url;
 use crate::config::{Config, FILES_KEY, FollowConfig};
 use crate::extract::{Extractor, Item, Used, Value};
 use crate::http::{BodyPool, Client, Response};
+use crate::pipeline::chain::visit_key;
 use crate::pipeline::detail_parts::walk;
 use crate::pipeline::download::{file_name, path};
 use crate::pipeline::stage::{first_link, resolve_link, urls_of};
@@ -92,7 +93,16 @@ pub fn preview(config: &Config, page: u64, whole: usize) -> Result<Preview> {
             // Page N's URL is known only from the page before it: walk there from the first.
             let mut url = config.site.url.as_str().to_string();
             let mut at = config.site.first_page;
+            let mut visited = std::collections::HashSet::new();
             loop {
+                if !visited.insert(visit_key(&url)) {
+                    anyhow::bail!(
+                        "page {} links back to {url}, a page before it (`site.next` = {:?}): \
+                         the listing ends there, before page {page}",
+                        at - 1,
+                        link.as_str()
+                    );
+                }
                 let (response, final_url) = fetch(at, &url)?;
                 let next = link
                     .find(&response.body, &final_url)

@@ -34,7 +34,7 @@ use xxhash_rust::xxh3::Xxh3;
 mod keyed;
 
 use super::budget::BudgetReceiver;
-use super::message::{Committed, Item, Learned, NextPage, NoContent, PageError, Parsed};
+use super::message::{Committed, Item, Learned, NoContent, PageError, Parsed};
 use super::stage::Stage;
 use crate::config::{Config, FILES_KEY, SyncMode};
 use crate::pipeline::listing::Listing;
@@ -337,10 +337,7 @@ impl Writer {
                 next: None,
             });
             mark.urls.push(url.to_string());
-            mark.next = match &learned.next {
-                Some(NextPage::At(next)) if learned.last_because().is_none() => Some(next.clone()),
-                _ => None,
-            };
+            mark.next = learned.next_url().map(str::to_string);
         }
         let mut buf = std::mem::take(&mut session.buf);
         buf.clear();
