@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::service::schedule;
-use common::{Knobs, TestEnv, check_pages, kill_9_cycles, num, run_bounded, summary_of};
+use common::{Knobs, TestEnv, check_pages, kill_9_cycles, num, run_bounded};
 use demo_site::{Fault, SiteOptions, expected_items};
 use pagecrawl::{Config, ExitCode};
 
@@ -45,10 +45,24 @@ fn first_url(env: &TestEnv) -> String {
     format!("http://{}/top250", env.site.addr())
 }
 
-/// Page `page` of the JSON API as the site serves it, its items' price aside, with the keys of
+/// A JSON API of `pages` pages whose page `page` has its items (price aside) and the keys of
 /// `links` (`next`, `has_next` …) instead of the site's own: a page that links elsewhere.
-fn json_page(env: &TestEnv, page: u64, links: serde_json::Value) -> String {
-    let items: Vec<serde_json::Value> = expected_items(&env.site.options(), page)
+fn json_site_linking(pages: u64, page: u64, links: serde_json::Value) -> TestEnv {
+    let opts = SiteOptions {
+        pages,
+        json: true,
+        ..SiteOptions::default()
+    };
+    let body = json_page(&opts, page, links);
+    TestEnv::new(SiteOptions {
+        faults: BTreeMap::from([(page, Fault::Body(body))]),
+        ..opts
+    })
+}
+
+/// Page `page` of the JSON API of `opts`, its items' price aside, with `links` for its links.
+fn json_page(opts: &SiteOptions, page: u64, links: serde_json::Value) -> String {
+    let items: Vec<serde_json::Value> = expected_items(opts, page)
         .iter()
         .map(|item| {
             serde_json::json!({"title": item.title, "link": item.link, "rank": item.rank,
@@ -139,22 +153,7 @@ fn a_cursor_goes_into_next_url_percent_encoded() {
 fn a_next_link_back_to_a_page_already_crawled_ends_the_listing() {
     // Page 3's next link goes back to page 1 (a site whose last page links to its start, or a
     // cursor that wraps round): the listing ends after page 3, nothing is fetched twice.
-    let env = TestEnv::new(SiteOptions {
-        pages: 8,
-        json: true,
-        ..SiteOptions::default()
-    });
-    let body = json_page(
-        &env,
-        3,
-        serde_json::json!({"next": "/top250?start=25#again"}),
-    );
-    env.site.set_options(SiteOptions {
-        pages: 8,
-        json: true,
-        faults: BTreeMap::from([(3, Fault::Body(body))]),
-        ..SiteOptions::default()
-    });
+    let env = json_site_linking(8, 3, serde_json::json!({"next": "/top250?start=25#again"}));
     let config =
         Config::from_toml(&json_toml(&env, &Knobs::default(), "next = \"$.next\"")).unwrap();
     let outcome = run_bounded(config.clone(), pagecrawl::Shutdown::new(), LIMIT);
@@ -306,12 +305,7 @@ fn each_round_starts_again_from_site_url_and_asks_list_pages_in_full() {
     )
     .unwrap();
     let config = config.to_str().unwrap();
-    let once = || {
-        let out = common::run_bin(&["run", "-c", config, "--once"], LIMIT);
-        let log = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(0), "{log}");
-        summary_of(&log)
-    };
+    let once = || common::service::run_once(config);
     let first = once();
     assert_eq!((num(&first, "round"), num(&first, "items_new")), (1, 100));
     let second = once();
@@ -410,22 +404,11 @@ fn try_walks_the_next_links_to_the_page_asked_for() {
 fn has_next_false_ends_a_next_link_listing_whatever_the_page_links_to() {
     // Page 2 still names page 3, but says no page follows it: the listing ends after it, page
     // 3 is never asked for, and a second run has nothing left to do.
-    let env = TestEnv::new(SiteOptions {
-        pages: 6,
-        json: true,
-        ..SiteOptions::default()
-    });
-    let body = json_page(
-        &env,
+    let env = json_site_linking(
+        6,
         2,
         serde_json::json!({"has_next": false, "next": "/top250?start=75"}),
     );
-    env.site.set_options(SiteOptions {
-        pages: 6,
-        json: true,
-        faults: BTreeMap::from([(2, Fault::Body(body))]),
-        ..SiteOptions::default()
-    });
     let text = json_toml(
         &env,
         &Knobs::default(),

@@ -103,12 +103,7 @@ fn run_once_runs_the_next_round_and_exits() {
         ..Knobs::default()
     });
     let config = config.to_str().unwrap();
-    let once = || {
-        let out = common::run_bin(&["run", "-c", config, "--once"], LIMIT);
-        let log = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(0), "{log}");
-        summary_of(&log)
-    };
+    let once = || common::service::run_once(config);
     let first = once();
     assert_eq!((num(&first, "round"), num(&first, "items_new")), (1, 100));
     // The schedule says an hour; --once does not wait for it.

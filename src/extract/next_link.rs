@@ -34,12 +34,8 @@ impl NextLink {
     /// takes. An error names the key and says what is wrong.
     pub fn new(written: &str, json: bool, cursor: bool, engine: Engine) -> Result<NextLink> {
         let value = toml::Value::String(written.to_string());
-        let rename = |err: String| {
-            anyhow!(
-                err.replace("extract.fields.site.next", NAME)
-                    .replace("`site.next.site.next`", "`site.next`")
-            )
-        };
+        // The extractor names its fields `extract.fields.<name>`: this one is `site.next`.
+        let rename = |err: String| anyhow!(err.replace("extract.fields.site.next", NAME));
         let extract = if json {
             let mut spec = json_field(NAME, &value).map_err(rename)?;
             if !cursor {

@@ -188,7 +188,7 @@ impl Source for ChainFeeder {
                         Err(_) => break,
                     },
                     recv(shutdown.waker()) -> _ => {
-                        info!("shutdown: no new pages are taken (page {number} is finished)");
+                        info!("shutdown: no new pages are taken (page {number}, in flight, is finished)");
                         break;
                     },
                 }

@@ -150,6 +150,14 @@ pub fn expected_links(env: &TestEnv, pages: u64) -> BTreeSet<String> {
 }
 
 /// A `[schedule]` table: a round every `every_secs` seconds.
+/// `pagecrawl run --config <config> --once`, which must exit 0: the summary of the round it ran.
+pub fn run_once(config: &str) -> BTreeMap<String, String> {
+    let out = super::run_bin(&["run", "-c", config, "--once"], LIMIT);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    super::summary_of(&log)
+}
+
 pub fn schedule(every_secs: u64) -> String {
     format!("[schedule]\nevery_secs = {every_secs}\n")
 }
