@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::{Knobs, TestEnv};
+use common::{Knobs, PRICE, TestEnv};
 use demo_site::{Edition, SiteOptions, Validators, expected_items};
 use pagecrawl::{ExitCode, Outcome, OutputLock, RunOptions, Shutdown};
 
@@ -23,9 +23,6 @@ fn site(validators: Validators) -> TestEnv {
         ..SiteOptions::default()
     })
 }
-
-/// The price field of the demo site's books.
-const PRICE: &str = "price = { css = \"span.price\", re = '([0-9.]+)', type = \"number\" }";
 
 /// A service's crawl of the site, watched by its links, with `output` keys.
 fn knobs_with(last_page: Option<u64>, output: &str) -> Knobs {

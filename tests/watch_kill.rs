@@ -19,7 +19,7 @@ fn config(env: &TestEnv, every_secs: u64) -> std::path::PathBuf {
         last_page: Some(PAGES - 1),
         crawlers: 2,
         queues: (4, 4, 16),
-        extra_fields: "price = { css = \"span.price\", re = '([0-9.]+)', type = \"number\" }",
+        extra_fields: common::PRICE,
         extra: format!("[schedule]\nevery_secs = {every_secs}\n"),
         output: "key = \"link\"\nchanges = true\n".to_string(),
         ..Knobs::default()

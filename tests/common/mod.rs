@@ -17,6 +17,9 @@ use pagecrawl::Outcome;
 use pagecrawl::config::Config;
 use pagecrawl::{OutputLock, Shutdown};
 
+/// The demo site's price, as an `[extract.fields]` line: a number, for watching what changes.
+pub const PRICE: &str = "price = { css = \"span.price\", re = '([0-9.]+)', type = \"number\" }";
+
 /// Settings that tests vary; everything else gets a test-friendly default.
 #[derive(Debug, Clone)]
 pub struct Knobs {
