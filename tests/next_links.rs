@@ -2,7 +2,8 @@
 //! at the URL the page before it names, numbered by its position; the listing ends at a page
 //! without a next link, at a link back to a page already crawled, or at `site.max_pages`; a
 //! failed page, a `kill -9` or a finished round leave a state the next run goes on from exactly
-//! once; each service round starts again from `site.url`; detail pages stay parallel.
+//! once; each service round starts again from `site.url`, and a page that answers 304 names
+//! the page it named before; detail pages stay parallel.
 
 mod common;
 
@@ -285,9 +286,9 @@ fn kill_9_at_any_moment_then_a_resume_writes_every_page_once() {
 }
 
 #[test]
-fn each_round_starts_again_from_site_url_and_asks_list_pages_in_full() {
-    // The site sends ETags; a 304 could not name the next page, so list pages are asked for in
-    // full every round, and round 2 finds nothing changed.
+fn each_round_starts_again_from_site_url_and_unchanged_pages_answer_304() {
+    // The site sends ETags. A 304 has no body to read a next link in: the store keeps what each
+    // page named, and an unchanged page names it again.
     let env = TestEnv::new(SiteOptions {
         pages: 4,
         validators: demo_site::Validators::ETag,
@@ -296,6 +297,7 @@ fn each_round_starts_again_from_site_url_and_asks_list_pages_in_full() {
     let knobs = Knobs {
         output: "key = \"link\"\nchanges = true\n".to_string(),
         extra: schedule(3600),
+        extra_fields: common::PRICE,
         ..Knobs::default()
     };
     let config = env.dir.path().join("rounds.toml");
@@ -308,16 +310,62 @@ fn each_round_starts_again_from_site_url_and_asks_list_pages_in_full() {
     let once = || common::service::run_once(config);
     let first = once();
     assert_eq!((num(&first, "round"), num(&first, "items_new")), (1, 100));
+
+    // Round 2: nothing changed. Every page answers 304 and names the page after it as before;
+    // the listing's end is found (no item gone), and nothing is written.
     let second = once();
     assert_eq!(num(&second, "round"), 2);
-    assert_eq!(num(&second, "pages_fetched"), 4);
+    assert_eq!(num(&second, "pages_fetched"), 0);
+    assert_eq!(num(&second, "pages_not_modified"), 4);
     assert_eq!(num(&second, "items_unchanged"), 100);
     assert_eq!(num(&second, "items_gone"), 0);
-    for page in 0..4 {
-        assert_eq!(env.site.requests_for(page), 2, "page {page}");
+    for page in 0..5 {
+        assert_eq!(
+            env.site.requests_for(page),
+            2 * u64::from(page < 4),
+            "page {page}"
+        );
     }
-    assert_eq!(env.site.not_modified_answers(), 0);
+    assert_eq!(env.site.not_modified_answers(), 4);
     assert_eq!(lines(&env).len(), 100, "round 2 wrote no event");
+
+    // Round 3: a price moves on page 2 and a book leaves page 1. Those two pages are read
+    // again; pages 0 and 3 answer 304 and still lead on, so the round is complete: one book
+    // changed, one gone.
+    env.site.set_edition(demo_site::Edition {
+        number: 1,
+        prices: BTreeMap::from([(55, "99.99".to_string())]),
+        removed: [30].into_iter().collect(),
+        ..demo_site::Edition::default()
+    });
+    let third = once();
+    assert_eq!(num(&third, "pages_fetched"), 2);
+    assert_eq!(num(&third, "pages_not_modified"), 2);
+    assert_eq!(
+        (num(&third, "items_changed"), num(&third, "items_gone")),
+        (1, 1)
+    );
+    let events: Vec<(String, u64)> = lines(&env)[100..]
+        .iter()
+        .map(|l| {
+            (
+                l["event"].as_str().unwrap().to_string(),
+                l["page"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(events, [("changed".into(), 2), ("gone".into(), 1)]);
+
+    // Round 4: the listing grows by two pages. Page 3's paginator now has a next link, so its
+    // body (and ETag) changed: it is read, and the chain goes on to the new pages.
+    env.site.set_pages(6);
+    let fourth = once();
+    assert_eq!(num(&fourth, "items_new"), 50, "{fourth:?}");
+    assert_eq!(num(&fourth, "items_gone"), 0);
+    for page in 4..6 {
+        assert_eq!(env.site.requests_for(page), 1, "page {page}");
+    }
+    assert_eq!(env.site.requests_for(6), 0);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use crossbeam_channel::{Receiver, Sender};
 
-use super::chain::{Chain, ChainFeeder};
+use super::chain::{Chain, ChainFeeder, NamedNexts};
 use super::crawl::Crawler;
 use super::download::Downloader;
 use super::feeder::Feeder;
@@ -39,6 +39,8 @@ pub(crate) struct Round<'a> {
     pub shared: Option<Box<dyn Frontier>>,
     /// With `http.conditional`: each list page's validators of the last round, by URL.
     pub validators: Option<PageValidators>,
+    /// With `http.conditional` on a next-link listing: what each page named next last time.
+    pub named_next: NamedNexts,
 }
 
 /// Every thread of one round, built and ready.
@@ -106,6 +108,7 @@ impl Stages {
             resumed,
             shared,
             validators,
+            named_next,
         } = round;
         let (credits_tx, credits_rx) = credits.unzip();
         // Items written before need no follow-ups: the writer drops them.
@@ -127,7 +130,8 @@ impl Stages {
                         .chain
                         .clone()
                         .unwrap_or_else(|| ChainStart::fresh(config));
-                    let (shared_chain, reports) = Chain::new(config, link.clone(), &start);
+                    let (shared_chain, reports) =
+                        Chain::new(config, link.clone(), &start, named_next);
                     chain = Some(shared_chain);
                     let feeder = ChainFeeder::new(config, &start, reports, context);
                     (Box::new(feeder), None)
@@ -138,9 +142,6 @@ impl Stages {
                 ),
             },
         };
-        // A 304 has no body, so it could not name the next page: a next-link listing's pages
-        // are asked for in full (their detail pages may still answer 304).
-        let validators = validators.filter(|_| config.next.is_none());
         Ok(Stages {
             source,
             crawlers: Crawler::build_all(config, context, validators, chain.as_ref()),

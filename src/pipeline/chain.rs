@@ -16,7 +16,7 @@
 //! listing), and the reports' channel. A resumed run starts both from the journal's chain marks
 //! ([`ChainStart`]): the page after the last one committed, at the URL that page named.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender, bounded, select};
@@ -29,6 +29,11 @@ use super::stage::{Context, Source, Stage};
 use crate::config::{Config, SiteConfig};
 use crate::extract::{NextLink, OverLimit};
 use crate::shutdown::panic_text;
+use crate::store::items::NamedNext;
+
+/// What each list page named as the page after it when its body was last read, by URL (the
+/// store's `pages.next`): a page that answers 304 names it again.
+pub(crate) type NamedNexts = HashMap<String, NamedNext>;
 
 /// What the parsers (and crawlers) of a next-link listing share.
 pub(crate) struct Chain {
@@ -38,6 +43,8 @@ pub(crate) struct Chain {
     site: SiteConfig,
     /// The URLs the listing has been through, without fragments; the page in flight's too.
     visited: Mutex<HashSet<String>>,
+    /// What the pages named last time, for those that answer 304.
+    named: NamedNexts,
     /// To the feeder: one report per page.
     reports: Sender<Report>,
 }
@@ -54,12 +61,13 @@ pub(crate) fn visit_key(url: &str) -> String {
 }
 
 impl Chain {
-    /// The chain of a round of `config` (which has `site.next`) starting at `start`, and the
-    /// receiving end of its reports, for the feeder.
+    /// The chain of a round of `config` (which has `site.next`) starting at `start`, with
+    /// what its pages `named` last time, and the receiving end of its reports, for the feeder.
     pub fn new(
         config: &Config,
         link: NextLink,
         start: &ChainStart,
+        named: NamedNexts,
     ) -> (Arc<Chain>, Receiver<Report>) {
         // One page is in flight at a time, so one report at a time.
         let (reports, received) = bounded(1);
@@ -71,6 +79,7 @@ impl Chain {
             link,
             site: config.site.clone(),
             visited: Mutex::new(visited),
+            named,
             reports,
         };
         (Arc::new(chain), received)
@@ -97,12 +106,27 @@ impl Chain {
         let Some(value) = value else {
             return Ok(NextPage::None);
         };
-        let url = self.site.next_page_url(value);
+        Ok(self.visit(self.site.next_page_url(value)))
+    }
+
+    /// What the page at `url`, which answered 304 Not Modified, says of the page after it:
+    /// what it named when its body was last read, a loop if the listing has been there since.
+    /// `None` if that is not known (the crawler then asks it in full, so only a bug gets here).
+    pub fn as_before(&self, url: &str) -> Option<NextPage> {
+        match self.named.get(url)? {
+            NamedNext::Numbered => None,
+            NamedNext::Last => Some(NextPage::None),
+            NamedNext::At(next) => Some(self.visit(next.clone())),
+        }
+    }
+
+    /// The next page at `url`: one the listing goes through, or, if it has been there, a loop.
+    fn visit(&self, url: String) -> NextPage {
         let mut visited = self.visited.lock().unwrap_or_else(|e| e.into_inner());
         if visited.insert(visit_key(&url)) {
-            Ok(NextPage::At(url))
+            NextPage::At(url)
         } else {
-            Ok(NextPage::Loop(url))
+            NextPage::Loop(url)
         }
     }
 
@@ -215,7 +239,7 @@ mod tests {
 
     fn chain(config: &Config, start: &ChainStart) -> (Arc<Chain>, Receiver<Report>) {
         let link = config.next.clone().unwrap();
-        Chain::new(config, link, start)
+        Chain::new(config, link, start, NamedNexts::new())
     }
 
     #[test]
@@ -238,6 +262,41 @@ mod tests {
             Ok(NextPage::Loop("http://h.example/list?p=2".into()))
         );
         assert_eq!(chain.next_of("<li>last</li>", &base), Ok(NextPage::None));
+    }
+
+    #[test]
+    fn a_page_that_answers_304_names_what_it_named_before_and_a_loop_is_still_seen() {
+        let config = config("");
+        let link = config.next.clone().unwrap();
+        let named = NamedNexts::from([
+            (
+                "http://h.example/list".into(),
+                NamedNext::At("http://h.example/list?p=2".into()),
+            ),
+            (
+                "http://h.example/list?p=2".into(),
+                NamedNext::At("http://h.example/list".into()),
+            ),
+            ("http://h.example/list?p=9".into(), NamedNext::Last),
+            ("http://h.example/n".into(), NamedNext::Numbered),
+        ]);
+        let (chain, _reports) = Chain::new(&config, link, &ChainStart::fresh(&config), named);
+        assert_eq!(
+            chain.as_before("http://h.example/list"),
+            Some(NextPage::At("http://h.example/list?p=2".into()))
+        );
+        // Page 2 named the first page: a loop, as if its link had been read now.
+        assert_eq!(
+            chain.as_before("http://h.example/list?p=2"),
+            Some(NextPage::Loop("http://h.example/list".into()))
+        );
+        assert_eq!(
+            chain.as_before("http://h.example/list?p=9"),
+            Some(NextPage::None)
+        );
+        // Not known: the crawler asked it in full, so nothing is said of it.
+        assert_eq!(chain.as_before("http://h.example/n"), None);
+        assert_eq!(chain.as_before("http://h.example/other"), None);
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl Crawler {
                 self.dropped(page);
                 continue;
             };
-            let learned = Learned {
+            let mut learned = Learned {
                 validators,
                 ..Learned::default()
             };
@@ -124,8 +124,15 @@ impl Crawler {
                     sent
                 }
                 Err(none) => {
-                    // Its chain ends here: no next link without a body.
-                    self.dropped(page);
+                    match (&none, &self.chain) {
+                        // Unchanged, it names what it named when last read.
+                        (NoContent::NotModified { .. }, Some(chain)) => {
+                            learned.next = chain.as_before(&url);
+                            chain.report(page, learned.next_url().map(str::to_string));
+                        }
+                        // Its chain ends here: no next link without a body.
+                        _ => self.dropped(page),
+                    }
                     let message = Page {
                         number: page,
                         url,

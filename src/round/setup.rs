@@ -13,6 +13,7 @@ use super::RunOptions;
 use crate::config::{Config, FILES_KEY, FrontierConfig, SyncMode};
 use crate::frontier::SharedCrawl;
 use crate::http::PageValidators;
+use crate::pipeline::chain::NamedNexts;
 use crate::pipeline::listing::ChainStart;
 use crate::pipeline::message::ToFetch;
 use crate::pipeline::stage::Frontier;
@@ -88,7 +89,7 @@ pub(super) fn prepare<'a>(
     };
     let observer: &dyn Observer = options.observer.as_deref().unwrap_or(&Silent);
     let stats = Stats::new(planned, observer.fetch_latency());
-    let (watch, validators) = watch(config, store, recovery.round, &stats)?;
+    let (watch, validators, named_next) = watch(config, store, recovery.round, &stats)?;
     observer.round_started(recovery.round, config, &stats);
     log_start(config);
     let resumed_pages = resumed.committed.len() as u64;
@@ -109,6 +110,7 @@ pub(super) fn prepare<'a>(
             resumed,
             shared: shared.map(|shared| Box::new(shared) as Box<dyn Frontier>),
             validators,
+            named_next,
         },
         number: recovery.round,
         started_ms: recovery.started_ms,
@@ -159,25 +161,40 @@ fn store_fields(config: &Config) -> Vec<&str> {
     fields
 }
 
-/// What follows the items of a keyed crawl across rounds, for the writer, and the list pages'
-/// validators for the crawlers (with `http.conditional`).
+/// What follows the items of a keyed crawl across rounds, for the writer, and, with
+/// `http.conditional`, the list pages' validators for the crawlers and, on a next-link listing,
+/// what each page named next, for a page that answers 304.
 fn watch(
     config: &Config,
     store: Option<ItemStore>,
     round: u64,
     stats: &Arc<Stats>,
-) -> Result<(Option<Watch>, Option<PageValidators>)> {
+) -> Result<(Option<Watch>, Option<PageValidators>, NamedNexts)> {
     let (Some(store), Some(key)) = (store, &config.output.key) else {
-        return Ok((None, None));
+        return Ok((None, None, NamedNexts::new()));
     };
     store.forget_commits_before(round)?;
-    let validators = match config.http.conditional {
-        true => Some(Arc::new(store.page_validators()?)),
-        false => None,
+    let (validators, named_next) = match config.http.conditional {
+        true => list_pages(config, &store)?,
+        false => (None, NamedNexts::new()),
     };
     let names = store_fields(config).iter().map(|f| f.to_string()).collect();
     let watch = Watch::new(store, key.index, names, round, stats.clone());
-    Ok((Some(watch), validators))
+    Ok((Some(watch), validators, named_next))
+}
+
+/// The list pages' validators and, on a next-link listing, what each named next. A 304 has
+/// no body to read a next link in: a next-link listing's page is asked conditionally only if
+/// the store knows what it named (a store of schema version 2 does not), and is otherwise
+/// asked for in full.
+fn list_pages(config: &Config, store: &ItemStore) -> Result<(Option<PageValidators>, NamedNexts)> {
+    let mut validators = store.page_validators()?;
+    if config.next.is_none() {
+        return Ok((Some(Arc::new(validators)), NamedNexts::new()));
+    }
+    let named = store.named_next()?;
+    validators.retain(|url, _| named.contains_key(url));
+    Ok((Some(Arc::new(validators)), named))
 }
 
 /// How the writer tells new items from those written before, with `output.dedup`: the seen-set

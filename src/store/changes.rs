@@ -108,16 +108,15 @@ impl Watch {
         self.round
     }
 
-    /// Judges the items of page `page` (at `url`), stages them, their events, the page with
-    /// `validators` and `items_hash`, and the detail pages fetched for it.
+    /// Judges `items`, listed on the page of `page_row`, stages them, their events, the page,
+    /// and the detail pages fetched for it.
     pub fn page(
         &mut self,
-        page: u64,
-        url: &str,
+        page_row: PageRow,
         items: &[Item],
-        page_row: (Validators, u64),
         details: &[(String, Validators, Item)],
     ) -> Result<Vec<Judged>> {
+        let (page, url) = (page_row.page, page_row.url.as_str());
         let mut out = Vec::with_capacity(items.len());
         for (position, item) in items.iter().enumerate() {
             let fields: Vec<String> = item.iter().map(|value| value.to_json()).collect();
@@ -134,14 +133,7 @@ impl Watch {
             self.stage_item(&key, &fields, &verdict, page, position as u64, url);
             out.push(Judged { fields, verdict });
         }
-        let (validators, items_hash) = page_row;
-        self.staged.pages.push(PageRow {
-            url: url.to_string(),
-            page,
-            validators,
-            items: items.len() as u64,
-            items_hash,
-        });
+        self.staged.pages.push(page_row);
         for (url, validators, fields) in details {
             self.staged.details.push(DetailRow {
                 url: url.clone(),

@@ -8,8 +8,9 @@ use log::warn;
 
 use super::{Session, Writer};
 use crate::pipeline::listing::items_hash;
-use crate::pipeline::message::{Item, Learned, NoContent, Parsed};
+use crate::pipeline::message::{Item, Learned, NextPage, NoContent, Parsed};
 use crate::store::changes::{Judged, Verdict};
+use crate::store::items::{NamedNext, PageRow};
 use crate::store::output::Event;
 
 /// How many gone keys one commit writes.
@@ -43,8 +44,15 @@ impl Writer {
         let Some(watch) = &mut self.watch else {
             return Ok(0);
         };
-        let page_row = (learned.validators, items_hash(items));
-        let judged = watch.page(page, url, items, page_row, &learned.details)?;
+        let page_row = PageRow {
+            url: url.to_string(),
+            page,
+            items: items.len() as u64,
+            items_hash: items_hash(items),
+            next: named_next(&learned),
+            validators: learned.validators,
+        };
+        let judged = watch.page(page_row, items, &learned.details)?;
         let without_key = judged
             .iter()
             .filter(|j| j.verdict == Verdict::NoKey)
@@ -150,5 +158,16 @@ impl Writer {
             self.wrote(None, written, session)?;
             self.commit(session)?;
         }
+    }
+}
+
+/// What a page named as the page after it, for the store: on a next-link listing, the link it
+/// named (even one back to a page already crawled, so that the loop is found again when the
+/// page answers 304), or that it was the last.
+fn named_next(learned: &Learned) -> NamedNext {
+    match (&learned.next, learned.has_next) {
+        (None, _) => NamedNext::Numbered,
+        (Some(NextPage::None), _) | (Some(_), Some(false)) => NamedNext::Last,
+        (Some(NextPage::At(url) | NextPage::Loop(url)), _) => NamedNext::At(url.clone()),
     }
 }

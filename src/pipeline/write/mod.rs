@@ -262,6 +262,7 @@ impl Writer {
         let learned = message.learned;
         match message.content {
             Err(NoContent::NotModified { .. }) => {
+                self.mark_chain(&message.url, &learned, session);
                 self.write_not_modified(message.number, &message.url, session)
             }
             Err(NoContent::Failed(reason)) => self.record_failure(message.number, reason, session),
@@ -319,6 +320,20 @@ impl Writer {
         Ok(())
     }
 
+    /// On a next-link listing, adds the page at `url` to the next commit's chain mark: a
+    /// resumed run starts after the last page committed, at the URL it named (`learned`).
+    fn mark_chain(&self, url: &str, learned: &Learned, session: &mut Session) {
+        if !self.chained {
+            return;
+        }
+        let mark = session.chain.get_or_insert_with(|| ChainMark {
+            urls: Vec::new(),
+            next: None,
+        });
+        mark.urls.push(url.to_string());
+        mark.next = learned.next_url().map(str::to_string);
+    }
+
     /// Appends the lines of page `page`'s items (those not seen before, with `output.dedup`),
     /// and commits when the batch is full.
     fn write_page(
@@ -331,14 +346,7 @@ impl Writer {
     ) -> Result<()> {
         #[cfg(test)]
         super::stage::inject_panic(url, "writer");
-        if self.chained {
-            let mark = session.chain.get_or_insert_with(|| ChainMark {
-                urls: Vec::new(),
-                next: None,
-            });
-            mark.urls.push(url.to_string());
-            mark.next = learned.next_url().map(str::to_string);
-        }
+        self.mark_chain(url, &learned, session);
         let mut buf = std::mem::take(&mut session.buf);
         buf.clear();
         let written = if self.watch.is_some() {

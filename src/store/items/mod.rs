@@ -51,7 +51,9 @@ mod schema;
 mod write;
 
 pub(crate) use detail_reader::DetailReader;
-pub(crate) use rows::{DetailRow, EventRow, Gone, ItemRow, Known, PageRow, Staged, StoredPage};
+pub(crate) use rows::{
+    DetailRow, EventRow, Gone, ItemRow, Known, NamedNext, PageRow, Staged, StoredPage,
+};
 use schema::{APPLICATION_ID, SCHEMA, SCHEMA_VERSION, VIEW, check_made_for, connect, upgrade};
 use write::write_staged;
 
@@ -134,6 +136,24 @@ impl ItemStore {
             if !validators.is_empty() {
                 out.insert(url, validators);
             }
+        }
+        Ok(out)
+    }
+
+    /// What each list page of a next-link listing named as the page after it when its body
+    /// was last read, by URL: a page that answers 304 names it again. Pages of a numbered
+    /// listing, or committed before the store kept it (schema version 2), are not in it.
+    pub fn named_next(&self) -> Result<HashMap<String, NamedNext>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT url, next FROM pages WHERE next IS NOT NULL")?;
+        let rows = stmt.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
+        })?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (url, next) = row?;
+            out.insert(url, NamedNext::from_column(next));
         }
         Ok(out)
     }

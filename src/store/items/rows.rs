@@ -81,6 +81,40 @@ pub(crate) struct PageRow {
     pub items: u64,
     /// The hash of its items (as the listing's end compares pages).
     pub items_hash: u64,
+    /// What it named as the page after it.
+    pub next: NamedNext,
+}
+
+/// What a list page named as the page after it, as the store keeps it (`pages.next`): on a
+/// listing paged by next links, a page that answers 304 next round names it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NamedNext {
+    /// A numbered listing's page: its number says which comes next (`NULL`).
+    Numbered,
+    /// The last page of its listing: no next link, `site.has_next` false (`''`).
+    Last,
+    /// This URL: the next page, or one already crawled (a loop).
+    At(String),
+}
+
+impl NamedNext {
+    /// The column's value.
+    pub fn to_column(&self) -> Option<&str> {
+        match self {
+            NamedNext::Numbered => None,
+            NamedNext::Last => Some(""),
+            NamedNext::At(url) => Some(url),
+        }
+    }
+
+    /// What the column's value says.
+    pub fn from_column(value: Option<String>) -> NamedNext {
+        match value {
+            None => NamedNext::Numbered,
+            Some(url) if url.is_empty() => NamedNext::Last,
+            Some(url) => NamedNext::At(url),
+        }
+    }
 }
 
 /// A detail page as a commit writes it.

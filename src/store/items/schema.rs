@@ -13,8 +13,9 @@ use super::named;
 /// program's, and is not touched.
 pub(super) const APPLICATION_ID: i32 = 0x7067_6377;
 /// `PRAGMA user_version`: the schema's version. Version 1 had no `pages.fetched_round` (a
-/// page that answered 304 rewrote every item it listed) and is upgraded in place.
-pub(super) const SCHEMA_VERSION: i32 = 2;
+/// page that answered 304 rewrote every item it listed), version 2 no `pages.next` (a
+/// next-link listing's pages were asked for in full); both are upgraded in place.
+pub(super) const SCHEMA_VERSION: i32 = 3;
 
 /// Upgrades a store of version 1: every page's items were read in its `round`.
 pub(super) const UPGRADE_FROM_1: &str = "
@@ -23,6 +24,10 @@ pub(super) const UPGRADE_FROM_1: &str = "
     DROP INDEX items_listed;
     CREATE INDEX items_on_page ON items (url, last_round) WHERE gone_round IS NULL;
 ";
+
+/// Upgrades a store of version 2: what each page named next is not known (`NULL`), so a
+/// next-link listing's pages are asked for in full once more.
+pub(super) const UPGRADE_FROM_2: &str = "ALTER TABLE pages ADD COLUMN next TEXT;";
 
 /// The view of what is listed, made by every version.
 pub(super) const VIEW: &str = "
@@ -60,7 +65,8 @@ pub(super) const SCHEMA: &str = "
         items_hash INTEGER NOT NULL,
         round INTEGER NOT NULL,
         fetched TEXT NOT NULL,
-        fetched_round INTEGER NOT NULL DEFAULT 0
+        fetched_round INTEGER NOT NULL DEFAULT 0,
+        next TEXT
     ) STRICT;
     CREATE TABLE details (
         url TEXT PRIMARY KEY,
@@ -124,19 +130,25 @@ pub(super) fn connect(path: &Path, sync: bool) -> Result<(Connection, bool)> {
     Ok((conn, tables == 0))
 }
 
-/// left for [`check_made_for`] to refuse.
+/// Upgrades a store of an older schema in place, one version at a time, each in a transaction
+/// of its own. Another version (a newer pagecrawl's) is left for [`check_made_for`] to refuse.
 pub(super) fn upgrade(conn: &mut Connection, path: &Path) -> Result<()> {
-    let version: i32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if version != 1 {
-        return Ok(());
+    let mut version: i32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    // Version 1 had no view either: it is made with the upgrade.
+    let steps: [(i32, &[&str]); 2] = [(1, &[UPGRADE_FROM_1, VIEW]), (2, &[UPGRADE_FROM_2])];
+    for (from, batches) in steps {
+        if version != from {
+            continue;
+        }
+        let upgrading = || format!("upgrading {} from schema version {from}", named(path));
+        let tx = conn.transaction()?;
+        for batch in batches {
+            tx.execute_batch(batch).with_context(upgrading)?;
+        }
+        tx.pragma_update(None, "user_version", from + 1)?;
+        tx.commit().with_context(upgrading)?;
+        version = from + 1;
     }
-    let tx = conn.transaction()?;
-    tx.execute_batch(UPGRADE_FROM_1)
-        .and_then(|()| tx.execute_batch(VIEW))
-        .with_context(|| format!("upgrading {} from schema version 1", named(path)))?;
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-    tx.commit()
-        .with_context(|| format!("upgrading {} from schema version 1", named(path)))?;
     Ok(())
 }
 

@@ -22,6 +22,7 @@ fn page_row(page: u64, items: u64) -> PageRow {
         validators: Validators::default(),
         items,
         items_hash: page,
+        next: NamedNext::Numbered,
     }
 }
 
@@ -52,6 +53,7 @@ fn a_commit_keeps_values_exactly_and_pages_list_them_in_order() {
             },
             items: 2,
             items_hash: 42,
+            next: NamedNext::At("http://x/?p=1".into()),
         }],
         ..Staged::default()
     };
@@ -72,6 +74,11 @@ fn a_commit_keeps_values_exactly_and_pages_list_them_in_order() {
     assert_eq!(keys, ["/a", "/b"], "in their order on the page");
     let validators = store.page_validators().unwrap();
     assert_eq!(validators["http://x/?p=0"].etag.as_deref(), Some("\"v1\""));
+    let named = store.named_next().unwrap();
+    assert_eq!(
+        named["http://x/?p=0"],
+        NamedNext::At("http://x/?p=1".into())
+    );
     // Reopened: the same.
     drop(store);
     let store = store_in(dir.path());
@@ -206,12 +213,12 @@ fn a_store_of_schema_version_1_is_upgraded_in_place() {
         ..Staged::default()
     };
     store.commit(4, &first, "{}").unwrap();
-    // Made as version 1 made it: no fetched_round, the old index, no view.
+    // Made as version 1 made it: no fetched_round (nor next), the old index, no view.
     store
         .conn
         .execute_batch(
             "DROP VIEW items_now; DROP INDEX items_on_page; ALTER TABLE pages DROP COLUMN \
-             fetched_round; CREATE INDEX items_listed ON items (last_round) WHERE gone_round \
+             next; ALTER TABLE pages DROP COLUMN fetched_round; CREATE INDEX items_listed ON items (last_round) WHERE gone_round \
              IS NULL; PRAGMA user_version = 1;",
         )
         .unwrap();
@@ -300,4 +307,34 @@ fn detail_pages_are_read_back_on_a_connection_of_their_own() {
     assert_eq!(known.fields, ["9.5", "[\"a\",\"b\"]"]);
     assert!(known.validators.last_modified.is_some());
     assert_eq!(reader.get("http://x/d/2").unwrap(), None);
+}
+
+#[test]
+fn a_store_of_schema_version_2_is_upgraded_and_knows_no_next_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store_in(dir.path());
+    let mut page = page_row(0, 1);
+    page.validators.etag = Some("\"e\"".into());
+    let first = Staged {
+        items: vec![row("/a", "1", 0, 0)],
+        pages: vec![page],
+        ..Staged::default()
+    };
+    store.commit(1, &first, "{}").unwrap();
+    // Made as version 2 made it: no `pages.next`.
+    store
+        .conn
+        .execute_batch("ALTER TABLE pages DROP COLUMN next; PRAGMA user_version = 2;")
+        .unwrap();
+    drop(store);
+    let store = store_in(dir.path());
+    let version: i32 = store
+        .conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    // What the page named is not known: a next-link listing asks it in full once more.
+    assert!(store.named_next().unwrap().is_empty());
+    assert_eq!(store.page_validators().unwrap().len(), 1);
+    assert_eq!(store.known("/a").unwrap().unwrap().fields[2], "1");
 }

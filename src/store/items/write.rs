@@ -72,9 +72,9 @@ pub(super) fn write_staged(
     }
     let mut page = tx.prepare_cached(
         "INSERT INTO pages (url, page, etag, last_modified, items, items_hash, round, fetched, \
-         fetched_round) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7) \
+         fetched_round, next) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?7, ?9) \
          ON CONFLICT (url) DO UPDATE SET page = ?2, etag = ?3, last_modified = ?4, items = ?5, \
-         items_hash = ?6, round = ?7, fetched = ?8, fetched_round = ?7",
+         items_hash = ?6, round = ?7, fetched = ?8, fetched_round = ?7, next = ?9",
     )?;
     for row in &staged.pages {
         page.execute(params![
@@ -86,6 +86,7 @@ pub(super) fn write_staged(
             row.items_hash as i64,
             round,
             now,
+            row.next.to_column(),
         ])?;
     }
     let mut detail = tx.prepare_cached(
