@@ -26,6 +26,14 @@ fn page_row(page: u64, items: u64) -> PageRow {
     }
 }
 
+/// The store's `PRAGMA user_version`.
+fn schema_version(store: &ItemStore) -> i32 {
+    store
+        .conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap()
+}
+
 fn row(key: &str, price: &str, page: u64, position: u64) -> ItemRow {
     ItemRow {
         key: key.to_string(),
@@ -224,11 +232,7 @@ fn a_store_of_schema_version_1_is_upgraded_in_place() {
         .unwrap();
     drop(store);
     let store = store_in(dir.path());
-    let version: i32 = store
-        .conn
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(schema_version(&store), SCHEMA_VERSION);
     assert_eq!(store.page_items("http://x/?p=0").unwrap().items.len(), 1);
     assert!(store.unlisted(4, 10).unwrap().is_empty());
     assert_eq!(store.unlisted(5, 10).unwrap().len(), 1);
@@ -328,11 +332,7 @@ fn a_store_of_schema_version_2_is_upgraded_and_knows_no_next_links() {
         .unwrap();
     drop(store);
     let store = store_in(dir.path());
-    let version: i32 = store
-        .conn
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(schema_version(&store), SCHEMA_VERSION);
     // What the page named is not known: a next-link listing asks it in full once more.
     assert!(store.named_next().unwrap().is_empty());
     assert_eq!(store.page_validators().unwrap().len(), 1);
