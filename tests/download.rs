@@ -358,12 +358,7 @@ fn hot_link_protected_images_need_the_referer_of_the_page_they_were_found_on() {
     let outcome = env.crawl(&knobs("referer = true"), LIMIT);
     assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
     check(&env, false);
-    let images: Vec<_> = env
-        .site
-        .requests_seen()
-        .into_iter()
-        .filter(|r| r.target.starts_with("/img/"))
-        .collect();
+    let images = image_requests(&env);
     // At least one refused in the first run, then the 25 of the second.
     assert!(images.len() > 25, "{}", images.len());
     let origin = format!("http://{}", env.site.addr());
@@ -402,12 +397,7 @@ fn a_files_own_referer_replaces_the_configured_one() {
     let outcome = env.crawl(&knobs, LIMIT);
     assert_eq!(outcome.exit_code(), ExitCode::Success, "{outcome:?}");
     check(&env, false);
-    let images: Vec<_> = env
-        .site
-        .requests_seen()
-        .into_iter()
-        .filter(|r| r.target.starts_with("/img/"))
-        .collect();
+    let images = image_requests(&env);
     assert_eq!(images.len(), 25, "one request per image, none refused");
     for request in &images {
         let referers: Vec<&str> = request
@@ -448,4 +438,13 @@ fn the_files_of_one_page_go_out_over_every_downloader() {
     assert_eq!(statuses, BTreeMap::from([("downloaded".to_string(), 25)]));
     let most = env.site.most_in_flight();
     assert!(most >= 4, "{most} requests at once");
+}
+
+/// The requests for images the site has seen so far, in order.
+fn image_requests(env: &TestEnv) -> Vec<demo_site::SeenRequest> {
+    env.site
+        .requests_seen()
+        .into_iter()
+        .filter(|r| r.target.starts_with("/img/"))
+        .collect()
 }
