@@ -182,35 +182,11 @@ impl Watch {
                 .known(key)?
                 .map(|known| (known.fields, known.gone)),
         };
-        let Some((last, gone)) = last else {
-            return Ok(Verdict::New);
-        };
-        if gone {
-            return Ok(Verdict::New);
-        }
-        let changed: Vec<usize> = (0..fields.len())
-            .filter(|&i| !self.same(i, &fields[i], last.get(i).map_or("null", |s| s)))
-            .collect();
-        if changed.is_empty() {
-            return Ok(Verdict::Unchanged);
-        }
-        let previous = changed
-            .iter()
-            .map(|&i| last.get(i).cloned().unwrap_or_else(|| "null".to_string()))
-            .collect();
-        Ok(Verdict::Changed {
-            fields: changed,
-            previous,
-        })
-    }
-
-    /// Whether field `i` has the same value in `new` and `old` (JSON text): the same text, or,
-    /// for `files`, the same files (URL and checksum) in the same order.
-    fn same(&self, i: usize, new: &str, old: &str) -> bool {
-        if new == old {
-            return true;
-        }
-        Some(i) == self.files && files_of(new) == files_of(old)
+        Ok(verdict(
+            last.as_ref().map(|(last, gone)| (last.as_slice(), *gone)),
+            fields,
+            self.files,
+        ))
     }
 
     fn stage_item(
@@ -306,6 +282,37 @@ impl Watch {
         self.staged = Staged::default();
         self.overlay.clear();
         Ok(seq)
+    }
+}
+
+/// What became of an item with `fields` (JSON text, config order) whose key was last written
+/// with `last` (its fields, and whether a complete round found it gone), or never: `files`, if
+/// any, is the position of the `files` field, compared by URL and checksum.
+pub(crate) fn verdict(
+    last: Option<(&[String], bool)>,
+    fields: &[String],
+    files: Option<usize>,
+) -> Verdict {
+    let Some((last, false)) = last else {
+        // Never seen, or back after a round found it gone.
+        return Verdict::New;
+    };
+    let same = |i: usize, new: &str, old: &str| {
+        new == old || (Some(i) == files && files_of(new) == files_of(old))
+    };
+    let changed: Vec<usize> = (0..fields.len())
+        .filter(|&i| !same(i, &fields[i], last.get(i).map_or("null", |s| s)))
+        .collect();
+    if changed.is_empty() {
+        return Verdict::Unchanged;
+    }
+    let previous = changed
+        .iter()
+        .map(|&i| last.get(i).cloned().unwrap_or_else(|| "null".to_string()))
+        .collect();
+    Verdict::Changed {
+        fields: changed,
+        previous,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::pipeline::listing::items_hash;
 use crate::pipeline::message::{Item, Learned, NextPage, NoContent, Parsed};
 use crate::store::changes::{Judged, Verdict};
 use crate::store::items::{NamedNext, PageRow};
-use crate::store::output::Event;
+use crate::store::output::{Event, LineEncoder};
 
 /// How many gone keys one commit writes.
 const GONE_PER_COMMIT: usize = 1024;
@@ -53,37 +53,15 @@ impl Writer {
             validators: learned.validators,
         };
         let judged = watch.page(page_row, items, &learned.details)?;
-        let without_key = judged
-            .iter()
-            .filter(|j| j.verdict == Verdict::NoKey)
-            .count();
-        if without_key > 0 {
-            warn!(
-                "page {page} ({url}): {without_key} items have no value in `output.key`: \
-                 written as they are, and not followed across rounds"
-            );
-        }
-        if !self.events {
-            return Ok(self.encoder.encode_page(page, url, items, buf));
-        }
         let round = watch.round();
-        let mut written = 0;
-        for Judged { fields, verdict } in &judged {
-            let event = match verdict {
-                Verdict::Unchanged => continue,
-                Verdict::NoKey => None,
-                Verdict::New => Some(Event::New),
-                Verdict::Changed { fields, previous } => Some(Event::Changed { fields, previous }),
-            };
-            match event {
-                Some(event) => self
-                    .encoder
-                    .encode_event(&event, round, page, url, fields, buf),
-                None => self.encoder.encode_json(page, url, fields, buf),
-            }
-            written += 1;
-        }
-        Ok(written)
+        Ok(encode_judged(
+            &self.encoder,
+            self.events,
+            (round, page, url),
+            items,
+            &judged,
+            buf,
+        ))
     }
 
     /// Writes a page that answered 304: with every item written each round, its items as the
@@ -170,4 +148,45 @@ fn named_next(learned: &Learned) -> NamedNext {
         (Some(NextPage::None), _) | (Some(_), Some(false)) => NamedNext::Last,
         (Some(NextPage::At(url) | NextPage::Loop(url)), _) => NamedNext::At(url.clone()),
     }
+}
+
+/// The lines of page `page` (of `round`, at `url`) into `buf`, its `items` as `judged`: its
+/// events with `events` (`output.changes`), every item without; returns how many. Items
+/// without a key are written as they are, and said in the log.
+pub(super) fn encode_judged(
+    encoder: &LineEncoder,
+    events: bool,
+    (round, page, url): (u64, u64, &str),
+    items: &[Item],
+    judged: &[Judged],
+    buf: &mut Vec<u8>,
+) -> u64 {
+    let without_key = judged
+        .iter()
+        .filter(|j| j.verdict == Verdict::NoKey)
+        .count();
+    if without_key > 0 {
+        warn!(
+            "page {page} ({url}): {without_key} items have no value in `output.key`: written as \
+             they are, and not followed across rounds"
+        );
+    }
+    if !events {
+        return encoder.encode_page(page, url, items, buf);
+    }
+    let mut written = 0;
+    for Judged { fields, verdict } in judged {
+        let event = match verdict {
+            Verdict::Unchanged => continue,
+            Verdict::NoKey => None,
+            Verdict::New => Some(Event::New),
+            Verdict::Changed { fields, previous } => Some(Event::Changed { fields, previous }),
+        };
+        match event {
+            Some(event) => encoder.encode_event(&event, round, page, url, fields, buf),
+            None => encoder.encode_json(page, url, fields, buf),
+        }
+        written += 1;
+    }
+    written
 }
