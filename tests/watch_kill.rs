@@ -7,9 +7,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use common::events::{book_link, counted, prices};
 use common::service::{Service, lines};
 use common::{Knobs, TestEnv};
-use demo_site::{Edition, SiteOptions, Validators, expected_items};
+use demo_site::{Edition, SiteOptions, Validators};
 
 const PAGES: u64 = 30;
 
@@ -54,47 +55,6 @@ fn kill_through_round(config: &std::path::Path, round: u64, kills: u32, seed: &m
     landed
 }
 
-/// Each link with its price in the site's current edition.
-fn prices(env: &TestEnv) -> BTreeMap<String, String> {
-    let opts = env.site.options();
-    (0..PAGES)
-        .flat_map(|page| expected_items(&opts, page))
-        .map(|item| (item.link, item.price))
-        .collect()
-}
-
-/// The lines of round `n` with event `event`: link → how many times, each checked whole.
-fn counted(n: u64, event: &str, lines: &[serde_json::Value]) -> BTreeMap<String, usize> {
-    let mut out = BTreeMap::new();
-    for line in lines
-        .iter()
-        .filter(|l| l["round"] == n && l["event"] == event)
-    {
-        let keys: Vec<&str> = line
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        match event {
-            "changed" => assert_eq!(
-                keys,
-                [
-                    "event", "round", "page", "url", "title", "link", "price", "changed",
-                    "previous"
-                ]
-            ),
-            _ => assert_eq!(
-                keys,
-                ["event", "round", "page", "url", "title", "link", "price"]
-            ),
-        }
-        *out.entry(line["link"].as_str().unwrap().to_string())
-            .or_insert(0) += 1;
-    }
-    out
-}
-
 #[test]
 fn kill_9_at_any_moment_of_a_changing_round_writes_each_event_exactly_once() {
     let env = TestEnv::new(SiteOptions {
@@ -106,7 +66,7 @@ fn kill_9_at_any_moment_of_a_changing_round_writes_each_event_exactly_once() {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     // Round 1, killed and resumed; then idle for an hour, and killed there.
     let kills_1 = kill_through_round(&config(&env, 3600), 1, 4, &mut seed);
-    let first = prices(&env);
+    let first = prices(&env, PAGES);
 
     // The next edition; round 2 starts as soon as the service does (every_secs = 0).
     let (moved, removed) = ([5u64, 200, 420, 700], [100u64, 101, 650]);
@@ -117,7 +77,7 @@ fn kill_9_at_any_moment_of_a_changing_round_writes_each_event_exactly_once() {
         added: BTreeMap::from([(7, 3), (20, 2)]),
         ..Edition::default()
     });
-    let second = prices(&env);
+    let second = prices(&env, PAGES);
     let kills_2 = kill_through_round(&config(&env, 0), 2, 5, &mut seed);
     assert!(
         kills_1 + kills_2 >= 3,
@@ -137,15 +97,7 @@ fn kill_9_at_any_moment_of_a_changing_round_writes_each_event_exactly_once() {
     );
     assert!(counted(1, "changed", &lines).is_empty() && counted(1, "gone", &lines).is_empty());
     // Round 2: exactly the changes, once each.
-    let link = |b: u64| {
-        let opts = SiteOptions {
-            pages: PAGES,
-            ..SiteOptions::default()
-        };
-        expected_items(&opts, b / 25)[(b % 25) as usize]
-            .link
-            .clone()
-    };
+    let link = |b: u64| book_link(PAGES, b);
     let changed = counted(2, "changed", &lines);
     let want: BTreeMap<String, usize> = moved.iter().map(|&b| (link(b), 1)).collect();
     assert_eq!(changed, want);

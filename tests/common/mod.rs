@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod events;
 pub mod files;
 pub mod frontier;
 pub mod service;
