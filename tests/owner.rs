@@ -213,6 +213,7 @@ fn a_state_written_before_checksums_still_resumes() {
                     sum: None,
                     store: None,
                     chain: None,
+                    gone: Vec::new(),
                 }
             }
             Record::RoundEnd { .. } => continue,

@@ -69,6 +69,7 @@ fn write(batches: &[Vec<u8>], noise: &[bool]) -> Written {
             sum: Some(output_sum(&output[start..])),
             store: None,
             chain: None,
+            gone: Vec::new(),
         }));
         commits.push((pages, output.len() as u64));
     }
@@ -191,7 +192,7 @@ proptest! {
         });
         journal.extend(encode(&Record::Commit {
             pages: vec![0], len: before.len() as u64, seen: None, tail: None, sum: None,
-            store: None, chain: None,
+            store: None, chain: None, gone: Vec::new(),
         }));
         journal.extend(encode(&Record::RoundEnd { round: 1, at_ms: 1 }));
         std::fs::write(&state_path, journal).unwrap();

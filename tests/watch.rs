@@ -392,9 +392,10 @@ fn bad_watch_configs_are_refused_naming_the_key() {
         };
         refused(&env, &k, says);
     }
-    // Watching a shared crawl: refused, pointing at what works.
+    // Watching a shared crawl asks every page in full: the validators are not shared.
     let k = Knobs {
         output: "key = \"link\"\n".to_string(),
+        http: "conditional = true\n".to_string(),
         extra: "[frontier]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:1/\"\nname = \"books\"\n"
             .to_string(),
         ..base.clone()
@@ -402,7 +403,7 @@ fn bad_watch_configs_are_refused_naming_the_key() {
     refused(
         &env,
         &k,
-        "`output.key` cannot be used with `frontier.kind = \"redis\"` yet",
+        "`http.conditional` cannot be used with `frontier.kind = \"redis\"` yet",
     );
 }
 

@@ -51,6 +51,15 @@ pub fn run(cli: Cli, progress: Option<Progress>) -> Result<ExitCode> {
                     "{} was seeded already; {requeued} failed pages put back",
                     report.stream
                 ),
+                Seeded::NextRound { round, pages } => {
+                    println!("{}: round {round} starts: {pages} pages", report.stream)
+                }
+                Seeded::Running { round, waiting } => {
+                    println!(
+                        "{}: round {round} goes on: waiting for {waiting}",
+                        report.stream
+                    )
+                }
             }
             Ok(ExitCode::Success)
         }

@@ -114,13 +114,12 @@ impl Config {
                  crawl is seeded once (see `pagecrawl seed`)"
             );
         }
-        if self.frontier != FrontierConfig::Local && self.output.key.is_some() {
-            // Each daemon's store would hold only the pages it crawled: a key listed on
-            // another daemon's page would look new here, or gone.
+        if self.frontier != FrontierConfig::Local && self.http.conditional {
+            // The validators are kept in each daemon's store, and the page goes to any daemon.
             bail!(
-                "`output.key` cannot be used with `frontier.kind = \"redis\"` yet: the store \
-                 of last values is each daemon's own, so it cannot tell changed or gone items \
-                 across daemons; use `output.dedup` (shared through Redis) for new items only"
+                "`http.conditional` cannot be used with `frontier.kind = \"redis\"` yet: the \
+                 daemons share the last values of `output.key` in Redis, but not the pages' \
+                 validators, so a page is asked in full each round"
             );
         }
         if let Some(path) = &self.site.has_next {

@@ -37,6 +37,17 @@ pub(crate) struct Acker {
     /// Raised at Ctrl-C: the acker still acknowledges, but gives up on an unreachable Redis
     /// after a while.
     pub shutdown: Shutdown,
+    /// With `output.key`: committed pages and gone batches leave the events hash.
+    pub keyed: bool,
+}
+
+/// The entries of the events hash that the lines of `pages` and of the batches of gone keys
+/// `gone` were committed under.
+fn written_entries(pages: &[u64], gone: &[u64]) -> Vec<String> {
+    let pages = pages.iter().map(|page| format!("p:{page}"));
+    pages
+        .chain(gone.iter().map(|batch| format!("g:{batch}")))
+        .collect()
 }
 
 /// The deadline of a crawl that winds down: set at the first retry after the wind-down began.
@@ -52,12 +63,25 @@ impl Deadline {
     }
 }
 
-/// What one atomic pipeline does for a committed batch of pages.
-fn acknowledge(keys: &Keys, pages: &[u64], seen: &[Vec<u8>], ids: &[String]) -> Pipeline {
+/// What one atomic pipeline does for a committed batch of pages: with `output.key`, `written`
+/// names the entries of the events hash now written here.
+fn acknowledge(
+    keys: &Keys,
+    pages: &[u64],
+    seen: &[Vec<u8>],
+    written: &[String],
+    ids: &[String],
+) -> Pipeline {
     let mut pipe = redis::pipe();
-    pipe.atomic().sadd(&keys.done, pages).ignore();
+    pipe.atomic();
+    if !pages.is_empty() {
+        pipe.sadd(&keys.done, pages).ignore();
+    }
     if !seen.is_empty() {
         pipe.sadd(&keys.seen, seen).ignore();
+    }
+    if !written.is_empty() {
+        pipe.hdel(&keys.events, written).ignore();
     }
     if !ids.is_empty() {
         pipe.cmd("XACK")
@@ -109,12 +133,20 @@ impl Acker {
     fn handle(&mut self, message: Committed, stop: impl FnMut(Duration) -> bool) -> Result<()> {
         let keys = &self.keys;
         match message {
-            Committed::Pages { pages, keys: seen } => {
+            Committed::Pages {
+                pages,
+                keys: seen,
+                gone,
+            } => {
                 let ids = self.leases.ids_of(&pages);
                 let seen = members(&seen);
+                let written = match self.keyed {
+                    true => written_entries(&pages, &gone),
+                    false => Vec::new(),
+                };
                 self.link
                     .retry("acknowledging committed pages", stop, |c| {
-                        acknowledge(keys, &pages, &seen, &ids).query::<()>(c)
+                        acknowledge(keys, &pages, &seen, &written, &ids).query::<()>(c)
                     })?;
                 self.leases.release(&pages);
             }
@@ -178,7 +210,7 @@ mod tests {
         let seen = members(&[1, u128::MAX]);
         let ids = ["0-1".to_string()];
         let packed = String::from_utf8_lossy(
-            &acknowledge(&keys, &[4, 5], &seen, &ids).get_packed_pipeline(),
+            &acknowledge(&keys, &[4, 5], &seen, &[], &ids).get_packed_pipeline(),
         )
         .to_string();
         let order: Vec<usize> = [
@@ -198,11 +230,31 @@ mod tests {
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{packed:?}");
         // Without dedup keys or held entries, only the done-set.
         let bare =
-            String::from_utf8_lossy(&acknowledge(&keys, &[4], &[], &[]).get_packed_pipeline())
+            String::from_utf8_lossy(&acknowledge(&keys, &[4], &[], &[], &[]).get_packed_pipeline())
                 .to_string();
         assert!(
-            !bare.contains("XACK") && !bare.contains(":seen"),
+            !bare.contains("XACK") && !bare.contains(":seen") && !bare.contains("HDEL"),
             "{bare:?}"
         );
+    }
+
+    #[test]
+    fn a_keyed_batch_clears_the_events_it_wrote_in_the_same_pipeline() {
+        let keys = Keys::new("t");
+        let written = written_entries(&[4, 5], &[9]);
+        assert_eq!(written, ["p:4", "p:5", "g:9"]);
+        let packed = String::from_utf8_lossy(
+            &acknowledge(&keys, &[4, 5], &[], &written, &[]).get_packed_pipeline(),
+        )
+        .to_string();
+        let hdel = packed.find("HDEL").expect("HDEL");
+        assert!(packed.find("MULTI").unwrap() < hdel && hdel < packed.find("EXEC").unwrap());
+        assert!(packed.contains("pagecrawl:t:events") && packed.contains("g:9"));
+        // A commit of gone keys alone touches no done-set.
+        let gone_only = String::from_utf8_lossy(
+            &acknowledge(&keys, &[], &[], &written_entries(&[], &[9]), &[]).get_packed_pipeline(),
+        )
+        .to_string();
+        assert!(!gone_only.contains(":done"), "{gone_only:?}");
     }
 }

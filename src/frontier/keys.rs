@@ -11,7 +11,9 @@ pub(super) const GROUP: &str = "crawlers";
 pub(crate) struct Keys {
     /// The stream of page numbers.
     pub pages: String,
-    /// The crawl's hash: `fp`, `first`, `last`, `next`, `end`.
+    /// The crawl's hash: `fp`, `first`, `last`, `next`, `end`; with `output.key`, `round`
+    /// (absent: 1), `swept` (the last round whose gone keys are all written) and
+    /// `gone_batches` (the last batch of gone keys numbered).
     pub meta: String,
     /// Committed pages.
     pub done: String,
@@ -19,6 +21,12 @@ pub(crate) struct Keys {
     pub failed: String,
     /// Dedup keys of written items.
     pub seen: String,
+    /// With `output.key`: each key's last values (a hash: key → JSON).
+    pub items: String,
+    /// With `output.key`: the lines of each page (`p:<page>`) or batch of gone keys
+    /// (`g:<number>`) committed this round and not yet written by its daemon (a hash: entry →
+    /// the daemon's name, a newline, the lines).
+    pub events: String,
 }
 
 impl Keys {
@@ -31,6 +39,8 @@ impl Keys {
             done: key("done"),
             failed: key("failed"),
             seen: key("seen"),
+            items: key("items"),
+            events: key("events"),
         }
     }
 

@@ -16,6 +16,9 @@
 //! Keys, for a crawl named `books`: `pagecrawl:books:pages` (the stream; group `crawlers`),
 //! `…:meta` (a hash: the crawl's fingerprint, range, next page to add, end), `…:done` (a set of
 //! committed pages), `…:failed` (a hash: page → reason) and `…:seen` (a set of dedup keys).
+//! With `output.key`, the crawl runs in rounds (`…:meta`'s `round`, started by `pagecrawl
+//! seed`), `…:items` holds each key's last values and `…:events` the lines committed and not
+//! yet written (see `shared_keys.rs` and [`crate::store::shared_watch`]).
 //!
 //! A daemon that loses Redis keeps what it has: it retries with backoff, logs, and never
 //! acknowledges a page that is not committed. A committed page that could not be acknowledged
@@ -23,7 +26,8 @@
 //!
 //! Files: `keys.rs` (key names), `link.rs` (connection and retries), `seed.rs` (seeding and
 //! reconciling), `leases.rs` (pages held), `redis_feeder.rs` (the shared crawl's [`Source`] of
-//! pages), `acker.rs` (the [`Listener`] to commits), `shared_seen.rs` (the shared dedup set). This file
+//! pages), `acker.rs` (the [`Listener`] to commits), `shared_seen.rs` (the shared dedup set),
+//! `shared_keys.rs` (the shared last values of `output.key`). This file
 //! sets a daemon up in a shared crawl for a round, and runs `pagecrawl seed`.
 //!
 //! [`Source`]: crate::pipeline::stage::Source
@@ -38,6 +42,7 @@ use log::info;
 use crate::config::{Config, FrontierConfig, RedisFrontierConfig};
 use crate::pipeline::stage::{Frontier, Listener, Source, Stage};
 use crate::shutdown::Shutdown;
+use crate::store::shared_watch::Unwritten;
 
 mod acker;
 mod keys;
@@ -45,6 +50,7 @@ mod leases;
 mod link;
 mod redis_feeder;
 mod seed;
+mod shared_keys;
 mod shared_seen;
 
 pub(crate) use acker::Acker;
@@ -53,6 +59,8 @@ use leases::Leases;
 use link::Link;
 pub(crate) use redis_feeder::RedisFeeder;
 pub use seed::Seeded;
+pub(crate) use shared_keys::RedisKeys;
+use shared_keys::daemon_name;
 pub(crate) use shared_seen::SharedSeen;
 
 /// A daemon's part in a shared crawl, for one round: Redis reachable, the crawl seeded (or
@@ -64,6 +72,8 @@ pub(crate) struct SharedCrawl {
     keys: Keys,
     /// The connection used for setting up.
     link: Link,
+    /// The round, with `output.key` (1 without).
+    round: u64,
 }
 
 impl SharedCrawl {
@@ -77,12 +87,58 @@ impl SharedCrawl {
                 info!("frontier {}: seeded the crawl ({pages} pages)", keys.pages)
             }
             Seeded::Already { .. } => info!("frontier {}: joining the crawl", keys.pages),
+            Seeded::NextRound { .. } | Seeded::Running { .. } => {}
+        }
+        let round = seed::round(&mut link, &keys)?;
+        if config.output.key.is_some() && seed::is_over(&mut link, &keys, round)? {
+            info!(
+                "frontier {}: round {round} is over (every page committed, its gone keys \
+                 written): this daemon has nothing to crawl; `pagecrawl seed` starts round {}",
+                keys.pages,
+                round + 1
+            );
         }
         Ok(SharedCrawl {
             redis: redis.clone(),
             keys,
             link,
+            round,
         })
+    }
+
+    /// The round the daemons crawl, numbered in Redis.
+    pub fn round(&self) -> u64 {
+        self.round
+    }
+
+    /// The last values of the keys, shared in Redis, for the daemon that writes `config`'s
+    /// output: with the lines it committed there in an earlier run and did not write, given
+    /// what its journal says it wrote (`committed` pages, `gone` batches).
+    pub fn keys(
+        &self,
+        config: &Config,
+        committed: &BTreeSet<u64>,
+        gone: &BTreeSet<u64>,
+        shutdown: &Shutdown,
+    ) -> Result<(RedisKeys, Vec<Unwritten>)> {
+        let mut keys = RedisKeys {
+            link: Link::connect(&self.redis)?,
+            keys: self.keys.clone(),
+            daemon: daemon_name(&config.output.path),
+            round: self.round,
+            first_page: config.site.first_page,
+            shutdown: shutdown.clone(),
+        };
+        let unwritten = keys.unwritten(committed, gone)?;
+        if !unwritten.is_empty() {
+            info!(
+                "frontier {}: writing {} pages and batches of gone keys this daemon committed \
+                 in Redis before it stopped",
+                self.keys.events,
+                unwritten.len()
+            );
+        }
+        Ok((keys, unwritten))
     }
 
     /// Marks the pages a crash left committed here but unacknowledged as done, for every daemon.
@@ -107,6 +163,7 @@ impl SharedCrawl {
             keys: self.keys.clone(),
             leases: leases.clone(),
             shutdown: stage.shutdown.clone(),
+            keyed: config.output.key.is_some(),
         };
         let feeder = RedisFeeder {
             link: Link::connect(&self.redis)?,

@@ -29,7 +29,45 @@ pub enum Seeded {
         /// Failed pages put back in the stream.
         requeued: u64,
     },
+    /// With `output.key`: the round before was over, and this one starts.
+    NextRound {
+        /// The round that starts.
+        round: u64,
+        /// Pages added (the first window in "until empty" mode).
+        pages: u64,
+    },
+    /// With `output.key`: the round is not over yet, and goes on.
+    Running {
+        /// The round.
+        round: u64,
+        /// What it still waits for.
+        waiting: String,
+    },
 }
+
+/// Starts the next round of a keyed crawl whose round is over: KEYS stream, meta, done,
+/// failed, events; ARGV the round that is over, the window, the last page that may be added,
+/// the consumer group. The stream starts anew, with its group: no entry of the round before
+/// stays pending (one whose acknowledgement was lost, say).
+/// Returns {round started, pages added}, or {0, round now} if the round is not the one given,
+/// or {-1, round} if some daemon's lines are still unwritten.
+const NEXT_ROUND: &str = r"
+local round = tonumber(redis.call('HGET', KEYS[2], 'round') or '1')
+if round ~= tonumber(ARGV[1]) then return {0, round} end
+if redis.call('HLEN', KEYS[5]) > 0 then return {-1, round} end
+redis.call('DEL', KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1])
+redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[4], '0', 'MKSTREAM')
+local first = tonumber(redis.call('HGET', KEYS[2], 'first'))
+local last = redis.call('HGET', KEYS[2], 'last')
+local stop = first + tonumber(ARGV[2]) - 1
+if last and last ~= '' then stop = math.min(stop, tonumber(last)) end
+stop = math.min(stop, tonumber(ARGV[3]))
+for p = first, stop do redis.call('XADD', KEYS[1], '*', 'page', p) end
+redis.call('HDEL', KEYS[2], 'end')
+redis.call('HSET', KEYS[2], 'round', round + 1, 'next', stop + 1)
+return {round + 1, stop - first + 1}
+";
 
 /// What the seeding script is given, besides the keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +189,12 @@ pub(super) fn seed(
     if added > 0 {
         return Ok(Seeded::Now(added as u64));
     }
+    if requeue_failed
+        && config.output.key.is_some()
+        && link.try_once(|c| c.hlen::<_, u64>(&keys.failed))? == 0
+    {
+        return next_round(link, keys, &args);
+    }
     let mut requeued = 0;
     if requeue_failed {
         let failed: HashMap<u64, String> = link.try_once(|c| c.hgetall(&keys.failed))?;
@@ -168,6 +212,65 @@ pub(super) fn seed(
         }
     }
     Ok(Seeded::Already { requeued })
+}
+
+/// The round of the crawl in Redis (1 until `pagecrawl seed` starts another, with `output.key`).
+pub(super) fn round(link: &mut Link, keys: &Keys) -> Result<u64> {
+    let round: Option<u64> = link
+        .try_once(|c| c.hget(&keys.meta, "round"))
+        .context("reading the round of the crawl")?;
+    Ok(round.unwrap_or(1))
+}
+
+/// Whether `round` of a keyed crawl is over: every page committed and its gone keys written.
+pub(super) fn is_over(link: &mut Link, keys: &Keys, round: u64) -> Result<bool> {
+    let swept: Option<u64> = link
+        .try_once(|c| c.hget(&keys.meta, "swept"))
+        .context("reading the round of the crawl")?;
+    Ok(swept == Some(round))
+}
+
+/// With `output.key`, no failed page and the round over (every page committed, its gone keys
+/// and every daemon's lines written), starts the next round; otherwise says what the round
+/// waits for.
+fn next_round(link: &mut Link, keys: &Keys, args: &SeedArgs) -> Result<Seeded> {
+    let round = round(link, keys)?;
+    if !is_over(link, keys, round)? {
+        return Ok(Seeded::Running {
+            round,
+            waiting: "pages not yet committed, or the gone keys not yet written (the daemon \
+                      that completes the round writes them)"
+                .to_string(),
+        });
+    }
+    let (started, pages): (i64, u64) = link.try_once(|c| {
+        Script::new(NEXT_ROUND)
+            .key(&keys.pages)
+            .key(&keys.meta)
+            .key(&keys.done)
+            .key(&keys.failed)
+            .key(&keys.events)
+            .arg(round)
+            .arg(args.window)
+            .arg(args.max_page)
+            .arg(GROUP)
+            .invoke(c)
+    })?;
+    Ok(match started {
+        -1 => Seeded::Running {
+            round,
+            waiting: format!(
+                "daemons that committed pages in Redis and stopped before writing them (see \
+                 the daemons named in {}): start them again on their outputs",
+                keys.events
+            ),
+        },
+        0 => Seeded::Already { requeued: 0 },
+        round => Seeded::NextRound {
+            round: round as u64,
+            pages,
+        },
+    })
 }
 
 /// Adds the pages a crash left committed here but unacknowledged to the done-set, so that no

@@ -190,6 +190,9 @@ pub enum Committed {
         /// The dedup keys of the items written for them that no listener has heard of yet
         /// (with `output.dedup` and a shared seen-set; empty otherwise).
         keys: Vec<Key>,
+        /// The batches of gone keys written (with `output.key` on a shared frontier), whose
+        /// entries in Redis can go.
+        gone: Vec<u64>,
     },
     /// robots.txt disallowed this page: nothing is recorded in the journal, and whoever leased
     /// it out (the shared frontier) must hand it back for a later round to ask again.

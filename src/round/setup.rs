@@ -29,6 +29,7 @@ use crate::store::output::{create_parent, open_output};
 use crate::store::recovery::Recovery;
 use crate::store::resume::{Files, Mode, Opened};
 use crate::store::seen::SeenSet;
+use crate::store::shared_watch::SharedWatch;
 
 /// A round, ready for its stages to be built.
 pub(super) struct Prepared<'a> {
@@ -62,8 +63,17 @@ pub(super) fn prepare<'a>(
     };
     // Recovery first: it may cut the output back before we append to it (and the store is
     // first, as the state is completed from it).
-    let store = open_store(config)?;
-    let Opened { journal, recovery } = open_state(config, options, store.as_ref())?;
+    let store = match shared {
+        // The daemons' last values are in Redis, not in a store of this daemon's.
+        Some(_) => None,
+        None => open_store(config)?,
+    };
+    let mode = match (&shared, options.scheduled) {
+        (Some(shared), _) if config.output.key.is_some() => Mode::Shared(shared.round()),
+        (_, true) => Mode::Rounds,
+        (_, false) => Mode::Resume,
+    };
+    let Opened { journal, recovery } = open_state(config, mode, store.as_ref())?;
     // Pages a crash left committed here but unacknowledged: done, for every daemon.
     if let Some(shared) = &mut shared {
         shared.reconcile(&recovery.committed)?;
@@ -90,6 +100,10 @@ pub(super) fn prepare<'a>(
     let observer: &dyn Observer = options.observer.as_deref().unwrap_or(&Silent);
     let stats = Stats::new(planned, observer.fetch_latency());
     let (watch, validators, named_next) = watch(config, store, recovery.round, &stats)?;
+    let shared_watch = match &shared {
+        Some(shared) => shared_watch(config, shared, &recovery, &stats, shutdown)?,
+        None => None,
+    };
     observer.round_started(recovery.round, config, &stats);
     log_start(config);
     let resumed_pages = resumed.committed.len() as u64;
@@ -100,6 +114,7 @@ pub(super) fn prepare<'a>(
         journal,
         dedup,
         watch,
+        shared: shared_watch,
         lock: output_lock.clone(),
     };
     Ok(Prepared {
@@ -119,7 +134,7 @@ pub(super) fn prepare<'a>(
 }
 
 /// Opens the round's state (the journal), recovering the output and the seen-set to match it.
-fn open_state(config: &Config, options: &RunOptions, store: Option<&ItemStore>) -> Result<Opened> {
+fn open_state(config: &Config, mode: Mode, store: Option<&ItemStore>) -> Result<Opened> {
     let output = &config.output;
     let seen = output.dedup.as_ref().map(|_| output.seen.as_path());
     create_parent(&output.state)?;
@@ -130,11 +145,6 @@ fn open_state(config: &Config, options: &RunOptions, store: Option<&ItemStore>) 
         output: &output.path,
         state: &output.state,
         seen,
-    };
-    let mode = if options.scheduled {
-        Mode::Rounds
-    } else {
-        Mode::Resume
     };
     Journal::open_keyed_round(&files, &Fingerprint::of(config), mode, store)
 }
@@ -181,6 +191,30 @@ fn watch(
     let names = store_fields(config).iter().map(|f| f.to_string()).collect();
     let watch = Watch::new(store, key.index, names, round, stats.clone());
     Ok((Some(watch), validators, named_next))
+}
+
+/// With `output.key` on a shared frontier: what follows the items across rounds and daemons,
+/// with the lines an earlier run of this daemon committed in Redis and did not write.
+fn shared_watch(
+    config: &Config,
+    shared: &SharedCrawl,
+    recovery: &Recovery,
+    stats: &Arc<Stats>,
+    shutdown: &Shutdown,
+) -> Result<Option<SharedWatch>> {
+    let Some(key) = &config.output.key else {
+        return Ok(None);
+    };
+    let (keys, unwritten) = shared.keys(config, &recovery.committed, &recovery.gone, shutdown)?;
+    let names: Vec<String> = store_fields(config).iter().map(|f| f.to_string()).collect();
+    Ok(Some(SharedWatch::new(
+        Box::new(keys),
+        key.index,
+        &names,
+        recovery.round,
+        stats.clone(),
+        unwritten,
+    )))
 }
 
 /// The list pages' validators and, on a next-link listing, what each named next. A 304 has

@@ -216,6 +216,11 @@ pub enum Record {
         /// the next page's, so that a resumed crawl goes on where this one stopped.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         chain: Option<ChainMark>,
+        /// With `output.key` on a shared frontier: the batches of gone keys whose events this
+        /// record writes (numbered by Redis), so that a daemon restarted after a kill writes
+        /// the batches it committed in Redis but not here, and only those.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        gone: Vec<u64>,
     },
     /// A page failed after its retries; the next run tries it again.
     Failed {
@@ -404,6 +409,7 @@ pub(crate) mod tests {
             sum: None,
             store: None,
             chain: None,
+            gone: Vec::new(),
         }
     }
 

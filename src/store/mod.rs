@@ -1,8 +1,10 @@
 //! What a crawl keeps on disk, and nothing else: the journal of committed pages (`journal.rs`),
 //! what it proves after a crash (`recovery.rs`), opening a round on it (`resume.rs`, with
 //! `verify.rs`), the output file and its lines (`output.rs`), the seen-set of `output.dedup`
-//! (`seen.rs`) and which items it lets through (`dedup.rs`), and the lock that keeps a second
-//! process off an output (`owner.rs`).
+//! (`seen.rs`) and which items it lets through (`dedup.rs`), the lock that keeps a second
+//! process off an output (`owner.rs`), and what changed by `output.key`: judged against the
+//! SQLite store (`changes.rs`, `items/`) or, on a shared frontier, against the last values the
+//! daemons share (`shared_watch.rs`).
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,6 +24,7 @@ pub(crate) mod owner;
 pub(crate) mod recovery;
 pub(crate) mod resume;
 pub(crate) mod seen;
+pub(crate) mod shared_watch;
 mod verify;
 
 /// `--fresh`: moves the output, the state, the seen-set and the store aside (renamed

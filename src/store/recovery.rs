@@ -42,6 +42,9 @@ pub struct Recovery {
     /// On a listing paged by next links: the URL of every page committed, in page order, and
     /// the next page's after the last of them (see [`ChainMark`]).
     pub chain: Option<ChainMark>,
+    /// On a shared frontier with `output.key`: the batches of gone keys whose events the
+    /// output holds.
+    pub gone: BTreeSet<u64>,
 }
 
 /// One commit that holds: the output bytes `start..len` are the items of `pages`.
@@ -63,6 +66,8 @@ pub struct Span {
     pub store: Option<u64>,
     /// As recorded.
     pub chain: Option<ChainMark>,
+    /// As recorded: the shared crawl's batches of gone keys it writes.
+    pub gone: Vec<u64>,
 }
 
 impl Span {
@@ -76,6 +81,7 @@ impl Span {
             sum: self.sum,
             store: self.store,
             chain: self.chain.clone(),
+            gone: self.gone.clone(),
         }
     }
 }
@@ -128,6 +134,7 @@ pub fn recover(
                 sum,
                 store,
                 chain,
+                gone,
             } => {
                 let seen_fits =
                     seen.is_none_or(|seen| seen <= actual_seen_len && seen >= rec.seen_len);
@@ -144,7 +151,9 @@ pub fn recover(
                         sum: *sum,
                         store: *store,
                         chain: chain.clone(),
+                        gone: gone.clone(),
                     });
+                    rec.gone.extend(gone);
                     if let Some(mark) = chain {
                         let known = rec.chain.get_or_insert_with(|| ChainMark {
                             urls: Vec::new(),

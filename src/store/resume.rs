@@ -28,6 +28,10 @@ pub enum Mode {
     /// A scheduled service: resume an unfinished round; after a finished one, start the next
     /// round. A changed config ends an unfinished round early and starts the next one with it.
     Rounds,
+    /// A daemon of a shared crawl with `output.key`, whose round Redis numbers: resume this
+    /// round if it is the one recorded here, or start it (the round recorded here is over),
+    /// and refuse a changed config, as [`Mode::Resume`] does.
+    Shared(u64),
 }
 
 /// The files a crawl keeps.
@@ -106,7 +110,11 @@ impl Journal {
             complete_from_store(&mut records, store, state_path)?;
         }
         let recovery = if records.is_empty() {
-            first_round(files, &bytes, output_len, seen_len)?
+            let mut recovery = first_round(files, &bytes, output_len, seen_len)?;
+            if let Mode::Shared(round) = mode {
+                recovery.round = round;
+            }
+            recovery
         } else {
             if valid < bytes.len() {
                 warn!(
@@ -234,6 +242,9 @@ fn next_round(
 ) -> Result<Recovery> {
     let (output_len, seen_len) = lens;
     let state_path = files.state;
+    if let Mode::Shared(round) = mode {
+        return shared_round(files, changes, round, lens, recovery);
+    }
     Ok(match mode {
         // A finished round's files are left as they are: the output may have been rotated
         // since, and nothing after its last commit is ours to cut.
@@ -270,11 +281,47 @@ fn next_round(
             state_path.display(),
             changes.join("; ")
         ),
-        Mode::Resume | Mode::Rounds => {
+        Mode::Resume | Mode::Rounds | Mode::Shared(_) => {
             repair(files, output_len, seen_len, &recovery)?;
             recovery
         }
     })
+}
+
+/// [`next_round`] for a daemon of a shared crawl now in round `round`: the round recorded
+/// here is resumed if it is that one, and otherwise cut back to its last commit and followed
+/// by `round`.
+fn shared_round(
+    files: &Files<'_>,
+    changes: &[String],
+    round: u64,
+    lens: (u64, u64),
+    recovery: Recovery,
+) -> Result<Recovery> {
+    let (output_len, seen_len) = lens;
+    let state_path = files.state;
+    if !changes.is_empty() && !recovery.committed.is_empty() {
+        bail!(
+            "the config no longer matches the crawl recorded in {} ({}). Mixing two crawls in \
+             one output is refused: restore the old settings, or run with --fresh to move the \
+             old output and state aside and start over",
+            state_path.display(),
+            changes.join("; ")
+        );
+    }
+    if recovery.round > round {
+        bail!(
+            "state file {} records round {} of this crawl, but the frontier in Redis is at \
+             round {round}: were its keys deleted? Run with --fresh to move this output aside",
+            state_path.display(),
+            recovery.round
+        );
+    }
+    repair(files, output_len, seen_len, &recovery)?;
+    if recovery.round == round {
+        return Ok(recovery);
+    }
+    Ok(new_round(round, recovery.output_len, recovery.seen_len))
 }
 
 /// The journal of `recovery`, written compactly: it drops the torn tail and void commits for
@@ -460,6 +507,7 @@ mod tests {
             sum: None,
             chain: None,
             store: None,
+            gone: Vec::new(),
         };
         journal.append(&commit, true).unwrap();
         drop(journal);

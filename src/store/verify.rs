@@ -95,6 +95,7 @@ mod tests {
             chain: None,
             sum: Some(sum(&bytes[start as usize..len as usize])),
             store: None,
+            gone: Vec::new(),
         }
     }
 

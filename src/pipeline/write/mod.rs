@@ -32,6 +32,7 @@ use log::warn;
 use xxhash_rust::xxh3::Xxh3;
 
 mod keyed;
+mod shared;
 
 use super::budget::BudgetReceiver;
 use super::message::{Committed, Item, Learned, NoContent, PageError, Parsed};
@@ -44,6 +45,7 @@ use crate::store::changes::Watch;
 use crate::store::dedup::Dedup;
 use crate::store::journal::{ChainMark, Journal, Record};
 use crate::store::output::LineEncoder;
+use crate::store::shared_watch::SharedWatch;
 
 /// In `sync = "batch"` mode, the longest a written page waits for its commit.
 const BATCH_WINDOW: Duration = Duration::from_millis(250);
@@ -64,6 +66,8 @@ pub(crate) struct Output {
     pub dedup: Dedup,
     /// With `output.key`: what changed since the last round, and the store that keeps it.
     pub watch: Option<Watch>,
+    /// With `output.key` on a shared frontier: the same, with the last values in Redis.
+    pub shared: Option<SharedWatch>,
     /// Held around each write, see [`OutputLock`].
     pub lock: OutputLock,
 }
@@ -91,6 +95,8 @@ pub(crate) struct Writer {
     dedup: Dedup,
     /// With `output.key`: what changed since the last round.
     watch: Option<Watch>,
+    /// With `output.key` on a shared frontier: the same, across daemons.
+    shared: Option<SharedWatch>,
     /// With `output.changes`: one line per event instead of every item.
     events: bool,
     /// On a listing paged by next links: commit records carry each page's URL and the next.
@@ -129,6 +135,8 @@ struct Session {
     sum: Xxh3,
     /// On a listing paged by next links: the URLs of the pages pending, and the next page's.
     chain: Option<ChainMark>,
+    /// On a shared frontier with `output.key`: the batches of gone keys pending.
+    gone: Vec<u64>,
     /// Where commits are announced, if anyone listens.
     listener: Option<Sender<Committed>>,
     /// What the writer will report.
@@ -168,6 +176,7 @@ impl Writer {
             listing,
             dedup: output.dedup,
             watch: output.watch,
+            shared: output.shared,
             events: config.output.changes,
             chained: config.next.is_some(),
             stage,
@@ -203,9 +212,11 @@ impl Writer {
             since: None,
             sum: Xxh3::new(),
             chain: None,
+            gone: Vec::new(),
             listener,
             report: WriterReport::default(),
         };
+        self.write_unwritten(&mut session)?;
         loop {
             let message = match session.since {
                 // A batch is open: wait for more pages only until its window closes.
@@ -239,6 +250,7 @@ impl Writer {
         if self.watch.is_some() && self.round_complete(&session) {
             self.write_gone(&mut session)?;
         }
+        self.write_shared_gone(&mut session)?;
         let state_path = self.journal.path().to_path_buf();
         if let Some(page) = self.listing.found_end() {
             let _whole = self.lock.lock();
@@ -349,7 +361,9 @@ impl Writer {
         self.mark_chain(url, &learned, session);
         let mut buf = std::mem::take(&mut session.buf);
         buf.clear();
-        let written = if self.watch.is_some() {
+        let written = if self.shared.is_some() {
+            self.encode_shared(page, url, items, &mut buf)?
+        } else if self.watch.is_some() {
             self.encode_keyed(page, url, items, learned, &mut buf)?
         } else if self.dedup.is_on() {
             let new = self.dedup.select(items)?;
@@ -430,6 +444,7 @@ impl Writer {
             sum: Some(session.sum.digest()),
             store: None,
             chain: session.chain.take(),
+            gone: session.gone.clone(),
         };
         // With `output.key`, the store's transaction is the commit point: the journal's record
         // follows it, and is made again from the store should it be lost.
@@ -449,9 +464,11 @@ impl Writer {
             }
         }
         // Only now, with the commit record written, may a listener hear that they are done.
+        let gone = std::mem::take(&mut session.gone);
         session.announce(Committed::Pages {
             pages,
             keys: keys.keys,
+            gone,
         })?;
         session.pending.clear();
         session.since = None;

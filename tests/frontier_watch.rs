@@ -1,0 +1,252 @@
+//! Watching a listing with several daemons on Redis (`output.key` with `frontier.kind =
+//! "redis"`): rounds started by `pagecrawl seed`, the events of each round in the union of the
+//! daemons' outputs exactly once (new, changed against the value some daemon wrote, gone once
+//! every daemon completed the round), and a daemon killed with SIGKILL mid-round loses none and
+//! writes none twice once it is started again.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use common::events::{counted, prices};
+use common::frontier::{LIMIT, RedisServer, daemon_config, exit_ok, site};
+use common::service::lines;
+use common::{Knobs, TestEnv, run_bin, spawn_bin, wait_bounded};
+use demo_site::Edition;
+
+const PAGES: u64 = 30;
+
+/// The crawl every daemon runs: pages 0..PAGES, keyed by link, events written.
+fn knobs() -> Knobs {
+    Knobs {
+        last_page: Some(PAGES - 1),
+        crawlers: 2,
+        extra_fields: common::PRICE,
+        output: "key = \"link\"\nchanges = true\n".to_string(),
+        ..Knobs::default()
+    }
+}
+
+/// Daemon `n`'s config and output.
+fn daemon(env: &TestEnv, redis: &RedisServer, n: usize) -> (PathBuf, PathBuf) {
+    daemon_config(env, redis, n, &knobs())
+}
+
+/// Starts daemon `n`.
+fn start(config: &std::path::Path) -> Child {
+    spawn_bin(&["run", "--config", config.to_str().unwrap()])
+}
+
+/// Runs daemons `0..count` to the end of the round, each exiting 0.
+fn round_of(env: &TestEnv, redis: &RedisServer, count: usize) {
+    let daemons: Vec<Child> = (0..count)
+        .map(|n| start(&daemon(env, redis, n).0))
+        .collect();
+    for (n, child) in daemons.into_iter().enumerate() {
+        exit_ok(&wait_bounded(child, LIMIT), &format!("daemon {n}"));
+    }
+}
+
+/// `pagecrawl seed` on daemon 0's config: what it printed.
+fn seed(env: &TestEnv, redis: &RedisServer) -> String {
+    let out = run_bin(
+        &[
+            "seed",
+            "--config",
+            daemon(env, redis, 0).0.to_str().unwrap(),
+        ],
+        LIMIT,
+    );
+    exit_ok(&out, "pagecrawl seed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every line of every daemon's output `0..count`.
+fn union(env: &TestEnv, redis: &RedisServer, count: usize) -> Vec<serde_json::Value> {
+    let outputs: Vec<PathBuf> = (0..count).map(|n| daemon(env, redis, n).1).collect();
+    union_of(&outputs)
+}
+
+/// Every line of `outputs`.
+fn union_of(outputs: &[PathBuf]) -> Vec<serde_json::Value> {
+    outputs.iter().flat_map(|out| lines(out)).collect()
+}
+
+/// The edition after `number - 1`: books `moved` at a new price, `removed` gone, two pages
+/// with books added.
+fn edition(number: u64, moved: &[u64], removed: &[u64]) -> Edition {
+    Edition {
+        number,
+        prices: moved
+            .iter()
+            .map(|&b| (b, format!("{number}23.45")))
+            .collect(),
+        removed: removed.iter().copied().collect(),
+        added: BTreeMap::from([(3 + number, 2), (20, number as usize)]),
+        ..Edition::default()
+    }
+}
+
+/// Checks round `n`'s events in `lines` against the prices before (`was`) and now (`now`):
+/// the books whose price moved changed, the books no longer listed gone, the books listed
+/// first now new, each once.
+fn check_round(
+    n: u64,
+    lines: &[serde_json::Value],
+    was: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+) {
+    let once = |links: Vec<&String>| -> BTreeMap<String, usize> {
+        links.into_iter().map(|l| (l.clone(), 1)).collect()
+    };
+    let changed = once(
+        now.iter()
+            .filter(|(l, p)| was.get(*l).is_some_and(|old| old != *p))
+            .map(|(l, _)| l)
+            .collect(),
+    );
+    let gone = once(was.keys().filter(|l| !now.contains_key(*l)).collect());
+    let new = once(now.keys().filter(|l| !was.contains_key(*l)).collect());
+    assert_eq!(counted(n, "changed", lines), changed, "round {n}: changed");
+    assert_eq!(counted(n, "gone", lines), gone, "round {n}: gone");
+    assert_eq!(counted(n, "new", lines), new, "round {n}: new");
+    for line in lines
+        .iter()
+        .filter(|l| l["round"] == n && l["event"] == "changed")
+    {
+        let link = line["link"].as_str().unwrap();
+        assert_eq!(line["previous"]["price"].to_string(), was[link], "{line}");
+        assert_eq!(line["price"].to_string(), now[link], "{line}");
+        assert_eq!(line["changed"], serde_json::json!(["price"]), "{line}");
+    }
+}
+
+#[test]
+fn three_daemons_watch_a_changing_listing_round_after_round_each_event_once() {
+    let redis = RedisServer::start();
+    let env = site(PAGES, 20);
+    round_of(&env, &redis, 3);
+    let first = prices(&env, PAGES);
+    let lines_1 = union(&env, &redis, 3);
+    check_round(1, &lines_1, &BTreeMap::new(), &first);
+    assert_eq!(lines_1.len(), first.len(), "round 1 writes only new events");
+    let working = (0..3)
+        .filter(|&n| !lines(&daemon(&env, &redis, n).1).is_empty())
+        .count();
+    assert!(working >= 2, "only {working} daemon wrote events");
+
+    // The round is over: `seed` starts the next; another `seed` while it runs starts none.
+    env.site
+        .set_edition(edition(1, &[5, 200, 420, 700], &[100, 101, 650]));
+    let second = prices(&env, PAGES);
+    assert!(seed(&env, &redis).contains("round 2 starts: 30 pages"));
+    assert!(seed(&env, &redis).contains("round 2 goes on"));
+    round_of(&env, &redis, 2);
+    let all = union(&env, &redis, 3);
+    check_round(2, &all, &first, &second);
+
+    // Nothing changed: no event at all.
+    assert!(seed(&env, &redis).contains("round 3 starts"));
+    round_of(&env, &redis, 3);
+    let all = union(&env, &redis, 3);
+    assert!(
+        all.iter().all(|l| l["round"].as_u64().unwrap() <= 2),
+        "round 3 found nothing new"
+    );
+    assert!(all.len() > lines_1.len());
+}
+
+/// Kills daemon 0 (SIGKILL) a random moment after it starts crawling, while daemon 1 goes on,
+/// then starts it again; both exit 0. Returns whether the kill landed before daemon 0 ended.
+fn kill_one(env: &TestEnv, redis: &RedisServer, seed: &mut u64) -> bool {
+    let (config_0, out_0) = daemon(env, redis, 0);
+    let mut victim = start(&config_0);
+    let other = start(&daemon(env, redis, 1).0);
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    let delay = Duration::from_millis(30 + *seed % 400);
+    let started = Instant::now();
+    let mut landed = false;
+    while started.elapsed() < LIMIT {
+        if victim.try_wait().expect("polling daemon 0").is_some() {
+            break;
+        }
+        if started.elapsed() >= delay {
+            victim.kill().expect("SIGKILL");
+            landed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = victim.wait();
+    exit_ok(&wait_bounded(other, LIMIT), "daemon 1");
+    // Started again on its output, it writes what it committed in Redis and did not write.
+    exit_ok(&wait_bounded(start(&config_0), LIMIT), "daemon 0, again");
+    let text = std::fs::read_to_string(&out_0).unwrap_or_default();
+    assert!(text.is_empty() || text.ends_with('\n'), "a torn line");
+    landed
+}
+
+#[test]
+fn sigkill_of_one_daemon_mid_round_loses_no_event_and_writes_none_twice() {
+    let redis = RedisServer::start();
+    let env = site(PAGES, 15);
+    let mut moment = 0x2545_f491_4f6c_dd1du64;
+    let mut landed = 0;
+    let mut was = BTreeMap::new();
+    let removals: [&[u64]; 3] = [&[], &[40, 41, 300], &[10, 600, 610]];
+    let moves: [&[u64]; 3] = [&[], &[5, 200, 420, 700], &[6, 201, 421]];
+    for round in 1..=3u64 {
+        if round > 1 {
+            env.site.set_edition(edition(
+                round - 1,
+                moves[round as usize - 1],
+                removals[round as usize - 1],
+            ));
+            assert!(
+                seed(&env, &redis).contains(&format!("round {round} starts")),
+                "round {round}"
+            );
+        }
+        let now = prices(&env, PAGES);
+        landed += kill_one(&env, &redis, &mut moment) as u32;
+        let all = union(&env, &redis, 2);
+        check_round(round, &all, &was, &now);
+        was = now;
+    }
+    assert!(landed >= 2, "only {landed} kills landed mid-round");
+}
+
+#[test]
+fn an_until_empty_listing_watched_by_two_daemons_ends_its_rounds_and_finds_the_gone() {
+    let redis = RedisServer::start();
+    let env = site(PAGES, 10);
+    let until_empty = Knobs {
+        last_page: None,
+        ..knobs()
+    };
+    let (configs, outputs): (Vec<PathBuf>, Vec<PathBuf>) = (0..2)
+        .map(|n| daemon_config(&env, &redis, n, &until_empty))
+        .unzip();
+    let run_round = || {
+        let daemons: Vec<Child> = configs.iter().map(|c| start(c)).collect();
+        for (n, child) in daemons.into_iter().enumerate() {
+            exit_ok(&wait_bounded(child, LIMIT), &format!("daemon {n}"));
+        }
+    };
+    run_round();
+    let first = prices(&env, PAGES);
+    check_round(1, &union_of(&outputs), &BTreeMap::new(), &first);
+    env.site
+        .set_edition(edition(1, &[3, 333], &[0, 1, 2, 724, 725]));
+    let second = prices(&env, PAGES);
+    let out = run_bin(&["seed", "--config", configs[1].to_str().unwrap()], LIMIT);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("round 2 starts"), "{said}");
+    run_round();
+    check_round(2, &union_of(&outputs), &first, &second);
+}
