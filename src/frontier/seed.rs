@@ -110,12 +110,16 @@ pub(super) fn window(until_empty: bool, max_page: u64) -> (u64, u64) {
     }
 }
 
-/// The fingerprint that all daemons of one crawl must share: the site, the range and the
-/// extraction rules.
+/// The fingerprint that all daemons of one crawl must share: the site, the range, the
+/// extraction rules and, with `output.key`, the key (the last values in Redis are by it).
 fn fingerprint(config: &Config) -> String {
     let fp = Fingerprint::of(config);
+    let key = match &config.output.key {
+        Some(key) => format!(" key={:?}", key.field),
+        None => String::new(),
+    };
     format!(
-        "{} {}..{} size={} item={:?} fields={:?}",
+        "{} {}..{} size={} item={:?} fields={:?}{key}",
         fp.url,
         fp.first_page,
         fp.last_page.map_or(String::new(), |l| l.to_string()),
@@ -308,6 +312,18 @@ mod tests {
             args.fp,
             "http://x/?p={page} 3..9 size=25 item=\"div\" fields=[(\"t\", \"a\")]"
         );
+    }
+
+    #[test]
+    fn the_key_of_a_watched_crawl_is_part_of_its_fingerprint() {
+        let keyed = Config::from_toml(
+            "[site]\nurl = \"http://x/?p={page}\"\nlast_page = 9\n[extract]\nitem = \"div\"\n\
+             [extract.fields]\nt = \"a\"\n[output]\npath = \"o\"\nkey = \"t\"\n",
+        )
+        .unwrap();
+        let fp = SeedArgs::of(&keyed).fp;
+        assert!(fp.ends_with(" key=\"t\""), "{fp}");
+        assert!(!SeedArgs::of(&config("last_page = 9")).fp.contains("key="));
     }
 
     #[test]
