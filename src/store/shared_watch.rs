@@ -485,6 +485,26 @@ mod tests {
     }
 
     #[test]
+    fn a_value_in_the_shared_store_that_is_not_ours_is_an_error_naming_its_key() {
+        let store = Arc::new(Mutex::new(Store::default()));
+        store
+            .lock()
+            .unwrap()
+            .items
+            .insert("x".to_string(), "garbage".to_string());
+        let mut a = watch(&store, 1);
+        let mut buf = Vec::new();
+        let err = a
+            .page(0, "http://x/", &[item("x", 1)], &mut buf, |_, _| 0)
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("value of key \"x\" is not pagecrawl's: garbage"),
+            "{err:#}"
+        );
+        assert!(store.lock().unwrap().done.is_empty(), "nothing committed");
+    }
+
+    #[test]
     fn a_key_listed_twice_on_a_page_is_compared_with_its_first_listing() {
         let store = Arc::new(Mutex::new(Store::default()));
         let mut a = watch(&store, 1);
