@@ -80,6 +80,16 @@ impl Link {
         loop {
             match self.try_once(&mut f) {
                 Ok(value) => return Ok(value),
+                // Redis refused the command itself, or answered with another shape than asked
+                // for (a key of another type, a value that is not ours): it would only refuse
+                // it again.
+                Err(err) if is_permanent(&err) => {
+                    return Err(err.context(format!(
+                        "frontier {}: {what} (not retried: Redis refused it, or answered \
+                         what pagecrawl does not expect there)",
+                        self.url
+                    )));
+                }
                 Err(err) => {
                     warn!(
                         "frontier {}: {what}: {err:#}; retrying in {backoff:?}",
@@ -95,6 +105,12 @@ impl Link {
     }
 }
 
+/// Whether `err` will not go away by retrying: what the client library says of it.
+fn is_permanent(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<redis::RedisError>()
+        .is_some_and(|err| matches!(err.retry_method(), redis::RetryMethod::NoRetry))
+}
+
 /// Waits `pause` unless `shutdown` is requested first; returns whether it was.
 pub(super) fn pause_or_shutdown(shutdown: &Shutdown, pause: Duration) -> bool {
     if shutdown.is_requested() {
@@ -103,5 +119,20 @@ pub(super) fn pause_or_shutdown(shutdown: &Shutdown, pause: Duration) -> bool {
     select! {
         recv(shutdown.waker()) -> _ => true,
         default(pause) => shutdown.is_requested(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_of_another_shape_is_permanent_and_a_refused_connection_is_not() {
+        let shape = redis::RedisError::from((redis::ErrorKind::UnexpectedReturnType, "a string"));
+        assert!(is_permanent(&anyhow::Error::from(shape).context("reading")));
+        let refused =
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(!is_permanent(&anyhow::Error::from(refused)));
+        assert!(!is_permanent(&anyhow::anyhow!("not a Redis error")));
     }
 }
