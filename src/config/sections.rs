@@ -193,7 +193,8 @@ pub struct HttpConfig {
     pub robots: bool,
     /// Ask list and detail pages again with the `ETag` and `Last-Modified` of the last round
     /// (`If-None-Match`, `If-Modified-Since`); a `304` keeps what the store knows of the page.
-    /// On by default with `[schedule]` and `output.key`.
+    /// On by default with `[schedule]` and `output.key`; not with a Redis frontier, whose
+    /// daemons do not share the validators.
     pub conditional: bool,
     /// `http.ca_file`: certificates trusted in addition to the built-in roots.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -239,7 +240,8 @@ pub struct OutputConfig {
     #[serde(default)]
     pub sync: SyncMode,
     /// The field whose value names an item across rounds: the store keeps each key's last
-    /// values, and tells new, changed, unchanged and gone items apart.
+    /// values, and tells new, changed, unchanged and gone items apart (with a Redis frontier,
+    /// the daemons share them in Redis).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<KeyField>,
     /// With `key`: one line per change (new, changed, gone) instead of every item.

@@ -219,7 +219,8 @@ pub const CONDITIONAL: Key = key(
     "send each list and detail page's `ETag` and `Last-Modified` of the last round back \
      (`If-None-Match`, `If-Modified-Since`): a `304 Not Modified` page keeps the items (a detail \
      page its fields) the store knows, and costs no body (see [watch a listing](watch.md)); \
-     needs `output.key`",
+     needs `output.key`; not with `frontier.kind = \"redis\"` (the daemons do not share the \
+     validators)",
 );
 /// `http.ca_file` (Mozilla's whole root list is about 250 KB).
 pub const CA_FILE: Key = key(

@@ -157,7 +157,8 @@ pub const OUTPUT_KEY: Key = key(
     "a list field whose value names an item across rounds: the store keeps each key's last \
      values, and the summary counts new, changed, unchanged and gone items (see \
      [watch a listing](watch.md)); an item without a value in it is written as always and \
-     counted as `items_without_key`",
+     counted as `items_without_key`; with `frontier.kind = \"redis\"` the daemons share the \
+     last values in Redis, rounds started by `pagecrawl seed`",
 )
 .unset("items are not followed across rounds");
 /// `output.changes`.
