@@ -15,7 +15,8 @@ use common::events::{counted, prices};
 use common::frontier::{LIMIT, RedisServer, daemon_config, exit_ok, site};
 use common::service::lines;
 use common::{Knobs, TestEnv, run_bin, spawn_bin, wait_bounded};
-use demo_site::Edition;
+use common::{num, summary_of};
+use demo_site::{Edition, SiteOptions, Validators};
 
 const PAGES: u64 = 30;
 
@@ -40,14 +41,33 @@ fn start(config: &std::path::Path) -> Child {
     spawn_bin(&["run", "--config", config.to_str().unwrap()])
 }
 
-/// Runs daemons `0..count` to the end of the round, each exiting 0.
-fn round_of(env: &TestEnv, redis: &RedisServer, count: usize) {
+/// Runs daemons `0..count` to the end of the round, each exiting 0: the sums of their
+/// summaries' `pages_fetched` and `pages_not_modified`.
+fn round_of(env: &TestEnv, redis: &RedisServer, count: usize) -> (u64, u64) {
     let daemons: Vec<Child> = (0..count)
         .map(|n| start(&daemon(env, redis, n).0))
         .collect();
+    let (mut fetched, mut not_modified) = (0, 0);
     for (n, child) in daemons.into_iter().enumerate() {
-        exit_ok(&wait_bounded(child, LIMIT), &format!("daemon {n}"));
+        let stderr = exit_ok(&wait_bounded(child, LIMIT), &format!("daemon {n}"));
+        fetched += num(&summary_of(&stderr), "pages_fetched");
+        // A daemon that judged no page has no watch counters in its summary.
+        let summary = summary_of(&stderr);
+        not_modified += summary
+            .get("pages_not_modified")
+            .map_or(0, |_| num(&summary, "pages_not_modified"));
     }
+    (fetched, not_modified)
+}
+
+/// A site of `PAGES` pages answered after `latency_ms`, with an `ETag` on every list page.
+fn etag_site(latency_ms: u64) -> TestEnv {
+    TestEnv::new(SiteOptions {
+        pages: PAGES,
+        latency: Duration::from_millis(latency_ms),
+        validators: Validators::ETag,
+        ..SiteOptions::default()
+    })
 }
 
 /// `pagecrawl seed` on daemon 0's config: what it printed.
@@ -127,8 +147,8 @@ fn check_round(
 #[test]
 fn three_daemons_watch_a_changing_listing_round_after_round_each_event_once() {
     let redis = RedisServer::start();
-    let env = site(PAGES, 20);
-    round_of(&env, &redis, 3);
+    let env = etag_site(20);
+    assert_eq!(round_of(&env, &redis, 3), (PAGES, 0));
     let first = prices(&env, PAGES);
     let lines_1 = union(&env, &redis, 3);
     check_round(1, &lines_1, &BTreeMap::new(), &first);
@@ -144,13 +164,20 @@ fn three_daemons_watch_a_changing_listing_round_after_round_each_event_once() {
     let second = prices(&env, PAGES);
     assert!(seed(&env, &redis).contains("round 2 starts: 30 pages"));
     assert!(seed(&env, &redis).contains("round 2 goes on"));
-    round_of(&env, &redis, 2);
+    // Each daemon asks with the validators any daemon committed: the pages whose books did
+    // not change answer 304, and none of their books is gone.
+    let (fetched, not_modified) = round_of(&env, &redis, 2);
+    assert_eq!(fetched + not_modified, PAGES);
+    assert!(
+        fetched > 0 && not_modified > 0,
+        "{fetched} fetched, {not_modified} not modified"
+    );
     let all = union(&env, &redis, 3);
     check_round(2, &all, &first, &second);
 
-    // Nothing changed: no event at all.
+    // Nothing changed: every page answers 304, and no event at all.
     assert!(seed(&env, &redis).contains("round 3 starts"));
-    round_of(&env, &redis, 3);
+    assert_eq!(round_of(&env, &redis, 3), (0, PAGES));
     let all = union(&env, &redis, 3);
     assert!(
         all.iter().all(|l| l["round"].as_u64().unwrap() <= 2),
@@ -194,7 +221,7 @@ fn kill_one(env: &TestEnv, redis: &RedisServer, seed: &mut u64) -> bool {
 #[test]
 fn sigkill_of_one_daemon_mid_round_loses_no_event_and_writes_none_twice() {
     let redis = RedisServer::start();
-    let env = site(PAGES, 15);
+    let env = etag_site(15);
     let mut moment = 0x2545_f491_4f6c_dd1du64;
     let mut landed = 0;
     let mut was = BTreeMap::new();
@@ -249,4 +276,55 @@ fn an_until_empty_listing_watched_by_two_daemons_ends_its_rounds_and_finds_the_g
     assert!(said.contains("round 2 starts"), "{said}");
     run_round();
     check_round(2, &union_of(&outputs), &first, &second);
+}
+
+#[test]
+fn detail_fields_are_watched_across_daemons_their_pages_asked_in_full() {
+    let redis = RedisServer::start();
+    let env = TestEnv::new(SiteOptions {
+        pages: 4,
+        self_links: true,
+        validators: Validators::ETag,
+        ..SiteOptions::default()
+    });
+    let follow = Knobs {
+        last_page: Some(3),
+        extra: "[follow]\nfield = \"link\"\ncrawlers = 2\n[follow.fields]\n\
+                rating = \"strong.rating_num\"\n"
+            .to_string(),
+        ..knobs()
+    };
+    let (configs, outputs): (Vec<PathBuf>, Vec<PathBuf>) = (0..2)
+        .map(|n| daemon_config(&env, &redis, n, &follow))
+        .unzip();
+    let run_round = || {
+        let daemons: Vec<Child> = configs.iter().map(|c| start(c)).collect();
+        for (n, child) in daemons.into_iter().enumerate() {
+            exit_ok(&wait_bounded(child, LIMIT), &format!("daemon {n}"));
+        }
+    };
+    run_round();
+    let first = union_of(&outputs);
+    assert_eq!(first.len(), 100);
+    assert!(
+        first
+            .iter()
+            .all(|l| l["event"] == "new" && l["rating"].is_string())
+    );
+    // One price moves: the only event of round 2, the detail fields unchanged.
+    env.site.set_edition(Edition {
+        number: 1,
+        prices: BTreeMap::from([(6, "99.99".to_string())]),
+        ..Edition::default()
+    });
+    let out = run_bin(&["seed", "--config", configs[0].to_str().unwrap()], LIMIT);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("round 2 starts"));
+    run_round();
+    let second: Vec<serde_json::Value> = union_of(&outputs)
+        .into_iter()
+        .filter(|l| l["round"] == 2)
+        .collect();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_eq!(second[0]["event"], "changed");
+    assert_eq!(second[0]["changed"], serde_json::json!(["price"]));
 }

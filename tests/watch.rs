@@ -392,19 +392,6 @@ fn bad_watch_configs_are_refused_naming_the_key() {
         };
         refused(&env, &k, says);
     }
-    // Watching a shared crawl asks every page in full: the validators are not shared.
-    let k = Knobs {
-        output: "key = \"link\"\n".to_string(),
-        http: "conditional = true\n".to_string(),
-        extra: "[frontier]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:1/\"\nname = \"books\"\n"
-            .to_string(),
-        ..base.clone()
-    };
-    refused(
-        &env,
-        &k,
-        "`http.conditional` cannot be used with `frontier.kind = \"redis\"` yet",
-    );
 }
 
 /// Asserts that the config of `k` for `env` is refused with an error containing `says`.

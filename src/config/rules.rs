@@ -114,14 +114,6 @@ impl Config {
                  crawl is seeded once (see `pagecrawl seed`)"
             );
         }
-        if self.frontier != FrontierConfig::Local && self.http.conditional {
-            // The validators are kept in each daemon's store, and the page goes to any daemon.
-            bail!(
-                "`http.conditional` cannot be used with `frontier.kind = \"redis\"` yet: the \
-                 daemons share the last values of `output.key` in Redis, but not the pages' \
-                 validators, so a page is asked in full each round"
-            );
-        }
         if let Some(path) = &self.site.has_next {
             if self.site.last_page.is_some() {
                 bail!(
@@ -197,7 +189,9 @@ impl Config {
             );
         }
         if !is_set(file, "http.conditional") {
-            self.http.conditional = self.schedule.is_some() && output.key.is_some();
+            // A shared crawl with a key runs in rounds too (started by `pagecrawl seed`).
+            let rounds = self.schedule.is_some() || self.frontier != FrontierConfig::Local;
+            self.http.conditional = rounds && output.key.is_some();
         } else if self.http.conditional && output.key.is_none() {
             bail!(
                 "`http.conditional` needs `output.key`: a page that answers 304 Not Modified \

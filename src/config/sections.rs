@@ -193,8 +193,8 @@ pub struct HttpConfig {
     pub robots: bool,
     /// Ask list and detail pages again with the `ETag` and `Last-Modified` of the last round
     /// (`If-None-Match`, `If-Modified-Since`); a `304` keeps what the store knows of the page.
-    /// On by default with `[schedule]` and `output.key`; not with a Redis frontier, whose
-    /// daemons do not share the validators.
+    /// On by default with `output.key` and `[schedule]` or a Redis frontier (whose daemons
+    /// share the list pages' validators).
     pub conditional: bool,
     /// `http.ca_file`: certificates trusted in addition to the built-in roots.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -23,6 +23,9 @@ pub(crate) struct Keys {
     pub seen: String,
     /// With `output.key`: each key's last values (a hash: key → JSON).
     pub items: String,
+    /// With `output.key`: each list page's validators and keys (a hash: URL → JSON), for the
+    /// conditional requests of the next round.
+    pub list_pages: String,
     /// With `output.key`: the lines of each page (`p:<page>`) or batch of gone keys
     /// (`g:<number>`) committed this round and not yet written by its daemon (a hash: entry →
     /// the daemon's name, a newline, the lines).
@@ -40,6 +43,7 @@ impl Keys {
             failed: key("failed"),
             seen: key("seen"),
             items: key("items"),
+            list_pages: key("list_pages"),
             events: key("events"),
         }
     }

@@ -4,23 +4,35 @@
 //! atomic, and each can be retried after a lost reply: a page's step recognises its own
 //! commit, a batch of gone keys is numbered before it is committed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use redis::{Commands, Script};
 
 use super::keys::Keys;
 use super::link::{Link, pause_or_shutdown};
+use crate::http::{PageValidators, Validators};
 use crate::shutdown::Shutdown;
-use crate::store::shared_watch::{Outcome, SharedKeys, Swap, Unwritten};
+use crate::store::shared_watch::{Outcome, SharedKeys, SharedPage, Swap, Unwritten};
+
+/// What the `pages` hash keeps of a list page, as JSON: its validators and its keys.
+#[derive(Debug, serde::Deserialize)]
+struct StoredPage {
+    /// `ETag`.
+    e: Option<String>,
+    /// `Last-Modified`.
+    m: Option<String>,
+    /// The keys it listed.
+    k: Vec<String>,
+}
 
 /// Keys read or scanned at a time.
 const BATCH: usize = 512;
 
-/// Commits a page: KEYS meta, items, events, done; ARGV round, page, daemon, lines, then
-/// (key, value read, value after) per key. Returns 0 (committed, now or by this daemon
-/// before), 1 (committed by another daemon), 2 (a key changed since it was read) or 3 (the
-/// round is over).
+/// Commits a page: KEYS meta, items, events, done, pages; ARGV round, page, daemon, lines,
+/// the page's URL, what `pages` keeps of it (JSON), then (key, value read, value after) per
+/// key. Returns 0 (committed, now or by this daemon before), 1 (committed by another daemon),
+/// 2 (a key changed since it was read) or 3 (the round is over).
 const COMMIT_PAGE: &str = r"
 if tonumber(redis.call('HGET', KEYS[1], 'round') or '1') ~= tonumber(ARGV[1]) then return 3 end
 local entry = 'p:' .. ARGV[2]
@@ -29,18 +41,50 @@ if redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1 then
     if held and string.sub(held, 1, #ARGV[3] + 1) == ARGV[3] .. '\n' then return 0 end
     return 1
 end
-for i = 5, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
     if (redis.call('HGET', KEYS[2], ARGV[i]) or '') ~= ARGV[i + 1] then return 2 end
 end
-for i = 5, #ARGV, 3 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2]) end
+for i = 7, #ARGV, 3 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2]) end
+redis.call('HSET', KEYS[5], ARGV[5], ARGV[6])
 redis.call('HSET', KEYS[3], entry, ARGV[3] .. '\n' .. ARGV[4])
 redis.call('SADD', KEYS[4], ARGV[2])
 return 0
 ";
 
-/// Commits a batch of gone keys: KEYS meta, items, events; ARGV round, batch number, daemon,
-/// lines, then (key, value read, value after). Returns 0 (committed, now or before), 1 (the
-/// round is over) or 2 (a key changed since it was read).
+/// Commits a page that answered 304: its keys (as `pages` lists them) that it is still the
+/// page of are listed again this round. KEYS meta, items, events, done, pages; ARGV round,
+/// page, daemon, URL. Returns {0, keys listed again} (committed), {1, 0} (committed by another
+/// daemon), {3, 0} (the round is over) or {4, 0} (`pages` does not know the URL).
+const COMMIT_NOT_MODIFIED: &str = r"
+if tonumber(redis.call('HGET', KEYS[1], 'round') or '1') ~= tonumber(ARGV[1]) then return {3, 0} end
+local entry = 'p:' .. ARGV[2]
+if redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1 then
+    local held = redis.call('HGET', KEYS[3], entry)
+    if held and string.sub(held, 1, #ARGV[3] + 1) == ARGV[3] .. '\n' then return {0, 0} end
+    return {1, 0}
+end
+local known = redis.call('HGET', KEYS[5], ARGV[4])
+if not known then return {4, 0} end
+local listed = 0
+for _, key in ipairs(cjson.decode(known).k) do
+    local value = redis.call('HGET', KEYS[2], key)
+    if value then
+        local item = cjson.decode(value)
+        if item.u == ARGV[4] and not item.g then
+            item.r = tonumber(ARGV[1])
+            redis.call('HSET', KEYS[2], key, cjson.encode(item))
+            listed = listed + 1
+        end
+    end
+end
+redis.call('HSET', KEYS[3], entry, ARGV[3] .. '\n')
+redis.call('SADD', KEYS[4], ARGV[2])
+return {0, listed}
+";
+
+/// Commits a batch of gone keys: KEYS meta, items, events (and pages, unused); ARGV round,
+/// batch number, daemon, lines, then (key, value read, value after). Returns 0 (committed, now
+/// or before), 1 (the round is over) or 2 (a key changed since it was read).
 const COMMIT_GONE: &str = r"
 if tonumber(redis.call('HGET', KEYS[1], 'round') or '1') ~= tonumber(ARGV[1]) then return 1 end
 local entry = 'g:' .. ARGV[2]
@@ -131,8 +175,36 @@ impl RedisKeys {
         Ok(out)
     }
 
-    /// Runs a commit script on `swaps`, after `head` (its first four arguments).
-    fn commit(&mut self, script: &str, head: [Vec<u8>; 4], swaps: &[Swap]) -> Result<i64> {
+    /// The validators of the list pages committed before (those that listed items: an empty
+    /// page, the end of an "until empty" listing, is asked in full), for the crawlers.
+    pub fn validators(&mut self) -> Result<PageValidators> {
+        let hash = self.keys.list_pages.clone();
+        let pages: HashMap<String, String> =
+            self.retry("reading the list pages' validators", |c| c.hgetall(&hash))?;
+        let mut out = HashMap::with_capacity(pages.len());
+        for (url, text) in pages {
+            let page: StoredPage = serde_json::from_str(&text).with_context(|| {
+                format!("the frontier's {hash} holds a value for {url} that is not pagecrawl's")
+            })?;
+            if page.k.is_empty() || (page.e.is_none() && page.m.is_none()) {
+                continue;
+            }
+            let validators = Validators {
+                etag: page.e,
+                last_modified: page.m,
+            };
+            out.insert(url, validators);
+        }
+        Ok(std::sync::Arc::new(out))
+    }
+
+    /// Runs a commit script on `swaps`, after `head` (its first arguments).
+    fn commit<T: redis::FromRedisValue>(
+        &mut self,
+        script: &str,
+        head: &[Vec<u8>],
+        swaps: &[Swap],
+    ) -> Result<T> {
         let script = Script::new(script);
         let keys = self.keys.clone();
         self.retry("committing in the shared store", |c| {
@@ -141,8 +213,9 @@ impl RedisKeys {
                 .key(&keys.meta)
                 .key(&keys.items)
                 .key(&keys.events)
-                .key(&keys.done);
-            for arg in &head {
+                .key(&keys.done)
+                .key(&keys.list_pages);
+            for arg in head {
                 invocation.arg(arg.as_slice());
             }
             for swap in swaps {
@@ -169,18 +242,45 @@ impl SharedKeys for RedisKeys {
         Ok(out)
     }
 
-    fn commit_page(&mut self, page: u64, swaps: &[Swap], lines: &[u8]) -> Result<Outcome> {
+    fn commit_page(
+        &mut self,
+        page: &SharedPage<'_>,
+        swaps: &[Swap],
+        lines: &[u8],
+    ) -> Result<Outcome> {
         let head = [
             self.round.to_string().into_bytes(),
-            page.to_string().into_bytes(),
+            page.number.to_string().into_bytes(),
             self.daemon.clone().into_bytes(),
             lines.to_vec(),
+            page.url.as_bytes().to_vec(),
+            page.text().into_bytes(),
         ];
-        Ok(match self.commit(COMMIT_PAGE, head, swaps)? {
+        Ok(match self.commit::<i64>(COMMIT_PAGE, &head, swaps)? {
             0 => Outcome::Done,
             1 => Outcome::Taken,
             2 => Outcome::Stale,
             _ => Outcome::RoundOver,
+        })
+    }
+
+    fn commit_not_modified(&mut self, page: u64, url: &str) -> Result<(Outcome, u64)> {
+        let head = [
+            self.round.to_string().into_bytes(),
+            page.to_string().into_bytes(),
+            self.daemon.clone().into_bytes(),
+            url.as_bytes().to_vec(),
+        ];
+        let (code, listed): (i64, u64) = self.commit(COMMIT_NOT_MODIFIED, &head, &[])?;
+        Ok(match code {
+            0 => (Outcome::Done, listed),
+            1 => (Outcome::Taken, 0),
+            3 => (Outcome::RoundOver, 0),
+            _ => bail!(
+                "page {page} ({url}) answered 304, but {} does not know it: it was asked \
+                 with validators that no daemon committed",
+                self.keys.list_pages
+            ),
         })
     }
 
@@ -249,7 +349,7 @@ impl SharedKeys for RedisKeys {
             self.daemon.clone().into_bytes(),
             lines.to_vec(),
         ];
-        match self.commit(COMMIT_GONE, head, swaps)? {
+        match self.commit::<i64>(COMMIT_GONE, &head, swaps)? {
             0 => Ok(Some(batch)),
             1 => bail!(
                 "round {} of {} was ended (by `pagecrawl seed`) while this daemon wrote its gone \

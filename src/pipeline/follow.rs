@@ -39,7 +39,7 @@ use super::message::{Item, Learned, Parsed};
 use super::stage::{
     Context, Incomplete, Refusals, Stage, complete_pages, extract_guarded, first_link, resolve_link,
 };
-use crate::config::{Config, DetailParts, HostList};
+use crate::config::{Config, DetailParts, FrontierConfig, HostList};
 use crate::extract::{Extractor, Value};
 use crate::http::{Answer, BodyPool, Client, FetchError, Response, Validators};
 use crate::shutdown::Shutdown;
@@ -105,7 +105,11 @@ impl Follower {
         let extractor = Arc::new(follow.extract.clone());
         let parts = follow.parts.clone().map(Arc::new);
         let cache = Arc::new(DetailCache::default());
-        let conditional = config.http.conditional && config.output.key.is_some();
+        // A shared crawl's daemons keep no store of their own to read the detail pages'
+        // validators from: they are asked in full.
+        let conditional = config.http.conditional
+            && config.output.key.is_some()
+            && config.frontier == FrontierConfig::Local;
         let list_fields = config.extract.field_names().count();
         let track = config
             .download

@@ -99,11 +99,15 @@ pub(super) fn prepare<'a>(
     };
     let observer: &dyn Observer = options.observer.as_deref().unwrap_or(&Silent);
     let stats = Stats::new(planned, observer.fetch_latency());
-    let (watch, validators, named_next) = watch(config, store, recovery.round, &stats)?;
+    let (watch, mut validators, named_next) = watch(config, store, recovery.round, &stats)?;
     let shared_watch = match &shared {
         Some(shared) => shared_watch(config, shared, &recovery, &stats, shutdown)?,
         None => None,
     };
+    let shared_watch = shared_watch.map(|(watch, shared_validators)| {
+        validators = validators.take().or(shared_validators);
+        watch
+    });
     observer.round_started(recovery.round, config, &stats);
     log_start(config);
     let resumed_pages = resumed.committed.len() as u64;
@@ -194,27 +198,34 @@ fn watch(
 }
 
 /// With `output.key` on a shared frontier: what follows the items across rounds and daemons,
-/// with the lines an earlier run of this daemon committed in Redis and did not write.
+/// with the lines an earlier run of this daemon committed in Redis and did not write; and,
+/// with `http.conditional`, the list pages' validators the daemons committed, for the crawlers.
 fn shared_watch(
     config: &Config,
     shared: &SharedCrawl,
     recovery: &Recovery,
     stats: &Arc<Stats>,
     shutdown: &Shutdown,
-) -> Result<Option<SharedWatch>> {
+) -> Result<Option<(SharedWatch, Option<PageValidators>)>> {
     let Some(key) = &config.output.key else {
         return Ok(None);
     };
-    let (keys, unwritten) = shared.keys(config, &recovery.committed, &recovery.gone, shutdown)?;
+    let (mut keys, unwritten) =
+        shared.keys(config, &recovery.committed, &recovery.gone, shutdown)?;
+    let validators = match config.http.conditional {
+        true => Some(keys.validators()?),
+        false => None,
+    };
     let names: Vec<String> = store_fields(config).iter().map(|f| f.to_string()).collect();
-    Ok(Some(SharedWatch::new(
+    let watch = SharedWatch::new(
         Box::new(keys),
         key.index,
         &names,
         recovery.round,
         stats.clone(),
         unwritten,
-    )))
+    );
+    Ok(Some((watch, validators)))
 }
 
 /// The list pages' validators and, on a next-link listing, what each named next. A 304 has

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::changes::{Judged, Verdict, verdict};
 use crate::config::FILES_KEY;
 use crate::extract::Item;
+use crate::http::Validators;
 use crate::stats::Stats;
 
 /// How many times a page is judged again when other daemons keep changing its keys first.
@@ -83,6 +84,32 @@ pub(crate) enum Outcome {
     RoundOver,
 }
 
+/// A list page as a commit tells the shared store of it: its validators and the keys it
+/// listed, for a conditional request next round.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SharedPage<'a> {
+    /// Its number.
+    pub number: u64,
+    /// Its URL.
+    pub url: &'a str,
+    /// Its `ETag` and `Last-Modified`.
+    pub validators: &'a Validators,
+    /// The keys it listed, each once.
+    pub keys: &'a [String],
+}
+
+impl SharedPage<'_> {
+    /// What the shared store keeps of the page, as JSON.
+    pub fn text(&self) -> String {
+        serde_json::json!({
+            "e": self.validators.etag,
+            "m": self.validators.last_modified,
+            "k": self.keys,
+        })
+        .to_string()
+    }
+}
+
 /// Lines a daemon committed in the shared store and did not write before it stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Unwritten {
@@ -96,8 +123,16 @@ pub(crate) enum Unwritten {
 pub(crate) trait SharedKeys: Send {
     /// The values of `keys` now (`None`: never seen).
     fn read(&mut self, keys: &[String]) -> Result<Vec<Option<String>>>;
-    /// Commits page `page` of this round: every swap, and `lines` for this daemon to write.
-    fn commit_page(&mut self, page: u64, swaps: &[Swap], lines: &[u8]) -> Result<Outcome>;
+    /// Commits `page` of this round: every swap, and `lines` for this daemon to write.
+    fn commit_page(
+        &mut self,
+        page: &SharedPage<'_>,
+        swaps: &[Swap],
+        lines: &[u8],
+    ) -> Result<Outcome>;
+    /// Commits page `page`, at `url`, which answered 304: the keys it listed when last read
+    /// are listed again this round. Returns how many.
+    fn commit_not_modified(&mut self, page: u64, url: &str) -> Result<(Outcome, u64)>;
     /// Whether every page of this round is committed (by any daemon), none failed, and the
     /// gone keys are not written yet.
     fn gone_due(&mut self) -> Result<bool>;
@@ -159,13 +194,14 @@ impl SharedWatch {
         self.round
     }
 
-    /// Judges the `items` of page `page` (at `url`) and commits them in the shared store with
-    /// the lines `encode` makes of them into `buf`: how many lines are there to write (none
-    /// when another daemon committed the page).
+    /// Judges the `items` of page `page` (at `url`, answered with `validators`) and commits
+    /// them in the shared store with the lines `encode` makes of them into `buf`: how many
+    /// lines are there to write (none when another daemon committed the page).
     pub fn page(
         &mut self,
         page: u64,
         url: &str,
+        validators: &Validators,
         items: &[Item],
         buf: &mut Vec<u8>,
         mut encode: impl FnMut(&[Judged], &mut Vec<u8>) -> u64,
@@ -233,7 +269,13 @@ impl SharedWatch {
                 .collect();
             buf.clear();
             let lines = encode(&judged, buf);
-            match self.keys.commit_page(page, &swaps, buf)? {
+            let shared = SharedPage {
+                number: page,
+                url,
+                validators,
+                keys: &unique,
+            };
+            match self.keys.commit_page(&shared, &swaps, buf)? {
                 Outcome::Done => {
                     self.count(&judged);
                     return Ok(lines);
@@ -255,6 +297,21 @@ impl SharedWatch {
             "page {page} ({url}): other daemons changed its keys in Redis {ATTEMPTS} times while \
              it was being committed"
         )
+    }
+
+    /// Commits page `page` (at `url`), which answered 304: its items are listed again,
+    /// unchanged.
+    pub fn not_modified(&mut self, page: u64, url: &str) -> Result<()> {
+        match self.keys.commit_not_modified(page, url)? {
+            (Outcome::Done, listed) => self.stats.watched(0, 0, listed, 0, 0, 1),
+            (Outcome::RoundOver, _) => bail!(
+                "page {page} ({url}): round {} of the crawl ended while this daemon crawled it \
+                 (`pagecrawl seed` started the next): start the daemon again for the new round",
+                self.round
+            ),
+            (Outcome::Taken | Outcome::Stale, _) => {}
+        }
+        Ok(())
     }
 
     /// Counts what a committed page's items became.
@@ -361,17 +418,25 @@ mod tests {
             let store = self.0.lock().unwrap();
             Ok(keys.iter().map(|k| store.items.get(k).cloned()).collect())
         }
-        fn commit_page(&mut self, page: u64, swaps: &[Swap], lines: &[u8]) -> Result<Outcome> {
+        fn commit_page(
+            &mut self,
+            page: &SharedPage<'_>,
+            swaps: &[Swap],
+            lines: &[u8],
+        ) -> Result<Outcome> {
             let mut store = self.0.lock().unwrap();
-            if store.done.contains(&page) {
+            if store.done.contains(&page.number) {
                 return Ok(Outcome::Taken);
             }
             if !swap_all(&mut store, swaps) {
                 return Ok(Outcome::Stale);
             }
-            store.done.insert(page);
+            store.done.insert(page.number);
             store.lines.push(lines.to_vec());
             Ok(Outcome::Done)
+        }
+        fn commit_not_modified(&mut self, _: u64, _: &str) -> Result<(Outcome, u64)> {
+            unreachable!("the judging tests answer no page 304")
         }
         fn gone_due(&mut self) -> Result<bool> {
             Ok(true)
@@ -421,10 +486,17 @@ mod tests {
         let mut verdicts = Vec::new();
         let mut buf = Vec::new();
         let lines = watch
-            .page(page, "http://x/", items, &mut buf, |judged, _| {
-                verdicts = judged.iter().map(|j| j.verdict.clone()).collect();
-                judged.len() as u64
-            })
+            .page(
+                page,
+                "http://x/",
+                &Validators::default(),
+                items,
+                &mut buf,
+                |judged, _| {
+                    verdicts = judged.iter().map(|j| j.verdict.clone()).collect();
+                    judged.len() as u64
+                },
+            )
             .unwrap();
         (lines, verdicts)
     }
@@ -495,7 +567,14 @@ mod tests {
         let mut a = watch(&store, 1);
         let mut buf = Vec::new();
         let err = a
-            .page(0, "http://x/", &[item("x", 1)], &mut buf, |_, _| 0)
+            .page(
+                0,
+                "http://x/",
+                &Validators::default(),
+                &[item("x", 1)],
+                &mut buf,
+                |_, _| 0,
+            )
             .unwrap_err();
         assert!(
             format!("{err:#}").contains("value of key \"x\" is not pagecrawl's: garbage"),

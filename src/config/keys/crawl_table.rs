@@ -215,12 +215,12 @@ pub const ROBOTS: Key = key(
 /// `http.conditional`.
 pub const CONDITIONAL: Key = key(
     "http.conditional",
-    "true with `[schedule]` and `output.key`",
+    "true with `output.key` and `[schedule]` or a Redis frontier",
     "send each list and detail page's `ETag` and `Last-Modified` of the last round back \
      (`If-None-Match`, `If-Modified-Since`): a `304 Not Modified` page keeps the items (a detail \
      page its fields) the store knows, and costs no body (see [watch a listing](watch.md)); \
-     needs `output.key`; not with `frontier.kind = \"redis\"` (the daemons do not share the \
-     validators)",
+     needs `output.key`; with `frontier.kind = \"redis\"` (also on by default there) the list \
+     pages' validators are shared in Redis, detail pages asked in full",
 );
 /// `http.ca_file` (Mozilla's whole root list is about 250 KB).
 pub const CA_FILE: Key = key(

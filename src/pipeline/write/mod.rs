@@ -273,6 +273,9 @@ impl Writer {
     fn handle(&mut self, message: Parsed, session: &mut Session) -> Result<()> {
         let learned = message.learned;
         match message.content {
+            Err(NoContent::NotModified { .. }) if self.shared.is_some() => {
+                self.write_shared_not_modified(message.number, &message.url, session)
+            }
             Err(NoContent::NotModified { .. }) => {
                 self.mark_chain(&message.url, &learned, session);
                 self.write_not_modified(message.number, &message.url, session)
@@ -362,7 +365,7 @@ impl Writer {
         let mut buf = std::mem::take(&mut session.buf);
         buf.clear();
         let written = if self.shared.is_some() {
-            self.encode_shared(page, url, items, &mut buf)?
+            self.encode_shared(page, url, &learned.validators, items, &mut buf)?
         } else if self.watch.is_some() {
             self.encode_keyed(page, url, items, learned, &mut buf)?
         } else if self.dedup.is_on() {

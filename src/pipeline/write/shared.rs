@@ -9,6 +9,7 @@ use anyhow::{Result, bail};
 
 use super::keyed::encode_judged;
 use super::{Session, Writer};
+use crate::http::Validators;
 use crate::pipeline::message::Item;
 use crate::store::output::Event;
 use crate::store::shared_watch::{ATTEMPTS, Unwritten};
@@ -36,12 +37,13 @@ impl Writer {
         self.commit(session)
     }
 
-    /// The lines of page `page`'s `items` into `buf`, committed in the shared store first:
-    /// how many (none when another daemon committed the page).
+    /// The lines of page `page`'s `items` into `buf`, committed in the shared store first
+    /// with the page's `validators`: how many (none when another daemon committed the page).
     pub(super) fn encode_shared(
         &mut self,
         page: u64,
         url: &str,
+        validators: &Validators,
         items: &[Item],
         buf: &mut Vec<u8>,
     ) -> Result<u64> {
@@ -49,9 +51,23 @@ impl Writer {
             return Ok(0);
         };
         let (encoder, events, round) = (&self.encoder, self.events, shared.round());
-        shared.page(page, url, items, buf, |judged, buf| {
+        shared.page(page, url, validators, items, buf, |judged, buf| {
             encode_judged(encoder, events, (round, page, url), items, judged, buf)
         })
+    }
+
+    /// Commits page `page`, which answered 304, in the shared store (its items are listed
+    /// again, unchanged: nothing to write), then here.
+    pub(super) fn write_shared_not_modified(
+        &mut self,
+        page: u64,
+        url: &str,
+        session: &mut Session,
+    ) -> Result<()> {
+        if let Some(shared) = &mut self.shared {
+            shared.not_modified(page, url)?;
+        }
+        self.wrote(Some(page), 0, session)
     }
 
     /// Once every daemon has completed the round: writes (with `output.changes`) and commits
