@@ -8,7 +8,9 @@
 //! page was committed already this round (by a daemon whose lease ran out: the events are that
 //! daemon's to write, and this one writes none). Only then are the lines appended to this
 //! daemon's output. A daemon killed in between finds its lines in the shared store when it
-//! starts again, and writes them then: each event is written once, by one daemon.
+//! starts again, and writes them then: each event is written once, by one daemon. The step
+//! also keeps the page's validators and keys, so that any daemon asks it conditionally next
+//! round; a page that answers 304 is committed by a step that lists its keys again.
 //!
 //! After a round that every daemon completed, the keys no page listed are gone: one daemon at a
 //! time takes a batch of them, marks them gone and stores the batch's lines in one atomic step,
