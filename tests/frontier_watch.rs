@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::events::{counted, prices};
 use common::frontier::{LIMIT, RedisServer, daemon_config, exit_ok, site};
-use common::service::lines;
+use common::service::{Service, lines};
 use common::{Knobs, TestEnv, run_bin, spawn_bin, wait_bounded};
 use common::{num, summary_of};
 use demo_site::{Edition, SiteOptions, Validators};
@@ -327,4 +327,65 @@ fn detail_fields_are_watched_across_daemons_their_pages_asked_in_full() {
     assert_eq!(second.len(), 1, "{second:?}");
     assert_eq!(second[0]["event"], "changed");
     assert_eq!(second[0]["changed"], serde_json::json!(["price"]));
+}
+
+#[test]
+fn two_services_on_redis_run_the_rounds_themselves_each_event_once() {
+    let redis = RedisServer::start();
+    let env = etag_site(5);
+    let service = Knobs {
+        extra: "[schedule]\nevery_secs = 3\n".to_string(),
+        ..knobs()
+    };
+    let (configs, outputs): (Vec<PathBuf>, Vec<PathBuf>) = (0..2)
+        .map(|n| daemon_config(&env, &redis, n, &service))
+        .unzip();
+    let services: Vec<Service> = configs.iter().map(|c| Service::start(c)).collect();
+    for s in &services {
+        s.wait_line("round 1 done");
+    }
+    let first = prices(&env, PAGES);
+    // Between rounds (each daemon waits 3 s from its last round's start), the site changes.
+    env.site
+        .set_edition(edition(1, &[5, 200, 420], &[100, 101]));
+    let second = prices(&env, PAGES);
+    let (moved, removed, added) = (3, 2, second.len() + 2 - first.len());
+    let started = Instant::now();
+    loop {
+        let all = union_of(&outputs);
+        let count = |event: &str| all.iter().filter(|l| l["event"] == event).count();
+        if count("changed") == moved && count("gone") == removed {
+            break;
+        }
+        assert!(started.elapsed() < LIMIT, "the changes never came");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for s in &services {
+        s.signal(libc::SIGTERM);
+    }
+    for s in services {
+        let (code, log) = s.wait(LIMIT);
+        assert_eq!(code, Some(0), "{log}");
+    }
+    // Every event once across the daemons and the rounds, whichever round saw it.
+    let all = union_of(&outputs);
+    let mut by_event: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
+    for line in &all {
+        let link = line["link"].as_str().unwrap().to_string();
+        *by_event
+            .entry(line["event"].as_str().unwrap())
+            .or_default()
+            .entry(link)
+            .or_default() += 1;
+    }
+    let new: BTreeMap<String, usize> = first
+        .keys()
+        .chain(second.keys())
+        .map(|l| (l.clone(), 1))
+        .collect();
+    assert_eq!(by_event["new"], new);
+    assert_eq!(by_event["changed"].len(), moved);
+    assert_eq!(by_event["gone"].len(), removed);
+    assert!(by_event.values().flat_map(|m| m.values()).all(|&n| n == 1));
+    assert_eq!(all.len(), first.len() + added + moved + removed);
 }

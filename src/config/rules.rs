@@ -108,10 +108,14 @@ impl Config {
         self.check_http()?;
         resolve_output(&mut self.output, file)?;
         self.resolve_keys(file)?;
-        if self.frontier != FrontierConfig::Local && self.schedule.is_some() {
+        if self.frontier != FrontierConfig::Local
+            && self.schedule.is_some()
+            && self.output.key.is_none()
+        {
             bail!(
-                "`schedule.every_secs` cannot be used with `frontier.kind = \"redis\"`: a shared \
-                 crawl is seeded once (see `pagecrawl seed`)"
+                "`schedule.every_secs` with `frontier.kind = \"redis\"` needs `output.key`: a \
+                 shared crawl without a key is seeded once (see `pagecrawl seed`); with one, it \
+                 runs in rounds"
             );
         }
         if let Some(path) = &self.site.has_next {

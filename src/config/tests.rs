@@ -565,3 +565,22 @@ fn next_links_are_read_and_their_mistakes_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_shared_crawl_runs_as_a_service_only_with_a_key() {
+    let shared = format!(
+        "{GOOD}\n[frontier]\nkind = \"redis\"\nurl = \"redis://127.0.0.1:6379\"\n\
+         [schedule]\nevery_secs = 60\n"
+    );
+    let err = err_of(&shared);
+    assert!(
+        err.contains("`schedule.every_secs` with `frontier.kind = \"redis\"` needs `output.key`"),
+        "{err}"
+    );
+    let keyed = shared.replace("[output]\n", "[output]\nkey = \"link\"\n");
+    let config = Config::from_toml(&keyed).unwrap();
+    assert!(
+        config.http.conditional,
+        "on by default for a keyed shared crawl"
+    );
+}

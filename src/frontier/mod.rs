@@ -78,8 +78,13 @@ pub(crate) struct SharedCrawl {
 
 impl SharedCrawl {
     /// Connects and seeds (or joins) the crawl of `config`: a clear error before anything
-    /// starts if Redis cannot be reached or holds another crawl.
-    pub fn join(redis: &RedisFrontierConfig, config: &Config) -> Result<SharedCrawl> {
+    /// starts if Redis cannot be reached or holds another crawl. A keyed crawl run as a
+    /// service (`scheduled`) starts its next round here once the last is over.
+    pub fn join(
+        redis: &RedisFrontierConfig,
+        config: &Config,
+        scheduled: bool,
+    ) -> Result<SharedCrawl> {
         let mut link = Link::connect(redis)?;
         let keys = Keys::new(&redis.name);
         match seed::seed(&mut link, config, &keys, false)? {
@@ -88,6 +93,21 @@ impl SharedCrawl {
             }
             Seeded::Already { .. } => info!("frontier {}: joining the crawl", keys.pages),
             Seeded::NextRound { .. } | Seeded::Running { .. } => {}
+        }
+        if scheduled && config.output.key.is_some() {
+            match seed::advance(&mut link, config, &keys)? {
+                Seeded::NextRound { round, pages } => {
+                    info!(
+                        "frontier {}: round {round} starts ({pages} pages)",
+                        keys.pages
+                    )
+                }
+                Seeded::Already { requeued } if requeued > 0 => info!(
+                    "frontier {}: {requeued} failed pages put back in the round",
+                    keys.pages
+                ),
+                _ => {}
+            }
         }
         let round = seed::round(&mut link, &keys)?;
         if config.output.key.is_some() && seed::is_over(&mut link, &keys, round)? {

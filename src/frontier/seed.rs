@@ -247,6 +247,12 @@ fn next_round(link: &mut Link, keys: &Keys, args: &SeedArgs) -> Result<Seeded> {
                 .to_string(),
         });
     }
+    start_round(link, keys, args, round)
+}
+
+/// Starts the round after `round` (see [`NEXT_ROUND`]), unless a daemon's lines are still
+/// unwritten or another daemon started it first.
+fn start_round(link: &mut Link, keys: &Keys, args: &SeedArgs, round: u64) -> Result<Seeded> {
     let (started, pages): (i64, u64) = link.try_once(|c| {
         Script::new(NEXT_ROUND)
             .key(&keys.pages)
@@ -275,6 +281,69 @@ fn next_round(link: &mut Link, keys: &Keys, args: &SeedArgs) -> Result<Seeded> {
             pages,
         },
     })
+}
+
+/// For a daemon of a keyed shared crawl run as a service (`[schedule]`), at the start of each
+/// of its rounds: a round that is over gives way to the next, and so does one whose every page
+/// was committed or failed (as a local service starts its next round after failed pages,
+/// declaring nothing gone); the failed pages of a round still under way are put back.
+pub(super) fn advance(link: &mut Link, config: &Config, keys: &Keys) -> Result<Seeded> {
+    let args = SeedArgs::of(config);
+    let round = round(link, keys)?;
+    let failed: HashMap<u64, String> = link.try_once(|c| c.hgetall(&keys.failed))?;
+    if is_over(link, keys, round)? || (!failed.is_empty() && settled(link, config, keys, &failed)?)
+    {
+        return start_round(link, keys, &args, round);
+    }
+    let mut requeued = 0;
+    for page in failed.keys() {
+        link.try_once(|c| {
+            redis::pipe()
+                .atomic()
+                .hdel(&keys.failed, page)
+                .ignore()
+                .xadd(&keys.pages, "*", &[("page", page)])
+                .ignore()
+                .query::<()>(c)
+        })?;
+        requeued += 1;
+    }
+    Ok(Seeded::Already { requeued })
+}
+
+/// Whether every page of the round's range is committed or among the `failed`: with a known
+/// range, up to its last page; "until empty", up to the end some daemon found.
+fn settled(
+    link: &mut Link,
+    config: &Config,
+    keys: &Keys,
+    failed: &HashMap<u64, String>,
+) -> Result<bool> {
+    let (last, end): (Option<String>, Option<String>) = link.try_once(|c| {
+        redis::cmd("HMGET")
+            .arg(&keys.meta)
+            .arg(&["last", "end"])
+            .query(c)
+    })?;
+    let number = |text: Option<String>| text.and_then(|t| t.parse::<u64>().ok());
+    let first = config.site.first_page;
+    let pages: Vec<u64> = match (number(last), number(end)) {
+        (Some(last), _) => (first..=last).collect(),
+        (None, Some(end)) => (first..end).collect(),
+        (None, None) => return Ok(false),
+    };
+    for chunk in pages.chunks(4096) {
+        let done: Vec<bool> =
+            link.try_once(|c| redis::cmd("SMISMEMBER").arg(&keys.done).arg(chunk).query(c))?;
+        let open = chunk
+            .iter()
+            .zip(done)
+            .any(|(page, done)| !done && !failed.contains_key(page));
+        if open {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Adds the pages a crash left committed here but unacknowledged to the done-set, so that no

@@ -59,7 +59,7 @@ pub(super) fn prepare<'a>(
     // A shared frontier: reachable and seeded now, or a clear error before anything starts.
     let mut shared = match &config.frontier {
         FrontierConfig::Local => None,
-        FrontierConfig::Redis(redis) => Some(SharedCrawl::join(redis, config)?),
+        FrontierConfig::Redis(redis) => Some(SharedCrawl::join(redis, config, options.scheduled)?),
     };
     // Recovery first: it may cut the output back before we append to it (and the store is
     // first, as the state is completed from it).

@@ -205,7 +205,8 @@ pub const EVERY_SECS: Key = key(
     "schedule.every_secs",
     "unset",
     "crawl the range again this often, start to start; unset = crawl once and exit (see \
-     [run as a service](service.md))",
+     [run as a service](service.md)); with `frontier.kind = \"redis\"`, only with \
+     `output.key` (see [several daemons](watch.md#several-daemons))",
 )
 .bounded(0, 366 * 86_400, Number)
 .unset("crawl once, then exit");
