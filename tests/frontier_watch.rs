@@ -41,15 +41,22 @@ fn start(config: &std::path::Path) -> Child {
     spawn_bin(&["run", "--config", config.to_str().unwrap()])
 }
 
+/// Runs a daemon on each of `configs` to the end of the round, each exiting 0: their logs.
+fn run_daemons(configs: &[PathBuf]) -> Vec<String> {
+    let daemons: Vec<Child> = configs.iter().map(|c| start(c)).collect();
+    daemons
+        .into_iter()
+        .enumerate()
+        .map(|(n, child)| exit_ok(&wait_bounded(child, LIMIT), &format!("daemon {n}")))
+        .collect()
+}
+
 /// Runs daemons `0..count` to the end of the round, each exiting 0: the sums of their
 /// summaries' `pages_fetched` and `pages_not_modified`.
 fn round_of(env: &TestEnv, redis: &RedisServer, count: usize) -> (u64, u64) {
-    let daemons: Vec<Child> = (0..count)
-        .map(|n| start(&daemon(env, redis, n).0))
-        .collect();
+    let configs: Vec<PathBuf> = (0..count).map(|n| daemon(env, redis, n).0).collect();
     let (mut fetched, mut not_modified) = (0, 0);
-    for (n, child) in daemons.into_iter().enumerate() {
-        let stderr = exit_ok(&wait_bounded(child, LIMIT), &format!("daemon {n}"));
+    for stderr in run_daemons(&configs) {
         fetched += num(&summary_of(&stderr), "pages_fetched");
         // A daemon that judged no page has no watch counters in its summary.
         let summary = summary_of(&stderr);
@@ -259,13 +266,7 @@ fn an_until_empty_listing_watched_by_two_daemons_ends_its_rounds_and_finds_the_g
     let (configs, outputs): (Vec<PathBuf>, Vec<PathBuf>) = (0..2)
         .map(|n| daemon_config(&env, &redis, n, &until_empty))
         .unzip();
-    let run_round = || {
-        let daemons: Vec<Child> = configs.iter().map(|c| start(c)).collect();
-        for (n, child) in daemons.into_iter().enumerate() {
-            exit_ok(&wait_bounded(child, LIMIT), &format!("daemon {n}"));
-        }
-    };
-    run_round();
+    run_daemons(&configs);
     let first = prices(&env, PAGES);
     check_round(1, &union_of(&outputs), &BTreeMap::new(), &first);
     env.site
@@ -274,7 +275,7 @@ fn an_until_empty_listing_watched_by_two_daemons_ends_its_rounds_and_finds_the_g
     let out = run_bin(&["seed", "--config", configs[1].to_str().unwrap()], LIMIT);
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(said.contains("round 2 starts"), "{said}");
-    run_round();
+    run_daemons(&configs);
     check_round(2, &union_of(&outputs), &first, &second);
 }
 
@@ -297,13 +298,7 @@ fn detail_fields_are_watched_across_daemons_their_pages_asked_in_full() {
     let (configs, outputs): (Vec<PathBuf>, Vec<PathBuf>) = (0..2)
         .map(|n| daemon_config(&env, &redis, n, &follow))
         .unzip();
-    let run_round = || {
-        let daemons: Vec<Child> = configs.iter().map(|c| start(c)).collect();
-        for (n, child) in daemons.into_iter().enumerate() {
-            exit_ok(&wait_bounded(child, LIMIT), &format!("daemon {n}"));
-        }
-    };
-    run_round();
+    run_daemons(&configs);
     let first = union_of(&outputs);
     assert_eq!(first.len(), 100);
     assert!(
@@ -319,7 +314,7 @@ fn detail_fields_are_watched_across_daemons_their_pages_asked_in_full() {
     });
     let out = run_bin(&["seed", "--config", configs[0].to_str().unwrap()], LIMIT);
     assert!(String::from_utf8_lossy(&out.stdout).contains("round 2 starts"));
-    run_round();
+    run_daemons(&configs);
     let second: Vec<serde_json::Value> = union_of(&outputs)
         .into_iter()
         .filter(|l| l["round"] == 2)

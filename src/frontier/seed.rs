@@ -202,20 +202,26 @@ pub(super) fn seed(
     let mut requeued = 0;
     if requeue_failed {
         let failed: HashMap<u64, String> = link.try_once(|c| c.hgetall(&keys.failed))?;
-        for page in failed.keys() {
-            link.try_once(|c| {
-                redis::pipe()
-                    .atomic()
-                    .hdel(&keys.failed, page)
-                    .ignore()
-                    .xadd(&keys.pages, "*", &[("page", page)])
-                    .ignore()
-                    .query::<()>(c)
-            })?;
-            requeued += 1;
-        }
+        requeued = put_back(link, keys, &failed)?;
     }
     Ok(Seeded::Already { requeued })
+}
+
+/// Puts the `failed` pages back in the stream, each out of the failed-hash in the same atomic
+/// step; returns how many.
+fn put_back(link: &mut Link, keys: &Keys, failed: &HashMap<u64, String>) -> Result<u64> {
+    for page in failed.keys() {
+        link.try_once(|c| {
+            redis::pipe()
+                .atomic()
+                .hdel(&keys.failed, page)
+                .ignore()
+                .xadd(&keys.pages, "*", &[("page", page)])
+                .ignore()
+                .query::<()>(c)
+        })?;
+    }
+    Ok(failed.len() as u64)
 }
 
 /// The round of the crawl in Redis (1 until `pagecrawl seed` starts another, with `output.key`).
@@ -295,19 +301,7 @@ pub(super) fn advance(link: &mut Link, config: &Config, keys: &Keys) -> Result<S
     {
         return start_round(link, keys, &args, round);
     }
-    let mut requeued = 0;
-    for page in failed.keys() {
-        link.try_once(|c| {
-            redis::pipe()
-                .atomic()
-                .hdel(&keys.failed, page)
-                .ignore()
-                .xadd(&keys.pages, "*", &[("page", page)])
-                .ignore()
-                .query::<()>(c)
-        })?;
-        requeued += 1;
-    }
+    let requeued = put_back(link, keys, &failed)?;
     Ok(Seeded::Already { requeued })
 }
 
