@@ -1,6 +1,6 @@
 //! The last values of a keyed crawl's keys, shared in Redis by its daemons ([`SharedKeys`]):
 //! the `items` hash (key → JSON), the `events` hash of lines committed and not yet written,
-//! and the round's done-set. Every step that changes them is one Lua script, so that it is
+//! the `list_pages` hash of each list page's validators and keys, and the round's done-set. Every step that changes them is one Lua script, so that it is
 //! atomic, and each can be retried after a lost reply: a page's step recognises its own
 //! commit, a batch of gone keys is numbered before it is committed.
 
@@ -15,7 +15,7 @@ use crate::http::{PageValidators, Validators};
 use crate::shutdown::Shutdown;
 use crate::store::shared_watch::{Outcome, SharedKeys, SharedPage, Swap, Unwritten};
 
-/// What the `pages` hash keeps of a list page, as JSON: its validators and its keys.
+/// What the `list_pages` hash keeps of a list page, as JSON: its validators and its keys.
 #[derive(Debug, serde::Deserialize)]
 struct StoredPage {
     /// `ETag`.
@@ -29,8 +29,8 @@ struct StoredPage {
 /// Keys read or scanned at a time.
 const BATCH: usize = 512;
 
-/// Commits a page: KEYS meta, items, events, done, pages; ARGV round, page, daemon, lines,
-/// the page's URL, what `pages` keeps of it (JSON), then (key, value read, value after) per
+/// Commits a page: KEYS meta, items, events, done, list_pages; ARGV round, page, daemon,
+/// lines, the page's URL, what `list_pages` keeps of it (JSON), then (key, value read, value after) per
 /// key. Returns 0 (committed, now or by this daemon before), 1 (committed by another daemon),
 /// 2 (a key changed since it was read) or 3 (the round is over).
 const COMMIT_PAGE: &str = r"
@@ -51,10 +51,10 @@ redis.call('SADD', KEYS[4], ARGV[2])
 return 0
 ";
 
-/// Commits a page that answered 304: its keys (as `pages` lists them) that it is still the
+/// Commits a page that answered 304: its keys (as `list_pages` lists them) that it is still the
 /// page of are listed again this round. KEYS meta, items, events, done, pages; ARGV round,
 /// page, daemon, URL. Returns {0, keys listed again} (committed), {1, 0} (committed by another
-/// daemon), {3, 0} (the round is over) or {4, 0} (`pages` does not know the URL).
+/// daemon), {3, 0} (the round is over) or {4, 0} (`list_pages` does not know the URL).
 const COMMIT_NOT_MODIFIED: &str = r"
 if tonumber(redis.call('HGET', KEYS[1], 'round') or '1') ~= tonumber(ARGV[1]) then return {3, 0} end
 local entry = 'p:' .. ARGV[2]
@@ -82,7 +82,7 @@ redis.call('SADD', KEYS[4], ARGV[2])
 return {0, listed}
 ";
 
-/// Commits a batch of gone keys: KEYS meta, items, events (and pages, unused); ARGV round,
+/// Commits a batch of gone keys: KEYS meta, items, events (and list_pages, unused); ARGV round,
 /// batch number, daemon, lines, then (key, value read, value after). Returns 0 (committed, now
 /// or before), 1 (the round is over) or 2 (a key changed since it was read).
 const COMMIT_GONE: &str = r"
