@@ -59,6 +59,20 @@ impl Keys {
     }
 }
 
+/// The pages of a round, from the crawl's `first` page: a known range up to its `last`; "until
+/// empty" up to (not including) the `end` some daemon found, or `None` while it is unknown.
+pub(super) fn round_pages(
+    first: u64,
+    last: Option<u64>,
+    end: Option<u64>,
+) -> Option<std::ops::Range<u64>> {
+    match (last, end) {
+        (Some(last), _) => Some(first..last + 1),
+        (None, Some(end)) => Some(first..end),
+        (None, None) => None,
+    }
+}
+
 /// The members of the shared seen-set for `keys`: each 128-bit key, little-endian.
 pub(super) fn members(keys: &[Key]) -> Vec<Vec<u8>> {
     keys.iter().map(|k| k.to_le_bytes().to_vec()).collect()
@@ -96,6 +110,13 @@ mod tests {
             ]
         );
         assert_eq!(keys.pattern(), "pagecrawl:books:*");
+    }
+
+    #[test]
+    fn a_rounds_pages_end_at_the_last_page_or_before_the_end_found() {
+        assert_eq!(round_pages(3, Some(5), Some(4)), Some(3..6));
+        assert_eq!(round_pages(3, None, Some(7)), Some(3..7));
+        assert_eq!(round_pages(3, None, None), None);
     }
 
     #[test]

@@ -111,11 +111,20 @@ impl SharedCrawl {
         }
         let round = seed::round(&mut link, &keys)?;
         if config.output.key.is_some() && seed::is_over(&mut link, &keys, round)? {
+            // A service got here only if the next round could not start: some daemon's lines
+            // are still unwritten in Redis.
+            let next = match scheduled {
+                true => format!(
+                    "round {} starts once every daemon named in {} has written its lines",
+                    round + 1,
+                    keys.events
+                ),
+                false => format!("`pagecrawl seed` starts round {}", round + 1),
+            };
             info!(
                 "frontier {}: round {round} is over (every page committed, its gone keys \
-                 written): this daemon has nothing to crawl; `pagecrawl seed` starts round {}",
-                keys.pages,
-                round + 1
+                 written): this daemon has nothing to crawl; {next}",
+                keys.pages
             );
         }
         Ok(SharedCrawl {

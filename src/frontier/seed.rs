@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use anyhow::{Context, Result, bail};
 use redis::{Commands, Script};
 
-use super::keys::{GROUP, Keys};
+use super::keys::{GROUP, Keys, round_pages};
 use super::link::Link;
 use crate::config::Config;
 use crate::store::journal::Fingerprint;
@@ -319,13 +319,12 @@ fn settled(
             .arg(&["last", "end"])
             .query(c)
     })?;
+    // `last` is empty in "until empty" mode.
     let number = |text: Option<String>| text.and_then(|t| t.parse::<u64>().ok());
-    let first = config.site.first_page;
-    let pages: Vec<u64> = match (number(last), number(end)) {
-        (Some(last), _) => (first..=last).collect(),
-        (None, Some(end)) => (first..end).collect(),
-        (None, None) => return Ok(false),
+    let Some(pages) = round_pages(config.site.first_page, number(last), number(end)) else {
+        return Ok(false);
     };
+    let pages: Vec<u64> = pages.collect();
     for chunk in pages.chunks(4096) {
         let done: Vec<bool> =
             link.try_once(|c| redis::cmd("SMISMEMBER").arg(&keys.done).arg(chunk).query(c))?;

@@ -5,11 +5,12 @@
 //! commit, a batch of gone keys is numbered before it is committed.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::LazyLock;
 
 use anyhow::{Context, Result, bail};
 use redis::{Commands, Script};
 
-use super::keys::Keys;
+use super::keys::{Keys, round_pages};
 use super::link::{Link, pause_or_shutdown};
 use crate::http::{PageValidators, Validators};
 use crate::shutdown::Shutdown;
@@ -96,6 +97,12 @@ for i = 5, #ARGV, 3 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2]) end
 redis.call('HSET', KEYS[3], entry, ARGV[3] .. '\n' .. ARGV[4])
 return 0
 ";
+
+/// The scripts, each hashed once: a commit per page sends only the hash (`EVALSHA`).
+static COMMIT_PAGE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(COMMIT_PAGE));
+static COMMIT_NOT_MODIFIED_SCRIPT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(COMMIT_NOT_MODIFIED));
+static COMMIT_GONE_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(COMMIT_GONE));
 
 /// The keys of a keyed crawl in Redis, as one daemon sees them in one round.
 pub(crate) struct RedisKeys {
@@ -201,11 +208,10 @@ impl RedisKeys {
     /// Runs a commit script on `swaps`, after `head` (its first arguments).
     fn commit<T: redis::FromRedisValue>(
         &mut self,
-        script: &str,
+        script: &Script,
         head: &[Vec<u8>],
         swaps: &[Swap],
     ) -> Result<T> {
-        let script = Script::new(script);
         let keys = self.keys.clone();
         self.retry("committing in the shared store", |c| {
             let mut invocation = script.prepare_invoke();
@@ -256,12 +262,14 @@ impl SharedKeys for RedisKeys {
             page.url.as_bytes().to_vec(),
             page.text().into_bytes(),
         ];
-        Ok(match self.commit::<i64>(COMMIT_PAGE, &head, swaps)? {
-            0 => Outcome::Done,
-            1 => Outcome::Taken,
-            2 => Outcome::Stale,
-            _ => Outcome::RoundOver,
-        })
+        Ok(
+            match self.commit::<i64>(&COMMIT_PAGE_SCRIPT, &head, swaps)? {
+                0 => Outcome::Done,
+                1 => Outcome::Taken,
+                2 => Outcome::Stale,
+                _ => Outcome::RoundOver,
+            },
+        )
     }
 
     fn commit_not_modified(&mut self, page: u64, url: &str) -> Result<(Outcome, u64)> {
@@ -271,7 +279,7 @@ impl SharedKeys for RedisKeys {
             self.daemon.clone().into_bytes(),
             url.as_bytes().to_vec(),
         ];
-        let (code, listed): (i64, u64) = self.commit(COMMIT_NOT_MODIFIED, &head, &[])?;
+        let (code, listed): (i64, u64) = self.commit(&COMMIT_NOT_MODIFIED_SCRIPT, &head, &[])?;
         Ok(match code {
             0 => (Outcome::Done, listed),
             1 => (Outcome::Taken, 0),
@@ -298,12 +306,10 @@ impl SharedKeys for RedisKeys {
         if swept == Some(self.round) {
             return Ok(false);
         }
-        // A known range ends at its last page; "until empty" at the first empty page.
-        let pages: Vec<u64> = match (last, end) {
-            (Some(last), _) => (self.first_page..=last).collect(),
-            (None, Some(end)) => (self.first_page..end).collect(),
-            (None, None) => return Ok(false),
+        let Some(pages) = round_pages(self.first_page, last, end) else {
+            return Ok(false);
         };
+        let pages: Vec<u64> = pages.collect();
         let failed = self.keys.failed.clone();
         let failures: u64 = self.retry("counting failed pages", |c| c.hlen(&failed))?;
         if failures > 0 {
@@ -349,7 +355,7 @@ impl SharedKeys for RedisKeys {
             self.daemon.clone().into_bytes(),
             lines.to_vec(),
         ];
-        match self.commit::<i64>(COMMIT_GONE, &head, swaps)? {
+        match self.commit::<i64>(&COMMIT_GONE_SCRIPT, &head, swaps)? {
             0 => Ok(Some(batch)),
             1 => bail!(
                 "round {} of {} was ended (by `pagecrawl seed`) while this daemon wrote its gone \
